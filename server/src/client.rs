@@ -1,0 +1,113 @@
+//! Per-connection state, and the part of it other connections see (CLIENT LIST, CLIENT KILL).
+
+use crate::resp::Protocol;
+use parking_lot::Mutex;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// What CLIENT LIST shows and CLIENT KILL acts on.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    pub last_interaction: Mutex<Instant>,
+    pub name: Mutex<String>,
+    pub lib_name: Mutex<String>,
+    pub lib_ver: Mutex<String>,
+    pub last_command: Mutex<&'static str>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU64,
+    pub killed: AtomicBool,
+    pub kill_signal: Notify,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            last_interaction: Mutex::new(Instant::now()),
+            name: Mutex::new(String::new()),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            last_command: Mutex::new("NULL"),
+            db: AtomicUsize::new(0),
+            resp: AtomicU64::new(2),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill_signal.notify_one();
+    }
+
+    /// One CLIENT LIST / CLIENT INFO line, with Redis 7's fields.
+    pub fn describe(&self, current_command: Option<&str>) -> String {
+        let age = self.created.elapsed().as_secs();
+        let idle = self.last_interaction.lock().elapsed().as_secs();
+        let cmd = current_command
+            .map(str::to_string)
+            .unwrap_or_else(|| self.last_command.lock().to_string());
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.name.lock(),
+            age,
+            idle,
+            self.db.load(Ordering::Relaxed),
+            cmd,
+            self.resp.load(Ordering::Relaxed),
+            self.lib_name.lock(),
+            self.lib_ver.lock(),
+        )
+    }
+}
+
+/// CLIENT REPLY's modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+}
+
+/// The connection's own state, touched only by its task.
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub proto: Protocol,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// Set by QUIT and protocol errors: flush the replies, then close.
+    pub close_after_reply: bool,
+    pub info: std::sync::Arc<ClientInfo>,
+}
+
+impl Client {
+    pub fn new(info: std::sync::Arc<ClientInfo>, authenticated: bool) -> Client {
+        Client {
+            id: info.id,
+            db: 0,
+            proto: Protocol::Resp2,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            info,
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,672 @@
+//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, SWAPDB, QUIT, RESET and CLIENT.
+
+use super::{int_arg, is, Args, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::client::ReplyMode;
+use crate::resp::Protocol;
+use std::sync::atomic::Ordering;
+
+/// The Redis version clients are told; 7.x turns on RESP3 and the 7.0 command set in clients.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+fn ping(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    match args.get(1) {
+        Some(message) => ctx.out.bulk(message),
+        None => ctx.out.simple("PONG"),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    ctx.out.bulk(&args[1]);
+    Ok(())
+}
+
+/// Checks a username/password pair against `requirepass` (only the `default` user exists).
+fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    let config = ctx.server.config.read();
+    user == b"default" && (config.requirepass.is_empty() || config.requirepass.as_bytes() == pass)
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (user, pass): (&[u8], &[u8]) = match args.len() {
+        2 => {
+            if ctx.server.config.read().requirepass.is_empty() {
+                return Err(CmdError::err(
+                    "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                ));
+            }
+            (b"default", &args[1])
+        }
+        3 => (&args[1], &args[2]),
+        _ => return Err(CmdError::Syntax),
+    };
+    if !check_credentials(ctx, user, pass) {
+        return Err(CmdError::Other(WRONGPASS.into()));
+    }
+    ctx.client.authenticated = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn set_client_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+    if !valid_client_name(name) {
+        return Err(CmdError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    *ctx.client.info.name.lock() = String::from_utf8_lossy(name).into_owned();
+    Ok(())
+}
+
+fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut proto = None;
+    let mut i = 1;
+    if let Some(version) = args.get(1) {
+        let version = int_arg(version)
+            .map_err(|_| CmdError::err("Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&version) {
+            return Err(CmdError::Other(
+                "NOPROTO unsupported protocol version".into(),
+            ));
+        }
+        proto = Some(if version == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        });
+        i = 2;
+    }
+    let mut name = None;
+    let mut credentials = None;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        if is(&args[i], "auth") && more >= 2 {
+            credentials = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 3;
+        } else if is(&args[i], "setname") && more >= 1 {
+            name = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            )));
+        }
+    }
+    if let Some((user, pass)) = credentials {
+        if !check_credentials(ctx, &user, &pass) {
+            return Err(CmdError::Other(WRONGPASS.into()));
+        }
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated {
+        return Err(CmdError::Other("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
+    }
+    if let Some(name) = name {
+        set_client_name(ctx, &name)?;
+    }
+    if let Some(proto) = proto {
+        ctx.client.proto = proto;
+        ctx.out.proto = proto;
+        let resp = if proto == Protocol::Resp3 { 3 } else { 2 };
+        ctx.client.info.resp.store(resp, Ordering::Relaxed);
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if ctx.client.proto == Protocol::Resp3 {
+        3
+    } else {
+        2
+    });
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+/// A database index argument for SELECT, MOVE and SWAPDB.
+pub fn db_index(ctx: &Ctx, arg: &[u8], not_int: CmdError) -> Result<usize, CmdError> {
+    let index = int_arg(arg).map_err(|_| not_int)?;
+    if index < 0 || index >= ctx.ks.dbs.len() as i64 {
+        return Err(CmdError::err("DB index is out of range"));
+    }
+    Ok(index as usize)
+}
+
+fn select(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let index = db_index(ctx, &args[1], CmdError::NotInteger)?;
+    ctx.client.select(index);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let a = db_index(ctx, &args[1], CmdError::err("invalid first DB index"))?;
+    let b = db_index(ctx, &args[2], CmdError::err("invalid second DB index"))?;
+    ctx.ks.dbs.swap(a, b);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    ctx.client.close_after_reply = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    ctx.client.select(0);
+    ctx.client.proto = Protocol::Resp2;
+    ctx.out.proto = Protocol::Resp2;
+    ctx.client.info.resp.store(2, Ordering::Relaxed);
+    ctx.client.reply_mode = ReplyMode::On;
+    ctx.client.info.name.lock().clear();
+    ctx.client.authenticated = ctx.server.config.read().requirepass.is_empty();
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+fn client_id(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    set_client_name(ctx, &args[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let name = ctx.client.info.name.lock().clone();
+    if name.is_empty() {
+        ctx.out.null();
+    } else {
+        ctx.out.bulk(name.as_bytes());
+    }
+    Ok(())
+}
+
+fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "type") && i + 1 < args.len() {
+            let kind = &args[i + 1];
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|k| is(kind, k))
+            {
+                return Err(CmdError::err(format!(
+                    "Unknown client type '{}'",
+                    String::from_utf8_lossy(kind)
+                )));
+            }
+            if !is(kind, "normal") {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if is(&args[i], "id") && i + 1 < args.len() {
+            let mut wanted = Vec::new();
+            for arg in &args[i + 1..] {
+                match int_arg(arg) {
+                    Ok(id) if id > 0 => wanted.push(id as u64),
+                    _ => return Err(CmdError::err("Invalid client ID")),
+                }
+            }
+            ids = Some(wanted);
+            i = args.len();
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let clients: Vec<_> = {
+        let registry = ctx.server.clients.lock();
+        let mut all: Vec<_> = registry.values().cloned().collect();
+        all.sort_by_key(|c| c.id);
+        all
+    };
+    let mut text = String::new();
+    for client in clients {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&client.id)) {
+            continue;
+        }
+        let current = (client.id == ctx.client.id).then_some("client|list");
+        text.push_str(&client.describe(current));
+        text.push('\n');
+    }
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let mut text = ctx.client.info.describe(Some("client|info"));
+    text.push('\n');
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let registry: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(&args[2]);
+        let Some(target) = registry.iter().find(|c| c.addr.to_string() == addr) else {
+            return Err(CmdError::err("No such client"));
+        };
+        target.kill();
+        ctx.out.ok();
+        return Ok(());
+    }
+    if args.len() % 2 != 0 {
+        return Err(CmdError::Syntax);
+    }
+    let mut skip_me = true;
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for pair in args[2..].chunks(2) {
+        let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(&pair[1]).into_owned();
+        match key.as_str() {
+            "id" => {
+                if !matches!(int_arg(&pair[1]), Ok(id) if id > 0) {
+                    return Err(CmdError::err("client-id should be greater than 0"));
+                }
+            }
+            "skipme" => match value.to_ascii_lowercase().as_str() {
+                "yes" => skip_me = true,
+                "no" => skip_me = false,
+                _ => return Err(CmdError::Syntax),
+            },
+            "type" => {
+                if !["normal", "master", "replica", "slave", "pubsub"].contains(&value.as_str()) {
+                    return Err(CmdError::err(format!("Unknown client type '{value}'")));
+                }
+            }
+            "addr" | "laddr" | "user" | "maxage" => {}
+            _ => return Err(CmdError::Syntax),
+        }
+        filters.push((key, value));
+    }
+    let mut killed = 0;
+    for client in &registry {
+        if skip_me && client.id == ctx.client.id {
+            continue;
+        }
+        let matches = filters.iter().all(|(key, value)| match key.as_str() {
+            "id" => client.id.to_string() == *value,
+            "addr" => client.addr.to_string() == *value,
+            "laddr" => client.laddr.to_string() == *value,
+            "user" => value == "default",
+            "type" => value == "normal",
+            "maxage" => value
+                .parse::<u64>()
+                .is_ok_and(|age| client.created.elapsed().as_secs() >= age),
+            _ => true,
+        });
+        if matches {
+            client.kill();
+            killed += 1;
+        }
+    }
+    ctx.out.int(killed);
+    Ok(())
+}
+
+fn client_setinfo(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let value = String::from_utf8_lossy(&args[3]).into_owned();
+    if is(&args[2], "lib-name") {
+        if !valid_client_name(&args[3]) {
+            return Err(CmdError::err(
+                "lib-name cannot contain spaces, newlines or special characters.",
+            ));
+        }
+        *ctx.client.info.lib_name.lock() = value;
+    } else if is(&args[2], "lib-ver") {
+        if !valid_client_name(&args[3]) {
+            return Err(CmdError::err(
+                "lib-ver cannot contain spaces, newlines or special characters.",
+            ));
+        }
+        *ctx.client.info.lib_ver.lock() = value;
+    } else {
+        return Err(CmdError::err(format!(
+            "Unrecognized option '{}'",
+            String::from_utf8_lossy(&args[2])
+        )));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_no_evict(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if !is(&args[2], "on") && !is(&args[2], "off") {
+        return Err(CmdError::Syntax);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_reply(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    ctx.client.reply_mode = if is(&args[2], "on") {
+        ReplyMode::On
+    } else if is(&args[2], "off") {
+        ReplyMode::Off
+    } else if is(&args[2], "skip") {
+        ReplyMode::SkipNext
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Writes a HELP reply: a title line, then the lines given.
+pub fn help_reply(ctx: &mut Ctx, command: &str, lines: &[&str]) -> CmdResult {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for line in lines {
+        ctx.out.simple(line);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+    Ok(())
+}
+
+fn client_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    help_reply(
+        ctx,
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port> | <option> <value> [<option> <value> [...]]",
+            "    Kill connections by address or by ID, ADDR, LADDR, USER, SKIPME, MAXAGE.",
+            "LIST [TYPE <type>] [ID <id> [<id> ...]]",
+            "    Return information about client connections.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect the current client connection from eviction.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETINFO <LIB-NAME|LIB-VER> <value>",
+            "    Set client library name or version.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+        ],
+    )
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "ping",
+        arity: -1,
+        flags: "fast",
+        acl: "@fast @connection",
+        keys: (0, 0, 0),
+        tips: "request_policy:all_shards response_policy:all_succeeded",
+        summary: "Ping the server",
+        since: "1.0.0",
+        group: "connection",
+        complexity: "O(1)",
+        handler: Some(ping),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "echo",
+        arity: 2,
+        flags: "loading stale fast",
+        acl: "@fast @connection",
+        keys: (0, 0, 0),
+        summary: "Echo the given string",
+        since: "1.0.0",
+        group: "connection",
+        complexity: "O(1)",
+        handler: Some(echo),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hello",
+        arity: -1,
+        flags: "noscript loading stale fast no_auth allow_busy",
+        acl: "@fast @connection",
+        keys: (0, 0, 0),
+        summary: "Handshake with Redis",
+        since: "6.0.0",
+        group: "connection",
+        complexity: "O(1)",
+        handler: Some(hello),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "auth",
+        arity: -2,
+        flags: "noscript loading stale fast no_auth allow_busy",
+        acl: "@fast @connection",
+        keys: (0, 0, 0),
+        summary: "Authenticate to the server",
+        since: "1.0.0",
+        group: "connection",
+        complexity: "O(N) where N is the number of passwords defined for the user",
+        handler: Some(auth),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "select",
+        arity: 2,
+        flags: "loading stale fast",
+        acl: "@fast @connection",
+        keys: (0, 0, 0),
+        summary: "Change the selected database for the current connection",
+        since: "1.0.0",
+        group: "connection",
+        complexity: "O(1)",
+        handler: Some(select),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "swapdb",
+        arity: 3,
+        flags: "write fast",
+        acl: "@keyspace @write @fast @dangerous",
+        keys: (0, 0, 0),
+        summary: "Swaps two Redis databases",
+        since: "4.0.0",
+        group: "server",
+        complexity:
+            "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        handler: Some(swapdb),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "quit",
+        arity: -1,
+        flags: "noscript loading stale fast no_auth allow_busy",
+        acl: "@fast @connection",
+        keys: (0, 0, 0),
+        summary: "Close the connection",
+        since: "1.0.0",
+        group: "connection",
+        complexity: "O(1)",
+        handler: Some(quit),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "reset",
+        arity: 1,
+        flags: "noscript loading stale fast no_auth allow_busy",
+        acl: "@fast @connection",
+        keys: (0, 0, 0),
+        summary: "Reset the connection",
+        since: "6.2.0",
+        group: "connection",
+        complexity: "O(1)",
+        handler: Some(reset),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "client",
+        arity: -2,
+        flags: "",
+        acl: "@slow",
+        keys: (0, 0, 0),
+        summary: "A container for client connection commands",
+        since: "2.4.0",
+        group: "connection",
+        complexity: "Depends on subcommand.",
+        subcommands: &[
+            CommandSpec {
+                name: "client|setname",
+                arity: 3,
+                flags: "noscript loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Set the current connection name",
+                since: "2.6.9",
+                group: "connection",
+                complexity: "O(1)",
+                handler: Some(client_setname),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|reply",
+                arity: 3,
+                flags: "noscript loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Instruct the server whether to reply to commands",
+                since: "3.2.0",
+                group: "connection",
+                complexity: "O(1)",
+                handler: Some(client_reply),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|getname",
+                arity: 2,
+                flags: "noscript loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Get the current connection name",
+                since: "2.6.9",
+                group: "connection",
+                complexity: "O(1)",
+                handler: Some(client_getname),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|info",
+                arity: 2,
+                flags: "noscript loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                tips: "nondeterministic_output",
+                summary: "Returns information about the current client connection.",
+                since: "6.2.0",
+                group: "connection",
+                complexity: "O(1)",
+                handler: Some(client_info),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|setinfo",
+                arity: 4,
+                flags: "noscript loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Set client or connection specific info",
+                since: "7.2.0",
+                group: "connection",
+                complexity: "O(1)",
+                handler: Some(client_setinfo),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|help",
+                arity: 2,
+                flags: "loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Show helpful text about the different subcommands",
+                since: "5.0.0",
+                group: "connection",
+                complexity: "O(1)",
+                handler: Some(client_help),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|list",
+                arity: -2,
+                flags: "admin noscript loading stale",
+                acl: "@admin @slow @dangerous @connection",
+                keys: (0, 0, 0),
+                tips: "nondeterministic_output",
+                summary: "Get the list of client connections",
+                since: "2.4.0",
+                group: "connection",
+                complexity: "O(N) where N is the number of client connections",
+                handler: Some(client_list),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|id",
+                arity: 2,
+                flags: "noscript loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Returns the client ID for the current connection",
+                since: "5.0.0",
+                group: "connection",
+                complexity: "O(1)",
+                handler: Some(client_id),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|kill",
+                arity: -3,
+                flags: "admin noscript loading stale",
+                acl: "@admin @slow @dangerous @connection",
+                keys: (0, 0, 0),
+                summary: "Kill the connection of a client",
+                since: "2.4.0",
+                group: "connection",
+                complexity: "O(N) where N is the number of client connections",
+                handler: Some(client_kill),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|no-evict",
+                arity: 3,
+                flags: "admin noscript loading stale",
+                acl: "@admin @slow @dangerous @connection",
+                keys: (0, 0, 0),
+                summary: "Set client eviction mode for the current connection",
+                since: "7.0.0",
+                group: "connection",
+                complexity: "O(1)",
+                handler: Some(client_no_evict),
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+];

@@ -1,0 +1,1067 @@
+//! Generic key commands: existence, deletion, expiry, renaming, copying, iteration, OBJECT,
+//! DUMP and RESTORE.
+
+use super::connection::{db_index, help_reply};
+use super::{int_arg, is, ks, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use crate::engine::{Db, Value};
+use crate::glob;
+
+fn del(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let mut removed = 0;
+    for key in &args[1..] {
+        if !db.expire_if_needed(key, now) && db.remove(key).is_some() {
+            removed += 1;
+        }
+    }
+    ctx.out.int(removed);
+    Ok(())
+}
+
+fn exists(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let found = args[1..].iter().filter(|key| db.contains(key, now)).count();
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+fn touch(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let found = args[1..]
+        .iter()
+        .filter(|key| db.get_mut(key, now).is_some())
+        .count();
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+fn type_(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let name = match ctx.db().peek(&args[1], now) {
+        Some(entry) => entry.value.value_type().name(),
+        None => "none",
+    };
+    ctx.out.simple(name);
+    Ok(())
+}
+
+/// How an EXPIRE-family command reads its time argument.
+#[derive(Clone, Copy)]
+struct ExpireForm {
+    name: &'static str,
+    unit_ms: i64,
+    absolute: bool,
+}
+
+#[derive(Default)]
+struct ExpireCondition {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+fn parse_expire_condition(args: &Args) -> Result<ExpireCondition, CmdError> {
+    let mut cond = ExpireCondition::default();
+    for arg in args {
+        if is(arg, "nx") {
+            cond.nx = true;
+        } else if is(arg, "xx") {
+            cond.xx = true;
+        } else if is(arg, "gt") {
+            cond.gt = true;
+        } else if is(arg, "lt") {
+            cond.lt = true;
+        } else {
+            return Err(CmdError::err(format!(
+                "Unsupported option {}",
+                String::from_utf8_lossy(arg)
+            )));
+        }
+    }
+    if cond.nx && (cond.xx || cond.gt || cond.lt) {
+        return Err(CmdError::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if cond.gt && cond.lt {
+        return Err(CmdError::err(
+            "GT and LT options at the same time are not compatible",
+        ));
+    }
+    Ok(cond)
+}
+
+/// The absolute deadline in ms a relative or absolute time argument means, or the error
+/// Redis gives when it overflows.
+pub fn deadline_ms(
+    value: i64,
+    unit_ms: i64,
+    absolute: bool,
+    now: i64,
+    name: &'static str,
+) -> Result<i64, CmdError> {
+    let ms = value
+        .checked_mul(unit_ms)
+        .ok_or(CmdError::InvalidExpire(name))?;
+    if absolute {
+        Ok(ms)
+    } else {
+        ms.checked_add(now).ok_or(CmdError::InvalidExpire(name))
+    }
+}
+
+fn generic_expire(ctx: &mut Ctx, args: &Args, form: ExpireForm) -> CmdResult {
+    let value = int_arg(&args[2])?;
+    let cond = parse_expire_condition(&args[3..])?;
+    let now = ctx.now;
+    let at = deadline_ms(value, form.unit_ms, form.absolute, now, form.name)?;
+    let db = ctx.db();
+    if !db.contains(&args[1], now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let current = db.deadline(&args[1]);
+    let allowed = match current {
+        // No TTL counts as an infinite one.
+        None => !(cond.xx || cond.gt),
+        Some(existing) => !(cond.nx || (cond.gt && at <= existing) || (cond.lt && at >= existing)),
+    };
+    if !allowed {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if at <= now {
+        db.remove(&args[1]);
+    } else {
+        db.set_deadline(&args[1], at);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn expire(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    generic_expire(
+        ctx,
+        args,
+        ExpireForm {
+            name: "expire",
+            unit_ms: 1000,
+            absolute: false,
+        },
+    )
+}
+
+fn pexpire(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    generic_expire(
+        ctx,
+        args,
+        ExpireForm {
+            name: "pexpire",
+            unit_ms: 1,
+            absolute: false,
+        },
+    )
+}
+
+fn expireat(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    generic_expire(
+        ctx,
+        args,
+        ExpireForm {
+            name: "expireat",
+            unit_ms: 1000,
+            absolute: true,
+        },
+    )
+}
+
+fn pexpireat(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    generic_expire(
+        ctx,
+        args,
+        ExpireForm {
+            name: "pexpireat",
+            unit_ms: 1,
+            absolute: true,
+        },
+    )
+}
+
+/// TTL-family reply: -2 missing, -1 no deadline, else `shown(deadline)`.
+fn ttl_reply(ctx: &mut Ctx, key: &[u8], shown: impl Fn(i64, i64) -> i64) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let reply = if !db.contains(key, now) {
+        -2
+    } else {
+        match db.deadline(key) {
+            None => -1,
+            Some(at) => shown(at, now),
+        }
+    };
+    ctx.out.int(reply);
+    Ok(())
+}
+
+fn ttl(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    ttl_reply(ctx, &args[1], |at, now| ((at - now).max(0) + 500) / 1000)
+}
+
+fn pttl(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    ttl_reply(ctx, &args[1], |at, now| (at - now).max(0))
+}
+
+fn expiretime(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    ttl_reply(ctx, &args[1], |at, _| at / 1000)
+}
+
+fn pexpiretime(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    ttl_reply(ctx, &args[1], |at, _| at)
+}
+
+fn persist(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let done = db.contains(&args[1], now) && db.persist(&args[1]);
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
+/// Moves `from` to `to` inside one database keeping its TTL. False if `to` exists and `nx`.
+fn rename_within(
+    db: &mut Db,
+    from: &[u8],
+    to: &[u8],
+    nx: bool,
+    now: i64,
+) -> Result<bool, CmdError> {
+    if !db.contains(from, now) {
+        return Err(CmdError::NoSuchKey);
+    }
+    if from == to {
+        return Ok(!nx);
+    }
+    if nx && db.contains(to, now) {
+        return Ok(false);
+    }
+    let deadline = db.deadline(from);
+    let value = db.remove(from).ok_or(CmdError::NoSuchKey)?;
+    db.set(to, value, now);
+    if let Some(at) = deadline {
+        db.set_deadline(to, at);
+    }
+    Ok(true)
+}
+
+fn rename(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    rename_within(ctx.db(), &args[1], &args[2], false, now)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn renamenx(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let done = rename_within(ctx.db(), &args[1], &args[2], true, now)?;
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
+fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut target_db = ctx.client.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "replace") {
+            replace = true;
+            i += 1;
+        } else if is(&args[i], "db") && i + 1 < args.len() {
+            target_db = db_index(ctx, &args[i + 1], CmdError::NotInteger)?;
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let (src, dst) = (&args[1], &args[2]);
+    if target_db == ctx.client.db && src == dst {
+        return Err(CmdError::err("source and destination objects are the same"));
+    }
+    let now = ctx.now;
+    let source_db = ctx.client.db;
+    let Some(entry) = ctx.ks.dbs[source_db].peek(src, now) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let value = entry.value.clone();
+    let deadline = ctx.ks.dbs[source_db].deadline(src);
+    let target = &mut ctx.ks.dbs[target_db];
+    if target.contains(dst, now) && !replace {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    target.set(dst, value, now);
+    if let Some(at) = deadline {
+        target.set_deadline(dst, at);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn move_(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let target_db = db_index(ctx, &args[2], CmdError::NotInteger)?;
+    let source_db = ctx.client.db;
+    if target_db == source_db {
+        return Err(CmdError::err("source and destination objects are the same"));
+    }
+    let now = ctx.now;
+    let key = &args[1];
+    if !ctx.ks.dbs[source_db].contains(key, now) || ctx.ks.dbs[target_db].contains(key, now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let deadline = ctx.ks.dbs[source_db].deadline(key);
+    let Some(value) = ctx.ks.dbs[source_db].remove(key) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let target = &mut ctx.ks.dbs[target_db];
+    target.set(key, value, now);
+    if let Some(at) = deadline {
+        target.set_deadline(key, at);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn keys(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let pattern = &args[1];
+    let all = pattern.as_ref() == b"*";
+    let db = ctx.db();
+    let found: Vec<Vec<u8>> = db
+        .keys()
+        .map(|(key, _)| key)
+        .filter(|key| all || glob::matches(pattern, key, false))
+        .map(|key| key.to_vec())
+        .collect();
+    // Expired keys met on the way are deleted, as Redis's KEYS does.
+    let live: Vec<Vec<u8>> = found
+        .into_iter()
+        .filter(|key| !db.expire_if_needed(key, now))
+        .collect();
+    ctx.out.bulks(live.iter());
+    Ok(())
+}
+
+/// SCAN's options, shared with HSCAN/SSCAN/ZSCAN.
+pub struct ScanOptions {
+    pub cursor: u64,
+    pub pattern: Option<Vec<u8>>,
+    pub count: usize,
+    pub type_filter: Option<String>,
+}
+
+pub fn parse_scan(
+    args: &Args,
+    cursor_at: usize,
+    allow_type: bool,
+) -> Result<ScanOptions, CmdError> {
+    let cursor = std::str::from_utf8(&args[cursor_at])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let mut opts = ScanOptions {
+        cursor,
+        pattern: None,
+        count: 10,
+        type_filter: None,
+    };
+    let mut i = cursor_at + 1;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if is(&args[i], "count") && has_value {
+            let count = int_arg(&args[i + 1])?;
+            if count < 1 {
+                return Err(CmdError::Syntax);
+            }
+            opts.count = count as usize;
+        } else if is(&args[i], "match") && has_value {
+            opts.pattern = Some(args[i + 1].to_vec());
+        } else if allow_type && is(&args[i], "type") && has_value {
+            opts.type_filter = Some(String::from_utf8_lossy(&args[i + 1]).to_ascii_lowercase());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(opts)
+}
+
+fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let opts = parse_scan(args, 1, true)?;
+    let now = ctx.now;
+    let db = ctx.db();
+    let mut cursor = opts.cursor;
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let mut budget = opts.count * 10;
+    loop {
+        cursor = db.scan(cursor, now, |key, entry| {
+            let pattern_ok = opts
+                .pattern
+                .as_ref()
+                .is_none_or(|p| glob::matches(p, key, false));
+            let type_ok = opts
+                .type_filter
+                .as_ref()
+                .is_none_or(|t| entry.value.value_type().name() == t);
+            if pattern_ok && type_ok {
+                found.push(key.to_vec());
+            }
+        });
+        budget = budget.saturating_sub(1);
+        if cursor == 0 || budget == 0 || found.len() >= opts.count {
+            break;
+        }
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(cursor.to_string().as_bytes());
+    ctx.out.bulks(found.iter());
+    Ok(())
+}
+
+fn randomkey(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let key = ctx.db().random_key(&mut rand::rng(), now);
+    match key {
+        Some(key) => ctx.out.bulk(&key),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn is_lfu(ctx: &Ctx) -> bool {
+    ctx.server.config.read().maxmemory_policy.ends_with("lfu")
+}
+
+const POLICY_NOTE: &str = "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
+fn object_encoding(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    match ctx.db().peek(&args[2], now) {
+        Some(entry) => {
+            let encoding = entry.value.encoding();
+            ctx.out.bulk(encoding.as_bytes())
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn object_refcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let shared_ints = !ctx
+        .server
+        .config
+        .read()
+        .maxmemory_policy
+        .starts_with("allkeys")
+        && !ctx
+            .server
+            .config
+            .read()
+            .maxmemory_policy
+            .starts_with("volatile");
+    match ctx.db().peek(&args[2], now) {
+        // Redis shares the integers 0..9999 and reports them as immortal.
+        Some(entry) => match entry.value {
+            Value::Int(n) if shared_ints && (0..10000).contains(&n) => ctx.out.int(i32::MAX as i64),
+            _ => ctx.out.int(1),
+        },
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn object_idletime(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let lfu = is_lfu(ctx);
+    let Some(entry) = ctx.db().peek(&args[2], now) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let idle = entry.idle_seconds(now);
+    if lfu {
+        return Err(CmdError::err(format!(
+            "An LFU maxmemory policy is selected, idle time not tracked. {POLICY_NOTE}"
+        )));
+    }
+    ctx.out.int(idle as i64);
+    Ok(())
+}
+
+fn object_freq(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let lfu = is_lfu(ctx);
+    if ctx.db().peek(&args[2], now).is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    if !lfu {
+        return Err(CmdError::err(format!(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. {POLICY_NOTE}"
+        )));
+    }
+    ctx.out.int(0);
+    Ok(())
+}
+
+fn object_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    help_reply(
+        ctx,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    )
+}
+
+/// DUMP format: type byte, payload, 2-byte format version, 8-byte FNV-1a checksum of the rest.
+const DUMP_VERSION: u16 = 1;
+const DUMP_TYPE_STRING: u8 = 0;
+
+fn checksum(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+pub fn serialize(value: &Value) -> Vec<u8> {
+    let mut out = vec![DUMP_TYPE_STRING];
+    out.extend_from_slice(&value.to_vec());
+    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
+    let sum = checksum(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
+}
+
+pub fn deserialize(data: &[u8]) -> Option<Value> {
+    if data.len() < 11 {
+        return None;
+    }
+    let (body, sum) = data.split_at(data.len() - 8);
+    if checksum(body).to_le_bytes() != sum {
+        return None;
+    }
+    let (payload, version) = body.split_at(body.len() - 2);
+    if u16::from_le_bytes([version[0], version[1]]) != DUMP_VERSION {
+        return None;
+    }
+    match payload.split_first()? {
+        (&DUMP_TYPE_STRING, bytes) => Some(Value::from_bytes(bytes)),
+        _ => None,
+    }
+}
+
+fn dump(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    match ctx.db().peek(&args[1], now) {
+        Some(entry) => {
+            let data = serialize(&entry.value);
+            ctx.out.bulk(&data)
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let ttl = int_arg(&args[2])?;
+    let mut replace = false;
+    let mut absttl = false;
+    let mut i = 4;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if is(&args[i], "replace") {
+            replace = true;
+        } else if is(&args[i], "absttl") {
+            absttl = true;
+        } else if is(&args[i], "idletime") && has_value {
+            if int_arg(&args[i + 1])? < 0 {
+                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            i += 1;
+        } else if is(&args[i], "freq") && has_value {
+            let freq = int_arg(&args[i + 1])?;
+            if !(0..=255).contains(&freq) {
+                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if ttl < 0 {
+        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
+    }
+    let now = ctx.now;
+    let key = &args[1];
+    if !replace && ctx.db().contains(key, now) {
+        return Err(CmdError::Other(
+            "BUSYKEY Target key name already exists.".into(),
+        ));
+    }
+    let value = deserialize(&args[3])
+        .ok_or_else(|| CmdError::err("DUMP payload version or checksum are wrong"))?;
+    let deadline = match ttl {
+        0 => None,
+        _ if absttl => Some(ttl),
+        _ => Some(ttl.saturating_add(now)),
+    };
+    let db = ctx.db();
+    if deadline.is_some_and(|at| at <= now) {
+        db.remove(key);
+    } else {
+        db.set(key, value, now);
+        if let Some(at) = deadline {
+            db.set_deadline(key, at);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "del",
+        arity: -2,
+        flags: "write",
+        acl: "@keyspace @write @slow",
+        keys: (1, -1, 1),
+        key_specs: &[ks("RM delete", Begin::Index(1), Find::Range(-1, 1, 0))],
+        tips: "request_policy:multi_shard response_policy:agg_sum",
+        summary: "Delete a key",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+        handler: Some(del),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "unlink",
+        arity: -2,
+        flags: "write fast",
+        acl: "@keyspace @write @fast",
+        keys: (1, -1, 1),
+        key_specs: &[ks("RM delete", Begin::Index(1), Find::Range(-1, 1, 0))],
+        tips: "request_policy:multi_shard response_policy:agg_sum",
+        summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.",
+        since: "4.0.0",
+        group: "generic",
+        complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+        handler: Some(del),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "exists",
+        arity: -2,
+        flags: "readonly fast",
+        acl: "@keyspace @read @fast",
+        keys: (1, -1, 1),
+        key_specs: &[ks("RO", Begin::Index(1), Find::Range(-1, 1, 0))],
+        tips: "request_policy:multi_shard response_policy:agg_sum",
+        summary: "Determine if a key exists",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(N) where N is the number of keys to check.",
+        handler: Some(exists),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "type",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@keyspace @read @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Determine the type stored at key",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(type_),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "touch",
+        arity: -2,
+        flags: "readonly fast",
+        acl: "@keyspace @read @fast",
+        keys: (1, -1, 1),
+        key_specs: &[ks("RO", Begin::Index(1), Find::Range(-1, 1, 0))],
+        tips: "request_policy:multi_shard response_policy:agg_sum",
+        summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+        since: "3.2.1",
+        group: "generic",
+        complexity: "O(N) where N is the number of keys that will be touched.",
+        handler: Some(touch),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "expire",
+        arity: -3,
+        flags: "write fast",
+        acl: "@keyspace @write @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set a key's time to live in seconds",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(expire),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pexpire",
+        arity: -3,
+        flags: "write fast",
+        acl: "@keyspace @write @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set a key's time to live in milliseconds",
+        since: "2.6.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(pexpire),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "expireat",
+        arity: -3,
+        flags: "write fast",
+        acl: "@keyspace @write @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set the expiration for a key as a UNIX timestamp",
+        since: "1.2.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(expireat),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pexpireat",
+        arity: -3,
+        flags: "write fast",
+        acl: "@keyspace @write @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        since: "2.6.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(pexpireat),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "ttl",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@keyspace @read @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Get the time to live for a key in seconds",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(ttl),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pttl",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@keyspace @read @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Get the time to live for a key in milliseconds",
+        since: "2.6.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(pttl),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "expiretime",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@keyspace @read @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the expiration Unix timestamp for a key",
+        since: "7.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(expiretime),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pexpiretime",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@keyspace @read @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the expiration Unix timestamp for a key in milliseconds",
+        since: "7.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(pexpiretime),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "persist",
+        arity: 2,
+        flags: "write fast",
+        acl: "@keyspace @write @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove the expiration from a key",
+        since: "2.2.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(persist),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rename",
+        arity: 3,
+        flags: "write",
+        acl: "@keyspace @write @slow",
+        keys: (1, 2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("OW update", Begin::Index(2), Find::Range(0, 1, 0))],
+        summary: "Rename a key",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(rename),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "renamenx",
+        arity: 3,
+        flags: "write fast",
+        acl: "@keyspace @write @fast",
+        keys: (1, 2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("OW insert", Begin::Index(2), Find::Range(0, 1, 0))],
+        summary: "Rename a key, only if the new key does not exist",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(renamenx),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "copy",
+        arity: -3,
+        flags: "write denyoom",
+        acl: "@keyspace @write @slow",
+        keys: (1, 2, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0)), ks("OW update", Begin::Index(2), Find::Range(0, 1, 0))],
+        summary: "Copy a key",
+        since: "6.2.0",
+        group: "generic",
+        complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        handler: Some(copy),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "move",
+        arity: 3,
+        flags: "write fast",
+        acl: "@keyspace @write @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Move a key to another database",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(move_),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "keys",
+        arity: 2,
+        flags: "readonly",
+        acl: "@keyspace @read @slow @dangerous",
+        keys: (0, 0, 0),
+        tips: "request_policy:all_shards nondeterministic_output_order",
+        summary: "Find all keys matching the given pattern",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+        handler: Some(keys),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "scan",
+        arity: -2,
+        flags: "readonly",
+        acl: "@keyspace @read @slow",
+        keys: (0, 0, 0),
+        tips: "nondeterministic_output request_policy:special",
+        summary: "Incrementally iterate the keys space",
+        since: "2.8.0",
+        group: "generic",
+        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        handler: Some(scan),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "randomkey",
+        arity: 1,
+        flags: "readonly",
+        acl: "@keyspace @read @slow",
+        keys: (0, 0, 0),
+        tips: "request_policy:all_shards nondeterministic_output",
+        summary: "Return a random key from the keyspace",
+        since: "1.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(randomkey),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "object",
+        arity: -2,
+        flags: "",
+        acl: "@slow",
+        keys: (0, 0, 0),
+        summary: "A container for object introspection commands",
+        since: "2.2.3",
+        group: "generic",
+        complexity: "Depends on subcommand.",
+        subcommands: &[
+            CommandSpec {
+                name: "object|freq",
+                arity: 3,
+                flags: "readonly",
+                acl: "@keyspace @read @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
+                tips: "nondeterministic_output",
+                summary: "Get the logarithmic access frequency counter of a Redis object",
+                since: "4.0.0",
+                group: "generic",
+                complexity: "O(1)",
+                handler: Some(object_freq),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "object|help",
+                arity: 2,
+                flags: "loading stale",
+                acl: "@keyspace @slow",
+                keys: (0, 0, 0),
+                summary: "Show helpful text about the different subcommands",
+                since: "6.2.0",
+                group: "generic",
+                complexity: "O(1)",
+                handler: Some(object_help),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "object|encoding",
+                arity: 3,
+                flags: "readonly",
+                acl: "@keyspace @read @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
+                tips: "nondeterministic_output",
+                summary: "Inspect the internal encoding of a Redis object",
+                since: "2.2.3",
+                group: "generic",
+                complexity: "O(1)",
+                handler: Some(object_encoding),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "object|idletime",
+                arity: 3,
+                flags: "readonly",
+                acl: "@keyspace @read @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
+                tips: "nondeterministic_output",
+                summary: "Get the time since a Redis object was last accessed",
+                since: "2.2.3",
+                group: "generic",
+                complexity: "O(1)",
+                handler: Some(object_idletime),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "object|refcount",
+                arity: 3,
+                flags: "readonly",
+                acl: "@keyspace @read @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
+                tips: "nondeterministic_output",
+                summary: "Get the number of references to the value of the key",
+                since: "2.2.3",
+                group: "generic",
+                complexity: "O(1)",
+                handler: Some(object_refcount),
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "dump",
+        arity: 2,
+        flags: "readonly",
+        acl: "@keyspace @read @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Return a serialized version of the value stored at the specified key.",
+        since: "2.6.0",
+        group: "generic",
+        complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+        handler: Some(dump),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "restore",
+        arity: -4,
+        flags: "write denyoom",
+        acl: "@keyspace @write @slow @dangerous",
+        keys: (1, 1, 1),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Create a key using the provided serialized value, previously obtained using DUMP.",
+        since: "2.6.0",
+        group: "generic",
+        complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        handler: Some(restore),
+        ..CommandSpec::DEFAULT
+    },
+
+];

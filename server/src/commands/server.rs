@@ -1,0 +1,800 @@
+//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, CONFIG and COMMAND.
+
+use super::connection::{help_reply, REDIS_VERSION};
+use super::{arity_error, is, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find, Table};
+use crate::config::PARAMS;
+use crate::engine::Db;
+use crate::glob;
+use crate::memory::{human, peak_memory, rss_bytes, used_memory};
+use crate::resp::Reply;
+use crate::state::now_us;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+fn dbsize(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let len = ctx.db().len();
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// `[ASYNC|SYNC]`: true for ASYNC.
+fn flush_mode(args: &Args) -> Result<bool, CmdError> {
+    match args.get(1) {
+        None => Ok(false),
+        Some(mode) if args.len() == 2 && is(mode, "async") => Ok(true),
+        Some(mode) if args.len() == 2 && is(mode, "sync") => Ok(false),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// Frees a flushed database on another thread when ASYNC was asked, as Redis's lazyfree.
+fn dispose(old: Db, lazy: bool) {
+    if lazy && old.len() > 64 {
+        std::thread::spawn(move || drop(old));
+    }
+}
+
+fn flushdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let lazy = flush_mode(args)?;
+    let old = ctx.db().take();
+    dispose(old, lazy);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let lazy = flush_mode(args)?;
+    for db in ctx.ks.dbs.iter_mut() {
+        let old = db.take();
+        dispose(old, lazy);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let us = now_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int(us / 1_000_000);
+    ctx.out.bulk_int(us % 1_000_000);
+    Ok(())
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+];
+
+fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut wanted: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let everything = wanted.iter().any(|w| w == "all" || w == "everything");
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    let mut text = String::new();
+    let sections: &[&str] = &[
+        "server",
+        "clients",
+        "memory",
+        "stats",
+        "replication",
+        "cpu",
+        "commandstats",
+        "keyspace",
+    ];
+    for section in sections {
+        let included = if everything {
+            true
+        } else {
+            wanted.iter().any(|w| w == section)
+        };
+        if !included {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        write_section(ctx, section, &mut text);
+    }
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (ticks(11), ticks(12))
+}
+
+fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
+    let server = ctx.server;
+    let config = server.config.read().clone();
+    let stats = &server.stats;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let uptime = server.started.elapsed().as_secs();
+    match section {
+        "server" => {
+            let _ = write!(
+                text,
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nslotcache_version:{}\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:\r\nio_threads_active:0\r\n",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                server.run_id,
+                server.tcp_port,
+                now_us(),
+                uptime,
+                uptime / 86400,
+                config.hz,
+                config.hz,
+                (ctx.now / 1000) & ((1 << 24) - 1),
+                std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            );
+        }
+        "clients" => {
+            let _ = write!(
+                text,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                server.clients.lock().len(),
+                config.maxclients,
+            );
+        }
+        "memory" => {
+            let used = used_memory();
+            let rss = rss_bytes();
+            let peak = peak_memory();
+            let _ = write!(
+                text,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:0\r\n",
+                human(used),
+                human(rss),
+                human(peak),
+                config.maxmemory,
+                human(config.maxmemory as usize),
+                config.maxmemory_policy,
+                if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+            );
+        }
+        "stats" => {
+            let ks = ctx.ks.stats();
+            let _ = write!(
+                text,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                load(&stats.connections_received),
+                load(&stats.commands_processed),
+                load(&stats.net_input_bytes),
+                load(&stats.net_output_bytes),
+                load(&stats.rejected_connections),
+                ks.expired_keys,
+                ks.keyspace_hits,
+                ks.keyspace_misses,
+                load(&stats.errors),
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                text,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                server.run_id,
+            );
+        }
+        "cpu" => {
+            let (user, sys) = cpu_seconds();
+            let _ = write!(
+                text,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n"
+            );
+        }
+        "commandstats" => {
+            text.push_str("# Commandstats\r\n");
+            let table = Table::get();
+            for (spec, counters) in table.all.iter().zip(&server.command_stats) {
+                let calls = load(&counters.calls);
+                let rejected = load(&counters.rejected);
+                if calls == 0 && rejected == 0 {
+                    continue;
+                }
+                let usec = load(&counters.usec);
+                let per_call = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    text,
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={}\r\n",
+                    spec.name,
+                    load(&counters.failed),
+                );
+            }
+        }
+        "keyspace" => {
+            text.push_str("# Keyspace\r\n");
+            for (i, db) in ctx.ks.dbs.iter().enumerate() {
+                if db.is_empty() {
+                    continue;
+                }
+                let _ = write!(
+                    text,
+                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                    db.len(),
+                    db.volatile_len()
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn config_get(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let config = ctx.server.config.read().clone();
+    let found: Vec<_> = PARAMS
+        .iter()
+        .filter(|p| {
+            args[2..]
+                .iter()
+                .any(|pattern| glob::matches(pattern, p.name.as_bytes(), true))
+        })
+        .collect();
+    ctx.out.map(found.len());
+    for param in found {
+        ctx.out.bulk(param.name.as_bytes());
+        ctx.out.bulk((param.get)(&config).as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if args.len() % 2 != 0 {
+        return Err(arity_error(ctx_spec("config|set")));
+    }
+    let mut config = ctx.server.config.read().clone();
+    for pair in args[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let Some(param) = PARAMS.iter().find(|p| p.name == name) else {
+            return Err(CmdError::err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
+        };
+        let Some(set) = param.set else {
+            return Err(CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            )));
+        };
+        set(&mut config, &String::from_utf8_lossy(&pair[1])).map_err(|why| {
+            CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        })?;
+    }
+    *ctx.server.config.write() = config;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn ctx_spec(name: &str) -> &'static CommandSpec {
+    Table::get()
+        .lookup(name.as_bytes())
+        .map(|r| r.spec)
+        .expect("command is in the table")
+}
+
+fn config_resetstat(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    ctx.server.reset_stats();
+    for db in ctx.ks.dbs.iter_mut() {
+        db.stats = Default::default();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    help_reply(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+        ],
+    )
+}
+
+fn command(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let table = Table::get();
+    ctx.out.array(table.top_level.len());
+    for spec in &table.top_level {
+        write_command_info(ctx.out, spec);
+    }
+    Ok(())
+}
+
+fn write_words(out: &mut Reply, words: &str, prefix: &str) {
+    let items: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
+    out.set(items.len());
+    for item in items {
+        out.simple(&format!("{prefix}{item}"));
+    }
+}
+
+fn write_key_spec(out: &mut Reply, spec: &super::KeySpec) {
+    out.map(3);
+    out.bulk(b"flags");
+    write_words(out, spec.flags, "");
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    match spec.begin {
+        Begin::Index(index) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.int(index);
+        }
+        Begin::Keyword(keyword, startfrom) => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(keyword.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(startfrom);
+        }
+        Begin::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
+    }
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    match spec.find {
+        Find::Range(lastkey, keystep, limit) => {
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"lastkey");
+            out.int(lastkey);
+            out.bulk(b"keystep");
+            out.int(keystep);
+            out.bulk(b"limit");
+            out.int(limit);
+        }
+        Find::Keynum(keynumidx, firstkey, keystep) => {
+            out.bulk(b"keynum");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"keynumidx");
+            out.int(keynumidx);
+            out.bulk(b"firstkey");
+            out.int(firstkey);
+            out.bulk(b"keystep");
+            out.int(keystep);
+        }
+        Find::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
+    }
+}
+
+/// One COMMAND INFO entry, shaped exactly as Redis 7.0's.
+fn write_command_info(out: &mut Reply, spec: &CommandSpec) {
+    out.array(10);
+    out.bulk(spec.name.as_bytes());
+    out.int(spec.arity);
+    write_words(out, spec.flags, "");
+    out.int(spec.keys.0);
+    out.int(spec.keys.1);
+    out.int(spec.keys.2);
+    write_words(out, spec.acl, "");
+    write_words(out, spec.tips, "");
+    out.set(spec.key_specs.len());
+    for key_spec in spec.key_specs {
+        write_key_spec(out, key_spec);
+    }
+    out.set(spec.subcommands.len());
+    for sub in spec.subcommands {
+        write_command_info(out, sub);
+    }
+}
+
+fn write_command_docs(out: &mut Reply, spec: &CommandSpec) {
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("summary", spec.summary),
+        ("since", spec.since),
+        ("group", spec.group),
+    ];
+    if !spec.complexity.is_empty() {
+        fields.push(("complexity", spec.complexity));
+    }
+    let has_subs = !spec.subcommands.is_empty();
+    out.map(fields.len() + has_subs as usize);
+    for (name, value) in fields {
+        out.bulk(name.as_bytes());
+        out.bulk(value.as_bytes());
+    }
+    if has_subs {
+        out.bulk(b"subcommands");
+        out.map(spec.subcommands.len());
+        for sub in spec.subcommands {
+            out.bulk(sub.name.as_bytes());
+            write_command_docs(out, sub);
+        }
+    }
+}
+
+fn command_count(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    ctx.out.int(Table::get().top_level.len() as i64);
+    Ok(())
+}
+
+fn command_info(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let table = Table::get();
+    if args.len() == 2 {
+        return command(ctx, args);
+    }
+    ctx.out.array(args.len() - 2);
+    for name in &args[2..] {
+        match table.lookup(name) {
+            Some(found) => write_command_info(ctx.out, found.spec),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+fn command_docs(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let table = Table::get();
+    let specs: Vec<&CommandSpec> = if args.len() == 2 {
+        table.top_level.clone()
+    } else {
+        args[2..]
+            .iter()
+            .filter_map(|name| table.lookup(name).map(|r| r.spec))
+            .collect()
+    };
+    ctx.out.map(specs.len());
+    for spec in specs {
+        ctx.out.bulk(spec.name.as_bytes());
+        write_command_docs(ctx.out, spec);
+    }
+    Ok(())
+}
+
+fn command_getkeys(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let call = &args[2..];
+    let table = Table::get();
+    let Ok(found) = table.resolve(call) else {
+        return Err(CmdError::err("Invalid command specified"));
+    };
+    if !found.spec.arity_ok(call.len()) {
+        return Err(CmdError::err(
+            "Invalid number of arguments specified for command",
+        ));
+    }
+    let positions = found.spec.key_positions(call);
+    if positions.is_empty() {
+        return Err(CmdError::err("The command has no key arguments"));
+    }
+    ctx.out.array(positions.len());
+    for i in positions {
+        ctx.out.bulk(&call[i]);
+    }
+    Ok(())
+}
+
+fn command_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let table = Table::get();
+    let filter = match args.len() {
+        2 => None,
+        5 if is(&args[2], "filterby") => Some((args[3].clone(), args[4].clone())),
+        _ => return Err(CmdError::Syntax),
+    };
+    let names: Vec<&str> = table
+        .all
+        .iter()
+        .filter(|spec| match &filter {
+            None => true,
+            Some((kind, value)) if is(kind, "pattern") => {
+                glob::matches(value, spec.name.as_bytes(), true)
+            }
+            Some((kind, value)) if is(kind, "aclcat") => spec.acl.split(' ').any(|cat| {
+                cat.trim_start_matches('@')
+                    .eq_ignore_ascii_case(&String::from_utf8_lossy(value))
+            }),
+            Some(_) => false,
+        })
+        .map(|spec| spec.name)
+        .collect();
+    if let Some((kind, _)) = &filter {
+        if !is(kind, "pattern") && !is(kind, "aclcat") && !is(kind, "module") {
+            return Err(CmdError::Syntax);
+        }
+    }
+    ctx.out.bulks(names.into_iter());
+    Ok(())
+}
+
+fn command_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    help_reply(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    )
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "info",
+        arity: -1,
+        flags: "loading stale",
+        acl: "@slow @dangerous",
+        keys: (0, 0, 0),
+        tips: "nondeterministic_output request_policy:all_shards response_policy:special",
+        summary: "Get information and statistics about the server",
+        since: "1.0.0",
+        group: "server",
+        complexity: "O(1)",
+        handler: Some(info),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "dbsize",
+        arity: 1,
+        flags: "readonly fast",
+        acl: "@keyspace @read @fast",
+        keys: (0, 0, 0),
+        tips: "request_policy:all_shards response_policy:agg_sum",
+        summary: "Return the number of keys in the selected database",
+        since: "1.0.0",
+        group: "server",
+        complexity: "O(1)",
+        handler: Some(dbsize),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "flushdb",
+        arity: -1,
+        flags: "write",
+        acl: "@keyspace @write @slow @dangerous",
+        keys: (0, 0, 0),
+        tips: "request_policy:all_shards response_policy:all_succeeded",
+        summary: "Remove all keys from the current database",
+        since: "1.0.0",
+        group: "server",
+        complexity: "O(N) where N is the number of keys in the selected database",
+        handler: Some(flushdb),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "flushall",
+        arity: -1,
+        flags: "write",
+        acl: "@keyspace @write @slow @dangerous",
+        keys: (0, 0, 0),
+        tips: "request_policy:all_shards response_policy:all_succeeded",
+        summary: "Remove all keys from all databases",
+        since: "1.0.0",
+        group: "server",
+        complexity: "O(N) where N is the total number of keys in all databases",
+        handler: Some(flushall),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "time",
+        arity: 1,
+        flags: "loading stale fast",
+        acl: "@fast",
+        keys: (0, 0, 0),
+        tips: "nondeterministic_output",
+        summary: "Return the current server time",
+        since: "2.6.0",
+        group: "server",
+        complexity: "O(1)",
+        handler: Some(time),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "config",
+        arity: -2,
+        flags: "",
+        acl: "@slow",
+        keys: (0, 0, 0),
+        summary: "A container for server configuration commands",
+        since: "2.0.0",
+        group: "server",
+        complexity: "Depends on subcommand.",
+        subcommands: &[
+            CommandSpec {
+                name: "config|help",
+                arity: 2,
+                flags: "loading stale",
+                acl: "@slow",
+                keys: (0, 0, 0),
+                summary: "Show helpful text about the different subcommands",
+                since: "5.0.0",
+                group: "server",
+                complexity: "O(1)",
+                handler: Some(config_help),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "config|resetstat",
+                arity: 2,
+                flags: "admin noscript loading stale",
+                acl: "@admin @slow @dangerous",
+                keys: (0, 0, 0),
+                summary: "Reset the stats returned by INFO",
+                since: "2.0.0",
+                group: "server",
+                complexity: "O(1)",
+                handler: Some(config_resetstat),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "config|get",
+                arity: -3,
+                flags: "admin noscript loading stale",
+                acl: "@admin @slow @dangerous",
+                keys: (0, 0, 0),
+                summary: "Get the values of configuration parameters",
+                since: "2.0.0",
+                group: "server",
+                complexity: "O(N) when N is the number of configuration parameters provided",
+                handler: Some(config_get),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "config|set",
+                arity: -4,
+                flags: "admin noscript loading stale",
+                acl: "@admin @slow @dangerous",
+                keys: (0, 0, 0),
+                tips: "request_policy:all_nodes response_policy:all_succeeded",
+                summary: "Set configuration parameters to the given values",
+                since: "2.0.0",
+                group: "server",
+                complexity: "O(N) when N is the number of configuration parameters provided",
+                handler: Some(config_set),
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "command",
+        arity: -1,
+        flags: "loading stale",
+        acl: "@slow @connection",
+        keys: (0, 0, 0),
+        tips: "nondeterministic_output_order",
+        summary: "Get array of Redis command details",
+        since: "2.8.13",
+        group: "server",
+        complexity: "O(N) where N is the total number of Redis commands",
+        handler: Some(command),
+        subcommands: &[
+            CommandSpec {
+                name: "command|info",
+                arity: -2,
+                flags: "loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                tips: "nondeterministic_output_order",
+                summary:
+                    "Get array of specific Redis command details, or all when no argument is given.",
+                since: "2.8.13",
+                group: "server",
+                complexity: "O(N) where N is the number of commands to look up",
+                handler: Some(command_info),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "command|getkeys",
+                arity: -4,
+                flags: "loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Extract keys given a full Redis command",
+                since: "2.8.13",
+                group: "server",
+                complexity: "O(N) where N is the number of arguments to the command",
+                handler: Some(command_getkeys),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "command|list",
+                arity: -2,
+                flags: "loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                tips: "nondeterministic_output_order",
+                summary: "Get an array of Redis command names",
+                since: "7.0.0",
+                group: "server",
+                complexity: "O(N) where N is the total number of Redis commands",
+                handler: Some(command_list),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "command|count",
+                arity: 2,
+                flags: "loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Get total number of Redis commands",
+                since: "2.8.13",
+                group: "server",
+                complexity: "O(1)",
+                handler: Some(command_count),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "command|help",
+                arity: 2,
+                flags: "loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Show helpful text about the different subcommands",
+                since: "5.0.0",
+                group: "server",
+                complexity: "O(1)",
+                handler: Some(command_help),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "command|docs",
+                arity: -2,
+                flags: "loading stale",
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                tips: "nondeterministic_output_order",
+                summary: "Get array of specific Redis command documentation",
+                since: "7.0.0",
+                group: "server",
+                complexity: "O(N) where N is the number of commands to look up",
+                handler: Some(command_docs),
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+];

@@ -1,0 +1,923 @@
+//! String commands: GET/SET and their variants, counters, ranges and LCS.
+
+use super::keys::deadline_ms;
+use super::{int_arg, is, ks, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use crate::engine::{longdouble, Db, Value};
+
+/// Maximum string size, as Redis's default `proto-max-bulk-len`.
+pub const MAX_STRING: usize = 512 * 1024 * 1024;
+
+/// The string at `key`, `None` if absent, WRONGTYPE if it holds another type.
+pub fn read_string<'a>(
+    db: &'a mut Db,
+    key: &[u8],
+    now: i64,
+) -> Result<Option<&'a Value>, CmdError> {
+    match db.get(key, now) {
+        None => Ok(None),
+        Some(entry) if entry.value.is_string() => Ok(Some(&entry.value)),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
+fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let mut digits = itoa::Buffer::new();
+    match read_string(ctx.db(), &args[1], now)? {
+        Some(value) => {
+            let bytes = value.as_bytes(&mut digits).to_vec();
+            ctx.out.bulk(&bytes)
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// What to do with the TTL when a string is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TtlAction {
+    Clear,
+    Keep,
+    Set(i64),
+    Persist,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    Always,
+    IfAbsent,
+    IfPresent,
+}
+
+/// Parses the EX/PX/EXAT/PXAT/KEEPTTL/PERSIST family shared by SET and GETEX.
+fn parse_ttl_option(
+    args: &Args,
+    i: &mut usize,
+    ttl: &mut Option<TtlAction>,
+    now: i64,
+    command: &'static str,
+    allow_keep: bool,
+    allow_persist: bool,
+) -> Result<bool, CmdError> {
+    let arg = &args[*i];
+    let forms: [(&str, i64, bool); 4] = [
+        ("ex", 1000, false),
+        ("px", 1, false),
+        ("exat", 1000, true),
+        ("pxat", 1, true),
+    ];
+    for (word, unit, absolute) in forms {
+        if is(arg, word) {
+            if ttl.is_some() || *i + 1 >= args.len() {
+                return Err(CmdError::Syntax);
+            }
+            let value = int_arg(&args[*i + 1])?;
+            if value <= 0 {
+                return Err(CmdError::InvalidExpire(command));
+            }
+            let at = deadline_ms(value, unit, absolute, now, command)?;
+            *ttl = Some(TtlAction::Set(at));
+            *i += 2;
+            return Ok(true);
+        }
+    }
+    if allow_keep && is(arg, "keepttl") {
+        if ttl.is_some() {
+            return Err(CmdError::Syntax);
+        }
+        *ttl = Some(TtlAction::Keep);
+        *i += 1;
+        return Ok(true);
+    }
+    if allow_persist && is(arg, "persist") {
+        if ttl.is_some() {
+            return Err(CmdError::Syntax);
+        }
+        *ttl = Some(TtlAction::Persist);
+        *i += 1;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Writes a string honouring the TTL action.
+fn store(db: &mut Db, key: &[u8], value: Value, ttl: TtlAction, now: i64) {
+    match ttl {
+        TtlAction::Keep => db.set_keep_ttl(key, value, now),
+        TtlAction::Set(at) => {
+            db.set(key, value, now);
+            if at <= now {
+                db.remove(key);
+            } else {
+                db.set_deadline(key, at);
+            }
+        }
+        TtlAction::Clear | TtlAction::Persist => db.set(key, value, now),
+    }
+}
+
+fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let mut condition = Condition::Always;
+    let mut ttl = None;
+    let mut want_old = false;
+    let mut i = 3;
+    while i < args.len() {
+        if parse_ttl_option(args, &mut i, &mut ttl, now, "set", true, false)? {
+            continue;
+        }
+        let arg = &args[i];
+        if is(arg, "nx") && condition != Condition::IfPresent {
+            condition = Condition::IfAbsent;
+        } else if is(arg, "xx") && condition != Condition::IfAbsent {
+            condition = Condition::IfPresent;
+        } else if is(arg, "get") {
+            want_old = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let key = &args[1];
+    let db = ctx.db();
+    let old = if want_old {
+        read_string(db, key, now)?.map(|v| v.to_vec())
+    } else {
+        None
+    };
+    let exists = if want_old {
+        old.is_some()
+    } else {
+        db.contains(key, now)
+    };
+    let allowed = match condition {
+        Condition::Always => true,
+        Condition::IfAbsent => !exists,
+        Condition::IfPresent => exists,
+    };
+    if allowed {
+        store(
+            db,
+            key,
+            Value::from_bytes(&args[2]),
+            ttl.unwrap_or(TtlAction::Clear),
+            now,
+        );
+    }
+    match (want_old, old, allowed) {
+        (true, Some(old), _) => ctx.out.bulk(&old),
+        (true, None, _) | (false, _, false) => ctx.out.null(),
+        (false, _, true) => ctx.out.ok(),
+    }
+    Ok(())
+}
+
+fn setnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let absent = !db.contains(&args[1], now);
+    if absent {
+        db.set(&args[1], Value::from_bytes(&args[2]), now);
+    }
+    ctx.out.int(absent as i64);
+    Ok(())
+}
+
+fn set_with_expire(ctx: &mut Ctx, args: &Args, unit_ms: i64, command: &'static str) -> CmdResult {
+    let value = int_arg(&args[2])?;
+    if value <= 0 {
+        return Err(CmdError::InvalidExpire(command));
+    }
+    let now = ctx.now;
+    let at = deadline_ms(value, unit_ms, false, now, command)?;
+    store(
+        ctx.db(),
+        &args[1],
+        Value::from_bytes(&args[3]),
+        TtlAction::Set(at),
+        now,
+    );
+    ctx.out.ok();
+    Ok(())
+}
+
+fn setex(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    set_with_expire(ctx, args, 1000, "setex")
+}
+
+fn psetex(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    set_with_expire(ctx, args, 1, "psetex")
+}
+
+fn getset(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let old = read_string(db, &args[1], now)?.map(|v| v.to_vec());
+    db.set(&args[1], Value::from_bytes(&args[2]), now);
+    match old {
+        Some(old) => ctx.out.bulk(&old),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let old = read_string(db, &args[1], now)?.map(|v| v.to_vec());
+    match old {
+        Some(old) => {
+            db.remove(&args[1]);
+            ctx.out.bulk(&old)
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let mut ttl = None;
+    let mut i = 2;
+    while i < args.len() {
+        if !parse_ttl_option(args, &mut i, &mut ttl, now, "getex", false, true)? {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let key = &args[1];
+    let db = ctx.db();
+    let Some(value) = read_string(db, key, now)?.map(|v| v.to_vec()) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    match ttl {
+        Some(TtlAction::Set(at)) if at <= now => {
+            db.remove(key);
+        }
+        Some(TtlAction::Set(at)) => db.set_deadline(key, at),
+        Some(TtlAction::Persist) => {
+            db.persist(key);
+        }
+        _ => {}
+    }
+    ctx.out.bulk(&value);
+    Ok(())
+}
+
+fn mget(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let mut digits = itoa::Buffer::new();
+    ctx.out.array(args.len() - 1);
+    for key in &args[1..] {
+        let db = &mut ctx.ks.dbs[ctx.client.db];
+        match db.get(key, now) {
+            Some(entry) if entry.value.is_string() => {
+                ctx.out.bulk(entry.value.as_bytes(&mut digits))
+            }
+            _ => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn check_pairs(args: &Args, name: &str) -> CmdResult {
+    if args.len() % 2 == 0 {
+        return Err(CmdError::Other(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        )));
+    }
+    Ok(())
+}
+
+fn mset(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    check_pairs(args, "mset")?;
+    let now = ctx.now;
+    let db = ctx.db();
+    for pair in args[1..].chunks(2) {
+        db.set(&pair[0], Value::from_bytes(&pair[1]), now);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn msetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    check_pairs(args, "msetnx")?;
+    let now = ctx.now;
+    let db = ctx.db();
+    if args[1..].chunks(2).any(|pair| db.contains(&pair[0], now)) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    for pair in args[1..].chunks(2) {
+        db.set(&pair[0], Value::from_bytes(&pair[1]), now);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// The string at `key` for in-place modification, created empty when absent if `create`.
+pub fn string_for_update<'a>(
+    db: &'a mut Db,
+    key: &[u8],
+    now: i64,
+    create: bool,
+) -> Result<Option<&'a mut Value>, CmdError> {
+    if db.get_mut(key, now).is_none() {
+        if !create {
+            return Ok(None);
+        }
+        db.set(key, Value::from_bytes(b""), now);
+    }
+    match db.get_mut(key, now) {
+        Some(entry) if entry.value.is_string() => Ok(Some(&mut entry.value)),
+        Some(_) => Err(CmdError::WrongType),
+        None => Ok(None),
+    }
+}
+
+fn append(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    if let Some(entry) = db.get(&args[1], now) {
+        if !entry.value.is_string() {
+            return Err(CmdError::WrongType);
+        }
+        if entry.value.str_len() + args[2].len() > MAX_STRING {
+            return Err(CmdError::TooBig);
+        }
+    }
+    let value = string_for_update(db, &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
+    let old_len = value.str_len();
+    let new_len = old_len + args[2].len();
+    value.bytes_mut(new_len)[old_len..].copy_from_slice(&args[2]);
+    ctx.out.int(new_len as i64);
+    Ok(())
+}
+
+fn strlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let len = read_string(ctx.db(), &args[1], now)?.map_or(0, |v| v.str_len());
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let current = match read_string(db, key, now)? {
+        Some(value) => value.as_int().ok_or(CmdError::NotInteger)?,
+        None => 0,
+    };
+    let next = current.checked_add(delta).ok_or(CmdError::Overflow)?;
+    db.set_keep_ttl(key, Value::Int(next), now);
+    ctx.out.int(next);
+    Ok(())
+}
+
+fn incr(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    incr_by(ctx, &args[1], 1)
+}
+
+fn decr(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    incr_by(ctx, &args[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let delta = int_arg(&args[2])?;
+    incr_by(ctx, &args[1], delta)
+}
+
+fn decrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let delta = int_arg(&args[2])?;
+    if delta == i64::MIN {
+        return Err(CmdError::err("decrement would overflow"));
+    }
+    incr_by(ctx, &args[1], -delta)
+}
+
+fn incrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let current = match read_string(db, &args[1], now)? {
+        Some(value) => value.to_vec(),
+        None => b"0".to_vec(),
+    };
+    let sum = longdouble::add(&current, &args[2]).map_err(|err| match err {
+        longdouble::AddError::NotAFloat => CmdError::NotFloat,
+        longdouble::AddError::NanOrInfinity => {
+            CmdError::err("increment would produce NaN or Infinity")
+        }
+    })?;
+    db.set_keep_ttl(&args[1], Value::from_bytes(&sum), now);
+    ctx.out.bulk(&sum);
+    Ok(())
+}
+
+/// Clamps a Redis-style inclusive [start, end] range with negative indexes onto `len`.
+pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    let len = len as i64;
+    let mut start = if start < 0 { len + start } else { start };
+    let mut end = if end < 0 { len + end } else { end };
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        return None;
+    }
+    Some((start as usize, end as usize))
+}
+
+fn getrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let start = int_arg(&args[2])?;
+    let end = int_arg(&args[3])?;
+    let now = ctx.now;
+    let mut digits = itoa::Buffer::new();
+    let bytes = match read_string(ctx.db(), &args[1], now)? {
+        Some(value) => {
+            let bytes = value.as_bytes(&mut digits);
+            match clamp_range(start, end, bytes.len()) {
+                Some((s, e)) => bytes[s..=e].to_vec(),
+                None => Vec::new(),
+            }
+        }
+        None => Vec::new(),
+    };
+    ctx.out.bulk(&bytes);
+    Ok(())
+}
+
+fn setrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let offset = int_arg(&args[2])?;
+    if offset < 0 {
+        return Err(CmdError::err("offset is out of range"));
+    }
+    let offset = offset as usize;
+    let data = &args[3];
+    let now = ctx.now;
+    let db = ctx.db();
+    let exists = read_string(db, &args[1], now)?.is_some();
+    if data.is_empty() {
+        let len = read_string(db, &args[1], now)?.map_or(0, |v| v.str_len());
+        ctx.out.int(len as i64);
+        return Ok(());
+    }
+    if offset + data.len() > MAX_STRING {
+        return Err(CmdError::TooBig);
+    }
+    let value = string_for_update(db, &args[1], now, !exists)?.ok_or(CmdError::NoSuchKey)?;
+    let new_len = value.str_len().max(offset + data.len());
+    value.bytes_mut(new_len)[offset..offset + data.len()].copy_from_slice(data);
+    ctx.out.int(new_len as i64);
+    Ok(())
+}
+
+/// LCS options.
+struct LcsOptions {
+    len_only: bool,
+    idx: bool,
+    min_match_len: usize,
+    with_match_len: bool,
+}
+
+fn lcs(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut opts = LcsOptions {
+        len_only: false,
+        idx: false,
+        min_match_len: 0,
+        with_match_len: false,
+    };
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "len") {
+            opts.len_only = true;
+        } else if is(&args[i], "idx") {
+            opts.idx = true;
+        } else if is(&args[i], "withmatchlen") {
+            opts.with_match_len = true;
+        } else if is(&args[i], "minmatchlen") && i + 1 < args.len() {
+            opts.min_match_len = int_arg(&args[i + 1])?.max(0) as usize;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let now = ctx.now;
+    let db = ctx.db();
+    let mut fetch = |key: &[u8]| -> Result<Vec<u8>, CmdError> {
+        match db.get(key, now) {
+            None => Ok(Vec::new()),
+            Some(entry) if entry.value.is_string() => Ok(entry.value.to_vec()),
+            Some(_) => Err(CmdError::err(
+                "The specified keys must contain string values",
+            )),
+        }
+    };
+    let a = fetch(&args[1])?;
+    let b = fetch(&args[2])?;
+    if opts.len_only && opts.idx {
+        return Err(CmdError::err(
+            "If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    if (a.len() + 1).saturating_mul(b.len() + 1) > (u32::MAX as usize) {
+        return Err(CmdError::err(
+            "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    // Dynamic programming table of LCS lengths of prefixes, as Redis computes it.
+    let width = b.len() + 1;
+    let mut table = vec![0u32; (a.len() + 1) * width];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            table[i * width + j] = if a[i - 1] == b[j - 1] {
+                table[(i - 1) * width + j - 1] + 1
+            } else {
+                table[(i - 1) * width + j].max(table[i * width + j - 1])
+            };
+        }
+    }
+    let total = table[a.len() * width + b.len()] as usize;
+    if opts.len_only {
+        ctx.out.int(total as i64);
+        return Ok(());
+    }
+    // Walk back from the end collecting the common string and the matching ranges.
+    let mut result = vec![0u8; total];
+    let mut matches: Vec<((usize, usize), (usize, usize))> = Vec::new();
+    let (mut i, mut j, mut idx) = (a.len(), b.len(), total);
+    let mut current: Option<((usize, usize), (usize, usize))> = None;
+    while i > 0 && j > 0 {
+        if a[i - 1] == b[j - 1] {
+            idx -= 1;
+            result[idx] = a[i - 1];
+            current = match current {
+                Some(((a_start, a_end), (b_start, b_end))) if a_start == i && b_start == j => {
+                    Some(((i - 1, a_end), (j - 1, b_end)))
+                }
+                other => {
+                    if let Some(range) = other {
+                        matches.push(range);
+                    }
+                    Some(((i - 1, i - 1), (j - 1, j - 1)))
+                }
+            };
+            i -= 1;
+            j -= 1;
+        } else if table[(i - 1) * width + j] > table[i * width + j - 1] {
+            i -= 1;
+        } else {
+            j -= 1;
+        }
+    }
+    if let Some(range) = current {
+        matches.push(range);
+    }
+    if !opts.idx {
+        ctx.out.bulk(&result);
+        return Ok(());
+    }
+    let kept: Vec<_> = matches
+        .into_iter()
+        .filter(|((s, e), _)| e - s + 1 >= opts.min_match_len)
+        .collect();
+    let out = &mut *ctx.out;
+    out.map(2);
+    out.bulk(b"matches");
+    out.array(kept.len());
+    for ((a_start, a_end), (b_start, b_end)) in kept {
+        out.array(if opts.with_match_len { 3 } else { 2 });
+        out.array(2);
+        out.int(a_start as i64);
+        out.int(a_end as i64);
+        out.array(2);
+        out.int(b_start as i64);
+        out.int(b_end as i64);
+        if opts.with_match_len {
+            out.int((a_end - a_start + 1) as i64);
+        }
+    }
+    out.bulk(b"len");
+    out.int(total as i64);
+    Ok(())
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "get",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@read @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the value of a key",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(get),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "set",
+        arity: -3,
+        flags: "write denyoom",
+        acl: "@write @string @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update variable_flags", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set the string value of a key",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(set),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "setnx",
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("OW insert", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set the value of a key, only if the key does not exist",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(setnx),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "setex",
+        arity: 4,
+        flags: "write denyoom",
+        acl: "@write @string @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set the value and expiration of a key",
+        since: "2.0.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(setex),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "psetex",
+        arity: 4,
+        flags: "write denyoom",
+        acl: "@write @string @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set the value and expiration in milliseconds of a key",
+        since: "2.6.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(psetex),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "getset",
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set the string value of a key and return its old value",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(getset),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "getdel",
+        arity: 2,
+        flags: "write fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the value of a key and delete the key",
+        since: "6.2.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(getdel),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "getex",
+        arity: -2,
+        flags: "write fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the value of a key and optionally set its expiration",
+        since: "6.2.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(getex),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "mget",
+        arity: -2,
+        flags: "readonly fast",
+        acl: "@read @string @fast",
+        keys: (1, -1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(-1, 1, 0))],
+        tips: "request_policy:multi_shard",
+        summary: "Get the values of all the given keys",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(N) where N is the number of keys to retrieve.",
+        handler: Some(mget),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "mset",
+        arity: -3,
+        flags: "write denyoom",
+        acl: "@write @string @slow",
+        keys: (1, -1, 2),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(-1, 2, 0))],
+        tips: "request_policy:multi_shard response_policy:all_succeeded",
+        summary: "Set multiple keys to multiple values",
+        since: "1.0.1",
+        group: "string",
+        complexity: "O(N) where N is the number of keys to set.",
+        handler: Some(mset),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "msetnx",
+        arity: -3,
+        flags: "write denyoom",
+        acl: "@write @string @slow",
+        keys: (1, -1, 2),
+        key_specs: &[ks("OW insert", Begin::Index(1), Find::Range(-1, 2, 0))],
+        tips: "request_policy:multi_shard response_policy:agg_min",
+        summary: "Set multiple keys to multiple values, only if none of the keys exist",
+        since: "1.0.1",
+        group: "string",
+        complexity: "O(N) where N is the number of keys to set.",
+        handler: Some(msetnx),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "append",
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Append a value to a key",
+        since: "2.0.0",
+        group: "string",
+        complexity: "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.",
+        handler: Some(append),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "strlen",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@read @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the length of the value stored in a key",
+        since: "2.2.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(strlen),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "incr",
+        arity: 2,
+        flags: "write denyoom fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Increment the integer value of a key by one",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(incr),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "decr",
+        arity: 2,
+        flags: "write denyoom fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Decrement the integer value of a key by one",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(decr),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "incrby",
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Increment the integer value of a key by the given amount",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(incrby),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "decrby",
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Decrement the integer value of a key by the given number",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(decrby),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "incrbyfloat",
+        arity: 3,
+        flags: "write denyoom fast",
+        acl: "@write @string @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Increment the float value of a key by the given amount",
+        since: "2.6.0",
+        group: "string",
+        complexity: "O(1)",
+        handler: Some(incrbyfloat),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "getrange",
+        arity: 4,
+        flags: "readonly",
+        acl: "@read @string @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get a substring of the string stored at a key",
+        since: "2.4.0",
+        group: "string",
+        complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        handler: Some(getrange),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "substr",
+        arity: 4,
+        flags: "readonly",
+        acl: "@read @string @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get a substring of the string stored at a key",
+        since: "1.0.0",
+        group: "string",
+        complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.",
+        handler: Some(getrange),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "setrange",
+        arity: 4,
+        flags: "write denyoom",
+        acl: "@write @string @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Overwrite part of a string at key starting at the specified offset",
+        since: "2.2.0",
+        group: "string",
+        complexity: "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.",
+        handler: Some(setrange),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lcs",
+        arity: -3,
+        flags: "readonly",
+        acl: "@read @string @slow",
+        keys: (1, 2, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(1, 1, 0))],
+        summary: "Find longest common substring",
+        since: "7.0.0",
+        group: "string",
+        complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively",
+        handler: Some(lcs),
+        ..CommandSpec::DEFAULT
+    },
+
+];

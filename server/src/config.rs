@@ -1,0 +1,293 @@
+//! Server configuration: a TOML file, overridden by environment and flags, and readable and
+//! partly settable at run time through CONFIG GET/SET under Redis's parameter names.
+
+use serde::Deserialize;
+use std::path::Path;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+}
+
+/// Every setting, with Redis's defaults. TOML keys are the Redis names with `-` or `_`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct Config {
+    pub bind: String,
+    pub port: u16,
+    pub requirepass: String,
+    pub maxclients: u64,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub maxmemory_samples: u64,
+    pub databases: u64,
+    pub proto_max_bulk_len: u64,
+    pub timeout: u64,
+    pub hz: u64,
+    pub loglevel: String,
+    /// etcd endpoints; none means standalone.
+    pub etcd: Option<String>,
+    pub cluster: Option<String>,
+    pub node_id: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1".into(),
+            port: 6379,
+            requirepass: String::new(),
+            maxclients: 10000,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            databases: 16,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            timeout: 0,
+            hz: 10,
+            loglevel: "notice".into(),
+            etcd: None,
+            cluster: None,
+            node_id: None,
+        }
+    }
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        // Accept snake_case keys as well as Redis's kebab-case.
+        let text = normalize_keys(&text);
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+}
+
+fn normalize_keys(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.split_once('=') {
+            Some((key, value)) if !line.trim_start().starts_with('#') => {
+                format!("{}={}", key.replace('_', "-"), value)
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Applies a CONFIG SET value, or says why it is invalid.
+pub type Setter = fn(&mut Config, &str) -> Result<(), String>;
+
+/// One CONFIG parameter: its Redis name, how to read it, and how to set it at run time (None
+/// when it is fixed at start, as Redis's immutable parameters).
+pub struct Param {
+    pub name: &'static str,
+    pub get: fn(&Config) -> String,
+    pub set: Option<Setter>,
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn parse_u64(value: &str) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .map_err(|_| "argument couldn't be parsed into an integer".into())
+}
+
+/// Memory sizes as Redis accepts them: plain bytes or with k/kb/m/mb/g/gb.
+pub fn parse_memory(value: &str) -> Result<u64, String> {
+    let lower = value.to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let base: u64 = digits
+        .parse()
+        .map_err(|_| "argument must be a memory value".to_string())?;
+    let factor = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err("argument must be a memory value".into()),
+    };
+    base.checked_mul(factor)
+        .ok_or_else(|| "argument must be a memory value".into())
+}
+
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+
+fn one_of(value: &str, allowed: &[&str]) -> Result<String, String> {
+    let lower = value.to_ascii_lowercase();
+    if allowed.contains(&lower.as_str()) {
+        Ok(lower)
+    } else {
+        Err("argument(s) must be one of the following: ".to_string() + &allowed.join(", "))
+    }
+}
+
+/// The parameters CONFIG knows, sorted by name.
+pub static PARAMS: &[Param] = &[
+    Param {
+        name: "appendonly",
+        get: |_| "no".into(),
+        set: Some(|_, v| parse_bool(v).map(|_| ())),
+    },
+    Param {
+        name: "bind",
+        get: |c| c.bind.clone(),
+        set: None,
+    },
+    Param {
+        name: "databases",
+        get: |c| c.databases.to_string(),
+        set: None,
+    },
+    Param {
+        name: "hz",
+        get: |c| c.hz.to_string(),
+        set: Some(|c, v| {
+            c.hz = parse_u64(v)?.clamp(1, 500);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "loglevel",
+        get: |c| c.loglevel.clone(),
+        set: Some(|c, v| {
+            c.loglevel = one_of(v, LOGLEVELS)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "maxclients",
+        get: |c| c.maxclients.to_string(),
+        set: Some(|c, v| {
+            c.maxclients = parse_u64(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "maxmemory",
+        get: |c| c.maxmemory.to_string(),
+        set: Some(|c, v| {
+            c.maxmemory = parse_memory(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "maxmemory-policy",
+        get: |c| c.maxmemory_policy.clone(),
+        set: Some(|c, v| {
+            c.maxmemory_policy = one_of(v, POLICIES)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "maxmemory-samples",
+        get: |c| c.maxmemory_samples.to_string(),
+        set: Some(|c, v| {
+            c.maxmemory_samples = parse_u64(v)?.clamp(1, 64);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "port",
+        get: |c| c.port.to_string(),
+        set: None,
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        get: |c| c.proto_max_bulk_len.to_string(),
+        set: Some(|c, v| {
+            let n = parse_memory(v)?;
+            if n < 1024 * 1024 {
+                return Err(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                );
+            }
+            c.proto_max_bulk_len = n;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "requirepass",
+        get: |c| c.requirepass.clone(),
+        set: Some(|c, v| {
+            c.requirepass = v.to_string();
+            Ok(())
+        }),
+    },
+    Param {
+        name: "save",
+        get: |_| String::new(),
+        set: Some(|_, _| Ok(())),
+    },
+    Param {
+        name: "timeout",
+        get: |c| c.timeout.to_string(),
+        set: Some(|c, v| {
+            c.timeout = parse_u64(v)?;
+            Ok(())
+        }),
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_sorted_and_memory_units() {
+        assert!(PARAMS.windows(2).all(|w| w[0].name < w[1].name));
+        assert_eq!(parse_memory("64mb"), Ok(64 * 1024 * 1024));
+        assert_eq!(parse_memory("1k"), Ok(1000));
+        assert!(parse_memory("12x").is_err());
+    }
+
+    #[test]
+    fn toml_file_with_either_key_style() {
+        let dir = std::env::temp_dir().join(format!("slotcache-cfg-{}", std::process::id()));
+        std::fs::write(&dir, "port = 7001\nmaxmemory_policy = \"allkeys-lru\"\n").unwrap();
+        let cfg = Config::from_file(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(cfg.port, 7001);
+        assert_eq!(cfg.maxmemory_policy, "allkeys-lru");
+        assert_eq!(cfg.maxclients, 10000);
+    }
+}

@@ -1,0 +1,278 @@
+//! One logical database: the main dict, the dict of deadlines for keys with a TTL, lazy expiry
+//! on access and the bounded active expiry sweep.
+
+use super::dict::Dict;
+use super::value::Value;
+use rand::Rng;
+use std::time::{Duration, Instant};
+
+/// A stored key's value and its access clock (seconds, 24 bits, as Redis's LRU field).
+#[derive(Debug)]
+pub struct Entry {
+    pub value: Value,
+    lru: u32,
+}
+
+const LRU_MASK: u32 = (1 << 24) - 1;
+
+fn lru_clock(now_ms: i64) -> u32 {
+    ((now_ms / 1000) as u32) & LRU_MASK
+}
+
+impl Entry {
+    /// Seconds since the last access, for OBJECT IDLETIME.
+    pub fn idle_seconds(&self, now_ms: i64) -> u64 {
+        let now = lru_clock(now_ms);
+        (now.wrapping_sub(self.lru) & LRU_MASK) as u64
+    }
+}
+
+/// Counters INFO reports, kept per database and summed.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct DbStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+#[derive(Default)]
+pub struct Db {
+    dict: Dict<Entry>,
+    expires: Dict<i64>,
+    expire_cursor: u64,
+    pub stats: DbStats,
+}
+
+impl Db {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    fn is_expired(&self, key: &[u8], now: i64) -> bool {
+        !self.expires.is_empty() && matches!(self.expires.get(key), Some(&at) if at <= now)
+    }
+
+    /// Deletes the key if its deadline has passed; true when it did.
+    pub fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
+        if self.is_expired(key, now) {
+            self.remove(key);
+            self.stats.expired_keys += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Looks a key up for reading: expires it lazily, refreshes its access clock and counts
+    /// the hit or miss for INFO.
+    pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        if self.expire_if_needed(key, now) {
+            self.stats.keyspace_misses += 1;
+            return None;
+        }
+        match self.dict.get_mut(key) {
+            Some(entry) => {
+                self.stats.keyspace_hits += 1;
+                entry.lru = lru_clock(now);
+                Some(entry)
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up for writing; same lazy expiry as [`Db::get`].
+    pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        let entry = self.dict.get_mut(key)?;
+        entry.lru = lru_clock(now);
+        Some(entry)
+    }
+
+    /// Reads without touching the access clock (OBJECT IDLETIME, TTL, TYPE).
+    pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        self.dict.get(key)
+    }
+
+    pub fn contains(&mut self, key: &[u8], now: i64) -> bool {
+        self.peek(key, now).is_some()
+    }
+
+    /// Stores a value, dropping any TTL the key had (SET without KEEPTTL).
+    pub fn set(&mut self, key: &[u8], value: Value, now: i64) {
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        self.dict.insert(
+            key,
+            Entry {
+                value,
+                lru: lru_clock(now),
+            },
+        );
+    }
+
+    /// Stores a value keeping the key's TTL, if any.
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now: i64) {
+        match self.dict.get_mut(key) {
+            Some(entry) => {
+                entry.value = value;
+                entry.lru = lru_clock(now);
+            }
+            None => self.set(key, value, now),
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let (_, entry) = self.dict.remove(key)?;
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        Some(entry.value)
+    }
+
+    /// The absolute deadline in ms, if the key has one.
+    pub fn deadline(&self, key: &[u8]) -> Option<i64> {
+        self.expires.get(key).copied()
+    }
+
+    /// Sets a deadline on an existing key.
+    pub fn set_deadline(&mut self, key: &[u8], at_ms: i64) {
+        if self.dict.contains_key(key) {
+            self.expires.insert(key, at_ms);
+        }
+    }
+
+    /// Removes a key's deadline; true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.expires.remove(key).is_some()
+    }
+
+    /// One SCAN step over the keys (expired keys are skipped but not deleted here).
+    pub fn scan(&self, cursor: u64, now: i64, mut visit: impl FnMut(&[u8], &Entry)) -> u64 {
+        self.dict.scan(cursor, |key, entry| {
+            if !self.is_expired(key, now) {
+                visit(key, entry)
+            }
+        })
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.dict.iter()
+    }
+
+    /// A random live key, deleting expired ones met on the way (RANDOMKEY).
+    pub fn random_key<R: Rng>(&mut self, rng: &mut R, now: i64) -> Option<Vec<u8>> {
+        // Bounded: a database full of expired keys must not spin forever.
+        for _ in 0..100 {
+            let key = self.dict.random_entry(rng)?.0.to_vec();
+            if !self.expire_if_needed(&key, now) {
+                return Some(key);
+            }
+        }
+        self.dict.random_entry(rng).map(|(k, _)| k.to_vec())
+    }
+
+    /// Sweeps the deadlines from where the last call stopped, deleting what is due, until the
+    /// whole table was seen or `budget` is spent. Returns how many keys it expired. Sweeping by
+    /// cursor (not sampling) bounds how long any due key can survive unread.
+    pub fn expire_sweep(&mut self, now: i64, budget: Duration) -> usize {
+        if self.expires.is_empty() {
+            return 0;
+        }
+        let start = Instant::now();
+        let mut due: Vec<Box<[u8]>> = Vec::new();
+        let mut visited = 0usize;
+        let total = self.expires.len();
+        loop {
+            self.expire_cursor = self.expires.scan(self.expire_cursor, |key, &at| {
+                visited += 1;
+                if at <= now {
+                    due.push(key.into());
+                }
+            });
+            if self.expire_cursor == 0 || visited >= total {
+                break;
+            }
+            if visited % 256 == 0 && start.elapsed() >= budget {
+                break;
+            }
+        }
+        for key in &due {
+            self.remove(key);
+        }
+        self.stats.expired_keys += due.len() as u64;
+        due.len()
+    }
+
+    /// Empties the database, handing back the old contents (FLUSHDB ASYNC frees them elsewhere).
+    pub fn take(&mut self) -> Db {
+        std::mem::take(self)
+    }
+
+    /// Bytes used by keys and values, estimated from the allocation sizes of the layout.
+    pub fn memory_estimate(&self) -> usize {
+        let node = std::mem::size_of::<Entry>() + 24;
+        let mut total = self.dict.bucket_count() * 8 + self.expires.bucket_count() * 8;
+        total += self.expires.len() * 48;
+        for (key, entry) in self.dict.iter() {
+            total += node + key.len() + entry.value.heap_size();
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_and_active_expiry() {
+        let mut db = Db::new();
+        db.set(b"a", Value::from_bytes(b"1"), 0);
+        db.set(b"b", Value::from_bytes(b"2"), 0);
+        db.set_deadline(b"a", 100);
+        assert!(db.get(b"a", 99).is_some());
+        assert!(db.get(b"a", 100).is_none());
+        assert_eq!(db.len(), 1);
+        for i in 0..1000 {
+            let key = format!("k{i}");
+            db.set(key.as_bytes(), Value::Int(i), 0);
+            db.set_deadline(key.as_bytes(), 50);
+        }
+        assert_eq!(db.expire_sweep(60, Duration::from_secs(1)), 1000);
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.volatile_len(), 0);
+        assert_eq!(db.stats.expired_keys, 1001);
+    }
+
+    #[test]
+    fn set_clears_ttl_unless_kept() {
+        let mut db = Db::new();
+        db.set(b"a", Value::Int(1), 0);
+        db.set_deadline(b"a", 1000);
+        db.set_keep_ttl(b"a", Value::Int(2), 0);
+        assert_eq!(db.deadline(b"a"), Some(1000));
+        db.set(b"a", Value::Int(3), 0);
+        assert_eq!(db.deadline(b"a"), None);
+    }
+}

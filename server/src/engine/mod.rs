@@ -1,0 +1,87 @@
+//! The in-memory engine: independent keyspaces addressed by partition id, each a set of
+//! databases. Standalone mode hosts one partition with 16 databases; behind the proxy every
+//! partition has database 0 only, as a Redis Cluster node.
+
+pub mod db;
+pub mod dict;
+pub mod longdouble;
+pub mod value;
+
+use ahash::AHashMap;
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+pub use db::{Db, DbStats, Entry};
+pub use value::{Value, ValueType};
+
+/// The partition id standalone mode uses for its one keyspace.
+pub const STANDALONE_PARTITION: u32 = 0;
+
+/// The databases of one partition. Locked as a whole: a command (or a pipelined batch of them)
+/// sees a consistent partition, and MOVE/SWAPDB can span its databases.
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Self {
+        Keyspace {
+            dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
+        }
+    }
+
+    pub fn stats(&self) -> DbStats {
+        self.dbs.iter().fold(DbStats::default(), |mut acc, db| {
+            acc.expired_keys += db.stats.expired_keys;
+            acc.keyspace_hits += db.stats.keyspace_hits;
+            acc.keyspace_misses += db.stats.keyspace_misses;
+            acc
+        })
+    }
+}
+
+pub type SharedKeyspace = Arc<Mutex<Keyspace>>;
+
+/// Every keyspace this server hosts, by partition id.
+pub struct Engine {
+    partitions: Mutex<AHashMap<u32, SharedKeyspace>>,
+    databases: usize,
+}
+
+impl Engine {
+    pub fn new(databases: usize) -> Self {
+        Engine {
+            partitions: Mutex::new(AHashMap::new()),
+            databases,
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    /// The keyspace of a partition, created empty on first use.
+    pub fn open(&self, partition: u32) -> SharedKeyspace {
+        self.partitions
+            .lock()
+            .entry(partition)
+            .or_insert_with(|| Arc::new(Mutex::new(Keyspace::new(self.databases))))
+            .clone()
+    }
+
+    pub fn get(&self, partition: u32) -> Option<SharedKeyspace> {
+        self.partitions.lock().get(&partition).cloned()
+    }
+
+    /// Every hosted keyspace, for INFO, the expiry cycle and FLUSHALL.
+    pub fn all(&self) -> Vec<(u32, SharedKeyspace)> {
+        let mut all: Vec<_> = self
+            .partitions
+            .lock()
+            .iter()
+            .map(|(id, ks)| (*id, ks.clone()))
+            .collect();
+        all.sort_by_key(|(id, _)| *id);
+        all
+    }
+}

@@ -1,0 +1,196 @@
+//! Stored values. Strings keep small payloads and integers inline in the 24-byte value, so a
+//! typical cache entry costs one heap node and nothing more.
+
+use crate::resp::parse::parse_i64;
+
+/// Longest string stored inline.
+pub const INLINE_CAP: usize = 22;
+
+/// Strings up to this length are reported as `embstr` by OBJECT ENCODING, as Redis does.
+const EMBSTR_LIMIT: usize = 44;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A string that reads as a canonical 64-bit integer.
+    Int(i64),
+    /// A short string stored in place.
+    Inline { len: u8, buf: [u8; INLINE_CAP] },
+    /// A longer string; `buf.len()` is the capacity, `len` the used part, so APPEND and SETRANGE
+    /// grow it geometrically instead of copying every time.
+    Heap { len: u32, buf: Box<[u8]> },
+}
+
+/// A Redis data type, as TYPE and SCAN TYPE name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    String,
+}
+
+impl ValueType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::String => "string",
+        }
+    }
+}
+
+impl Value {
+    /// Stores bytes with the most compact encoding: integer, inline or heap.
+    pub fn from_bytes(data: &[u8]) -> Value {
+        if data.len() <= 20 {
+            if let Some(n) = parse_i64(data) {
+                return Value::Int(n);
+            }
+        }
+        Self::from_bytes_raw(data)
+    }
+
+    /// Stores bytes without trying the integer form (for values about to be mutated).
+    fn from_bytes_raw(data: &[u8]) -> Value {
+        if data.len() <= INLINE_CAP {
+            let mut buf = [0u8; INLINE_CAP];
+            buf[..data.len()].copy_from_slice(data);
+            Value::Inline {
+                len: data.len() as u8,
+                buf,
+            }
+        } else {
+            Value::Heap {
+                len: data.len() as u32,
+                buf: data.into(),
+            }
+        }
+    }
+
+    pub fn value_type(&self) -> ValueType {
+        ValueType::String
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(
+            self,
+            Value::Int(_) | Value::Inline { .. } | Value::Heap { .. }
+        )
+    }
+
+    /// The string's bytes, formatting integers on the fly into `scratch`.
+    pub fn as_bytes<'a>(&'a self, scratch: &'a mut itoa::Buffer) -> &'a [u8] {
+        match self {
+            Value::Int(n) => scratch.format(*n).as_bytes(),
+            Value::Inline { len, buf } => &buf[..*len as usize],
+            Value::Heap { len, buf } => &buf[..*len as usize],
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.as_bytes(&mut itoa::Buffer::new()).to_vec()
+    }
+
+    pub fn str_len(&self) -> usize {
+        match self {
+            Value::Int(n) => itoa::Buffer::new().format(*n).len(),
+            Value::Inline { len, .. } => *len as usize,
+            Value::Heap { len, .. } => *len as usize,
+        }
+    }
+
+    /// The integer a string holds, if it holds one (INCR's view).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) => Some(*n),
+            Value::Inline { len, buf } => parse_i64(&buf[..*len as usize]),
+            Value::Heap { .. } => None,
+        }
+    }
+
+    /// OBJECT ENCODING's name.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Inline { .. } => "embstr",
+            Value::Heap { len, buf }
+                if *len as usize <= EMBSTR_LIMIT && buf.len() == *len as usize =>
+            {
+                "embstr"
+            }
+            Value::Heap { .. } => "raw",
+        }
+    }
+
+    /// Mutable access to the string bytes, resized to `new_len` (zero-filled when growing).
+    /// Capacity grows geometrically so repeated APPENDs stay linear overall.
+    pub fn bytes_mut(&mut self, new_len: usize) -> &mut [u8] {
+        let current = self.to_vec_if_not_heap();
+        if let Some(data) = current {
+            let mut buf = vec![0u8; new_len.max(data.len())].into_boxed_slice();
+            buf[..data.len()].copy_from_slice(&data);
+            *self = Value::Heap {
+                len: data.len() as u32,
+                buf,
+            };
+        }
+        let Value::Heap { len, buf } = self else {
+            unreachable!("converted to heap above")
+        };
+        if new_len > buf.len() {
+            let capacity = if new_len < 1024 * 1024 {
+                new_len * 2
+            } else {
+                new_len + 1024 * 1024
+            };
+            let mut grown = vec![0u8; capacity].into_boxed_slice();
+            grown[..*len as usize].copy_from_slice(&buf[..*len as usize]);
+            *buf = grown;
+        } else if new_len > *len as usize {
+            buf[*len as usize..new_len].fill(0);
+        }
+        *len = new_len as u32;
+        &mut buf[..new_len]
+    }
+
+    fn to_vec_if_not_heap(&self) -> Option<Vec<u8>> {
+        match self {
+            Value::Heap { .. } => None,
+            other => Some(other.to_vec()),
+        }
+    }
+
+    /// Approximate heap bytes owned by this value, for INFO memory and MEMORY USAGE.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Heap { buf, .. } => buf.len(),
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_layout() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(Value::from_bytes(b"123").encoding(), "int");
+        assert_eq!(Value::from_bytes(b"0123").encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'x'; 40]).encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'x'; 45]).encoding(), "raw");
+    }
+
+    #[test]
+    fn grow_in_place() {
+        let mut v = Value::from_bytes(b"12");
+        v.bytes_mut(4)[2..].copy_from_slice(b"ab");
+        assert_eq!(v.to_vec(), b"12ab");
+        for _ in 0..100 {
+            let len = v.str_len();
+            v.bytes_mut(len + 1)[len] = b'z';
+        }
+        assert_eq!(v.str_len(), 104);
+        assert_eq!(v.encoding(), "raw");
+    }
+}

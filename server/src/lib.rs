@@ -1,0 +1,15 @@
+//! slotcache's shard server: an in-memory, Redis 7 compatible engine behind a RESP front.
+
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod dispatch;
+pub mod engine;
+pub mod glob;
+pub mod memory;
+pub mod net;
+pub mod resp;
+pub mod state;
+
+#[global_allocator]
+static GLOBAL: memory::CountingAlloc = memory::CountingAlloc;

@@ -1,0 +1,114 @@
+//! `slotcache-server`: a shard server. Without `--etcd` it runs standalone (one keyspace with
+//! 16 databases, all slots), like a plain Redis.
+
+use anyhow::Context;
+use clap::Parser;
+use slotcache_server::config::Config;
+use slotcache_server::net;
+use slotcache_server::state::Server;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tracing::info;
+
+#[derive(Parser, Debug)]
+#[command(name = "slotcache-server", version, about = "slotcache shard server")]
+struct Args {
+    /// TOML configuration file; flags and environment override it.
+    #[arg(long, env = "SLOTCACHE_CONFIG")]
+    config: Option<PathBuf>,
+    #[arg(long, env = "SLOTCACHE_BIND")]
+    bind: Option<String>,
+    #[arg(long, env = "SLOTCACHE_PORT")]
+    port: Option<u16>,
+    #[arg(long, env = "SLOTCACHE_MAXCLIENTS")]
+    maxclients: Option<u64>,
+    #[arg(long, env = "SLOTCACHE_REQUIREPASS")]
+    requirepass: Option<String>,
+    /// Memory limit, in bytes or with a unit (64mb, 1gb).
+    #[arg(long, env = "SLOTCACHE_MAXMEMORY")]
+    maxmemory: Option<String>,
+    #[arg(long, env = "SLOTCACHE_MAXMEMORY_POLICY")]
+    maxmemory_policy: Option<String>,
+    #[arg(long, env = "SLOTCACHE_DATABASES")]
+    databases: Option<u64>,
+    /// Idle client timeout in seconds (0: never).
+    #[arg(long, env = "SLOTCACHE_TIMEOUT")]
+    timeout: Option<u64>,
+    /// etcd endpoints, comma separated; without them the server runs standalone.
+    #[arg(long, env = "SLOTCACHE_ETCD")]
+    etcd: Option<String>,
+    #[arg(long, env = "SLOTCACHE_CLUSTER")]
+    cluster: Option<String>,
+    #[arg(long, env = "SLOTCACHE_NODE_ID")]
+    node_id: Option<String>,
+}
+
+fn load_config(args: Args) -> anyhow::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(v) = args.bind {
+        config.bind = v;
+    }
+    if let Some(v) = args.port {
+        config.port = v;
+    }
+    if let Some(v) = args.maxclients {
+        config.maxclients = v;
+    }
+    if let Some(v) = args.requirepass {
+        config.requirepass = v;
+    }
+    if let Some(v) = args.maxmemory {
+        config.maxmemory = slotcache_server::config::parse_memory(&v)
+            .map_err(|why| anyhow::anyhow!("--maxmemory {v}: {why}"))?;
+    }
+    if let Some(v) = args.maxmemory_policy {
+        config.maxmemory_policy = v;
+    }
+    if let Some(v) = args.databases {
+        config.databases = v.max(1);
+    }
+    if let Some(v) = args.timeout {
+        config.timeout = v;
+    }
+    config.etcd = args.etcd.or(config.etcd);
+    config.cluster = args.cluster.or(config.cluster);
+    config.node_id = args.node_id.or(config.node_id);
+    Ok(config)
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = load_config(Args::parse())?;
+    if config.etcd.is_some() {
+        anyhow::bail!("cluster mode (--etcd) is not available in this build yet; run standalone");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let addr = format!("{}:{}", config.bind, config.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let port = listener.local_addr()?.port();
+        let server = Arc::new(Server::new(config, port));
+        info!(port, "slotcache-server ready (standalone)");
+        tokio::spawn(net::expiry_cycle(server.clone()));
+        tokio::select! {
+            result = net::serve(server, listener) => result.context("serving"),
+            _ = tokio::signal::ctrl_c() => {
+                info!("shutting down");
+                Ok(())
+            }
+        }
+    })
+}

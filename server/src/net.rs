@@ -1,0 +1,176 @@
+//! The RESP front: accepts connections, reads requests, runs every complete request of a read as
+//! one batch under a single keyspace lock, and writes all their replies in one write.
+
+use crate::client::{Client, ClientInfo};
+use crate::dispatch::execute;
+use crate::resp::{ParseLimits, Reply, RequestParser};
+use crate::state::{now_ms, Server, Stats};
+use bytes::BytesMut;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, info, warn};
+
+/// Accepts clients until the listener fails.
+pub async fn serve(server: Arc<Server>, listener: TcpListener) -> std::io::Result<()> {
+    info!(addr = %listener.local_addr()?, "accepting connections");
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(err) => {
+                // Running out of descriptors must not end the server; back off and retry.
+                warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        Stats::add(&server.stats.connections_received, 1);
+        let server = server.clone();
+        tokio::spawn(async move {
+            let laddr = stream.local_addr().unwrap_or(addr);
+            if let Err(err) = handle(server, stream, addr, laddr).await {
+                debug!(%addr, %err, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn handle(
+    server: Arc<Server>,
+    mut stream: TcpStream,
+    addr: std::net::SocketAddr,
+    laddr: std::net::SocketAddr,
+) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let (maxclients, needs_auth) = {
+        let config = server.config.read();
+        (config.maxclients, !config.requirepass.is_empty())
+    };
+    let id = server.next_client_id();
+    let info = Arc::new(ClientInfo::new(id, addr, laddr));
+    let admitted = {
+        let mut clients = server.clients.lock();
+        let room = (clients.len() as u64) < maxclients;
+        if room {
+            clients.insert(id, info.clone());
+        }
+        room
+    };
+    if !admitted {
+        Stats::add(&server.stats.rejected_connections, 1);
+        stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await?;
+        return Ok(());
+    }
+    let result = connection_loop(&server, &mut stream, Client::new(info, !needs_auth)).await;
+    server.clients.lock().remove(&id);
+    result
+}
+
+async fn connection_loop(
+    server: &Server,
+    stream: &mut TcpStream,
+    mut client: Client,
+) -> std::io::Result<()> {
+    let mut input = BytesMut::with_capacity(16 * 1024);
+    let mut parser = RequestParser::new();
+    let mut out = Reply::new(client.proto);
+    let info = client.info.clone();
+    loop {
+        let idle_timeout = server.config.read().timeout;
+        let read = async {
+            if idle_timeout > 0 {
+                match tokio::time::timeout(
+                    Duration::from_secs(idle_timeout),
+                    stream.read_buf(&mut input),
+                )
+                .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Ok(0),
+                }
+            } else {
+                stream.read_buf(&mut input).await
+            }
+        };
+        let n = tokio::select! {
+            n = read => n?,
+            _ = info.kill_signal.notified() => return Ok(()),
+        };
+        if n == 0 || info.killed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        Stats::add(&server.stats.net_input_bytes, n as u64);
+        *info.last_interaction.lock() = std::time::Instant::now();
+
+        let limits = ParseLimits {
+            max_bulk_len: server.config.read().proto_max_bulk_len as usize,
+            ..ParseLimits::default()
+        };
+        let mut batch = Vec::new();
+        let mut protocol_error = None;
+        loop {
+            match parser.next_request(&mut input, &limits) {
+                Ok(Some(args)) => batch.push(args),
+                Ok(None) => break,
+                Err(err) => {
+                    protocol_error = Some(err);
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let keyspace = server.keyspace.clone();
+            let mut ks = keyspace.lock();
+            for args in &batch {
+                execute(server, &mut client, &mut ks, &mut out, args);
+                if client.close_after_reply {
+                    break;
+                }
+            }
+        }
+        if let Some(err) = protocol_error {
+            out.error(&format!("ERR {err}"));
+            client.close_after_reply = true;
+        }
+        if !out.buf.is_empty() {
+            Stats::add(&server.stats.net_output_bytes, out.buf.len() as u64);
+            stream.write_all(&out.buf).await?;
+            out.buf.clear();
+            // Don't keep a huge buffer around after one big reply.
+            if out.buf.capacity() > 1024 * 1024 {
+                out.buf = BytesMut::with_capacity(16 * 1024);
+            }
+        }
+        if client.close_after_reply {
+            return Ok(());
+        }
+    }
+}
+
+/// Active expiry: every 1/hz seconds, sweep each database's deadlines in short slices so due
+/// keys go away even when nobody reads them, without holding the keyspace lock for long.
+pub async fn expiry_cycle(server: Arc<Server>) {
+    loop {
+        let hz = server.config.read().hz.max(1);
+        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        for (_, keyspace) in server.engine.all() {
+            let databases = keyspace.lock().dbs.len();
+            for db in 0..databases {
+                for _ in 0..10 {
+                    let mut ks = keyspace.lock();
+                    let Some(db) = ks.dbs.get_mut(db) else { break };
+                    if db.volatile_len() == 0 {
+                        break;
+                    }
+                    if db.expire_sweep(now_ms(), Duration::from_millis(1)) == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

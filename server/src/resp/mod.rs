@@ -1,0 +1,8 @@
+//! The RESP wire format as a Redis server speaks it: request parsing (multibulk and inline)
+//! and reply encoding for RESP2 and RESP3.
+
+pub mod parse;
+pub mod reply;
+
+pub use parse::{ParseLimits, ProtocolError, RequestParser};
+pub use reply::{Protocol, Reply};

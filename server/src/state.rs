@@ -1,0 +1,119 @@
+//! State shared by every connection: configuration, the engine, the client registry and the
+//! counters INFO reports.
+
+use crate::client::ClientInfo;
+use crate::commands::Table;
+use crate::config::Config;
+use crate::engine::{Engine, SharedKeyspace, STANDALONE_PARTITION};
+use ahash::AHashMap;
+use parking_lot::{Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Per-command counters for INFO commandstats.
+#[derive(Default)]
+pub struct CommandStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+pub struct Server {
+    pub config: RwLock<Config>,
+    pub engine: Engine,
+    /// The keyspace client connections address (standalone: the one partition).
+    pub keyspace: SharedKeyspace,
+    pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
+    next_client_id: AtomicU64,
+    pub stats: Stats,
+    pub command_stats: Vec<CommandStats>,
+    pub started: Instant,
+    pub run_id: String,
+    pub tcp_port: u16,
+}
+
+impl Server {
+    pub fn new(config: Config, tcp_port: u16) -> Server {
+        let engine = Engine::new(config.databases as usize);
+        let keyspace = engine.open(STANDALONE_PARTITION);
+        let command_count = Table::get().all.len();
+        Server {
+            config: RwLock::new(config),
+            engine,
+            keyspace,
+            clients: Mutex::new(AHashMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            command_stats: (0..command_count)
+                .map(|_| CommandStats::default())
+                .collect(),
+            started: Instant::now(),
+            run_id: random_hex(40),
+            tcp_port,
+        }
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn reset_stats(&self) {
+        for s in &self.command_stats {
+            s.calls.store(0, Ordering::Relaxed);
+            s.usec.store(0, Ordering::Relaxed);
+            s.rejected.store(0, Ordering::Relaxed);
+            s.failed.store(0, Ordering::Relaxed);
+        }
+        let st = &self.stats;
+        for counter in [
+            &st.connections_received,
+            &st.commands_processed,
+            &st.rejected_connections,
+            &st.net_input_bytes,
+            &st.net_output_bytes,
+            &st.errors,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+pub fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
