@@ -2,7 +2,7 @@
 //! Bits are numbered from the most significant bit of the first byte, as in Redis.
 
 use super::strings::{read_string, string_for_update, MAX_STRING};
-use super::{int_arg, is, ks, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use super::{int_arg, is, ks, ks_noted, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
 use crate::engine::Value;
 use crate::resp::parse::parse_i64;
 
@@ -84,9 +84,6 @@ fn bit_range(start: i64, end: Option<i64>, in_bits: bool, len_bytes: usize) -> O
         len_bytes as i64
     };
     let end_value = end.unwrap_or(total - 1);
-    if end.is_some() && start < 0 && end_value < 0 && start > end_value {
-        return None;
-    }
     let mut s = if start < 0 { total + start } else { start };
     let mut e = if end_value < 0 {
         total + end_value
@@ -147,7 +144,12 @@ fn bitcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
             let start = int_arg(&args[2])?;
             let end = int_arg(&args[3])?;
             let in_bits = unit_is_bit(args.get(4))?;
-            bit_range(start, Some(end), in_bits, data.len())
+            // BITCOUNT (not BITPOS) treats an inverted all-negative range as empty.
+            if start < 0 && end < 0 && start > end {
+                None
+            } else {
+                bit_range(start, Some(end), in_bits, data.len())
+            }
         }
         _ => return Err(CmdError::Syntax),
     };
@@ -395,11 +397,6 @@ fn parse_field_ops(args: &Args, readonly: bool) -> Result<Vec<FieldOp>, CmdError
             });
             i += 4;
         } else if is(word, "overflow") && remaining >= 1 {
-            if readonly {
-                return Err(CmdError::err(
-                    "BITFIELD_RO only supports the GET subcommand",
-                ));
-            }
             let kind = &args[i + 1];
             policy = if is(kind, "wrap") {
                 Overflow::Wrap
@@ -552,7 +549,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: "write denyoom",
         acl: "@write @bitmap @slow",
         keys: (1, 1, 1),
-        key_specs: &[ks("RW access update variable_flags", Begin::Index(1), Find::Range(0, 1, 0))],
+        key_specs: &[ks_noted("This command allows both access and modification of the key", "RW access update variable_flags", Begin::Index(1), Find::Range(0, 1, 0))],
         summary: "Perform arbitrary bitfield integer operations on strings",
         since: "3.2.0",
         group: "bitmap",
@@ -610,6 +607,7 @@ mod tests {
         write_field(&mut data, 3, i5, -7);
         assert_eq!(read_field(&data, 3, i5), -7);
         assert_eq!(bit_range(-1, Some(-2), false, 10), None);
+        assert_eq!(bit_range(-1, Some(i64::MIN), false, 1), Some((0, 7)));
         assert_eq!(bit_range(0, None, false, 2), Some((0, 15)));
     }
 }

@@ -9,6 +9,14 @@ use std::sync::atomic::Ordering;
 pub const REDIS_VERSION: &str = "7.0.15";
 
 fn ping(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if args.len() > 2 {
+        return Err(super::arity_error(
+            super::Table::get()
+                .lookup(b"ping")
+                .expect("ping is registered")
+                .spec,
+        ));
+    }
     match args.get(1) {
         Some(message) => ctx.out.bulk(message),
         None => ctx.out.simple("PONG"),

@@ -115,8 +115,8 @@ pub fn deadline_ms(
 }
 
 fn generic_expire(ctx: &mut Ctx, args: &Args, form: ExpireForm) -> CmdResult {
-    let value = int_arg(&args[2])?;
     let cond = parse_expire_condition(&args[3..])?;
+    let value = int_arg(&args[2])?;
     let now = ctx.now;
     let at = deadline_ms(value, form.unit_ms, form.absolute, now, form.name)?;
     let db = ctx.db();
@@ -590,7 +590,6 @@ fn dump(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let ttl = int_arg(&args[2])?;
     let mut replace = false;
     let mut absttl = false;
     let mut i = 4;
@@ -616,15 +615,16 @@ fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         i += 1;
     }
-    if ttl < 0 {
-        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
-    }
     let now = ctx.now;
     let key = &args[1];
     if !replace && ctx.db().contains(key, now) {
         return Err(CmdError::Other(
             "BUSYKEY Target key name already exists.".into(),
         ));
+    }
+    let ttl = int_arg(&args[2])?;
+    if ttl < 0 {
+        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
     }
     let value = deserialize(&args[3])
         .ok_or_else(|| CmdError::err("DUMP payload version or checksum are wrong"))?;

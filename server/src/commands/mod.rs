@@ -41,13 +41,34 @@ pub enum Find {
 
 #[derive(Debug, Clone, Copy)]
 pub struct KeySpec {
+    pub notes: &'static str,
     pub flags: &'static str,
     pub begin: Begin,
     pub find: Find,
 }
 
 pub const fn ks(flags: &'static str, begin: Begin, find: Find) -> KeySpec {
-    KeySpec { flags, begin, find }
+    KeySpec {
+        notes: "",
+        flags,
+        begin,
+        find,
+    }
+}
+
+/// A key spec with a note, as Redis documents some of them.
+pub const fn ks_noted(
+    notes: &'static str,
+    flags: &'static str,
+    begin: Begin,
+    find: Find,
+) -> KeySpec {
+    KeySpec {
+        notes,
+        flags,
+        begin,
+        find,
+    }
 }
 
 /// One command of the table. Lists are space-separated words to keep the table readable.

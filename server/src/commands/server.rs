@@ -330,18 +330,28 @@ fn command(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn write_words(out: &mut Reply, words: &str, prefix: &str) {
+/// A set of words: flags and categories are status replies, tips are bulk strings.
+fn write_words(out: &mut Reply, words: &str, as_bulk: bool) {
     let items: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
     out.set(items.len());
     for item in items {
-        out.simple(&format!("{prefix}{item}"));
+        if as_bulk {
+            out.bulk(item.as_bytes());
+        } else {
+            out.simple(item);
+        }
     }
 }
 
 fn write_key_spec(out: &mut Reply, spec: &super::KeySpec) {
-    out.map(3);
+    let noted = !spec.notes.is_empty();
+    out.map(3 + noted as usize);
+    if noted {
+        out.bulk(b"notes");
+        out.bulk(spec.notes.as_bytes());
+    }
     out.bulk(b"flags");
-    write_words(out, spec.flags, "");
+    write_words(out, spec.flags, false);
     out.bulk(b"begin_search");
     out.map(2);
     out.bulk(b"type");
@@ -407,12 +417,12 @@ fn write_command_info(out: &mut Reply, spec: &CommandSpec) {
     out.array(10);
     out.bulk(spec.name.as_bytes());
     out.int(spec.arity);
-    write_words(out, spec.flags, "");
+    write_words(out, spec.flags, false);
     out.int(spec.keys.0);
     out.int(spec.keys.1);
     out.int(spec.keys.2);
-    write_words(out, spec.acl, "");
-    write_words(out, spec.tips, "");
+    write_words(out, spec.acl, false);
+    write_words(out, spec.tips, true);
     out.set(spec.key_specs.len());
     for key_spec in spec.key_specs {
         write_key_spec(out, key_spec);

@@ -1,7 +1,7 @@
 //! String commands: GET/SET and their variants, counters, ranges and LCS.
 
 use super::keys::deadline_ms;
-use super::{int_arg, is, ks, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use super::{int_arg, is, ks, ks_noted, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
 use crate::engine::{longdouble, Db, Value};
 
 /// Maximum string size, as Redis's default `proto-max-bulk-len`.
@@ -104,13 +104,11 @@ fn parse_ttl_option(
 fn store(db: &mut Db, key: &[u8], value: Value, ttl: TtlAction, now: i64) {
     match ttl {
         TtlAction::Keep => db.set_keep_ttl(key, value, now),
+        // A deadline already past leaves a logically expired key, reclaimed lazily or by the
+        // sweep, as Redis 7.0 does (DBSIZE counts it until then).
         TtlAction::Set(at) => {
             db.set(key, value, now);
-            if at <= now {
-                db.remove(key);
-            } else {
-                db.set_deadline(key, at);
-            }
+            db.set_deadline(key, at);
         }
         TtlAction::Clear | TtlAction::Persist => db.set(key, value, now),
     }
@@ -628,7 +626,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: "write denyoom",
         acl: "@write @string @slow",
         keys: (1, 1, 1),
-        key_specs: &[ks("RW access update variable_flags", Begin::Index(1), Find::Range(0, 1, 0))],
+        key_specs: &[ks_noted("RW and ACCESS due to the optional `GET` argument", "RW access update variable_flags", Begin::Index(1), Find::Range(0, 1, 0))],
         summary: "Set the string value of a key",
         since: "1.0.0",
         group: "string",
@@ -712,7 +710,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         flags: "write fast",
         acl: "@write @string @fast",
         keys: (1, 1, 1),
-        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        key_specs: &[ks_noted("RW and UPDATE because it changes the TTL", "RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
         summary: "Get the value of a key and optionally set its expiration",
         since: "6.2.0",
         group: "string",

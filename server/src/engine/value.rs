@@ -99,6 +99,7 @@ impl Value {
         match self {
             Value::Int(n) => Some(*n),
             Value::Inline { len, buf } => parse_i64(&buf[..*len as usize]),
+            Value::Heap { len, buf } if *len <= 20 => parse_i64(&buf[..*len as usize]),
             Value::Heap { .. } => None,
         }
     }

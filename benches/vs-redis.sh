@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Side-by-side throughput: redis-benchmark against slotcache-server and redis-server, run
+# alternately for several rounds on this machine; prints the median ops/s of each and the ratio.
+#   benches/vs-redis.sh                  # defaults below
+#   N=200000 ROUNDS=3 benches/vs-redis.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-1000000}
+ROUNDS=${ROUNDS:-3}
+CLIENTS=${CLIENTS:-50}
+TESTS=${TESTS:-set,get,incr,mset}
+command -v redis-benchmark >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-tools redis-server; }
+cargo build --release -q --bin slotcache-server
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+SC_PORT=$(free_port); RD_PORT=$(free_port)
+TMP=$(mktemp -d)
+./target/release/slotcache-server --port "$SC_PORT" >"$TMP/slotcache.log" 2>&1 & SC_PID=$!
+redis-server --port "$RD_PORT" --save '' --appendonly no --dir "$TMP" >"$TMP/redis.log" 2>&1 & RD_PID=$!
+trap 'kill $SC_PID $RD_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+for port in $SC_PORT $RD_PORT; do
+  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+run() { # port pipeline -> "test ops" lines
+  redis-benchmark -p "$1" -t "$TESTS" -c "$CLIENTS" -n "$N" -P "$2" -r 100000 --csv -q 2>/dev/null |
+    tr -d '"' | awk -F, 'NR>1 {print tolower($1), $2}'
+}
+
+for P in 1 16; do
+  : >"$TMP/sc.$P"; : >"$TMP/rd.$P"
+  for round in $(seq "$ROUNDS"); do
+    run "$SC_PORT" "$P" >>"$TMP/sc.$P"
+    run "$RD_PORT" "$P" >>"$TMP/rd.$P"
+  done
+done
+
+python3 - "$TMP" "$TESTS" <<'PY'
+import sys, statistics, collections
+tmp, tests = sys.argv[1], sys.argv[2].split(",")
+def load(path):
+    d = collections.defaultdict(list)
+    for line in open(path):
+        name, ops = line.rsplit(" ", 1)
+        d[name.split()[0]].append(float(ops))
+    return d
+print(f"{'test':<8} {'pipeline':>8} {'slotcache ops/s':>16} {'redis ops/s':>14} {'ratio':>7}")
+for p in (1, 16):
+    sc, rd = load(f"{tmp}/sc.{p}"), load(f"{tmp}/rd.{p}")
+    for name in sorted(sc):
+        a, b = statistics.median(sc[name]), statistics.median(rd.get(name, [0]))
+        print(f"{name:<8} {p:>8} {a:>16.0f} {b:>14.0f} {a / b if b else 0:>7.2f}")
+PY

@@ -1,0 +1,196 @@
+//! Test harness: starts real `slotcache-server` and `redis-server` processes on free ports in
+//! temp dirs, kills them on drop, and talks raw RESP so replies can be compared byte for byte.
+
+pub mod frame;
+
+use std::io::{BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use frame::Frame;
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding an ephemeral port")
+}
+
+/// The workspace's built binary `name` (`SLOTCACHE_BIN_DIR` overrides where to look).
+pub fn binary(name: &str) -> PathBuf {
+    let dirs: Vec<PathBuf> = match std::env::var_os("SLOTCACHE_BIN_DIR") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target");
+            vec![root.join("release"), root.join("debug")]
+        }
+    };
+    dirs.iter()
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} not built: run `cargo build --release --bins` first"))
+}
+
+/// A child process killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Process {
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn connect(&self) -> Conn {
+        Conn::connect(self.port)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "slotcache-test-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).expect("creating a temp dir");
+    dir
+}
+
+fn wait_ready(mut child: Child, port: u16, dir: PathBuf) -> Process {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("process on port {port} exited early: {status}");
+        }
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let mut conn = Conn::from_stream(stream);
+            // PONG, or NOAUTH from a server with a password: either way it is serving.
+            if matches!(conn.call(&["PING"]), Frame::Simple(_) | Frame::Error(_)) {
+                return Process { child, port, dir };
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process on port {port} never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `slotcache-server` standalone with extra flags.
+pub fn start_slotcache(extra: &[&str]) -> Process {
+    let port = free_port();
+    let dir = temp_dir("slotcache");
+    let child = Command::new(binary("slotcache-server"))
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(extra)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning slotcache-server");
+    wait_ready(child, port, dir)
+}
+
+/// Starts Debian's `redis-server` with persistence off, as the reference.
+pub fn start_redis(extra: &[&str]) -> Process {
+    let port = free_port();
+    let dir = temp_dir("redis");
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--dir"])
+        .arg(&dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning redis-server (apt-get install redis-server)");
+    wait_ready(child, port, dir)
+}
+
+/// A blocking raw RESP connection.
+pub struct Conn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Conn {
+    pub fn connect(port: u16) -> Conn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+        Conn::from_stream(stream)
+    }
+
+    fn from_stream(stream: TcpStream) -> Conn {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("setting a read timeout");
+        let writer = stream.try_clone().expect("cloning the stream");
+        Conn {
+            reader: BufReader::new(stream),
+            writer,
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("writing");
+    }
+
+    pub fn read(&mut self) -> Frame {
+        frame::read_frame(&mut self.reader).expect("reading a reply")
+    }
+
+    /// Reads one reply, or None if the server closed the connection.
+    pub fn try_read(&mut self) -> Option<Frame> {
+        frame::read_frame(&mut self.reader).ok()
+    }
+
+    pub fn call_bytes(&mut self, args: &[Vec<u8>]) -> Frame {
+        self.send_raw(&encode(args));
+        self.read()
+    }
+
+    pub fn call(&mut self, args: &[&str]) -> Frame {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        self.call_bytes(&args)
+    }
+}
+
+/// Encodes a request as a RESP multibulk.
+pub fn encode(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Runs redis-cli with arguments against a port and returns its stdout.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("running redis-cli (apt-get install redis-tools)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

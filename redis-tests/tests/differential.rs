@@ -1,0 +1,496 @@
+//! The same command sequences go to `slotcache-server` and to Debian's `redis-server` 7; every
+//! reply must be identical (OBJECT ENCODING excepted). Scripted cases cover each command's
+//! options and errors; seeded random sequences explore interactions between them.
+
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use redis_tests::{start_redis, start_slotcache, Conn, Frame, Process};
+
+/// How two replies are compared.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Compare {
+    Exact,
+    /// Order is unspecified (KEYS, SCAN): compare sorted.
+    Sorted,
+    /// Time-dependent integers (PTTL): equal sign, within a tolerance.
+    Near(i64),
+}
+
+fn split_line(line: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    let mut quoted = false;
+    let mut has = false;
+    for c in line.bytes() {
+        match c {
+            b'"' => {
+                quoted = !quoted;
+                has = true;
+            }
+            b' ' if !quoted => {
+                if has {
+                    out.push(std::mem::take(&mut current));
+                    has = false;
+                }
+            }
+            _ => {
+                current.push(c);
+                has = true;
+            }
+        }
+    }
+    if has {
+        out.push(current);
+    }
+    out
+}
+
+fn mode_for(args: &[Vec<u8>]) -> Compare {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    match name.as_str() {
+        "keys" => Compare::Sorted,
+        "pttl" | "pexpiretime" => Compare::Near(2000),
+        "expiretime" => Compare::Near(2),
+        _ => Compare::Exact,
+    }
+}
+
+fn same(a: &Frame, b: &Frame, mode: Compare) -> bool {
+    match mode {
+        Compare::Exact => a == b,
+        Compare::Sorted => a.sorted() == b.sorted(),
+        Compare::Near(tolerance) => match (a.as_int(), b.as_int()) {
+            (Some(x), Some(y)) if x < 0 || y < 0 => x == y,
+            (Some(x), Some(y)) => (x - y).abs() <= tolerance,
+            _ => a == b,
+        },
+    }
+}
+
+struct Pair {
+    ours: Process,
+    redis: Process,
+    ours_conn: Conn,
+    redis_conn: Conn,
+    mismatches: Vec<String>,
+    compared: usize,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let ours = start_slotcache(&[]);
+        let redis = start_redis(&[]);
+        let ours_conn = ours.connect();
+        let redis_conn = redis.connect();
+        Pair {
+            ours,
+            redis,
+            ours_conn,
+            redis_conn,
+            mismatches: Vec::new(),
+            compared: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.ours_conn = self.ours.connect();
+        self.redis_conn = self.redis.connect();
+        self.run(&[b"FLUSHALL".to_vec()], Compare::Exact, "reset");
+    }
+
+    fn run(&mut self, args: &[Vec<u8>], mode: Compare, context: &str) {
+        let a = self.ours_conn.call_bytes(args);
+        let b = self.redis_conn.call_bytes(args);
+        self.compared += 1;
+        if !same(&a, &b, mode) {
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            // The reference's view of the first key helps reading the failure.
+            let key_state = match args.get(1) {
+                Some(key) => self
+                    .redis_conn
+                    .call_bytes(&[b"GET".to_vec(), key.clone()])
+                    .display(),
+                None => String::new(),
+            };
+            self.mismatches.push(format!(
+                "[{context}] {}\n    slotcache: {}\n    redis:     {}\n    (redis GET of the first argument: {key_state})",
+                shown.join(" "),
+                a.display(),
+                b.display()
+            ));
+        }
+    }
+
+    fn finish(self, what: &str) {
+        assert!(self.compared > 0, "{what}: nothing compared");
+        assert!(
+            self.mismatches.is_empty(),
+            "{what}: {} of {} replies differ:\n{}",
+            self.mismatches.len(),
+            self.compared,
+            self.mismatches
+                .iter()
+                .take(25)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        eprintln!("{what}: {} replies identical", self.compared);
+    }
+}
+
+/// Scripted cases: blank-line separated blocks, each run on empty servers.
+const SCRIPT: &str = include_str!("differential_cases.txt");
+
+#[test]
+fn scripted_cases_match_redis() {
+    let mut pair = Pair::new();
+    for (n, block) in SCRIPT.split("\n\n").enumerate() {
+        pair.reset();
+        for line in block.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let args = split_line(line);
+            let mode = mode_for(&args);
+            pair.run(&args, mode, &format!("block {n}"));
+        }
+    }
+    pair.finish("scripted");
+}
+
+#[test]
+fn command_table_matches_redis() {
+    let mut pair = Pair::new();
+    // Every command we implement, except containers whose subcommand lists differ on purpose.
+    let names = match pair.ours_conn.call(&["COMMAND", "LIST"]) {
+        Frame::Array(items) => items,
+        other => panic!("COMMAND LIST: {other:?}"),
+    };
+    for name in names {
+        let Frame::Bulk(name) = name else { continue };
+        let text = String::from_utf8_lossy(&name).into_owned();
+        if ["client", "config", "command", "object", "client|setinfo"].contains(&text.as_str())
+            || text.ends_with("|help")
+        {
+            continue;
+        }
+        pair.run(
+            &[b"COMMAND".to_vec(), b"INFO".to_vec(), name.clone()],
+            Compare::Exact,
+            "command info",
+        );
+    }
+    for line in [
+        "COMMAND GETKEYS SET a b",
+        "COMMAND GETKEYS MSET a 1 b 2 c 3",
+        "COMMAND GETKEYS BITOP AND dst s1 s2",
+        "COMMAND GETKEYS LCS x y",
+        "COMMAND GETKEYS COPY a b DB 1",
+        "COMMAND GETKEYS PING",
+        "COMMAND GETKEYS NOSUCH a",
+        "COMMAND GETKEYS GET",
+    ] {
+        pair.run(&split_line(line), Compare::Exact, "getkeys");
+    }
+    pair.finish("command table");
+}
+
+const KEYS: &[&str] = &["k0", "k1", "k2", "{t}a", "{t}b", "n"];
+const VALUES: &[&str] = &[
+    "",
+    "0",
+    "1",
+    "-1",
+    "7",
+    "10",
+    "42",
+    "3.5",
+    "-2.25",
+    "1e3",
+    "abc",
+    "hello world",
+    " 1",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "0x10",
+    "inf",
+    "\u{7f}\u{1}bin",
+    "a-rather-longer-value-that-does-not-fit-inline-anywhere",
+];
+const NUMBERS: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "5",
+    "-3",
+    "100",
+    "-100",
+    "x",
+    "1.5",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "4294967296",
+    "#1",
+    "#2",
+];
+const OPTIONS: &[&str] = &[
+    "EX",
+    "PX",
+    "EXAT",
+    "PXAT",
+    "NX",
+    "XX",
+    "GT",
+    "LT",
+    "GET",
+    "KEEPTTL",
+    "PERSIST",
+    "BYTE",
+    "BIT",
+    "LEN",
+    "IDX",
+    "WITHMATCHLEN",
+    "MINMATCHLEN",
+    "REPLACE",
+    "DB",
+    "AND",
+    "OR",
+    "XOR",
+    "NOT",
+    "GET",
+    "SET",
+    "INCRBY",
+    "OVERFLOW",
+    "WRAP",
+    "SAT",
+    "FAIL",
+    "u8",
+    "i8",
+    "i5",
+    "u63",
+    "i64",
+    "u64",
+];
+
+/// A valid-looking command of a random family, with random arguments that are often wrong:
+/// errors are compared as carefully as successes.
+fn random_command(rng: &mut StdRng) -> Vec<String> {
+    let pick =
+        |rng: &mut StdRng, pool: &[&str]| pool.choose(rng).copied().unwrap_or("").to_string();
+    let k = pick(rng, KEYS);
+    let k2 = pick(rng, KEYS);
+    let k3 = pick(rng, KEYS);
+    let v = pick(rng, VALUES);
+    let n = pick(rng, NUMBERS);
+    let far_ttl = rng.random_range(100..100_000).to_string();
+    let far_at = (4_000_000_000i64 + rng.random_range(0..1_000_000)).to_string();
+    let words: Vec<String> = match rng.random_range(0..48) {
+        0 => vec!["SET".into(), k, v],
+        1 => vec!["SET".into(), k, v, pick(rng, &["NX", "XX", "GET"])],
+        2 => vec!["SET".into(), k, v, pick(rng, &["EX", "PX"]), far_ttl],
+        3 => vec![
+            "SET".into(),
+            k,
+            v,
+            "KEEPTTL".into(),
+            pick(rng, &["GET", "XX", "EX"]),
+        ],
+        4 => vec!["GET".into(), k],
+        5 => vec!["INCR".into(), k],
+        6 => vec!["DECRBY".into(), k, n],
+        7 => vec!["INCRBY".into(), k, n],
+        8 => vec!["INCRBYFLOAT".into(), k, pick(rng, VALUES)],
+        9 => vec!["APPEND".into(), k, v],
+        10 => vec!["STRLEN".into(), k],
+        11 => vec!["GETRANGE".into(), k, n, pick(rng, NUMBERS)],
+        12 => vec![
+            "SETRANGE".into(),
+            k,
+            pick(rng, &["0", "1", "3", "-1", "x", "20"]),
+            v,
+        ],
+        13 => vec!["MSET".into(), k, v, k2.clone(), pick(rng, VALUES)],
+        14 => vec!["MGET".into(), k, k2.clone(), k3.clone()],
+        15 => vec!["MSETNX".into(), k, v, k2.clone(), pick(rng, VALUES)],
+        16 => vec!["GETSET".into(), k, v],
+        17 => vec!["GETDEL".into(), k],
+        18 => vec![
+            "GETEX".into(),
+            k,
+            pick(rng, &["EX", "PX", "PERSIST"]),
+            far_ttl,
+        ],
+        19 => vec!["SETNX".into(), k, v],
+        20 => vec![
+            "SETEX".into(),
+            k,
+            pick(rng, &[far_ttl.as_str(), "0", "-5", "x"]),
+            v,
+        ],
+        21 => vec!["DEL".into(), k, k2.clone()],
+        22 => vec!["EXISTS".into(), k, k2.clone(), k3.clone()],
+        23 => vec![
+            "EXPIRE".into(),
+            k,
+            pick(rng, &[far_ttl.as_str(), "-1", "0", "x"]),
+            pick(rng, &["NX", "XX", "GT", "LT", "<omit>"]),
+        ],
+        24 => vec![
+            "PEXPIREAT".into(),
+            k,
+            far_at.clone() + "000",
+            pick(rng, &["NX", "XX", "GT", "LT"]),
+        ],
+        25 => vec!["TTL".into(), k],
+        26 => vec!["PTTL".into(), k],
+        27 => vec!["PERSIST".into(), k],
+        28 => vec!["RENAME".into(), k, k2.clone()],
+        29 => vec!["RENAMENX".into(), k, k2.clone()],
+        30 => vec![
+            "COPY".into(),
+            k,
+            k2.clone(),
+            pick(rng, &["REPLACE", "DB", "<omit>"]),
+        ],
+        31 => vec!["TYPE".into(), k],
+        32 => vec!["KEYS".into(), pick(rng, &["*", "k*", "{t}*", "?", "k[01]"])],
+        33 => vec![
+            "SETBIT".into(),
+            k,
+            pick(rng, &["0", "7", "15", "100", "-1", "x"]),
+            pick(rng, &["0", "1", "2"]),
+        ],
+        34 => vec!["GETBIT".into(), k, n],
+        35 => vec![
+            "BITCOUNT".into(),
+            k,
+            n,
+            pick(rng, NUMBERS),
+            pick(rng, &["BYTE", "BIT", "<omit>"]),
+        ],
+        36 => vec![
+            "BITPOS".into(),
+            k,
+            pick(rng, &["0", "1", "2"]),
+            n,
+            pick(rng, NUMBERS),
+            pick(rng, &["BYTE", "BIT", "<omit>"]),
+        ],
+        37 => vec![
+            "BITOP".into(),
+            pick(rng, &["AND", "OR", "XOR", "NOT", "FOO"]),
+            k,
+            k2.clone(),
+            k3.clone(),
+        ],
+        38 => vec![
+            "BITFIELD".into(),
+            k,
+            pick(rng, &["GET", "SET", "INCRBY"]),
+            pick(rng, &["u8", "i8", "i5", "u63", "i64", "u64", "x"]),
+            pick(rng, &["0", "3", "#1", "100"]),
+            n,
+        ],
+        39 => vec![
+            "BITFIELD".into(),
+            k,
+            "OVERFLOW".into(),
+            pick(rng, &["WRAP", "SAT", "FAIL", "BAD"]),
+            "INCRBY".into(),
+            pick(rng, &["u8", "i8", "i5"]),
+            "0".into(),
+            n,
+        ],
+        40 => vec![
+            "BITFIELD_RO".into(),
+            k,
+            pick(rng, &["GET", "SET"]),
+            "u8".into(),
+            "0".into(),
+        ],
+        41 => vec![
+            "LCS".into(),
+            k,
+            k2.clone(),
+            pick(rng, &["LEN", "IDX", "<omit>", "WITHMATCHLEN"]),
+            pick(rng, &["IDX", "MINMATCHLEN", "<omit>"]),
+            pick(rng, &["1", "2", "<omit>"]),
+        ],
+        42 => vec!["TOUCH".into(), k, k2.clone()],
+        43 => vec!["EXPIRETIME".into(), k],
+        44 => vec!["UNLINK".into(), k],
+        45 => vec!["DBSIZE".into()],
+        46 => vec!["MOVE".into(), k, pick(rng, &["0", "1", "16", "x"])],
+        // Fully random words: arity and syntax errors.
+        _ => {
+            let name = pick(
+                rng,
+                &[
+                    "SET",
+                    "GET",
+                    "GETEX",
+                    "SETRANGE",
+                    "BITCOUNT",
+                    "EXPIRE",
+                    "LCS",
+                    "COPY",
+                    "RESTORE",
+                    "BITFIELD",
+                    "OBJECT",
+                    "NOSUCHCMD",
+                ],
+            );
+            let count = rng.random_range(0..5);
+            let mut words = vec![name];
+            for _ in 0..count {
+                let pool = [KEYS, VALUES, NUMBERS, OPTIONS][rng.random_range(0..4)];
+                words.push(pick(rng, pool));
+            }
+            words
+        }
+    };
+    words.into_iter().filter(|w| w != "<omit>").collect()
+}
+
+#[test]
+fn random_sequences_match_redis() {
+    let mut pair = Pair::new();
+    for seed in 1..=6u64 {
+        pair.reset();
+        let mut rng = StdRng::seed_from_u64(seed);
+        for i in 0..1500 {
+            let words = random_command(&mut rng);
+            let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+            if args.is_empty() {
+                continue;
+            }
+            let mode = mode_for(&args);
+            pair.run(&args, mode, &format!("seed {seed}"));
+            // Keyspaces must agree all along, not only replies.
+            if i % 25 == 0 || std::env::var_os("DIFF_EVERY").is_some() {
+                let keys: Vec<Vec<u8>> = vec![b"KEYS".to_vec(), b"*".to_vec()];
+                pair.run(
+                    &keys,
+                    Compare::Sorted,
+                    &format!("seed {seed} keyspace after {i}"),
+                );
+            }
+        }
+        // The final keyspaces must agree too.
+        for key in KEYS {
+            let args: Vec<Vec<u8>> = vec![b"GET".to_vec(), key.as_bytes().to_vec()];
+            pair.run(&args, Compare::Exact, &format!("seed {seed} final"));
+            let args: Vec<Vec<u8>> = vec![b"TTL".to_vec(), key.as_bytes().to_vec()];
+            pair.run(&args, Compare::Exact, &format!("seed {seed} final"));
+        }
+    }
+    pair.finish("random");
+}

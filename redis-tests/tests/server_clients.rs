@@ -1,0 +1,222 @@
+//! A standalone `slotcache-server` driven by real clients (the `redis` crate, redis-cli) and by
+//! hostile raw input: pipelining, inline commands, protocol errors, limits, active expiry.
+
+use redis_tests::{redis_cli, start_slotcache, Frame};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_crate_client_round_trips() {
+    let server = start_slotcache(&[]);
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("greeting")
+        .arg("hello")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let value: String = redis::cmd("GET")
+        .arg("greeting")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(value, "hello");
+    let n: i64 = redis::cmd("INCRBY")
+        .arg("counter")
+        .arg(41)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 41);
+    // A pipeline of many commands answers in order.
+    let mut pipe = redis::pipe();
+    for i in 0..1000 {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    pipe.cmd("DBSIZE");
+    let (size,): (i64,) = pipe.query_async(&mut conn).await.unwrap();
+    assert_eq!(size, 1002);
+    let values: Vec<Option<i64>> = redis::cmd("MGET")
+        .arg("key:1")
+        .arg("key:999")
+        .arg("missing")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(values, vec![Some(1), Some(999), None]);
+    let err = redis::cmd("INCR")
+        .arg("greeting")
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not an integer"), "{err}");
+}
+
+#[test]
+fn redis_cli_talks_to_it() {
+    let server = start_slotcache(&[]);
+    assert_eq!(redis_cli(server.port, &["SET", "k", "v"]).trim(), "OK");
+    assert_eq!(redis_cli(server.port, &["GET", "k"]).trim(), "v");
+    assert_eq!(
+        redis_cli(server.port, &["--no-raw", "STRLEN", "k"]).trim(),
+        "(integer) 1"
+    );
+    let info = redis_cli(server.port, &["INFO", "server"]);
+    assert!(info.contains("redis_version:7."), "{info}");
+    let hello = redis_cli(server.port, &["-3", "HELLO", "3"]);
+    assert!(hello.contains("proto") && hello.contains('3'), "{hello}");
+}
+
+#[test]
+fn resp3_types_after_hello_3() {
+    let server = start_slotcache(&[]);
+    let mut conn = server.connect();
+    let Frame::Map(pairs) = conn.call(&["HELLO", "3"]) else {
+        panic!("HELLO 3 must answer a map")
+    };
+    assert!(pairs.contains(&(Frame::bulk("proto"), Frame::Int(3))));
+    assert_eq!(conn.call(&["GET", "missing"]), Frame::Null);
+    assert!(matches!(
+        conn.call(&["CONFIG", "GET", "maxmemory"]),
+        Frame::Map(_)
+    ));
+    assert!(matches!(conn.call(&["INFO"]), Frame::Verbatim(..)));
+}
+
+#[test]
+fn inline_and_pipelined_requests() {
+    let server = start_slotcache(&[]);
+    let mut conn = server.connect();
+    conn.send_raw(b"SET a \"x y\"\r\nGET a\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\nPING\n");
+    assert_eq!(conn.read(), Frame::Simple("OK".into()));
+    assert_eq!(conn.read(), Frame::bulk("x y"));
+    assert_eq!(conn.read(), Frame::bulk("x y"));
+    assert_eq!(conn.read(), Frame::Simple("PONG".into()));
+}
+
+#[test]
+fn malformed_resp_gets_an_error_and_only_that_connection_closes() {
+    let server = start_slotcache(&[]);
+    let mut bystander = server.connect();
+    assert_eq!(
+        bystander.call(&["SET", "safe", "1"]),
+        Frame::Simple("OK".into())
+    );
+    let cases: &[(&[u8], &str)] = &[
+        (b"*1\r\n$-3\r\n", "ERR Protocol error: invalid bulk length"),
+        (
+            b"*1\r\n$99999999999999\r\n",
+            "ERR Protocol error: invalid bulk length",
+        ),
+        (b"*abc\r\n", "ERR Protocol error: invalid multibulk length"),
+        (
+            b"*3000000000\r\n",
+            "ERR Protocol error: invalid multibulk length",
+        ),
+        (b"*1\r\n:5\r\n", "ERR Protocol error: expected '$', got ':'"),
+        (
+            b"SET \"unbalanced\r\n",
+            "ERR Protocol error: unbalanced quotes in request",
+        ),
+    ];
+    for (input, expected) in cases {
+        let mut conn = server.connect();
+        conn.send_raw(input);
+        assert_eq!(conn.read(), Frame::Error(expected.to_string()));
+        assert_eq!(
+            conn.try_read(),
+            None,
+            "connection must close after {expected}"
+        );
+    }
+    // An oversized inline request without a newline is refused too.
+    let mut conn = server.connect();
+    conn.send_raw(&vec![b'x'; 70 * 1024]);
+    assert_eq!(
+        conn.read(),
+        Frame::Error("ERR Protocol error: too big inline request".into())
+    );
+    // A socket closed mid-command harms nothing.
+    let mut half = server.connect();
+    half.send_raw(b"*3\r\n$3\r\nSET\r\n$4\r\nsafe\r\n$100\r\nabc");
+    drop(half);
+    assert_eq!(bystander.call(&["GET", "safe"]), Frame::bulk("1"));
+}
+
+#[test]
+fn maxclients_and_requirepass() {
+    let server = start_slotcache(&["--maxclients", "2", "--requirepass", "secret"]);
+    // Let the server notice the readiness probe's connection has closed.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut first = server.connect();
+    assert_eq!(
+        first.call(&["GET", "a"]),
+        Frame::Error("NOAUTH Authentication required.".into())
+    );
+    assert_eq!(
+        first.call(&["AUTH", "wrong"]),
+        Frame::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+    );
+    assert_eq!(first.call(&["AUTH", "secret"]), Frame::Simple("OK".into()));
+    assert_eq!(first.call(&["GET", "a"]), Frame::Null);
+    let _second = server.connect();
+    let mut third = server.connect();
+    assert_eq!(
+        third.try_read(),
+        Some(Frame::Error("ERR max number of clients reached".into()))
+    );
+}
+
+#[test]
+fn unread_keys_expire_within_about_a_second() {
+    let server = start_slotcache(&[]);
+    let mut conn = server.connect();
+    for i in 0..2000 {
+        conn.call(&["SET", &format!("volatile:{i}"), "x", "PX", "300"]);
+    }
+    conn.call(&["SET", "durable", "x"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // DBSIZE does not touch keys: only the active cycle can bring it down.
+        if conn.call(&["DBSIZE"]) == Frame::Int(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "volatile keys were not expired actively"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (Frame::Verbatim(_, info) | Frame::Bulk(info)) = conn.call(&["INFO", "stats"]) else {
+        panic!("INFO must answer a string")
+    };
+    assert!(String::from_utf8_lossy(&info).contains("expired_keys:2000"));
+}
+
+#[test]
+fn client_commands_and_kill() {
+    let server = start_slotcache(&[]);
+    let mut victim = server.connect();
+    assert_eq!(
+        victim.call(&["CLIENT", "SETNAME", "victim"]),
+        Frame::Simple("OK".into())
+    );
+    let Frame::Int(victim_id) = victim.call(&["CLIENT", "ID"]) else {
+        panic!()
+    };
+    let mut admin = server.connect();
+    let Frame::Bulk(list) = admin.call(&["CLIENT", "LIST"]) else {
+        panic!()
+    };
+    assert!(String::from_utf8_lossy(&list).contains("name=victim"));
+    assert_eq!(
+        admin.call(&["CLIENT", "KILL", "ID", &victim_id.to_string()]),
+        Frame::Int(1)
+    );
+    victim.send_raw(b"PING\r\n");
+    assert_eq!(victim.try_read(), None);
+    // CLIENT REPLY OFF silences replies until ON.
+    admin.send_raw(b"CLIENT REPLY OFF\r\nSET q 1\r\nCLIENT REPLY ON\r\nGET q\r\n");
+    assert_eq!(admin.read(), Frame::Simple("OK".into()));
+    assert_eq!(admin.read(), Frame::bulk("1"));
+}
