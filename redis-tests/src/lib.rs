@@ -140,9 +140,13 @@ impl Conn {
     }
 
     fn from_stream(stream: TcpStream) -> Conn {
+        // Generous limits so a hung server fails the test instead of hanging it.
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("setting a read timeout");
+        stream
+            .set_write_timeout(Some(Duration::from_secs(30)))
+            .expect("setting a write timeout");
         let writer = stream.try_clone().expect("cloning the stream");
         Conn {
             reader: BufReader::new(stream),
@@ -161,6 +165,13 @@ impl Conn {
     /// Reads one reply, or None if the server closed the connection.
     pub fn try_read(&mut self) -> Option<Frame> {
         frame::read_frame(&mut self.reader).ok()
+    }
+
+    /// Sends a command and reads its reply, None if the connection failed.
+    pub fn try_read_reply(&mut self, args: &[&str]) -> Option<Frame> {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        self.writer.write_all(&encode(&args)).ok()?;
+        self.try_read()
     }
 
     pub fn call_bytes(&mut self, args: &[Vec<u8>]) -> Frame {

@@ -220,3 +220,29 @@ fn client_commands_and_kill() {
     assert_eq!(admin.read(), Frame::Simple("OK".into()));
     assert_eq!(admin.read(), Frame::bulk("1"));
 }
+
+#[test]
+fn a_client_that_pipelines_without_reading_is_not_deadlocked() {
+    let server = start_slotcache(&[]);
+    let mut conn = server.connect();
+    let value = "v".repeat(100);
+    assert_eq!(
+        conn.call(&["SET", "big", &value]),
+        Frame::Simple("OK".into())
+    );
+    // Megabytes of requests whose replies are bigger still, all written before reading a
+    // single reply: more than the socket buffers hold either way, so the server must keep
+    // reading while its replies wait.
+    let count = 300_000;
+    let request = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n";
+    let mut batch = Vec::with_capacity(request.len() * count);
+    for _ in 0..count {
+        batch.extend_from_slice(request);
+    }
+    batch.extend_from_slice(b"*1\r\n$6\r\nDBSIZE\r\n");
+    conn.send_raw(&batch);
+    for _ in 0..count {
+        assert_eq!(conn.read(), Frame::bulk(&value));
+    }
+    assert_eq!(conn.read(), Frame::Int(1));
+}

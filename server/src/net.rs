@@ -5,7 +5,7 @@ use crate::client::{Client, ClientInfo};
 use crate::dispatch::execute;
 use crate::resp::{ParseLimits, Reply, RequestParser};
 use crate::state::{now_ms, Server, Stats};
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,84 +70,95 @@ async fn handle(
     result
 }
 
+/// Reads and writes concurrently: replies that the client has not read yet stay buffered while
+/// its next requests are still read and run, as Redis does, so a client that pipelines without
+/// reading can never deadlock against the server.
 async fn connection_loop(
     server: &Server,
     stream: &mut TcpStream,
     mut client: Client,
 ) -> std::io::Result<()> {
+    let (mut reader, mut writer) = stream.split();
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();
     let mut out = Reply::new(client.proto);
     let info = client.info.clone();
     loop {
         let idle_timeout = server.config.read().timeout;
-        let read = async {
+        let reading = !client.close_after_reply;
+        let writing = !out.buf.is_empty();
+        if !reading && !writing {
+            return Ok(());
+        }
+        let idle = async {
             if idle_timeout > 0 {
-                match tokio::time::timeout(
-                    Duration::from_secs(idle_timeout),
-                    stream.read_buf(&mut input),
-                )
-                .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Ok(0),
-                }
+                tokio::time::sleep(Duration::from_secs(idle_timeout)).await
             } else {
-                stream.read_buf(&mut input).await
+                std::future::pending().await
             }
         };
-        let n = tokio::select! {
-            n = read => n?,
+        tokio::select! {
+            read = reader.read_buf(&mut input), if reading => {
+                let n = read?;
+                if n == 0 || info.killed.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                Stats::add(&server.stats.net_input_bytes, n as u64);
+                *info.last_interaction.lock() = std::time::Instant::now();
+                run_requests(server, &mut client, &mut parser, &mut input, &mut out);
+            }
+            written = writer.write(&out.buf), if writing => {
+                let n = written?;
+                Stats::add(&server.stats.net_output_bytes, n as u64);
+                out.buf.advance(n);
+                // Don't keep a huge buffer around after one big reply.
+                if out.buf.is_empty() && out.buf.capacity() > 1024 * 1024 {
+                    out.buf = BytesMut::with_capacity(16 * 1024);
+                }
+            }
             _ = info.kill_signal.notified() => return Ok(()),
-        };
-        if n == 0 || info.killed.load(Ordering::Acquire) {
-            return Ok(());
+            _ = idle, if !writing => return Ok(()),
         }
-        Stats::add(&server.stats.net_input_bytes, n as u64);
-        *info.last_interaction.lock() = std::time::Instant::now();
+    }
+}
 
-        let limits = ParseLimits {
-            max_bulk_len: server.config.read().proto_max_bulk_len as usize,
-            ..ParseLimits::default()
-        };
-        let mut batch = Vec::new();
-        let mut protocol_error = None;
-        loop {
-            match parser.next_request(&mut input, &limits) {
-                Ok(Some(args)) => batch.push(args),
-                Ok(None) => break,
-                Err(err) => {
-                    protocol_error = Some(err);
-                    break;
-                }
+/// Runs every complete request in `input` as one batch under one keyspace lock.
+fn run_requests(
+    server: &Server,
+    client: &mut Client,
+    parser: &mut RequestParser,
+    input: &mut BytesMut,
+    out: &mut Reply,
+) {
+    let limits = ParseLimits {
+        max_bulk_len: server.config.read().proto_max_bulk_len as usize,
+        ..ParseLimits::default()
+    };
+    let mut batch = Vec::new();
+    let mut protocol_error = None;
+    loop {
+        match parser.next_request(input, &limits) {
+            Ok(Some(args)) => batch.push(args),
+            Ok(None) => break,
+            Err(err) => {
+                protocol_error = Some(err);
+                break;
             }
         }
-        if !batch.is_empty() {
-            let keyspace = server.keyspace.clone();
-            let mut ks = keyspace.lock();
-            for args in &batch {
-                execute(server, &mut client, &mut ks, &mut out, args);
-                if client.close_after_reply {
-                    break;
-                }
+    }
+    if !batch.is_empty() {
+        let keyspace = server.keyspace.clone();
+        let mut ks = keyspace.lock();
+        for args in &batch {
+            execute(server, client, &mut ks, out, args);
+            if client.close_after_reply {
+                break;
             }
         }
-        if let Some(err) = protocol_error {
-            out.error(&format!("ERR {err}"));
-            client.close_after_reply = true;
-        }
-        if !out.buf.is_empty() {
-            Stats::add(&server.stats.net_output_bytes, out.buf.len() as u64);
-            stream.write_all(&out.buf).await?;
-            out.buf.clear();
-            // Don't keep a huge buffer around after one big reply.
-            if out.buf.capacity() > 1024 * 1024 {
-                out.buf = BytesMut::with_capacity(16 * 1024);
-            }
-        }
-        if client.close_after_reply {
-            return Ok(());
-        }
+    }
+    if let Some(err) = protocol_error {
+        out.error(&format!("ERR {err}"));
+        client.close_after_reply = true;
     }
 }
 
