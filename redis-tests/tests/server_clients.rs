@@ -159,7 +159,24 @@ fn maxclients_and_requirepass() {
     );
     assert_eq!(first.call(&["AUTH", "secret"]), Frame::Simple("OK".into()));
     assert_eq!(first.call(&["GET", "a"]), Frame::Null);
-    let _second = server.connect();
+    // Pipelined AUTH then a command: the command runs authenticated.
+    let mut pipelined = server.connect();
+    pipelined.send_raw(b"AUTH secret\r\nSET a 1\r\n");
+    assert_eq!(pipelined.read(), Frame::Simple("OK".into()));
+    assert_eq!(pipelined.read(), Frame::Simple("OK".into()));
+    drop(pipelined);
+    // Before AUTH only tiny requests are read, as Redis.
+    let mut stranger = server.connect();
+    stranger.send_raw(b"*20\r\n");
+    assert_eq!(
+        stranger.read(),
+        Frame::Error("ERR Protocol error: unauthenticated multibulk length".into())
+    );
+    drop(stranger);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut second = server.connect();
+    // A round trip proves the second client is registered before the third arrives.
+    assert!(matches!(second.call(&["PING"]), Frame::Error(_)));
     let mut third = server.connect();
     assert_eq!(
         third.try_read(),

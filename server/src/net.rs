@@ -122,7 +122,9 @@ async fn connection_loop(
     }
 }
 
-/// Runs every complete request in `input` as one batch under one keyspace lock.
+/// Runs every complete request in `input` as one batch under one keyspace lock. Until the
+/// client has authenticated, requests run one at a time so Redis's small pre-AUTH limits apply
+/// exactly to the requests sent before AUTH.
 fn run_requests(
     server: &Server,
     client: &mut Client,
@@ -130,35 +132,41 @@ fn run_requests(
     input: &mut BytesMut,
     out: &mut Reply,
 ) {
-    let limits = ParseLimits {
-        max_bulk_len: server.config.read().proto_max_bulk_len as usize,
-        ..ParseLimits::default()
-    };
-    let mut batch = Vec::new();
-    let mut protocol_error = None;
-    loop {
-        match parser.next_request(input, &limits) {
-            Ok(Some(args)) => batch.push(args),
-            Ok(None) => break,
-            Err(err) => {
-                protocol_error = Some(err);
-                break;
+    while !client.close_after_reply {
+        let limits = ParseLimits {
+            max_bulk_len: server.config.read().proto_max_bulk_len as usize,
+            unauthenticated: !client.authenticated,
+            ..ParseLimits::default()
+        };
+        let mut batch = Vec::new();
+        let mut protocol_error = None;
+        while !(limits.unauthenticated && !batch.is_empty()) {
+            match parser.next_request(input, &limits) {
+                Ok(Some(args)) => batch.push(args),
+                Ok(None) => break,
+                Err(err) => {
+                    protocol_error = Some(err);
+                    break;
+                }
             }
         }
-    }
-    if !batch.is_empty() {
-        let keyspace = server.keyspace.clone();
-        let mut ks = keyspace.lock();
-        for args in &batch {
-            execute(server, client, &mut ks, out, args);
-            if client.close_after_reply {
-                break;
+        if batch.is_empty() && protocol_error.is_none() {
+            return;
+        }
+        if !batch.is_empty() {
+            let keyspace = server.keyspace.clone();
+            let mut ks = keyspace.lock();
+            for args in &batch {
+                execute(server, client, &mut ks, out, args);
+                if client.close_after_reply {
+                    break;
+                }
             }
         }
-    }
-    if let Some(err) = protocol_error {
-        out.error(&format!("ERR {err}"));
-        client.close_after_reply = true;
+        if let Some(err) = protocol_error {
+            out.error(&format!("ERR {err}"));
+            client.close_after_reply = true;
+        }
     }
 }
 

@@ -14,13 +14,21 @@ pub struct ParseLimits {
     pub max_bulk_len: usize,
     /// The largest number of arguments in one multibulk request.
     pub max_multibulk_len: usize,
+    /// Before AUTH on a server with a password, Redis accepts only tiny requests, so an
+    /// unauthenticated peer cannot make it allocate.
+    pub unauthenticated: bool,
 }
+
+/// Request size limits before authentication (Redis's own).
+const UNAUTH_MAX_MULTIBULK: i64 = 10;
+const UNAUTH_MAX_BULK: i64 = 16384;
 
 impl Default for ParseLimits {
     fn default() -> Self {
         ParseLimits {
             max_bulk_len: 512 * 1024 * 1024,
             max_multibulk_len: i32::MAX as usize,
+            unauthenticated: false,
         }
     }
 }
@@ -77,6 +85,9 @@ impl RequestParser {
                 let Some(count) = read_count_line(buf, b'*', limits.max_multibulk_len)? else {
                     return Ok(None);
                 };
+                if limits.unauthenticated && count > UNAUTH_MAX_MULTIBULK {
+                    return Err(ProtocolError::new("unauthenticated multibulk length"));
+                }
                 if count <= 0 {
                     continue;
                 }
@@ -88,7 +99,7 @@ impl RequestParser {
             }
             let partial = self.partial.as_mut().expect("partial set above");
             while partial.remaining > 0 {
-                match read_bulk(buf, limits.max_bulk_len)? {
+                match read_bulk(buf, limits)? {
                     None => return Ok(None),
                     Some(arg) => {
                         partial.args.push(arg);
@@ -129,7 +140,7 @@ fn read_count_line(
 }
 
 /// Reads one `$<len>\r\n<bytes>\r\n`, consuming it only when complete.
-fn read_bulk(buf: &mut BytesMut, max_bulk: usize) -> Result<Option<Bytes>, ProtocolError> {
+fn read_bulk(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Option<Bytes>, ProtocolError> {
     if buf.is_empty() {
         return Ok(None);
     }
@@ -146,7 +157,10 @@ fn read_bulk(buf: &mut BytesMut, max_bulk: usize) -> Result<Option<Bytes>, Proto
         )));
     }
     let len = match parse_i64(&buf[1..cr]) {
-        Some(n) if n >= 0 && (n as u64) <= max_bulk as u64 => n as usize,
+        Some(n) if limits.unauthenticated && n > UNAUTH_MAX_BULK => {
+            return Err(ProtocolError::new("unauthenticated bulk length"))
+        }
+        Some(n) if n >= 0 && (n as u64) <= limits.max_bulk_len as u64 => n as usize,
         _ => return Err(ProtocolError::new("invalid bulk length")),
     };
     let header = cr + 2;
@@ -384,6 +398,28 @@ mod tests {
         assert_eq!(
             err(&vec![b'a'; INLINE_MAX + 1]),
             "Protocol error: too big inline request"
+        );
+    }
+
+    #[test]
+    fn unauthenticated_peers_get_small_limits() {
+        let limits = ParseLimits {
+            unauthenticated: true,
+            ..ParseLimits::default()
+        };
+        let parse = |input: &[u8]| {
+            RequestParser::new()
+                .next_request(&mut BytesMut::from(input), &limits)
+                .map(|r| r.is_some())
+        };
+        assert_eq!(parse(b"*2\r\n$4\r\nAUTH\r\n$1\r\nx\r\n"), Ok(true));
+        assert_eq!(
+            parse(b"*11\r\n").unwrap_err().to_string(),
+            "Protocol error: unauthenticated multibulk length"
+        );
+        assert_eq!(
+            parse(b"*1\r\n$16385\r\n").unwrap_err().to_string(),
+            "Protocol error: unauthenticated bulk length"
         );
     }
 
