@@ -140,7 +140,7 @@ fn run_requests(
         };
         let mut batch = Vec::new();
         let mut protocol_error = None;
-        while !(limits.unauthenticated && !batch.is_empty()) {
+        while !limits.unauthenticated || batch.is_empty() {
             match parser.next_request(input, &limits) {
                 Ok(Some(args)) => batch.push(args),
                 Ok(None) => break,
