@@ -3,7 +3,7 @@
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use slotcache_benches::{args, client, server};
-use slotcache_server::dispatch::execute;
+use slotcache_server::dispatch::{execute, Batch};
 use slotcache_server::engine::{Db, Value};
 use slotcache_server::resp::{ParseLimits, Protocol, Reply, RequestParser};
 use std::hint::black_box;
@@ -53,8 +53,9 @@ fn dispatch(c: &mut Criterion) {
     for (name, request) in [("set", &set), ("get", &get), ("incr", &incr)] {
         group.bench_function(name, |b| {
             b.iter(|| {
+                let mut batch = Batch::new();
                 let mut ks = keyspace.lock();
-                execute(&server, &mut client, &mut ks, &mut out, request);
+                execute(&server, &mut client, &mut ks, &mut out, request, &mut batch);
                 out.buf.clear();
             })
         });

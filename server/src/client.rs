@@ -17,7 +17,8 @@ pub struct ClientInfo {
     pub name: Mutex<String>,
     pub lib_name: Mutex<String>,
     pub lib_ver: Mutex<String>,
-    pub last_command: Mutex<&'static str>,
+    /// Index in the command table of the last command run, published for CLIENT LIST.
+    pub last_command: AtomicUsize,
     pub db: AtomicUsize,
     pub resp: AtomicU64,
     pub killed: AtomicBool,
@@ -35,7 +36,7 @@ impl ClientInfo {
             name: Mutex::new(String::new()),
             lib_name: Mutex::new(String::new()),
             lib_ver: Mutex::new(String::new()),
-            last_command: Mutex::new("NULL"),
+            last_command: AtomicUsize::new(usize::MAX),
             db: AtomicUsize::new(0),
             resp: AtomicU64::new(2),
             killed: AtomicBool::new(false),
@@ -52,9 +53,10 @@ impl ClientInfo {
     pub fn describe(&self, current_command: Option<&str>) -> String {
         let age = self.created.elapsed().as_secs();
         let idle = self.last_interaction.lock().elapsed().as_secs();
+        let last = self.last_command.load(Ordering::Relaxed);
         let cmd = current_command
-            .map(str::to_string)
-            .unwrap_or_else(|| self.last_command.lock().to_string());
+            .or_else(|| crate::commands::Table::get().all.get(last).map(|s| s.name))
+            .unwrap_or("NULL");
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -90,6 +92,8 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// Set by QUIT and protocol errors: flush the replies, then close.
     pub close_after_reply: bool,
+    /// The last command's table index; published to `info` once per batch.
+    pub last_command: usize,
     pub info: std::sync::Arc<ClientInfo>,
 }
 
@@ -102,6 +106,7 @@ impl Client {
             authenticated,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
+            last_command: usize::MAX,
             info,
         }
     }

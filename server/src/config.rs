@@ -35,6 +35,10 @@ pub struct Config {
     pub timeout: u64,
     pub hz: u64,
     pub loglevel: String,
+    /// Worker threads; 0 picks half the cores (at least one). The keyspace is locked per
+    /// batch, so past a few threads more only add contention, and on a small machine the
+    /// clients and the server share the cores.
+    pub threads: u64,
     /// etcd endpoints; none means standalone.
     pub etcd: Option<String>,
     pub cluster: Option<String>,
@@ -56,6 +60,7 @@ impl Default for Config {
             timeout: 0,
             hz: 10,
             loglevel: "notice".into(),
+            threads: 0,
             etcd: None,
             cluster: None,
             node_id: None,
@@ -64,6 +69,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The worker thread count `threads` resolves to on this machine.
+    pub fn worker_threads(&self) -> usize {
+        match self.threads {
+            0 => (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).max(1),
+            n => n as usize,
+        }
+    }
+
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
@@ -257,6 +270,11 @@ pub static PARAMS: &[Param] = &[
         name: "save",
         get: |_| String::new(),
         set: Some(|_, _| Ok(())),
+    },
+    Param {
+        name: "threads",
+        get: |c| c.worker_threads().to_string(),
+        set: None,
     },
     Param {
         name: "timeout",

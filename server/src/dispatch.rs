@@ -9,55 +9,134 @@ use crate::state::{now_ms, Server, Stats};
 use bytes::Bytes;
 use std::time::Instant;
 
+/// Per-command counters gathered during one batch.
+struct PendingStat {
+    index: usize,
+    calls: u64,
+    usec: u64,
+    failed: u64,
+    rejected: u64,
+}
+
+/// What the commands of one pipelined batch share: one notion of "now" (so expiry is
+/// consistent within the batch, as Redis's per-command time snapshot), one clock read per
+/// command for its duration, and statistics published once per batch instead of per command.
+pub struct Batch {
+    now_ms: i64,
+    last: Instant,
+    pending: Vec<PendingStat>,
+    errors: u64,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch {
+            now_ms: now_ms(),
+            last: Instant::now(),
+            pending: Vec::new(),
+            errors: 0,
+        }
+    }
+
+    fn stat(&mut self, index: usize) -> &mut PendingStat {
+        let position = match self.pending.iter().position(|s| s.index == index) {
+            Some(position) => position,
+            None => {
+                self.pending.push(PendingStat {
+                    index,
+                    calls: 0,
+                    usec: 0,
+                    failed: 0,
+                    rejected: 0,
+                });
+                self.pending.len() - 1
+            }
+        };
+        &mut self.pending[position]
+    }
+
+    /// Microseconds since the previous command of the batch finished.
+    fn lap(&mut self) -> u64 {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_micros() as u64;
+        self.last = now;
+        elapsed
+    }
+
+    /// Publishes the batch's counters to the shared statistics.
+    pub fn flush(&mut self, server: &Server) {
+        for stat in self.pending.drain(..) {
+            let shared = &server.command_stats[stat.index];
+            Stats::add(&shared.calls, stat.calls);
+            Stats::add(&shared.usec, stat.usec);
+            Stats::add(&shared.failed, stat.failed);
+            Stats::add(&shared.rejected, stat.rejected);
+        }
+        Stats::add(&server.stats.errors, self.errors);
+        self.errors = 0;
+    }
+}
+
 pub fn execute(
     server: &Server,
     client: &mut Client,
     ks: &mut Keyspace,
     out: &mut Reply,
     args: &[Bytes],
+    batch: &mut Batch,
 ) {
     let skip_this = client.reply_mode == ReplyMode::SkipNext;
     if skip_this {
         client.reply_mode = ReplyMode::On;
     }
     let mark = out.buf.len();
-    run(server, client, ks, out, args);
+    run(server, client, ks, out, args, batch);
     // REPLY OFF and SKIP silence themselves as well as what follows.
     if skip_this || client.reply_mode != ReplyMode::On {
         out.buf.truncate(mark);
     }
 }
 
-fn run(server: &Server, client: &mut Client, ks: &mut Keyspace, out: &mut Reply, args: &[Bytes]) {
-    Stats::add(&server.stats.commands_processed, 1);
+fn run(
+    server: &Server,
+    client: &mut Client,
+    ks: &mut Keyspace,
+    out: &mut Reply,
+    args: &[Bytes],
+    batch: &mut Batch,
+) {
     let table = Table::get();
     let resolved = match table.resolve(args) {
         Ok(resolved) => resolved,
         Err(err) => {
-            Stats::add(&server.stats.errors, 1);
+            batch.errors += 1;
             out.error(&err.to_string());
             return;
         }
     };
     let spec = resolved.spec;
-    let stats = &server.command_stats[resolved.index];
     if !spec.arity_ok(args.len()) {
-        Stats::add(&stats.rejected, 1);
-        Stats::add(&server.stats.errors, 1);
+        batch.stat(resolved.index).rejected += 1;
+        batch.errors += 1;
         out.error(&arity_error(spec).to_string());
         return;
     }
     if !client.authenticated && !spec.has_flag("no_auth") {
-        Stats::add(&stats.rejected, 1);
-        Stats::add(&server.stats.errors, 1);
+        batch.stat(resolved.index).rejected += 1;
+        batch.errors += 1;
         out.error("NOAUTH Authentication required.");
         return;
     }
     let Some(handler) = spec.handler else {
         return;
     };
-    *client.info.last_command.lock() = spec.name;
-    let start = Instant::now();
+    client.last_command = resolved.index;
     let mark = out.buf.len();
     let result = {
         let mut ctx = Ctx {
@@ -65,16 +144,19 @@ fn run(server: &Server, client: &mut Client, ks: &mut Keyspace, out: &mut Reply,
             client,
             ks,
             out,
-            now: now_ms(),
+            now: batch.now_ms,
         };
         handler(&mut ctx, args)
     };
-    Stats::add(&stats.calls, 1);
-    Stats::add(&stats.usec, start.elapsed().as_micros() as u64);
+    let usec = batch.lap();
+    let failed = result.is_err();
+    let stat = batch.stat(resolved.index);
+    stat.calls += 1;
+    stat.usec += usec;
     if let Err(err) = result {
         out.buf.truncate(mark);
         out.error(&err.to_string());
-        Stats::add(&stats.failed, 1);
-        Stats::add(&server.stats.errors, 1);
+        stat.failed += failed as u64;
+        batch.errors += 1;
     }
 }

@@ -32,6 +32,9 @@ struct Args {
     maxmemory_policy: Option<String>,
     #[arg(long, env = "SLOTCACHE_DATABASES")]
     databases: Option<u64>,
+    /// Worker threads (0: half the cores, at least one).
+    #[arg(long, env = "SLOTCACHE_THREADS")]
+    threads: Option<u64>,
     /// Idle client timeout in seconds (0: never).
     #[arg(long, env = "SLOTCACHE_TIMEOUT")]
     timeout: Option<u64>,
@@ -71,6 +74,9 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     if let Some(v) = args.databases {
         config.databases = v.max(1);
     }
+    if let Some(v) = args.threads {
+        config.threads = v;
+    }
     if let Some(v) = args.timeout {
         config.timeout = v;
     }
@@ -91,6 +97,7 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("cluster mode (--etcd) is not available in this build yet; run standalone");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads())
         .enable_all()
         .build()
         .context("starting the runtime")?;

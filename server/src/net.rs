@@ -2,7 +2,7 @@
 //! one batch under a single keyspace lock, and writes all their replies in one write.
 
 use crate::client::{Client, ClientInfo};
-use crate::dispatch::execute;
+use crate::dispatch::{execute, Batch};
 use crate::resp::{ParseLimits, Reply, RequestParser};
 use crate::state::{now_ms, Server, Stats};
 use bytes::{Buf, BytesMut};
@@ -154,14 +154,21 @@ fn run_requests(
             return;
         }
         if !batch.is_empty() {
-            let keyspace = server.keyspace.clone();
-            let mut ks = keyspace.lock();
-            for args in &batch {
-                execute(server, client, &mut ks, out, args);
-                if client.close_after_reply {
-                    break;
+            let mut shared = Batch::new();
+            {
+                let mut ks = server.keyspace.lock();
+                for args in &batch {
+                    execute(server, client, &mut ks, out, args, &mut shared);
+                    if client.close_after_reply {
+                        break;
+                    }
                 }
             }
+            shared.flush(server);
+            client
+                .info
+                .last_command
+                .store(client.last_command, Ordering::Relaxed);
         }
         if let Some(err) = protocol_error {
             out.error(&format!("ERR {err}"));

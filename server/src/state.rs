@@ -23,7 +23,6 @@ pub struct CommandStats {
 #[derive(Default)]
 pub struct Stats {
     pub connections_received: AtomicU64,
-    pub commands_processed: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
@@ -75,6 +74,14 @@ impl Server {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Commands run, as INFO's `total_commands_processed`: the sum of the per-command calls.
+    pub fn commands_processed(&self) -> u64 {
+        self.command_stats
+            .iter()
+            .map(|s| s.calls.load(Ordering::Relaxed))
+            .sum()
+    }
+
     pub fn reset_stats(&self) {
         for s in &self.command_stats {
             s.calls.store(0, Ordering::Relaxed);
@@ -85,7 +92,6 @@ impl Server {
         let st = &self.stats;
         for counter in [
             &st.connections_received,
-            &st.commands_processed,
             &st.rejected_connections,
             &st.net_input_bytes,
             &st.net_output_bytes,

@@ -179,7 +179,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                 text,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
                 load(&stats.connections_received),
-                load(&stats.commands_processed),
+                server.commands_processed(),
                 load(&stats.net_input_bytes),
                 load(&stats.net_output_bytes),
                 load(&stats.rejected_connections),
