@@ -143,7 +143,7 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        let (_, entry) = self.dict.remove(key)?;
+        let entry = self.dict.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -227,17 +227,6 @@ impl Db {
     /// Empties the database, handing back the old contents (FLUSHDB ASYNC frees them elsewhere).
     pub fn take(&mut self) -> Db {
         std::mem::take(self)
-    }
-
-    /// Bytes used by keys and values, estimated from the allocation sizes of the layout.
-    pub fn memory_estimate(&self) -> usize {
-        let node = std::mem::size_of::<Entry>() + 24;
-        let mut total = self.dict.bucket_count() * 8 + self.expires.bucket_count() * 8;
-        total += self.expires.len() * 48;
-        for (key, entry) in self.dict.iter() {
-            total += node + key.len() + entry.value.heap_size();
-        }
-        total
     }
 }
 

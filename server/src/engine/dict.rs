@@ -4,11 +4,35 @@
 //! Open-addressing tables (hashbrown) cannot give that guarantee nor fair random sampling, which
 //! RANDOMKEY, active expiry and eviction all rely on.
 
+use super::value::{inline_copy, INLINE_CAP};
 use rand::Rng;
+
+/// A key, kept inside the node when short (the common case) so a key costs no allocation
+/// of its own.
+enum Key {
+    Inline { len: u8, buf: [u8; INLINE_CAP] },
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    fn new(data: &[u8]) -> Key {
+        match inline_copy(data) {
+            Some((len, buf)) => Key::Inline { len, buf },
+            None => Key::Heap(data.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, buf } => &buf[..*len as usize],
+            Key::Heap(data) => data,
+        }
+    }
+}
 
 struct Node<V> {
     next: Option<Box<Node<V>>>,
-    key: Box<[u8]>,
+    key: Key,
     value: V,
 }
 
@@ -45,8 +69,8 @@ impl<V> Dict<V> {
         self.len == 0
     }
 
-    /// Number of buckets, for `INFO keyspace`-style diagnostics and memory estimates.
-    pub fn bucket_count(&self) -> usize {
+    #[cfg(test)]
+    fn bucket_count(&self) -> usize {
         self.buckets.len()
     }
 
@@ -60,7 +84,7 @@ impl<V> Dict<V> {
         }
         let mut link = &self.buckets[self.index(key)];
         while let Some(node) = link {
-            if &*node.key == key {
+            if node.key.as_slice() == key {
                 return Some(&node.value);
             }
             link = &node.next;
@@ -75,7 +99,7 @@ impl<V> Dict<V> {
         let index = self.index(key);
         let mut link = &mut self.buckets[index];
         while let Some(node) = link {
-            if &*node.key == key {
+            if node.key.as_slice() == key {
                 return Some(&mut node.value);
             }
             link = &mut node.next;
@@ -92,22 +116,26 @@ impl<V> Dict<V> {
         if let Some(slot) = self.get_mut(key) {
             return Some(std::mem::replace(slot, value));
         }
-        self.insert_new(key.into(), value);
+        self.insert_new(key, value);
         None
     }
 
     /// Inserts a key known to be absent.
-    pub fn insert_new(&mut self, key: Box<[u8]>, value: V) {
+    pub fn insert_new(&mut self, key: &[u8], value: V) {
         if self.len >= self.buckets.len() {
             self.resize((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
         }
-        let index = self.index(&key);
+        let index = self.index(key);
         let next = self.buckets[index].take();
-        self.buckets[index] = Some(Box::new(Node { next, key, value }));
+        self.buckets[index] = Some(Box::new(Node {
+            next,
+            key: Key::new(key),
+            value,
+        }));
         self.len += 1;
     }
 
-    pub fn remove(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
         if self.buckets.is_empty() {
             return None;
         }
@@ -116,12 +144,12 @@ impl<V> Dict<V> {
         loop {
             match link {
                 None => return None,
-                Some(node) if &*node.key == key => {
+                Some(node) if node.key.as_slice() == key => {
                     let mut node = link.take().expect("matched Some");
                     *link = node.next.take();
                     self.len -= 1;
                     self.shrink_if_sparse();
-                    return Some((node.key, node.value));
+                    return Some(node.value);
                 }
                 Some(node) => link = &mut node.next,
             }
@@ -141,7 +169,7 @@ impl<V> Dict<V> {
         for mut link in old {
             while let Some(mut node) = link {
                 link = node.next.take();
-                let index = self.index(&node.key);
+                let index = self.index(node.key.as_slice());
                 node.next = self.buckets[index].take();
                 self.buckets[index] = Some(node);
             }
@@ -193,31 +221,6 @@ impl<V> Dict<V> {
             return (ChainIter { link: bucket }).nth(pick);
         }
     }
-
-    /// Up to `count` entries starting from a random bucket and walking on, as Redis's
-    /// `dictGetSomeKeys`: cheap, not uniform, good enough for expiry and eviction sampling.
-    pub fn sample<R: Rng>(&self, rng: &mut R, count: usize) -> Vec<(&[u8], &V)> {
-        let mut out = Vec::with_capacity(count.min(self.len));
-        if self.len == 0 {
-            return out;
-        }
-        let mask = self.buckets.len() - 1;
-        let mut index = rng.random::<u64>() as usize & mask;
-        let mut visited = 0;
-        while out.len() < count && out.len() < self.len && visited <= mask {
-            for entry in (ChainIter {
-                link: &self.buckets[index],
-            }) {
-                if out.len() == count {
-                    break;
-                }
-                out.push(entry);
-            }
-            index = (index + 1) & mask;
-            visited += 1;
-        }
-        out
-    }
 }
 
 struct ChainIter<'a, V> {
@@ -230,7 +233,7 @@ impl<'a, V> Iterator for ChainIter<'a, V> {
     fn next(&mut self) -> Option<Self::Item> {
         let node = self.link.as_ref()?;
         self.link = &node.next;
-        Some((&node.key, &node.value))
+        Some((node.key.as_slice(), &node.value))
     }
 }
 
@@ -250,6 +253,23 @@ impl<V> Drop for Dict<V> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn compact_nodes() {
+        assert_eq!(std::mem::size_of::<Key>(), 24);
+        assert_eq!(std::mem::size_of::<Node<i64>>(), 40);
+    }
+
+    #[test]
+    fn long_and_short_keys() {
+        let mut d = Dict::new();
+        let long = vec![b'x'; 100];
+        d.insert(&long, 1);
+        d.insert(b"short", 2);
+        assert_eq!(d.get(&long), Some(&1));
+        assert_eq!(d.get(b"short"), Some(&2));
+        assert_eq!(d.remove(&long), Some(1));
+    }
 
     #[test]
     fn insert_get_remove() {
@@ -303,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn random_and_sample() {
+    fn random_entries() {
         let mut d = Dict::new();
         let mut rng = rand::rng();
         assert!(d.random_entry(&mut rng).is_none());
@@ -312,7 +332,5 @@ mod tests {
         }
         let (k, v) = d.random_entry(&mut rng).unwrap();
         assert_eq!(k, v.to_be_bytes());
-        assert_eq!(d.sample(&mut rng, 20).len(), 20);
-        assert_eq!(d.sample(&mut rng, 500).len(), 100);
     }
 }

@@ -56,10 +56,6 @@ impl Engine {
         }
     }
 
-    pub fn databases(&self) -> usize {
-        self.databases
-    }
-
     /// The keyspace of a partition, created empty on first use.
     pub fn open(&self, partition: u32) -> SharedKeyspace {
         self.partitions
@@ -67,10 +63,6 @@ impl Engine {
             .entry(partition)
             .or_insert_with(|| Arc::new(Mutex::new(Keyspace::new(self.databases))))
             .clone()
-    }
-
-    pub fn get(&self, partition: u32) -> Option<SharedKeyspace> {
-        self.partitions.lock().get(&partition).cloned()
     }
 
     /// Every hosted keyspace, for INFO, the expiry cycle and FLUSHALL.

@@ -9,6 +9,16 @@ pub const INLINE_CAP: usize = 22;
 /// Strings up to this length are reported as `embstr` by OBJECT ENCODING, as Redis does.
 const EMBSTR_LIMIT: usize = 44;
 
+/// `data` as an inline buffer and its length, if it fits in one.
+pub fn inline_copy(data: &[u8]) -> Option<(u8, [u8; INLINE_CAP])> {
+    if data.len() > INLINE_CAP {
+        return None;
+    }
+    let mut buf = [0u8; INLINE_CAP];
+    buf[..data.len()].copy_from_slice(data);
+    Some((data.len() as u8, buf))
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     /// A string that reads as a canonical 64-bit integer.
@@ -47,13 +57,8 @@ impl Value {
 
     /// Stores bytes without trying the integer form (for values about to be mutated).
     fn from_bytes_raw(data: &[u8]) -> Value {
-        if data.len() <= INLINE_CAP {
-            let mut buf = [0u8; INLINE_CAP];
-            buf[..data.len()].copy_from_slice(data);
-            Value::Inline {
-                len: data.len() as u8,
-                buf,
-            }
+        if let Some((len, buf)) = inline_copy(data) {
+            Value::Inline { len, buf }
         } else {
             Value::Heap {
                 len: data.len() as u32,
@@ -153,14 +158,6 @@ impl Value {
         match self {
             Value::Heap { .. } => None,
             other => Some(other.to_vec()),
-        }
-    }
-
-    /// Approximate heap bytes owned by this value, for INFO memory and MEMORY USAGE.
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Value::Heap { buf, .. } => buf.len(),
-            _ => 0,
         }
     }
 }

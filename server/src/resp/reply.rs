@@ -25,10 +25,6 @@ impl Reply {
         }
     }
 
-    pub fn is_resp3(&self) -> bool {
-        self.proto == Protocol::Resp3
-    }
-
     fn line(&mut self, prefix: u8, text: &[u8]) {
         self.buf.reserve(text.len() + 3);
         self.buf.put_u8(prefix);
