@@ -3,20 +3,8 @@
 # redis-server, then reports each process's RSS growth per key and the ratio.
 #   benches/memory.sh            # 1,000,000 keys
 #   KEYS=200000 benches/memory.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
 KEYS=${KEYS:-1000000}
-command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server redis-tools; }
-cargo build --release -q --bin slotcache-server
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SC_PORT=$(free_port); RD_PORT=$(free_port)
-TMP=$(mktemp -d)
-./target/release/slotcache-server --port "$SC_PORT" >"$TMP/slotcache.log" 2>&1 & SC_PID=$!
-redis-server --port "$RD_PORT" --save '' --appendonly no --dir "$TMP" >"$TMP/redis.log" 2>&1 & RD_PID=$!
-trap 'kill $SC_PID $RD_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-for port in $SC_PORT $RD_PORT; do
-  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+source "$(dirname "$0")/common.sh"
 python3 - "$KEYS" "$SC_PORT:$SC_PID" "$RD_PORT:$RD_PID" <<'PY'
 import socket, sys
 keys = int(sys.argv[1])

@@ -3,24 +3,11 @@
 # alternately for several rounds on this machine; prints the median ops/s of each and the ratio.
 #   benches/vs-redis.sh                  # defaults below
 #   N=200000 ROUNDS=3 benches/vs-redis.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
 N=${N:-1000000}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
 TESTS=${TESTS:-set,get,incr,mset}
-command -v redis-benchmark >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-tools redis-server; }
-cargo build --release -q --bin slotcache-server
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SC_PORT=$(free_port); RD_PORT=$(free_port)
-TMP=$(mktemp -d)
-./target/release/slotcache-server --port "$SC_PORT" >"$TMP/slotcache.log" 2>&1 & SC_PID=$!
-redis-server --port "$RD_PORT" --save '' --appendonly no --dir "$TMP" >"$TMP/redis.log" 2>&1 & RD_PID=$!
-trap 'kill $SC_PID $RD_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
-for port in $SC_PORT $RD_PORT; do
-  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+source "$(dirname "$0")/common.sh"
 
 run() { # port pipeline -> "test ops" lines
   redis-benchmark -p "$1" -t "$TESTS" -c "$CLIENTS" -n "$N" -P "$2" -r 100000 --csv -q 2>/dev/null |
