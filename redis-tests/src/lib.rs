@@ -55,6 +55,11 @@ impl Process {
     pub fn connect(&self) -> Conn {
         Conn::connect(self.port)
     }
+
+    /// What the process wrote to stderr so far (slotcache logs there).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+    }
 }
 
 impl Drop for Process {
@@ -100,12 +105,13 @@ fn wait_ready(mut child: Child, port: u16, dir: PathBuf) -> Process {
 pub fn start_slotcache(extra: &[&str]) -> Process {
     let port = free_port();
     let dir = temp_dir("slotcache");
+    let stderr = std::fs::File::create(dir.join("stderr.log")).expect("creating a log file");
     let child = Command::new(binary("slotcache-server"))
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(extra)
         .current_dir(&dir)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawning slotcache-server");
     wait_ready(child, port, dir)
