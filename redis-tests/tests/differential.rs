@@ -151,7 +151,8 @@ impl Pair {
     }
 }
 
-/// Scripted cases: blank-line separated blocks, each run on empty servers.
+/// Scripted cases: blank-line separated blocks, each run on empty servers; `sleep <ms>` lines
+/// pause both.
 const SCRIPT: &str = include_str!("differential_cases.txt");
 
 #[test]
@@ -172,6 +173,12 @@ fn run_script(mut pair: Pair, what: &str) {
         for line in block.lines() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            // `sleep <ms>` lets deadlines pass between commands.
+            if let Some(ms) = line.strip_prefix("sleep ") {
+                let ms: u64 = ms.parse().expect("sleep takes milliseconds");
+                std::thread::sleep(std::time::Duration::from_millis(ms));
                 continue;
             }
             let args = split_line(line);
