@@ -3,6 +3,7 @@
 
 use super::connection::{db_index, help_reply};
 use super::{int_arg, is, ks, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use crate::engine::dump::{deserialize, serialize};
 use crate::engine::{Db, Value};
 use crate::glob;
 
@@ -365,15 +366,21 @@ pub struct ScanOptions {
     pub type_filter: Option<String>,
 }
 
+/// A SCAN-family cursor argument.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| CmdError::err("invalid cursor"))
+}
+
+/// The cursor and options of a SCAN-family command whose cursor is at `cursor_at`.
 pub fn parse_scan(
     args: &Args,
     cursor_at: usize,
     allow_type: bool,
 ) -> Result<ScanOptions, CmdError> {
-    let cursor = std::str::from_utf8(&args[cursor_at])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let cursor = parse_cursor(&args[cursor_at])?;
     let mut opts = ScanOptions {
         cursor,
         pattern: None,
@@ -436,10 +443,7 @@ fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn randomkey(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let now = ctx.now;
     let key = ctx.db().random_key(&mut rand::rng(), now);
-    match key {
-        Some(key) => ctx.out.bulk(&key),
-        None => ctx.out.null(),
-    }
+    ctx.out.bulk_or_null(key.as_deref());
     Ok(())
 }
 
@@ -538,43 +542,6 @@ fn object_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
             "    <key>.",
         ],
     )
-}
-
-/// DUMP format: type byte, payload, 2-byte format version, 8-byte FNV-1a checksum of the rest.
-const DUMP_VERSION: u16 = 1;
-const DUMP_TYPE_STRING: u8 = 0;
-
-fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
-}
-
-pub fn serialize(value: &Value) -> Vec<u8> {
-    let mut out = vec![DUMP_TYPE_STRING];
-    out.extend_from_slice(&value.to_vec());
-    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
-    let sum = checksum(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
-    out
-}
-
-pub fn deserialize(data: &[u8]) -> Option<Value> {
-    if data.len() < 11 {
-        return None;
-    }
-    let (body, sum) = data.split_at(data.len() - 8);
-    if checksum(body).to_le_bytes() != sum {
-        return None;
-    }
-    let (payload, version) = body.split_at(body.len() - 2);
-    if u16::from_le_bytes([version[0], version[1]]) != DUMP_VERSION {
-        return None;
-    }
-    match payload.split_first()? {
-        (&DUMP_TYPE_STRING, bytes) => Some(Value::from_bytes(bytes)),
-        _ => None,
-    }
 }
 
 fn dump(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -4,12 +4,13 @@
 
 pub mod bits;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod server;
 pub mod strings;
 
 use crate::client::Client;
-use crate::engine::{Db, Keyspace};
+use crate::engine::{Db, Keyspace, Value};
 use crate::resp::Reply;
 use crate::state::Server;
 use ahash::AHashMap;
@@ -226,9 +227,10 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 5] {
+fn families() -> [&'static [CommandSpec]; 6] {
     [
         connection::COMMANDS,
+        hashes::COMMANDS,
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -351,6 +353,41 @@ pub fn arity_error(spec: &CommandSpec) -> CmdError {
         "ERR wrong number of arguments for '{}' command",
         spec.full_name()
     ))
+}
+
+/// The value at `key` as type `T` for reading (counts a keyspace hit or miss), `None` when the
+/// key is absent, WRONGTYPE when it holds another type.
+pub fn read_typed<'a, T>(
+    db: &'a mut Db,
+    key: &[u8],
+    now: i64,
+    pick: fn(&Value) -> Option<&T>,
+) -> Result<Option<&'a T>, CmdError> {
+    match db.get(key, now) {
+        None => Ok(None),
+        Some(entry) => pick(&entry.value).map(Some).ok_or(CmdError::WrongType),
+    }
+}
+
+/// The value at `key` as type `T` for writing; created with `make` when absent and `make` is
+/// given.
+pub fn write_typed<'a, T>(
+    db: &'a mut Db,
+    key: &[u8],
+    now: i64,
+    pick: fn(&mut Value) -> Option<&mut T>,
+    make: Option<fn() -> Value>,
+) -> Result<Option<&'a mut T>, CmdError> {
+    if db.get_mut(key, now).is_none() {
+        match make {
+            Some(make) => db.set(key, make(), now),
+            None => return Ok(None),
+        }
+    }
+    match db.get_mut(key, now) {
+        Some(entry) => pick(&mut entry.value).map(Some).ok_or(CmdError::WrongType),
+        None => Ok(None),
+    }
 }
 
 /// Parses an integer argument with Redis's strict rules.

@@ -212,10 +212,7 @@ fn getset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     let old = read_string(db, &args[1], now)?.map(|v| v.to_vec());
     db.set(&args[1], Value::from_bytes(&args[2]), now);
-    match old {
-        Some(old) => ctx.out.bulk(&old),
-        None => ctx.out.null(),
-    }
+    ctx.out.bulk_or_null(old.as_deref());
     Ok(())
 }
 
@@ -483,6 +480,20 @@ struct LcsOptions {
 }
 
 fn lcs(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    // Key types are checked before the options, as Redis does.
+    let now = ctx.now;
+    let db = ctx.db();
+    let mut fetch = |key: &[u8]| -> Result<Vec<u8>, CmdError> {
+        match db.get(key, now) {
+            None => Ok(Vec::new()),
+            Some(entry) if entry.value.is_string() => Ok(entry.value.to_vec()),
+            Some(_) => Err(CmdError::err(
+                "The specified keys must contain string values",
+            )),
+        }
+    };
+    let a = fetch(&args[1])?;
+    let b = fetch(&args[2])?;
     let mut opts = LcsOptions {
         len_only: false,
         idx: false,
@@ -505,19 +516,6 @@ fn lcs(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         i += 1;
     }
-    let now = ctx.now;
-    let db = ctx.db();
-    let mut fetch = |key: &[u8]| -> Result<Vec<u8>, CmdError> {
-        match db.get(key, now) {
-            None => Ok(Vec::new()),
-            Some(entry) if entry.value.is_string() => Ok(entry.value.to_vec()),
-            Some(_) => Err(CmdError::err(
-                "The specified keys must contain string values",
-            )),
-        }
-    };
-    let a = fetch(&args[1])?;
-    let b = fetch(&args[2])?;
     if opts.len_only && opts.idx {
         return Err(CmdError::err(
             "If you want both the length and indexes, please just use IDX.",

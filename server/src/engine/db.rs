@@ -7,7 +7,6 @@ use rand::Rng;
 use std::time::{Duration, Instant};
 
 /// A stored key's value and its access clock (seconds, 24 bits, as Redis's LRU field).
-#[derive(Debug)]
 pub struct Entry {
     pub value: Value,
     lru: u32,

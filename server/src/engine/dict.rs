@@ -46,6 +46,16 @@ pub struct Dict<V> {
     hasher: ahash::RandomState,
 }
 
+impl<V: Clone> Clone for Dict<V> {
+    fn clone(&self) -> Self {
+        let mut copy = Dict::new();
+        for (key, value) in self.iter() {
+            copy.insert_new(key, value.clone());
+        }
+        copy
+    }
+}
+
 impl<V> Default for Dict<V> {
     fn default() -> Self {
         Self::new()

@@ -4,6 +4,9 @@
 
 pub mod db;
 pub mod dict;
+pub mod dump;
+pub mod hash;
+pub mod listpack;
 pub mod longdouble;
 pub mod value;
 

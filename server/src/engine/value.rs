@@ -1,6 +1,7 @@
 //! Stored values. Strings keep small payloads and integers inline in the 24-byte value, so a
 //! typical cache entry costs one heap node and nothing more.
 
+use super::hash::Hash;
 use crate::resp::parse::parse_i64;
 
 /// Longest string stored inline.
@@ -19,27 +20,36 @@ pub fn inline_copy(data: &[u8]) -> Option<(u8, [u8; INLINE_CAP])> {
     Some((data.len() as u8, buf))
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Value {
     /// A string that reads as a canonical 64-bit integer.
     Int(i64),
     /// A short string stored in place.
-    Inline { len: u8, buf: [u8; INLINE_CAP] },
+    Inline {
+        len: u8,
+        buf: [u8; INLINE_CAP],
+    },
     /// A longer string; `buf.len()` is the capacity, `len` the used part, so APPEND and SETRANGE
     /// grow it geometrically instead of copying every time.
-    Heap { len: u32, buf: Box<[u8]> },
+    Heap {
+        len: u32,
+        buf: Box<[u8]>,
+    },
+    Hash(Box<Hash>),
 }
 
 /// A Redis data type, as TYPE and SCAN TYPE name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueType {
     String,
+    Hash,
 }
 
 impl ValueType {
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::Hash => "hash",
         }
     }
 }
@@ -68,7 +78,10 @@ impl Value {
     }
 
     pub fn value_type(&self) -> ValueType {
-        ValueType::String
+        match self {
+            Value::Int(_) | Value::Inline { .. } | Value::Heap { .. } => ValueType::String,
+            Value::Hash(_) => ValueType::Hash,
+        }
     }
 
     pub fn is_string(&self) -> bool {
@@ -78,12 +91,14 @@ impl Value {
         )
     }
 
-    /// The string's bytes, formatting integers on the fly into `scratch`.
+    /// The string's bytes, formatting integers on the fly into `scratch` (empty for other
+    /// types: callers check the type first).
     pub fn as_bytes<'a>(&'a self, scratch: &'a mut itoa::Buffer) -> &'a [u8] {
         match self {
             Value::Int(n) => scratch.format(*n).as_bytes(),
             Value::Inline { len, buf } => &buf[..*len as usize],
             Value::Heap { len, buf } => &buf[..*len as usize],
+            _ => &[],
         }
     }
 
@@ -96,6 +111,7 @@ impl Value {
             Value::Int(n) => itoa::Buffer::new().format(*n).len(),
             Value::Inline { len, .. } => *len as usize,
             Value::Heap { len, .. } => *len as usize,
+            _ => 0,
         }
     }
 
@@ -105,7 +121,7 @@ impl Value {
             Value::Int(n) => Some(*n),
             Value::Inline { len, buf } => parse_i64(&buf[..*len as usize]),
             Value::Heap { len, buf } if *len <= 20 => parse_i64(&buf[..*len as usize]),
-            Value::Heap { .. } => None,
+            _ => None,
         }
     }
 
@@ -120,6 +136,7 @@ impl Value {
                 "embstr"
             }
             Value::Heap { .. } => "raw",
+            Value::Hash(hash) => hash.encoding(),
         }
     }
 

@@ -67,6 +67,14 @@ impl Reply {
         self.buf.put_slice(b"\r\n");
     }
 
+    /// A bulk string, or the null bulk for `None`.
+    pub fn bulk_or_null(&mut self, data: Option<&[u8]>) {
+        match data {
+            Some(data) => self.bulk(data),
+            None => self.null(),
+        }
+    }
+
     pub fn bulk_int(&mut self, n: i64) {
         let mut digits = itoa::Buffer::new();
         self.bulk(digits.format(n).as_bytes());
