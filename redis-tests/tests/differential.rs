@@ -55,7 +55,8 @@ fn mode_for(args: &[Vec<u8>], random: bool) -> Compare {
     match name.as_str() {
         "keys" | "scan" => Compare::Sorted,
         "hgetall" | "hkeys" | "hvals" | "hscan" if random => Compare::Sorted,
-        "hrandfield" => Compare::Shape,
+        "hrandfield" | "srandmember" => Compare::Shape,
+        "smembers" | "sinter" | "sunion" | "sdiff" | "sscan" | "spop" => Compare::Sorted,
         "pttl" | "pexpiretime" => Compare::Near(2000),
         "expiretime" => Compare::Near(2),
         _ => Compare::Exact,
@@ -245,7 +246,21 @@ fn command_table_matches_redis() {
     pair.finish("command table");
 }
 
-const KEYS: &[&str] = &["k0", "k1", "k2", "{t}a", "{t}b", "n", "h0", "h1"];
+const KEYS: &[&str] = &[
+    "k0", "k1", "k2", "{t}a", "{t}b", "n", "h0", "h1", "s0", "s1",
+];
+const SETS: &[&str] = &["s0", "s1", "s2", "k0", "h0"];
+const MEMBERS: &[&str] = &[
+    "1",
+    "2",
+    "3",
+    "-5",
+    "10",
+    "a",
+    "b",
+    "",
+    "a-member-longer-than-sixty-four-bytes-so-that-the-set-becomes-a-real-dict",
+];
 const FIELDS: &[&str] = &[
     "f0",
     "f1",
@@ -344,7 +359,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
     let n = pick(rng, NUMBERS);
     let far_ttl = rng.random_range(100..100_000).to_string();
     let far_at = (4_000_000_000i64 + rng.random_range(0..1_000_000)).to_string();
-    let words: Vec<String> = match rng.random_range(0..60) {
+    let words: Vec<String> = match rng.random_range(0..70) {
         0 => vec!["SET".into(), k, v],
         1 => vec!["SET".into(), k, v, pick(rng, &["NX", "XX", "GET"])],
         2 => vec!["SET".into(), k, v, pick(rng, &["EX", "PX"]), far_ttl],
@@ -539,6 +554,69 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
             pick(rng, &["h0", "h1", "k0"]),
             pick(rng, &["-5", "0", "2", "100", "x", "<omit>"]),
             pick(rng, &["WITHVALUES", "<omit>"]),
+        ],
+        59 => vec![
+            "SADD".into(),
+            pick(rng, SETS),
+            pick(rng, MEMBERS),
+            pick(rng, MEMBERS),
+            pick(rng, &["4", "c", "<omit>"]),
+        ],
+        60 => vec![
+            "SREM".into(),
+            pick(rng, SETS),
+            pick(rng, MEMBERS),
+            pick(rng, MEMBERS),
+        ],
+        61 => vec![pick(rng, &["SMEMBERS", "SCARD"]), pick(rng, SETS)],
+        62 => vec![
+            pick(rng, &["SISMEMBER", "SMISMEMBER"]),
+            pick(rng, SETS),
+            pick(rng, MEMBERS),
+        ],
+        63 => vec![
+            pick(rng, &["SINTER", "SUNION", "SDIFF"]),
+            pick(rng, SETS),
+            pick(rng, SETS),
+            pick(rng, &["s2", "<omit>"]),
+        ],
+        64 => vec![
+            pick(rng, &["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]),
+            pick(rng, &["s2", "d0"]),
+            pick(rng, SETS),
+            pick(rng, SETS),
+        ],
+        65 => vec![
+            "SMOVE".into(),
+            pick(rng, SETS),
+            pick(rng, SETS),
+            pick(rng, MEMBERS),
+        ],
+        66 => vec![
+            "SINTERCARD".into(),
+            pick(rng, &["1", "2", "0", "3", "x"]),
+            pick(rng, SETS),
+            pick(rng, SETS),
+            pick(rng, &["LIMIT", "<omit>"]),
+            pick(rng, &["1", "0", "-1", "<omit>"]),
+        ],
+        67 => vec![
+            "SRANDMEMBER".into(),
+            pick(rng, SETS),
+            pick(rng, &["-3", "0", "100", "x", "<omit>"]),
+        ],
+        // Only pops whose result is determined: the whole set.
+        68 => vec![
+            "SPOP".into(),
+            pick(rng, SETS),
+            pick(rng, &["100", "-1", "x"]),
+        ],
+        69 => vec![
+            "SSCAN".into(),
+            pick(rng, SETS),
+            pick(rng, &["0", "x"]),
+            pick(rng, &["MATCH", "COUNT", "<omit>"]),
+            pick(rng, &["*a*", "100", "<omit>"]),
         ],
         58 => vec![
             "HSCAN".into(),

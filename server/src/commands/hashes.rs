@@ -1,52 +1,14 @@
 //! Hash commands.
 
-use super::keys::{parse_cursor, parse_scan};
+use super::keys::scan_collection;
 use super::{
     int_arg, is, ks, read_typed, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx,
     Find,
 };
+use super::{random_count, random_picks, remove_members, reply_no_random};
 use crate::engine::hash::Hash;
-use crate::engine::{longdouble, Db, Value};
-use crate::glob;
+use crate::engine::longdouble;
 use crate::resp::Reply;
-use rand::Rng;
-
-fn pick(value: &Value) -> Option<&Hash> {
-    match value {
-        Value::Hash(hash) => Some(hash),
-        _ => None,
-    }
-}
-
-fn pick_mut(value: &mut Value) -> Option<&mut Hash> {
-    match value {
-        Value::Hash(hash) => Some(hash),
-        _ => None,
-    }
-}
-
-fn new_hash() -> Value {
-    Value::Hash(Box::default())
-}
-
-fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a Hash>, CmdError> {
-    read_typed(db, key, now, pick)
-}
-
-fn write<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: i64,
-    create: bool,
-) -> Result<Option<&'a mut Hash>, CmdError> {
-    write_typed(
-        db,
-        key,
-        now,
-        pick_mut,
-        create.then_some(new_hash as fn() -> Value),
-    )
-}
 
 fn check_pairs(args: &Args, name: &str) -> CmdResult {
     if args.len() % 2 != 0 {
@@ -59,7 +21,7 @@ fn check_pairs(args: &Args, name: &str) -> CmdResult {
 
 fn set_pairs(ctx: &mut Ctx, args: &Args) -> Result<i64, CmdError> {
     let now = ctx.now;
-    let hash = write(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
+    let hash = write_typed::<Hash>(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
     let mut added = 0;
     for pair in args[2..].chunks(2) {
         added += hash.insert(&pair[0], &pair[1]) as i64;
@@ -83,7 +45,7 @@ fn hmset(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn hsetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
-    let hash = write(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
+    let hash = write_typed::<Hash>(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
     let added = hash.get(&args[2]).is_none() && hash.insert(&args[2], &args[3]);
     ctx.out.int(added as i64);
     Ok(())
@@ -91,14 +53,15 @@ fn hsetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn hget(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
-    let value = read(ctx.db(), &args[1], now)?.and_then(|h| h.get(&args[2]).map(<[u8]>::to_vec));
+    let value = read_typed::<Hash>(ctx.db(), &args[1], now)?
+        .and_then(|h| h.get(&args[2]).map(<[u8]>::to_vec));
     ctx.out.bulk_or_null(value.as_deref());
     Ok(())
 }
 
 fn hmget(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
-    let values: Vec<Option<Vec<u8>>> = match read(ctx.db(), &args[1], now)? {
+    let values: Vec<Option<Vec<u8>>> = match read_typed::<Hash>(ctx.db(), &args[1], now)? {
         Some(hash) => args[2..]
             .iter()
             .map(|f| hash.get(f).map(<[u8]>::to_vec))
@@ -124,7 +87,7 @@ fn write_pairs(out: &mut Reply, pairs: &[(&[u8], &[u8])]) {
 fn hgetall(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let db = &mut ctx.ks.dbs[ctx.client.db];
-    match read(db, &args[1], now)? {
+    match read_typed::<Hash>(db, &args[1], now)? {
         Some(hash) => write_pairs(ctx.out, &hash.pairs()),
         None => ctx.out.map(0),
     }
@@ -134,7 +97,7 @@ fn hgetall(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn hkeys_or_vals(ctx: &mut Ctx, args: &Args, keys: bool) -> CmdResult {
     let now = ctx.now;
     let db = &mut ctx.ks.dbs[ctx.client.db];
-    match read(db, &args[1], now)? {
+    match read_typed::<Hash>(db, &args[1], now)? {
         Some(hash) => {
             let pairs = hash.pairs();
             ctx.out
@@ -154,37 +117,27 @@ fn hvals(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn hdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let now = ctx.now;
-    let db = ctx.db();
-    let Some(hash) = write(db, &args[1], now, false)? else {
-        ctx.out.int(0);
-        return Ok(());
-    };
-    let removed = args[2..].iter().filter(|f| hash.remove(f)).count();
-    if hash.is_empty() {
-        db.remove(&args[1]);
-    }
-    ctx.out.int(removed as i64);
-    Ok(())
+    remove_members::<Hash>(ctx, args)
 }
 
 fn hexists(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
-    let found = read(ctx.db(), &args[1], now)?.is_some_and(|h| h.get(&args[2]).is_some());
+    let found =
+        read_typed::<Hash>(ctx.db(), &args[1], now)?.is_some_and(|h| h.get(&args[2]).is_some());
     ctx.out.int(found as i64);
     Ok(())
 }
 
 fn hlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
-    let len = read(ctx.db(), &args[1], now)?.map_or(0, Hash::len);
+    let len = read_typed::<Hash>(ctx.db(), &args[1], now)?.map_or(0, Hash::len);
     ctx.out.int(len as i64);
     Ok(())
 }
 
 fn hstrlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
-    let len = read(ctx.db(), &args[1], now)?
+    let len = read_typed::<Hash>(ctx.db(), &args[1], now)?
         .and_then(|h| h.get(&args[2]).map(<[u8]>::len))
         .unwrap_or(0);
     ctx.out.int(len as i64);
@@ -194,7 +147,7 @@ fn hstrlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let delta = int_arg(&args[3])?;
     let now = ctx.now;
-    let hash = write(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
+    let hash = write_typed::<Hash>(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
     let current = match hash.get(&args[2]) {
         Some(value) => crate::resp::parse::parse_i64(value)
             .ok_or_else(|| CmdError::err("hash value is not an integer"))?,
@@ -213,7 +166,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
         longdouble::AddError::NanOrInfinity => CmdError::err("value is NaN or Infinity"),
     })?;
     let now = ctx.now;
-    let hash = write(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
+    let hash = write_typed::<Hash>(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
     let current = hash
         .get(&args[2])
         .map_or_else(|| b"0".to_vec(), <[u8]>::to_vec);
@@ -229,18 +182,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let count = match args.get(2) {
-        Some(arg) => {
-            let count = int_arg(arg)?;
-            if count == i64::MIN {
-                return Err(CmdError::err(
-                    "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                ));
-            }
-            Some(count)
-        }
-        None => None,
-    };
+    let count = random_count(args.get(2))?;
     let with_values = match args.len() {
         2 | 3 => false,
         4 if is(&args[3], "withvalues") => true,
@@ -251,11 +193,8 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     let now = ctx.now;
     let db = &mut ctx.ks.dbs[ctx.client.db];
-    let Some(hash) = read(db, &args[1], now)? else {
-        match count {
-            Some(_) => ctx.out.array(0),
-            None => ctx.out.null(),
-        }
+    let Some(hash) = read_typed::<Hash>(db, &args[1], now)? else {
+        reply_no_random(ctx.out, count);
         return Ok(());
     };
     let mut rng = rand::rng();
@@ -266,22 +205,7 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         return Ok(());
     };
-    let picked: Vec<(&[u8], &[u8])> = if count < 0 {
-        (0..count.unsigned_abs())
-            .filter_map(|_| hash.random_pair(&mut rng))
-            .collect()
-    } else {
-        let mut pairs = hash.pairs();
-        if (count as usize) < pairs.len() {
-            // A partial Fisher-Yates shuffle: `count` distinct fields.
-            for i in 0..count as usize {
-                let j = rng.random_range(i..pairs.len());
-                pairs.swap(i, j);
-            }
-            pairs.truncate(count as usize);
-        }
-        pairs
-    };
+    let picked = random_picks(hash.pairs(), count, &mut rng);
     let out = &mut *ctx.out;
     if with_values && out.proto == crate::resp::Protocol::Resp3 {
         out.array(picked.len());
@@ -303,42 +227,15 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn hscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let cursor = parse_cursor(&args[2])?;
-    let now = ctx.now;
-    let db = &mut ctx.ks.dbs[ctx.client.db];
-    let Some(hash) = read(db, &args[1], now)? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
-        return Ok(());
-    };
-    let opts = parse_scan(args, 2, false)?;
-    let mut found: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut cursor = cursor;
-    let mut budget = opts.count * 10;
-    loop {
-        cursor = hash.scan(cursor, |field, value| {
-            if opts
-                .pattern
-                .as_ref()
-                .is_none_or(|p| glob::matches(p, field, false))
-            {
-                found.push((field.to_vec(), value.to_vec()));
+    // Fields and values both count toward COUNT, as in Redis.
+    scan_collection::<Hash>(ctx, args, |hash, cursor, opts, found| {
+        hash.scan(cursor, |field, value| {
+            if opts.matches(field) {
+                found.push(field.to_vec());
+                found.push(value.to_vec());
             }
-        });
-        budget = budget.saturating_sub(1);
-        if cursor == 0 || budget == 0 || found.len() >= opts.count {
-            break;
-        }
-    }
-    ctx.out.array(2);
-    ctx.out.bulk(cursor.to_string().as_bytes());
-    ctx.out.array(found.len() * 2);
-    for (field, value) in &found {
-        ctx.out.bulk(field);
-        ctx.out.bulk(value);
-    }
-    Ok(())
+        })
+    })
 }
 
 pub static COMMANDS: &[CommandSpec] = &[

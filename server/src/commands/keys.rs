@@ -2,10 +2,14 @@
 //! DUMP and RESTORE.
 
 use super::connection::{db_index, help_reply};
-use super::{int_arg, is, ks, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use super::{
+    int_arg, is, ks, read_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find,
+};
 use crate::engine::dump::{deserialize, serialize};
+use crate::engine::value::Collection;
 use crate::engine::{Db, Value};
 use crate::glob;
+use crate::resp::Reply;
 
 fn del(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
@@ -408,35 +412,78 @@ pub fn parse_scan(
     Ok(opts)
 }
 
+impl ScanOptions {
+    /// Whether an element passes MATCH.
+    pub fn matches(&self, element: &[u8]) -> bool {
+        self.pattern
+            .as_ref()
+            .is_none_or(|p| glob::matches(p, element, false))
+    }
+
+    /// Runs `step` (one cursor step that adds what it finds, returning the next cursor) until
+    /// COUNT elements were found, the iteration completed, or ten times COUNT steps ran, as
+    /// Redis bounds one call. Returns the cursor to hand back and the elements.
+    pub fn collect(
+        &self,
+        mut step: impl FnMut(u64, &mut Vec<Vec<u8>>) -> u64,
+    ) -> (u64, Vec<Vec<u8>>) {
+        let mut found = Vec::new();
+        let mut cursor = self.cursor;
+        let mut budget = self.count.saturating_mul(10);
+        loop {
+            cursor = step(cursor, &mut found);
+            budget = budget.saturating_sub(1);
+            if cursor == 0 || budget == 0 || found.len() >= self.count {
+                return (cursor, found);
+            }
+        }
+    }
+}
+
+/// A SCAN-family reply: the next cursor and the elements.
+pub fn reply_scan(out: &mut Reply, cursor: u64, elements: &[Vec<u8>]) {
+    out.array(2);
+    out.bulk(cursor.to_string().as_bytes());
+    out.bulks(elements.iter());
+}
+
+/// HSCAN, SSCAN, ZSCAN: validates the cursor, answers an empty scan for a missing key (before
+/// looking at the options, as Redis does), then collects with `step`, one step of the
+/// collection's own iteration.
+pub fn scan_collection<T: Collection>(
+    ctx: &mut Ctx,
+    args: &Args,
+    step: fn(&T, u64, &ScanOptions, &mut Vec<Vec<u8>>) -> u64,
+) -> CmdResult {
+    parse_cursor(&args[2])?;
+    let now = ctx.now;
+    let db = &mut ctx.ks.dbs[ctx.client.db];
+    let Some(collection) = read_typed::<T>(db, &args[1], now)? else {
+        reply_scan(ctx.out, 0, &[]);
+        return Ok(());
+    };
+    let opts = parse_scan(args, 2, false)?;
+    let (cursor, found) = opts.collect(|cursor, found| step(collection, cursor, &opts, found));
+    reply_scan(ctx.out, cursor, &found);
+    Ok(())
+}
+
 fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let opts = parse_scan(args, 1, true)?;
     let now = ctx.now;
     let db = ctx.db();
-    let mut cursor = opts.cursor;
-    let mut found: Vec<Vec<u8>> = Vec::new();
-    let mut budget = opts.count * 10;
-    loop {
-        cursor = db.scan(cursor, now, |key, entry| {
-            let pattern_ok = opts
-                .pattern
-                .as_ref()
-                .is_none_or(|p| glob::matches(p, key, false));
+    let (cursor, found) = opts.collect(|cursor, found| {
+        db.scan(cursor, now, |key, entry| {
             let type_ok = opts
                 .type_filter
                 .as_ref()
                 .is_none_or(|t| entry.value.value_type().name() == t);
-            if pattern_ok && type_ok {
+            if opts.matches(key) && type_ok {
                 found.push(key.to_vec());
             }
-        });
-        budget = budget.saturating_sub(1);
-        if cursor == 0 || budget == 0 || found.len() >= opts.count {
-            break;
-        }
-    }
-    ctx.out.array(2);
-    ctx.out.bulk(cursor.to_string().as_bytes());
-    ctx.out.bulks(found.iter());
+        })
+    });
+    reply_scan(ctx.out, cursor, &found);
     Ok(())
 }
 

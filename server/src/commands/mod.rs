@@ -7,10 +7,12 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use crate::client::Client;
-use crate::engine::{Db, Keyspace, Value};
+use crate::engine::value::Collection;
+use crate::engine::{Db, Keyspace};
 use crate::resp::Reply;
 use crate::state::Server;
 use ahash::AHashMap;
@@ -227,10 +229,11 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 6] {
+fn families() -> [&'static [CommandSpec]; 7] {
     [
         connection::COMMANDS,
         hashes::COMMANDS,
+        sets::COMMANDS,
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -355,39 +358,103 @@ pub fn arity_error(spec: &CommandSpec) -> CmdError {
     ))
 }
 
-/// The value at `key` as type `T` for reading (counts a keyspace hit or miss), `None` when the
-/// key is absent, WRONGTYPE when it holds another type.
-pub fn read_typed<'a, T>(
+/// The collection at `key` for reading (counts a keyspace hit or miss): `None` when the key is
+/// absent, WRONGTYPE when it holds another type.
+pub fn read_typed<'a, T: Collection>(
     db: &'a mut Db,
     key: &[u8],
     now: i64,
-    pick: fn(&Value) -> Option<&T>,
 ) -> Result<Option<&'a T>, CmdError> {
     match db.get(key, now) {
         None => Ok(None),
-        Some(entry) => pick(&entry.value).map(Some).ok_or(CmdError::WrongType),
+        Some(entry) => T::of(&entry.value).map(Some).ok_or(CmdError::WrongType),
     }
 }
 
-/// The value at `key` as type `T` for writing; created with `make` when absent and `make` is
-/// given.
-pub fn write_typed<'a, T>(
+/// The collection at `key` for writing, created empty when absent if `create`.
+pub fn write_typed<'a, T: Collection>(
     db: &'a mut Db,
     key: &[u8],
     now: i64,
-    pick: fn(&mut Value) -> Option<&mut T>,
-    make: Option<fn() -> Value>,
+    create: bool,
 ) -> Result<Option<&'a mut T>, CmdError> {
     if db.get_mut(key, now).is_none() {
-        match make {
-            Some(make) => db.set(key, make(), now),
-            None => return Ok(None),
+        if !create {
+            return Ok(None);
         }
+        db.set(key, T::default().into_value(), now);
     }
     match db.get_mut(key, now) {
-        Some(entry) => pick(&mut entry.value).map(Some).ok_or(CmdError::WrongType),
+        Some(entry) => T::of_mut(&mut entry.value)
+            .map(Some)
+            .ok_or(CmdError::WrongType),
         None => Ok(None),
     }
+}
+
+/// HDEL, SREM and the like: removes the members named from `args[2..]`, deletes the key once
+/// the collection is empty, and replies with how many were removed.
+pub fn remove_members<T: Collection>(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(collection) = write_typed::<T>(db, &args[1], now, false)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let removed = args[2..]
+        .iter()
+        .filter(|m| collection.remove_member(m))
+        .count();
+    if collection.is_empty() {
+        db.remove(&args[1]);
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+/// The count argument of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER, in Redis's range
+/// (-LONG_MAX..=LONG_MAX).
+pub fn random_count(arg: Option<&Bytes>) -> Result<Option<i64>, CmdError> {
+    let Some(arg) = arg else { return Ok(None) };
+    match int_arg(arg)? {
+        i64::MIN => Err(CmdError::err(
+            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        )),
+        count => Ok(Some(count)),
+    }
+}
+
+/// What HRANDFIELD, SRANDMEMBER and ZRANDMEMBER answer for a missing key: an empty array when
+/// a count was given, else null.
+pub fn reply_no_random(out: &mut Reply, count: Option<i64>) {
+    match count {
+        Some(_) => out.array(0),
+        None => out.null(),
+    }
+}
+
+/// The elements HRANDFIELD, SRANDMEMBER and ZRANDMEMBER return for a count: a negative count
+/// asks for that many independent picks (repeats allowed), a positive one for that many
+/// distinct elements, or all of them.
+pub fn random_picks<T: Clone>(mut all: Vec<T>, count: i64, rng: &mut impl rand::Rng) -> Vec<T> {
+    if all.is_empty() {
+        return all;
+    }
+    if count < 0 {
+        return (0..count.unsigned_abs())
+            .map(|_| all[rng.random_range(0..all.len())].clone())
+            .collect();
+    }
+    let count = count as usize;
+    if count < all.len() {
+        // A partial Fisher-Yates shuffle.
+        for i in 0..count {
+            let j = rng.random_range(i..all.len());
+            all.swap(i, j);
+        }
+        all.truncate(count);
+    }
+    all
 }
 
 /// Parses an integer argument with Redis's strict rules.

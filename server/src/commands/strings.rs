@@ -42,6 +42,20 @@ enum TtlAction {
     Persist,
 }
 
+/// A TTL option as parsed, before its value is read: Redis reports syntax errors in the
+/// options before errors in the value (and GETEX looks the key up in between).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TtlOption {
+    Keep,
+    Persist,
+    /// The argument at `arg` in units of `unit_ms`, relative or absolute.
+    At {
+        arg: usize,
+        unit_ms: i64,
+        absolute: bool,
+    },
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Condition {
     Always,
@@ -49,13 +63,12 @@ enum Condition {
     IfPresent,
 }
 
-/// Parses the EX/PX/EXAT/PXAT/KEEPTTL/PERSIST family shared by SET and GETEX.
+/// Parses one of EX/PX/EXAT/PXAT (and KEEPTTL or PERSIST where allowed) at `args[*i]`;
+/// false when the argument is none of them.
 fn parse_ttl_option(
     args: &Args,
     i: &mut usize,
-    ttl: &mut Option<TtlAction>,
-    now: i64,
-    command: &'static str,
+    ttl: &mut Option<TtlOption>,
     allow_keep: bool,
     allow_persist: bool,
 ) -> Result<bool, CmdError> {
@@ -66,38 +79,73 @@ fn parse_ttl_option(
         ("exat", 1000, true),
         ("pxat", 1, true),
     ];
-    for (word, unit, absolute) in forms {
-        if is(arg, word) {
-            if ttl.is_some() || *i + 1 >= args.len() {
-                return Err(CmdError::Syntax);
-            }
-            let value = int_arg(&args[*i + 1])?;
+    let option = if let Some((_, unit_ms, absolute)) = forms.iter().find(|(w, _, _)| is(arg, w)) {
+        if *i + 1 >= args.len() {
+            return Err(CmdError::Syntax);
+        }
+        *i += 1;
+        TtlOption::At {
+            arg: *i,
+            unit_ms: *unit_ms,
+            absolute: *absolute,
+        }
+    } else if allow_keep && is(arg, "keepttl") {
+        TtlOption::Keep
+    } else if allow_persist && is(arg, "persist") {
+        TtlOption::Persist
+    } else {
+        return Ok(false);
+    };
+    // Repeating the same option is allowed (the last value wins); mixing two is not.
+    let same_kind = |a: &TtlOption, b: &TtlOption| match (a, b) {
+        (
+            TtlOption::At {
+                unit_ms: u1,
+                absolute: a1,
+                ..
+            },
+            TtlOption::At {
+                unit_ms: u2,
+                absolute: a2,
+                ..
+            },
+        ) => u1 == u2 && a1 == a2,
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b),
+    };
+    if ttl
+        .as_ref()
+        .is_some_and(|existing| !same_kind(existing, &option))
+    {
+        return Err(CmdError::Syntax);
+    }
+    *ttl = Some(option);
+    *i += 1;
+    Ok(true)
+}
+
+/// Reads a parsed TTL option's value.
+fn resolve_ttl(
+    args: &Args,
+    ttl: Option<TtlOption>,
+    now: i64,
+    command: &'static str,
+) -> Result<TtlAction, CmdError> {
+    Ok(match ttl {
+        None => TtlAction::Clear,
+        Some(TtlOption::Keep) => TtlAction::Keep,
+        Some(TtlOption::Persist) => TtlAction::Persist,
+        Some(TtlOption::At {
+            arg,
+            unit_ms,
+            absolute,
+        }) => {
+            let value = int_arg(&args[arg])?;
             if value <= 0 {
                 return Err(CmdError::InvalidExpire(command));
             }
-            let at = deadline_ms(value, unit, absolute, now, command)?;
-            *ttl = Some(TtlAction::Set(at));
-            *i += 2;
-            return Ok(true);
+            TtlAction::Set(deadline_ms(value, unit_ms, absolute, now, command)?)
         }
-    }
-    if allow_keep && is(arg, "keepttl") {
-        if ttl.is_some() {
-            return Err(CmdError::Syntax);
-        }
-        *ttl = Some(TtlAction::Keep);
-        *i += 1;
-        return Ok(true);
-    }
-    if allow_persist && is(arg, "persist") {
-        if ttl.is_some() {
-            return Err(CmdError::Syntax);
-        }
-        *ttl = Some(TtlAction::Persist);
-        *i += 1;
-        return Ok(true);
-    }
-    Ok(false)
+    })
 }
 
 /// Writes a string honouring the TTL action.
@@ -121,7 +169,7 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut want_old = false;
     let mut i = 3;
     while i < args.len() {
-        if parse_ttl_option(args, &mut i, &mut ttl, now, "set", true, false)? {
+        if parse_ttl_option(args, &mut i, &mut ttl, true, false)? {
             continue;
         }
         let arg = &args[i];
@@ -136,6 +184,7 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         i += 1;
     }
+    let ttl = resolve_ttl(args, ttl, now, "set")?;
     let key = &args[1];
     let db = ctx.db();
     let old = if want_old {
@@ -154,13 +203,7 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Condition::IfPresent => exists,
     };
     if allowed {
-        store(
-            db,
-            key,
-            Value::from_bytes(&args[2]),
-            ttl.unwrap_or(TtlAction::Clear),
-            now,
-        );
+        store(db, key, Value::from_bytes(&args[2]), ttl, now);
     }
     match (want_old, old, allowed) {
         (true, Some(old), _) => ctx.out.bulk(&old),
@@ -235,7 +278,7 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut ttl = None;
     let mut i = 2;
     while i < args.len() {
-        if !parse_ttl_option(args, &mut i, &mut ttl, now, "getex", false, true)? {
+        if !parse_ttl_option(args, &mut i, &mut ttl, false, true)? {
             return Err(CmdError::Syntax);
         }
     }
@@ -245,15 +288,15 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    match ttl {
-        Some(TtlAction::Set(at)) if at <= now => {
+    match resolve_ttl(args, ttl, now, "getex")? {
+        TtlAction::Set(at) if at <= now => {
             db.remove(key);
         }
-        Some(TtlAction::Set(at)) => db.set_deadline(key, at),
-        Some(TtlAction::Persist) => {
+        TtlAction::Set(at) => db.set_deadline(key, at),
+        TtlAction::Persist => {
             db.persist(key);
         }
-        _ => {}
+        TtlAction::Clear | TtlAction::Keep => {}
     }
     ctx.out.bulk(&value);
     Ok(())

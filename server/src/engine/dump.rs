@@ -4,11 +4,13 @@
 
 use super::hash::Hash;
 use super::listpack::Listpack;
+use super::set::Set;
 use super::value::Value;
 
 const VERSION: u16 = 1;
 const TYPE_STRING: u8 = 0;
 const TYPE_HASH: u8 = 1;
+const TYPE_SET: u8 = 2;
 
 fn checksum(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
@@ -25,6 +27,14 @@ pub fn serialize(value: &Value) -> Vec<u8> {
             for (field, value) in hash.pairs() {
                 items.push(field);
                 items.push(value);
+            }
+            out.extend_from_slice(items.as_encoded());
+        }
+        Value::Set(set) => {
+            out.push(TYPE_SET);
+            let mut items = Listpack::new();
+            for member in set.members() {
+                items.push(member);
             }
             out.extend_from_slice(items.as_encoded());
         }
@@ -65,6 +75,17 @@ pub fn deserialize(data: &[u8]) -> Option<Value> {
                 hash.insert(field, value);
             }
             Some(Value::Hash(Box::new(hash)))
+        }
+        TYPE_SET => {
+            let items = Listpack::from_encoded(body)?;
+            if items.is_empty() {
+                return None;
+            }
+            let mut set = Set::default();
+            for member in items.iter() {
+                set.insert(member);
+            }
+            Some(Value::Set(Box::new(set)))
         }
         _ => None,
     }

@@ -8,6 +8,7 @@ pub mod dump;
 pub mod hash;
 pub mod listpack;
 pub mod longdouble;
+pub mod set;
 pub mod value;
 
 use ahash::AHashMap;

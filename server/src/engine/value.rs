@@ -2,6 +2,7 @@
 //! typical cache entry costs one heap node and nothing more.
 
 use super::hash::Hash;
+use super::set::Set;
 use crate::resp::parse::parse_i64;
 
 /// Longest string stored inline.
@@ -9,6 +10,52 @@ pub const INLINE_CAP: usize = 22;
 
 /// Strings up to this length are reported as `embstr` by OBJECT ENCODING, as Redis does.
 const EMBSTR_LIMIT: usize = 44;
+
+/// A collection type held in one variant of [`Value`]; lets the command families share typed
+/// lookups (and WRONGTYPE) instead of each matching on `Value`.
+pub trait Collection: Default {
+    fn of(value: &Value) -> Option<&Self>;
+    fn of_mut(value: &mut Value) -> Option<&mut Self>;
+    fn into_value(self) -> Value;
+    fn is_empty(&self) -> bool;
+    /// Removes a member (a field, for hashes); true when it was there.
+    fn remove_member(&mut self, member: &[u8]) -> bool;
+}
+
+macro_rules! collection {
+    ($type:ty, $variant:ident) => {
+        impl Collection for $type {
+            fn of(value: &Value) -> Option<&Self> {
+                match value {
+                    Value::$variant(inner) => Some(inner),
+                    _ => None,
+                }
+            }
+
+            fn of_mut(value: &mut Value) -> Option<&mut Self> {
+                match value {
+                    Value::$variant(inner) => Some(inner),
+                    _ => None,
+                }
+            }
+
+            fn into_value(self) -> Value {
+                Value::$variant(Box::new(self))
+            }
+
+            fn is_empty(&self) -> bool {
+                <$type>::is_empty(self)
+            }
+
+            fn remove_member(&mut self, member: &[u8]) -> bool {
+                <$type>::remove(self, member)
+            }
+        }
+    };
+}
+
+collection!(Hash, Hash);
+collection!(Set, Set);
 
 /// `data` as an inline buffer and its length, if it fits in one.
 pub fn inline_copy(data: &[u8]) -> Option<(u8, [u8; INLINE_CAP])> {
@@ -36,6 +83,7 @@ pub enum Value {
         buf: Box<[u8]>,
     },
     Hash(Box<Hash>),
+    Set(Box<Set>),
 }
 
 /// A Redis data type, as TYPE and SCAN TYPE name it.
@@ -43,6 +91,7 @@ pub enum Value {
 pub enum ValueType {
     String,
     Hash,
+    Set,
 }
 
 impl ValueType {
@@ -50,6 +99,7 @@ impl ValueType {
         match self {
             ValueType::String => "string",
             ValueType::Hash => "hash",
+            ValueType::Set => "set",
         }
     }
 }
@@ -81,6 +131,7 @@ impl Value {
         match self {
             Value::Int(_) | Value::Inline { .. } | Value::Heap { .. } => ValueType::String,
             Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
         }
     }
 
@@ -137,6 +188,7 @@ impl Value {
             }
             Value::Heap { .. } => "raw",
             Value::Hash(hash) => hash.encoding(),
+            Value::Set(set) => set.encoding(),
         }
     }
 

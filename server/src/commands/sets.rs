@@ -1,0 +1,566 @@
+//! Set commands.
+
+use super::keys::scan_collection;
+use super::{
+    int_arg, is, ks, read_typed, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx,
+    Find,
+};
+use super::{random_count, random_picks, remove_members, reply_no_random};
+use crate::engine::set::Set;
+use crate::engine::value::Collection;
+use crate::engine::Db;
+
+/// Replies with members as a set (`~` in RESP3, an array in RESP2).
+fn reply_set<T: AsRef<[u8]>>(ctx: &mut Ctx, members: &[T]) {
+    ctx.out.set(members.len());
+    for member in members {
+        ctx.out.bulk(member.as_ref());
+    }
+}
+
+fn sadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let set = write_typed::<Set>(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
+    let added = args[2..].iter().filter(|m| set.insert(m)).count();
+    ctx.out.int(added as i64);
+    Ok(())
+}
+
+fn srem(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    remove_members::<Set>(ctx, args)
+}
+
+fn smembers(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let members: Vec<Vec<u8>> = read_typed::<Set>(ctx.db(), &args[1], now)?
+        .map(|s| s.members().into_iter().map(<[u8]>::to_vec).collect())
+        .unwrap_or_default();
+    reply_set(ctx, &members);
+    Ok(())
+}
+
+fn sismember(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let found = read_typed::<Set>(ctx.db(), &args[1], now)?.is_some_and(|s| s.contains(&args[2]));
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+fn smismember(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let found: Vec<bool> = match read_typed::<Set>(ctx.db(), &args[1], now)? {
+        Some(set) => args[2..].iter().map(|m| set.contains(m)).collect(),
+        None => vec![false; args.len() - 2],
+    };
+    ctx.out.array(found.len());
+    for f in found {
+        ctx.out.int(f as i64);
+    }
+    Ok(())
+}
+
+fn scard(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let len = read_typed::<Set>(ctx.db(), &args[1], now)?.map_or(0, Set::len);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn positive_count(arg: &[u8]) -> Result<usize, CmdError> {
+    match int_arg(arg) {
+        Ok(n) if n >= 0 => Ok(n as usize),
+        _ => Err(CmdError::err("value is out of range, must be positive")),
+    }
+}
+
+fn spop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let count = args.get(2).map(|a| positive_count(a)).transpose()?;
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(set) = write_typed::<Set>(db, &args[1], now, false)? else {
+        match count {
+            Some(_) => ctx.out.set(0),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let mut rng = rand::rng();
+    let popped: Vec<Vec<u8>> = match count {
+        Some(n) if n >= set.len() => set.members().into_iter().map(<[u8]>::to_vec).collect(),
+        Some(n) => {
+            let mut popped = Vec::with_capacity(n);
+            while popped.len() < n {
+                let Some(member) = set.random_member(&mut rng).map(<[u8]>::to_vec) else {
+                    break;
+                };
+                set.remove(&member);
+                popped.push(member);
+            }
+            popped
+        }
+        None => set
+            .random_member(&mut rng)
+            .map(<[u8]>::to_vec)
+            .into_iter()
+            .collect(),
+    };
+    for member in &popped {
+        set.remove(member);
+    }
+    if set.is_empty() {
+        db.remove(&args[1]);
+    }
+    match count {
+        Some(_) => reply_set(ctx, &popped),
+        None => ctx.out.bulk_or_null(popped.first().map(Vec::as_slice)),
+    }
+    Ok(())
+}
+
+fn srandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let count = random_count(args.get(2))?;
+    let now = ctx.now;
+    let db = &mut ctx.ks.dbs[ctx.client.db];
+    let Some(set) = read_typed::<Set>(db, &args[1], now)? else {
+        reply_no_random(ctx.out, count);
+        return Ok(());
+    };
+    let mut rng = rand::rng();
+    let Some(count) = count else {
+        ctx.out.bulk_or_null(set.random_member(&mut rng));
+        return Ok(());
+    };
+    let picked = random_picks(set.members(), count, &mut rng);
+    ctx.out.bulks(picked.iter());
+    Ok(())
+}
+
+fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (src, dst, member) = (&args[1], &args[2], &args[3]);
+    let now = ctx.now;
+    let db = ctx.db();
+    if db.get_mut(src, now).is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let src_is_set = read_typed::<Set>(db, src, now)?.is_some();
+    if !src_is_set || write_typed::<Set>(db, dst, now, false).is_err() {
+        return Err(CmdError::WrongType);
+    }
+    if src == dst {
+        let found = read_typed::<Set>(db, src, now)?.is_some_and(|s| s.contains(member));
+        ctx.out.int(found as i64);
+        return Ok(());
+    }
+    let source = write_typed::<Set>(db, src, now, false)?.ok_or(CmdError::NoSuchKey)?;
+    if !source.remove(member) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if source.is_empty() {
+        db.remove(src);
+    }
+    write_typed::<Set>(db, dst, now, true)?
+        .ok_or(CmdError::NoSuchKey)?
+        .insert(member);
+    ctx.out.int(1);
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Algebra {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// The members of SINTER/SUNION/SDIFF over `keys`. Every key is type-checked first, as Redis
+/// does; a missing key is an empty set.
+fn combine(
+    db: &mut Db,
+    keys: &[bytes::Bytes],
+    now: i64,
+    op: Algebra,
+) -> Result<Vec<Vec<u8>>, CmdError> {
+    let mut sets: Vec<Option<Set>> = Vec::with_capacity(keys.len());
+    for key in keys {
+        sets.push(read_typed::<Set>(db, key, now)?.cloned());
+    }
+    if op == Algebra::Inter && sets.iter().any(Option::is_none) {
+        return Ok(Vec::new());
+    }
+    let present: Vec<&Set> = sets.iter().flatten().collect();
+    Ok(match op {
+        Algebra::Inter => {
+            let smallest = present.iter().min_by_key(|s| s.len()).copied();
+            smallest
+                .map(|base| {
+                    base.members()
+                        .into_iter()
+                        .filter(|m| present.iter().all(|s| s.contains(m)))
+                        .map(<[u8]>::to_vec)
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        Algebra::Union => {
+            let mut union = Set::default();
+            for set in &present {
+                for member in set.members() {
+                    union.insert(member);
+                }
+            }
+            union.members().into_iter().map(<[u8]>::to_vec).collect()
+        }
+        Algebra::Diff => match &sets[0] {
+            None => Vec::new(),
+            Some(first) => first
+                .members()
+                .into_iter()
+                .filter(|m| !sets[1..].iter().flatten().any(|s| s.contains(m)))
+                .map(<[u8]>::to_vec)
+                .collect(),
+        },
+    })
+}
+
+fn algebra(ctx: &mut Ctx, args: &Args, op: Algebra) -> CmdResult {
+    let now = ctx.now;
+    let members = combine(ctx.db(), &args[1..], now, op)?;
+    reply_set(ctx, &members);
+    Ok(())
+}
+
+fn algebra_store(ctx: &mut Ctx, args: &Args, op: Algebra) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let members = combine(db, &args[2..], now, op)?;
+    if members.is_empty() {
+        db.remove(&args[1]);
+    } else {
+        let mut set = Set::default();
+        for member in &members {
+            set.insert(member);
+        }
+        db.set(&args[1], set.into_value(), now);
+    }
+    ctx.out.int(members.len() as i64);
+    Ok(())
+}
+
+/// SINTER, SUNION, SDIFF and their STORE forms, told apart by name.
+fn set_algebra(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let name = args[0].to_ascii_lowercase();
+    let op = if name.starts_with(b"sinter") {
+        Algebra::Inter
+    } else if name.starts_with(b"sunion") {
+        Algebra::Union
+    } else {
+        Algebra::Diff
+    };
+    if name.ends_with(b"store") {
+        algebra_store(ctx, args, op)
+    } else {
+        algebra(ctx, args, op)
+    }
+}
+
+fn sintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let numkeys = match int_arg(&args[1]) {
+        Ok(n) if n > 0 => n as usize,
+        _ => return Err(CmdError::err("numkeys should be greater than 0")),
+    };
+    if numkeys > args.len() - 2 {
+        return Err(CmdError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let mut limit = 0usize;
+    let mut i = 2 + numkeys;
+    while i < args.len() {
+        if is(&args[i], "limit") && i + 1 < args.len() {
+            let value =
+                int_arg(&args[i + 1]).map_err(|_| CmdError::err("LIMIT can't be negative"))?;
+            if value < 0 {
+                return Err(CmdError::err("LIMIT can't be negative"));
+            }
+            limit = value as usize;
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let now = ctx.now;
+    let members = combine(ctx.db(), &args[2..2 + numkeys], now, Algebra::Inter)?;
+    let count = if limit > 0 {
+        members.len().min(limit)
+    } else {
+        members.len()
+    };
+    ctx.out.int(count as i64);
+    Ok(())
+}
+
+fn sscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    scan_collection::<Set>(ctx, args, |set, cursor, opts, found| {
+        set.scan(cursor, |member| {
+            if opts.matches(member) {
+                found.push(member.to_vec());
+            }
+        })
+    })
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "sadd",
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "@write @set @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Add one or more members to a set",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        handler: Some(sadd),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "srem",
+        arity: -3,
+        flags: "write fast",
+        acl: "@write @set @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove one or more members from a set",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(N) where N is the number of members to be removed.",
+        handler: Some(srem),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "smembers",
+        arity: 2,
+        flags: "readonly",
+        acl: "@read @set @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output_order",
+        summary: "Get all the members in a set",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(N) where N is the set cardinality.",
+        handler: Some(smembers),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sismember",
+        arity: 3,
+        flags: "readonly fast",
+        acl: "@read @set @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Determine if a given value is a member of a set",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(1)",
+        handler: Some(sismember),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "smismember",
+        arity: -3,
+        flags: "readonly fast",
+        acl: "@read @set @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Returns the membership associated with the given elements for a set",
+        since: "6.2.0",
+        group: "set",
+        complexity: "O(N) where N is the number of elements being checked for membership",
+        handler: Some(smismember),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "scard",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@read @set @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the number of members in a set",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(1)",
+        handler: Some(scard),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "spop",
+        arity: -2,
+        flags: "write fast",
+        acl: "@write @set @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Remove and return one or multiple random members from a set",
+        since: "1.0.0",
+        group: "set",
+        complexity: "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
+        handler: Some(spop),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "srandmember",
+        arity: -2,
+        flags: "readonly",
+        acl: "@read @set @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Get one or multiple random members from a set",
+        since: "1.0.0",
+        group: "set",
+        complexity: "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
+        handler: Some(srandmember),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "smove",
+        arity: 4,
+        flags: "write fast",
+        acl: "@write @set @fast",
+        keys: (1, 2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
+        summary: "Move a member from one set to another",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(1)",
+        handler: Some(smove),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sinter",
+        arity: -2,
+        flags: "readonly",
+        acl: "@read @set @slow",
+        keys: (1, -1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(-1, 1, 0))],
+        tips: "nondeterministic_output_order",
+        summary: "Intersect multiple sets",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        handler: Some(set_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sintercard",
+        arity: -3,
+        flags: "readonly movablekeys",
+        acl: "@read @set @slow",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
+        summary: "Intersect multiple sets and return the cardinality of the result",
+        since: "7.0.0",
+        group: "set",
+        complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        handler: Some(sintercard),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sunion",
+        arity: -2,
+        flags: "readonly",
+        acl: "@read @set @slow",
+        keys: (1, -1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(-1, 1, 0))],
+        tips: "nondeterministic_output_order",
+        summary: "Add multiple sets",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(N) where N is the total number of elements in all given sets.",
+        handler: Some(set_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sdiff",
+        arity: -2,
+        flags: "readonly",
+        acl: "@read @set @slow",
+        keys: (1, -1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(-1, 1, 0))],
+        tips: "nondeterministic_output_order",
+        summary: "Subtract multiple sets",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(N) where N is the total number of elements in all given sets.",
+        handler: Some(set_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sinterstore",
+        arity: -3,
+        flags: "write denyoom",
+        acl: "@write @set @slow",
+        keys: (1, -1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(-1, 1, 0))],
+        summary: "Intersect multiple sets and store the resulting set in a key",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        handler: Some(set_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sunionstore",
+        arity: -3,
+        flags: "write denyoom",
+        acl: "@write @set @slow",
+        keys: (1, -1, 1),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(-1, 1, 0))],
+        summary: "Add multiple sets and store the resulting set in a key",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(N) where N is the total number of elements in all given sets.",
+        handler: Some(set_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sdiffstore",
+        arity: -3,
+        flags: "write denyoom",
+        acl: "@write @set @slow",
+        keys: (1, -1, 1),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(-1, 1, 0))],
+        summary: "Subtract multiple sets and store the resulting set in a key",
+        since: "1.0.0",
+        group: "set",
+        complexity: "O(N) where N is the total number of elements in all given sets.",
+        handler: Some(set_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sscan",
+        arity: -3,
+        flags: "readonly",
+        acl: "@read @set @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Incrementally iterate Set elements",
+        since: "2.8.0",
+        group: "set",
+        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+        handler: Some(sscan),
+        ..CommandSpec::DEFAULT
+    },
+];
