@@ -247,8 +247,9 @@ fn command_table_matches_redis() {
 }
 
 const KEYS: &[&str] = &[
-    "k0", "k1", "k2", "{t}a", "{t}b", "n", "h0", "h1", "s0", "s1",
+    "k0", "k1", "k2", "{t}a", "{t}b", "n", "h0", "h1", "s0", "s1", "l0", "l1",
 ];
+const LISTS: &[&str] = &["l0", "l1", "l2", "k0", "s0"];
 const SETS: &[&str] = &["s0", "s1", "s2", "k0", "h0"];
 const MEMBERS: &[&str] = &[
     "1",
@@ -359,7 +360,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
     let n = pick(rng, NUMBERS);
     let far_ttl = rng.random_range(100..100_000).to_string();
     let far_at = (4_000_000_000i64 + rng.random_range(0..1_000_000)).to_string();
-    let words: Vec<String> = match rng.random_range(0..70) {
+    let words: Vec<String> = match rng.random_range(0..82) {
         0 => vec!["SET".into(), k, v],
         1 => vec!["SET".into(), k, v, pick(rng, &["NX", "XX", "GET"])],
         2 => vec!["SET".into(), k, v, pick(rng, &["EX", "PX"]), far_ttl],
@@ -617,6 +618,63 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
             pick(rng, &["0", "x"]),
             pick(rng, &["MATCH", "COUNT", "<omit>"]),
             pick(rng, &["*a*", "100", "<omit>"]),
+        ],
+        70 => vec![
+            pick(rng, &["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]),
+            pick(rng, LISTS),
+            pick(rng, MEMBERS),
+            pick(rng, &["a", "b", "<omit>"]),
+        ],
+        71 => vec![
+            pick(rng, &["LPOP", "RPOP"]),
+            pick(rng, LISTS),
+            pick(rng, &["0", "1", "3", "-1", "x", "<omit>"]),
+        ],
+        72 => vec!["LRANGE".into(), pick(rng, LISTS), n, pick(rng, NUMBERS)],
+        73 => vec!["LINDEX".into(), pick(rng, LISTS), n],
+        74 => vec!["LSET".into(), pick(rng, LISTS), n, v],
+        75 => vec![
+            "LINSERT".into(),
+            pick(rng, LISTS),
+            pick(rng, &["BEFORE", "AFTER", "UP"]),
+            pick(rng, MEMBERS),
+            v,
+        ],
+        76 => vec![
+            "LREM".into(),
+            pick(rng, LISTS),
+            pick(rng, &["0", "1", "-1", "2", "x"]),
+            pick(rng, MEMBERS),
+        ],
+        77 => vec!["LTRIM".into(), pick(rng, LISTS), n, pick(rng, NUMBERS)],
+        78 => vec![
+            "LPOS".into(),
+            pick(rng, LISTS),
+            pick(rng, MEMBERS),
+            pick(rng, &["RANK", "COUNT", "MAXLEN", "<omit>"]),
+            pick(rng, &["1", "-1", "2", "0", "<omit>"]),
+        ],
+        79 => vec![
+            "LMOVE".into(),
+            pick(rng, LISTS),
+            pick(rng, LISTS),
+            pick(rng, &["LEFT", "RIGHT"]),
+            pick(rng, &["LEFT", "RIGHT", "UP"]),
+        ],
+        80 => vec![
+            "LMPOP".into(),
+            pick(rng, &["1", "2", "0"]),
+            pick(rng, LISTS),
+            pick(rng, LISTS),
+            pick(rng, &["LEFT", "RIGHT"]),
+            pick(rng, &["COUNT", "<omit>"]),
+            pick(rng, &["2", "0", "<omit>"]),
+        ],
+        81 => vec![
+            pick(rng, &["LLEN", "LRANGE"]),
+            pick(rng, LISTS),
+            "0".into(),
+            "-1".into(),
         ],
         58 => vec![
             "HSCAN".into(),

@@ -6,6 +6,7 @@ pub mod bits;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -229,11 +230,12 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 7] {
+fn families() -> [&'static [CommandSpec]; 8] {
     [
         connection::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        lists::COMMANDS,
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,

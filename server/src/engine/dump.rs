@@ -3,6 +3,7 @@
 //! RESTORE validates untrusted input with the same decoder it uses everywhere.
 
 use super::hash::Hash;
+use super::list::{End, List};
 use super::listpack::Listpack;
 use super::set::Set;
 use super::value::Value;
@@ -11,6 +12,7 @@ const VERSION: u16 = 1;
 const TYPE_STRING: u8 = 0;
 const TYPE_HASH: u8 = 1;
 const TYPE_SET: u8 = 2;
+const TYPE_LIST: u8 = 3;
 
 fn checksum(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
@@ -18,29 +20,33 @@ fn checksum(data: &[u8]) -> u64 {
     })
 }
 
+/// A collection's type byte and its items as DUMP lays them out (hash: field, value, ...).
+fn collection_items(value: &Value) -> Option<(u8, Vec<&[u8]>)> {
+    match value {
+        Value::Hash(hash) => Some((
+            TYPE_HASH,
+            hash.pairs().into_iter().flat_map(|(f, v)| [f, v]).collect(),
+        )),
+        Value::Set(set) => Some((TYPE_SET, set.members())),
+        Value::List(list) => Some((TYPE_LIST, list.items().collect())),
+        _ => None,
+    }
+}
+
 pub fn serialize(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    match value {
-        Value::Hash(hash) => {
-            out.push(TYPE_HASH);
-            let mut items = Listpack::new();
-            for (field, value) in hash.pairs() {
-                items.push(field);
-                items.push(value);
+    match collection_items(value) {
+        Some((kind, items)) => {
+            out.push(kind);
+            let mut packed = Listpack::new();
+            for item in items {
+                packed.push(item);
             }
-            out.extend_from_slice(items.as_encoded());
+            out.extend_from_slice(packed.as_encoded());
         }
-        Value::Set(set) => {
-            out.push(TYPE_SET);
-            let mut items = Listpack::new();
-            for member in set.members() {
-                items.push(member);
-            }
-            out.extend_from_slice(items.as_encoded());
-        }
-        string => {
+        None => {
             out.push(TYPE_STRING);
-            out.extend_from_slice(&string.to_vec());
+            out.extend_from_slice(&value.to_vec());
         }
     }
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -62,11 +68,16 @@ pub fn deserialize(data: &[u8]) -> Option<Value> {
         return None;
     }
     let (&kind, body) = payload.split_first()?;
+    if kind == TYPE_STRING {
+        return Some(Value::from_bytes(body));
+    }
+    let items = Listpack::from_encoded(body)?;
+    if items.is_empty() {
+        return None;
+    }
     match kind {
-        TYPE_STRING => Some(Value::from_bytes(body)),
         TYPE_HASH => {
-            let items = Listpack::from_encoded(body)?;
-            if items.len() % 2 != 0 || items.is_empty() {
+            if items.len() % 2 != 0 {
                 return None;
             }
             let mut hash = Hash::default();
@@ -77,15 +88,18 @@ pub fn deserialize(data: &[u8]) -> Option<Value> {
             Some(Value::Hash(Box::new(hash)))
         }
         TYPE_SET => {
-            let items = Listpack::from_encoded(body)?;
-            if items.is_empty() {
-                return None;
-            }
             let mut set = Set::default();
             for member in items.iter() {
                 set.insert(member);
             }
             Some(Value::Set(Box::new(set)))
+        }
+        TYPE_LIST => {
+            let mut list = List::default();
+            for item in items.iter() {
+                list.push(End::Tail, item);
+            }
+            Some(Value::List(Box::new(list)))
         }
         _ => None,
     }

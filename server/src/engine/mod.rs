@@ -6,6 +6,7 @@ pub mod db;
 pub mod dict;
 pub mod dump;
 pub mod hash;
+pub mod list;
 pub mod listpack;
 pub mod longdouble;
 pub mod set;

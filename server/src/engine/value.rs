@@ -2,6 +2,7 @@
 //! typical cache entry costs one heap node and nothing more.
 
 use super::hash::Hash;
+use super::list::List;
 use super::set::Set;
 use crate::resp::parse::parse_i64;
 
@@ -56,6 +57,7 @@ macro_rules! collection {
 
 collection!(Hash, Hash);
 collection!(Set, Set);
+collection!(List, List);
 
 /// `data` as an inline buffer and its length, if it fits in one.
 pub fn inline_copy(data: &[u8]) -> Option<(u8, [u8; INLINE_CAP])> {
@@ -84,6 +86,7 @@ pub enum Value {
     },
     Hash(Box<Hash>),
     Set(Box<Set>),
+    List(Box<List>),
 }
 
 /// A Redis data type, as TYPE and SCAN TYPE name it.
@@ -92,6 +95,7 @@ pub enum ValueType {
     String,
     Hash,
     Set,
+    List,
 }
 
 impl ValueType {
@@ -100,6 +104,7 @@ impl ValueType {
             ValueType::String => "string",
             ValueType::Hash => "hash",
             ValueType::Set => "set",
+            ValueType::List => "list",
         }
     }
 }
@@ -132,6 +137,7 @@ impl Value {
             Value::Int(_) | Value::Inline { .. } | Value::Heap { .. } => ValueType::String,
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
+            Value::List(_) => ValueType::List,
         }
     }
 
@@ -189,6 +195,7 @@ impl Value {
             Value::Heap { .. } => "raw",
             Value::Hash(hash) => hash.encoding(),
             Value::Set(set) => set.encoding(),
+            Value::List(list) => list.encoding(),
         }
     }
 

@@ -1,0 +1,657 @@
+//! List commands (the non-blocking ones).
+
+use super::{
+    int_arg, is, ks, read_typed, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx,
+    Find,
+};
+use crate::engine::list::{End, List};
+use crate::engine::Db;
+
+fn end_arg(arg: &[u8]) -> Result<End, CmdError> {
+    if is(arg, "left") {
+        Ok(End::Head)
+    } else if is(arg, "right") {
+        Ok(End::Tail)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+/// A count that must be positive, with the error text that names the argument.
+fn positive(arg: &[u8], text: &str) -> Result<usize, CmdError> {
+    match int_arg(arg) {
+        Ok(n) if n >= 1 => Ok(n as usize),
+        _ => Err(CmdError::err(text)),
+    }
+}
+
+fn push(ctx: &mut Ctx, args: &Args, end: End, only_existing: bool) -> CmdResult {
+    let now = ctx.now;
+    let Some(list) = write_typed::<List>(ctx.db(), &args[1], now, !only_existing)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    for item in &args[2..] {
+        list.push(end, item);
+    }
+    let len = list.len();
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn lpush(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    push(ctx, args, End::Head, false)
+}
+
+fn rpush(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    push(ctx, args, End::Tail, false)
+}
+
+fn lpushx(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    push(ctx, args, End::Head, true)
+}
+
+fn rpushx(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    push(ctx, args, End::Tail, true)
+}
+
+/// Pops up to `count` items from `end`, deleting the key once the list is empty.
+fn pop_items(
+    db: &mut Db,
+    key: &[u8],
+    now: i64,
+    end: End,
+    count: usize,
+) -> Result<Option<Vec<Vec<u8>>>, CmdError> {
+    let Some(list) = write_typed::<List>(db, key, now, false)? else {
+        return Ok(None);
+    };
+    let mut popped = Vec::with_capacity(count.min(list.len()));
+    while popped.len() < count {
+        match list.pop(end) {
+            Some(item) => popped.push(item),
+            None => break,
+        }
+    }
+    if list.is_empty() {
+        db.remove(key);
+    }
+    Ok(Some(popped))
+}
+
+fn pop(ctx: &mut Ctx, args: &Args, end: End, name: &str) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::Other(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        )));
+    }
+    let count = match args.get(2) {
+        Some(arg) => Some(match int_arg(arg) {
+            Ok(n) if n >= 0 => n as usize,
+            _ => return Err(CmdError::err("value is out of range, must be positive")),
+        }),
+        None => None,
+    };
+    let now = ctx.now;
+    let popped = pop_items(ctx.db(), &args[1], now, end, count.unwrap_or(1))?;
+    match (popped, count) {
+        (None, Some(_)) => ctx.out.null_array(),
+        (None, None) => ctx.out.null(),
+        (Some(_), Some(0)) => ctx.out.array(0),
+        (Some(items), Some(_)) => ctx.out.bulks(items.iter()),
+        (Some(items), None) => ctx.out.bulk_or_null(items.first().map(Vec::as_slice)),
+    }
+    Ok(())
+}
+
+fn lpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    pop(ctx, args, End::Head, "lpop")
+}
+
+fn rpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    pop(ctx, args, End::Tail, "rpop")
+}
+
+fn llen(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let len = read_typed::<List>(ctx.db(), &args[1], now)?.map_or(0, List::len);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// Resolves LRANGE/LTRIM's start and stop against a length: the inclusive range, or None.
+fn list_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 { len + stop } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((start as usize, stop.min(len - 1) as usize))
+}
+
+fn lrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let start = int_arg(&args[2])?;
+    let stop = int_arg(&args[3])?;
+    let now = ctx.now;
+    let db = &mut ctx.ks.dbs[ctx.client.db];
+    let Some(list) = read_typed::<List>(db, &args[1], now)? else {
+        ctx.out.array(0);
+        return Ok(());
+    };
+    match list_range(start, stop, list.len()) {
+        Some((from, to)) => ctx.out.bulks(
+            list.items()
+                .skip(from)
+                .take(to - from + 1)
+                .collect::<Vec<_>>()
+                .into_iter(),
+        ),
+        None => ctx.out.array(0),
+    }
+    Ok(())
+}
+
+fn ltrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let start = int_arg(&args[2])?;
+    let stop = int_arg(&args[3])?;
+    let now = ctx.now;
+    let db = ctx.db();
+    if let Some(list) = write_typed::<List>(db, &args[1], now, false)? {
+        match list_range(start, stop, list.len()) {
+            Some((from, to)) => list.retain_range(from, Some(to)),
+            None => list.retain_range(1, Some(0)),
+        }
+        if list.is_empty() {
+            db.remove(&args[1]);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// A Redis list index (negative counts from the tail) resolved against `len`.
+fn resolve_index(index: i64, len: usize) -> Option<usize> {
+    let index = if index < 0 { len as i64 + index } else { index };
+    (0..len as i64).contains(&index).then_some(index as usize)
+}
+
+fn lindex(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let db = &mut ctx.ks.dbs[ctx.client.db];
+    // The key is looked up before the index is parsed, as Redis does.
+    let Some(list) = read_typed::<List>(db, &args[1], now)? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let index = int_arg(&args[2])?;
+    ctx.out
+        .bulk_or_null(resolve_index(index, list.len()).and_then(|i| list.get(i)));
+    Ok(())
+}
+
+fn lset(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let list = write_typed::<List>(ctx.db(), &args[1], now, false)?.ok_or(CmdError::NoSuchKey)?;
+    let index = int_arg(&args[2])?;
+    let index =
+        resolve_index(index, list.len()).ok_or_else(|| CmdError::err("index out of range"))?;
+    list.set(index, &args[3]);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn linsert(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let after = if is(&args[2], "after") {
+        true
+    } else if is(&args[2], "before") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let now = ctx.now;
+    let Some(list) = write_typed::<List>(ctx.db(), &args[1], now, false)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let Some(pivot) = list.items().position(|item| item == &args[3][..]) else {
+        ctx.out.int(-1);
+        return Ok(());
+    };
+    list.insert(pivot + after as usize, &args[4]);
+    let len = list.len();
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn lrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let count = int_arg(&args[2])?;
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(list) = write_typed::<List>(db, &args[1], now, false)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let item = &args[3][..];
+    let mut positions: Vec<usize> = list
+        .items()
+        .enumerate()
+        .filter(|(_, it)| *it == item)
+        .map(|(i, _)| i)
+        .collect();
+    if count < 0 {
+        positions.reverse();
+    }
+    if count != 0 {
+        positions.truncate(count.unsigned_abs() as usize);
+    }
+    positions.sort_unstable_by(|a, b| b.cmp(a));
+    for &position in &positions {
+        list.remove_at(position);
+    }
+    if list.is_empty() {
+        db.remove(&args[1]);
+    }
+    ctx.out.int(positions.len() as i64);
+    Ok(())
+}
+
+fn lpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut rank: i64 = 1;
+    let mut count: Option<usize> = None;
+    let mut maxlen: usize = 0;
+    let mut i = 3;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        if is(&args[i], "rank") && has_value {
+            rank = int_arg(&args[i + 1])?;
+            if rank == 0 {
+                return Err(CmdError::err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+            }
+        } else if is(&args[i], "count") && has_value {
+            let n = int_arg(&args[i + 1])?;
+            if n < 0 {
+                return Err(CmdError::err("COUNT can't be negative"));
+            }
+            count = Some(n as usize);
+        } else if is(&args[i], "maxlen") && has_value {
+            let n = int_arg(&args[i + 1])?;
+            if n < 0 {
+                return Err(CmdError::err("MAXLEN can't be negative"));
+            }
+            maxlen = n as usize;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let now = ctx.now;
+    let db = &mut ctx.ks.dbs[ctx.client.db];
+    let Some(list) = read_typed::<List>(db, &args[1], now)? else {
+        match count {
+            Some(_) => ctx.out.array(0),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let len = list.len();
+    let scan_limit = if maxlen == 0 { len } else { maxlen.min(len) };
+    let wanted = match count {
+        Some(0) => usize::MAX,
+        Some(n) => n,
+        None => 1,
+    };
+    // Matches to skip before collecting: RANK n means the nth match from that end.
+    let skip = rank.unsigned_abs().saturating_sub(1) as usize;
+    let indexed: Vec<usize> = if rank > 0 {
+        list.items()
+            .take(scan_limit)
+            .enumerate()
+            .filter(|(_, item)| *item == &args[2][..])
+            .map(|(i, _)| i)
+            .skip(skip)
+            .take(wanted)
+            .collect()
+    } else {
+        list.items()
+            .rev()
+            .take(scan_limit)
+            .enumerate()
+            .filter(|(_, item)| *item == &args[2][..])
+            .map(|(i, _)| len - 1 - i)
+            .skip(if rank == i64::MIN { 0 } else { skip })
+            .take(wanted)
+            .collect()
+    };
+    match count {
+        Some(_) => {
+            ctx.out.array(indexed.len());
+            for position in indexed {
+                ctx.out.int(position as i64);
+            }
+        }
+        None => match indexed.first() {
+            Some(&position) => ctx.out.int(position as i64),
+            None => ctx.out.null(),
+        },
+    }
+    Ok(())
+}
+
+/// Pops from `src` at `from` and pushes onto `dst` at `to`; the item moved, if any.
+fn move_item(
+    db: &mut Db,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+    now: i64,
+) -> Result<Option<Vec<u8>>, CmdError> {
+    if read_typed::<List>(db, src, now)?.is_none() {
+        return Ok(None);
+    }
+    if db.contains(dst, now) && read_typed::<List>(db, dst, now)?.is_none() {
+        return Err(CmdError::WrongType);
+    }
+    let Some(item) = pop_items(db, src, now, from, 1)?.and_then(|mut items| items.pop()) else {
+        return Ok(None);
+    };
+    write_typed::<List>(db, dst, now, true)?
+        .ok_or(CmdError::NoSuchKey)?
+        .push(to, &item);
+    Ok(Some(item))
+}
+
+fn lmove(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let from = end_arg(&args[3])?;
+    let to = end_arg(&args[4])?;
+    let now = ctx.now;
+    let item = move_item(ctx.db(), &args[1], &args[2], from, to, now)?;
+    ctx.out.bulk_or_null(item.as_deref());
+    Ok(())
+}
+
+fn rpoplpush(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let item = move_item(ctx.db(), &args[1], &args[2], End::Tail, End::Head, now)?;
+    ctx.out.bulk_or_null(item.as_deref());
+    Ok(())
+}
+
+fn lmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let numkeys = positive(&args[1], "numkeys should be greater than 0")?;
+    let where_at = 2usize.saturating_add(numkeys);
+    if where_at >= args.len() {
+        return Err(CmdError::Syntax);
+    }
+    let end = end_arg(&args[where_at])?;
+    let mut count = None;
+    let mut i = where_at + 1;
+    while i < args.len() {
+        if count.is_none() && is(&args[i], "count") && i + 1 < args.len() {
+            count = Some(positive(&args[i + 1], "count should be greater than 0")?);
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let now = ctx.now;
+    let db = ctx.db();
+    for key in &args[2..where_at] {
+        if let Some(items) = pop_items(db, key, now, end, count.unwrap_or(1))? {
+            if !items.is_empty() {
+                ctx.out.array(2);
+                ctx.out.bulk(key);
+                ctx.out.bulks(items.iter());
+                return Ok(());
+            }
+        }
+    }
+    ctx.out.null_array();
+    Ok(())
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "lpush",
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "@write @list @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Prepend one or multiple elements to a list",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        handler: Some(lpush),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rpush",
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "@write @list @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Append one or multiple elements to a list",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        handler: Some(rpush),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lpushx",
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "@write @list @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Prepend an element to a list, only if the list exists",
+        since: "2.2.0",
+        group: "list",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        handler: Some(lpushx),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rpushx",
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "@write @list @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Append an element to a list, only if the list exists",
+        since: "2.2.0",
+        group: "list",
+        complexity: "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        handler: Some(rpushx),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lpop",
+        arity: -2,
+        flags: "write fast",
+        acl: "@write @list @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove and get the first elements in a list",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(N) where N is the number of elements returned",
+        handler: Some(lpop),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rpop",
+        arity: -2,
+        flags: "write fast",
+        acl: "@write @list @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove and get the last elements in a list",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(N) where N is the number of elements returned",
+        handler: Some(rpop),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "llen",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@read @list @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the length of a list",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(1)",
+        handler: Some(llen),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lrange",
+        arity: 4,
+        flags: "readonly",
+        acl: "@read @list @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get a range of elements from a list",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
+        handler: Some(lrange),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lindex",
+        arity: 3,
+        flags: "readonly",
+        acl: "@read @list @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get an element from a list by its index",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
+        handler: Some(lindex),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lset",
+        arity: 4,
+        flags: "write denyoom",
+        acl: "@write @list @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Set the value of an element in a list by its index",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
+        handler: Some(lset),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "linsert",
+        arity: 5,
+        flags: "write denyoom",
+        acl: "@write @list @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Insert an element before or after another element in a list",
+        since: "2.2.0",
+        group: "list",
+        complexity: "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+        handler: Some(linsert),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lrem",
+        arity: 4,
+        flags: "write",
+        acl: "@write @list @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove elements from a list",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(N+M) where N is the length of the list and M is the number of elements removed.",
+        handler: Some(lrem),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "ltrim",
+        arity: 4,
+        flags: "write",
+        acl: "@write @list @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Trim a list to the specified range",
+        since: "1.0.0",
+        group: "list",
+        complexity: "O(N) where N is the number of elements to be removed by the operation.",
+        handler: Some(ltrim),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lpos",
+        arity: -3,
+        flags: "readonly",
+        acl: "@read @list @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return the index of matching elements on a list",
+        since: "6.0.6",
+        group: "list",
+        complexity: "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
+        handler: Some(lpos),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lmove",
+        arity: 5,
+        flags: "write denyoom",
+        acl: "@write @list @slow",
+        keys: (1, 2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
+        summary: "Pop an element from a list, push it to another list and return it",
+        since: "6.2.0",
+        group: "list",
+        complexity: "O(1)",
+        handler: Some(lmove),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rpoplpush",
+        arity: 3,
+        flags: "write denyoom",
+        acl: "@write @list @slow",
+        keys: (1, 2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
+        summary: "Remove the last element in a list, prepend it to another list and return it",
+        since: "1.2.0",
+        group: "list",
+        complexity: "O(1)",
+        handler: Some(rpoplpush),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lmpop",
+        arity: -4,
+        flags: "write movablekeys",
+        acl: "@write @list @slow",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Keynum(0, 1, 1))],
+        summary: "Pop elements from a list",
+        since: "7.0.0",
+        group: "list",
+        complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        handler: Some(lmpop),
+        ..CommandSpec::DEFAULT
+    },
+];
