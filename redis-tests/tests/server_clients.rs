@@ -263,3 +263,58 @@ fn a_client_that_pipelines_without_reading_is_not_deadlocked() {
     }
     assert_eq!(conn.read(), Frame::Int(1));
 }
+
+#[test]
+fn watch_is_broken_by_another_client_and_transactions_are_atomic() {
+    let server = start_slotcache(&[]);
+    let mut alice = server.connect();
+    let mut bob = server.connect();
+    assert_eq!(
+        alice.call(&["SET", "balance", "10"]),
+        Frame::Simple("OK".into())
+    );
+    // Optimistic lock: Bob's write between WATCH and EXEC aborts Alice's transaction.
+    assert_eq!(
+        alice.call(&["WATCH", "balance"]),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(bob.call(&["INCRBY", "balance", "5"]), Frame::Int(15));
+    assert_eq!(alice.call(&["MULTI"]), Frame::Simple("OK".into()));
+    assert_eq!(
+        alice.call(&["SET", "balance", "0"]),
+        Frame::Simple("QUEUED".into())
+    );
+    assert_eq!(alice.call(&["EXEC"]), Frame::NullArray);
+    assert_eq!(alice.call(&["GET", "balance"]), Frame::bulk("15"));
+    // Without interference the same transaction commits.
+    alice.call(&["WATCH", "balance"]);
+    alice.call(&["MULTI"]);
+    alice.call(&["DECRBY", "balance", "15"]);
+    assert_eq!(alice.call(&["EXEC"]), Frame::Array(vec![Frame::Int(0)]));
+    // Many concurrent read-modify-write loops with WATCH never lose an increment.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let port = server.port;
+            std::thread::spawn(move || {
+                let mut conn = redis_tests::Conn::connect(port);
+                let mut done = 0;
+                while done < 100 {
+                    conn.call(&["WATCH", "counter"]);
+                    let current = match conn.call(&["GET", "counter"]) {
+                        Frame::Bulk(b) => String::from_utf8_lossy(&b).parse::<i64>().unwrap(),
+                        _ => 0,
+                    };
+                    conn.call(&["MULTI"]);
+                    conn.call(&["SET", "counter", &(current + 1).to_string()]);
+                    if matches!(conn.call(&["EXEC"]), Frame::Array(_)) {
+                        done += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(bob.call(&["GET", "counter"]), Frame::bulk("400"));
+}

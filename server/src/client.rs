@@ -94,6 +94,12 @@ pub struct Client {
     pub close_after_reply: bool,
     /// The last command's table index; published to `info` once per batch.
     pub last_command: usize,
+    /// Commands queued since MULTI.
+    pub multi: Option<Vec<Vec<bytes::Bytes>>>,
+    /// A command was refused while queueing: EXEC must abort.
+    pub multi_failed: bool,
+    /// Keys under WATCH: (database, key, what was seen).
+    pub watched: Vec<(usize, Vec<u8>, crate::engine::WatchMark)>,
     pub info: std::sync::Arc<ClientInfo>,
 }
 
@@ -107,7 +113,19 @@ impl Client {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             last_command: usize::MAX,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
             info,
+        }
+    }
+
+    /// Drops every WATCH of this client.
+    pub fn unwatch_all(&mut self, ks: &mut crate::engine::Keyspace) {
+        for (db, key, _) in self.watched.drain(..) {
+            if let Some(db) = ks.dbs.get_mut(db) {
+                db.unwatch(&key);
+            }
         }
     }
 

@@ -83,6 +83,27 @@ impl Batch {
     }
 }
 
+/// Commands that act at once inside MULTI instead of being queued.
+const RUN_IN_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+
+/// Refuses a command before it runs; inside MULTI this also dooms the transaction.
+fn reject(
+    client: &mut Client,
+    batch: &mut Batch,
+    index: Option<usize>,
+    out: &mut Reply,
+    text: &str,
+) {
+    if let Some(index) = index {
+        batch.stat(index).rejected += 1;
+    }
+    batch.errors += 1;
+    if client.multi.is_some() {
+        client.multi_failed = true;
+    }
+    out.error(text);
+}
+
 pub fn execute(
     server: &Server,
     client: &mut Client,
@@ -115,23 +136,37 @@ fn run(
     let resolved = match table.resolve(args) {
         Ok(resolved) => resolved,
         Err(err) => {
-            batch.errors += 1;
-            out.error(&err.to_string());
+            reject(client, batch, None, out, &err.to_string());
             return;
         }
     };
     let spec = resolved.spec;
     if !spec.arity_ok(args.len()) {
-        batch.stat(resolved.index).rejected += 1;
-        batch.errors += 1;
-        out.error(&arity_error(spec).to_string());
+        reject(
+            client,
+            batch,
+            Some(resolved.index),
+            out,
+            &arity_error(spec).to_string(),
+        );
         return;
     }
     if !client.authenticated && !spec.has_flag("no_auth") {
-        batch.stat(resolved.index).rejected += 1;
-        batch.errors += 1;
-        out.error("NOAUTH Authentication required.");
+        reject(
+            client,
+            batch,
+            Some(resolved.index),
+            out,
+            "NOAUTH Authentication required.",
+        );
         return;
+    }
+    if let Some(queue) = client.multi.as_mut() {
+        if !RUN_IN_MULTI.contains(&spec.name) {
+            queue.push(args.to_vec());
+            out.simple("QUEUED");
+            return;
+        }
     }
     let Some(handler) = spec.handler else {
         return;

@@ -65,7 +65,11 @@ async fn handle(
             .await?;
         return Ok(());
     }
-    let result = connection_loop(&server, &mut stream, Client::new(info, !needs_auth)).await;
+    let mut client = Client::new(info, !needs_auth);
+    let result = connection_loop(&server, &mut stream, &mut client).await;
+    if !client.watched.is_empty() {
+        client.unwatch_all(&mut server.keyspace.lock());
+    }
     server.clients.lock().remove(&id);
     result
 }
@@ -76,7 +80,7 @@ async fn handle(
 async fn connection_loop(
     server: &Server,
     stream: &mut TcpStream,
-    mut client: Client,
+    client: &mut Client,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.split();
     let mut input = BytesMut::with_capacity(16 * 1024);
@@ -105,7 +109,7 @@ async fn connection_loop(
                 }
                 Stats::add(&server.stats.net_input_bytes, n as u64);
                 *info.last_interaction.lock() = std::time::Instant::now();
-                run_requests(server, &mut client, &mut parser, &mut input, &mut out);
+                run_requests(server, client, &mut parser, &mut input, &mut out);
             }
             written = writer.write(&out.buf), if writing => {
                 let n = written?;

@@ -167,7 +167,7 @@ fn select(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let a = db_index(ctx, &args[1], CmdError::err("invalid first DB index"))?;
     let b = db_index(ctx, &args[2], CmdError::err("invalid second DB index"))?;
-    ctx.ks.dbs.swap(a, b);
+    ctx.ks.swap_dbs(a, b);
     ctx.out.ok();
     Ok(())
 }
@@ -179,6 +179,9 @@ fn quit(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    ctx.client.multi = None;
+    ctx.client.multi_failed = false;
+    ctx.client.unwatch_all(ctx.ks);
     ctx.client.select(0);
     ctx.client.proto = Protocol::Resp2;
     ctx.out.proto = Protocol::Resp2;

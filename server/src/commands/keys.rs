@@ -37,7 +37,7 @@ fn touch(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     let found = args[1..]
         .iter()
-        .filter(|key| db.get_mut(key, now).is_some())
+        .filter(|key| db.get(key, now).is_some())
         .count();
     ctx.out.int(found as i64);
     Ok(())

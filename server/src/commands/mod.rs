@@ -10,6 +10,7 @@ pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 
 use crate::client::Client;
 use crate::engine::value::Collection;
@@ -230,12 +231,13 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 8] {
+fn families() -> [&'static [CommandSpec]; 9] {
     [
         connection::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
         lists::COMMANDS,
+        transactions::COMMANDS,
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
@@ -380,7 +382,7 @@ pub fn write_typed<'a, T: Collection>(
     now: i64,
     create: bool,
 ) -> Result<Option<&'a mut T>, CmdError> {
-    if db.get_mut(key, now).is_none() {
+    if !db.contains(key, now) {
         if !create {
             return Ok(None);
         }

@@ -145,7 +145,7 @@ fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (src, dst, member) = (&args[1], &args[2], &args[3]);
     let now = ctx.now;
     let db = ctx.db();
-    if db.get_mut(src, now).is_none() {
+    if !db.contains(src, now) {
         ctx.out.int(0);
         return Ok(());
     }

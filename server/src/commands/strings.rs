@@ -360,7 +360,7 @@ pub fn string_for_update<'a>(
     now: i64,
     create: bool,
 ) -> Result<Option<&'a mut Value>, CmdError> {
-    if db.get_mut(key, now).is_none() {
+    if !db.contains(key, now) {
         if !create {
             return Ok(None);
         }

@@ -34,11 +34,29 @@ pub struct DbStats {
     pub keyspace_misses: u64,
 }
 
+/// What WATCH remembers of a key, to tell at EXEC whether it changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchMark {
+    version: u64,
+    epoch: u64,
+    existed: bool,
+}
+
+/// Versions of the keys some client watches, bumped by every change to them, and an epoch
+/// bumped when the whole database changes (FLUSHDB, SWAPDB). Empty, it costs one branch per
+/// write.
+#[derive(Default)]
+struct Watches {
+    versions: ahash::AHashMap<Box<[u8]>, (u64, usize)>,
+    epoch: u64,
+}
+
 #[derive(Default)]
 pub struct Db {
     dict: Dict<Entry>,
     expires: Dict<i64>,
     expire_cursor: u64,
+    watches: Watches,
     pub stats: DbStats,
 }
 
@@ -57,6 +75,56 @@ impl Db {
 
     pub fn volatile_len(&self) -> usize {
         self.expires.len()
+    }
+
+    /// Marks a key as changed for the clients watching it.
+    fn touched(&mut self, key: &[u8]) {
+        if !self.watches.versions.is_empty() {
+            if let Some((version, _)) = self.watches.versions.get_mut(key) {
+                *version += 1;
+            }
+        }
+    }
+
+    pub fn watch(&mut self, key: &[u8], now: i64) -> WatchMark {
+        let existed = self.contains(key, now);
+        let entry = self.watches.versions.entry(key.into()).or_insert((0, 0));
+        entry.1 += 1;
+        WatchMark {
+            version: entry.0,
+            epoch: self.watches.epoch,
+            existed,
+        }
+    }
+
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some((_, watchers)) = self.watches.versions.get_mut(key) {
+            *watchers -= 1;
+            if *watchers == 0 {
+                self.watches.versions.remove(key);
+            }
+        }
+    }
+
+    /// Whether the key changed since `mark` was taken, expiry included.
+    pub fn watch_broken(&self, key: &[u8], mark: &WatchMark, now: i64) -> bool {
+        let version = self.watches.versions.get(key).map(|(v, _)| *v);
+        mark.epoch != self.watches.epoch
+            || version != Some(mark.version)
+            || (mark.existed && self.is_expired(key, now))
+    }
+
+    /// Takes over another database's contents, keeping this one's watches (SWAPDB).
+    pub fn restore(&mut self, contents: Db) {
+        let watches = std::mem::take(&mut self.watches);
+        *self = contents;
+        self.watches = watches;
+        self.touch_all();
+    }
+
+    /// Breaks every watch on this database (FLUSHDB, SWAPDB).
+    pub fn touch_all(&mut self) {
+        self.watches.epoch += 1;
     }
 
     fn is_expired(&self, key: &[u8], now: i64) -> bool {
@@ -99,6 +167,7 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return None;
         }
+        self.touched(key);
         let entry = self.dict.get_mut(key)?;
         entry.lru = lru_clock(now);
         Some(entry)
@@ -118,6 +187,7 @@ impl Db {
 
     /// Stores a value, dropping any TTL the key had (SET without KEEPTTL).
     pub fn set(&mut self, key: &[u8], value: Value, now: i64) {
+        self.touched(key);
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -132,6 +202,7 @@ impl Db {
 
     /// Stores a value keeping the key's TTL, if any.
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now: i64) {
+        self.touched(key);
         match self.dict.get_mut(key) {
             Some(entry) => {
                 entry.value = value;
@@ -142,6 +213,7 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        self.touched(key);
         let entry = self.dict.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -156,6 +228,7 @@ impl Db {
 
     /// Sets a deadline on an existing key.
     pub fn set_deadline(&mut self, key: &[u8], at_ms: i64) {
+        self.touched(key);
         if self.dict.contains_key(key) {
             self.expires.insert(key, at_ms);
         }
@@ -163,6 +236,7 @@ impl Db {
 
     /// Removes a key's deadline; true if it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.touched(key);
         self.expires.remove(key).is_some()
     }
 
@@ -223,9 +297,14 @@ impl Db {
         due.len()
     }
 
-    /// Empties the database, handing back the old contents (FLUSHDB ASYNC frees them elsewhere).
+    /// Empties the database, handing back the old contents (FLUSHDB ASYNC frees them
+    /// elsewhere). Watches stay, broken.
     pub fn take(&mut self) -> Db {
-        std::mem::take(self)
+        let watches = std::mem::take(&mut self.watches);
+        let old = std::mem::take(self);
+        self.watches = watches;
+        self.touch_all();
+        old
     }
 }
 
@@ -251,6 +330,29 @@ mod tests {
         assert_eq!(db.len(), 1);
         assert_eq!(db.volatile_len(), 0);
         assert_eq!(db.stats.expired_keys, 1001);
+    }
+
+    #[test]
+    fn watches_see_writes_flushes_and_expiry() {
+        let mut db = Db::new();
+        db.set(b"a", Value::Int(1), 0);
+        let mark = db.watch(b"a", 0);
+        assert!(!db.watch_broken(b"a", &mark, 0));
+        db.set(b"b", Value::Int(1), 0);
+        assert!(!db.watch_broken(b"a", &mark, 0));
+        db.set(b"a", Value::Int(2), 0);
+        assert!(db.watch_broken(b"a", &mark, 0));
+        let mark = db.watch(b"a", 0);
+        db.take();
+        assert!(db.watch_broken(b"a", &mark, 0));
+        db.set(b"c", Value::Int(1), 0);
+        db.set_deadline(b"c", 100);
+        let mark = db.watch(b"c", 50);
+        assert!(db.watch_broken(b"c", &mark, 150));
+        db.unwatch(b"a");
+        db.unwatch(b"a");
+        db.unwatch(b"c");
+        assert!(db.watches.versions.is_empty());
     }
 
     #[test]

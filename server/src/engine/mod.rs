@@ -16,7 +16,7 @@ use ahash::AHashMap;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-pub use db::{Db, DbStats, Entry};
+pub use db::{Db, DbStats, Entry, WatchMark};
 pub use value::{Value, ValueType};
 
 /// The partition id standalone mode uses for its one keyspace.
@@ -33,6 +33,17 @@ impl Keyspace {
         Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
         }
+    }
+
+    /// SWAPDB: the contents trade places; watches stay with their index, all broken.
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let first = self.dbs[a].take();
+        let second = self.dbs[b].take();
+        self.dbs[a].restore(second);
+        self.dbs[b].restore(first);
     }
 
     pub fn stats(&self) -> DbStats {
