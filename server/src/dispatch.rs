@@ -3,7 +3,9 @@
 
 use crate::client::{Client, ReplyMode};
 use crate::commands::{arity_error, Ctx, Table};
+use crate::engine::evict::{evict, Policy};
 use crate::engine::Keyspace;
+use crate::memory::used_memory;
 use crate::resp::Reply;
 use crate::state::{now_ms, Server, Stats};
 use bytes::Bytes;
@@ -26,6 +28,15 @@ pub struct Batch {
     last: Instant,
     pending: Vec<PendingStat>,
     errors: u64,
+    memory: MemoryLimit,
+}
+
+/// `maxmemory` and its policy, read once per batch.
+#[derive(Clone, Copy)]
+struct MemoryLimit {
+    limit: usize,
+    policy: Policy,
+    samples: usize,
 }
 
 impl Default for Batch {
@@ -36,11 +47,30 @@ impl Default for Batch {
 
 impl Batch {
     pub fn new() -> Batch {
+        Batch::with_limit(MemoryLimit {
+            limit: 0,
+            policy: Policy::NoEviction,
+            samples: 5,
+        })
+    }
+
+    /// A batch that enforces the server's `maxmemory`.
+    pub fn for_server(server: &Server) -> Batch {
+        let config = server.config.read();
+        Batch::with_limit(MemoryLimit {
+            limit: config.maxmemory as usize,
+            policy: Policy::from_name(&config.maxmemory_policy),
+            samples: config.maxmemory_samples as usize,
+        })
+    }
+
+    fn with_limit(memory: MemoryLimit) -> Batch {
         Batch {
             now_ms: now_ms(),
             last: Instant::now(),
             pending: Vec::new(),
             errors: 0,
+            memory,
         }
     }
 
@@ -165,6 +195,27 @@ fn run(
         if !RUN_IN_MULTI.contains(&spec.name) {
             queue.push(args.to_vec());
             out.simple("QUEUED");
+            return;
+        }
+    }
+    let memory = batch.memory;
+    if memory.limit > 0 && used_memory() > memory.limit {
+        let room = evict(
+            ks,
+            memory.policy,
+            memory.samples,
+            memory.limit,
+            batch.now_ms,
+            |_| used_memory(),
+        );
+        if !room && spec.has_flag("denyoom") {
+            reject(
+                client,
+                batch,
+                Some(resolved.index),
+                out,
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            );
             return;
         }
     }

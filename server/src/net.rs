@@ -158,7 +158,7 @@ fn run_requests(
             return;
         }
         if !batch.is_empty() {
-            let mut shared = Batch::new();
+            let mut shared = Batch::for_server(server);
             {
                 let mut ks = server.keyspace.lock();
                 for args in &batch {

@@ -51,6 +51,9 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config, tcp_port: u16) -> Server {
+        crate::engine::db::set_lfu_mode(
+            crate::engine::evict::Policy::from_name(&config.maxmemory_policy).is_lfu(),
+        );
         let engine = Engine::new(config.databases as usize);
         let keyspace = engine.open(STANDALONE_PARTITION);
         let command_count = Table::get().all.len();

@@ -557,16 +557,16 @@ fn object_idletime(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn object_freq(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let lfu = is_lfu(ctx);
-    if ctx.db().peek(&args[2], now).is_none() {
+    let Some(frequency) = ctx.db().peek(&args[2], now).map(|e| e.frequency(now)) else {
         ctx.out.null();
         return Ok(());
-    }
+    };
     if !lfu {
         return Err(CmdError::err(format!(
             "An LFU maxmemory policy is not selected, access frequency not tracked. {POLICY_NOTE}"
         )));
     }
-    ctx.out.int(0);
+    ctx.out.int(frequency as i64);
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 use super::connection::{help_reply, REDIS_VERSION};
 use super::{arity_error, is, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find, Table};
 use crate::config::PARAMS;
+use crate::engine::evict::Policy;
 use crate::engine::Db;
 use crate::glob;
 use crate::memory::{human, peak_memory, rss_bytes, used_memory};
@@ -177,13 +178,14 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
             let ks = ctx.ks.stats();
             let _ = write!(
                 text,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
                 load(&stats.connections_received),
                 server.commands_processed(),
                 load(&stats.net_input_bytes),
                 load(&stats.net_output_bytes),
                 load(&stats.rejected_connections),
                 ks.expired_keys,
+                ks.evicted_keys,
                 ks.keyspace_hits,
                 ks.keyspace_misses,
                 load(&stats.errors),
@@ -285,6 +287,7 @@ fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
             ))
         })?;
     }
+    crate::engine::db::set_lfu_mode(Policy::from_name(&config.maxmemory_policy).is_lfu());
     *ctx.server.config.write() = config;
     ctx.out.ok();
     Ok(())

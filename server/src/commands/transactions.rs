@@ -36,7 +36,7 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         return Ok(());
     }
     ctx.out.array(queued.len());
-    let mut batch = Batch::new();
+    let mut batch = Batch::for_server(ctx.server);
     for args in &queued {
         execute(ctx.server, ctx.client, ctx.ks, ctx.out, args, &mut batch);
     }

@@ -4,9 +4,12 @@
 use super::dict::Dict;
 use super::value::Value;
 use rand::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// A stored key's value and its access clock (seconds, 24 bits, as Redis's LRU field).
+/// A stored key's value and its access record: 24 bits as Redis's `lru` field, either an LRU
+/// clock in seconds or, under an LFU policy, 16 bits of minutes since the last decay and an
+/// 8-bit logarithmic access counter.
 pub struct Entry {
     pub value: Value,
     lru: u32,
@@ -14,15 +17,77 @@ pub struct Entry {
 
 const LRU_MASK: u32 = (1 << 24) - 1;
 
+/// Whether access records are LFU counters (an LFU maxmemory policy is in force).
+static LFU_MODE: AtomicBool = AtomicBool::new(false);
+
+/// Redis's defaults: a new key's counter, `lfu-log-factor` and `lfu-decay-time` (minutes).
+const LFU_INIT: u32 = 5;
+const LFU_LOG_FACTOR: f64 = 10.0;
+const LFU_DECAY_MINUTES: u32 = 1;
+
+pub fn set_lfu_mode(lfu: bool) {
+    LFU_MODE.store(lfu, Ordering::Relaxed);
+}
+
+fn lfu_mode() -> bool {
+    LFU_MODE.load(Ordering::Relaxed)
+}
+
 fn lru_clock(now_ms: i64) -> u32 {
     ((now_ms / 1000) as u32) & LRU_MASK
 }
 
+fn minutes(now_ms: i64) -> u32 {
+    ((now_ms / 60_000) as u32) & 0xffff
+}
+
+/// A fresh access record.
+fn new_record(now_ms: i64) -> u32 {
+    if lfu_mode() {
+        (minutes(now_ms) << 8) | LFU_INIT
+    } else {
+        lru_clock(now_ms)
+    }
+}
+
 impl Entry {
-    /// Seconds since the last access, for OBJECT IDLETIME.
+    fn new(value: Value, now_ms: i64) -> Entry {
+        Entry {
+            value,
+            lru: new_record(now_ms),
+        }
+    }
+
+    /// Seconds since the last access, for OBJECT IDLETIME and LRU eviction.
     pub fn idle_seconds(&self, now_ms: i64) -> u64 {
         let now = lru_clock(now_ms);
         (now.wrapping_sub(self.lru) & LRU_MASK) as u64
+    }
+
+    /// The LFU counter with the decay since its last update applied, for OBJECT FREQ and LFU
+    /// eviction.
+    pub fn frequency(&self, now_ms: i64) -> u32 {
+        let last = self.lru >> 8;
+        let elapsed = minutes(now_ms).wrapping_sub(last) & 0xffff;
+        let periods = elapsed / LFU_DECAY_MINUTES;
+        (self.lru & 0xff).saturating_sub(periods)
+    }
+
+    /// Records an access: refreshes the LRU clock, or decays then probabilistically bumps the
+    /// LFU counter as Redis's `updateLFU`.
+    fn touch(&mut self, now_ms: i64) {
+        if !lfu_mode() {
+            self.lru = lru_clock(now_ms);
+            return;
+        }
+        let mut counter = self.frequency(now_ms);
+        if counter < 255 {
+            let base = counter.saturating_sub(LFU_INIT) as f64;
+            if rand::random::<f64>() < 1.0 / (base * LFU_LOG_FACTOR + 1.0) {
+                counter += 1;
+            }
+        }
+        self.lru = (minutes(now_ms) << 8) | counter;
     }
 }
 
@@ -30,6 +95,7 @@ impl Entry {
 #[derive(Default, Debug, Clone, Copy)]
 pub struct DbStats {
     pub expired_keys: u64,
+    pub evicted_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
 }
@@ -152,7 +218,7 @@ impl Db {
         match self.dict.get_mut(key) {
             Some(entry) => {
                 self.stats.keyspace_hits += 1;
-                entry.lru = lru_clock(now);
+                entry.touch(now);
                 Some(entry)
             }
             None => {
@@ -169,7 +235,7 @@ impl Db {
         }
         self.touched(key);
         let entry = self.dict.get_mut(key)?;
-        entry.lru = lru_clock(now);
+        entry.touch(now);
         Some(entry)
     }
 
@@ -191,13 +257,7 @@ impl Db {
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        self.dict.insert(
-            key,
-            Entry {
-                value,
-                lru: lru_clock(now),
-            },
-        );
+        self.dict.insert(key, Entry::new(value, now));
     }
 
     /// Stores a value keeping the key's TTL, if any.
@@ -206,7 +266,7 @@ impl Db {
         match self.dict.get_mut(key) {
             Some(entry) => {
                 entry.value = value;
-                entry.lru = lru_clock(now);
+                entry.touch(now);
             }
             None => self.set(key, value, now),
         }
@@ -295,6 +355,35 @@ impl Db {
         }
         self.stats.expired_keys += due.len() as u64;
         due.len()
+    }
+
+    /// Up to `count` eviction candidates: keys with their entries and deadlines, sampled from
+    /// every key or, when `volatile`, from keys with a TTL only.
+    pub fn sample_for_eviction<R: Rng>(
+        &self,
+        rng: &mut R,
+        count: usize,
+        volatile: bool,
+    ) -> Vec<(Vec<u8>, &Entry, Option<i64>)> {
+        let keys: Vec<&[u8]> = if volatile {
+            self.expires
+                .sample(rng, count)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        } else {
+            self.dict
+                .sample(rng, count)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
+        keys.into_iter()
+            .filter_map(|key| {
+                let entry = self.dict.get(key)?;
+                Some((key.to_vec(), entry, self.deadline(key)))
+            })
+            .collect()
     }
 
     /// Empties the database, handing back the old contents (FLUSHDB ASYNC frees them

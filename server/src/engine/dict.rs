@@ -233,6 +233,31 @@ impl<V> Dict<V> {
     }
 }
 
+impl<V> Dict<V> {
+    /// Up to `count` entries starting from a random bucket and walking on, as Redis's
+    /// `dictGetSomeKeys`: cheap, not uniform, good enough for eviction sampling.
+    pub fn sample<R: Rng>(&self, rng: &mut R, count: usize) -> Vec<(&[u8], &V)> {
+        let mut out = Vec::with_capacity(count.min(self.len));
+        if self.len == 0 {
+            return out;
+        }
+        let mask = self.buckets.len() - 1;
+        let mut index = rng.random::<u64>() as usize & mask;
+        for _ in 0..=mask {
+            for entry in (ChainIter {
+                link: &self.buckets[index],
+            }) {
+                if out.len() == count {
+                    return out;
+                }
+                out.push(entry);
+            }
+            index = (index + 1) & mask;
+        }
+        out
+    }
+}
+
 struct ChainIter<'a, V> {
     link: &'a Link<V>,
 }
@@ -342,5 +367,7 @@ mod tests {
         }
         let (k, v) = d.random_entry(&mut rng).unwrap();
         assert_eq!(k, v.to_be_bytes());
+        assert_eq!(d.sample(&mut rng, 20).len(), 20);
+        assert_eq!(d.sample(&mut rng, 500).len(), 100);
     }
 }

@@ -1,0 +1,123 @@
+//! Cache behaviour under `maxmemory`: slotcache and redis-server get the same load with a 64 MB
+//! limit and allkeys-lru; memory stays bounded and a hot working set keeps a hit rate close to
+//! Redis's.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use redis_tests::{encode, start_redis, start_slotcache, Conn, Frame, Process};
+
+const LIMIT: usize = 64 * 1024 * 1024;
+const VALUE: usize = 1000;
+
+fn info_field(conn: &mut Conn, section: &str, field: &str) -> u64 {
+    let text = match conn.call(&["INFO", section]) {
+        Frame::Bulk(b) | Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO: {other:?}"),
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+}
+
+fn rss_bytes(process: &Process) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", process.child.id()))
+        .expect("reading /proc");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("VmRSS")
+}
+
+/// Sends requests in pipelined chunks; returns how many replies were non-nil.
+fn pipelined(conn: &mut Conn, requests: &[Vec<Vec<u8>>]) -> usize {
+    let mut hits = 0;
+    for chunk in requests.chunks(200) {
+        let mut bytes = Vec::new();
+        for request in chunk {
+            bytes.extend_from_slice(&encode(request));
+        }
+        conn.send_raw(&bytes);
+        for _ in chunk {
+            match conn.read() {
+                Frame::Null => {}
+                Frame::Error(e) => panic!("error under eviction: {e}"),
+                _ => hits += 1,
+            }
+        }
+    }
+    hits
+}
+
+fn set(key: String, rng: &mut StdRng) -> Vec<Vec<u8>> {
+    let value: Vec<u8> = (0..VALUE).map(|_| rng.random_range(b'a'..=b'z')).collect();
+    vec![b"SET".to_vec(), key.into_bytes(), value]
+}
+
+/// Fills 5x the limit, then runs a read-mostly load with a hot set; returns the hit rate.
+fn run_load(process: &Process) -> f64 {
+    let mut conn = process.connect();
+    let mut rng = StdRng::seed_from_u64(11);
+    let total_keys = 5 * LIMIT / VALUE;
+    let fill: Vec<_> = (0..total_keys)
+        .map(|i| set(format!("cold:{i}"), &mut rng))
+        .collect();
+    pipelined(&mut conn, &fill);
+    let hot_keys = 10_000;
+    let hot: Vec<_> = (0..hot_keys)
+        .map(|i| set(format!("hot:{i}"), &mut rng))
+        .collect();
+    pipelined(&mut conn, &hot);
+    let mut requests = Vec::new();
+    let mut reads = 0;
+    for i in 0..100_000 {
+        if rng.random_bool(0.2) {
+            requests.push(set(format!("fresh:{i}"), &mut rng));
+        } else {
+            reads += 1;
+            let key = if rng.random_bool(0.9) {
+                format!("hot:{}", rng.random_range(0..hot_keys))
+            } else {
+                format!("cold:{}", rng.random_range(0..total_keys))
+            };
+            requests.push(vec![b"GET".to_vec(), key.into_bytes()]);
+        }
+    }
+    let writes = requests.len() - reads;
+    let answered = pipelined(&mut conn, &requests);
+    // Every SET answers OK; the rest of the non-nil replies are read hits.
+    (answered - writes) as f64 / reads as f64
+}
+
+#[test]
+fn bounded_memory_and_hit_rate_close_to_redis() {
+    let limit = LIMIT.to_string();
+    let ours = start_slotcache(&["--maxmemory", &limit, "--maxmemory-policy", "allkeys-lru"]);
+    let redis = start_redis(&["--maxmemory", &limit, "--maxmemory-policy", "allkeys-lru"]);
+    let our_hits = run_load(&ours);
+    let redis_hits = run_load(&redis);
+    let mut conn = ours.connect();
+    let used = info_field(&mut conn, "memory", "used_memory");
+    let evicted = info_field(&mut conn, "stats", "evicted_keys");
+    let rss = rss_bytes(&ours);
+    eprintln!(
+        "hit rate: slotcache {:.1}% redis {:.1}%; slotcache used_memory {} MB, RSS {} MB, evicted {}",
+        our_hits * 100.0,
+        redis_hits * 100.0,
+        used >> 20,
+        rss >> 20,
+        evicted
+    );
+    assert!(evicted > 100_000, "expected heavy eviction, got {evicted}");
+    assert!(
+        used as usize <= LIMIT + LIMIT / 10,
+        "used_memory {used} over the limit"
+    );
+    assert!(rss < 3 * LIMIT as u64, "RSS {rss} not bounded");
+    assert!(
+        (our_hits - redis_hits).abs() <= 0.10,
+        "hit rates differ by more than 10 points: {our_hits:.3} vs {redis_hits:.3}"
+    );
+}
