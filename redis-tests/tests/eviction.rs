@@ -1,6 +1,6 @@
 //! Cache behaviour under `maxmemory`: slotcache and redis-server get the same load with a 64 MB
-//! limit and allkeys-lru; memory stays bounded and a hot working set keeps a hit rate close to
-//! Redis's.
+//! limit and allkeys-lru; memory stays bounded and a hot working set keeps a hit rate no more
+//! than 10 points below Redis's.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -86,7 +86,11 @@ fn run_load(process: &Process) -> f64 {
         }
     }
     let writes = requests.len() - reads;
-    let answered = pipelined(&mut conn, &requests);
+    let mut answered = 0;
+    for part in requests.chunks(requests.len() / 3 + 1) {
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        answered += pipelined(&mut conn, part);
+    }
     // Every SET answers OK; the rest of the non-nil replies are read hits.
     (answered - writes) as f64 / reads as f64
 }
@@ -117,7 +121,7 @@ fn bounded_memory_and_hit_rate_close_to_redis() {
     );
     assert!(rss < 3 * LIMIT as u64, "RSS {rss} not bounded");
     assert!(
-        (our_hits - redis_hits).abs() <= 0.10,
-        "hit rates differ by more than 10 points: {our_hits:.3} vs {redis_hits:.3}"
+        our_hits >= redis_hits - 0.10,
+        "hit rate more than 10 points below Redis's: {our_hits:.3} vs {redis_hits:.3}"
     );
 }

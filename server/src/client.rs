@@ -98,6 +98,10 @@ pub struct Client {
     pub multi: Option<Vec<Vec<bytes::Bytes>>>,
     /// A command was refused while queueing: EXEC must abort.
     pub multi_failed: bool,
+    /// Set by a blocking command that found nothing to serve.
+    pub blocked: Option<crate::blocking::BlockRequest>,
+    /// Running EXEC's queue: blocking commands must not block there.
+    pub in_exec: bool,
     /// Keys under WATCH: (database, key, what was seen).
     pub watched: Vec<(usize, Vec<u8>, crate::engine::WatchMark)>,
     pub info: std::sync::Arc<ClientInfo>,
@@ -114,6 +118,8 @@ impl Client {
             close_after_reply: false,
             last_command: usize::MAX,
             multi: None,
+            blocked: None,
+            in_exec: false,
             multi_failed: false,
             watched: Vec::new(),
             info,

@@ -1,5 +1,6 @@
 //! slotcache's shard server: an in-memory, Redis 7 compatible engine behind a RESP front.
 
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;

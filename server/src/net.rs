@@ -1,11 +1,13 @@
 //! The RESP front: accepts connections, reads requests, runs every complete request of a read as
 //! one batch under a single keyspace lock, and writes all their replies in one write.
 
+use crate::blocking::{self, Blocked};
 use crate::client::{Client, ClientInfo};
 use crate::dispatch::{execute, Batch};
-use crate::resp::{ParseLimits, Reply, RequestParser};
+use crate::resp::{ParseLimits, ProtocolError, Reply, RequestParser};
 use crate::state::{now_ms, Server, Stats};
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,25 +68,45 @@ async fn handle(
         return Ok(());
     }
     let mut client = Client::new(info, !needs_auth);
-    let result = connection_loop(&server, &mut stream, &mut client).await;
-    if !client.watched.is_empty() {
-        client.unwatch_all(&mut server.keyspace.lock());
+    let mut blocked = None;
+    let result = connection_loop(&server, &mut stream, &mut client, &mut blocked).await;
+    if blocked.is_some() || !client.watched.is_empty() {
+        let mut ks = server.keyspace.lock();
+        if let Some(blocked) = blocked {
+            blocking::unblock(&mut ks, blocked.id);
+        }
+        client.unwatch_all(&mut ks);
     }
     server.clients.lock().remove(&id);
     result
 }
 
+/// What a connection has read but not run yet.
+#[derive(Default)]
+struct Backlog {
+    parser: RequestParser,
+    input: BytesMut,
+    /// Parsed requests waiting behind a blocked one.
+    pending: VecDeque<Vec<Bytes>>,
+    /// A malformed request seen after `pending`: answered, then the connection closes.
+    error: Option<ProtocolError>,
+}
+
 /// Reads and writes concurrently: replies that the client has not read yet stay buffered while
 /// its next requests are still read and run, as Redis does, so a client that pipelines without
-/// reading can never deadlock against the server.
+/// reading can never deadlock against the server. While a blocking command waits, input is
+/// still read (and a closed socket noticed) but nothing after it runs.
 async fn connection_loop(
     server: &Server,
     stream: &mut TcpStream,
     client: &mut Client,
+    blocked: &mut Option<Blocked>,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.split();
-    let mut input = BytesMut::with_capacity(16 * 1024);
-    let mut parser = RequestParser::new();
+    let mut backlog = Backlog {
+        input: BytesMut::with_capacity(16 * 1024),
+        ..Backlog::default()
+    };
     let mut out = Reply::new(client.proto);
     let info = client.info.clone();
     loop {
@@ -94,22 +116,36 @@ async fn connection_loop(
         if !reading && !writing {
             return Ok(());
         }
+        let deadline = blocked.as_ref().and_then(|b| b.request.deadline);
         let idle = async {
-            if idle_timeout > 0 {
-                tokio::time::sleep(Duration::from_secs(idle_timeout)).await
-            } else {
-                std::future::pending().await
+            match (idle_timeout, deadline) {
+                (_, Some(deadline)) => tokio::time::sleep_until(deadline.into()).await,
+                (0, None) => std::future::pending().await,
+                (seconds, None) => tokio::time::sleep(Duration::from_secs(seconds)).await,
+            }
+        };
+        let served = async {
+            match blocked.as_mut() {
+                Some(b) => (&mut b.reply).await.ok(),
+                None => std::future::pending().await,
             }
         };
         tokio::select! {
-            read = reader.read_buf(&mut input), if reading => {
+            read = reader.read_buf(&mut backlog.input), if reading => {
                 let n = read?;
                 if n == 0 || info.killed.load(Ordering::Acquire) {
                     return Ok(());
                 }
                 Stats::add(&server.stats.net_input_bytes, n as u64);
                 *info.last_interaction.lock() = std::time::Instant::now();
-                run_requests(server, client, &mut parser, &mut input, &mut out);
+                if blocked.is_none() {
+                    *blocked = run_requests(server, client, &mut backlog, &mut out);
+                }
+            }
+            reply = served => {
+                *blocked = None;
+                out.buf.extend_from_slice(&reply.unwrap_or_default());
+                *blocked = run_requests(server, client, &mut backlog, &mut out);
             }
             written = writer.write(&out.buf), if writing => {
                 let n = written?;
@@ -121,64 +157,93 @@ async fn connection_loop(
                 }
             }
             _ = info.kill_signal.notified() => return Ok(()),
-            _ = idle, if !writing => return Ok(()),
+            _ = idle, if deadline.is_some() || !writing => {
+                let Some(waiting) = blocked.take() else {
+                    // Idle past `timeout` (blocked clients are exempt, as in Redis).
+                    return Ok(());
+                };
+                time_out(server, waiting, &mut out);
+                *blocked = run_requests(server, client, &mut backlog, &mut out);
+            }
         }
     }
 }
 
-/// Runs every complete request in `input` as one batch under one keyspace lock. Until the
-/// client has authenticated, requests run one at a time so Redis's small pre-AUTH limits apply
+/// A blocked command's deadline passed: withdraw it and answer its timeout reply, unless it was
+/// served at the last moment, in which case that reply stands.
+fn time_out(server: &Server, mut waiting: Blocked, out: &mut Reply) {
+    let withdrawn = blocking::unblock(&mut server.keyspace.lock(), waiting.id);
+    if withdrawn {
+        if waiting.request.null_array_on_timeout {
+            out.null_array();
+        } else {
+            out.null();
+        }
+    } else if let Ok(reply) = waiting.reply.try_recv() {
+        out.buf.extend_from_slice(&reply);
+    }
+}
+
+/// Runs the queued and newly complete requests in batches, each under one keyspace lock, until
+/// the input is used up or a command blocks (its registration is returned). Until the client
+/// has authenticated, requests are taken one at a time so Redis's small pre-AUTH limits apply
 /// exactly to the requests sent before AUTH.
 fn run_requests(
     server: &Server,
     client: &mut Client,
-    parser: &mut RequestParser,
-    input: &mut BytesMut,
+    backlog: &mut Backlog,
     out: &mut Reply,
-) {
+) -> Option<Blocked> {
     while !client.close_after_reply {
-        let limits = ParseLimits {
-            max_bulk_len: server.config.read().proto_max_bulk_len as usize,
-            unauthenticated: !client.authenticated,
-            ..ParseLimits::default()
-        };
-        let mut batch = Vec::new();
-        let mut protocol_error = None;
-        while !limits.unauthenticated || batch.is_empty() {
-            match parser.next_request(input, &limits) {
-                Ok(Some(args)) => batch.push(args),
-                Ok(None) => break,
-                Err(err) => {
-                    protocol_error = Some(err);
-                    break;
-                }
-            }
-        }
-        if batch.is_empty() && protocol_error.is_none() {
-            return;
-        }
-        if !batch.is_empty() {
-            let mut shared = Batch::for_server(server);
-            {
-                let mut ks = server.keyspace.lock();
-                for args in &batch {
-                    execute(server, client, &mut ks, out, args, &mut shared);
-                    if client.close_after_reply {
+        if backlog.pending.is_empty() && backlog.error.is_none() {
+            let limits = ParseLimits {
+                max_bulk_len: server.config.read().proto_max_bulk_len as usize,
+                unauthenticated: !client.authenticated,
+                ..ParseLimits::default()
+            };
+            while !limits.unauthenticated || backlog.pending.is_empty() {
+                match backlog.parser.next_request(&mut backlog.input, &limits) {
+                    Ok(Some(args)) => backlog.pending.push_back(args),
+                    Ok(None) => break,
+                    Err(err) => {
+                        backlog.error = Some(err);
                         break;
                     }
                 }
             }
-            shared.flush(server);
-            client
-                .info
-                .last_command
-                .store(client.last_command, Ordering::Relaxed);
         }
-        if let Some(err) = protocol_error {
-            out.error(&format!("ERR {err}"));
-            client.close_after_reply = true;
+        if backlog.pending.is_empty() {
+            if let Some(err) = backlog.error.take() {
+                out.error(&format!("ERR {err}"));
+                client.close_after_reply = true;
+            }
+            return None;
+        }
+        let mut batch = Batch::for_server(server);
+        let mut ks = server.keyspace.lock();
+        let mut registered = None;
+        while let Some(args) = backlog.pending.pop_front() {
+            execute(server, client, &mut ks, out, &args, &mut batch);
+            blocking::serve_ready(server, &mut ks);
+            if let Some(request) = client.blocked.take() {
+                registered = Some(blocking::block(&mut ks, client, &args, request));
+                break;
+            }
+            if client.close_after_reply || !client.authenticated {
+                break;
+            }
+        }
+        drop(ks);
+        batch.flush(server);
+        client
+            .info
+            .last_command
+            .store(client.last_command, Ordering::Relaxed);
+        if registered.is_some() {
+            return registered;
         }
     }
+    None
 }
 
 /// Active expiry: every 1/hz seconds, sweep each database's deadlines in short slices so due

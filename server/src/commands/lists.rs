@@ -1,11 +1,13 @@
-//! List commands (the non-blocking ones).
+//! List commands, blocking ones included (their waiting lives in `crate::blocking`).
 
 use super::{
     int_arg, is, ks, read_typed, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx,
     Find,
 };
+use crate::blocking::BlockRequest;
 use crate::engine::list::{End, List};
 use crate::engine::Db;
+use std::time::{Duration, Instant};
 
 fn end_arg(arg: &[u8]) -> Result<End, CmdError> {
     if is(arg, "left") {
@@ -382,9 +384,13 @@ fn rpoplpush(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn lmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let numkeys = positive(&args[1], "numkeys should be greater than 0")?;
-    let where_at = 2usize.saturating_add(numkeys);
+/// LMPOP/BLMPOP arguments from `numkeys` on: the keys, the end and the count.
+fn parse_mpop(
+    args: &Args,
+    numkeys_at: usize,
+) -> Result<(std::ops::Range<usize>, End, usize), CmdError> {
+    let numkeys = positive(&args[numkeys_at], "numkeys should be greater than 0")?;
+    let where_at = (numkeys_at + 1).saturating_add(numkeys);
     if where_at >= args.len() {
         return Err(CmdError::Syntax);
     }
@@ -399,20 +405,127 @@ fn lmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
+    Ok((numkeys_at + 1..where_at, end, count.unwrap_or(1)))
+}
+
+/// A key and the items popped from it.
+type Popped = (Vec<u8>, Vec<Vec<u8>>);
+
+/// Pops from the first non-empty list of `keys`.
+fn mpop_first(
+    ctx: &mut Ctx,
+    keys: &Args,
+    end: End,
+    count: usize,
+) -> Result<Option<Popped>, CmdError> {
     let now = ctx.now;
     let db = ctx.db();
-    for key in &args[2..where_at] {
-        if let Some(items) = pop_items(db, key, now, end, count.unwrap_or(1))? {
+    for key in keys {
+        if let Some(items) = pop_items(db, key, now, end, count)? {
             if !items.is_empty() {
-                ctx.out.array(2);
-                ctx.out.bulk(key);
-                ctx.out.bulks(items.iter());
-                return Ok(());
+                return Ok(Some((key.to_vec(), items)));
             }
         }
     }
-    ctx.out.null_array();
+    Ok(None)
+}
+
+fn reply_key_items(ctx: &mut Ctx, key: &[u8], items: &[Vec<u8>]) {
+    ctx.out.array(2);
+    ctx.out.bulk(key);
+    ctx.out.bulks(items.iter());
+}
+
+fn lmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (keys, end, count) = parse_mpop(args, 1)?;
+    match mpop_first(ctx, &args[keys], end, count)? {
+        Some((key, items)) => reply_key_items(ctx, &key, &items),
+        None => ctx.out.null_array(),
+    }
     Ok(())
+}
+
+/// A blocking command's timeout in seconds, as Redis parses it.
+fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, CmdError> {
+    let seconds = super::parse_f64(arg)
+        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
+    // Redis 7.0 converts to integer milliseconds first, so what overflows reads as negative.
+    let in_range =
+        (seconds * 1000.0).partial_cmp(&(i64::MAX as f64)) == Some(std::cmp::Ordering::Less);
+    if seconds < 0.0 || !in_range {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    Ok((seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(seconds)))
+}
+
+/// Nothing to serve: block on `keys`, or, inside EXEC where nothing may block, answer the
+/// timeout reply at once.
+fn block_or_give_up(ctx: &mut Ctx, keys: &Args, deadline: Option<Instant>, null_array: bool) {
+    if ctx.client.in_exec {
+        if null_array {
+            ctx.out.null_array();
+        } else {
+            ctx.out.null();
+        }
+        return;
+    }
+    ctx.client.blocked = Some(BlockRequest {
+        keys: keys.iter().map(|k| k.to_vec()).collect(),
+        deadline,
+        null_array_on_timeout: null_array,
+    });
+}
+
+fn blocking_pop(ctx: &mut Ctx, args: &Args, end: End) -> CmdResult {
+    let deadline = parse_timeout(&args[args.len() - 1])?;
+    let keys = &args[1..args.len() - 1];
+    match mpop_first(ctx, keys, end, 1)? {
+        Some((key, items)) => {
+            ctx.out.array(2);
+            ctx.out.bulk(&key);
+            ctx.out.bulk(&items[0]);
+        }
+        None => block_or_give_up(ctx, keys, deadline, true),
+    }
+    Ok(())
+}
+
+fn blpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    blocking_pop(ctx, args, End::Head)
+}
+
+fn brpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    blocking_pop(ctx, args, End::Tail)
+}
+
+fn blmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let deadline = parse_timeout(&args[1])?;
+    let (keys, end, count) = parse_mpop(args, 2)?;
+    match mpop_first(ctx, &args[keys.clone()], end, count)? {
+        Some((key, items)) => reply_key_items(ctx, &key, &items),
+        None => block_or_give_up(ctx, &args[keys], deadline, true),
+    }
+    Ok(())
+}
+
+fn blocking_move(ctx: &mut Ctx, args: &Args, from: End, to: End, timeout: &[u8]) -> CmdResult {
+    let deadline = parse_timeout(timeout)?;
+    let now = ctx.now;
+    match move_item(ctx.db(), &args[1], &args[2], from, to, now)? {
+        Some(item) => ctx.out.bulk(&item),
+        None => block_or_give_up(ctx, &args[1..2], deadline, false),
+    }
+    Ok(())
+}
+
+fn blmove(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let from = end_arg(&args[3])?;
+    let to = end_arg(&args[4])?;
+    blocking_move(ctx, args, from, to, &args[5])
+}
+
+fn brpoplpush(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    blocking_move(ctx, args, End::Tail, End::Head, &args[3])
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -652,6 +765,76 @@ pub static COMMANDS: &[CommandSpec] = &[
         group: "list",
         complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
         handler: Some(lmpop),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "blpop",
+        arity: -3,
+        flags: "write noscript blocking",
+        acl: "@write @list @slow @blocking",
+        keys: (1, -2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(-2, 1, 0))],
+        summary: "Remove and get the first element in a list, or block until one is available",
+        since: "2.0.0",
+        group: "list",
+        complexity: "O(N) where N is the number of provided keys.",
+        handler: Some(blpop),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "brpop",
+        arity: -3,
+        flags: "write noscript blocking",
+        acl: "@write @list @slow @blocking",
+        keys: (1, -2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(-2, 1, 0))],
+        summary: "Remove and get the last element in a list, or block until one is available",
+        since: "2.0.0",
+        group: "list",
+        complexity: "O(N) where N is the number of provided keys.",
+        handler: Some(brpop),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "blmove",
+        arity: 6,
+        flags: "write denyoom noscript blocking",
+        acl: "@write @list @slow @blocking",
+        keys: (1, 2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
+        summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
+        since: "6.2.0",
+        group: "list",
+        complexity: "O(1)",
+        handler: Some(blmove),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "brpoplpush",
+        arity: 4,
+        flags: "write denyoom noscript blocking",
+        acl: "@write @list @slow @blocking",
+        keys: (1, 2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
+        summary: "Pop an element from a list, push it to another list and return it; or block until one is available",
+        since: "2.2.0",
+        group: "list",
+        complexity: "O(1)",
+        handler: Some(brpoplpush),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "blmpop",
+        arity: -5,
+        flags: "write blocking movablekeys",
+        acl: "@write @list @slow @blocking",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RW access delete", Begin::Index(2), Find::Keynum(0, 1, 1))],
+        summary: "Pop elements from a list, or block until one is available",
+        since: "7.0.0",
+        group: "list",
+        complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        handler: Some(blmpop),
         ..CommandSpec::DEFAULT
     },
 ];

@@ -153,9 +153,10 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
         "clients" => {
             let _ = write!(
                 text,
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
                 server.clients.lock().len(),
                 config.maxclients,
+                ctx.ks.waiters.blocked_clients(),
             );
         }
         "memory" => {

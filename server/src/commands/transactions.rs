@@ -37,9 +37,11 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     }
     ctx.out.array(queued.len());
     let mut batch = Batch::for_server(ctx.server);
+    ctx.client.in_exec = true;
     for args in &queued {
         execute(ctx.server, ctx.client, ctx.ks, ctx.out, args, &mut batch);
     }
+    ctx.client.in_exec = false;
     batch.flush(ctx.server);
     Ok(())
 }

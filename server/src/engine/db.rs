@@ -123,6 +123,10 @@ pub struct Db {
     expires: Dict<i64>,
     expire_cursor: u64,
     watches: Watches,
+    /// Keys that blocked clients wait on, with how many wait.
+    blocked_keys: ahash::AHashMap<Box<[u8]>, usize>,
+    /// Keys with waiters that were written since the last look.
+    ready_keys: Vec<Box<[u8]>>,
     pub stats: DbStats,
 }
 
@@ -143,13 +147,34 @@ impl Db {
         self.expires.len()
     }
 
-    /// Marks a key as changed for the clients watching it.
+    /// Marks a key as changed for the clients watching it or blocked on it.
     fn touched(&mut self, key: &[u8]) {
         if !self.watches.versions.is_empty() {
             if let Some((version, _)) = self.watches.versions.get_mut(key) {
                 *version += 1;
             }
         }
+        if !self.blocked_keys.is_empty() && self.blocked_keys.contains_key(key) {
+            self.ready_keys.push(key.into());
+        }
+    }
+
+    pub fn block_on(&mut self, key: &[u8]) {
+        *self.blocked_keys.entry(key.into()).or_insert(0) += 1;
+    }
+
+    pub fn unblock(&mut self, key: &[u8]) {
+        if let Some(count) = self.blocked_keys.get_mut(key) {
+            *count -= 1;
+            if *count == 0 {
+                self.blocked_keys.remove(key);
+            }
+        }
+    }
+
+    /// One key that was written while clients wait on it.
+    pub fn pop_ready_key(&mut self) -> Option<Box<[u8]>> {
+        self.ready_keys.pop()
     }
 
     pub fn watch(&mut self, key: &[u8], now: i64) -> WatchMark {
@@ -183,8 +208,11 @@ impl Db {
     /// Takes over another database's contents, keeping this one's watches (SWAPDB).
     pub fn restore(&mut self, contents: Db) {
         let watches = std::mem::take(&mut self.watches);
+        let blocked = std::mem::take(&mut self.blocked_keys);
         *self = contents;
         self.watches = watches;
+        self.ready_keys = blocked.keys().cloned().collect();
+        self.blocked_keys = blocked;
         self.touch_all();
     }
 
@@ -357,6 +385,11 @@ impl Db {
         due.len()
     }
 
+    /// An entry as stored, without expiring it or touching its access record (eviction).
+    pub fn peek_entry(&self, key: &[u8]) -> Option<&Entry> {
+        self.dict.get(key)
+    }
+
     /// Up to `count` eviction candidates: keys with their entries and deadlines, sampled from
     /// every key or, when `volatile`, from keys with a TTL only.
     pub fn sample_for_eviction<R: Rng>(
@@ -390,8 +423,10 @@ impl Db {
     /// elsewhere). Watches stay, broken.
     pub fn take(&mut self) -> Db {
         let watches = std::mem::take(&mut self.watches);
+        let blocked = std::mem::take(&mut self.blocked_keys);
         let old = std::mem::take(self);
         self.watches = watches;
+        self.blocked_keys = blocked;
         self.touch_all();
         old
     }

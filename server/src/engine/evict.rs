@@ -50,8 +50,19 @@ impl Policy {
 /// Pool size, as Redis's EVPOOL_SIZE.
 const POOL: usize = 16;
 
+/// How good a victim an entry is under `policy`: the higher, the sooner it goes.
+fn score(policy: Policy, entry: &super::Entry, deadline: Option<i64>, now: i64) -> u64 {
+    match policy {
+        Policy::AllKeysLfu | Policy::VolatileLfu => 255 - entry.frequency(now) as u64,
+        Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(i64::MAX) as u64,
+        _ => entry.idle_seconds(now),
+    }
+}
+
 /// Evicts until `used` (memory in use, given the keyspace) is at most `limit`. Returns false
-/// when it had to stop over the limit (nothing left that the policy may evict).
+/// when it had to stop over the limit (nothing left that the policy may evict). The pool of
+/// candidates lives in the keyspace across calls, as Redis's does, and is re-scored at every
+/// pick so a key touched since it was sampled is not evicted on a stale score.
 pub fn evict(
     ks: &mut Keyspace,
     policy: Policy,
@@ -64,39 +75,35 @@ pub fn evict(
         return used(ks) <= limit;
     }
     let mut rng = rand::rng();
-    // (score, db, key): the higher the score, the better the victim.
-    let mut pool: Vec<(u64, usize, Vec<u8>)> = Vec::with_capacity(POOL + samples);
+    let volatile = policy.volatile_only();
     while used(ks) > limit {
         let victim = if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
-            random_victim(ks, policy.volatile_only(), &mut rng)
+            random_victim(ks, volatile, &mut rng)
         } else {
+            let mut pool = std::mem::take(&mut ks.evict_pool);
             for (index, db) in ks.dbs.iter().enumerate() {
-                for (key, entry, deadline) in
-                    db.sample_for_eviction(&mut rng, samples, policy.volatile_only())
-                {
-                    let score = match policy {
-                        Policy::AllKeysLfu | Policy::VolatileLfu => {
-                            255 - entry.frequency(now) as u64
-                        }
-                        Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(i64::MAX) as u64,
-                        _ => entry.idle_seconds(now),
-                    };
-                    if !pool.iter().any(|(_, d, k)| *d == index && *k == key) {
-                        pool.push((score, index, key));
+                for (key, _, _) in db.sample_for_eviction(&mut rng, samples, volatile) {
+                    if !pool.iter().any(|(d, k)| *d == index && *k == key) {
+                        pool.push((index, key));
                     }
                 }
             }
-            pool.sort_by_key(|candidate| std::cmp::Reverse(candidate.0));
-            pool.truncate(POOL);
-            let mut chosen = None;
-            while !pool.is_empty() {
-                let (_, db, key) = pool.remove(0);
-                if ks.dbs[db].volatile_len() > 0 || !policy.volatile_only() {
-                    chosen = Some((db, key));
-                    break;
-                }
-            }
-            chosen
+            let mut scored: Vec<(u64, usize, Vec<u8>)> = pool
+                .into_iter()
+                .filter_map(|(db, key)| {
+                    let deadline = ks.dbs[db].deadline(&key);
+                    if volatile && deadline.is_none() {
+                        return None;
+                    }
+                    let entry = ks.dbs[db].peek_entry(&key)?;
+                    Some((score(policy, entry, deadline, now), db, key))
+                })
+                .collect();
+            scored.sort_by_key(|candidate| std::cmp::Reverse(candidate.0));
+            scored.truncate(POOL);
+            let best = (!scored.is_empty()).then(|| scored.remove(0));
+            ks.evict_pool = scored.into_iter().map(|(_, db, key)| (db, key)).collect();
+            best.map(|(_, db, key)| (db, key))
         };
         let Some((db, key)) = victim else {
             return false;

@@ -27,12 +27,18 @@ pub const STANDALONE_PARTITION: u32 = 0;
 /// sees a consistent partition, and MOVE/SWAPDB can span its databases.
 pub struct Keyspace {
     pub dbs: Vec<Db>,
+    /// Clients blocked on keys of this keyspace.
+    pub waiters: crate::blocking::Waiters,
+    /// Eviction candidates kept between evictions: (database, key).
+    pub evict_pool: Vec<(usize, Vec<u8>)>,
 }
 
 impl Keyspace {
     pub fn new(databases: usize) -> Self {
         Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
+            waiters: Default::default(),
+            evict_pool: Vec::new(),
         }
     }
 

@@ -1,0 +1,160 @@
+//! Blocking commands (BLPOP and friends). A client whose command finds nothing registers a
+//! waiter on its keys under the keyspace lock. A write to such a key marks it ready; after each
+//! command the server serves the ready keys' waiters first come, first served, by running the
+//! blocked command on the waiter's behalf and handing the reply to its connection, as Redis
+//! does, so a pushed element goes to the longest-waiting client.
+
+use crate::client::{Client, ClientInfo};
+use crate::dispatch::{execute, Batch};
+use crate::engine::{Keyspace, ValueType};
+use crate::resp::{Protocol, Reply};
+use crate::state::Server;
+use ahash::AHashMap;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// What a command that found nothing asks for: the keys to wait on and until when.
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    pub keys: Vec<Vec<u8>>,
+    pub deadline: Option<Instant>,
+    /// The reply on timeout is a null array (BLPOP, BLMPOP) rather than a null (BLMOVE).
+    pub null_array_on_timeout: bool,
+}
+
+struct Waiter {
+    info: Arc<ClientInfo>,
+    db: usize,
+    proto: Protocol,
+    args: Vec<Bytes>,
+    keys: Vec<Vec<u8>>,
+    reply: oneshot::Sender<Vec<u8>>,
+}
+
+/// Every waiter of a keyspace, and per (database, key) the order they arrived in.
+#[derive(Default)]
+pub struct Waiters {
+    by_id: AHashMap<u64, Waiter>,
+    queues: AHashMap<(usize, Vec<u8>), VecDeque<u64>>,
+}
+
+/// A connection's handle on its registration: its id and where the reply will arrive.
+pub struct Blocked {
+    pub id: u64,
+    pub reply: oneshot::Receiver<Vec<u8>>,
+    pub request: BlockRequest,
+}
+
+impl Waiters {
+    fn enqueue(&mut self, ks_dbs: &mut [crate::engine::Db], id: u64, waiter: Waiter, front: bool) {
+        for key in &waiter.keys {
+            let queue = self.queues.entry((waiter.db, key.clone())).or_default();
+            if front {
+                queue.push_front(id);
+            } else {
+                queue.push_back(id);
+            }
+            ks_dbs[waiter.db].block_on(key);
+        }
+        self.by_id.insert(id, waiter);
+    }
+
+    fn dequeue(&mut self, ks_dbs: &mut [crate::engine::Db], id: u64) -> Option<Waiter> {
+        let waiter = self.by_id.remove(&id)?;
+        for key in &waiter.keys {
+            let slot = (waiter.db, key.clone());
+            if let Some(queue) = self.queues.get_mut(&slot) {
+                queue.retain(|w| *w != id);
+                if queue.is_empty() {
+                    self.queues.remove(&slot);
+                }
+            }
+            ks_dbs[waiter.db].unblock(key);
+        }
+        Some(waiter)
+    }
+
+    pub fn blocked_clients(&self) -> usize {
+        self.by_id.len()
+    }
+}
+
+/// Registers `client`'s blocked command; the reply arrives on the returned handle.
+pub fn block(ks: &mut Keyspace, client: &Client, args: &[Bytes], request: BlockRequest) -> Blocked {
+    let (tx, rx) = oneshot::channel();
+    let waiter = Waiter {
+        info: client.info.clone(),
+        db: client.db,
+        proto: client.proto,
+        args: args.to_vec(),
+        keys: request.keys.clone(),
+        reply: tx,
+    };
+    let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
+    waiters.enqueue(dbs, client.id, waiter, false);
+    Blocked {
+        id: client.id,
+        reply: rx,
+        request,
+    }
+}
+
+/// Withdraws a registration (timeout, disconnect). False when the waiter was served already.
+pub fn unblock(ks: &mut Keyspace, id: u64) -> bool {
+    let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
+    waiters.dequeue(dbs, id).is_some()
+}
+
+/// Serves the waiters of every key written since the last call, oldest first.
+pub fn serve_ready(server: &Server, ks: &mut Keyspace) {
+    if ks.waiters.by_id.is_empty() {
+        return;
+    }
+    while let Some((db, key)) = next_ready(ks) {
+        while let Some(id) = ks
+            .waiters
+            .queues
+            .get(&(db, key.clone()))
+            .and_then(|q| q.front().copied())
+        {
+            // A waiter whose key now holds another type keeps waiting, as in Redis.
+            if ks.dbs[db]
+                .peek(&key, crate::state::now_ms())
+                .is_some_and(|e| e.value.value_type() != ValueType::List)
+            {
+                break;
+            }
+            let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
+            let Some(waiter) = waiters.dequeue(dbs, id) else {
+                break;
+            };
+            if waiter.reply.is_closed() {
+                continue;
+            }
+            let mut client = Client::new(waiter.info.clone(), true);
+            client.select(waiter.db);
+            client.proto = waiter.proto;
+            let mut out = Reply::new(waiter.proto);
+            let mut batch = Batch::for_server(server);
+            execute(server, &mut client, ks, &mut out, &waiter.args, &mut batch);
+            batch.flush(server);
+            if client.blocked.is_some() {
+                // Nothing left for it after all: back to the head of the line.
+                let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
+                waiters.enqueue(dbs, id, waiter, true);
+                break;
+            }
+            let _ = waiter.reply.send(out.buf.to_vec());
+        }
+    }
+}
+
+fn next_ready(ks: &mut Keyspace) -> Option<(usize, Vec<u8>)> {
+    ks.dbs
+        .iter_mut()
+        .enumerate()
+        .find_map(|(index, db)| db.pop_ready_key().map(|key| (index, key.into_vec())))
+}
