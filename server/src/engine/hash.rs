@@ -12,7 +12,8 @@ pub const MAX_PACKED_VALUE: usize = 64;
 pub enum Hash {
     /// Fields and values alternate, in insertion order (as Redis's listpack).
     Packed(Listpack),
-    Table(Dict<Box<[u8]>>),
+    /// Boxed so the small form, by far the most common, stays small.
+    Table(Box<Dict<Box<[u8]>>>),
 }
 
 impl Default for Hash {
@@ -76,7 +77,7 @@ impl Hash {
             while let (Some(field), Some(value)) = (entries.next(), entries.next()) {
                 dict.insert(field, value.into());
             }
-            *self = Hash::Table(dict);
+            *self = Hash::Table(Box::new(dict));
         }
     }
 

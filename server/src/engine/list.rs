@@ -10,7 +10,8 @@ pub const MAX_PACKED_ENTRIES: usize = 128;
 #[derive(Clone)]
 pub enum List {
     Packed(Listpack),
-    Deque(VecDeque<Box<[u8]>>),
+    /// Boxed so the small form, by far the most common, stays small.
+    Deque(Box<VecDeque<Box<[u8]>>>),
 }
 
 impl Default for List {
@@ -46,7 +47,7 @@ impl List {
     fn make_room(&mut self, item: &[u8]) {
         if let List::Packed(lp) = self {
             if lp.len() >= MAX_PACKED_ENTRIES || lp.encoded_size() + item.len() > MAX_PACKED_BYTES {
-                *self = List::Deque(lp.iter().map(Box::from).collect());
+                *self = List::Deque(Box::new(lp.iter().map(Box::from).collect()));
             }
         }
     }

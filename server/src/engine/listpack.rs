@@ -127,7 +127,17 @@ impl Listpack {
         Some(&self.data[start..end])
     }
 
+    /// Makes room for `extra` bytes with at most a quarter of slack: small collections are
+    /// many, so doubling's up-to-half waste would dominate their footprint.
+    fn reserve(&mut self, extra: usize) {
+        let free = self.data.capacity() - self.data.len();
+        if free < extra {
+            self.data.reserve_exact(extra.max(self.data.len() / 4));
+        }
+    }
+
     pub fn push(&mut self, item: &[u8]) {
+        self.reserve(item.len() + varint_len(item.len()));
         encode_entry(item, &mut self.data);
         self.len += 1;
     }
@@ -136,6 +146,7 @@ impl Listpack {
         let offset = self.offset_of(index.min(self.len));
         let mut encoded = Vec::with_capacity(item.len() + varint_len(item.len()));
         encode_entry(item, &mut encoded);
+        self.reserve(encoded.len());
         self.data.splice(offset..offset, encoded);
         self.len += 1;
     }
@@ -173,6 +184,7 @@ impl Listpack {
         let end = decode_at(&self.data, offset).1;
         let mut encoded = Vec::with_capacity(item.len() + varint_len(item.len()));
         encode_entry(item, &mut encoded);
+        self.reserve(encoded.len().saturating_sub(end - offset));
         self.data.splice(offset..end, encoded);
     }
 

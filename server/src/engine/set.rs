@@ -14,8 +14,12 @@ pub const MAX_PACKED_VALUE: usize = 64;
 
 #[derive(Clone)]
 pub enum Set {
-    Packed { items: Listpack, integers: bool },
-    Table(Dict<()>),
+    Packed {
+        items: Listpack,
+        integers: bool,
+    },
+    /// Boxed so the small form, by far the most common, stays small.
+    Table(Box<Dict<()>>),
 }
 
 impl Default for Set {
@@ -80,7 +84,7 @@ impl Set {
             for existing in items.iter() {
                 dict.insert_new(existing, ());
             }
-            *self = Set::Table(dict);
+            *self = Set::Table(Box::new(dict));
         }
         match self {
             Set::Table(dict) => {
