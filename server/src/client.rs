@@ -4,6 +4,7 @@ use crate::resp::Protocol;
 use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -74,6 +75,35 @@ impl ClientInfo {
     }
 }
 
+/// A connection's pub/sub state.
+#[derive(Default)]
+pub struct Subscriptions {
+    pub channels: Vec<bytes::Bytes>,
+    pub patterns: Vec<bytes::Bytes>,
+    pub shards: Vec<bytes::Bytes>,
+    pub mailbox: Option<Arc<crate::pubsub::Mailbox>>,
+    pub inbox: Option<tokio::sync::mpsc::UnboundedReceiver<Arc<crate::pubsub::Message>>>,
+}
+
+impl Subscriptions {
+    pub fn list(&mut self, kind: crate::pubsub::Kind) -> &mut Vec<bytes::Bytes> {
+        match kind {
+            crate::pubsub::Kind::Channel => &mut self.channels,
+            crate::pubsub::Kind::Pattern => &mut self.patterns,
+            crate::pubsub::Kind::Shard => &mut self.shards,
+        }
+    }
+
+    /// Channels plus patterns: the count SUBSCRIBE replies carry.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    pub fn is_subscribed(&self) -> bool {
+        self.count() + self.shards.len() > 0
+    }
+}
+
 /// CLIENT REPLY's modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -102,6 +132,8 @@ pub struct Client {
     pub blocked: Option<crate::blocking::BlockRequest>,
     /// Running EXEC's queue: blocking commands must not block there.
     pub in_exec: bool,
+    /// Pub/sub subscriptions, in the order they were made, and where messages arrive.
+    pub subscriptions: Subscriptions,
     /// Keys under WATCH: (database, key, what was seen).
     pub watched: Vec<(usize, Vec<u8>, crate::engine::WatchMark)>,
     pub info: std::sync::Arc<ClientInfo>,
@@ -119,6 +151,7 @@ impl Client {
             last_command: usize::MAX,
             multi: None,
             blocked: None,
+            subscriptions: Subscriptions::default(),
             in_exec: false,
             multi_failed: false,
             watched: Vec::new(),

@@ -6,7 +6,7 @@ use crate::commands::{arity_error, Ctx, Table};
 use crate::engine::evict::{evict, Policy};
 use crate::engine::Keyspace;
 use crate::memory::used_memory;
-use crate::resp::Reply;
+use crate::resp::{Protocol, Reply};
 use crate::state::{now_ms, Server, Stats};
 use bytes::Bytes;
 use std::time::Instant;
@@ -113,6 +113,19 @@ impl Batch {
     }
 }
 
+/// What a RESP2 connection may run while subscribed.
+const SUBSCRIBED_CONTEXT: &[&str] = &[
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "ssubscribe",
+    "sunsubscribe",
+    "ping",
+    "quit",
+    "reset",
+];
+
 /// Commands that act at once inside MULTI instead of being queued.
 const RUN_IN_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
@@ -188,6 +201,22 @@ fn run(
             Some(resolved.index),
             out,
             "NOAUTH Authentication required.",
+        );
+        return;
+    }
+    if client.proto == Protocol::Resp2
+        && client.subscriptions.is_subscribed()
+        && !SUBSCRIBED_CONTEXT.contains(&spec.name)
+    {
+        reject(
+            client,
+            batch,
+            Some(resolved.index),
+            out,
+            &format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ),
         );
         return;
     }

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod glob;
 pub mod memory;
 pub mod net;
+pub mod pubsub;
 pub mod resp;
 pub mod state;
 

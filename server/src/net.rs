@@ -70,6 +70,9 @@ async fn handle(
     let mut client = Client::new(info, !needs_auth);
     let mut blocked = None;
     let result = connection_loop(&server, &mut stream, &mut client, &mut blocked).await;
+    if client.subscriptions.is_subscribed() {
+        crate::commands::pubsub::unsubscribe_all(&mut client, &mut server.pubsub.lock());
+    }
     if blocked.is_some() || !client.watched.is_empty() {
         let mut ks = server.keyspace.lock();
         if let Some(blocked) = blocked {
@@ -130,6 +133,15 @@ async fn connection_loop(
                 None => std::future::pending().await,
             }
         };
+        // Messages are taken from the mailbox only while the client keeps up; a backlog then
+        // stays in the mailbox, where the publisher's limit check sees it.
+        let keeping_up = out.buf.len() < 1024 * 1024;
+        let delivery = async {
+            match client.subscriptions.inbox.as_mut() {
+                Some(inbox) if keeping_up => inbox.recv().await,
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             read = reader.read_buf(&mut backlog.input), if reading => {
                 let n = read?;
@@ -140,6 +152,17 @@ async fn connection_loop(
                 *info.last_interaction.lock() = std::time::Instant::now();
                 if blocked.is_none() {
                     *blocked = run_requests(server, client, &mut backlog, &mut out);
+                }
+            }
+            message = delivery => {
+                match message {
+                    Some(message) => {
+                        if let Some(mailbox) = &client.subscriptions.mailbox {
+                            mailbox.taken(&message);
+                        }
+                        crate::commands::pubsub::write_message(&mut out, &message);
+                    }
+                    None => client.subscriptions.inbox = None,
                 }
             }
             reply = served => {

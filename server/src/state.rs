@@ -41,6 +41,7 @@ pub struct Server {
     /// The keyspace client connections address (standalone: the one partition).
     pub keyspace: SharedKeyspace,
     pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
+    pub pubsub: Mutex<crate::pubsub::Registry>,
     next_client_id: AtomicU64,
     pub stats: Stats,
     pub command_stats: Vec<CommandStats>,
@@ -62,6 +63,7 @@ impl Server {
             engine,
             keyspace,
             clients: Mutex::new(AHashMap::new()),
+            pubsub: Mutex::new(Default::default()),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             command_stats: (0..command_count)

@@ -17,6 +17,13 @@ fn ping(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 .spec,
         ));
     }
+    // A subscribed RESP2 connection gets PING's answer in the shape of a message.
+    if ctx.out.proto == Protocol::Resp2 && ctx.client.subscriptions.is_subscribed() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).map_or(&b""[..], |m| &m[..]));
+        return Ok(());
+    }
     match args.get(1) {
         Some(message) => ctx.out.bulk(message),
         None => ctx.out.simple("PONG"),
@@ -179,6 +186,7 @@ fn quit(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    super::pubsub::unsubscribe_all(ctx.client, &mut ctx.server.pubsub.lock());
     ctx.client.multi = None;
     ctx.client.multi_failed = false;
     ctx.client.unwatch_all(ctx.ks);

@@ -7,6 +7,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -231,13 +232,14 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 9] {
+fn families() -> [&'static [CommandSpec]; 10] {
     [
         connection::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
         lists::COMMANDS,
         transactions::COMMANDS,
+        pubsub::COMMANDS,
         server::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,

@@ -108,6 +108,14 @@ impl Reply {
         }
     }
 
+    /// An out-of-band push (pub/sub messages): `>` in RESP3, an array in RESP2.
+    pub fn push(&mut self, len: usize) {
+        match self.proto {
+            Protocol::Resp2 => self.header(b'*', len as i64),
+            Protocol::Resp3 => self.header(b'>', len as i64),
+        }
+    }
+
     /// A set: `~` in RESP3, an array in RESP2.
     pub fn set(&mut self, len: usize) {
         match self.proto {

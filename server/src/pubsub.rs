@@ -1,0 +1,175 @@
+//! Publish/subscribe: the registry of who listens to what, and the messages handed to each
+//! subscriber's connection. A subscriber that falls behind by more than the output limit is
+//! disconnected rather than let the server's memory grow without bound, as Redis's
+//! `client-output-buffer-limit pubsub`.
+
+use crate::client::ClientInfo;
+use crate::glob;
+use ahash::AHashMap;
+use bytes::Bytes;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Redis's hard limit for pub/sub clients.
+pub const OUTPUT_LIMIT: usize = 32 * 1024 * 1024;
+
+/// The three namespaces: channels, patterns, and shard channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Kind {
+    /// The reply words: (subscribe, unsubscribe, message).
+    pub fn words(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Kind::Channel => ("subscribe", "unsubscribe", "message"),
+            Kind::Pattern => ("psubscribe", "punsubscribe", "pmessage"),
+            Kind::Shard => ("ssubscribe", "sunsubscribe", "smessage"),
+        }
+    }
+}
+
+/// A published message as one subscriber receives it.
+pub struct Message {
+    pub kind: Kind,
+    /// The pattern that matched, for pattern subscriptions.
+    pub pattern: Option<Bytes>,
+    pub channel: Bytes,
+    pub payload: Bytes,
+}
+
+impl Message {
+    fn size(&self) -> usize {
+        self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, Bytes::len) + 32
+    }
+}
+
+/// A subscribed connection's mailbox, and how much is waiting in it.
+pub struct Mailbox {
+    tx: mpsc::UnboundedSender<Arc<Message>>,
+    queued: AtomicUsize,
+    info: Arc<ClientInfo>,
+}
+
+impl Mailbox {
+    pub fn new(info: Arc<ClientInfo>) -> (Arc<Mailbox>, mpsc::UnboundedReceiver<Arc<Message>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mailbox = Arc::new(Mailbox {
+            tx,
+            queued: AtomicUsize::new(0),
+            info,
+        });
+        (mailbox, rx)
+    }
+
+    /// The subscriber took a message out.
+    pub fn taken(&self, message: &Message) {
+        self.queued.fetch_sub(message.size(), Ordering::Relaxed);
+    }
+
+    fn deliver(&self, message: Arc<Message>) -> bool {
+        let size = message.size();
+        if self.queued.fetch_add(size, Ordering::Relaxed) + size > OUTPUT_LIMIT {
+            self.queued.fetch_sub(size, Ordering::Relaxed);
+            self.info.kill();
+            return false;
+        }
+        self.tx.send(message).is_ok()
+    }
+}
+
+#[derive(Default)]
+pub struct Registry {
+    channels: AHashMap<Bytes, Vec<Arc<Mailbox>>>,
+    shards: AHashMap<Bytes, Vec<Arc<Mailbox>>>,
+    patterns: Vec<(Bytes, Arc<Mailbox>)>,
+}
+
+impl Registry {
+    pub fn subscribe(&mut self, kind: Kind, name: &Bytes, mailbox: &Arc<Mailbox>) {
+        match kind {
+            Kind::Pattern => self.patterns.push((name.clone(), mailbox.clone())),
+            Kind::Channel => self
+                .channels
+                .entry(name.clone())
+                .or_default()
+                .push(mailbox.clone()),
+            Kind::Shard => self
+                .shards
+                .entry(name.clone())
+                .or_default()
+                .push(mailbox.clone()),
+        }
+    }
+
+    pub fn unsubscribe(&mut self, kind: Kind, name: &[u8], mailbox: &Arc<Mailbox>) {
+        let map = match kind {
+            Kind::Pattern => {
+                self.patterns
+                    .retain(|(p, m)| !(p[..] == *name && Arc::ptr_eq(m, mailbox)));
+                return;
+            }
+            Kind::Channel => &mut self.channels,
+            Kind::Shard => &mut self.shards,
+        };
+        if let Some(list) = map.get_mut(name) {
+            list.retain(|m| !Arc::ptr_eq(m, mailbox));
+            if list.is_empty() {
+                map.remove(name);
+            }
+        }
+    }
+
+    /// Delivers to every subscriber of the channel (and, for plain channels, of the matching
+    /// patterns); returns how many received it.
+    pub fn publish(&self, shard: bool, channel: &Bytes, payload: &Bytes) -> usize {
+        let kind = if shard { Kind::Shard } else { Kind::Channel };
+        let map = if shard { &self.shards } else { &self.channels };
+        let mut received = 0;
+        for mailbox in map.get(channel).into_iter().flatten() {
+            let message = Message {
+                kind,
+                pattern: None,
+                channel: channel.clone(),
+                payload: payload.clone(),
+            };
+            received += mailbox.deliver(Arc::new(message)) as usize;
+        }
+        if !shard {
+            for (pattern, mailbox) in &self.patterns {
+                if glob::matches(pattern, channel, false) {
+                    let message = Message {
+                        kind: Kind::Pattern,
+                        pattern: Some(pattern.clone()),
+                        channel: channel.clone(),
+                        payload: payload.clone(),
+                    };
+                    received += mailbox.deliver(Arc::new(message)) as usize;
+                }
+            }
+        }
+        received
+    }
+
+    /// Active channels (or shard channels) matching an optional pattern.
+    pub fn channels(&self, shard: bool, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let map = if shard { &self.shards } else { &self.channels };
+        map.keys()
+            .filter(|c| pattern.is_none_or(|p| glob::matches(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn subscribers(&self, shard: bool, channel: &[u8]) -> usize {
+        let map = if shard { &self.shards } else { &self.channels };
+        map.get(channel).map_or(0, Vec::len)
+    }
+
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+}
