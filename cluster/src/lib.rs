@@ -1,5 +1,8 @@
-//! The cluster's shared vocabulary, used by servers, proxies and the controller alike.
+//! The cluster's shared vocabulary, used by servers, proxies and the controller alike: slot
+//! math, the records kept in etcd, and the client layer over etcd.
 
+pub mod records;
 pub mod slot;
+pub mod store;
 
 pub use slot::{hash_tag, key_slot, SLOTS};

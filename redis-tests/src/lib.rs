@@ -133,6 +133,82 @@ pub fn start_redis(extra: &[&str]) -> Process {
     wait_ready(child, port, dir)
 }
 
+/// Starts a single-member etcd (Debian's etcd-server) on free ports with its data in a temp dir.
+pub fn start_etcd() -> Process {
+    let client_port = free_port();
+    let peer_port = free_port();
+    let dir = temp_dir("etcd");
+    let client_url = format!("http://127.0.0.1:{client_port}");
+    let peer_url = format!("http://127.0.0.1:{peer_port}");
+    let log = std::fs::File::create(dir.join("stderr.log")).expect("creating a log file");
+    let child = Command::new("etcd")
+        .args(["--name", "test", "--data-dir"])
+        .arg(dir.join("data"))
+        .args([
+            "--listen-client-urls",
+            &client_url,
+            "--advertise-client-urls",
+            &client_url,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer_url,
+            "--initial-advertise-peer-urls",
+            &peer_url,
+        ])
+        .args(["--initial-cluster", &format!("test={peer_url}")])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawning etcd (apt-get install etcd-server)");
+    let mut process = Process {
+        child,
+        port: client_port,
+        dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(status)) = process.child.try_wait() {
+            panic!("etcd exited early: {status}\n{}", process.log());
+        }
+        if etcd_healthy(client_port) {
+            return process;
+        }
+        assert!(Instant::now() < deadline, "etcd never became healthy");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn etcd_healthy(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    body.contains("\"health\":\"true\"")
+}
+
+/// Runs a workspace binary to completion: (exit success, stdout, stderr).
+pub fn run_binary(name: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(binary(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("running {name}: {err}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// A blocking raw RESP connection.
 pub struct Conn {
     reader: BufReader<TcpStream>,

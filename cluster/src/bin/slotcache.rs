@@ -1,0 +1,179 @@
+//! `slotcache`: the admin CLI. `cluster init` creates a cluster in etcd; `status` shows its
+//! configuration, partitions and nodes.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use slotcache_cluster::records::{ClusterConfig, ReplicationMode, RECORD_VERSION};
+use slotcache_cluster::store::{ClusterState, Store};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "slotcache", version, about = "slotcache admin")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the cluster lives.
+#[derive(clap::Args)]
+struct Target {
+    /// etcd endpoints, comma separated.
+    #[arg(long, env = "SLOTCACHE_ETCD", default_value = "http://127.0.0.1:2379")]
+    etcd: String,
+    #[arg(long, env = "SLOTCACHE_CLUSTER", default_value = "default")]
+    cluster: String,
+    /// How long to keep trying to reach etcd.
+    #[arg(long, default_value_t = 5)]
+    connect_timeout: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Cluster-wide operations.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+    /// Nodes, partitions, leaders, in-sync sets and epochs.
+    Status {
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Create a cluster: its configuration and slot map.
+    Init {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value_t = 16)]
+        partitions: u32,
+        #[arg(long, default_value_t = 2)]
+        replication_factor: u32,
+        #[arg(long, default_value = "sync")]
+        replication_mode: ReplicationMode,
+        /// Seconds a server's lease lives without renewal.
+        #[arg(long, default_value_t = 2)]
+        lease_ttl: u64,
+        /// Overwrite an existing cluster of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+async fn connect(target: &Target) -> anyhow::Result<Store> {
+    Ok(Store::connect(
+        &target.etcd,
+        &target.cluster,
+        Duration::from_secs(target.connect_timeout),
+    )
+    .await?)
+}
+
+fn print_table(state: &ClusterState) {
+    let c = &state.config;
+    println!(
+        "cluster {}: {} partitions, replication factor {}, {} replication, lease {} s",
+        state.cluster, c.partitions, c.replication_factor, c.replication_mode, c.lease_ttl_secs
+    );
+    println!("nodes ({}):", state.nodes.len());
+    for node in &state.nodes {
+        let live = if state.active_nodes.contains(&node.id) {
+            "up"
+        } else {
+            "down"
+        };
+        println!("  {:<16} {:<22} {}", node.id, node.client_addr, live);
+    }
+    println!("partitions:");
+    println!(
+        "  {:>4}  {:>11}  {:>5}  {:<16} {:<24} in-sync",
+        "id", "slots", "epoch", "leader", "replicas"
+    );
+    for (pid, p) in &state.partitions {
+        let slots: Vec<String> = p.slots.iter().map(|[a, b]| format!("{a}-{b}")).collect();
+        println!(
+            "  {:>4}  {:>11}  {:>5}  {:<16} {:<24} {}",
+            pid,
+            slots.join(","),
+            p.epoch,
+            p.leader.as_deref().unwrap_or("-"),
+            p.replicas.join(","),
+            p.isr.join(",")
+        );
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Cluster {
+            command:
+                ClusterCommand::Init {
+                    target,
+                    partitions,
+                    replication_factor,
+                    replication_mode,
+                    lease_ttl,
+                    force,
+                },
+        } => {
+            anyhow::ensure!(
+                (1..=16384).contains(&partitions),
+                "--partitions must be between 1 and 16384"
+            );
+            anyhow::ensure!(
+                replication_factor >= 1,
+                "--replication-factor must be at least 1"
+            );
+            anyhow::ensure!(lease_ttl >= 1, "--lease-ttl must be at least 1 second");
+            let mut store = connect(&target).await?;
+            let config = ClusterConfig {
+                version: RECORD_VERSION,
+                partitions,
+                replication_factor,
+                replication_mode,
+                lease_ttl_secs: lease_ttl,
+            };
+            store.init_cluster(&config, force).await?;
+            println!(
+                "created cluster '{}': {partitions} partitions, replication factor {replication_factor}, {replication_mode} replication, lease {lease_ttl} s",
+                target.cluster
+            );
+        }
+        Command::Status { target, json } => {
+            let mut store = connect(&target).await?;
+            let state = store.state().await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&state).context("encoding JSON")?
+                );
+            } else {
+                print_table(&state);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: starting the runtime: {err}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(err) = runtime.block_on(run(cli)) {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,159 @@
+//! The values stored in etcd, as JSON. Every record carries a `version`; unknown fields are
+//! ignored and missing ones take defaults, so a reader survives fields added later.
+
+use serde::{Deserialize, Serialize};
+
+/// Record format version written by this build.
+pub const RECORD_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicationMode {
+    #[default]
+    Sync,
+    Async,
+}
+
+impl std::fmt::Display for ReplicationMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReplicationMode::Sync => "sync",
+            ReplicationMode::Async => "async",
+        })
+    }
+}
+
+impl std::str::FromStr for ReplicationMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sync" => Ok(ReplicationMode::Sync),
+            "async" => Ok(ReplicationMode::Async),
+            other => Err(format!(
+                "replication mode must be sync or async, not '{other}'"
+            )),
+        }
+    }
+}
+
+/// `config`: the cluster's fixed settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterConfig {
+    pub version: u32,
+    pub partitions: u32,
+    pub replication_factor: u32,
+    pub replication_mode: ReplicationMode,
+    pub lease_ttl_secs: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            version: RECORD_VERSION,
+            partitions: 16,
+            replication_factor: 2,
+            replication_mode: ReplicationMode::Sync,
+            lease_ttl_secs: 2,
+        }
+    }
+}
+
+/// One contiguous range of slots owned by a partition (inclusive bounds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotRange {
+    pub start: u16,
+    pub end: u16,
+    pub partition: u32,
+}
+
+/// `slots`: the slot → partition map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct SlotMap {
+    pub version: u32,
+    pub ranges: Vec<SlotRange>,
+}
+
+impl SlotMap {
+    /// The 16384 slots split into `partitions` contiguous, near-equal ranges.
+    pub fn even(partitions: u32) -> SlotMap {
+        let slots = crate::SLOTS as u32;
+        let partitions = partitions.clamp(1, slots);
+        let ranges = (0..partitions)
+            .map(|p| SlotRange {
+                start: (p * slots / partitions) as u16,
+                end: ((p + 1) * slots / partitions - 1) as u16,
+                partition: p,
+            })
+            .collect();
+        SlotMap {
+            version: RECORD_VERSION,
+            ranges,
+        }
+    }
+
+    pub fn partition_of(&self, slot: u16) -> Option<u32> {
+        self.ranges
+            .iter()
+            .find(|r| r.start <= slot && slot <= r.end)
+            .map(|r| r.partition)
+    }
+}
+
+/// `partitions/<pid>`: placement of one partition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct PartitionRecord {
+    pub version: u32,
+    pub epoch: u64,
+    pub leader: Option<String>,
+    pub replicas: Vec<String>,
+    pub isr: Vec<String>,
+    pub slots: Vec<[u16; 2]>,
+}
+
+/// `nodes/<id>`: a shard server's registration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct NodeRecord {
+    pub version: u32,
+    pub id: String,
+    pub client_addr: String,
+    pub replication_addr: String,
+    pub admin_addr: String,
+    pub zone: String,
+    pub state: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_slot_map_covers_every_slot_once() {
+        for partitions in [1, 3, 16, 1000] {
+            let map = SlotMap::even(partitions);
+            assert_eq!(map.ranges.len(), partitions as usize);
+            let mut expected = 0u32;
+            for range in &map.ranges {
+                assert_eq!(range.start as u32, expected);
+                expected = range.end as u32 + 1;
+            }
+            assert_eq!(expected, crate::SLOTS as u32);
+            assert_eq!(map.partition_of(0), Some(0));
+            assert_eq!(map.partition_of(16383), Some(partitions - 1));
+        }
+    }
+
+    #[test]
+    fn readers_tolerate_new_and_missing_fields() {
+        let record: PartitionRecord =
+            serde_json::from_str(r#"{"version":2,"epoch":7,"future_field":[1,2]}"#).unwrap();
+        assert_eq!(record.epoch, 7);
+        assert!(record.replicas.is_empty());
+        let config: ClusterConfig = serde_json::from_str(r#"{"partitions":4}"#).unwrap();
+        assert_eq!(config.replication_factor, 2);
+    }
+}
