@@ -469,10 +469,6 @@ pub fn int_arg(arg: &[u8]) -> Result<i64, CmdError> {
 }
 
 /// Parses a float argument as Redis's `getDoubleFromObject` (`strtod`, no NaN, no spaces).
-pub fn float_arg(arg: &[u8]) -> Result<f64, CmdError> {
-    parse_f64(arg).ok_or(CmdError::NotFloat)
-}
-
 pub fn parse_f64(arg: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
     if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {

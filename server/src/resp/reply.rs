@@ -133,15 +133,6 @@ impl Reply {
         }
     }
 
-    pub fn boolean(&mut self, value: bool) {
-        match self.proto {
-            Protocol::Resp2 => self.int(value as i64),
-            Protocol::Resp3 => self
-                .buf
-                .put_slice(if value { b"#t\r\n" } else { b"#f\r\n" }),
-        }
-    }
-
     /// A verbatim string (`=` with a format in RESP3, a bulk string in RESP2), used by INFO.
     pub fn verbatim(&mut self, format: &str, text: &[u8]) {
         match self.proto {
