@@ -335,3 +335,30 @@ fn watch_is_broken_by_another_client_and_transactions_are_atomic() {
     }
     assert_eq!(bob.call(&["GET", "counter"]), Frame::bulk("400"));
 }
+
+#[test]
+fn encoding_thresholds_are_configurable() {
+    let server = start_slotcache(&[]);
+    let mut conn = server.connect();
+    conn.call(&["HSET", "small", "a", "1", "b", "2", "c", "3"]);
+    assert_eq!(
+        conn.call(&["OBJECT", "ENCODING", "small"]),
+        Frame::bulk("listpack")
+    );
+    assert_eq!(
+        conn.call(&["CONFIG", "SET", "hash-max-listpack-entries", "2"]),
+        Frame::Simple("OK".into())
+    );
+    conn.call(&["HSET", "grown", "a", "1", "b", "2", "c", "3"]);
+    assert_eq!(
+        conn.call(&["OBJECT", "ENCODING", "grown"]),
+        Frame::bulk("hashtable")
+    );
+    conn.call(&["CONFIG", "SET", "set-max-intset-entries", "2"]);
+    conn.call(&["SADD", "numbers", "1", "2", "3"]);
+    assert_ne!(
+        conn.call(&["OBJECT", "ENCODING", "numbers"]),
+        Frame::bulk("intset")
+    );
+    assert_eq!(conn.call(&["SCARD", "numbers"]), Frame::Int(3));
+}

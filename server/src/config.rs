@@ -39,6 +39,12 @@ pub struct Config {
     /// batch, so past a few threads more only add contention, and on a small machine the
     /// clients and the server share the cores.
     pub threads: u64,
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub set_max_intset_entries: u64,
+    pub set_max_listpack_entries: u64,
+    pub set_max_listpack_value: u64,
+    pub list_max_listpack_size: i64,
     /// etcd endpoints; none means standalone.
     pub etcd: Option<String>,
     pub cluster: Option<String>,
@@ -61,6 +67,12 @@ impl Default for Config {
             hz: 10,
             loglevel: "notice".into(),
             threads: 0,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
+            list_max_listpack_size: -2,
             etcd: None,
             cluster: None,
             node_id: None,
@@ -69,6 +81,18 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The compact-encoding thresholds these settings ask for.
+    pub fn encoding_limits(&self) -> crate::engine::limits::Limits {
+        crate::engine::limits::Limits {
+            hash_entries: self.hash_max_listpack_entries as usize,
+            hash_value: self.hash_max_listpack_value as usize,
+            set_intset_entries: self.set_max_intset_entries as usize,
+            set_entries: self.set_max_listpack_entries as usize,
+            set_value: self.set_max_listpack_value as usize,
+            list_size: self.list_max_listpack_size,
+        }
+    }
+
     /// The worker thread count `threads` resolves to on this machine.
     pub fn worker_threads(&self) -> usize {
         match self.threads {
@@ -122,10 +146,17 @@ fn parse_bool(value: &str) -> Result<bool, String> {
     }
 }
 
-fn parse_u64(value: &str) -> Result<u64, String> {
+fn parse_i64(value: &str) -> Result<i64, String> {
     value
-        .parse::<u64>()
+        .parse::<i64>()
         .map_err(|_| "argument couldn't be parsed into an integer".into())
+}
+
+fn parse_u64(value: &str) -> Result<u64, String> {
+    match parse_i64(value)? {
+        n if n < 0 => Err("argument must be between 0 and 9223372036854775807 inclusive".into()),
+        n => Ok(n as u64),
+    }
 }
 
 /// Memory sizes as Redis accepts them: plain bytes or with k/kb/m/mb/g/gb.
@@ -192,10 +223,58 @@ pub static PARAMS: &[Param] = &[
         set: None,
     },
     Param {
+        name: "hash-max-listpack-entries",
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        set: Some(|c, v| {
+            c.hash_max_listpack_entries = parse_u64(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        get: |c| c.hash_max_listpack_value.to_string(),
+        set: Some(|c, v| {
+            c.hash_max_listpack_value = parse_u64(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "hash-max-ziplist-entries",
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        set: Some(|c, v| {
+            c.hash_max_listpack_entries = parse_u64(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "hash-max-ziplist-value",
+        get: |c| c.hash_max_listpack_value.to_string(),
+        set: Some(|c, v| {
+            c.hash_max_listpack_value = parse_u64(v)?;
+            Ok(())
+        }),
+    },
+    Param {
         name: "hz",
         get: |c| c.hz.to_string(),
         set: Some(|c, v| {
             c.hz = parse_u64(v)?.clamp(1, 500);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "list-max-listpack-size",
+        get: |c| c.list_max_listpack_size.to_string(),
+        set: Some(|c, v| {
+            c.list_max_listpack_size = parse_i64(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "list-max-ziplist-size",
+        get: |c| c.list_max_listpack_size.to_string(),
+        set: Some(|c, v| {
+            c.list_max_listpack_size = parse_i64(v)?;
             Ok(())
         }),
     },
@@ -270,6 +349,30 @@ pub static PARAMS: &[Param] = &[
         name: "save",
         get: |_| String::new(),
         set: Some(|_, _| Ok(())),
+    },
+    Param {
+        name: "set-max-intset-entries",
+        get: |c| c.set_max_intset_entries.to_string(),
+        set: Some(|c, v| {
+            c.set_max_intset_entries = parse_u64(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "set-max-listpack-entries",
+        get: |c| c.set_max_listpack_entries.to_string(),
+        set: Some(|c, v| {
+            c.set_max_listpack_entries = parse_u64(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "set-max-listpack-value",
+        get: |c| c.set_max_listpack_value.to_string(),
+        set: Some(|c, v| {
+            c.set_max_listpack_value = parse_u64(v)?;
+            Ok(())
+        }),
     },
     Param {
         name: "threads",

@@ -289,6 +289,7 @@ fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         })?;
     }
     crate::engine::db::set_lfu_mode(Policy::from_name(&config.maxmemory_policy).is_lfu());
+    crate::engine::limits::apply(config.encoding_limits());
     *ctx.server.config.write() = config;
     ctx.out.ok();
     Ok(())

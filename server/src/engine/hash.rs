@@ -1,12 +1,9 @@
 //! The hash type: a listpack of field/value pairs while small, a dict past the thresholds.
 
 use super::dict::Dict;
+use super::limits;
 use super::listpack::Listpack;
 use rand::Rng;
-
-/// Redis's `hash-max-listpack-entries` and `hash-max-listpack-value` defaults.
-pub const MAX_PACKED_ENTRIES: usize = 128;
-pub const MAX_PACKED_VALUE: usize = 64;
 
 #[derive(Clone)]
 pub enum Hash {
@@ -51,13 +48,14 @@ impl Hash {
     /// Sets a field; true when it is new.
     pub fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
         if let Hash::Packed(lp) = self {
-            let fits = field.len() <= MAX_PACKED_VALUE && value.len() <= MAX_PACKED_VALUE;
+            let max_value = limits::hash_value();
+            let fits = field.len() <= max_value && value.len() <= max_value;
             if let Some(i) = lp.position(field, 0, 2) {
                 if fits {
                     lp.replace(i + 1, value);
                     return false;
                 }
-            } else if fits && lp.len() / 2 < MAX_PACKED_ENTRIES {
+            } else if fits && lp.len() / 2 < limits::hash_entries() {
                 lp.push(field);
                 lp.push(value);
                 return true;
@@ -144,17 +142,17 @@ mod tests {
     #[test]
     fn converts_past_thresholds_and_keeps_contents() {
         let mut h = Hash::default();
-        for i in 0..MAX_PACKED_ENTRIES {
+        for i in 0..limits::hash_entries() {
             assert!(h.insert(format!("f{i}").as_bytes(), b"v"));
         }
         assert_eq!(h.encoding(), "listpack");
         assert!(!h.insert(b"f0", b"updated"));
         assert!(h.insert(b"one-more", b"v"));
         assert_eq!(h.encoding(), "hashtable");
-        assert_eq!(h.len(), MAX_PACKED_ENTRIES + 1);
+        assert_eq!(h.len(), limits::hash_entries() + 1);
         assert_eq!(h.get(b"f0"), Some(&b"updated"[..]));
         let mut big = Hash::default();
-        big.insert(b"f", &[b'x'; MAX_PACKED_VALUE + 1]);
+        big.insert(b"f", &vec![b'x'; limits::hash_value() + 1]);
         assert_eq!(big.encoding(), "hashtable");
         assert!(big.remove(b"f"));
         assert!(big.is_empty());

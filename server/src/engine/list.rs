@@ -1,11 +1,8 @@
 //! The list type: a listpack while small, a deque of owned items past the thresholds.
 
+use super::limits;
 use super::listpack::Listpack;
 use std::collections::VecDeque;
-
-/// Redis's `list-max-listpack-size -2`: packed up to 8 KiB (and, here, 128 items).
-pub const MAX_PACKED_BYTES: usize = 8 * 1024;
-pub const MAX_PACKED_ENTRIES: usize = 128;
 
 #[derive(Clone)]
 pub enum List {
@@ -46,7 +43,9 @@ impl List {
     /// Grows out of the packed form before an insert of `item` would exceed its limits.
     fn make_room(&mut self, item: &[u8]) {
         if let List::Packed(lp) = self {
-            if lp.len() >= MAX_PACKED_ENTRIES || lp.encoded_size() + item.len() > MAX_PACKED_BYTES {
+            let (max_items, max_bytes) = limits::list_bounds();
+            // Past 128 items linear access gets slow whatever the byte budget allows.
+            if lp.len() >= max_items.min(128) || lp.encoded_size() + item.len() > max_bytes {
                 *self = List::Deque(Box::new(lp.iter().map(Box::from).collect()));
             }
         }

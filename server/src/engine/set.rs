@@ -3,14 +3,10 @@
 //! a set becomes a dict of members.
 
 use super::dict::Dict;
+use super::limits;
 use super::listpack::Listpack;
 use crate::resp::parse::parse_i64;
 use rand::Rng;
-
-/// Redis's `set-max-intset-entries`, `set-max-listpack-entries` and `-value` defaults.
-pub const MAX_INTSET_ENTRIES: usize = 512;
-pub const MAX_PACKED_ENTRIES: usize = 128;
-pub const MAX_PACKED_VALUE: usize = 64;
 
 #[derive(Clone)]
 pub enum Set {
@@ -65,7 +61,7 @@ impl Set {
         }
         if let Set::Packed { items, integers } = self {
             let number = parse_i64(member);
-            if *integers && number.is_some() && items.len() < MAX_INTSET_ENTRIES {
+            if *integers && number.is_some() && items.len() < limits::set_intset_entries() {
                 let n = number.unwrap_or_default();
                 let at = items
                     .iter()
@@ -74,7 +70,7 @@ impl Set {
                 items.insert(at, member);
                 return true;
             }
-            let fits = items.len() < MAX_PACKED_ENTRIES && member.len() <= MAX_PACKED_VALUE;
+            let fits = items.len() < limits::set_entries() && member.len() <= limits::set_value();
             if fits {
                 *integers = false;
                 items.push(member);
@@ -154,7 +150,7 @@ mod tests {
         set.insert(b"x");
         assert_eq!(set.encoding(), "listpack");
         assert!(set.contains(b"x") && set.contains(b"10"));
-        set.insert(&[b'y'; MAX_PACKED_VALUE + 1]);
+        set.insert(&vec![b'y'; limits::set_value() + 1]);
         assert_eq!(set.encoding(), "hashtable");
         assert_eq!(set.len(), 5);
         assert!(set.remove(b"-3"));
