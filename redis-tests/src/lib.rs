@@ -216,6 +216,21 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// Waits until the server reports `n` blocked clients.
+    pub fn wait_blocked(&mut self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let Frame::Bulk(info) = self.call(&["INFO", "clients"]) else {
+                panic!("INFO clients")
+            };
+            if String::from_utf8_lossy(&info).contains(&format!("blocked_clients:{n}\r")) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never saw {n} blocked clients");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn connect(port: u16) -> Conn {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
         Conn::from_stream(stream)

@@ -8,21 +8,6 @@ fn pair(key: &str, value: &str) -> Frame {
     Frame::Array(vec![Frame::bulk(key), Frame::bulk(value)])
 }
 
-/// Waits until the server reports `n` blocked clients.
-fn wait_blocked(conn: &mut Conn, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let Frame::Bulk(info) = conn.call(&["INFO", "clients"]) else {
-            panic!("INFO")
-        };
-        if String::from_utf8_lossy(&info).contains(&format!("blocked_clients:{n}\r")) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never saw {n} blocked clients");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn waiters_are_served_in_arrival_order() {
     let server = start_slotcache(&[]);
@@ -32,12 +17,12 @@ fn waiters_are_served_in_arrival_order() {
         let mut conn = server.connect();
         conn.send_raw(b"BLPOP queue 0\r\n");
         waiters.push(conn);
-        wait_blocked(&mut pusher, i + 1);
+        pusher.wait_blocked(i + 1);
     }
     // One push serves exactly the oldest waiter; the others keep waiting.
     assert_eq!(pusher.call(&["RPUSH", "queue", "first"]), Frame::Int(1));
     assert_eq!(waiters[0].read(), pair("queue", "first"));
-    wait_blocked(&mut pusher, 2);
+    pusher.wait_blocked(2);
     assert_eq!(
         pusher.call(&["RPUSH", "queue", "second", "third"]),
         Frame::Int(2)
@@ -64,13 +49,13 @@ fn timeouts_disconnects_and_pipelines() {
     // A client that disconnects while blocked takes nothing with it.
     let mut quitter = server.connect();
     quitter.send_raw(b"BLPOP jobs 0\r\n");
-    wait_blocked(&mut control, 1);
+    control.wait_blocked(1);
     drop(quitter);
-    wait_blocked(&mut control, 0);
+    control.wait_blocked(0);
     let mut worker = server.connect();
     // Requests pipelined behind a blocked one wait for it, then run in order.
     worker.send_raw(b"BRPOP jobs 0\r\nLLEN jobs\r\nECHO after\r\n");
-    wait_blocked(&mut control, 1);
+    control.wait_blocked(1);
     // The blocked client never holds up anyone else.
     assert_eq!(
         control.call(&["SET", "other", "1"]),
@@ -83,7 +68,7 @@ fn timeouts_disconnects_and_pipelines() {
     // BLMOVE hands over atomically to its destination.
     let mut mover = server.connect();
     mover.send_raw(b"BLMOVE src dst RIGHT LEFT 0\r\n");
-    wait_blocked(&mut control, 1);
+    control.wait_blocked(1);
     control.call(&["RPUSH", "src", "x"]);
     assert_eq!(mover.read(), Frame::bulk("x"));
     assert_eq!(
@@ -93,7 +78,7 @@ fn timeouts_disconnects_and_pipelines() {
     // A waiter on several keys is served by whichever gets data.
     let mut multi = server.connect();
     multi.send_raw(b"BLMPOP 0 2 k1 k2 LEFT COUNT 2\r\n");
-    wait_blocked(&mut control, 1);
+    control.wait_blocked(1);
     control.call(&["RPUSH", "k2", "p", "q", "r"]);
     assert_eq!(
         multi.read(),

@@ -54,8 +54,8 @@ fn mode_for(args: &[Vec<u8>], random: bool) -> Compare {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     match name.as_str() {
         "keys" | "scan" => Compare::Sorted,
-        "hgetall" | "hkeys" | "hvals" | "hscan" if random => Compare::Sorted,
-        "hrandfield" | "srandmember" => Compare::Shape,
+        "hgetall" | "hkeys" | "hvals" | "hscan" | "zscan" if random => Compare::Sorted,
+        "hrandfield" | "srandmember" | "zrandmember" => Compare::Shape,
         "smembers" | "sinter" | "sunion" | "sdiff" | "sscan" | "spop" => Compare::Sorted,
         "pttl" | "pexpiretime" => Compare::Near(2000),
         "expiretime" => Compare::Near(2),
@@ -227,6 +227,9 @@ fn command_table_matches_redis() {
             "object",
             "pubsub",
             "client|setinfo",
+            // Redis 7.2's arity, for WITHSCORE; 7.0 has 3.
+            "zrank",
+            "zrevrank",
         ]
         .contains(&text.as_str())
             || text.ends_with("|help")
@@ -255,8 +258,16 @@ fn command_table_matches_redis() {
 }
 
 const KEYS: &[&str] = &[
-    "k0", "k1", "k2", "{t}a", "{t}b", "n", "h0", "h1", "s0", "s1", "l0", "l1",
+    "k0", "k1", "k2", "{t}a", "{t}b", "n", "h0", "h1", "s0", "s1", "l0", "l1", "z0", "z1", "zl",
 ];
+const ZSETS: &[&str] = &["z0", "z1", "z2", "k0", "s0"];
+/// Score arguments, bounds included: some are errors, some exclusive.
+const SCORES: &[&str] = &[
+    "0", "1", "2", "2.5", "-1", "10", "inf", "-inf", "+inf", "(1", "(2.5", "x", "1e2",
+];
+/// Lex bounds; lex commands only touch `zl`, whose members all score 0 (Redis leaves lex
+/// ranges over mixed scores undefined).
+const LEX: &[&str] = &["-", "+", "[a", "(a", "[b", "(10", "[", "a", "(zz"];
 const LISTS: &[&str] = &["l0", "l1", "l2", "k0", "s0"];
 const SETS: &[&str] = &["s0", "s1", "s2", "k0", "h0"];
 const MEMBERS: &[&str] = &[
@@ -368,7 +379,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
     let n = pick(rng, NUMBERS);
     let far_ttl = rng.random_range(100..100_000).to_string();
     let far_at = (4_000_000_000i64 + rng.random_range(0..1_000_000)).to_string();
-    let words: Vec<String> = match rng.random_range(0..82) {
+    let words: Vec<String> = match rng.random_range(0..100) {
         0 => vec!["SET".into(), k, v],
         1 => vec!["SET".into(), k, v, pick(rng, &["NX", "XX", "GET"])],
         2 => vec!["SET".into(), k, v, pick(rng, &["EX", "PX"]), far_ttl],
@@ -684,6 +695,146 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
             "0".into(),
             "-1".into(),
         ],
+        82 => vec![
+            "ZADD".into(),
+            pick(rng, ZSETS),
+            pick(rng, &["NX", "XX", "GT", "LT", "CH", "INCR", "<omit>"]),
+            pick(rng, &["CH", "GT", "<omit>"]),
+            pick(rng, SCORES),
+            pick(rng, MEMBERS),
+            pick(rng, &["3", "-2", "<omit>"]),
+            pick(rng, MEMBERS),
+        ],
+        83 => vec!["ZADD".into(), "zl".into(), "0".into(), pick(rng, MEMBERS)],
+        84 => vec![
+            pick(rng, &["ZSCORE", "ZRANK", "ZREVRANK", "ZREM"]),
+            pick(rng, ZSETS),
+            pick(rng, MEMBERS),
+        ],
+        85 => vec![
+            "ZINCRBY".into(),
+            pick(rng, ZSETS),
+            pick(rng, SCORES),
+            pick(rng, MEMBERS),
+        ],
+        86 => vec![
+            pick(
+                rng,
+                &[
+                    "ZCOUNT",
+                    "ZREMRANGEBYSCORE",
+                    "ZRANGEBYSCORE",
+                    "ZREVRANGEBYSCORE",
+                ],
+            ),
+            pick(rng, ZSETS),
+            pick(rng, SCORES),
+            pick(rng, SCORES),
+            pick(rng, &["WITHSCORES", "LIMIT", "<omit>"]),
+        ],
+        87 => vec![
+            "ZRANGE".into(),
+            pick(rng, ZSETS),
+            pick(rng, &["0", "1", "-1", "-3", "(1", "-inf", "x"]),
+            pick(rng, &["-1", "2", "5", "+inf", "(3", "0"]),
+            pick(rng, &["BYSCORE", "REV", "WITHSCORES", "<omit>"]),
+            pick(rng, &["REV", "WITHSCORES", "<omit>"]),
+            pick(rng, &["LIMIT", "<omit>"]),
+            pick(rng, &["1", "0", "-1"]),
+            pick(rng, &["2", "-1", "0"]),
+        ],
+        88 => vec![
+            pick(
+                rng,
+                &[
+                    "ZRANGEBYLEX",
+                    "ZREVRANGEBYLEX",
+                    "ZLEXCOUNT",
+                    "ZREMRANGEBYLEX",
+                ],
+            ),
+            "zl".into(),
+            pick(rng, LEX),
+            pick(rng, LEX),
+            pick(rng, &["LIMIT", "<omit>"]),
+            pick(rng, &["1", "0", "-1"]),
+            pick(rng, &["2", "-1", "0"]),
+        ],
+        89 => vec![
+            pick(rng, &["ZREMRANGEBYRANK", "ZREVRANGE"]),
+            pick(rng, ZSETS),
+            pick(rng, &["0", "1", "-1", "-2", "x"]),
+            pick(rng, &["0", "1", "-1", "3"]),
+        ],
+        90 => vec![
+            pick(rng, &["ZPOPMIN", "ZPOPMAX"]),
+            pick(rng, ZSETS),
+            pick(rng, &["1", "2", "0", "-1", "<omit>"]),
+        ],
+        91 => vec![
+            "ZMPOP".into(),
+            pick(rng, &["1", "2", "0"]),
+            pick(rng, ZSETS),
+            pick(rng, ZSETS),
+            pick(rng, &["MIN", "MAX"]),
+            pick(rng, &["COUNT", "<omit>"]),
+            pick(rng, &["2", "0", "<omit>"]),
+        ],
+        92 => vec![
+            pick(rng, &["ZUNION", "ZINTER", "ZDIFF", "ZINTERCARD"]),
+            pick(rng, &["2", "1", "3"]),
+            pick(rng, ZSETS),
+            pick(rng, ZSETS),
+            pick(
+                rng,
+                &["WEIGHTS", "AGGREGATE", "WITHSCORES", "LIMIT", "<omit>"],
+            ),
+            pick(rng, &["2", "MAX", "MIN", "WITHSCORES", "<omit>"]),
+            pick(rng, &["-1", "<omit>"]),
+        ],
+        93 => vec![
+            pick(rng, &["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]),
+            pick(rng, ZSETS),
+            "2".into(),
+            pick(rng, ZSETS),
+            pick(rng, ZSETS),
+            pick(rng, &["AGGREGATE", "<omit>"]),
+            pick(rng, &["MIN", "<omit>"]),
+        ],
+        94 => vec![
+            "ZRANGESTORE".into(),
+            pick(rng, ZSETS),
+            pick(rng, ZSETS),
+            pick(rng, &["0", "1", "-inf"]),
+            pick(rng, &["-1", "2", "+inf"]),
+            pick(rng, &["BYSCORE", "REV", "<omit>"]),
+        ],
+        95 => vec![
+            pick(rng, &["ZCARD", "ZRANGE"]),
+            pick(rng, ZSETS),
+            "0".into(),
+            "-1".into(),
+            "WITHSCORES".into(),
+        ],
+        96 => vec![
+            "ZMSCORE".into(),
+            pick(rng, ZSETS),
+            pick(rng, MEMBERS),
+            pick(rng, MEMBERS),
+        ],
+        97 => vec![
+            "ZRANDMEMBER".into(),
+            pick(rng, ZSETS),
+            pick(rng, &["1", "-3", "0", "x", "<omit>"]),
+            pick(rng, &["WITHSCORES", "<omit>"]),
+        ],
+        98 => vec![
+            "ZSCAN".into(),
+            pick(rng, ZSETS),
+            pick(rng, &["0", "x"]),
+            pick(rng, &["MATCH", "COUNT", "<omit>"]),
+            pick(rng, &["a*", "100", "<omit>"]),
+        ],
         58 => vec![
             "HSCAN".into(),
             pick(rng, &["h0", "h1", "k0"]),
@@ -753,6 +904,11 @@ fn random_sequences_match_redis() {
             let args: Vec<Vec<u8>> = vec![b"TYPE".to_vec(), key.as_bytes().to_vec()];
             pair.run(&args, Compare::Exact, &format!("seed {seed} final"));
             let args: Vec<Vec<u8>> = vec![b"TTL".to_vec(), key.as_bytes().to_vec()];
+            pair.run(&args, Compare::Exact, &format!("seed {seed} final"));
+            let args: Vec<Vec<u8>> = ["ZRANGE", key, "0", "-1", "WITHSCORES"]
+                .iter()
+                .map(|w| w.as_bytes().to_vec())
+                .collect();
             pair.run(&args, Compare::Exact, &format!("seed {seed} final"));
         }
     }

@@ -21,6 +21,8 @@ use tokio::sync::oneshot;
 pub struct BlockRequest {
     pub keys: Vec<Vec<u8>>,
     pub deadline: Option<Instant>,
+    /// The type that satisfies the waiter; a key written with another keeps it waiting.
+    pub kind: ValueType,
     /// The reply on timeout is a null array (BLPOP, BLMPOP) rather than a null (BLMOVE).
     pub null_array_on_timeout: bool,
 }
@@ -31,6 +33,7 @@ struct Waiter {
     proto: Protocol,
     args: Vec<Bytes>,
     keys: Vec<Vec<u8>>,
+    kind: ValueType,
     reply: oneshot::Sender<Vec<u8>>,
 }
 
@@ -91,6 +94,7 @@ pub fn block(ks: &mut Keyspace, client: &Client, args: &[Bytes], request: BlockR
         proto: client.proto,
         args: args.to_vec(),
         keys: request.keys.clone(),
+        kind: request.kind,
         reply: tx,
     };
     let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
@@ -121,9 +125,10 @@ pub fn serve_ready(server: &Server, ks: &mut Keyspace) {
             .and_then(|q| q.front().copied())
         {
             // A waiter whose key now holds another type keeps waiting, as in Redis.
+            let kind = ks.waiters.by_id.get(&id).map(|w| w.kind);
             if ks.dbs[db]
                 .peek(&key, crate::state::now_ms())
-                .is_some_and(|e| e.value.value_type() != ValueType::List)
+                .is_some_and(|e| Some(e.value.value_type()) != kind)
             {
                 break;
             }

@@ -45,6 +45,8 @@ pub struct Config {
     pub set_max_listpack_entries: u64,
     pub set_max_listpack_value: u64,
     pub list_max_listpack_size: i64,
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
     /// etcd endpoints; none means standalone.
     pub etcd: Option<String>,
     pub cluster: Option<String>,
@@ -73,6 +75,8 @@ impl Default for Config {
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
             list_max_listpack_size: -2,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             etcd: None,
             cluster: None,
             node_id: None,
@@ -90,6 +94,8 @@ impl Config {
             set_entries: self.set_max_listpack_entries as usize,
             set_value: self.set_max_listpack_value as usize,
             list_size: self.list_max_listpack_size,
+            zset_entries: self.zset_max_listpack_entries as usize,
+            zset_value: self.zset_max_listpack_value as usize,
         }
     }
 
@@ -205,6 +211,20 @@ fn one_of(value: &str, allowed: &[&str]) -> Result<String, String> {
     }
 }
 
+/// A non-negative count setting stored in `Config::$field`.
+macro_rules! count_param {
+    ($name:literal, $field:ident) => {
+        Param {
+            name: $name,
+            get: |c| c.$field.to_string(),
+            set: Some(|c, v| {
+                c.$field = parse_u64(v)?;
+                Ok(())
+            }),
+        }
+    };
+}
+
 /// The parameters CONFIG knows, sorted by name.
 pub static PARAMS: &[Param] = &[
     Param {
@@ -222,38 +242,10 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.databases.to_string(),
         set: None,
     },
-    Param {
-        name: "hash-max-listpack-entries",
-        get: |c| c.hash_max_listpack_entries.to_string(),
-        set: Some(|c, v| {
-            c.hash_max_listpack_entries = parse_u64(v)?;
-            Ok(())
-        }),
-    },
-    Param {
-        name: "hash-max-listpack-value",
-        get: |c| c.hash_max_listpack_value.to_string(),
-        set: Some(|c, v| {
-            c.hash_max_listpack_value = parse_u64(v)?;
-            Ok(())
-        }),
-    },
-    Param {
-        name: "hash-max-ziplist-entries",
-        get: |c| c.hash_max_listpack_entries.to_string(),
-        set: Some(|c, v| {
-            c.hash_max_listpack_entries = parse_u64(v)?;
-            Ok(())
-        }),
-    },
-    Param {
-        name: "hash-max-ziplist-value",
-        get: |c| c.hash_max_listpack_value.to_string(),
-        set: Some(|c, v| {
-            c.hash_max_listpack_value = parse_u64(v)?;
-            Ok(())
-        }),
-    },
+    count_param!("hash-max-listpack-entries", hash_max_listpack_entries),
+    count_param!("hash-max-listpack-value", hash_max_listpack_value),
+    count_param!("hash-max-ziplist-entries", hash_max_listpack_entries),
+    count_param!("hash-max-ziplist-value", hash_max_listpack_value),
     Param {
         name: "hz",
         get: |c| c.hz.to_string(),
@@ -350,30 +342,9 @@ pub static PARAMS: &[Param] = &[
         get: |_| String::new(),
         set: Some(|_, _| Ok(())),
     },
-    Param {
-        name: "set-max-intset-entries",
-        get: |c| c.set_max_intset_entries.to_string(),
-        set: Some(|c, v| {
-            c.set_max_intset_entries = parse_u64(v)?;
-            Ok(())
-        }),
-    },
-    Param {
-        name: "set-max-listpack-entries",
-        get: |c| c.set_max_listpack_entries.to_string(),
-        set: Some(|c, v| {
-            c.set_max_listpack_entries = parse_u64(v)?;
-            Ok(())
-        }),
-    },
-    Param {
-        name: "set-max-listpack-value",
-        get: |c| c.set_max_listpack_value.to_string(),
-        set: Some(|c, v| {
-            c.set_max_listpack_value = parse_u64(v)?;
-            Ok(())
-        }),
-    },
+    count_param!("set-max-intset-entries", set_max_intset_entries),
+    count_param!("set-max-listpack-entries", set_max_listpack_entries),
+    count_param!("set-max-listpack-value", set_max_listpack_value),
     Param {
         name: "threads",
         get: |c| c.worker_threads().to_string(),
@@ -387,6 +358,10 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
+    count_param!("zset-max-listpack-entries", zset_max_listpack_entries),
+    count_param!("zset-max-listpack-value", zset_max_listpack_value),
+    count_param!("zset-max-ziplist-entries", zset_max_listpack_entries),
+    count_param!("zset-max-ziplist-value", zset_max_listpack_value),
 ];
 
 #[cfg(test)]

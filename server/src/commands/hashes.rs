@@ -2,10 +2,9 @@
 
 use super::keys::scan_collection;
 use super::{
-    int_arg, is, ks, read_typed, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx,
-    Find,
+    int_arg, ks, read_typed, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find,
 };
-use super::{random_count, random_picks, remove_members, reply_no_random};
+use super::{random_pair_args, random_picks, remove_members, reply_no_random, reply_pairs};
 use crate::engine::hash::Hash;
 use crate::engine::longdouble;
 use crate::resp::Reply;
@@ -182,15 +181,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let count = random_count(args.get(2))?;
-    let with_values = match args.len() {
-        2 | 3 => false,
-        4 if is(&args[3], "withvalues") => true,
-        _ => return Err(CmdError::Syntax),
-    };
-    if with_values && count.is_some_and(|c| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c)) {
-        return Err(CmdError::err("value is out of range"));
-    }
+    let (count, with_values) = random_pair_args(args, "withvalues")?;
     let now = ctx.now;
     let db = &mut ctx.ks.dbs[ctx.client.db];
     let Some(hash) = read_typed::<Hash>(db, &args[1], now)? else {
@@ -206,23 +197,8 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Ok(());
     };
     let picked = random_picks(hash.pairs(), count, &mut rng);
-    let out = &mut *ctx.out;
-    if with_values && out.proto == crate::resp::Protocol::Resp3 {
-        out.array(picked.len());
-        for (field, value) in picked {
-            out.array(2);
-            out.bulk(field);
-            out.bulk(value);
-        }
-    } else if with_values {
-        out.array(picked.len() * 2);
-        for (field, value) in picked {
-            out.bulk(field);
-            out.bulk(value);
-        }
-    } else {
-        out.bulks(picked.iter().map(|(f, _)| *f));
-    }
+    let bulk = |out: &mut Reply, data: &&[u8]| out.bulk(data);
+    reply_pairs(ctx.out, &picked, with_values, bulk, bulk);
     Ok(())
 }
 

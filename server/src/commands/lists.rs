@@ -1,13 +1,12 @@
 //! List commands, blocking ones included (their waiting lives in `crate::blocking`).
 
+use super::pops::{block_or_give_up, parse_mpop, parse_timeout};
 use super::{
-    int_arg, is, ks, read_typed, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx,
-    Find,
+    index_range, int_arg, is, ks, read_typed, write_typed, Args, Begin, CmdError, CmdResult,
+    CommandSpec, Ctx, Find,
 };
-use crate::blocking::BlockRequest;
 use crate::engine::list::{End, List};
-use crate::engine::Db;
-use std::time::{Duration, Instant};
+use crate::engine::{Db, ValueType};
 
 fn end_arg(arg: &[u8]) -> Result<End, CmdError> {
     if is(arg, "left") {
@@ -16,14 +15,6 @@ fn end_arg(arg: &[u8]) -> Result<End, CmdError> {
         Ok(End::Tail)
     } else {
         Err(CmdError::Syntax)
-    }
-}
-
-/// A count that must be positive, with the error text that names the argument.
-fn positive(arg: &[u8], text: &str) -> Result<usize, CmdError> {
-    match int_arg(arg) {
-        Ok(n) if n >= 1 => Ok(n as usize),
-        _ => Err(CmdError::err(text)),
     }
 }
 
@@ -121,21 +112,6 @@ fn llen(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// Resolves LRANGE/LTRIM's start and stop against a length: the inclusive range, or None.
-fn list_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let stop = if stop < 0 { len + stop } else { stop };
-    if start > stop || start >= len {
-        return None;
-    }
-    Some((start as usize, stop.min(len - 1) as usize))
-}
-
 fn lrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let start = int_arg(&args[2])?;
     let stop = int_arg(&args[3])?;
@@ -145,7 +121,7 @@ fn lrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    match list_range(start, stop, list.len()) {
+    match index_range(start, stop, list.len()) {
         Some((from, to)) => ctx.out.bulks(
             list.items()
                 .skip(from)
@@ -164,7 +140,7 @@ fn ltrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
     if let Some(list) = write_typed::<List>(db, &args[1], now, false)? {
-        match list_range(start, stop, list.len()) {
+        match index_range(start, stop, list.len()) {
             Some((from, to)) => list.retain_range(from, Some(to)),
             None => list.retain_range(1, Some(0)),
         }
@@ -384,30 +360,6 @@ fn rpoplpush(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// LMPOP/BLMPOP arguments from `numkeys` on: the keys, the end and the count.
-fn parse_mpop(
-    args: &Args,
-    numkeys_at: usize,
-) -> Result<(std::ops::Range<usize>, End, usize), CmdError> {
-    let numkeys = positive(&args[numkeys_at], "numkeys should be greater than 0")?;
-    let where_at = (numkeys_at + 1).saturating_add(numkeys);
-    if where_at >= args.len() {
-        return Err(CmdError::Syntax);
-    }
-    let end = end_arg(&args[where_at])?;
-    let mut count = None;
-    let mut i = where_at + 1;
-    while i < args.len() {
-        if count.is_none() && is(&args[i], "count") && i + 1 < args.len() {
-            count = Some(positive(&args[i + 1], "count should be greater than 0")?);
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    Ok((numkeys_at + 1..where_at, end, count.unwrap_or(1)))
-}
-
 /// A key and the items popped from it.
 type Popped = (Vec<u8>, Vec<Vec<u8>>);
 
@@ -437,43 +389,13 @@ fn reply_key_items(ctx: &mut Ctx, key: &[u8], items: &[Vec<u8>]) {
 }
 
 fn lmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let (keys, end, count) = parse_mpop(args, 1)?;
+    let (keys, head, count) = parse_mpop(args, 1, ["left", "right"])?;
+    let end = if head { End::Head } else { End::Tail };
     match mpop_first(ctx, &args[keys], end, count)? {
         Some((key, items)) => reply_key_items(ctx, &key, &items),
         None => ctx.out.null_array(),
     }
     Ok(())
-}
-
-/// A blocking command's timeout in seconds, as Redis parses it.
-fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, CmdError> {
-    let seconds = super::parse_f64(arg)
-        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
-    // Redis 7.0 converts to integer milliseconds first, so what overflows reads as negative.
-    let in_range =
-        (seconds * 1000.0).partial_cmp(&(i64::MAX as f64)) == Some(std::cmp::Ordering::Less);
-    if seconds < 0.0 || !in_range {
-        return Err(CmdError::err("timeout is negative"));
-    }
-    Ok((seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(seconds)))
-}
-
-/// Nothing to serve: block on `keys`, or, inside EXEC where nothing may block, answer the
-/// timeout reply at once.
-fn block_or_give_up(ctx: &mut Ctx, keys: &Args, deadline: Option<Instant>, null_array: bool) {
-    if ctx.client.in_exec {
-        if null_array {
-            ctx.out.null_array();
-        } else {
-            ctx.out.null();
-        }
-        return;
-    }
-    ctx.client.blocked = Some(BlockRequest {
-        keys: keys.iter().map(|k| k.to_vec()).collect(),
-        deadline,
-        null_array_on_timeout: null_array,
-    });
 }
 
 fn blocking_pop(ctx: &mut Ctx, args: &Args, end: End) -> CmdResult {
@@ -485,7 +407,7 @@ fn blocking_pop(ctx: &mut Ctx, args: &Args, end: End) -> CmdResult {
             ctx.out.bulk(&key);
             ctx.out.bulk(&items[0]);
         }
-        None => block_or_give_up(ctx, keys, deadline, true),
+        None => block_or_give_up(ctx, keys, deadline, ValueType::List, true),
     }
     Ok(())
 }
@@ -500,10 +422,11 @@ fn brpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn blmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let deadline = parse_timeout(&args[1])?;
-    let (keys, end, count) = parse_mpop(args, 2)?;
+    let (keys, head, count) = parse_mpop(args, 2, ["left", "right"])?;
+    let end = if head { End::Head } else { End::Tail };
     match mpop_first(ctx, &args[keys.clone()], end, count)? {
         Some((key, items)) => reply_key_items(ctx, &key, &items),
-        None => block_or_give_up(ctx, &args[keys], deadline, true),
+        None => block_or_give_up(ctx, &args[keys], deadline, ValueType::List, true),
     }
     Ok(())
 }
@@ -513,7 +436,7 @@ fn blocking_move(ctx: &mut Ctx, args: &Args, from: End, to: End, timeout: &[u8])
     let now = ctx.now;
     match move_item(ctx.db(), &args[1], &args[2], from, to, now)? {
         Some(item) => ctx.out.bulk(&item),
-        None => block_or_give_up(ctx, &args[1..2], deadline, false),
+        None => block_or_give_up(ctx, &args[1..2], deadline, ValueType::List, false),
     }
     Ok(())
 }

@@ -7,11 +7,13 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod pops;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use crate::client::Client;
 use crate::engine::value::Collection;
@@ -232,12 +234,13 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 10] {
+fn families() -> [&'static [CommandSpec]; 11] {
     [
         connection::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
         lists::COMMANDS,
+        zsets::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,
@@ -439,6 +442,47 @@ pub fn reply_no_random(out: &mut Reply, count: Option<i64>) {
     }
 }
 
+/// HRANDFIELD/ZRANDMEMBER arguments: the count, and whether `word` (WITHVALUES, WITHSCORES)
+/// asks for the second half of each pair.
+pub fn random_pair_args(args: &Args, word: &str) -> Result<(Option<i64>, bool), CmdError> {
+    let count = random_count(args.get(2))?;
+    let with_second = match args.len() {
+        2 | 3 => false,
+        4 if is(&args[3], word) => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    if with_second && count.is_some_and(|c| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c)) {
+        return Err(CmdError::err("value is out of range"));
+    }
+    Ok((count, with_second))
+}
+
+/// Pairs as RESP3 nests them ([a, b] each) or RESP2 flattens them; first halves only unless
+/// `both`.
+pub fn reply_pairs<A, B>(
+    out: &mut Reply,
+    pairs: &[(A, B)],
+    both: bool,
+    first: impl Fn(&mut Reply, &A),
+    second: impl Fn(&mut Reply, &B),
+) {
+    let nested = both && out.proto == crate::resp::Protocol::Resp3;
+    out.array(if both && !nested {
+        pairs.len() * 2
+    } else {
+        pairs.len()
+    });
+    for (a, b) in pairs {
+        if nested {
+            out.array(2);
+        }
+        first(out, a);
+        if both {
+            second(out, b);
+        }
+    }
+}
+
 /// The elements HRANDFIELD, SRANDMEMBER and ZRANDMEMBER return for a count: a negative count
 /// asks for that many independent picks (repeats allowed), a positive one for that many
 /// distinct elements, or all of them.
@@ -461,6 +505,22 @@ pub fn random_picks<T: Clone>(mut all: Vec<T>, count: i64, rng: &mut impl rand::
         all.truncate(count);
     }
     all
+}
+
+/// Resolves start and stop indexes (negative ones count from the end) against a length, as
+/// LRANGE, ZRANGE and their kin do: the inclusive range, or None when it selects nothing.
+pub fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 { len + stop } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((start as usize, stop.min(len - 1) as usize))
 }
 
 /// Parses an integer argument with Redis's strict rules.

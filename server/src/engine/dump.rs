@@ -7,12 +7,14 @@ use super::list::{End, List};
 use super::listpack::Listpack;
 use super::set::Set;
 use super::value::Value;
+use super::zset::ZSet;
 
 const VERSION: u16 = 1;
 const TYPE_STRING: u8 = 0;
 const TYPE_HASH: u8 = 1;
 const TYPE_SET: u8 = 2;
 const TYPE_LIST: u8 = 3;
+const TYPE_ZSET: u8 = 4;
 
 fn checksum(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
@@ -20,15 +22,24 @@ fn checksum(data: &[u8]) -> u64 {
     })
 }
 
-/// A collection's type byte and its items as DUMP lays them out (hash: field, value, ...).
-fn collection_items(value: &Value) -> Option<(u8, Vec<&[u8]>)> {
+/// A collection's type byte and its items as DUMP lays them out (hash: field, value, ...;
+/// sorted set: member, then the score's eight little-endian bytes).
+fn collection_items(value: &Value) -> Option<(u8, Vec<Vec<u8>>)> {
+    let borrowed = |items: Vec<&[u8]>| items.into_iter().map(<[u8]>::to_vec).collect();
     match value {
         Value::Hash(hash) => Some((
             TYPE_HASH,
-            hash.pairs().into_iter().flat_map(|(f, v)| [f, v]).collect(),
+            borrowed(hash.pairs().into_iter().flat_map(|(f, v)| [f, v]).collect()),
         )),
-        Value::Set(set) => Some((TYPE_SET, set.members())),
-        Value::List(list) => Some((TYPE_LIST, list.items().collect())),
+        Value::Set(set) => Some((TYPE_SET, borrowed(set.members()))),
+        Value::List(list) => Some((TYPE_LIST, borrowed(list.items().collect()))),
+        Value::ZSet(zset) => Some((
+            TYPE_ZSET,
+            zset.entries()
+                .into_iter()
+                .flat_map(|(m, s)| [m.to_vec(), s.to_le_bytes().to_vec()])
+                .collect(),
+        )),
         _ => None,
     }
 }
@@ -40,7 +51,7 @@ pub fn serialize(value: &Value) -> Vec<u8> {
             out.push(kind);
             let mut packed = Listpack::new();
             for item in items {
-                packed.push(item);
+                packed.push(&item);
             }
             out.extend_from_slice(packed.as_encoded());
         }
@@ -100,6 +111,21 @@ pub fn deserialize(data: &[u8]) -> Option<Value> {
                 list.push(End::Tail, item);
             }
             Some(Value::List(Box::new(list)))
+        }
+        TYPE_ZSET => {
+            if items.len() % 2 != 0 {
+                return None;
+            }
+            let mut zset = ZSet::with_capacity(items.len() / 2, 0);
+            let mut entries = items.iter();
+            while let (Some(member), Some(score)) = (entries.next(), entries.next()) {
+                let score = f64::from_le_bytes(score.try_into().ok()?);
+                if score.is_nan() {
+                    return None;
+                }
+                zset.insert(member, score);
+            }
+            Some(Value::ZSet(Box::new(zset)))
         }
         _ => None,
     }

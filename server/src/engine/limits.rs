@@ -8,6 +8,8 @@ static HASH_VALUE: AtomicUsize = AtomicUsize::new(64);
 static SET_INTSET_ENTRIES: AtomicUsize = AtomicUsize::new(512);
 static SET_ENTRIES: AtomicUsize = AtomicUsize::new(128);
 static SET_VALUE: AtomicUsize = AtomicUsize::new(64);
+static ZSET_ENTRIES: AtomicUsize = AtomicUsize::new(128);
+static ZSET_VALUE: AtomicUsize = AtomicUsize::new(64);
 /// Positive: items per packed list; -1..-5: 4, 8, 16, 32 or 64 KiB.
 static LIST_SIZE: AtomicI64 = AtomicI64::new(-2);
 
@@ -19,6 +21,8 @@ pub struct Limits {
     pub set_intset_entries: usize,
     pub set_entries: usize,
     pub set_value: usize,
+    pub zset_entries: usize,
+    pub zset_value: usize,
     pub list_size: i64,
 }
 
@@ -28,6 +32,8 @@ pub fn apply(limits: Limits) {
     SET_INTSET_ENTRIES.store(limits.set_intset_entries, Ordering::Relaxed);
     SET_ENTRIES.store(limits.set_entries, Ordering::Relaxed);
     SET_VALUE.store(limits.set_value, Ordering::Relaxed);
+    ZSET_ENTRIES.store(limits.zset_entries, Ordering::Relaxed);
+    ZSET_VALUE.store(limits.zset_value, Ordering::Relaxed);
     LIST_SIZE.store(limits.list_size, Ordering::Relaxed);
 }
 
@@ -49,6 +55,14 @@ pub fn set_entries() -> usize {
 
 pub fn set_value() -> usize {
     SET_VALUE.load(Ordering::Relaxed)
+}
+
+pub fn zset_entries() -> usize {
+    ZSET_ENTRIES.load(Ordering::Relaxed)
+}
+
+pub fn zset_value() -> usize {
+    ZSET_VALUE.load(Ordering::Relaxed)
 }
 
 /// (maximum items, maximum encoded bytes) of a packed list.

@@ -12,7 +12,9 @@ pub mod list;
 pub mod listpack;
 pub mod longdouble;
 pub mod set;
+pub mod skiplist;
 pub mod value;
+pub mod zset;
 
 use ahash::AHashMap;
 use parking_lot::Mutex;

@@ -4,6 +4,7 @@
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::zset::ZSet;
 use crate::resp::parse::parse_i64;
 
 /// Longest string stored inline.
@@ -58,6 +59,7 @@ macro_rules! collection {
 collection!(Hash, Hash);
 collection!(Set, Set);
 collection!(List, List);
+collection!(ZSet, ZSet);
 
 /// `data` as an inline buffer and its length, if it fits in one.
 pub fn inline_copy(data: &[u8]) -> Option<(u8, [u8; INLINE_CAP])> {
@@ -87,6 +89,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     List(Box<List>),
+    ZSet(Box<ZSet>),
 }
 
 /// A Redis data type, as TYPE and SCAN TYPE name it.
@@ -96,6 +99,7 @@ pub enum ValueType {
     Hash,
     Set,
     List,
+    ZSet,
 }
 
 impl ValueType {
@@ -105,6 +109,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::List => "list",
+            ValueType::ZSet => "zset",
         }
     }
 }
@@ -138,6 +143,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::List(_) => ValueType::List,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -196,6 +202,7 @@ impl Value {
             Value::Hash(hash) => hash.encoding(),
             Value::Set(set) => set.encoding(),
             Value::List(list) => list.encoding(),
+            Value::ZSet(zset) => zset.encoding(),
         }
     }
 

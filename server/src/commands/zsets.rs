@@ -1,0 +1,1535 @@
+//! Sorted set commands. Every range form (by rank, score or lex, forwards or reversed, with
+//! LIMIT) reduces to two partition points and one run of elements, which is O(log n + m) on the
+//! skiplist encoding.
+
+use super::keys::scan_collection;
+use super::pops::{block_or_give_up, parse_mpop, parse_timeout};
+use super::{index_range, random_picks, Table};
+use super::{
+    int_arg, is, ks, parse_f64, random_pair_args, read_typed, remove_members, reply_no_random,
+    reply_pairs, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find,
+};
+use crate::engine::set::Set;
+use crate::engine::value::{Collection, Value};
+use crate::engine::zset::ZSet;
+use crate::engine::{Db, ValueType};
+use crate::resp::Reply;
+
+/// A member and its score, owned so replies can be written after the keyspace borrow ends.
+type Scored = (Vec<u8>, f64);
+
+fn owned(items: Vec<(&[u8], f64)>) -> Vec<Scored> {
+    items.into_iter().map(|(m, s)| (m.to_vec(), s)).collect()
+}
+
+/// Members, or member/score pairs (nested in RESP3, flat in RESP2) when `with_scores`.
+fn reply_scored(out: &mut Reply, items: &[Scored], with_scores: bool) {
+    let member = |out: &mut Reply, member: &Vec<u8>| out.bulk(member);
+    reply_pairs(out, items, with_scores, member, |out, score| {
+        out.double(*score)
+    });
+}
+
+fn not_float(arg: &[u8]) -> Result<f64, CmdError> {
+    parse_f64(arg).ok_or(CmdError::NotFloat)
+}
+
+fn write_zset<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<&'a mut ZSet, CmdError> {
+    write_typed::<ZSet>(db, key, now, true)?.ok_or(CmdError::NoSuchKey)
+}
+
+/// Stores `items` at `dst` (deleting it when empty) in the encoding their size calls for.
+fn store_items(db: &mut Db, dst: &[u8], items: &[Scored], now: i64) {
+    if items.is_empty() {
+        db.remove(dst);
+        return;
+    }
+    let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+    let mut zset = ZSet::with_capacity(items.len(), longest);
+    for (member, score) in items {
+        zset.insert(member, *score);
+    }
+    db.set(dst, zset.into_value(), now);
+}
+
+/// ZADD's options.
+#[derive(Default)]
+struct AddFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+    ch: bool,
+    incr: bool,
+}
+
+const NAN_SCORE: &str = "resulting score is not a number (NaN)";
+
+fn parse_add_flags(args: &Args) -> Result<(AddFlags, usize), CmdError> {
+    let mut flags = AddFlags::default();
+    let mut i = 2;
+    while i < args.len() {
+        let arg = &args[i];
+        let flag = if is(arg, "nx") {
+            &mut flags.nx
+        } else if is(arg, "xx") {
+            &mut flags.xx
+        } else if is(arg, "gt") {
+            &mut flags.gt
+        } else if is(arg, "lt") {
+            &mut flags.lt
+        } else if is(arg, "ch") {
+            &mut flags.ch
+        } else if is(arg, "incr") {
+            &mut flags.incr
+        } else {
+            break;
+        };
+        *flag = true;
+        i += 1;
+    }
+    let elements = args.len() - i;
+    if elements == 0 || elements % 2 != 0 {
+        return Err(CmdError::Syntax);
+    }
+    if flags.nx && flags.xx {
+        return Err(CmdError::err(
+            "XX and NX options at the same time are not compatible",
+        ));
+    }
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
+        return Err(CmdError::err(
+            "GT, LT, and/or NX options at the same time are not compatible",
+        ));
+    }
+    if flags.incr && elements > 2 {
+        return Err(CmdError::err(
+            "INCR option supports a single increment-element pair",
+        ));
+    }
+    Ok((flags, i))
+}
+
+/// What one ZADD element did.
+enum Added {
+    New,
+    Updated,
+    Unchanged,
+    Skipped,
+}
+
+fn add_one(
+    zset: &mut ZSet,
+    flags: &AddFlags,
+    member: &[u8],
+    score: f64,
+) -> Result<(Added, f64), CmdError> {
+    let Some(current) = zset.score(member) else {
+        if flags.xx {
+            return Ok((Added::Skipped, score));
+        }
+        zset.insert(member, score);
+        return Ok((Added::New, score));
+    };
+    if flags.nx {
+        return Ok((Added::Skipped, current));
+    }
+    let score = if flags.incr { current + score } else { score };
+    if score.is_nan() {
+        return Err(CmdError::err(NAN_SCORE));
+    }
+    if (flags.lt && score >= current) || (flags.gt && score <= current) {
+        return Ok((Added::Skipped, current));
+    }
+    if score == current {
+        return Ok((Added::Unchanged, score));
+    }
+    zset.insert(member, score);
+    Ok((Added::Updated, score))
+}
+
+/// ZADD and ZINCRBY (ZADD INCR with a fixed shape).
+fn add(ctx: &mut Ctx, args: &Args, flags: AddFlags, first: usize) -> CmdResult {
+    let pairs: Vec<(f64, &[u8])> = args[first..]
+        .chunks(2)
+        .map(|pair| Ok((not_float(&pair[0])?, &pair[1][..])))
+        .collect::<Result<_, CmdError>>()?;
+    let now = ctx.now;
+    let db = ctx.db();
+    if write_typed::<ZSet>(db, &args[1], now, false)?.is_none() && flags.xx {
+        if flags.incr {
+            ctx.out.null();
+        } else {
+            ctx.out.int(0);
+        }
+        return Ok(());
+    }
+    let zset = write_zset(db, &args[1], now)?;
+    let (mut added, mut updated) = (0, 0);
+    let mut last = None;
+    for (score, member) in pairs {
+        let (outcome, score) = add_one(zset, &flags, member, score)?;
+        match outcome {
+            Added::New => added += 1,
+            Added::Updated => updated += 1,
+            Added::Unchanged => {}
+            Added::Skipped => continue,
+        }
+        last = Some(score);
+    }
+    if flags.incr {
+        match last {
+            Some(score) => ctx.out.double(score),
+            None => ctx.out.null(),
+        }
+    } else {
+        ctx.out.int(if flags.ch { added + updated } else { added });
+    }
+    Ok(())
+}
+
+fn zadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (flags, first) = parse_add_flags(args)?;
+    add(ctx, args, flags, first)
+}
+
+fn zincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let flags = AddFlags {
+        incr: true,
+        ..AddFlags::default()
+    };
+    add(ctx, args, flags, 2)
+}
+
+fn zrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    remove_members::<ZSet>(ctx, args)
+}
+
+fn zscore(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    match read_typed::<ZSet>(ctx.db(), &args[1], now)?.and_then(|z| z.score(&args[2])) {
+        Some(score) => ctx.out.double(score),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zmscore(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let scores: Vec<Option<f64>> = match read_typed::<ZSet>(ctx.db(), &args[1], now)? {
+        Some(zset) => args[2..].iter().map(|m| zset.score(m)).collect(),
+        None => vec![None; args.len() - 2],
+    };
+    ctx.out.array(scores.len());
+    for score in scores {
+        match score {
+            Some(score) => ctx.out.double(score),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn zcard(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let len = read_typed::<ZSet>(ctx.db(), &args[1], now)?.map_or(0, ZSet::len);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// A score or lex interval, as the element predicates its two ends give.
+trait Interval {
+    /// Holds for the elements below the interval (a prefix of the order).
+    fn below(&self, score: f64, member: &[u8]) -> bool;
+    /// Holds for the elements not above the interval (a prefix of the order).
+    fn not_above(&self, score: f64, member: &[u8]) -> bool;
+    fn is_empty(&self) -> bool;
+
+    /// The ranks [start, end) the interval covers.
+    fn ranks(&self, zset: &ZSet) -> (usize, usize) {
+        if self.is_empty() {
+            return (0, 0);
+        }
+        let start = zset.count_while(|s, m| self.below(s, m));
+        let end = zset.count_while(|s, m| self.not_above(s, m));
+        (start, end.max(start))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ScoreBound {
+    value: f64,
+    exclusive: bool,
+}
+
+struct ScoreRange {
+    min: ScoreBound,
+    max: ScoreBound,
+}
+
+fn parse_score_bound(arg: &[u8]) -> Option<ScoreBound> {
+    match arg.split_first() {
+        Some((b'(', rest)) => Some(ScoreBound {
+            value: parse_f64(rest.trim_ascii_start())?,
+            exclusive: true,
+        }),
+        _ => Some(ScoreBound {
+            value: parse_f64(arg)?,
+            exclusive: false,
+        }),
+    }
+}
+
+impl ScoreRange {
+    fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
+        match (parse_score_bound(min), parse_score_bound(max)) {
+            (Some(min), Some(max)) => Ok(ScoreRange { min, max }),
+            _ => Err(CmdError::err("min or max is not a float")),
+        }
+    }
+}
+
+impl Interval for ScoreRange {
+    fn below(&self, score: f64, _member: &[u8]) -> bool {
+        if self.min.exclusive {
+            score <= self.min.value
+        } else {
+            score < self.min.value
+        }
+    }
+
+    fn not_above(&self, score: f64, _member: &[u8]) -> bool {
+        if self.max.exclusive {
+            score < self.max.value
+        } else {
+            score <= self.max.value
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.min.value > self.max.value
+            || (self.min.value == self.max.value && (self.min.exclusive || self.max.exclusive))
+    }
+}
+
+/// One end of a lex range: `-`, `+`, `[member` or `(member`.
+#[derive(PartialEq)]
+enum LexBound {
+    Lowest,
+    Highest,
+    Inclusive(Vec<u8>),
+    Exclusive(Vec<u8>),
+}
+
+struct LexRange {
+    min: LexBound,
+    max: LexBound,
+}
+
+fn parse_lex_bound(arg: &[u8]) -> Option<LexBound> {
+    match arg.split_first()? {
+        (b'-', []) => Some(LexBound::Lowest),
+        (b'+', []) => Some(LexBound::Highest),
+        (b'[', rest) => Some(LexBound::Inclusive(rest.to_vec())),
+        (b'(', rest) => Some(LexBound::Exclusive(rest.to_vec())),
+        _ => None,
+    }
+}
+
+impl LexRange {
+    fn parse(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
+        match (parse_lex_bound(min), parse_lex_bound(max)) {
+            (Some(min), Some(max)) => Ok(LexRange { min, max }),
+            _ => Err(CmdError::err("min or max not valid string range item")),
+        }
+    }
+}
+
+impl Interval for LexRange {
+    fn below(&self, _score: f64, member: &[u8]) -> bool {
+        match &self.min {
+            LexBound::Lowest => false,
+            LexBound::Highest => true,
+            LexBound::Inclusive(min) => member < &min[..],
+            LexBound::Exclusive(min) => member <= &min[..],
+        }
+    }
+
+    fn not_above(&self, _score: f64, member: &[u8]) -> bool {
+        match &self.max {
+            LexBound::Lowest => false,
+            LexBound::Highest => true,
+            LexBound::Inclusive(max) => member <= &max[..],
+            LexBound::Exclusive(max) => member < &max[..],
+        }
+    }
+
+    /// As Redis's `sdscmplex`: `-` sorts below and `+` above everything, themselves included
+    /// only when the same; an empty or half-open point interval is empty.
+    fn is_empty(&self) -> bool {
+        use std::cmp::Ordering::*;
+        use LexBound::*;
+        let order = match (&self.min, &self.max) {
+            (a, b) if a == b && matches!(a, Lowest | Highest) => Equal,
+            (Lowest, _) | (_, Highest) => Less,
+            (Highest, _) | (_, Lowest) => Greater,
+            (Inclusive(a) | Exclusive(a), Inclusive(b) | Exclusive(b)) => a.cmp(b),
+        };
+        let open = |b: &LexBound| !matches!(b, Inclusive(_));
+        order == Greater || (order == Equal && (open(&self.min) || open(&self.max)))
+    }
+}
+
+fn count_in(ctx: &mut Ctx, args: &Args, interval: &dyn Interval) -> CmdResult {
+    let now = ctx.now;
+    let count = read_typed::<ZSet>(ctx.db(), &args[1], now)?.map_or(0, |zset| {
+        let (start, end) = interval.ranks(zset);
+        end - start
+    });
+    ctx.out.int(count as i64);
+    Ok(())
+}
+
+fn zcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let range = ScoreRange::parse(&args[2], &args[3])?;
+    count_in(ctx, args, &range)
+}
+
+fn zlexcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let range = LexRange::parse(&args[2], &args[3])?;
+    count_in(ctx, args, &range)
+}
+
+/// Start and stop ranks as Redis normalizes them: the first rank and how many follow.
+fn rank_span(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    index_range(start, stop, len).map(|(first, last)| (first, last - first + 1))
+}
+
+/// The elements of an interval in order (descending when `rev`), after LIMIT's offset and
+/// count (a negative count takes all, a negative offset nothing).
+fn select(zset: &ZSet, interval: &dyn Interval, rev: bool, offset: i64, limit: i64) -> Vec<Scored> {
+    let (start, end) = interval.ranks(zset);
+    let available = (end - start) as i64;
+    if offset < 0 || offset >= available {
+        return Vec::new();
+    }
+    let count = if limit < 0 {
+        available - offset
+    } else {
+        limit.min(available - offset)
+    } as usize;
+    let from = if rev { zset.len() - end } else { start } + offset as usize;
+    owned(zset.range(from, count, rev))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum RangeBy {
+    Rank,
+    Score,
+    Lex,
+}
+
+/// The shape of a ZRANGE-family call: what the command fixes, the rest left to its options.
+struct RangeForm {
+    /// Index of the source key.
+    key_at: usize,
+    by: Option<RangeBy>,
+    rev: Option<bool>,
+    /// ZRANGESTORE's destination.
+    dst: Option<usize>,
+}
+
+/// ZRANGE, ZRANGESTORE, ZREVRANGE, Z[REV]RANGEBYSCORE and Z[REV]RANGEBYLEX, as Redis's
+/// `zrangeGenericCommand`.
+fn range_generic(ctx: &mut Ctx, args: &Args, form: RangeForm) -> CmdResult {
+    let (mut by, mut rev) = (form.by, form.rev);
+    let mut with_scores = false;
+    let (mut offset, mut limit) = (0i64, -1i64);
+    let mut i = form.key_at + 3;
+    while i < args.len() {
+        let arg = &args[i];
+        if form.dst.is_none() && is(arg, "withscores") {
+            with_scores = true;
+        } else if is(arg, "limit") && args.len() - i > 2 {
+            offset = int_arg(&args[i + 1])?;
+            limit = int_arg(&args[i + 2])?;
+            i += 2;
+        } else if rev.is_none() && is(arg, "rev") {
+            rev = Some(true);
+        } else if by.is_none() && is(arg, "bylex") {
+            by = Some(RangeBy::Lex);
+        } else if by.is_none() && is(arg, "byscore") {
+            by = Some(RangeBy::Score);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let by = by.unwrap_or(RangeBy::Rank);
+    let rev = rev.unwrap_or(false);
+    if limit != -1 && by == RangeBy::Rank {
+        return Err(CmdError::err(
+            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if with_scores && by == RangeBy::Lex {
+        return Err(CmdError::err(
+            "syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    let (mut low, mut high) = (&args[form.key_at + 1], &args[form.key_at + 2]);
+    if rev && by != RangeBy::Rank {
+        std::mem::swap(&mut low, &mut high);
+    }
+    let interval: Option<Box<dyn Interval>> = match by {
+        RangeBy::Rank => None,
+        RangeBy::Score => Some(Box::new(ScoreRange::parse(low, high)?)),
+        RangeBy::Lex => Some(Box::new(LexRange::parse(low, high)?)),
+    };
+    let ranks = match by {
+        RangeBy::Rank => Some((int_arg(low)?, int_arg(high)?)),
+        _ => None,
+    };
+    let now = ctx.now;
+    let db = ctx.db();
+    let items = match read_typed::<ZSet>(db, &args[form.key_at], now)? {
+        None => Vec::new(),
+        Some(zset) => match (interval, ranks) {
+            (Some(interval), _) => select(zset, interval.as_ref(), rev, offset, limit),
+            (None, Some((start, stop))) => rank_span(start, stop, zset.len())
+                .map(|(from, count)| owned(zset.range(from, count, rev)))
+                .unwrap_or_default(),
+            (None, None) => Vec::new(),
+        },
+    };
+    match form.dst {
+        Some(dst) => {
+            store_items(db, &args[dst], &items, now);
+            ctx.out.int(items.len() as i64);
+        }
+        None => reply_scored(ctx.out, &items, with_scores),
+    }
+    Ok(())
+}
+
+fn zrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let form = RangeForm {
+        key_at: 1,
+        by: None,
+        rev: None,
+        dst: None,
+    };
+    range_generic(ctx, args, form)
+}
+
+fn zrangestore(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let form = RangeForm {
+        key_at: 2,
+        by: None,
+        rev: None,
+        dst: Some(1),
+    };
+    range_generic(ctx, args, form)
+}
+
+/// ZREVRANGE and the BYSCORE/BYLEX commands, which fix the kind of range and the direction by
+/// their name.
+fn fixed_range(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let name = args[0].to_ascii_lowercase();
+    let by = if name.ends_with(b"byscore") {
+        RangeBy::Score
+    } else if name.ends_with(b"bylex") {
+        RangeBy::Lex
+    } else {
+        RangeBy::Rank
+    };
+    let form = RangeForm {
+        key_at: 1,
+        by: Some(by),
+        rev: Some(name.starts_with(b"zrev")),
+        dst: None,
+    };
+    range_generic(ctx, args, form)
+}
+
+/// ZRANK and ZREVRANK, with Redis 7.2's WITHSCORE.
+fn rank(ctx: &mut Ctx, args: &Args, rev: bool) -> CmdResult {
+    let with_score = match args.len() {
+        3 => false,
+        4 if is(&args[3], "withscore") => true,
+        4 => return Err(CmdError::Syntax),
+        _ => {
+            let spec = Table::get().lookup(&args[0]).map(|r| r.spec);
+            return Err(spec.map_or(CmdError::Syntax, super::arity_error));
+        }
+    };
+    let now = ctx.now;
+    let found = read_typed::<ZSet>(ctx.db(), &args[1], now)?.and_then(|zset| {
+        let rank = zset.rank(&args[2])?;
+        let rank = if rev { zset.len() - 1 - rank } else { rank };
+        Some((rank, zset.score(&args[2]).unwrap_or_default()))
+    });
+    match (found, with_score) {
+        (Some((rank, score)), true) => {
+            ctx.out.array(2);
+            ctx.out.int(rank as i64);
+            ctx.out.double(score);
+        }
+        (Some((rank, _)), false) => ctx.out.int(rank as i64),
+        (None, true) => ctx.out.null_array(),
+        (None, false) => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zrank(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    rank(ctx, args, false)
+}
+
+fn zrevrank(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    rank(ctx, args, true)
+}
+
+/// Removes the given ranks [from, from + count) and deletes the key once empty.
+fn remove_ranks(
+    ctx: &mut Ctx,
+    key: &[u8],
+    pick: impl Fn(&ZSet) -> Option<(usize, usize)>,
+) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(zset) = write_typed::<ZSet>(db, key, now, false)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let doomed: Vec<Vec<u8>> = match pick(zset) {
+        Some((from, count)) => zset
+            .range(from, count, false)
+            .into_iter()
+            .map(|(m, _)| m.to_vec())
+            .collect(),
+        None => Vec::new(),
+    };
+    for member in &doomed {
+        zset.remove(member);
+    }
+    if zset.is_empty() {
+        db.remove(key);
+    }
+    ctx.out.int(doomed.len() as i64);
+    Ok(())
+}
+
+fn zremrangebyrank(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (start, stop) = (int_arg(&args[2])?, int_arg(&args[3])?);
+    remove_ranks(ctx, &args[1], |zset| rank_span(start, stop, zset.len()))
+}
+
+fn remove_interval(ctx: &mut Ctx, key: &[u8], interval: &dyn Interval) -> CmdResult {
+    remove_ranks(ctx, key, |zset| {
+        let (start, end) = interval.ranks(zset);
+        Some((start, end - start))
+    })
+}
+
+fn zremrangebyscore(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let range = ScoreRange::parse(&args[2], &args[3])?;
+    remove_interval(ctx, &args[1], &range)
+}
+
+fn zremrangebylex(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let range = LexRange::parse(&args[2], &args[3])?;
+    remove_interval(ctx, &args[1], &range)
+}
+
+/// A key and what was popped from it.
+type Popped = (Vec<u8>, Vec<Scored>);
+
+/// Pops up to `count` lowest (or highest) elements from the first non-empty sorted set of
+/// `keys`; WRONGTYPE stops the search at the first key of another type, as Redis.
+fn pop_first(
+    db: &mut Db,
+    keys: &Args,
+    now: i64,
+    highest: bool,
+    count: usize,
+) -> Result<Option<Popped>, CmdError> {
+    for key in keys {
+        let Some(zset) = write_typed::<ZSet>(db, key, now, false)? else {
+            continue;
+        };
+        let popped = owned(zset.range(0, count, highest));
+        for (member, _) in &popped {
+            zset.remove(member);
+        }
+        if zset.is_empty() {
+            db.remove(key);
+        }
+        return Ok(Some((key.to_vec(), popped)));
+    }
+    Ok(None)
+}
+
+/// ZPOPMIN and ZPOPMAX: flat pairs, nested in RESP3 only when a count was given.
+fn pop(ctx: &mut Ctx, args: &Args, highest: bool) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let count = match args.get(2) {
+        None => None,
+        Some(arg) => match int_arg(arg) {
+            Ok(n) if n >= 0 => Some(n as usize),
+            _ => return Err(CmdError::err("value is out of range, must be positive")),
+        },
+    };
+    let now = ctx.now;
+    let popped = pop_first(ctx.db(), &args[1..2], now, highest, count.unwrap_or(1))?;
+    let items = popped.map(|(_, items)| items).unwrap_or_default();
+    if count.is_some() {
+        reply_scored(ctx.out, &items, true);
+    } else {
+        ctx.out.array(items.len() * 2);
+        for (member, score) in &items {
+            ctx.out.bulk(member);
+            ctx.out.double(*score);
+        }
+    }
+    Ok(())
+}
+
+fn zpopmin(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    pop(ctx, args, false)
+}
+
+fn zpopmax(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    pop(ctx, args, true)
+}
+
+/// ZMPOP's reply: the key and its elements as [member, score] pairs in both protocols.
+fn reply_mpop(out: &mut Reply, key: &[u8], items: &[Scored]) {
+    out.array(2);
+    out.bulk(key);
+    out.array(items.len());
+    for (member, score) in items {
+        out.array(2);
+        out.bulk(member);
+        out.double(*score);
+    }
+}
+
+fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (keys, lowest, count) = parse_mpop(args, 1, ["min", "max"])?;
+    let now = ctx.now;
+    match pop_first(ctx.db(), &args[keys], now, !lowest, count)? {
+        Some((key, items)) => reply_mpop(ctx.out, &key, &items),
+        None => ctx.out.null_array(),
+    }
+    Ok(())
+}
+
+/// BZPOPMIN and BZPOPMAX: [key, member, score], or block.
+fn blocking_pop(ctx: &mut Ctx, args: &Args, highest: bool) -> CmdResult {
+    let deadline = parse_timeout(&args[args.len() - 1])?;
+    let keys = &args[1..args.len() - 1];
+    let now = ctx.now;
+    match pop_first(ctx.db(), keys, now, highest, 1)? {
+        Some((key, items)) => {
+            let (member, score) = &items[0];
+            ctx.out.array(3);
+            ctx.out.bulk(&key);
+            ctx.out.bulk(member);
+            ctx.out.double(*score);
+        }
+        None => block_or_give_up(ctx, keys, deadline, ValueType::ZSet, true),
+    }
+    Ok(())
+}
+
+fn bzpopmin(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    blocking_pop(ctx, args, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    blocking_pop(ctx, args, true)
+}
+
+fn bzmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let deadline = parse_timeout(&args[1])?;
+    let (keys, lowest, count) = parse_mpop(args, 2, ["min", "max"])?;
+    let now = ctx.now;
+    match pop_first(ctx.db(), &args[keys.clone()], now, !lowest, count)? {
+        Some((key, items)) => reply_mpop(ctx.out, &key, &items),
+        None => block_or_give_up(ctx, &args[keys], deadline, ValueType::ZSet, true),
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Algebra {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    fn apply(self, acc: f64, value: f64) -> f64 {
+        match self {
+            Aggregate::Sum => {
+                let sum = acc + value;
+                if sum.is_nan() {
+                    0.0
+                } else {
+                    sum
+                }
+            }
+            Aggregate::Min => acc.min(value),
+            Aggregate::Max => acc.max(value),
+        }
+    }
+}
+
+/// An input of ZUNION and friends: a sorted set, a plain set (every score 1), or nothing.
+enum Source {
+    Missing,
+    Sorted(ZSet),
+    Plain(Set),
+}
+
+impl Source {
+    fn len(&self) -> usize {
+        match self {
+            Source::Missing => 0,
+            Source::Sorted(zset) => zset.len(),
+            Source::Plain(set) => set.len(),
+        }
+    }
+
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            Source::Missing => None,
+            Source::Sorted(zset) => zset.score(member),
+            Source::Plain(set) => set.contains(member).then_some(1.0),
+        }
+    }
+
+    fn entries(&self) -> Vec<(&[u8], f64)> {
+        match self {
+            Source::Missing => Vec::new(),
+            Source::Sorted(zset) => zset.entries(),
+            Source::Plain(set) => set.members().into_iter().map(|m| (m, 1.0)).collect(),
+        }
+    }
+}
+
+/// A parsed ZUNION/ZINTER/ZDIFF/ZINTERCARD call.
+struct AlgebraCall {
+    sources: Vec<Source>,
+    weights: Vec<f64>,
+    aggregate: Aggregate,
+    with_scores: bool,
+    limit: usize,
+}
+
+/// Reads the inputs (WRONGTYPE first, as Redis) then the options after them.
+fn parse_algebra(
+    ctx: &mut Ctx,
+    args: &Args,
+    numkeys_at: usize,
+    op: Algebra,
+    store: bool,
+    card_only: bool,
+) -> Result<AlgebraCall, CmdError> {
+    let numkeys = int_arg(&args[numkeys_at])?;
+    if numkeys < 1 {
+        return Err(CmdError::err(format!(
+            "at least 1 input key is needed for '{}' command",
+            String::from_utf8_lossy(&args[0]).to_lowercase()
+        )));
+    }
+    if numkeys > (args.len() - numkeys_at - 1) as i64 {
+        return Err(CmdError::Syntax);
+    }
+    let numkeys = numkeys as usize;
+    let now = ctx.now;
+    let db = ctx.db();
+    let mut sources = Vec::with_capacity(numkeys);
+    for key in &args[numkeys_at + 1..numkeys_at + 1 + numkeys] {
+        sources.push(match db.get(key, now).map(|e| &e.value) {
+            None => Source::Missing,
+            Some(Value::ZSet(zset)) => Source::Sorted((**zset).clone()),
+            Some(Value::Set(set)) => Source::Plain((**set).clone()),
+            Some(_) => return Err(CmdError::WrongType),
+        });
+    }
+    let mut call = AlgebraCall {
+        sources,
+        weights: vec![1.0; numkeys],
+        aggregate: Aggregate::Sum,
+        with_scores: false,
+        limit: 0,
+    };
+    let mut i = numkeys_at + 1 + numkeys;
+    while i < args.len() {
+        let remaining = args.len() - i;
+        let options = op != Algebra::Diff && !card_only;
+        if options && remaining > numkeys && is(&args[i], "weights") {
+            for (weight, arg) in call.weights.iter_mut().zip(&args[i + 1..]) {
+                *weight =
+                    parse_f64(arg).ok_or_else(|| CmdError::err("weight value is not a float"))?;
+            }
+            i += 1 + numkeys;
+        } else if options && remaining >= 2 && is(&args[i], "aggregate") {
+            let kind = &args[i + 1];
+            call.aggregate = if is(kind, "sum") {
+                Aggregate::Sum
+            } else if is(kind, "min") {
+                Aggregate::Min
+            } else if is(kind, "max") {
+                Aggregate::Max
+            } else {
+                return Err(CmdError::Syntax);
+            };
+            i += 2;
+        } else if !store && !card_only && is(&args[i], "withscores") {
+            call.with_scores = true;
+            i += 1;
+        } else if card_only && remaining >= 2 && is(&args[i], "limit") {
+            call.limit = match int_arg(&args[i + 1]) {
+                Ok(n) if n >= 0 => n as usize,
+                _ => return Err(CmdError::err("LIMIT can't be negative")),
+            };
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok(call)
+}
+
+fn weighted(score: f64, weight: f64) -> f64 {
+    let value = score * weight;
+    if value.is_nan() {
+        0.0
+    } else {
+        value
+    }
+}
+
+/// The resulting elements, in (score, member) order. Union and intersection visit the inputs
+/// from the smallest, as Redis, so sums of infinities come out the same.
+fn combine(call: &AlgebraCall, op: Algebra) -> Vec<Scored> {
+    let mut result = ZSet::Sorted(Box::default());
+    let inputs: Vec<(&Source, f64)> = call
+        .sources
+        .iter()
+        .zip(call.weights.iter().copied())
+        .collect();
+    let mut by_size = inputs.clone();
+    by_size.sort_by_key(|(source, _)| source.len());
+    match op {
+        Algebra::Union => {
+            for (source, weight) in &by_size {
+                for (member, score) in source.entries() {
+                    let value = weighted(score, *weight);
+                    let total = match result.score(member) {
+                        Some(acc) => call.aggregate.apply(acc, value),
+                        None => value,
+                    };
+                    result.insert(member, total);
+                }
+            }
+        }
+        Algebra::Inter => {
+            if let Some(((smallest, weight), rest)) = by_size.split_first() {
+                'members: for (member, score) in smallest.entries() {
+                    let mut total = weighted(score, *weight);
+                    for (other, other_weight) in rest {
+                        match other.score(member) {
+                            Some(score) => {
+                                total = call.aggregate.apply(total, weighted(score, *other_weight))
+                            }
+                            None => continue 'members,
+                        }
+                    }
+                    result.insert(member, total);
+                }
+            }
+        }
+        Algebra::Diff => {
+            if let Some(((first, _), rest)) = inputs.split_first() {
+                for (member, score) in first.entries() {
+                    if rest.iter().all(|(other, _)| other.score(member).is_none()) {
+                        result.insert(member, score);
+                    }
+                }
+            }
+        }
+    }
+    owned(result.entries())
+}
+
+/// ZUNION, ZINTER, ZDIFF and their STORE forms, told apart by name.
+fn zset_algebra(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let name = args[0].to_ascii_lowercase();
+    let op = if name.starts_with(b"zunion") {
+        Algebra::Union
+    } else if name.starts_with(b"zinter") {
+        Algebra::Inter
+    } else {
+        Algebra::Diff
+    };
+    let store = name.ends_with(b"store");
+    let call = parse_algebra(ctx, args, if store { 2 } else { 1 }, op, store, false)?;
+    let items = combine(&call, op);
+    if store {
+        let now = ctx.now;
+        store_items(ctx.db(), &args[1], &items, now);
+        ctx.out.int(items.len() as i64);
+    } else {
+        reply_scored(ctx.out, &items, call.with_scores);
+    }
+    Ok(())
+}
+
+fn zintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let call = parse_algebra(ctx, args, 1, Algebra::Inter, false, true)?;
+    let count = combine(&call, Algebra::Inter).len();
+    let count = if call.limit > 0 {
+        count.min(call.limit)
+    } else {
+        count
+    };
+    ctx.out.int(count as i64);
+    Ok(())
+}
+
+fn zrandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (count, with_scores) = random_pair_args(args, "withscores")?;
+    let now = ctx.now;
+    let Some(zset) = read_typed::<ZSet>(ctx.db(), &args[1], now)? else {
+        reply_no_random(ctx.out, count);
+        return Ok(());
+    };
+    let mut rng = rand::rng();
+    let Some(count) = count else {
+        let member = zset.random_entry(&mut rng).map(|(m, _)| m.to_vec());
+        ctx.out.bulk_or_null(member.as_deref());
+        return Ok(());
+    };
+    let picked = owned(random_picks(zset.entries(), count, &mut rng));
+    reply_scored(ctx.out, &picked, with_scores);
+    Ok(())
+}
+
+fn zscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    scan_collection::<ZSet>(ctx, args, |zset, cursor, opts, found| {
+        zset.scan(cursor, |member, score| {
+            if opts.matches(member) {
+                found.push(member.to_vec());
+                found.push(crate::resp::reply::format_double(score).into_bytes());
+            }
+        })
+    })
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "zadd",
+        arity: -4,
+        flags: "write denyoom fast",
+        acl: "@write @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Add one or more members to a sorted set, or update its score if it already exists",
+        since: "1.2.0",
+        group: "sorted-set",
+        complexity: "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
+        handler: Some(zadd),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zincrby",
+        arity: 4,
+        flags: "write denyoom fast",
+        acl: "@write @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Increment the score of a member in a sorted set",
+        since: "1.2.0",
+        group: "sorted-set",
+        complexity: "O(log(N)) where N is the number of elements in the sorted set.",
+        handler: Some(zincrby),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrem",
+        arity: -3,
+        flags: "write fast",
+        acl: "@write @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove one or more members from a sorted set",
+        since: "1.2.0",
+        group: "sorted-set",
+        complexity: "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
+        handler: Some(zrem),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zscore",
+        arity: 3,
+        flags: "readonly fast",
+        acl: "@read @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the score associated with the given member in a sorted set",
+        since: "1.2.0",
+        group: "sorted-set",
+        complexity: "O(1)",
+        handler: Some(zscore),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zmscore",
+        arity: -3,
+        flags: "readonly fast",
+        acl: "@read @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the score associated with the given members in a sorted set",
+        since: "6.2.0",
+        group: "sorted-set",
+        complexity: "O(N) where N is the number of members being requested.",
+        handler: Some(zmscore),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zcard",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@read @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Get the number of members in a sorted set",
+        since: "1.2.0",
+        group: "sorted-set",
+        complexity: "O(1)",
+        handler: Some(zcard),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zcount",
+        arity: 4,
+        flags: "readonly fast",
+        acl: "@read @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Count the members in a sorted set with scores within the given values",
+        since: "2.0.0",
+        group: "sorted-set",
+        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        handler: Some(zcount),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zlexcount",
+        arity: 4,
+        flags: "readonly fast",
+        acl: "@read @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Count the number of members in a sorted set between a given lexicographical range",
+        since: "2.8.9",
+        group: "sorted-set",
+        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        handler: Some(zlexcount),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrange",
+        arity: -4,
+        flags: "readonly",
+        acl: "@read @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return a range of members in a sorted set",
+        since: "1.2.0",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+        handler: Some(zrange),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrangestore",
+        arity: -5,
+        flags: "write denyoom",
+        acl: "@write @sortedset @slow",
+        keys: (1, 2, 1),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
+        summary: "Store a range of members from sorted set into another key",
+        since: "6.2.0",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
+        handler: Some(zrangestore),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrevrange",
+        arity: -4,
+        flags: "readonly",
+        acl: "@read @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return a range of members in a sorted set, by index, with scores ordered from high to low",
+        since: "1.2.0",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+        handler: Some(fixed_range),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrangebyscore",
+        arity: -4,
+        flags: "readonly",
+        acl: "@read @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return a range of members in a sorted set, by score",
+        since: "1.0.5",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        handler: Some(fixed_range),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrevrangebyscore",
+        arity: -4,
+        flags: "readonly",
+        acl: "@read @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return a range of members in a sorted set, by score, with scores ordered from high to low",
+        since: "2.2.0",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        handler: Some(fixed_range),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrangebylex",
+        arity: -4,
+        flags: "readonly",
+        acl: "@read @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return a range of members in a sorted set, by lexicographical range",
+        since: "2.8.9",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        handler: Some(fixed_range),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrevrangebylex",
+        arity: -4,
+        flags: "readonly",
+        acl: "@read @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
+        since: "2.8.9",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N)).",
+        handler: Some(fixed_range),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrank",
+        arity: -3,
+        flags: "readonly fast",
+        acl: "@read @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Determine the index of a member in a sorted set",
+        since: "2.0.0",
+        group: "sorted-set",
+        complexity: "O(log(N))",
+        handler: Some(zrank),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrevrank",
+        arity: -3,
+        flags: "readonly fast",
+        acl: "@read @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Determine the index of a member in a sorted set, with scores ordered from high to low",
+        since: "2.0.0",
+        group: "sorted-set",
+        complexity: "O(log(N))",
+        handler: Some(zrevrank),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zremrangebyrank",
+        arity: 4,
+        flags: "write",
+        acl: "@write @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove all members in a sorted set within the given indexes",
+        since: "2.0.0",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        handler: Some(zremrangebyrank),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zremrangebyscore",
+        arity: 4,
+        flags: "write",
+        acl: "@write @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove all members in a sorted set within the given scores",
+        since: "1.2.0",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        handler: Some(zremrangebyscore),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zremrangebylex",
+        arity: 4,
+        flags: "write",
+        acl: "@write @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove all members in a sorted set between the given lexicographical range",
+        since: "2.8.9",
+        group: "sorted-set",
+        complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+        handler: Some(zremrangebylex),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zpopmin",
+        arity: -2,
+        flags: "write fast",
+        acl: "@write @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove and return members with the lowest scores in a sorted set",
+        since: "5.0.0",
+        group: "sorted-set",
+        complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+        handler: Some(zpopmin),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zpopmax",
+        arity: -2,
+        flags: "write fast",
+        acl: "@write @sortedset @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Remove and return members with the highest scores in a sorted set",
+        since: "5.0.0",
+        group: "sorted-set",
+        complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
+        handler: Some(zpopmax),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zmpop",
+        arity: -4,
+        flags: "write movablekeys",
+        acl: "@write @sortedset @slow",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Keynum(0, 1, 1))],
+        summary: "Remove and return members with scores in a sorted set",
+        since: "7.0.0",
+        group: "sorted-set",
+        complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        handler: Some(zmpop),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bzpopmin",
+        arity: -3,
+        flags: "write noscript blocking fast",
+        acl: "@write @sortedset @fast @blocking",
+        keys: (1, -2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(-2, 1, 0))],
+        summary: "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+        since: "5.0.0",
+        group: "sorted-set",
+        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        handler: Some(bzpopmin),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bzpopmax",
+        arity: -3,
+        flags: "write noscript blocking fast",
+        acl: "@write @sortedset @fast @blocking",
+        keys: (1, -2, 1),
+        key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(-2, 1, 0))],
+        summary: "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+        since: "5.0.0",
+        group: "sorted-set",
+        complexity: "O(log(N)) with N being the number of elements in the sorted set.",
+        handler: Some(bzpopmax),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bzmpop",
+        arity: -5,
+        flags: "write blocking movablekeys",
+        acl: "@write @sortedset @slow @blocking",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RW access delete", Begin::Index(2), Find::Keynum(0, 1, 1))],
+        summary: "Remove and return members with scores in a sorted set or block until one is available",
+        since: "7.0.0",
+        group: "sorted-set",
+        complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        handler: Some(bzmpop),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zunion",
+        arity: -3,
+        flags: "readonly movablekeys",
+        acl: "@read @sortedset @slow",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
+        summary: "Add multiple sorted sets",
+        since: "6.2.0",
+        group: "sorted-set",
+        complexity: "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+        handler: Some(zset_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zinter",
+        arity: -3,
+        flags: "readonly movablekeys",
+        acl: "@read @sortedset @slow",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
+        summary: "Intersect multiple sorted sets",
+        since: "6.2.0",
+        group: "sorted-set",
+        complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+        handler: Some(zset_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zdiff",
+        arity: -3,
+        flags: "readonly movablekeys",
+        acl: "@read @sortedset @slow",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
+        summary: "Subtract multiple sorted sets",
+        since: "6.2.0",
+        group: "sorted-set",
+        complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+        handler: Some(zset_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zunionstore",
+        arity: -4,
+        flags: "write denyoom movablekeys",
+        acl: "@write @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
+        summary: "Add multiple sorted sets and store the resulting sorted set in a new key",
+        since: "2.0.0",
+        group: "sorted-set",
+        complexity: "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
+        handler: Some(zset_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zinterstore",
+        arity: -4,
+        flags: "write denyoom movablekeys",
+        acl: "@write @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
+        summary: "Intersect multiple sorted sets and store the resulting sorted set in a new key",
+        since: "2.0.0",
+        group: "sorted-set",
+        complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
+        handler: Some(zset_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zdiffstore",
+        arity: -4,
+        flags: "write denyoom movablekeys",
+        acl: "@write @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
+        summary: "Subtract multiple sorted sets and store the resulting sorted set in a new key",
+        since: "6.2.0",
+        group: "sorted-set",
+        complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
+        handler: Some(zset_algebra),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zintercard",
+        arity: -3,
+        flags: "readonly movablekeys",
+        acl: "@read @sortedset @slow",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
+        summary: "Intersect multiple sorted sets and return the cardinality of the result",
+        since: "7.0.0",
+        group: "sorted-set",
+        complexity: "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
+        handler: Some(zintercard),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrandmember",
+        arity: -2,
+        flags: "readonly",
+        acl: "@read @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Get one or multiple random elements from a sorted set",
+        since: "6.2.0",
+        group: "sorted-set",
+        complexity: "O(N) where N is the number of elements returned",
+        handler: Some(zrandmember),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zscan",
+        arity: -3,
+        flags: "readonly",
+        acl: "@read @sortedset @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Incrementally iterate sorted sets elements and associated scores",
+        since: "2.8.0",
+        group: "sorted-set",
+        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
+        handler: Some(zscan),
+        ..CommandSpec::DEFAULT
+    },
+];
