@@ -45,6 +45,7 @@ pub struct Config {
     pub set_max_listpack_entries: u64,
     pub set_max_listpack_value: u64,
     pub list_max_listpack_size: i64,
+    pub hll_sparse_max_bytes: u64,
     pub zset_max_listpack_entries: u64,
     pub zset_max_listpack_value: u64,
     /// etcd endpoints; none means standalone.
@@ -75,6 +76,7 @@ impl Default for Config {
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
             list_max_listpack_size: -2,
+            hll_sparse_max_bytes: 3000,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             etcd: None,
@@ -246,6 +248,7 @@ pub static PARAMS: &[Param] = &[
     count_param!("hash-max-listpack-value", hash_max_listpack_value),
     count_param!("hash-max-ziplist-entries", hash_max_listpack_entries),
     count_param!("hash-max-ziplist-value", hash_max_listpack_value),
+    count_param!("hll-sparse-max-bytes", hll_sparse_max_bytes),
     Param {
         name: "hz",
         get: |c| c.hz.to_string(),

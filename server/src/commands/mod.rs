@@ -5,6 +5,7 @@
 pub mod bits;
 pub mod connection;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod pops;
@@ -234,13 +235,14 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 11] {
+fn families() -> [&'static [CommandSpec]; 12] {
     [
         connection::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
         lists::COMMANDS,
         zsets::COMMANDS,
+        hyperloglog::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,

@@ -7,6 +7,7 @@ pub mod dict;
 pub mod dump;
 pub mod evict;
 pub mod hash;
+pub mod hll;
 pub mod limits;
 pub mod list;
 pub mod listpack;
