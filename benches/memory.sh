@@ -2,7 +2,8 @@
 # Memory per key: loads KEYS keys into slotcache-server and into redis-server, then reports
 # each process's RSS growth per key and the ratio. KIND picks what each key holds:
 #   string (default): a 32-byte value under a 16-byte key
-#   hash, list, set: 10 fields / items / members of 8-16 bytes (hash values 8 bytes)
+#   hash, list, set, zset: 10 fields / items / members of 8-16 bytes (hash values 8 bytes,
+#   sorted-set scores small integers)
 #   benches/memory.sh                      # 1,000,000 strings
 #   KIND=hash KEYS=200000 benches/memory.sh
 KEYS=${KEYS:-1000000}
@@ -22,8 +23,10 @@ def command(i):
         args = [b"RPUSH", key] + [b"item:%08d" % (i + j) for j in range(10)]
     elif kind == "set":
         args = [b"SADD", key] + [b"member:%d" % (i * 10 + j) for j in range(10)]
+    elif kind == "zset":
+        args = [b"ZADD", key] + sum(([b"%d" % j, b"member:%d" % (i * 10 + j)] for j in range(10)), [])
     else:
-        raise SystemExit("KIND must be string, hash, list or set")
+        raise SystemExit("KIND must be string, hash, list, set or zset")
     out = b"*%d\r\n" % len(args)
     for a in args:
         out += b"$%d\r\n%s\r\n" % (len(a), a)

@@ -6,7 +6,7 @@
 N=${N:-1000000}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
-TESTS=${TESTS:-set,get,incr,mset,lpush,lpop,sadd,hset,lrange_100}
+TESTS=${TESTS:-set,get,incr,mset,lpush,lpop,sadd,hset,zadd,lrange_100}
 source "$(dirname "$0")/common.sh"
 
 run() { # port pipeline -> "test ops" lines

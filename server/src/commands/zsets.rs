@@ -124,28 +124,35 @@ fn add_one(
     member: &[u8],
     score: f64,
 ) -> Result<(Added, f64), CmdError> {
-    let Some(current) = zset.score(member) else {
-        if flags.xx {
-            return Ok((Added::Skipped, score));
+    let mut outcome = Ok((Added::Skipped, score));
+    zset.update(member, |current| {
+        let Some(current) = current else {
+            if flags.xx {
+                return None;
+            }
+            outcome = Ok((Added::New, score));
+            return Some(score);
+        };
+        outcome = Ok((Added::Skipped, current));
+        if flags.nx {
+            return None;
         }
-        zset.insert(member, score);
-        return Ok((Added::New, score));
-    };
-    if flags.nx {
-        return Ok((Added::Skipped, current));
-    }
-    let score = if flags.incr { current + score } else { score };
-    if score.is_nan() {
-        return Err(CmdError::err(NAN_SCORE));
-    }
-    if (flags.lt && score >= current) || (flags.gt && score <= current) {
-        return Ok((Added::Skipped, current));
-    }
-    if score == current {
-        return Ok((Added::Unchanged, score));
-    }
-    zset.insert(member, score);
-    Ok((Added::Updated, score))
+        let score = if flags.incr { current + score } else { score };
+        if score.is_nan() {
+            outcome = Err(CmdError::err(NAN_SCORE));
+            return None;
+        }
+        if (flags.lt && score >= current) || (flags.gt && score <= current) {
+            return None;
+        }
+        if score == current {
+            outcome = Ok((Added::Unchanged, score));
+            return None;
+        }
+        outcome = Ok((Added::Updated, score));
+        Some(score)
+    });
+    outcome
 }
 
 /// ZADD and ZINCRBY (ZADD INCR with a fixed shape).
@@ -863,8 +870,8 @@ fn parse_algebra(
     for key in &args[numkeys_at + 1..numkeys_at + 1 + numkeys] {
         sources.push(match db.get(key, now).map(|e| &e.value) {
             None => Source::Missing,
-            Some(Value::ZSet(zset)) => Source::Sorted((**zset).clone()),
-            Some(Value::Set(set)) => Source::Plain((**set).clone()),
+            Some(Value::ZSet(zset)) => Source::Sorted(zset.clone()),
+            Some(Value::Set(set)) => Source::Plain(set.clone()),
             Some(_) => return Err(CmdError::WrongType),
         });
     }

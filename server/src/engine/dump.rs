@@ -96,21 +96,21 @@ pub fn deserialize(data: &[u8]) -> Option<Value> {
             while let (Some(field), Some(value)) = (entries.next(), entries.next()) {
                 hash.insert(field, value);
             }
-            Some(Value::Hash(Box::new(hash)))
+            Some(Value::Hash(hash))
         }
         TYPE_SET => {
             let mut set = Set::default();
             for member in items.iter() {
                 set.insert(member);
             }
-            Some(Value::Set(Box::new(set)))
+            Some(Value::Set(set))
         }
         TYPE_LIST => {
             let mut list = List::default();
             for item in items.iter() {
                 list.push(End::Tail, item);
             }
-            Some(Value::List(Box::new(list)))
+            Some(Value::List(list))
         }
         TYPE_ZSET => {
             if items.len() % 2 != 0 {
@@ -125,7 +125,7 @@ pub fn deserialize(data: &[u8]) -> Option<Value> {
                 }
                 zset.insert(member, score);
             }
-            Some(Value::ZSet(Box::new(zset)))
+            Some(Value::ZSet(zset))
         }
         _ => None,
     }
@@ -139,7 +139,7 @@ mod tests {
     fn round_trips_and_rejects_tampering() {
         let mut hash = Hash::default();
         hash.insert(b"f", b"v");
-        let dumped = serialize(&Value::Hash(Box::new(hash)));
+        let dumped = serialize(&Value::Hash(hash));
         let Some(Value::Hash(back)) = deserialize(&dumped) else {
             panic!("hash did not round-trip")
         };

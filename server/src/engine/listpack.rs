@@ -1,12 +1,14 @@
-//! A compact sequence of byte strings in a single allocation, as Redis's listpack: each entry is
-//! a LEB128 length followed by its bytes. Small hashes, lists, sets and sorted sets live in one
+//! A compact sequence of byte strings in a single allocation, as Redis's listpack: a 4-byte
+//! header (entry count, and one flag bit its owner may use), then each entry as a LEB128 length
+//! followed by its bytes. The allocation is sized exactly and the handle is one fat pointer, so
+//! a small collection costs its bytes and little else. Small hashes, lists, sets and sorted sets live in one
 //! of these until they outgrow the `*-max-listpack-*` thresholds; operations are linear, which
 //! is what makes them cheap at that size.
 
 #[derive(Clone, Default, Debug, PartialEq, Eq)]
 pub struct Listpack {
-    data: Vec<u8>,
-    len: usize,
+    /// Empty (no allocation) or the header followed by the entries.
+    data: Box<[u8]>,
 }
 
 fn varint_len(n: usize) -> usize {
@@ -50,33 +52,69 @@ fn decode_at(data: &[u8], offset: usize) -> (usize, usize) {
     (i, i + len)
 }
 
+const HEADER: usize = 4;
+const FLAG: u32 = 1 << 31;
+
 impl Listpack {
     pub fn new() -> Self {
         Self::default()
     }
 
+    fn header(&self) -> u32 {
+        match self.data.get(..HEADER) {
+            Some(bytes) => u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            None => 0,
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.len
+        (self.header() & !FLAG) as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
+    }
+
+    /// The owner's flag bit (sets: "holds a member that is not an integer").
+    pub fn flag(&self) -> bool {
+        self.header() & FLAG != 0
+    }
+
+    pub fn set_flag(&mut self, on: bool) {
+        if on != self.flag() {
+            let count = self.len();
+            let mut data = std::mem::take(&mut self.data).into_vec();
+            if data.is_empty() {
+                data.resize(HEADER, 0);
+            }
+            Self::write_header(&mut data, count, on);
+            self.data = data.into_boxed_slice();
+        }
+    }
+
+    fn write_header(data: &mut [u8], count: usize, flag: bool) {
+        let header = count as u32 | if flag { FLAG } else { 0 };
+        data[..HEADER].copy_from_slice(&header.to_le_bytes());
+    }
+
+    fn entries(&self) -> &[u8] {
+        self.data.get(HEADER..).unwrap_or(&[])
     }
 
     /// Bytes of encoded payload.
     pub fn encoded_size(&self) -> usize {
-        self.data.len()
+        self.entries().len()
     }
 
-    /// The encoded form, for DUMP.
+    /// The encoded entries, for DUMP.
     pub fn as_encoded(&self) -> &[u8] {
-        &self.data
+        self.entries()
     }
 
-    /// Validates and adopts an encoded form from an untrusted source (RESTORE).
+    /// Validates and adopts encoded entries from an untrusted source (RESTORE).
     pub fn from_encoded(data: &[u8]) -> Option<Listpack> {
         let mut offset = 0;
-        let mut len = 0;
+        let mut len = 0usize;
         while offset < data.len() {
             let mut size = 0usize;
             let mut shift = 0;
@@ -98,94 +136,102 @@ impl Listpack {
             }
             len += 1;
         }
-        Some(Listpack {
-            data: data.to_vec(),
-            len,
-        })
+        if len >= FLAG as usize {
+            return None;
+        }
+        let mut lp = Listpack::new();
+        lp.splice(0, 0, data, len as isize);
+        Some(lp)
     }
 
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            data: &self.data,
+            data: self.entries(),
             offset: 0,
         }
     }
 
     fn offset_of(&self, index: usize) -> usize {
+        let entries = self.entries();
         let mut offset = 0;
         for _ in 0..index {
-            offset = decode_at(&self.data, offset).1;
+            offset = decode_at(entries, offset).1;
         }
         offset
     }
 
     pub fn get(&self, index: usize) -> Option<&[u8]> {
-        if index >= self.len {
+        if index >= self.len() {
             return None;
         }
-        let (start, end) = decode_at(&self.data, self.offset_of(index));
-        Some(&self.data[start..end])
+        let entries = self.entries();
+        let (start, end) = decode_at(entries, self.offset_of(index));
+        Some(&entries[start..end])
     }
 
-    /// Makes room for `extra` bytes with at most a quarter of slack: small collections are
-    /// many, so doubling's up-to-half waste would dominate their footprint.
-    fn reserve(&mut self, extra: usize) {
-        let free = self.data.capacity() - self.data.len();
-        if free < extra {
-            self.data.reserve_exact(extra.max(self.data.len() / 4));
+    /// Replaces the entry bytes `start..end` with `replacement` (already encoded), adjusting
+    /// the count by `added`. The buffer is reallocated to the exact new size: the allocator's
+    /// size classes absorb most of these reallocations in place.
+    fn splice(&mut self, start: usize, end: usize, replacement: &[u8], added: isize) {
+        let (count, flag) = (self.len(), self.flag());
+        let mut data = std::mem::take(&mut self.data).into_vec();
+        if data.is_empty() {
+            data.resize(HEADER, 0);
         }
+        let grow = replacement.len().saturating_sub(end - start);
+        data.reserve_exact(grow);
+        data.splice(HEADER + start..HEADER + end, replacement.iter().copied());
+        let count = count.saturating_add_signed(added);
+        Self::write_header(&mut data, count, flag);
+        self.data = if count == 0 && !flag {
+            Box::default()
+        } else {
+            data.into_boxed_slice()
+        };
+    }
+
+    fn encoded(item: &[u8]) -> Vec<u8> {
+        let mut encoded = Vec::with_capacity(item.len() + varint_len(item.len()));
+        encode_entry(item, &mut encoded);
+        encoded
     }
 
     pub fn push(&mut self, item: &[u8]) {
-        self.reserve(item.len() + varint_len(item.len()));
-        encode_entry(item, &mut self.data);
-        self.len += 1;
+        let end = self.encoded_size();
+        self.splice(end, end, &Self::encoded(item), 1);
     }
 
     pub fn insert(&mut self, index: usize, item: &[u8]) {
-        let offset = self.offset_of(index.min(self.len));
-        let mut encoded = Vec::with_capacity(item.len() + varint_len(item.len()));
-        encode_entry(item, &mut encoded);
-        self.reserve(encoded.len());
-        self.data.splice(offset..offset, encoded);
-        self.len += 1;
+        let offset = self.offset_of(index.min(self.len()));
+        self.splice(offset, offset, &Self::encoded(item), 1);
     }
 
     pub fn remove(&mut self, index: usize) {
-        if index >= self.len {
-            return;
-        }
-        let offset = self.offset_of(index);
-        let end = decode_at(&self.data, offset).1;
-        self.data.drain(offset..end);
-        self.len -= 1;
+        self.remove_range(index, 1);
     }
 
     /// Removes `count` consecutive entries from `index`.
     pub fn remove_range(&mut self, index: usize, count: usize) {
-        if index >= self.len || count == 0 {
+        let len = self.len();
+        if index >= len || count == 0 {
             return;
         }
-        let count = count.min(self.len - index);
+        let count = count.min(len - index);
         let start = self.offset_of(index);
         let mut end = start;
         for _ in 0..count {
-            end = decode_at(&self.data, end).1;
+            end = decode_at(self.entries(), end).1;
         }
-        self.data.drain(start..end);
-        self.len -= count;
+        self.splice(start, end, &[], -(count as isize));
     }
 
     pub fn replace(&mut self, index: usize, item: &[u8]) {
-        if index >= self.len {
+        if index >= self.len() {
             return;
         }
         let offset = self.offset_of(index);
-        let end = decode_at(&self.data, offset).1;
-        let mut encoded = Vec::with_capacity(item.len() + varint_len(item.len()));
-        encode_entry(item, &mut encoded);
-        self.reserve(encoded.len().saturating_sub(end - offset));
-        self.data.splice(offset..end, encoded);
+        let end = decode_at(self.entries(), offset).1;
+        self.splice(offset, end, &Self::encoded(item), 0);
     }
 
     /// Index of the first entry equal to `item`, looking at every `step`-th entry from `from`

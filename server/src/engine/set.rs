@@ -10,27 +10,22 @@ use rand::Rng;
 
 #[derive(Clone)]
 pub enum Set {
-    Packed {
-        items: Listpack,
-        integers: bool,
-    },
+    /// The listpack's flag bit is set once a member is not an integer.
+    Packed(Listpack),
     /// Boxed so the small form, by far the most common, stays small.
     Table(Box<Dict<()>>),
 }
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Packed {
-            items: Listpack::new(),
-            integers: true,
-        }
+        Set::Packed(Listpack::new())
     }
 }
 
 impl Set {
     pub fn len(&self) -> usize {
         match self {
-            Set::Packed { items, .. } => items.len(),
+            Set::Packed(items) => items.len(),
             Set::Table(dict) => dict.len(),
         }
     }
@@ -41,15 +36,15 @@ impl Set {
 
     pub fn encoding(&self) -> &'static str {
         match self {
-            Set::Packed { integers: true, .. } => "intset",
-            Set::Packed { .. } => "listpack",
+            Set::Packed(items) if !items.flag() => "intset",
+            Set::Packed(_) => "listpack",
             Set::Table(_) => "hashtable",
         }
     }
 
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
-            Set::Packed { items, .. } => items.position(member, 0, 1).is_some(),
+            Set::Packed(items) => items.position(member, 0, 1).is_some(),
             Set::Table(dict) => dict.contains_key(member),
         }
     }
@@ -59,9 +54,9 @@ impl Set {
         if self.contains(member) {
             return false;
         }
-        if let Set::Packed { items, integers } = self {
+        if let Set::Packed(items) = self {
             let number = parse_i64(member);
-            if *integers && number.is_some() && items.len() < limits::set_intset_entries() {
+            if !items.flag() && number.is_some() && items.len() < limits::set_intset_entries() {
                 let n = number.unwrap_or_default();
                 let at = items
                     .iter()
@@ -72,7 +67,7 @@ impl Set {
             }
             let fits = items.len() < limits::set_entries() && member.len() <= limits::set_value();
             if fits {
-                *integers = false;
+                items.set_flag(true);
                 items.push(member);
                 return true;
             }
@@ -87,14 +82,14 @@ impl Set {
                 dict.insert_new(member, ());
                 true
             }
-            Set::Packed { .. } => unreachable!("converted above"),
+            Set::Packed(_) => unreachable!("converted above"),
         }
     }
 
     /// Removes a member; true when it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
-            Set::Packed { items, .. } => match items.position(member, 0, 1) {
+            Set::Packed(items) => match items.position(member, 0, 1) {
                 Some(i) => {
                     items.remove(i);
                     true
@@ -108,17 +103,15 @@ impl Set {
     /// Members in iteration order.
     pub fn members(&self) -> Vec<&[u8]> {
         match self {
-            Set::Packed { items, .. } => items.iter().collect(),
+            Set::Packed(items) => items.iter().collect(),
             Set::Table(dict) => dict.iter().map(|(k, _)| k).collect(),
         }
     }
 
     pub fn random_member<R: Rng>(&self, rng: &mut R) -> Option<&[u8]> {
         match self {
-            Set::Packed { items, .. } if !items.is_empty() => {
-                items.get(rng.random_range(0..items.len()))
-            }
-            Set::Packed { .. } => None,
+            Set::Packed(items) if !items.is_empty() => items.get(rng.random_range(0..items.len())),
+            Set::Packed(_) => None,
             Set::Table(dict) => dict.random_entry(rng).map(|(k, _)| k),
         }
     }
@@ -126,7 +119,7 @@ impl Set {
     /// One SSCAN step; a packed set is returned whole with cursor 0, as Redis does.
     pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8])) -> u64 {
         match self {
-            Set::Packed { items, .. } => {
+            Set::Packed(items) => {
                 items.iter().for_each(visit);
                 0
             }

@@ -1,27 +1,40 @@
 //! An indexable skiplist ordered by (score, member), as Redis's zskiplist: every link records
 //! how many elements it jumps over, so ranks and lookups by rank take O(log n), and a range is
-//! found in O(log n) then walked link by link. Nodes live in an arena addressed by `u32`
-//! indices, which keeps the structure in safe Rust and its links at 8 bytes.
+//! found in O(log n) then walked link by link.
+//!
+//! All links live in one arena, each node's in a contiguous block that starts with a header
+//! (the node's own score and where its member is), and a link names the block it leads to and
+//! carries that node's score. A search therefore touches one block per hop and reads a member
+//! only when scores tie, as Redis's nodes with their levels inline do, in safe Rust.
 
 use rand::Rng;
 
 const MAX_LEVEL: usize = 32;
 const NIL: u32 = u32::MAX;
+/// The head's block: its header then `MAX_LEVEL` links.
 const HEAD: u32 = 0;
 
 #[derive(Clone, Copy)]
 struct Link {
+    /// The block of the node this link leads to (in a header: the node's member slot).
     next: u32,
-    /// Elements between this node and `next`, `next` included.
+    /// Elements between this node and `next`, `next` included (in a header: the level).
     span: u32,
+    /// `next`'s score (in a header: the node's own).
+    score: f64,
 }
 
-#[derive(Clone)]
-struct Node {
-    member: Box<[u8]>,
-    score: f64,
+const END: Link = Link {
+    next: NIL,
+    span: 0,
+    score: 0.0,
+};
+
+#[derive(Clone, Default)]
+struct Member {
+    data: Box<[u8]>,
+    /// The previous node's block, NIL for the first.
     prev: u32,
-    links: Box<[Link]>,
 }
 
 /// Whether (score, member) sorts before (other_score, other_member).
@@ -31,8 +44,11 @@ pub fn before(score: f64, member: &[u8], other_score: f64, other_member: &[u8]) 
 
 #[derive(Clone)]
 pub struct SkipList {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+    links: Vec<Link>,
+    members: Vec<Member>,
+    /// Freed blocks by level, and freed member slots, for reuse.
+    free_blocks: Vec<Vec<u32>>,
+    free_members: Vec<u32>,
     level: usize,
     tail: u32,
     len: usize,
@@ -40,15 +56,13 @@ pub struct SkipList {
 
 impl Default for SkipList {
     fn default() -> Self {
-        let head = Node {
-            member: Box::default(),
-            score: 0.0,
-            prev: NIL,
-            links: vec![Link { next: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice(),
-        };
+        let mut links = vec![END; MAX_LEVEL + 1];
+        links[0].span = MAX_LEVEL as u32;
         SkipList {
-            nodes: vec![head],
-            free: Vec::new(),
+            links,
+            members: Vec::new(),
+            free_blocks: vec![Vec::new(); MAX_LEVEL + 1],
+            free_members: Vec::new(),
             level: 1,
             tail: NIL,
             len: 0,
@@ -67,20 +81,96 @@ fn random_level() -> usize {
 }
 
 impl SkipList {
-    fn link(&self, node: u32, level: usize) -> Link {
-        self.nodes[node as usize].links[level]
+    fn link(&self, block: u32, level: usize) -> Link {
+        self.links[block as usize + 1 + level]
     }
 
-    fn link_mut(&mut self, node: u32, level: usize) -> &mut Link {
-        &mut self.nodes[node as usize].links[level]
+    fn link_mut(&mut self, block: u32, level: usize) -> &mut Link {
+        &mut self.links[block as usize + 1 + level]
     }
 
-    fn node(&self, index: u32) -> &Node {
-        &self.nodes[index as usize]
+    fn score_of(&self, block: u32) -> f64 {
+        self.links[block as usize].score
+    }
+
+    fn member_slot(&self, block: u32) -> &Member {
+        &self.members[self.links[block as usize].next as usize]
+    }
+
+    fn member_of(&self, block: u32) -> &[u8] {
+        &self.member_slot(block).data
+    }
+
+    /// Whether the element `link` leads to sorts before (score, member); the member is read
+    /// only on a tie.
+    fn link_before(&self, link: Link, score: f64, member: &[u8]) -> bool {
+        link.next != NIL
+            && (link.score < score || (link.score == score && self.member_of(link.next) < member))
+    }
+
+    fn set_prev(&mut self, block: u32, prev: u32) {
+        let slot = self.links[block as usize].next as usize;
+        self.members[slot].prev = prev;
+    }
+
+    fn allocate(&mut self, score: f64, member: Box<[u8]>, level: usize) -> u32 {
+        let slot = Member {
+            data: member,
+            prev: NIL,
+        };
+        let slot = match self.free_members.pop() {
+            Some(index) => {
+                self.members[index as usize] = slot;
+                index
+            }
+            None => {
+                self.members.push(slot);
+                (self.members.len() - 1) as u32
+            }
+        };
+        let header = Link {
+            next: slot,
+            span: level as u32,
+            score,
+        };
+        match self.free_blocks[level].pop() {
+            Some(block) => {
+                let at = block as usize;
+                self.links[at] = header;
+                self.links[at + 1..at + 1 + level].fill(END);
+                block
+            }
+            None => {
+                let block = self.links.len() as u32;
+                self.links.push(header);
+                self.links.extend(std::iter::repeat_n(END, level));
+                block
+            }
+        }
+    }
+
+    /// Frees a node's block and member slot, handing back the member's bytes.
+    fn release(&mut self, block: u32) -> Box<[u8]> {
+        let header = self.links[block as usize];
+        let slot = std::mem::take(&mut self.members[header.next as usize]);
+        self.free_members.push(header.next);
+        self.free_blocks[header.span as usize].push(block);
+        slot.data
     }
 
     /// Inserts an element that is not in the list yet.
     pub fn insert(&mut self, score: f64, member: &[u8]) {
+        self.insert_owned(score, member.into());
+    }
+
+    /// Moves an element to a new score, reusing its bytes.
+    pub fn rescore(&mut self, old: f64, new: f64, member: &[u8]) {
+        if let Some(data) = self.take(old, member) {
+            self.insert_owned(new, data);
+        }
+    }
+
+    fn insert_owned(&mut self, score: f64, member: Box<[u8]>) {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEAD;
@@ -88,11 +178,7 @@ impl SkipList {
             rank[i] = if i + 1 == self.level { 0 } else { rank[i + 1] };
             loop {
                 let link = self.link(x, i);
-                if link.next == NIL {
-                    break;
-                }
-                let next = self.node(link.next);
-                if !before(next.score, &next.member, score, member) {
+                if !self.link_before(link, score, &member) {
                     break;
                 }
                 rank[i] += link.span;
@@ -109,95 +195,76 @@ impl SkipList {
             }
             self.level = level;
         }
-        let node = Node {
-            member: member.into(),
-            score,
-            prev: if update[0] == HEAD { NIL } else { update[0] },
-            links: vec![Link { next: NIL, span: 0 }; level].into_boxed_slice(),
-        };
-        let index = match self.free.pop() {
-            Some(index) => {
-                self.nodes[index as usize] = node;
-                index
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
+        let block = self.allocate(score, member, level);
         for i in 0..level {
             let before_link = self.link(update[i], i);
             let skipped = rank[0] - rank[i];
-            *self.link_mut(index, i) = Link {
-                next: before_link.next,
+            *self.link_mut(block, i) = Link {
                 span: before_link.span - skipped,
+                ..before_link
             };
             *self.link_mut(update[i], i) = Link {
-                next: index,
+                next: block,
                 span: skipped + 1,
+                score,
             };
         }
         for (i, &node) in update.iter().enumerate().take(self.level).skip(level) {
             self.link_mut(node, i).span += 1;
         }
-        match self.link(index, 0).next {
-            NIL => self.tail = index,
-            next => self.nodes[next as usize].prev = index,
+        self.set_prev(block, if update[0] == HEAD { NIL } else { update[0] });
+        match self.link(block, 0).next {
+            NIL => self.tail = block,
+            next => self.set_prev(next, block),
         }
         self.len += 1;
     }
 
     /// Removes an element; false when it is not there.
     pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
+        self.take(score, member).is_some()
+    }
+
+    /// Removes an element and hands back its bytes.
+    fn take(&mut self, score: f64, member: &[u8]) -> Option<Box<[u8]>> {
         let mut update = [HEAD; MAX_LEVEL];
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let next = self.link(x, i).next;
-                if next == NIL {
+                let link = self.link(x, i);
+                if !self.link_before(link, score, member) {
                     break;
                 }
-                let node = self.node(next);
-                if !before(node.score, &node.member, score, member) {
-                    break;
-                }
-                x = next;
+                x = link.next;
             }
             update[i] = x;
         }
         let target = self.link(x, 0).next;
-        if target == NIL || {
-            let node = self.node(target);
-            node.score != score || &*node.member != member
-        } {
-            return false;
+        if target == NIL || self.score_of(target) != score || self.member_of(target) != member {
+            return None;
         }
         for (i, &node) in update.iter().enumerate().take(self.level) {
             let link = self.link(node, i);
             if link.next == target {
                 let removed = self.link(target, i);
                 *self.link_mut(node, i) = Link {
-                    next: removed.next,
                     span: link.span + removed.span - 1,
+                    ..removed
                 };
             } else {
                 self.link_mut(node, i).span -= 1;
             }
         }
-        let prev = self.node(target).prev;
+        let prev = self.member_slot(target).prev;
         match self.link(target, 0).next {
             NIL => self.tail = prev,
-            next => self.nodes[next as usize].prev = prev,
+            next => self.set_prev(next, prev),
         }
         while self.level > 1 && self.link(HEAD, self.level - 1).next == NIL {
             self.level -= 1;
         }
-        let freed = &mut self.nodes[target as usize];
-        freed.member = Box::default();
-        freed.links = Box::default();
-        self.free.push(target);
         self.len -= 1;
-        true
+        Some(self.release(target))
     }
 
     /// How many leading elements satisfy `pred`, which must hold for a prefix of the order and
@@ -208,11 +275,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let link = self.link(x, i);
-                if link.next == NIL {
-                    break;
-                }
-                let node = self.node(link.next);
-                if !pred(node.score, &node.member) {
+                if link.next == NIL || !pred(link.score, self.member_of(link.next)) {
                     break;
                 }
                 rank += link.span as usize;
@@ -253,9 +316,9 @@ impl SkipList {
         let mut out = Vec::with_capacity(count);
         let mut x = self.at_rank(if rev { self.len - 1 - from } else { from });
         while x != NIL && out.len() < count {
-            let node = self.node(x);
-            out.push((&*node.member, node.score));
-            x = if rev { node.prev } else { node.links[0].next };
+            let slot = self.member_slot(x);
+            out.push((&*slot.data, self.score_of(x)));
+            x = if rev { slot.prev } else { self.link(x, 0).next };
         }
         out
     }

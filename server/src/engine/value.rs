@@ -42,7 +42,7 @@ macro_rules! collection {
             }
 
             fn into_value(self) -> Value {
-                Value::$variant(Box::new(self))
+                Value::$variant(self)
             }
 
             fn is_empty(&self) -> bool {
@@ -86,10 +86,12 @@ pub enum Value {
         len: u32,
         buf: Box<[u8]>,
     },
-    Hash(Box<Hash>),
-    Set(Box<Set>),
-    List(Box<List>),
-    ZSet(Box<ZSet>),
+    /// Collections are a packed listpack or a boxed table, 16 bytes either way, so they sit in
+    /// the value itself.
+    Hash(Hash),
+    Set(Set),
+    List(List),
+    ZSet(ZSet),
 }
 
 /// A Redis data type, as TYPE and SCAN TYPE name it.

@@ -112,16 +112,27 @@ impl ZSet {
 
     /// Sets a member's score; returns its previous score, `None` when it is new.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        self.update(member, |_| Some(score))
+    }
+
+    /// Looks a member up once and lets `decide` pick its new score from the current one (or
+    /// `None` to leave it); returns the previous score.
+    pub fn update(
+        &mut self,
+        member: &[u8],
+        decide: impl FnOnce(Option<f64>) -> Option<f64>,
+    ) -> Option<f64> {
         if let ZSet::Packed(lp) = self {
-            let old = lp.position(member, 0, 2);
-            if let Some(i) = old {
-                let previous = lp.get(i + 1).map(decode_score).unwrap_or_default();
-                if previous == score {
-                    return Some(previous);
-                }
+            let found = lp.position(member, 0, 2);
+            let previous = found.and_then(|i| lp.get(i + 1)).map(decode_score);
+            let score = match decide(previous) {
+                Some(score) if Some(score) != previous => score,
+                _ => return previous,
+            };
+            if let Some(i) = found {
                 lp.remove_range(i, 2);
                 Self::packed_insert(lp, member, score);
-                return Some(previous);
+                return previous;
             }
             let fits =
                 lp.len() / 2 < limits::zset_entries() && member.len() <= limits::zset_value();
@@ -130,23 +141,30 @@ impl ZSet {
                 return None;
             }
             self.convert_to_sorted();
+            let ZSet::Sorted(sorted) = self else {
+                unreachable!("converted above")
+            };
+            sorted.scores.insert_new(member, score);
+            sorted.order.insert(score, member);
+            return None;
         }
         let ZSet::Sorted(sorted) = self else {
-            unreachable!("converted above")
+            unreachable!("packed handled above")
         };
         match sorted.scores.get_mut(member) {
             Some(current) => {
                 let previous = *current;
-                if previous != score {
+                if let Some(score) = decide(Some(previous)).filter(|s| *s != previous) {
                     *current = score;
-                    sorted.order.remove(previous, member);
-                    sorted.order.insert(score, member);
+                    sorted.order.rescore(previous, score, member);
                 }
                 Some(previous)
             }
             None => {
-                sorted.scores.insert_new(member, score);
-                sorted.order.insert(score, member);
+                if let Some(score) = decide(None) {
+                    sorted.scores.insert_new(member, score);
+                    sorted.order.insert(score, member);
+                }
                 None
             }
         }
