@@ -17,6 +17,51 @@ enum Compare {
     Near(i64),
     /// Random picks (HRANDFIELD): same kind of reply with as many elements.
     Shape,
+    /// Stream introspection (XINFO, XPENDING): exact but for idle and delivery times, and
+    /// Redis's radix-tree node count, which depends on its tree's internals.
+    Timed,
+}
+
+const TIMED_KEYS: &[&[u8]] = &[b"idle", b"seen-time", b"radix-tree-nodes"];
+
+fn is_stream_id(frame: &Frame) -> bool {
+    let Frame::Bulk(text) = frame else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(text);
+    text.split_once('-')
+        .is_some_and(|(ms, seq)| ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok())
+}
+
+/// Nulls what [`Compare::Timed`] leaves out: the value after a timed key, and the first
+/// integer of a pending-entry row (one that starts with a stream ID).
+fn mask_times(frame: &Frame) -> Frame {
+    let mask_list = |items: &[Frame]| -> Vec<Frame> {
+        let mut out: Vec<Frame> = items.iter().map(mask_times).collect();
+        let mut masked_row = !is_stream_id(items.first().unwrap_or(&Frame::Null));
+        for i in 0..out.len() {
+            if i > 0 && matches!(&out[i - 1], Frame::Bulk(k) if TIMED_KEYS.contains(&&k[..])) {
+                out[i] = Frame::Null;
+            } else if !masked_row && matches!(out[i], Frame::Int(_)) {
+                out[i] = Frame::Null;
+                masked_row = true;
+            }
+        }
+        out
+    };
+    match frame {
+        Frame::Array(items) => Frame::Array(mask_list(items)),
+        Frame::Map(pairs) => Frame::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| match k {
+                    Frame::Bulk(key) if TIMED_KEYS.contains(&&key[..]) => (k.clone(), Frame::Null),
+                    _ => (k.clone(), mask_times(v)),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 fn split_line(line: &str) -> Vec<Vec<u8>> {
@@ -58,6 +103,9 @@ fn mode_for(args: &[Vec<u8>], random: bool) -> Compare {
         "hrandfield" | "srandmember" | "zrandmember" => Compare::Shape,
         "smembers" | "sinter" | "sunion" | "sdiff" | "sscan" | "spop" => Compare::Sorted,
         "pttl" | "pexpiretime" => Compare::Near(2000),
+        "xinfo" | "xpending" => Compare::Timed,
+        // An ID generated from the clock.
+        "xadd" if args.iter().any(|a| a == b"*" || a.ends_with(b"-*")) => Compare::Shape,
         "expiretime" => Compare::Near(2),
         _ => Compare::Exact,
     }
@@ -79,6 +127,7 @@ fn same(a: &Frame, b: &Frame, mode: Compare) -> bool {
         Compare::Shape if matches!(a, Frame::Error(_)) || matches!(b, Frame::Error(_)) => a == b,
         Compare::Shape => shape(a) == shape(b),
         Compare::Exact => a == b,
+        Compare::Timed => mask_times(a) == mask_times(b),
         Compare::Sorted => a.sorted() == b.sorted(),
         Compare::Near(tolerance) => match (a.as_int(), b.as_int()) {
             (Some(x), Some(y)) if x < 0 || y < 0 => x == y,
@@ -230,6 +279,9 @@ fn command_table_matches_redis() {
             // Redis 7.2's arity, for WITHSCORE; 7.0 has 3.
             "zrank",
             "zrevrank",
+            // Containers list subcommands in Redis's hash order; each subcommand is compared.
+            "xgroup",
+            "xinfo",
         ]
         .contains(&text.as_str())
             || text.ends_with("|help")
@@ -259,6 +311,12 @@ fn command_table_matches_redis() {
 
 const KEYS: &[&str] = &[
     "k0", "k1", "k2", "{t}a", "{t}b", "n", "h0", "h1", "s0", "s1", "l0", "l1", "z0", "z1", "zl",
+];
+const STREAMS: &[&str] = &["x0", "x1", "k0"];
+/// Stream IDs: explicit ones (often too small, hence errors) and `ms-*`, never `*`, whose
+/// clock-made IDs would differ between the servers.
+const STREAM_IDS: &[&str] = &[
+    "1", "2", "3-1", "5", "7-*", "10", "12-*", "0", "x", "-", "+",
 ];
 /// HyperLogLogs, kept out of `KEYS` so string commands never corrupt them.
 const HLLS: &[&str] = &["p0", "p1", "p2"];
@@ -381,7 +439,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
     let n = pick(rng, NUMBERS);
     let far_ttl = rng.random_range(100..100_000).to_string();
     let far_at = (4_000_000_000i64 + rng.random_range(0..1_000_000)).to_string();
-    let words: Vec<String> = match rng.random_range(0..102) {
+    let words: Vec<String> = match rng.random_range(0..108) {
         0 => vec!["SET".into(), k, v],
         1 => vec!["SET".into(), k, v, pick(rng, &["NX", "XX", "GET"])],
         2 => vec!["SET".into(), k, v, pick(rng, &["EX", "PX"]), far_ttl],
@@ -850,6 +908,70 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
             pick(rng, HLLS),
             pick(rng, &["p0", "p1", "h0", "k0", "<omit>"]),
         ],
+        101 => vec![
+            "XADD".into(),
+            pick(rng, STREAMS),
+            pick(rng, &["MAXLEN", "MINID", "NOMKSTREAM", "<omit>"]),
+            pick(rng, &["~", "=", "<omit>"]),
+            pick(rng, &["2", "5", "0", "<omit>"]),
+            pick(rng, STREAM_IDS),
+            pick(rng, FIELDS),
+            v,
+        ],
+        102 => vec![
+            pick(rng, &["XRANGE", "XREVRANGE", "XDEL", "XLEN", "XTRIM"]),
+            pick(rng, STREAMS),
+            pick(rng, STREAM_IDS),
+            pick(rng, STREAM_IDS),
+            pick(rng, &["COUNT", "<omit>"]),
+            pick(rng, &["1", "2", "0", "<omit>"]),
+        ],
+        103 => vec![
+            "XGROUP".into(),
+            pick(
+                rng,
+                &[
+                    "CREATE",
+                    "SETID",
+                    "DESTROY",
+                    "CREATECONSUMER",
+                    "DELCONSUMER",
+                ],
+            ),
+            pick(rng, STREAMS),
+            pick(rng, &["g0", "g1"]),
+            pick(rng, &["0", "$", "3-1", "c0", "<omit>"]),
+            pick(rng, &["MKSTREAM", "ENTRIESREAD", "<omit>"]),
+            pick(rng, &["1", "<omit>"]),
+        ],
+        104 => vec![
+            "XREADGROUP".into(),
+            "GROUP".into(),
+            pick(rng, &["g0", "g1"]),
+            pick(rng, &["c0", "c1"]),
+            pick(rng, &["COUNT", "NOACK", "<omit>"]),
+            pick(rng, &["2", "<omit>"]),
+            "STREAMS".into(),
+            pick(rng, STREAMS),
+            pick(rng, &[">", "0", "2"]),
+        ],
+        105 => vec![
+            pick(rng, &["XACK", "XCLAIM", "XAUTOCLAIM", "XPENDING"]),
+            pick(rng, STREAMS),
+            pick(rng, &["g0", "g1"]),
+            pick(rng, &["c0", "c1", "1", "-"]),
+            pick(rng, &["0", "2", "+"]),
+            pick(rng, &["1", "2", "3-1", "10"]),
+            pick(rng, &["JUSTID", "FORCE", "<omit>"]),
+        ],
+        106 => vec![
+            "XREAD".into(),
+            pick(rng, &["COUNT", "<omit>"]),
+            pick(rng, &["1", "<omit>"]),
+            "STREAMS".into(),
+            pick(rng, STREAMS),
+            pick(rng, &["0", "$", "2"]),
+        ],
         58 => vec![
             "HSCAN".into(),
             pick(rng, &["h0", "h1", "k0"]),
@@ -913,18 +1035,23 @@ fn random_sequences_match_redis() {
             }
         }
         // The final keyspaces must agree too.
-        for key in KEYS.iter().chain(HLLS) {
+        for key in KEYS.iter().chain(HLLS).chain(STREAMS) {
             let args: Vec<Vec<u8>> = vec![b"GET".to_vec(), key.as_bytes().to_vec()];
             pair.run(&args, Compare::Exact, &format!("seed {seed} final"));
             let args: Vec<Vec<u8>> = vec![b"TYPE".to_vec(), key.as_bytes().to_vec()];
             pair.run(&args, Compare::Exact, &format!("seed {seed} final"));
             let args: Vec<Vec<u8>> = vec![b"TTL".to_vec(), key.as_bytes().to_vec()];
             pair.run(&args, Compare::Exact, &format!("seed {seed} final"));
-            let args: Vec<Vec<u8>> = ["ZRANGE", key, "0", "-1", "WITHSCORES"]
-                .iter()
-                .map(|w| w.as_bytes().to_vec())
-                .collect();
-            pair.run(&args, Compare::Exact, &format!("seed {seed} final"));
+            for words in [
+                vec!["ZRANGE", key, "0", "-1", "WITHSCORES"],
+                vec!["XRANGE", key, "-", "+"],
+                vec!["XINFO", "GROUPS", key],
+                vec!["XINFO", "STREAM", key],
+            ] {
+                let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+                let mode = mode_for(&args, true);
+                pair.run(&args, mode, &format!("seed {seed} final"));
+            }
         }
     }
     pair.finish("random");

@@ -23,6 +23,9 @@ pub struct BlockRequest {
     pub deadline: Option<Instant>,
     /// The type that satisfies the waiter; a key written with another keeps it waiting.
     pub kind: ValueType,
+    /// The command to re-run when woken, when it differs from the one that blocked (XREAD's
+    /// `$` resolved to the ID it stood for).
+    pub replay: Option<Vec<Bytes>>,
     /// The reply on timeout is a null array (BLPOP, BLMPOP) rather than a null (BLMOVE).
     pub null_array_on_timeout: bool,
 }
@@ -92,7 +95,7 @@ pub fn block(ks: &mut Keyspace, client: &Client, args: &[Bytes], request: BlockR
         info: client.info.clone(),
         db: client.db,
         proto: client.proto,
-        args: args.to_vec(),
+        args: request.replay.clone().unwrap_or_else(|| args.to_vec()),
         keys: request.keys.clone(),
         kind: request.kind,
         reply: tx,
@@ -117,7 +120,13 @@ pub fn serve_ready(server: &Server, ks: &mut Keyspace) {
     if ks.waiters.by_id.is_empty() {
         return;
     }
+    // Keys whose first waiter found nothing after all: a command that re-blocks may still have
+    // touched its key, which must not make this loop spin.
+    let mut settled: Vec<(usize, Vec<u8>)> = Vec::new();
     while let Some((db, key)) = next_ready(ks) {
+        if settled.contains(&(db, key.clone())) {
+            continue;
+        }
         while let Some(id) = ks
             .waiters
             .queues
@@ -150,6 +159,7 @@ pub fn serve_ready(server: &Server, ks: &mut Keyspace) {
                 // Nothing left for it after all: back to the head of the line.
                 let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
                 waiters.enqueue(dbs, id, waiter, true);
+                settled.push((db, key.clone()));
                 break;
             }
             let _ = waiter.reply.send(out.buf.to_vec());

@@ -12,12 +12,13 @@ pub mod pops;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
 
 use crate::client::Client;
-use crate::engine::value::Collection;
+use crate::engine::value::{Collection, Typed};
 use crate::engine::{Db, Keyspace};
 use crate::resp::Reply;
 use crate::state::Server;
@@ -232,10 +233,15 @@ impl Ctx<'_> {
     pub fn db(&mut self) -> &mut Db {
         &mut self.ks.dbs[self.client.db]
     }
+
+    /// The database and the reply at once, to reply while borrowing a value.
+    pub fn db_and_out(&mut self) -> (&mut Db, &mut Reply) {
+        (&mut self.ks.dbs[self.client.db], &mut *self.out)
+    }
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 12] {
+fn families() -> [&'static [CommandSpec]; 13] {
     [
         connection::COMMANDS,
         hashes::COMMANDS,
@@ -243,6 +249,7 @@ fn families() -> [&'static [CommandSpec]; 12] {
         lists::COMMANDS,
         zsets::COMMANDS,
         hyperloglog::COMMANDS,
+        streams::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,
@@ -371,7 +378,7 @@ pub fn arity_error(spec: &CommandSpec) -> CmdError {
 
 /// The collection at `key` for reading (counts a keyspace hit or miss): `None` when the key is
 /// absent, WRONGTYPE when it holds another type.
-pub fn read_typed<'a, T: Collection>(
+pub fn read_typed<'a, T: Typed>(
     db: &'a mut Db,
     key: &[u8],
     now: i64,
@@ -383,7 +390,7 @@ pub fn read_typed<'a, T: Collection>(
 }
 
 /// The collection at `key` for writing, created empty when absent if `create`.
-pub fn write_typed<'a, T: Collection>(
+pub fn write_typed<'a, T: Typed>(
     db: &'a mut Db,
     key: &[u8],
     now: i64,

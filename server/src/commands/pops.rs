@@ -81,6 +81,7 @@ pub fn block_or_give_up(
         keys: keys.iter().map(|k| k.to_vec()).collect(),
         deadline,
         kind,
+        replay: None,
         null_array_on_timeout: null_array,
     });
 }

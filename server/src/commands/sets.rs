@@ -7,7 +7,7 @@ use super::{
 };
 use super::{random_count, random_picks, remove_members, reply_no_random};
 use crate::engine::set::Set;
-use crate::engine::value::Collection;
+use crate::engine::value::Typed;
 use crate::engine::Db;
 
 /// Replies with members as a set (`~` in RESP3, an array in RESP2).

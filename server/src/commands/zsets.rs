@@ -10,7 +10,7 @@ use super::{
     reply_pairs, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find,
 };
 use crate::engine::set::Set;
-use crate::engine::value::{Collection, Value};
+use crate::engine::value::{Typed, Value};
 use crate::engine::zset::ZSet;
 use crate::engine::{Db, ValueType};
 use crate::resp::Reply;

@@ -6,6 +6,7 @@ use super::hash::Hash;
 use super::list::{End, List};
 use super::listpack::Listpack;
 use super::set::Set;
+use super::stream::Stream;
 use super::value::Value;
 use super::zset::ZSet;
 
@@ -15,6 +16,7 @@ const TYPE_HASH: u8 = 1;
 const TYPE_SET: u8 = 2;
 const TYPE_LIST: u8 = 3;
 const TYPE_ZSET: u8 = 4;
+const TYPE_STREAM: u8 = 5;
 
 fn checksum(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
@@ -33,6 +35,7 @@ fn collection_items(value: &Value) -> Option<(u8, Vec<Vec<u8>>)> {
         )),
         Value::Set(set) => Some((TYPE_SET, borrowed(set.members()))),
         Value::List(list) => Some((TYPE_LIST, borrowed(list.items().collect()))),
+        Value::Stream(stream) => Some((TYPE_STREAM, stream.to_items())),
         Value::ZSet(zset) => Some((
             TYPE_ZSET,
             zset.entries()
@@ -83,6 +86,9 @@ pub fn deserialize(data: &[u8]) -> Option<Value> {
         return Some(Value::from_bytes(body));
     }
     let items = Listpack::from_encoded(body)?;
+    if kind == TYPE_STREAM {
+        return Stream::from_items(items.iter()).map(|s| Value::Stream(Box::new(s)));
+    }
     if items.is_empty() {
         return None;
     }

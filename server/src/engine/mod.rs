@@ -14,6 +14,7 @@ pub mod listpack;
 pub mod longdouble;
 pub mod set;
 pub mod skiplist;
+pub mod stream;
 pub mod value;
 pub mod zset;
 

@@ -4,6 +4,7 @@
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::stream::Stream;
 use super::zset::ZSet;
 use crate::resp::parse::parse_i64;
 
@@ -13,20 +14,24 @@ pub const INLINE_CAP: usize = 22;
 /// Strings up to this length are reported as `embstr` by OBJECT ENCODING, as Redis does.
 const EMBSTR_LIMIT: usize = 44;
 
-/// A collection type held in one variant of [`Value`]; lets the command families share typed
+/// A non-string type held in one variant of [`Value`]; lets the command families share typed
 /// lookups (and WRONGTYPE) instead of each matching on `Value`.
-pub trait Collection: Default {
+pub trait Typed: Default {
     fn of(value: &Value) -> Option<&Self>;
     fn of_mut(value: &mut Value) -> Option<&mut Self>;
     fn into_value(self) -> Value;
+}
+
+/// A type whose key goes away with its last member (all but streams).
+pub trait Collection: Typed {
     fn is_empty(&self) -> bool;
     /// Removes a member (a field, for hashes); true when it was there.
     fn remove_member(&mut self, member: &[u8]) -> bool;
 }
 
-macro_rules! collection {
-    ($type:ty, $variant:ident) => {
-        impl Collection for $type {
+macro_rules! typed {
+    ($type:ty, $variant:ident, $stored:expr) => {
+        impl Typed for $type {
             fn of(value: &Value) -> Option<&Self> {
                 match value {
                     Value::$variant(inner) => Some(inner),
@@ -42,9 +47,17 @@ macro_rules! collection {
             }
 
             fn into_value(self) -> Value {
-                Value::$variant(self)
+                Value::$variant($stored(self))
             }
+        }
+    };
+}
 
+macro_rules! collection {
+    ($type:ty, $variant:ident) => {
+        typed!($type, $variant, std::convert::identity);
+
+        impl Collection for $type {
             fn is_empty(&self) -> bool {
                 <$type>::is_empty(self)
             }
@@ -60,6 +73,7 @@ collection!(Hash, Hash);
 collection!(Set, Set);
 collection!(List, List);
 collection!(ZSet, ZSet);
+typed!(Stream, Stream, Box::new);
 
 /// `data` as an inline buffer and its length, if it fits in one.
 pub fn inline_copy(data: &[u8]) -> Option<(u8, [u8; INLINE_CAP])> {
@@ -92,6 +106,8 @@ pub enum Value {
     Set(Set),
     List(List),
     ZSet(ZSet),
+    /// Streams are large and rare: boxed so they cost the other values nothing.
+    Stream(Box<Stream>),
 }
 
 /// A Redis data type, as TYPE and SCAN TYPE name it.
@@ -102,6 +118,7 @@ pub enum ValueType {
     Set,
     List,
     ZSet,
+    Stream,
 }
 
 impl ValueType {
@@ -112,6 +129,7 @@ impl ValueType {
             ValueType::Set => "set",
             ValueType::List => "list",
             ValueType::ZSet => "zset",
+            ValueType::Stream => "stream",
         }
     }
 }
@@ -146,6 +164,7 @@ impl Value {
             Value::Set(_) => ValueType::Set,
             Value::List(_) => ValueType::List,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -205,6 +224,7 @@ impl Value {
             Value::Set(set) => set.encoding(),
             Value::List(list) => list.encoding(),
             Value::ZSet(zset) => zset.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 

@@ -1,0 +1,1764 @@
+//! Stream commands, consumer groups included, with Redis 7.0's argument rules and replies.
+
+use super::connection::help_reply;
+use super::pops::block_or_give_up;
+use super::{
+    int_arg, is, ks, ks_noted, read_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find,
+};
+use crate::engine::stream::{Fields, Group, Stream, StreamId, Trim};
+use crate::engine::value::Typed;
+use crate::engine::{Db, ValueType};
+use crate::resp::parse::parse_i64;
+use crate::resp::Reply;
+use bytes::Bytes;
+use std::time::{Duration, Instant};
+
+fn invalid_id() -> CmdError {
+    CmdError::err("Invalid stream ID specified as stream command argument")
+}
+
+/// An unsigned number as Redis's `string2ull` reads it (which lets `strtoull` accept leading
+/// spaces and a sign).
+fn parse_u64(text: &[u8]) -> Option<u64> {
+    if let Some(n) = parse_i64(text) {
+        return u64::try_from(n).ok();
+    }
+    let text = std::str::from_utf8(text).ok()?;
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (negative, digits) = match trimmed.as_bytes().first() {
+        Some(b'+') => (false, &trimmed[1..]),
+        Some(b'-') => (true, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: u64 = digits.parse().ok()?;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// An ID argument: `ms-seq`, or `ms` with `missing_seq`; `-` and `+` unless `strict`.
+fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdError> {
+    parse_id_with_auto_seq(arg, missing_seq, strict, false).map(|(id, _)| id)
+}
+
+/// As [`parse_id`]; when `auto_seq` (XADD), `ms-*` is accepted and reported by a false second
+/// value ("sequence not given").
+fn parse_id_with_auto_seq(
+    arg: &[u8],
+    missing_seq: u64,
+    strict: bool,
+    auto_seq: bool,
+) -> Result<(StreamId, bool), CmdError> {
+    if arg.len() > 127 {
+        return Err(invalid_id());
+    }
+    match arg {
+        b"-" if !strict => return Ok((StreamId::ZERO, true)),
+        b"+" if !strict => return Ok((StreamId::MAX, true)),
+        b"-" | b"+" => return Err(invalid_id()),
+        _ => {}
+    }
+    let (ms_part, seq_part) = match arg.iter().position(|&b| b == b'-') {
+        Some(dash) => (&arg[..dash], Some(&arg[dash + 1..])),
+        None => (arg, None),
+    };
+    let ms = parse_u64(ms_part).ok_or_else(invalid_id)?;
+    match seq_part {
+        Some(b"*") if auto_seq => Ok((StreamId::new(ms, 0), false)),
+        Some(seq) => Ok((
+            StreamId::new(ms, parse_u64(seq).ok_or_else(invalid_id)?),
+            true,
+        )),
+        None => Ok((StreamId::new(ms, missing_seq), true)),
+    }
+}
+
+/// A range bound, `(` making it exclusive.
+fn parse_interval(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
+    match arg {
+        [b'(', rest @ ..] if !rest.is_empty() => Ok((parse_id(rest, missing_seq, true)?, true)),
+        _ => Ok((parse_id(arg, missing_seq, false)?, false)),
+    }
+}
+
+fn start_bound(arg: &[u8]) -> Result<StreamId, CmdError> {
+    match parse_interval(arg, 0)? {
+        (id, true) => id
+            .incr()
+            .ok_or_else(|| CmdError::err("invalid start ID for the interval")),
+        (id, false) => Ok(id),
+    }
+}
+
+fn end_bound(arg: &[u8]) -> Result<StreamId, CmdError> {
+    match parse_interval(arg, u64::MAX)? {
+        (id, true) => id
+            .decr()
+            .ok_or_else(|| CmdError::err("invalid end ID for the interval")),
+        (id, false) => Ok(id),
+    }
+}
+
+fn reply_id(out: &mut Reply, id: StreamId) {
+    out.bulk(&id.to_bytes());
+}
+
+fn reply_entry(out: &mut Reply, id: StreamId, fields: Option<&Fields>) {
+    out.array(2);
+    reply_id(out, id);
+    match fields {
+        Some(fields) => out.bulks(fields.iter()),
+        None => out.null_array(),
+    }
+}
+
+fn reply_entries(out: &mut Reply, entries: &[(StreamId, &Fields)]) {
+    out.array(entries.len());
+    for (id, fields) in entries {
+        reply_entry(out, *id, Some(fields));
+    }
+}
+
+fn read_stream<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a Stream>, CmdError> {
+    read_typed::<Stream>(db, key, now)
+}
+
+fn write_stream<'a>(
+    db: &'a mut Db,
+    key: &[u8],
+    now: i64,
+) -> Result<Option<&'a mut Stream>, CmdError> {
+    super::write_typed::<Stream>(db, key, now, false)
+}
+
+fn no_group(key: &[u8], group: &[u8]) -> CmdError {
+    CmdError::Other(format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(group)
+    ))
+}
+
+/// XADD's and XTRIM's trimming options.
+struct TrimArgs {
+    strategy: Option<Trim>,
+    approx: bool,
+    /// Entries a trim may remove at most (0: no bound).
+    limit: u64,
+}
+
+/// Parses the options from argument 2 on, as Redis's `streamParseAddOrTrimArgsOrReply`.
+/// For XADD, returns where the ID is and the NOMKSTREAM flag.
+fn parse_trim_args(args: &Args, xadd: bool) -> Result<(TrimArgs, usize, bool), CmdError> {
+    let mut trim = TrimArgs {
+        strategy: None,
+        approx: false,
+        limit: 0,
+    };
+    let mut limit = None;
+    let mut no_mkstream = false;
+    let mut i = 2;
+    let both = || {
+        CmdError::err("syntax error, MAXLEN and MINID options at the same time are not compatible")
+    };
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let arg = &args[i];
+        if xadd && &arg[..] == b"*" {
+            break;
+        } else if (is(arg, "maxlen") || is(arg, "minid")) && more > 0 {
+            if trim.strategy.is_some() {
+                return Err(both());
+            }
+            trim.approx = false;
+            let next = &args[i + 1];
+            if more >= 2 && &next[..] == b"~" {
+                trim.approx = true;
+                i += 1;
+            } else if more >= 2 && &next[..] == b"=" {
+                i += 1;
+            }
+            let value = &args[i + 1];
+            trim.strategy = Some(if is(arg, "maxlen") {
+                let max = int_arg(value)?;
+                if max < 0 {
+                    return Err(CmdError::err("The MAXLEN argument must be >= 0."));
+                }
+                Trim::MaxLen(max as u64)
+            } else {
+                Trim::MinId(parse_id(value, 0, true)?)
+            });
+            i += 2;
+            continue;
+        } else if is(arg, "limit") && more > 0 {
+            let value = int_arg(&args[i + 1])?;
+            if value < 0 {
+                return Err(CmdError::err("The LIMIT argument must be >= 0."));
+            }
+            limit = Some(value as u64);
+            i += 2;
+            continue;
+        } else if xadd && is(arg, "nomkstream") {
+            no_mkstream = true;
+        } else if xadd {
+            break;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if limit.is_some() && trim.strategy.is_none() {
+        return Err(CmdError::err(
+            "syntax error, LIMIT cannot be used without specifying a trimming strategy",
+        ));
+    }
+    if !xadd && trim.strategy.is_none() {
+        return Err(CmdError::err(
+            "syntax error, XTRIM must be called with a trimming strategy",
+        ));
+    }
+    trim.limit = match limit {
+        Some(_) if !trim.approx => {
+            return Err(CmdError::err(
+                "syntax error, LIMIT cannot be used without the special ~ option",
+            ))
+        }
+        Some(limit) => limit,
+        None if trim.approx => 10_000,
+        None => 0,
+    };
+    Ok((trim, i, no_mkstream))
+}
+
+fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (trim, id_at, no_mkstream) = parse_trim_args(args, true)?;
+    let fields_at = id_at + 1;
+    let given = match args.get(id_at) {
+        Some(arg) if &arg[..] != b"*" => Some(parse_id_with_auto_seq(arg, 0, true, true)?),
+        _ => None,
+    };
+    let pairs = args.len().saturating_sub(fields_at);
+    if pairs < 2 || pairs % 2 == 1 {
+        return Err(CmdError::Other(
+            "ERR wrong number of arguments for 'xadd' command".into(),
+        ));
+    }
+    if given == Some((StreamId::ZERO, true)) {
+        return Err(CmdError::err(
+            "The ID specified in XADD must be greater than 0-0",
+        ));
+    }
+    let now = ctx.now;
+    let db = ctx.db();
+    if write_stream(db, &args[1], now)?.is_none() {
+        if no_mkstream {
+            ctx.out.null();
+            return Ok(());
+        }
+        db.set(&args[1], Stream::default().into_value(), now);
+    }
+    let stream = write_stream(db, &args[1], now)?.ok_or(CmdError::NoSuchKey)?;
+    if stream.last_id == StreamId::MAX {
+        return Err(CmdError::err(
+            "The stream has exhausted the last possible ID, unable to add more items",
+        ));
+    }
+    let too_small = || {
+        CmdError::err(
+            "The ID specified in XADD is equal or smaller than the target stream top item",
+        )
+    };
+    let id = match given {
+        None => stream.next_auto_id(now as u64).ok_or_else(too_small)?,
+        Some((id, true)) => id,
+        Some((id, false)) if id.ms == stream.last_id.ms => stream
+            .last_id
+            .incr()
+            .filter(|n| n.ms == id.ms)
+            .ok_or_else(too_small)?,
+        Some((id, false)) => id,
+    };
+    if id <= stream.last_id {
+        return Err(too_small());
+    }
+    let fields: Vec<&[u8]> = args[fields_at..].iter().map(|a| &a[..]).collect();
+    stream.append(id, &fields);
+    if let Some(strategy) = trim.strategy {
+        stream.trim(strategy, trim.approx, trim.limit);
+    }
+    reply_id(ctx.out, id);
+    Ok(())
+}
+
+fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (trim, _, _) = parse_trim_args(args, false)?;
+    let now = ctx.now;
+    if read_stream(ctx.db(), &args[1], now)?.is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let stream = write_stream(ctx.db(), &args[1], now)?.ok_or(CmdError::NoSuchKey)?;
+    let removed = match trim.strategy {
+        Some(strategy) => stream.trim(strategy, trim.approx, trim.limit),
+        None => 0,
+    };
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+fn xlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let len = read_stream(ctx.db(), &args[1], now)?.map_or(0, Stream::len);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn xdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    if read_stream(ctx.db(), &args[1], now)?.is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let ids = args[2..]
+        .iter()
+        .map(|a| parse_id(a, 0, true))
+        .collect::<Result<Vec<_>, _>>()?;
+    let stream = write_stream(ctx.db(), &args[1], now)?.ok_or(CmdError::NoSuchKey)?;
+    let deleted = ids.into_iter().filter(|id| stream.delete(*id)).count();
+    ctx.out.int(deleted as i64);
+    Ok(())
+}
+
+/// XRANGE and XREVRANGE.
+fn range(ctx: &mut Ctx, args: &Args, rev: bool) -> CmdResult {
+    let (low, high) = if rev {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
+    let start = start_bound(low)?;
+    let end = end_bound(high)?;
+    let mut count = None;
+    let mut i = 4;
+    while i < args.len() {
+        if is(&args[i], "count") && i + 1 < args.len() {
+            count = Some(int_arg(&args[i + 1])?.max(0) as usize);
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let now = ctx.now;
+    let (db, out) = ctx.db_and_out();
+    let Some(stream) = read_stream(db, &args[1], now)? else {
+        out.array(0);
+        return Ok(());
+    };
+    if count == Some(0) {
+        out.null_array();
+        return Ok(());
+    }
+    reply_entries(out, &stream.range(start, end, count.unwrap_or(0), rev));
+    Ok(())
+}
+
+fn xrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    range(ctx, args, false)
+}
+
+fn xrevrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    range(ctx, args, true)
+}
+
+/// XREAD/XREADGROUP arguments.
+struct ReadArgs {
+    count: usize,
+    block: Option<Option<Instant>>,
+    /// Index of the first key after STREAMS, and how many streams.
+    streams_at: usize,
+    streams: usize,
+    group: Option<(Bytes, Bytes)>,
+    noack: bool,
+}
+
+/// What an ID after STREAMS asks for.
+#[derive(Clone, Copy)]
+enum ReadFrom {
+    After(StreamId),
+    /// `>`: entries never delivered to the group.
+    New,
+}
+
+fn parse_read_args(args: &Args, group_form: bool) -> Result<ReadArgs, CmdError> {
+    let name = if group_form { "xreadgroup" } else { "xread" };
+    let mut read = ReadArgs {
+        count: 0,
+        block: None,
+        streams_at: 0,
+        streams: 0,
+        group: None,
+        noack: false,
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        let arg = &args[i];
+        if is(arg, "block") && more > 0 {
+            let ms = int_arg(&args[i + 1])
+                .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
+            if ms < 0 {
+                return Err(CmdError::err("timeout is negative"));
+            }
+            read.block = Some((ms > 0).then(|| Instant::now() + Duration::from_millis(ms as u64)));
+            i += 2;
+        } else if is(arg, "count") && more > 0 {
+            read.count = int_arg(&args[i + 1])?.max(0) as usize;
+            i += 2;
+        } else if is(arg, "streams") && more > 0 {
+            read.streams_at = i + 1;
+            let rest = args.len() - read.streams_at;
+            if rest % 2 != 0 {
+                let symbol = if group_form { '>' } else { '$' };
+                return Err(CmdError::err(format!(
+                    "Unbalanced {} list of streams: for each stream key an ID or '{symbol}' must be specified.",
+                    name.to_ascii_uppercase()
+                )));
+            }
+            read.streams = rest / 2;
+            break;
+        } else if is(arg, "group") && more >= 2 {
+            if !group_form {
+                return Err(CmdError::err(
+                    "The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            read.group = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 3;
+        } else if is(arg, "noack") {
+            if !group_form {
+                return Err(CmdError::err(
+                    "The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            read.noack = true;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if read.streams_at == 0 {
+        return Err(CmdError::Syntax);
+    }
+    if group_form && read.group.is_none() {
+        return Err(CmdError::err("Missing GROUP option for XREADGROUP"));
+    }
+    Ok(read)
+}
+
+/// The IDs after STREAMS, `$` resolved; every key type-checked and, for a group read, its group
+/// required.
+fn resolve_read_ids(
+    ctx: &mut Ctx,
+    args: &Args,
+    read: &ReadArgs,
+) -> Result<Vec<ReadFrom>, CmdError> {
+    let now = ctx.now;
+    let db = ctx.db();
+    let mut ids = Vec::with_capacity(read.streams);
+    for i in 0..read.streams {
+        let key = &args[read.streams_at + i];
+        let arg = &args[read.streams_at + read.streams + i];
+        let stream = read_stream(db, key, now)?;
+        if let Some((group, _)) = &read.group {
+            if stream.is_none_or(|s| !s.groups.contains_key(&group[..])) {
+                return Err(CmdError::Other(format!(
+                    "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                    String::from_utf8_lossy(key),
+                    String::from_utf8_lossy(group)
+                )));
+            }
+        }
+        ids.push(match &arg[..] {
+            b"$" if read.group.is_some() => {
+                return Err(CmdError::err(
+                    "The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
+                ))
+            }
+            b"$" => ReadFrom::After(stream.map_or(StreamId::ZERO, |s| s.last_id)),
+            b">" if read.group.is_none() => {
+                return Err(CmdError::err(
+                    "The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+                ))
+            }
+            b">" => ReadFrom::New,
+            _ => ReadFrom::After(parse_id(arg, 0, true)?),
+        });
+    }
+    Ok(ids)
+}
+
+/// An entry as a read returns it; `None` fields for a pending entry deleted since.
+type Delivered = (StreamId, Option<Fields>);
+
+/// One stream's share of an XREADGROUP: new entries (recorded as pending unless `noack`) or
+/// the consumer's own pending history.
+fn read_group(
+    stream: &mut Stream,
+    group_name: &[u8],
+    consumer: &[u8],
+    from: ReadFrom,
+    count: usize,
+    noack: bool,
+    now: i64,
+) -> Option<Vec<Delivered>> {
+    let mut group = stream.groups.remove(group_name)?;
+    group.consumer(consumer, now);
+    let result = match from {
+        ReadFrom::After(after) => {
+            let start = after.incr().unwrap_or(StreamId::MAX);
+            let history: Vec<StreamId> = group.consumers[consumer]
+                .pending
+                .range(start..)
+                .take(if count == 0 { usize::MAX } else { count })
+                .copied()
+                .collect();
+            let mut out = Vec::with_capacity(history.len());
+            for id in history {
+                let fields = stream.get(id).cloned();
+                if fields.is_some() {
+                    if let Some(pending) = group.pending.get_mut(&id) {
+                        pending.delivery_time = now;
+                        pending.delivery_count += 1;
+                    }
+                }
+                out.push((id, fields));
+            }
+            Some(out)
+        }
+        ReadFrom::New => {
+            let newest = stream.last_entry().map(|(id, _)| id);
+            if newest.is_none_or(|newest| newest <= group.last_id) {
+                None
+            } else {
+                let start = group.last_id.incr().unwrap_or(StreamId::MAX);
+                let entries: Vec<Delivered> = stream
+                    .range(start, StreamId::MAX, count, false)
+                    .into_iter()
+                    .map(|(id, f)| (id, Some(f.clone())))
+                    .collect();
+                for (id, _) in &entries {
+                    stream.advance_group(&mut group, *id);
+                    if !noack {
+                        let pending = group.assign(*id, consumer, now);
+                        pending.delivery_time = now;
+                        pending.delivery_count = 1;
+                    }
+                }
+                Some(entries)
+            }
+        }
+    };
+    stream.groups.insert(group_name.to_vec(), group);
+    result
+}
+
+/// XREAD and XREADGROUP: serve what is there, else block (with `$` resolved, so a wake-up
+/// reads from where the stream stood) or answer null.
+fn read_generic(ctx: &mut Ctx, args: &Args, group_form: bool) -> CmdResult {
+    let read = parse_read_args(args, group_form)?;
+    let ids = resolve_read_ids(ctx, args, &read)?;
+    let now = ctx.now;
+    let mut served: Vec<(Bytes, Vec<Delivered>)> = Vec::new();
+    for (i, from) in ids.iter().enumerate() {
+        let key = &args[read.streams_at + i];
+        let db = ctx.db();
+        // Decide with read access, so a reader that finds nothing leaves the key untouched
+        // (a touch would wake the blocked readers again).
+        let Some(stream) = read_stream(db, key, now)? else {
+            continue;
+        };
+        let newest = stream.last_entry().map(|(id, _)| id);
+        let entries = match (&read.group, *from) {
+            (Some((group, consumer)), _) => {
+                let group_last = stream.groups.get(&group[..]).map(|g| g.last_id);
+                let has_new = matches!(from, ReadFrom::After(_))
+                    || newest.is_some_and(|n| Some(n) > group_last);
+                let known = stream
+                    .groups
+                    .get(&group[..])
+                    .is_some_and(|g| g.consumers.contains_key(&consumer[..]));
+                if !has_new && known {
+                    continue;
+                }
+                let stream = write_stream(db, key, now)?.ok_or(CmdError::NoSuchKey)?;
+                if !has_new {
+                    if let Some(group) = stream.groups.get_mut(&group[..]) {
+                        group.consumer(consumer, now);
+                    }
+                    continue;
+                }
+                read_group(stream, group, consumer, *from, read.count, read.noack, now)
+            }
+            (None, ReadFrom::After(after)) => newest.filter(|n| *n > after).map(|_| {
+                let start = after.incr().unwrap_or(StreamId::MAX);
+                stream
+                    .range(start, StreamId::MAX, read.count, false)
+                    .into_iter()
+                    .map(|(id, f)| (id, Some(f.clone())))
+                    .collect()
+            }),
+            (None, ReadFrom::New) => None,
+        };
+        if let Some(entries) = entries {
+            served.push((key.clone(), entries));
+        }
+    }
+    if served.is_empty() {
+        match read.block {
+            Some(deadline) => {
+                let keys = &args[read.streams_at..read.streams_at + read.streams];
+                block_or_give_up(ctx, keys, deadline, ValueType::Stream, true);
+                if let Some(request) = ctx.client.blocked.as_mut() {
+                    request.replay = Some(replay_args(args, &read, &ids));
+                }
+            }
+            None => ctx.out.null_array(),
+        }
+        return Ok(());
+    }
+    let out = &mut *ctx.out;
+    if out.proto == crate::resp::Protocol::Resp3 {
+        out.map(served.len());
+    } else {
+        out.array(served.len());
+    }
+    for (key, entries) in &served {
+        if out.proto == crate::resp::Protocol::Resp2 {
+            out.array(2);
+        }
+        out.bulk(key);
+        out.array(entries.len());
+        for (id, fields) in entries {
+            reply_entry(out, *id, fields.as_ref());
+        }
+    }
+    Ok(())
+}
+
+/// The command a blocked reader re-runs when woken: `$` replaced by the ID it stood for, and
+/// COUNT bounded as Redis bounds blocked reads.
+fn replay_args(args: &Args, read: &ReadArgs, ids: &[ReadFrom]) -> Vec<Bytes> {
+    let mut replay: Vec<Bytes> = args[..read.streams_at + read.streams].to_vec();
+    if read.count == 0 {
+        replay.insert(1, Bytes::from_static(b"1000"));
+        replay.insert(1, Bytes::from_static(b"COUNT"));
+    }
+    for (i, from) in ids.iter().enumerate() {
+        replay.push(match from {
+            ReadFrom::After(id) => Bytes::from(id.to_bytes()),
+            ReadFrom::New => args[read.streams_at + read.streams + i].clone(),
+        });
+    }
+    replay
+}
+
+fn xread(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    read_generic(ctx, args, false)
+}
+
+fn xreadgroup(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    read_generic(ctx, args, true)
+}
+
+/// The stream at `key` and its group `name`, or the NOGROUP error.
+fn group_of<'a>(
+    db: &'a mut Db,
+    key: &[u8],
+    name: &[u8],
+    now: i64,
+) -> Result<(&'a mut Stream, Group), CmdError> {
+    let stream = write_stream(db, key, now)?.ok_or_else(|| no_group(key, name))?;
+    let group = stream
+        .groups
+        .remove(name)
+        .ok_or_else(|| no_group(key, name))?;
+    Ok((stream, group))
+}
+
+fn xack(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let exists =
+        read_stream(ctx.db(), &args[1], now)?.is_some_and(|s| s.groups.contains_key(&args[2][..]));
+    if !exists {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let ids = args[3..]
+        .iter()
+        .map(|a| parse_id(a, 0, true))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (stream, mut group) = group_of(ctx.db(), &args[1], &args[2], now)?;
+    let acked = ids
+        .into_iter()
+        .filter(|id| group.forget(*id).is_some())
+        .count();
+    stream.groups.insert(args[2].to_vec(), group);
+    ctx.out.int(acked as i64);
+    Ok(())
+}
+
+fn xpending(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let summary = args.len() == 3;
+    if !summary && !(6..=9).contains(&args.len()) {
+        return Err(CmdError::Syntax);
+    }
+    let mut min_idle = 0;
+    let mut range = None;
+    let mut consumer = None;
+    if !summary {
+        let mut at = 3;
+        if is(&args[3], "idle") {
+            min_idle = int_arg(&args[4])?;
+            if args.len() < 8 {
+                return Err(CmdError::Syntax);
+            }
+            at = 5;
+        }
+        let count = int_arg(&args[at + 2])?.max(0) as usize;
+        let start = start_bound(&args[at])?;
+        let end = end_bound(&args[at + 1])?;
+        range = Some((start, end, count));
+        consumer = args.get(at + 3).cloned();
+    }
+    let now = ctx.now;
+    let (db, out) = ctx.db_and_out();
+    let stream = read_stream(db, &args[1], now)?;
+    let group = stream
+        .and_then(|s| s.groups.get(&args[2][..]))
+        .ok_or_else(|| no_group(&args[1], &args[2]))?;
+    let Some((start, end, count)) = range else {
+        out.array(4);
+        out.int(group.pending.len() as i64);
+        match (
+            group.pending.keys().next(),
+            group.pending.keys().next_back(),
+        ) {
+            (Some(first), Some(last)) => {
+                reply_id(out, *first);
+                reply_id(out, *last);
+                let busy: Vec<(&Vec<u8>, usize)> = group
+                    .consumers
+                    .iter()
+                    .filter(|(_, c)| !c.pending.is_empty())
+                    .map(|(name, c)| (name, c.pending.len()))
+                    .collect();
+                out.array(busy.len());
+                for (name, pending) in busy {
+                    out.array(2);
+                    out.bulk(name);
+                    out.bulk_int(pending as i64);
+                }
+            }
+            _ => {
+                out.null();
+                out.null();
+                out.null_array();
+            }
+        }
+        return Ok(());
+    };
+    let ids: Vec<StreamId> = match &consumer {
+        Some(name) => match group.consumers.get(&name[..]) {
+            Some(c) => c.pending.range(start..=end.max(start)).copied().collect(),
+            None => Vec::new(),
+        },
+        None => group
+            .pending
+            .range(start..=end.max(start))
+            .map(|(id, _)| *id)
+            .collect(),
+    };
+    let rows: Vec<(StreamId, &crate::engine::stream::Pending)> = ids
+        .into_iter()
+        .filter(|id| *id <= end)
+        .filter_map(|id| group.pending.get(&id).map(|p| (id, p)))
+        .filter(|(_, p)| min_idle == 0 || now - p.delivery_time >= min_idle)
+        .take(count)
+        .collect();
+    out.array(rows.len());
+    for (id, pending) in rows {
+        out.array(4);
+        reply_id(out, id);
+        out.bulk(&pending.consumer);
+        out.int((now - pending.delivery_time).max(0));
+        out.int(pending.delivery_count as i64);
+    }
+    Ok(())
+}
+
+/// Replies with a claimed entry: its ID alone, or the entry (null if it is gone).
+fn reply_claimed(out: &mut Reply, stream: &Stream, id: StreamId, just_id: bool) {
+    if just_id {
+        reply_id(out, id);
+    } else {
+        match stream.get(id) {
+            Some(fields) => reply_entry(out, id, Some(fields)),
+            None => out.null(),
+        }
+    }
+}
+
+fn xclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let exists =
+        read_stream(ctx.db(), &args[1], now)?.is_some_and(|s| s.groups.contains_key(&args[2][..]));
+    if !exists {
+        return Err(no_group(&args[1], &args[2]));
+    }
+    let min_idle = int_arg(&args[4])
+        .map_err(|_| CmdError::err("Invalid min-idle-time argument for XCLAIM"))?
+        .max(0);
+    let mut ids = Vec::new();
+    let mut j = 5;
+    while j < args.len() {
+        match parse_id(&args[j], 0, true) {
+            Ok(id) => ids.push(id),
+            Err(_) => break,
+        }
+        j += 1;
+    }
+    let (mut force, mut just_id) = (false, false);
+    let mut delivery_time = None;
+    let mut retry_count = None;
+    let mut last_id = StreamId::ZERO;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let opt = &args[j];
+        let number = |text: &str| {
+            int_arg(&args[j + 1])
+                .map_err(|_| CmdError::err(format!("Invalid {text} option argument for XCLAIM")))
+        };
+        if is(opt, "force") {
+            force = true;
+        } else if is(opt, "justid") {
+            just_id = true;
+        } else if is(opt, "idle") && more > 0 {
+            delivery_time = Some(now - number("IDLE")?);
+            j += 1;
+        } else if is(opt, "time") && more > 0 {
+            delivery_time = Some(number("TIME")?);
+            j += 1;
+        } else if is(opt, "retrycount") && more > 0 {
+            retry_count = Some(number("RETRYCOUNT")?);
+            j += 1;
+        } else if is(opt, "lastid") && more > 0 {
+            last_id = parse_id(&args[j + 1], 0, true)?;
+            j += 1;
+        } else {
+            return Err(CmdError::err(format!(
+                "Unrecognized XCLAIM option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+        j += 1;
+    }
+    let delivery_time = match delivery_time {
+        Some(t) if (0..=now).contains(&t) => t,
+        _ => now,
+    };
+    let (db, out) = ctx.db_and_out();
+    let (stream, mut group) = group_of(db, &args[1], &args[2], now)?;
+    if last_id > group.last_id {
+        group.last_id = last_id;
+    }
+    let consumer = &args[3][..];
+    let mut claimed = Vec::new();
+    for id in ids {
+        let known = group.pending.get(&id).map(|p| p.delivery_time);
+        if stream.get(id).is_none() {
+            group.forget(id);
+            continue;
+        }
+        if known.is_none() && !force {
+            continue;
+        }
+        if let Some(time) = known {
+            if min_idle > 0 && now - time < min_idle {
+                continue;
+            }
+        }
+        group.consumer(consumer, now);
+        // A NACK FORCE creates starts at one delivery, as Redis's.
+        let count = group.pending.get(&id).map_or(1, |p| p.delivery_count);
+        let pending = group.assign(id, consumer, now);
+        pending.delivery_time = delivery_time;
+        pending.delivery_count = match retry_count {
+            Some(n) if n >= 0 => n as u64,
+            _ if !just_id => count + 1,
+            _ => count,
+        };
+        claimed.push(id);
+    }
+    out.array(claimed.len());
+    for id in claimed {
+        reply_claimed(out, stream, id, just_id);
+    }
+    stream.groups.insert(args[2].to_vec(), group);
+    Ok(())
+}
+
+fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let min_idle = int_arg(&args[4])
+        .map_err(|_| CmdError::err("Invalid min-idle-time argument for XAUTOCLAIM"))?
+        .max(0);
+    let start = start_bound(&args[5])?;
+    let mut count = 100usize;
+    let mut just_id = false;
+    let mut j = 6;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if is(&args[j], "count") && more > 0 {
+            count = match int_arg(&args[j + 1]) {
+                Ok(n) if (1..=i64::MAX / 16).contains(&n) => n as usize,
+                _ => return Err(CmdError::err("COUNT must be > 0")),
+            };
+            j += 1;
+        } else if is(&args[j], "justid") {
+            just_id = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let now = ctx.now;
+    let exists =
+        read_stream(ctx.db(), &args[1], now)?.is_some_and(|s| s.groups.contains_key(&args[2][..]));
+    if !exists {
+        return Err(no_group(&args[1], &args[2]));
+    }
+    let (db, out) = ctx.db_and_out();
+    let (stream, mut group) = group_of(db, &args[1], &args[2], now)?;
+    let consumer = &args[3][..];
+    let mut attempts = count * 10;
+    let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
+    let mut cursor = group.pending.range(start..).map(|(id, _)| *id).next();
+    while let Some(id) = cursor {
+        if attempts == 0 || count == 0 {
+            break;
+        }
+        attempts -= 1;
+        let next = group.pending.range(id..).nth(1).map(|(id, _)| *id);
+        if stream.get(id).is_none() {
+            group.forget(id);
+            deleted.push(id);
+            count -= 1;
+            cursor = next;
+            continue;
+        }
+        let time = group.pending[&id].delivery_time;
+        if min_idle > 0 && now - time < min_idle {
+            cursor = next;
+            continue;
+        }
+        group.consumer(consumer, now);
+        let count_before = group.pending[&id].delivery_count;
+        let pending = group.assign(id, consumer, now);
+        pending.delivery_time = now;
+        pending.delivery_count = if just_id {
+            count_before
+        } else {
+            count_before + 1
+        };
+        claimed.push(id);
+        count -= 1;
+        cursor = next;
+    }
+    out.array(3);
+    reply_id(out, cursor.unwrap_or(StreamId::ZERO));
+    out.array(claimed.len());
+    for id in claimed {
+        reply_claimed(out, stream, id, just_id);
+    }
+    out.array(deleted.len());
+    for id in deleted {
+        reply_id(out, id);
+    }
+    stream.groups.insert(args[2].to_vec(), group);
+    Ok(())
+}
+
+/// An ENTRIESREAD value: a count, or -1 for unknown.
+fn entries_read_arg(arg: &[u8]) -> Result<Option<u64>, CmdError> {
+    match int_arg(arg)? {
+        -1 => Ok(None),
+        n if n < 0 => Err(CmdError::err(
+            "value for ENTRIESREAD must be positive or -1",
+        )),
+        n => Ok(Some(n as u64)),
+    }
+}
+
+/// Redis's answer to a container's subcommand called with the wrong arguments.
+/// XGROUP's and XINFO CONSUMERS' error for a missing group (`args[2]` key, `args[3]` group).
+fn no_such_group(args: &Args) -> CmdError {
+    CmdError::Other(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        String::from_utf8_lossy(&args[3]),
+        String::from_utf8_lossy(&args[2])
+    ))
+}
+
+fn key_required() -> CmdError {
+    CmdError::err(
+        "The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+    )
+}
+
+fn subcommand_syntax(args: &Args) -> CmdError {
+    CmdError::err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&args[1]),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    ))
+}
+
+fn xgroup_create(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut mkstream = false;
+    let mut entries_read = None;
+    let mut i = 5;
+    while i < args.len() {
+        if is(&args[i], "mkstream") {
+            mkstream = true;
+            i += 1;
+        } else if is(&args[i], "entriesread") && i + 1 < args.len() {
+            entries_read = entries_read_arg(&args[i + 1])?;
+            i += 2;
+        } else {
+            return Err(subcommand_syntax(args));
+        }
+    }
+    let now = ctx.now;
+    let db = ctx.db();
+    let stream = read_stream(db, &args[2], now)?;
+    if stream.is_none() && !mkstream {
+        return Err(key_required());
+    }
+    let id = match &args[4][..] {
+        b"$" => stream.map_or(StreamId::ZERO, |s| s.last_id),
+        arg => parse_id(arg, 0, true)?,
+    };
+    if stream.is_none() {
+        db.set(&args[2], Stream::default().into_value(), now);
+    }
+    let stream = write_stream(db, &args[2], now)?.ok_or(CmdError::NoSuchKey)?;
+    if stream.groups.contains_key(&args[3][..]) {
+        return Err(CmdError::Other(
+            "BUSYGROUP Consumer Group name already exists".into(),
+        ));
+    }
+    let group = Group {
+        last_id: id,
+        entries_read,
+        ..Group::default()
+    };
+    stream.groups.insert(args[3].to_vec(), group);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// The stream of an XGROUP subcommand that needs key and group to exist.
+fn existing_group<'a>(ctx: &'a mut Ctx, args: &Args) -> Result<&'a mut Stream, CmdError> {
+    let now = ctx.now;
+    let Some(stream) = write_stream(ctx.db(), &args[2], now)? else {
+        return Err(key_required());
+    };
+    if !stream.groups.contains_key(&args[3][..]) {
+        return Err(no_such_group(args));
+    }
+    Ok(stream)
+}
+
+fn xgroup_setid(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let entries_read = match args.len() {
+        5 => None,
+        7 if is(&args[5], "entriesread") => entries_read_arg(&args[6])?,
+        _ => return Err(subcommand_syntax(args)),
+    };
+    let stream = existing_group(ctx, args)?;
+    let id = match &args[4][..] {
+        b"$" => stream.last_id,
+        arg => parse_id(arg, 0, false)?,
+    };
+    if let Some(group) = stream.groups.get_mut(&args[3][..]) {
+        group.last_id = id;
+        group.entries_read = entries_read;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn xgroup_destroy(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let Some(stream) = write_stream(ctx.db(), &args[2], now)? else {
+        return Err(key_required());
+    };
+    let removed = stream.groups.remove(&args[3][..]).is_some();
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+fn xgroup_createconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let stream = existing_group(ctx, args)?;
+    let group = stream
+        .groups
+        .get_mut(&args[3][..])
+        .ok_or(CmdError::NoSuchKey)?;
+    let created = !group.consumers.contains_key(&args[4][..]);
+    if created {
+        group.consumer(&args[4], now);
+    }
+    ctx.out.int(created as i64);
+    Ok(())
+}
+
+fn xgroup_delconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let stream = existing_group(ctx, args)?;
+    let group = stream
+        .groups
+        .get_mut(&args[3][..])
+        .ok_or(CmdError::NoSuchKey)?;
+    let pending = match group.consumers.remove(&args[4][..]) {
+        Some(consumer) => {
+            for id in &consumer.pending {
+                group.pending.remove(id);
+            }
+            consumer.pending.len()
+        }
+        None => 0,
+    };
+    ctx.out.int(pending as i64);
+    Ok(())
+}
+
+fn xgroup_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    help_reply(
+        ctx,
+        "XGROUP",
+        &[
+            "CREATE <key> <groupname> <id|$> [option]",
+            "    Create a new consumer group. Options are:",
+            "    * MKSTREAM",
+            "      Create the empty stream if it does not exist.",
+            "    * ENTRIESREAD entries_read",
+            "      Set the group's entries_read counter (internal use).",
+            "CREATECONSUMER <key> <groupname> <consumer>",
+            "    Create a new consumer in the specified group.",
+            "DELCONSUMER <key> <groupname> <consumer>",
+            "    Remove the specified consumer.",
+            "DESTROY <key> <groupname>",
+            "    Remove the specified group.",
+            "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+            "    Set the current group ID and entries_read counter.",
+        ],
+    )
+}
+
+/// The stream XINFO describes, or "no such key".
+fn info_stream<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a Stream, CmdError> {
+    let now = ctx.now;
+    read_stream(ctx.db(), key, now)?.ok_or_else(|| CmdError::err("no such key"))
+}
+
+fn reply_optional_count(out: &mut Reply, count: Option<u64>) {
+    match count {
+        Some(n) => out.int(n as i64),
+        None => out.null(),
+    }
+}
+
+/// XINFO STREAM's common head: the counters and IDs.
+fn reply_stream_head(out: &mut Reply, stream: &Stream, fields: usize) {
+    out.map(fields);
+    out.bulk(b"length");
+    out.int(stream.len() as i64);
+    out.bulk(b"radix-tree-keys");
+    out.int(stream.node_count() as i64);
+    // Redis's radix tree has inner nodes besides its keys; this counts the keys plus the root.
+    out.bulk(b"radix-tree-nodes");
+    out.int(stream.node_count() as i64 + 1);
+    out.bulk(b"last-generated-id");
+    reply_id(out, stream.last_id);
+    out.bulk(b"max-deleted-entry-id");
+    reply_id(out, stream.max_deleted);
+    out.bulk(b"entries-added");
+    out.int(stream.entries_added as i64);
+    out.bulk(b"recorded-first-entry-id");
+    reply_id(out, stream.first_id);
+}
+
+fn xinfo_stream(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let full = match args.len() {
+        3 => None,
+        4 if is(&args[3], "full") => Some(10),
+        6 if is(&args[3], "full") && is(&args[4], "count") => {
+            let count = int_arg(&args[5])?;
+            Some(if count < 0 { 10 } else { count as usize })
+        }
+        _ => return Err(subcommand_syntax(args)),
+    };
+    let now = ctx.now;
+    let stream = info_stream(ctx, &args[2])?.clone();
+    let out = &mut *ctx.out;
+    let Some(count) = full else {
+        reply_stream_head(out, &stream, 10);
+        out.bulk(b"groups");
+        out.int(stream.groups.len() as i64);
+        for (label, entry) in [
+            ("first-entry", stream.first_entry()),
+            ("last-entry", stream.last_entry()),
+        ] {
+            out.bulk(label.as_bytes());
+            match entry {
+                Some((id, fields)) => reply_entry(out, id, Some(fields)),
+                None => out.null(),
+            }
+        }
+        return Ok(());
+    };
+    let limit = if count == 0 { usize::MAX } else { count };
+    reply_stream_head(out, &stream, 9);
+    out.bulk(b"entries");
+    reply_entries(
+        out,
+        &stream.range(StreamId::ZERO, StreamId::MAX, count, false),
+    );
+    out.bulk(b"groups");
+    out.array(stream.groups.len());
+    for (name, group) in &stream.groups {
+        out.map(7);
+        out.bulk(b"name");
+        out.bulk(name);
+        out.bulk(b"last-delivered-id");
+        reply_id(out, group.last_id);
+        out.bulk(b"entries-read");
+        reply_optional_count(out, group.entries_read);
+        out.bulk(b"lag");
+        reply_optional_count(out, stream.lag(group));
+        out.bulk(b"pel-count");
+        out.int(group.pending.len() as i64);
+        out.bulk(b"pending");
+        let pel: Vec<_> = group.pending.iter().take(limit).collect();
+        out.array(pel.len());
+        for (id, pending) in pel {
+            out.array(4);
+            reply_id(out, *id);
+            out.bulk(&pending.consumer);
+            out.int(pending.delivery_time);
+            out.int(pending.delivery_count as i64);
+        }
+        out.bulk(b"consumers");
+        out.array(group.consumers.len());
+        for (name, consumer) in &group.consumers {
+            out.map(4);
+            out.bulk(b"name");
+            out.bulk(name);
+            out.bulk(b"seen-time");
+            out.int(consumer.seen_time);
+            out.bulk(b"pel-count");
+            out.int(consumer.pending.len() as i64);
+            out.bulk(b"pending");
+            let pel: Vec<_> = consumer.pending.iter().take(limit).collect();
+            out.array(pel.len());
+            for id in pel {
+                let pending = &group.pending[id];
+                out.array(3);
+                reply_id(out, *id);
+                out.int(pending.delivery_time);
+                out.int(pending.delivery_count as i64);
+            }
+        }
+    }
+    let _ = now;
+    Ok(())
+}
+
+fn xinfo_groups(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let stream = info_stream(ctx, &args[2])?.clone();
+    let out = &mut *ctx.out;
+    out.array(stream.groups.len());
+    for (name, group) in &stream.groups {
+        out.map(6);
+        out.bulk(b"name");
+        out.bulk(name);
+        out.bulk(b"consumers");
+        out.int(group.consumers.len() as i64);
+        out.bulk(b"pending");
+        out.int(group.pending.len() as i64);
+        out.bulk(b"last-delivered-id");
+        reply_id(out, group.last_id);
+        out.bulk(b"entries-read");
+        reply_optional_count(out, group.entries_read);
+        out.bulk(b"lag");
+        reply_optional_count(out, stream.lag(group));
+    }
+    Ok(())
+}
+
+fn xinfo_consumers(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let now = ctx.now;
+    let stream = info_stream(ctx, &args[2])?;
+    let Some(group) = stream.groups.get(&args[3][..]) else {
+        return Err(no_such_group(args));
+    };
+    let consumers: Vec<(Vec<u8>, usize, i64)> = group
+        .consumers
+        .iter()
+        .map(|(name, c)| (name.clone(), c.pending.len(), (now - c.seen_time).max(0)))
+        .collect();
+    let out = &mut *ctx.out;
+    out.array(consumers.len());
+    for (name, pending, idle) in consumers {
+        out.map(3);
+        out.bulk(b"name");
+        out.bulk(&name);
+        out.bulk(b"pending");
+        out.int(pending as i64);
+        out.bulk(b"idle");
+        out.int(idle);
+    }
+    Ok(())
+}
+
+fn xinfo_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    help_reply(
+        ctx,
+        "XINFO",
+        &[
+            "CONSUMERS <key> <groupname>",
+            "    Show consumers of <groupname>.",
+            "GROUPS <key>",
+            "    Show the stream consumer groups.",
+            "STREAM <key> [FULL [COUNT <count>]",
+            "    Show information about the stream.",
+        ],
+    )
+}
+
+fn xsetid(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let id = parse_id(&args[2], 0, true)?;
+    let mut entries_added = None;
+    let mut max_deleted = StreamId::ZERO;
+    let mut i = 3;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        if is(&args[i], "entriesadded") && more > 0 {
+            let n = int_arg(&args[i + 1])?;
+            if n < 0 {
+                return Err(CmdError::err("entries_added must be positive"));
+            }
+            entries_added = Some(n as u64);
+        } else if is(&args[i], "maxdeletedid") && more > 0 {
+            max_deleted = parse_id(&args[i + 1], 0, true)?;
+            if id < max_deleted {
+                return Err(CmdError::err(
+                    "The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+                ));
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let now = ctx.now;
+    let stream =
+        write_stream(ctx.db(), &args[1], now)?.ok_or_else(|| CmdError::err("no such key"))?;
+    if let Some((top, _)) = stream.last_entry() {
+        if id < top {
+            return Err(CmdError::err(
+                "The ID specified in XSETID is smaller than the target stream top item",
+            ));
+        }
+        if entries_added.is_some_and(|n| (stream.len() as u64) > n) {
+            return Err(CmdError::err(
+                "The entries_added specified in XSETID is smaller than the target stream length",
+            ));
+        }
+    }
+    if id < stream.max_deleted {
+        return Err(CmdError::err(
+            "The ID specified in XSETID is smaller than current max_deleted_entry_id",
+        ));
+    }
+    stream.last_id = id;
+    if let Some(n) = entries_added {
+        stream.entries_added = n;
+    }
+    if max_deleted != StreamId::ZERO {
+        stream.max_deleted = max_deleted;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "xadd",
+        arity: -5,
+        flags: "write denyoom fast",
+        acl: "@write @stream @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks_noted("UPDATE instead of INSERT because of the optional trimming feature", "RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Appends a new entry to a stream",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.",
+        handler: Some(xadd),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xlen",
+        arity: 2,
+        flags: "readonly fast",
+        acl: "@read @stream @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return the number of entries in a stream",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(1)",
+        handler: Some(xlen),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xrange",
+        arity: -4,
+        flags: "readonly",
+        acl: "@read @stream @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
+        handler: Some(xrange),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xrevrange",
+        arity: -4,
+        flags: "readonly",
+        acl: "@read @stream @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
+        handler: Some(xrevrange),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xread",
+        arity: -4,
+        flags: "readonly blocking movablekeys",
+        acl: "@read @stream @slow @blocking",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RO access", Begin::Keyword("STREAMS", 1), Find::Range(-1, 1, 2))],
+        summary: "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.",
+        handler: Some(xread),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xreadgroup",
+        arity: -7,
+        flags: "write blocking movablekeys",
+        acl: "@write @stream @slow @blocking",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RO access", Begin::Keyword("STREAMS", 4), Find::Range(-1, 1, 2))],
+        summary: "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.",
+        handler: Some(xreadgroup),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xdel",
+        arity: -3,
+        flags: "write fast",
+        acl: "@write @stream @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(1) for each single item to delete in the stream, regardless of the stream size.",
+        handler: Some(xdel),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xtrim",
+        arity: -4,
+        flags: "write",
+        acl: "@write @stream @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Trims the stream to (approximately if '~' is passed) a certain size",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.",
+        handler: Some(xtrim),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xgroup",
+        arity: -2,
+        flags: "",
+        acl: "@slow",
+        keys: (0, 0, 0),
+        summary: "A container for consumer groups commands",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "Depends on subcommand.",
+        subcommands: &[
+            CommandSpec {
+                name: "xgroup|delconsumer",
+                arity: 5,
+                flags: "write",
+                acl: "@write @stream @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RW delete", Begin::Index(2), Find::Range(0, 1, 0))],
+                summary: "Delete a consumer from a consumer group.",
+                since: "5.0.0",
+                group: "stream",
+                complexity: "O(1)",
+                handler: Some(xgroup_delconsumer),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "xgroup|create",
+                arity: -5,
+                flags: "write denyoom",
+                acl: "@write @stream @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
+                summary: "Create a consumer group.",
+                since: "5.0.0",
+                group: "stream",
+                complexity: "O(1)",
+                handler: Some(xgroup_create),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "xgroup|setid",
+                arity: -5,
+                flags: "write",
+                acl: "@write @stream @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RW update", Begin::Index(2), Find::Range(0, 1, 0))],
+                summary: "Set a consumer group to an arbitrary last delivered ID value.",
+                since: "5.0.0",
+                group: "stream",
+                complexity: "O(1)",
+                handler: Some(xgroup_setid),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "xgroup|help",
+                arity: 2,
+                flags: "loading stale",
+                acl: "@stream @slow",
+                keys: (0, 0, 0),
+                summary: "Show helpful text about the different subcommands",
+                since: "5.0.0",
+                group: "stream",
+                complexity: "O(1)",
+                handler: Some(xgroup_help),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "xgroup|createconsumer",
+                arity: 5,
+                flags: "write denyoom",
+                acl: "@write @stream @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
+                summary: "Create a consumer in a consumer group.",
+                since: "6.2.0",
+                group: "stream",
+                complexity: "O(1)",
+                handler: Some(xgroup_createconsumer),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "xgroup|destroy",
+                arity: 4,
+                flags: "write",
+                acl: "@write @stream @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RW delete", Begin::Index(2), Find::Range(0, 1, 0))],
+                summary: "Destroy a consumer group.",
+                since: "5.0.0",
+                group: "stream",
+                complexity: "O(N) where N is the number of entries in the group's pending entries list (PEL).",
+                handler: Some(xgroup_destroy),
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xack",
+        arity: -4,
+        flags: "write fast",
+        acl: "@write @stream @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(1) for each message ID processed.",
+        handler: Some(xack),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xpending",
+        arity: -3,
+        flags: "readonly",
+        acl: "@read @stream @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.",
+        handler: Some(xpending),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xclaim",
+        arity: -6,
+        flags: "write fast",
+        acl: "@write @stream @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(log N) with N being the number of messages in the PEL of the consumer group.",
+        handler: Some(xclaim),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xautoclaim",
+        arity: -6,
+        flags: "write fast",
+        acl: "@write @stream @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
+        tips: "nondeterministic_output",
+        summary: "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.",
+        since: "6.2.0",
+        group: "stream",
+        complexity: "O(1) if COUNT is small.",
+        handler: Some(xautoclaim),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xinfo",
+        arity: -2,
+        flags: "",
+        acl: "@slow",
+        keys: (0, 0, 0),
+        summary: "A container for stream introspection commands",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "Depends on subcommand.",
+        subcommands: &[
+            CommandSpec {
+                name: "xinfo|stream",
+                arity: -3,
+                flags: "readonly",
+                acl: "@read @stream @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
+                summary: "Get information about a stream",
+                since: "5.0.0",
+                group: "stream",
+                complexity: "O(1)",
+                handler: Some(xinfo_stream),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "xinfo|groups",
+                arity: 3,
+                flags: "readonly",
+                acl: "@read @stream @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
+                summary: "List the consumer groups of a stream",
+                since: "5.0.0",
+                group: "stream",
+                complexity: "O(1)",
+                handler: Some(xinfo_groups),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "xinfo|consumers",
+                arity: 4,
+                flags: "readonly",
+                acl: "@read @stream @slow",
+                keys: (2, 2, 1),
+                key_specs: &[ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
+                tips: "nondeterministic_output",
+                summary: "List the consumers in a consumer group",
+                since: "5.0.0",
+                group: "stream",
+                complexity: "O(1)",
+                handler: Some(xinfo_consumers),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "xinfo|help",
+                arity: 2,
+                flags: "loading stale",
+                acl: "@stream @slow",
+                keys: (0, 0, 0),
+                summary: "Show helpful text about the different subcommands",
+                since: "5.0.0",
+                group: "stream",
+                complexity: "O(1)",
+                handler: Some(xinfo_help),
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "xsetid",
+        arity: -3,
+        flags: "write denyoom fast",
+        acl: "@write @stream @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "An internal command for replicating stream values",
+        since: "5.0.0",
+        group: "stream",
+        complexity: "O(1)",
+        handler: Some(xsetid),
+        ..CommandSpec::DEFAULT
+    },
+];
