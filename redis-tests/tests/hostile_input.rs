@@ -89,6 +89,25 @@ const WORDS: &[&str] = &[
     "hz",
     "\u{0}\u{ff}",
     "a\r\nb",
+    "WITHSCORES",
+    "BYSCORE",
+    "BYLEX",
+    "LIMIT",
+    "MAXLEN",
+    "MINID",
+    "~",
+    "STREAMS",
+    "GROUP",
+    "MKSTREAM",
+    "$",
+    ">",
+    "-",
+    "+",
+    "(1",
+    "[a",
+    "1-1",
+    "return redis.call('get', KEYS[1])",
+    "return {1, 'x', {err = 'e'}}",
 ];
 
 /// Commands that legitimately end, silence or block the connection, or reconfigure the server
@@ -106,6 +125,10 @@ const SKIPPED: &[&str] = &[
     "blmove",
     "brpoplpush",
     "blmpop",
+    "bzpopmin",
+    "bzpopmax",
+    "bzmpop",
+    "shutdown",
 ];
 
 #[test]

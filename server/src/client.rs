@@ -132,6 +132,8 @@ pub struct Client {
     pub blocked: Option<crate::blocking::BlockRequest>,
     /// Running EXEC's queue: blocking commands must not block there.
     pub in_exec: bool,
+    /// Runs commands for a script (`redis.call`): nothing may block.
+    pub in_script: bool,
     /// Pub/sub subscriptions, in the order they were made, and where messages arrive.
     pub subscriptions: Subscriptions,
     /// Keys under WATCH: (database, key, what was seen).
@@ -153,6 +155,7 @@ impl Client {
             blocked: None,
             subscriptions: Subscriptions::default(),
             in_exec: false,
+            in_script: false,
             multi_failed: false,
             watched: Vec::new(),
             info,

@@ -46,6 +46,8 @@ pub struct Config {
     pub set_max_listpack_value: u64,
     pub list_max_listpack_size: i64,
     pub hll_sparse_max_bytes: u64,
+    /// Milliseconds a script runs before other clients get BUSY (Redis's lua-time-limit).
+    pub busy_reply_threshold: u64,
     pub zset_max_listpack_entries: u64,
     pub zset_max_listpack_value: u64,
     /// etcd endpoints; none means standalone.
@@ -77,6 +79,7 @@ impl Default for Config {
             set_max_listpack_value: 64,
             list_max_listpack_size: -2,
             hll_sparse_max_bytes: 3000,
+            busy_reply_threshold: 5000,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             etcd: None,
@@ -239,6 +242,7 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.bind.clone(),
         set: None,
     },
+    count_param!("busy-reply-threshold", busy_reply_threshold),
     Param {
         name: "databases",
         get: |c| c.databases.to_string(),
@@ -281,6 +285,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
+    count_param!("lua-time-limit", busy_reply_threshold),
     Param {
         name: "maxclients",
         get: |c| c.maxclients.to_string(),

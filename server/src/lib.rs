@@ -11,6 +11,7 @@ pub mod memory;
 pub mod net;
 pub mod pubsub;
 pub mod resp;
+pub mod scripting;
 pub mod state;
 
 #[global_allocator]

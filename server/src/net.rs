@@ -74,7 +74,7 @@ async fn handle(
         crate::commands::pubsub::unsubscribe_all(&mut client, &mut server.pubsub.lock());
     }
     if blocked.is_some() || !client.watched.is_empty() {
-        let mut ks = server.keyspace.lock();
+        let mut ks = keyspace_when_free(&server).await;
         if let Some(blocked) = blocked {
             blocking::unblock(&mut ks, blocked.id);
         }
@@ -93,6 +93,8 @@ struct Backlog {
     pending: VecDeque<Vec<Bytes>>,
     /// A malformed request seen after `pending`: answered, then the connection closes.
     error: Option<ProtocolError>,
+    /// Requests wait for a running script to finish (checked again shortly).
+    waiting_for_script: bool,
 }
 
 /// Reads and writes concurrently: replies that the client has not read yet stay buffered while
@@ -120,6 +122,7 @@ async fn connection_loop(
             return Ok(());
         }
         let deadline = blocked.as_ref().and_then(|b| b.request.deadline);
+        let waiting_for_script = backlog.waiting_for_script && blocked.is_none();
         let idle = async {
             match (idle_timeout, deadline) {
                 (_, Some(deadline)) => tokio::time::sleep_until(deadline.into()).await,
@@ -179,13 +182,16 @@ async fn connection_loop(
                     out.buf = BytesMut::with_capacity(16 * 1024);
                 }
             }
+            _ = tokio::time::sleep(SCRIPT_POLL), if waiting_for_script => {
+                *blocked = run_requests(server, client, &mut backlog, &mut out);
+            }
             _ = info.kill_signal.notified() => return Ok(()),
             _ = idle, if deadline.is_some() || !writing => {
                 let Some(waiting) = blocked.take() else {
                     // Idle past `timeout` (blocked clients are exempt, as in Redis).
                     return Ok(());
                 };
-                time_out(server, waiting, &mut out);
+                time_out(server, waiting, &mut out).await;
                 *blocked = run_requests(server, client, &mut backlog, &mut out);
             }
         }
@@ -194,8 +200,8 @@ async fn connection_loop(
 
 /// A blocked command's deadline passed: withdraw it and answer its timeout reply, unless it was
 /// served at the last moment, in which case that reply stands.
-fn time_out(server: &Server, mut waiting: Blocked, out: &mut Reply) {
-    let withdrawn = blocking::unblock(&mut server.keyspace.lock(), waiting.id);
+async fn time_out(server: &Server, mut waiting: Blocked, out: &mut Reply) {
+    let withdrawn = blocking::unblock(&mut *keyspace_when_free(server).await, waiting.id);
     if withdrawn {
         if waiting.request.null_array_on_timeout {
             out.null_array();
@@ -242,6 +248,18 @@ fn run_requests(
             }
             return None;
         }
+        // A script holds the keyspace: never park this worker on its lock. Past the busy
+        // threshold Redis answers BUSY (SCRIPT KILL excepted); before, requests wait.
+        backlog.waiting_for_script = server.scripts.is_running();
+        if backlog.waiting_for_script {
+            let threshold = server.config.read().busy_reply_threshold;
+            if server.scripts.is_busy(threshold) {
+                while let Some(args) = backlog.pending.pop_front() {
+                    answer_while_busy(server, &args, out);
+                }
+            }
+            return None;
+        }
         let mut batch = Batch::for_server(server);
         let mut ks = server.keyspace.lock();
         let mut registered = None;
@@ -269,6 +287,41 @@ fn run_requests(
     None
 }
 
+/// The keyspace lock, waited for without parking a worker thread while a script holds it.
+async fn keyspace_when_free(
+    server: &Server,
+) -> parking_lot::MutexGuard<'_, crate::engine::Keyspace> {
+    loop {
+        if let Some(guard) = server.keyspace.try_lock() {
+            return guard;
+        }
+        if !server.scripts.is_running() {
+            return server.keyspace.lock();
+        }
+        tokio::time::sleep(SCRIPT_POLL).await;
+    }
+}
+
+/// How often a connection whose requests wait for a script looks again.
+const SCRIPT_POLL: Duration = Duration::from_millis(2);
+
+/// What a request gets while a script has run past the busy threshold.
+fn answer_while_busy(server: &Server, args: &[Bytes], out: &mut Reply) {
+    let is_script_kill = args.len() == 2
+        && args[0].eq_ignore_ascii_case(b"script")
+        && args[1].eq_ignore_ascii_case(b"kill");
+    let is_shutdown_nosave = args.len() == 2
+        && args[0].eq_ignore_ascii_case(b"shutdown")
+        && args[1].eq_ignore_ascii_case(b"nosave");
+    if is_script_kill {
+        crate::commands::scripting::kill_reply(server.scripts.kill(), out);
+    } else if is_shutdown_nosave {
+        crate::commands::server::shutdown_now();
+    } else {
+        out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+    }
+}
+
 /// Active expiry: every 1/hz seconds, sweep each database's deadlines in short slices so due
 /// keys go away even when nobody reads them, without holding the keyspace lock for long.
 pub async fn expiry_cycle(server: Arc<Server>) {
@@ -276,10 +329,15 @@ pub async fn expiry_cycle(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
         for (_, keyspace) in server.engine.all() {
-            let databases = keyspace.lock().dbs.len();
+            // Skipped while a script holds the keyspace: this task must not park its worker.
+            let Some(databases) = keyspace.try_lock().map(|ks| ks.dbs.len()) else {
+                continue;
+            };
             for db in 0..databases {
                 for _ in 0..10 {
-                    let mut ks = keyspace.lock();
+                    let Some(mut ks) = keyspace.try_lock() else {
+                        break;
+                    };
                     let Some(db) = ks.dbs.get_mut(db) else { break };
                     if db.volatile_len() == 0 {
                         break;

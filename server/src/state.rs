@@ -42,6 +42,7 @@ pub struct Server {
     pub keyspace: SharedKeyspace,
     pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
     pub pubsub: Mutex<crate::pubsub::Registry>,
+    pub scripts: crate::scripting::Scripts,
     next_client_id: AtomicU64,
     pub stats: Stats,
     pub command_stats: Vec<CommandStats>,
@@ -65,6 +66,7 @@ impl Server {
             keyspace,
             clients: Mutex::new(AHashMap::new()),
             pubsub: Mutex::new(Default::default()),
+            scripts: crate::scripting::Scripts::new(),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             command_stats: (0..command_count)

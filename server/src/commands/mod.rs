@@ -10,6 +10,7 @@ pub mod keys;
 pub mod lists;
 pub mod pops;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod streams;
@@ -241,7 +242,7 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 13] {
+fn families() -> [&'static [CommandSpec]; 14] {
     [
         connection::COMMANDS,
         hashes::COMMANDS,
@@ -250,6 +251,7 @@ fn families() -> [&'static [CommandSpec]; 13] {
         zsets::COMMANDS,
         hyperloglog::COMMANDS,
         streams::COMMANDS,
+        scripting::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,

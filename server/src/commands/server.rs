@@ -576,6 +576,32 @@ fn command_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     )
 }
 
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: there is nothing to save, so the process
+/// ends at once (ABORT has no shutdown in progress to cancel).
+fn shutdown(_ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut abort = false;
+    for arg in &args[1..] {
+        if is(arg, "abort") {
+            abort = true;
+        } else if !["nosave", "save", "now", "force"]
+            .iter()
+            .any(|w| is(arg, w))
+        {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if abort {
+        return Err(CmdError::err("No shutdown in progress."));
+    }
+    shutdown_now()
+}
+
+/// Ends the process, as SHUTDOWN does.
+pub fn shutdown_now() -> ! {
+    tracing::warn!("SHUTDOWN requested: exiting");
+    std::process::exit(0)
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
@@ -810,6 +836,19 @@ pub static COMMANDS: &[CommandSpec] = &[
                 ..CommandSpec::DEFAULT
             },
         ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "shutdown",
+        arity: -1,
+        flags: "admin noscript loading stale no_multi allow_busy",
+        acl: "@admin @slow @dangerous",
+        keys: (0, 0, 0),
+        summary: "Synchronously save the dataset to disk and then shut down the server",
+        since: "1.0.0",
+        group: "server",
+        complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        handler: Some(shutdown),
         ..CommandSpec::DEFAULT
     },
 ];

@@ -15,8 +15,6 @@ pub struct Entry {
     lru: u32,
 }
 
-const LRU_MASK: u32 = (1 << 24) - 1;
-
 /// Whether access records are LFU counters (an LFU maxmemory policy is in force).
 static LFU_MODE: AtomicBool = AtomicBool::new(false);
 
@@ -33,8 +31,12 @@ fn lfu_mode() -> bool {
     LFU_MODE.load(Ordering::Relaxed)
 }
 
-fn lru_clock(now_ms: i64) -> u32 {
-    ((now_ms / 1000) as u32) & LRU_MASK
+/// LRU records count tenths of a second (Redis counts seconds): keys touched within the same
+/// second are still ordered, so sampled eviction picks the older one instead of a coin toss.
+const LRU_TICK_MS: i64 = 100;
+
+fn lru_tick(now_ms: i64) -> u32 {
+    (now_ms / LRU_TICK_MS) as u32
 }
 
 fn minutes(now_ms: i64) -> u32 {
@@ -46,7 +48,7 @@ fn new_record(now_ms: i64) -> u32 {
     if lfu_mode() {
         (minutes(now_ms) << 8) | LFU_INIT
     } else {
-        lru_clock(now_ms)
+        lru_tick(now_ms)
     }
 }
 
@@ -58,10 +60,18 @@ impl Entry {
         }
     }
 
-    /// Seconds since the last access, for OBJECT IDLETIME and LRU eviction.
+    /// Tenths of a second since the last access, for LRU eviction.
+    pub fn idle_ticks(&self, now_ms: i64) -> u64 {
+        lru_tick(now_ms).wrapping_sub(self.lru) as u64
+    }
+
+    /// Whole seconds since the last access as Redis's OBJECT IDLETIME counts them: the
+    /// difference of the two clock seconds.
     pub fn idle_seconds(&self, now_ms: i64) -> u64 {
-        let now = lru_clock(now_ms);
-        (now.wrapping_sub(self.lru) & LRU_MASK) as u64
+        let now_ticks = (now_ms / LRU_TICK_MS) as u64;
+        let touched_ticks = now_ticks.saturating_sub(self.idle_ticks(now_ms));
+        let ticks_per_second = (1000 / LRU_TICK_MS) as u64;
+        now_ticks / ticks_per_second - touched_ticks / ticks_per_second
     }
 
     /// The LFU counter with the decay since its last update applied, for OBJECT FREQ and LFU
@@ -77,7 +87,7 @@ impl Entry {
     /// LFU counter as Redis's `updateLFU`.
     fn touch(&mut self, now_ms: i64) {
         if !lfu_mode() {
-            self.lru = lru_clock(now_ms);
+            self.lru = lru_tick(now_ms);
             return;
         }
         let mut counter = self.frequency(now_ms);

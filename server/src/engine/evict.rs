@@ -55,7 +55,7 @@ fn score(policy: Policy, entry: &super::Entry, deadline: Option<i64>, now: i64) 
     match policy {
         Policy::AllKeysLfu | Policy::VolatileLfu => 255 - entry.frequency(now) as u64,
         Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(i64::MAX) as u64,
-        _ => entry.idle_seconds(now),
+        _ => entry.idle_ticks(now),
     }
 }
 

@@ -1,0 +1,263 @@
+//! EVAL, EVALSHA, their read-only forms and SCRIPT (the interpreter lives in
+//! `crate::scripting`).
+
+use super::connection::help_reply;
+use super::{int_arg, is, ks, ks_noted, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use crate::scripting::{Invocation, Kill};
+
+/// The keys and arguments after `numkeys`.
+fn keys_and_args(args: &Args) -> Result<(&Args, &Args), CmdError> {
+    let numkeys = int_arg(&args[2])?;
+    if numkeys < 0 {
+        return Err(CmdError::err("Number of keys can't be negative"));
+    }
+    let numkeys = numkeys as usize;
+    if numkeys > args.len() - 3 {
+        return Err(CmdError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    Ok((&args[3..3 + numkeys], &args[3 + numkeys..]))
+}
+
+/// EVAL and EVALSHA, read-only or not.
+fn run(ctx: &mut Ctx, args: &Args, by_sha: bool, read_only: bool) -> CmdResult {
+    let (keys, argv) = keys_and_args(args)?;
+    let scripts = &ctx.server.scripts;
+    let sha = if by_sha {
+        String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
+    } else {
+        scripts.load(&args[1])?
+    };
+    let call = Invocation {
+        sha: &sha,
+        keys,
+        argv,
+        read_only,
+    };
+    scripts.run(ctx, &call)
+}
+
+fn eval(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    run(ctx, args, false, false)
+}
+
+fn evalsha(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    run(ctx, args, true, false)
+}
+
+fn eval_ro(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    run(ctx, args, false, true)
+}
+
+fn evalsha_ro(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    run(ctx, args, true, true)
+}
+
+fn script_load(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let sha = ctx.server.scripts.load(&args[2])?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+fn script_exists(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    ctx.out.array(args.len() - 2);
+    for sha in &args[2..] {
+        let known = ctx.server.scripts.exists(sha);
+        ctx.out.int(known as i64);
+    }
+    Ok(())
+}
+
+fn script_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    match args.get(2) {
+        Some(mode) if !(is(mode, "sync") || is(mode, "async")) || args.len() > 3 => {
+            return Err(CmdError::err("SCRIPT FLUSH only support SYNC|ASYNC option"))
+        }
+        _ => {}
+    }
+    ctx.server.scripts.flush();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SCRIPT KILL, as it is answered when no script holds the server (see `net` for the busy
+/// case, where this is what runs too).
+fn script_kill(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    kill_reply(ctx.server.scripts.kill(), ctx.out);
+    Ok(())
+}
+
+/// SCRIPT KILL's replies.
+pub fn kill_reply(outcome: Kill, out: &mut crate::resp::Reply) {
+    match outcome {
+        Kill::Killed => out.ok(),
+        Kill::NotBusy => out.error("NOTBUSY No scripts in execution right now."),
+        Kill::Unkillable => out.error(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+        ),
+    }
+}
+
+fn script_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    help_reply(
+        ctx,
+        "SCRIPT",
+        &[
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    )
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "eval",
+        arity: -3,
+        flags: "noscript stale skip_monitor no_mandatory_keys movablekeys",
+        acl: "@slow @scripting",
+        keys: (0, 0, 0),
+        key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE", "RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
+        summary: "Execute a Lua script server side",
+        since: "2.6.0",
+        group: "scripting",
+        complexity: "Depends on the script that is executed.",
+        handler: Some(eval),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "evalsha",
+        arity: -3,
+        flags: "noscript stale skip_monitor no_mandatory_keys movablekeys",
+        acl: "@slow @scripting",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
+        summary: "Execute a Lua script server side",
+        since: "2.6.0",
+        group: "scripting",
+        complexity: "Depends on the script that is executed.",
+        handler: Some(evalsha),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "eval_ro",
+        arity: -3,
+        flags: "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
+        acl: "@slow @scripting",
+        keys: (0, 0, 0),
+        key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS", "RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
+        summary: "Execute a read-only Lua script server side",
+        since: "7.0.0",
+        group: "scripting",
+        complexity: "Depends on the script that is executed.",
+        handler: Some(eval_ro),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "evalsha_ro",
+        arity: -3,
+        flags: "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
+        acl: "@slow @scripting",
+        keys: (0, 0, 0),
+        key_specs: &[ks("RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
+        summary: "Execute a read-only Lua script server side",
+        since: "7.0.0",
+        group: "scripting",
+        complexity: "Depends on the script that is executed.",
+        handler: Some(evalsha_ro),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "script",
+        arity: -2,
+        flags: "",
+        acl: "@slow",
+        keys: (0, 0, 0),
+        summary: "A container for Lua scripts management commands",
+        since: "2.6.0",
+        group: "scripting",
+        complexity: "Depends on subcommand.",
+        subcommands: &[
+            CommandSpec {
+                name: "script|flush",
+                arity: -2,
+                flags: "noscript",
+                acl: "@slow @scripting",
+                keys: (0, 0, 0),
+                tips: "request_policy:all_nodes response_policy:all_succeeded",
+                summary: "Remove all the scripts from the script cache.",
+                since: "2.6.0",
+                group: "scripting",
+                complexity: "O(N) with N being the number of scripts in cache",
+                handler: Some(script_flush),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "script|help",
+                arity: 2,
+                flags: "loading stale",
+                acl: "@slow @scripting",
+                keys: (0, 0, 0),
+                summary: "Show helpful text about the different subcommands",
+                since: "5.0.0",
+                group: "scripting",
+                complexity: "O(1)",
+                handler: Some(script_help),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "script|exists",
+                arity: -3,
+                flags: "noscript",
+                acl: "@slow @scripting",
+                keys: (0, 0, 0),
+                tips: "request_policy:all_shards response_policy:agg_logical_and",
+                summary: "Check existence of scripts in the script cache.",
+                since: "2.6.0",
+                group: "scripting",
+                complexity: "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+                handler: Some(script_exists),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "script|load",
+                arity: 3,
+                flags: "noscript stale",
+                acl: "@slow @scripting",
+                keys: (0, 0, 0),
+                tips: "request_policy:all_nodes response_policy:all_succeeded",
+                summary: "Load the specified Lua script into the script cache.",
+                since: "2.6.0",
+                group: "scripting",
+                complexity: "O(N) with N being the length in bytes of the script body.",
+                handler: Some(script_load),
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "script|kill",
+                arity: 2,
+                flags: "noscript allow_busy",
+                acl: "@slow @scripting",
+                keys: (0, 0, 0),
+                tips: "request_policy:all_shards response_policy:one_succeeded",
+                summary: "Kill the script currently in execution.",
+                since: "2.6.0",
+                group: "scripting",
+                complexity: "O(1)",
+                handler: Some(script_kill),
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+];

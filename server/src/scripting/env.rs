@@ -1,0 +1,181 @@
+//! The Lua environment scripts see: the base, table, string and math libraries, `redis`,
+//! `cjson` and `bit`, all read-only, and globals that may be read but never created.
+
+use super::convert;
+use super::Running;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Registry names: the `redis` table (whose `call` and `pcall` are set for each run), and the
+/// error handler `xpcall` uses.
+pub const REDIS: &str = "slotcache.redis";
+pub const ERROR_HANDLER: &str = "slotcache.error_handler";
+const SANDBOX: &str = "slotcache.sandbox";
+
+const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
+/// How often (in VM instructions) a running script checks for SCRIPT KILL.
+const KILL_CHECK_INSTRUCTIONS: u32 = 100_000;
+
+/// The Lua half of the `redis` library (`call` and `pcall` are Rust, set per run) and the
+/// read-only sandbox.
+const PRELUDE: &str = r#"
+local redis, readonly_error = ...
+redis.error_reply = function(message) return {err = message} end
+redis.status_reply = function(message) return {ok = message} end
+redis.log = function() end
+redis.setresp = function() end
+redis.set_repl = function() end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error(readonly_error, 2) end,
+    __metatable = false,
+  })
+end
+local libraries = {redis = redis, string = string, table = table, math = math}
+local globals = _G
+loadfile, dofile = nil, nil
+return function(extra)
+  for name, lib in pairs(extra) do
+    for k, v in pairs(lib) do libraries[name] = libraries[name] or {} libraries[name][k] = v end
+  end
+  local shown = {}
+  for name, lib in pairs(libraries) do shown[name] = readonly(lib) end
+  return setmetatable({}, {
+    __index = function(_, name)
+      local value = shown[name]
+      if value == nil then value = rawget(globals, name) end
+      if value == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+      end
+      return value
+    end,
+    __newindex = function() error(readonly_error, 2) end,
+    __metatable = false,
+  })
+end
+"#;
+
+/// Builds the interpreter and its sandbox.
+pub fn create(running: Arc<Running>) -> mlua::Result<Lua> {
+    let lua = Lua::new_with(
+        StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+        LuaOptions::default(),
+    )?;
+    let redis = lua.create_table()?;
+    lua.set_named_registry_value(REDIS, redis.clone())?;
+    let finish: Function = lua
+        .load(PRELUDE)
+        .set_name("@slotcache_prelude")
+        .call((redis, "Attempt to modify a readonly table"))?;
+    let extra = lua.create_table()?;
+    extra.raw_set("cjson", convert::cjson(&lua)?)?;
+    extra.raw_set("bit", convert::bit(&lua)?)?;
+    let redis_extra = lua.create_table()?;
+    redis_extra.raw_set(
+        "sha1hex",
+        lua.create_function(|lua, text: mlua::String| {
+            lua.create_string(super::sha1_hex(&text.as_bytes()))
+        })?,
+    )?;
+    extra.raw_set("redis", redis_extra)?;
+    let sandbox: Table = finish.call(extra)?;
+    lua.set_named_registry_value(SANDBOX, sandbox)?;
+    lua.set_named_registry_value(ERROR_HANDLER, lua.create_function(error_handler)?)?;
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
+        move |_, _| {
+            if running.kill.load(Ordering::Acquire) {
+                Err(mlua::Error::RuntimeError(KILLED.into()))
+            } else {
+                Ok(VmState::Continue)
+            }
+        },
+    )?;
+    Ok(lua)
+}
+
+/// Compiles a body as Redis does (chunk name `@user_script`) inside the sandbox; the error is
+/// Lua's message.
+pub fn compile(lua: &Lua, body: &[u8]) -> Result<Function, String> {
+    let function = lua
+        .load(body)
+        .set_name("@user_script")
+        .into_function()
+        .map_err(|err| match err {
+            mlua::Error::SyntaxError { message, .. } => message,
+            other => other.to_string(),
+        })?;
+    let sandbox: Table = lua
+        .named_registry_value(SANDBOX)
+        .map_err(|err| err.to_string())?;
+    function
+        .set_environment(sandbox)
+        .map_err(|err| err.to_string())?;
+    Ok(function)
+}
+
+/// The `xpcall` handler: turns any error into an error table (`ERR `-prefixed unless it was
+/// one already) and records where in the script it happened.
+fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
+    let table = match err {
+        Value::Table(table) if table.raw_get::<Value>("err")?.is_string() => table,
+        other => {
+            let message = match other {
+                Value::Error(err) => match convert::script_error(&err) {
+                    Some(verbatim) => {
+                        return located(lua, convert::error_table_value(lua, &verbatim)?)
+                    }
+                    None if convert::error_text(&err) == KILLED => KILLED.to_string(),
+                    // A library function's error names the script line that called it, as
+                    // Lua's `luaL_error` does.
+                    None => format!(
+                        "user_script:{}: {}",
+                        script_line(lua).unwrap_or(0),
+                        convert::error_text(&err)
+                    ),
+                },
+                Value::String(s) => s.to_string_lossy(),
+                other => lua
+                    .coerce_string(other)?
+                    .map(|s| s.to_string_lossy())
+                    .unwrap_or_default(),
+            };
+            convert::error_table_value(lua, &format!("ERR {message}"))?
+        }
+    };
+    located(lua, table)
+}
+
+/// The line of the innermost script frame on the stack.
+fn script_line(lua: &Lua) -> Option<usize> {
+    let mut level = 0;
+    while let Some((source, line)) = lua.inspect_stack(level, |frame| {
+        (
+            frame.source().source.map(|s| s.into_owned()),
+            frame.current_line(),
+        )
+    }) {
+        if source.as_deref() == Some("@user_script") {
+            return Some(line.unwrap_or(0));
+        }
+        level += 1;
+    }
+    None
+}
+
+/// Records in an error table where in the script it happened.
+fn located(lua: &Lua, table: Table) -> mlua::Result<Table> {
+    if let Some(line) = script_line(lua) {
+        table.raw_set("source", "@user_script")?;
+        table.raw_set("line", line)?;
+    }
+    Ok(table)
+}
