@@ -34,10 +34,6 @@ fn not_float(arg: &[u8]) -> Result<f64, CmdError> {
     parse_f64(arg).ok_or(CmdError::NotFloat)
 }
 
-fn write_zset<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<&'a mut ZSet, CmdError> {
-    write_typed::<ZSet>(db, key, now, true)?.ok_or(CmdError::NoSuchKey)
-}
-
 /// Stores `items` at `dst` (deleting it when empty) in the encoding their size calls for.
 fn store_items(db: &mut Db, dst: &[u8], items: &[Scored], now: i64) {
     if items.is_empty() {
@@ -162,16 +158,15 @@ fn add(ctx: &mut Ctx, args: &Args, flags: AddFlags, first: usize) -> CmdResult {
         .map(|pair| Ok((not_float(&pair[0])?, &pair[1][..])))
         .collect::<Result<_, CmdError>>()?;
     let now = ctx.now;
-    let db = ctx.db();
-    if write_typed::<ZSet>(db, &args[1], now, false)?.is_none() && flags.xx {
+    let (db, out) = ctx.db_and_out();
+    let Some(zset) = write_typed::<ZSet>(db, &args[1], now, !flags.xx)? else {
         if flags.incr {
-            ctx.out.null();
+            out.null();
         } else {
-            ctx.out.int(0);
+            out.int(0);
         }
         return Ok(());
-    }
-    let zset = write_zset(db, &args[1], now)?;
+    };
     let (mut added, mut updated) = (0, 0);
     let mut last = None;
     for (score, member) in pairs {
@@ -186,11 +181,11 @@ fn add(ctx: &mut Ctx, args: &Args, flags: AddFlags, first: usize) -> CmdResult {
     }
     if flags.incr {
         match last {
-            Some(score) => ctx.out.double(score),
-            None => ctx.out.null(),
+            Some(score) => out.double(score),
+            None => out.null(),
         }
     } else {
-        ctx.out.int(if flags.ch { added + updated } else { added });
+        out.int(if flags.ch { added + updated } else { added });
     }
     Ok(())
 }
