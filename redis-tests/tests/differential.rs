@@ -441,7 +441,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
     let n = pick(rng, NUMBERS);
     let far_ttl = rng.random_range(100..100_000).to_string();
     let far_at = (4_000_000_000i64 + rng.random_range(0..1_000_000)).to_string();
-    let words: Vec<String> = match rng.random_range(0..108) {
+    let words: Vec<String> = match rng.random_range(0..110) {
         0 => vec!["SET".into(), k, v],
         1 => vec!["SET".into(), k, v, pick(rng, &["NX", "XX", "GET"])],
         2 => vec!["SET".into(), k, v, pick(rng, &["EX", "PX"]), far_ttl],
@@ -973,6 +973,31 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
             "STREAMS".into(),
             pick(rng, STREAMS),
             pick(rng, &["0", "$", "2"]),
+        ],
+        107 => vec![
+            "EVAL".into(),
+            pick(
+                rng,
+                &[
+                    "return redis.call('get', KEYS[1])",
+                    "return redis.call('incrby', KEYS[1], ARGV[1])",
+                    "return redis.pcall('lpush', KEYS[1], ARGV[1])",
+                    "return {redis.call('type', KEYS[1]), redis.call('exists', KEYS[1])}",
+                    "redis.call('del', KEYS[1]) return redis.call('set', KEYS[1], ARGV[1])",
+                    "return redis.call('zadd', KEYS[1], 1, ARGV[1])",
+                ],
+            ),
+            "1".into(),
+            k,
+            n,
+        ],
+        108 => vec![
+            "EVAL".into(),
+            "return redis.call(ARGV[1], KEYS[1], ARGV[2])".into(),
+            "1".into(),
+            k,
+            pick(rng, &["sadd", "hget", "append", "getdel", "llen", "nosuch"]),
+            v,
         ],
         58 => vec![
             "HSCAN".into(),
