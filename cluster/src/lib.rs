@@ -1,6 +1,8 @@
 //! The cluster's shared vocabulary, used by servers, proxies and the controller alike: slot
 //! math, the records kept in etcd, and the client layer over etcd.
 
+pub mod controller;
+pub mod lease;
 pub mod placement;
 pub mod records;
 pub mod slot;

@@ -2,7 +2,10 @@
 //! with retries, typed JSON reads and writes.
 
 use crate::records::{ClusterConfig, NodeRecord, PartitionRecord, SlotMap};
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, Txn, TxnOp,
+    WatchOptions,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::Duration;
@@ -69,6 +72,35 @@ impl Keys {
     pub fn active_nodes(&self) -> String {
         format!("{}nodes/active/", self.prefix)
     }
+
+    pub fn node(&self, id: &str) -> String {
+        format!("{}nodes/{id}", self.prefix)
+    }
+
+    pub fn active_node(&self, id: &str) -> String {
+        format!("{}nodes/active/{id}", self.prefix)
+    }
+
+    /// The election name; etcd keeps each candidate's key under it.
+    pub fn controller_election(&self) -> String {
+        format!("{}controller/leader", self.prefix)
+    }
+}
+
+/// A change seen by a [`Store::watch`], in revision order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchEvent {
+    Put {
+        key: String,
+        value: Vec<u8>,
+    },
+    Delete {
+        key: String,
+    },
+    /// The watch fell behind etcd's compaction: here is the whole prefix as it stands.
+    Reset {
+        entries: Vec<(String, Vec<u8>)>,
+    },
 }
 
 pub struct Store {
@@ -86,6 +118,8 @@ pub struct ClusterState {
     pub partitions: Vec<(u32, PartitionRecord)>,
     pub nodes: Vec<NodeRecord>,
     pub active_nodes: Vec<String>,
+    /// The controller currently elected, if any.
+    pub controller: Option<String>,
 }
 
 fn decode<T: DeserializeOwned>(key: &str, value: &[u8]) -> Result<T, StoreError> {
@@ -100,6 +134,88 @@ fn encode<T: Serialize>(value: &T) -> String {
 }
 
 impl Store {
+    /// A handle on the same connection, for tasks of their own (lease keep-alive, watches).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Grants a lease of `ttl_secs`; returns its id.
+    pub async fn grant(&mut self, ttl_secs: u64) -> Result<i64, StoreError> {
+        Ok(self.client.lease_grant(ttl_secs as i64, None).await?.id())
+    }
+
+    /// Puts `value` at `key` bound to `lease` (gone when the lease expires).
+    pub async fn put_leased(
+        &mut self,
+        key: &str,
+        value: &str,
+        lease: i64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put(key, value, Some(PutOptions::new().with_lease(lease)))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.client.put(key, encode(value), None).await?;
+        Ok(())
+    }
+
+    /// A record with the revision it was last modified at (0 when absent), for guarded writes.
+    pub async fn get_versioned<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+    ) -> Result<(Option<T>, i64), StoreError> {
+        let response = self.client.get(key, None).await?;
+        match response.kvs().first() {
+            Some(kv) => Ok((Some(decode(key, kv.value())?), kv.mod_revision())),
+            None => Ok((None, 0)),
+        }
+    }
+
+    /// Writes `value` at `key` only if `guard_key` still has `guard_revision` as its create
+    /// revision (the writer still holds its election) and `key` was last modified at
+    /// `expected_revision` (nobody wrote in between). False when either guard failed.
+    pub async fn guarded_put<T: Serialize>(
+        &mut self,
+        key: &str,
+        value: &T,
+        expected_revision: i64,
+        guard_key: &[u8],
+        guard_revision: i64,
+    ) -> Result<bool, StoreError> {
+        let txn = Txn::new()
+            .when(vec![
+                Compare::create_revision(guard_key.to_vec(), CompareOp::Equal, guard_revision),
+                Compare::mod_revision(key, CompareOp::Equal, expected_revision),
+            ])
+            .and_then(vec![TxnOp::put(key, encode(value), None)]);
+        Ok(self.client.txn(txn).await?.succeeded())
+    }
+
+    /// Follows every change under `prefix` from `start_revision` (0: from now) on a task of its
+    /// own. After a disconnect (etcd restarting, a network cut) it reconnects with backoff and
+    /// resumes from the revision after the last event it delivered, so nothing is missed; if
+    /// that history was compacted meanwhile, it sends a [`WatchEvent::Reset`] with the prefix
+    /// as it stands. The task ends when the receiver is dropped.
+    pub fn watch(
+        &self,
+        prefix: &str,
+        start_revision: i64,
+    ) -> tokio::sync::mpsc::Receiver<WatchEvent> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let client = self.client.clone();
+        tokio::spawn(follow(client, prefix.to_string(), start_revision, tx));
+        rx
+    }
+
+    /// The current revision of the store, to start a watch right after a read.
+    pub async fn revision(&mut self) -> Result<i64, StoreError> {
+        let response = self.client.get("\0", None).await?;
+        Ok(response.header().map_or(0, |h| h.revision()))
+    }
+
     /// Connects to any of the comma-separated endpoints, retrying with backoff for up to
     /// `patience` before giving up with a clear error.
     pub async fn connect(
@@ -140,6 +256,14 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Every key and raw value under a prefix, with the revision of that view.
+    pub async fn snapshot(
+        &mut self,
+        prefix: &str,
+    ) -> Result<(Vec<(String, Vec<u8>)>, i64), StoreError> {
+        Ok(read_prefix(&mut self.client, prefix).await?)
     }
 
     pub async fn get<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, StoreError> {
@@ -265,6 +389,26 @@ impl Store {
             }
             nodes.push(decode::<NodeRecord>(&key, kv.value())?);
         }
+        // The election's leader is the candidate key created first.
+        let response = self
+            .client
+            .get(
+                self.keys.controller_election(),
+                Some(
+                    GetOptions::new()
+                        .with_prefix()
+                        .with_sort(
+                            etcd_client::SortTarget::Create,
+                            etcd_client::SortOrder::Ascend,
+                        )
+                        .with_limit(1),
+                ),
+            )
+            .await?;
+        let controller = response
+            .kvs()
+            .first()
+            .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
         Ok(ClusterState {
             cluster: self.cluster.clone(),
             config,
@@ -272,6 +416,83 @@ impl Store {
             partitions,
             nodes,
             active_nodes,
+            controller,
         })
+    }
+}
+
+/// Every key and raw value under a prefix, with the revision of that view.
+async fn read_prefix(
+    client: &mut Client,
+    prefix: &str,
+) -> Result<(Vec<(String, Vec<u8>)>, i64), etcd_client::Error> {
+    let response = client
+        .get(prefix, Some(GetOptions::new().with_prefix()))
+        .await?;
+    let revision = response.header().map_or(0, |h| h.revision());
+    let entries = response
+        .kvs()
+        .iter()
+        .map(|kv| {
+            (
+                String::from_utf8_lossy(kv.key()).into_owned(),
+                kv.value().to_vec(),
+            )
+        })
+        .collect();
+    Ok((entries, revision))
+}
+
+/// The body of [`Store::watch`].
+async fn follow(
+    mut client: Client,
+    prefix: String,
+    start_revision: i64,
+    tx: tokio::sync::mpsc::Sender<WatchEvent>,
+) {
+    let mut next = start_revision;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut options = WatchOptions::new().with_prefix();
+        if next > 0 {
+            options = options.with_start_revision(next);
+        }
+        if let Ok(mut stream) = client.watch(prefix.as_str(), Some(options)).await {
+            while let Ok(Some(response)) = stream.message().await {
+                backoff = Duration::from_millis(100);
+                if response.canceled() && response.compact_revision() > 0 {
+                    // Our history is gone: start over from a fresh view.
+                    let Ok((entries, revision)) = read_prefix(&mut client, &prefix).await else {
+                        break;
+                    };
+                    next = revision + 1;
+                    if tx.send(WatchEvent::Reset { entries }).await.is_err() {
+                        return;
+                    }
+                    break;
+                }
+                for event in response.events() {
+                    let Some(kv) = event.kv() else { continue };
+                    let key = String::from_utf8_lossy(kv.key()).into_owned();
+                    let change = match event.event_type() {
+                        EventType::Put => WatchEvent::Put {
+                            key,
+                            value: kv.value().to_vec(),
+                        },
+                        EventType::Delete => WatchEvent::Delete { key },
+                    };
+                    next = kv.mod_revision() + 1;
+                    if tx.send(change).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        if tx.is_closed() {
+            return;
+        }
+        tracing::debug!(prefix, next, "etcd watch interrupted; resuming");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
     }
 }

@@ -138,10 +138,38 @@ pub fn start_etcd() -> Process {
     let client_port = free_port();
     let peer_port = free_port();
     let dir = temp_dir("etcd");
+    std::fs::write(dir.join("peer_port"), peer_port.to_string()).expect("writing the peer port");
+    let child = spawn_etcd(&dir, client_port, peer_port);
+    let mut process = Process {
+        child,
+        port: client_port,
+        dir,
+    };
+    wait_etcd(&mut process);
+    process
+}
+
+/// Kills etcd hard and starts it again on the same ports and data.
+pub fn restart_etcd(process: &mut Process) {
+    let _ = process.child.kill();
+    let _ = process.child.wait();
+    let peer_port: u16 = std::fs::read_to_string(process.dir.join("peer_port"))
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .expect("the peer port of this etcd");
+    process.child = spawn_etcd(&process.dir, process.port, peer_port);
+    wait_etcd(process);
+}
+
+fn spawn_etcd(dir: &std::path::Path, client_port: u16, peer_port: u16) -> Child {
     let client_url = format!("http://127.0.0.1:{client_port}");
     let peer_url = format!("http://127.0.0.1:{peer_port}");
-    let log = std::fs::File::create(dir.join("stderr.log")).expect("creating a log file");
-    let child = Command::new("etcd")
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("stderr.log"))
+        .expect("creating a log file");
+    Command::new("etcd")
         .args(["--name", "test", "--data-dir"])
         .arg(dir.join("data"))
         .args([
@@ -160,22 +188,39 @@ pub fn start_etcd() -> Process {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .expect("spawning etcd (apt-get install etcd-server)");
-    let mut process = Process {
-        child,
-        port: client_port,
-        dir,
-    };
+        .expect("spawning etcd (apt-get install etcd-server)")
+}
+
+fn wait_etcd(process: &mut Process) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(Some(status)) = process.child.try_wait() {
             panic!("etcd exited early: {status}\n{}", process.log());
         }
-        if etcd_healthy(client_port) {
-            return process;
+        if etcd_healthy(process.port) {
+            return;
         }
         assert!(Instant::now() < deadline, "etcd never became healthy");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts a workspace binary that serves no port of its own (a controller), logging to its
+/// temp dir; killed when dropped.
+pub fn spawn_binary(name: &str, args: &[&str]) -> Process {
+    let dir = temp_dir(name);
+    let stderr = std::fs::File::create(dir.join("stderr.log")).expect("creating a log file");
+    let child = Command::new(binary(name))
+        .args(args)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|err| panic!("spawning {name}: {err}"));
+    Process {
+        child,
+        port: 0,
+        dir,
     }
 }
 

@@ -93,9 +93,13 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = load_config(Args::parse())?;
-    if config.etcd.is_some() {
-        anyhow::bail!("cluster mode (--etcd) is not available in this build yet; run standalone");
-    }
+    let membership = match (&config.etcd, &config.cluster, &config.node_id) {
+        (None, _, _) => None,
+        (Some(etcd), Some(cluster), Some(node)) => {
+            Some((etcd.clone(), cluster.clone(), node.clone()))
+        }
+        _ => anyhow::bail!("cluster mode needs --etcd, --cluster and --node-id together"),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.worker_threads())
         .enable_all()
@@ -107,8 +111,24 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {addr}"))?;
         let port = listener.local_addr()?.port();
+        let client_addr = format!("{}:{}", config.bind, port);
         let server = Arc::new(Server::new(config, port));
-        info!(port, "slotcache-server ready (standalone)");
+        // Held for the life of the process: dropping it would withdraw the registration.
+        let _membership = match membership {
+            Some((etcd, cluster, node)) => Some(
+                slotcache_server::membership::join(
+                    server.clone(),
+                    &etcd,
+                    &cluster,
+                    &node,
+                    client_addr,
+                )
+                .await
+                .context("joining the cluster")?,
+            ),
+            None => None,
+        };
+        info!(port, "slotcache-server ready");
         tokio::spawn(net::expiry_cycle(server.clone()));
         tokio::select! {
             result = net::serve(server, listener) => result.context("serving"),

@@ -80,6 +80,10 @@ fn print_table(state: &ClusterState) {
         "cluster {}: {} partitions, replication factor {}, {} replication, lease {} s",
         state.cluster, c.partitions, c.replication_factor, c.replication_mode, c.lease_ttl_secs
     );
+    println!(
+        "controller: {}",
+        state.controller.as_deref().unwrap_or("none elected")
+    );
     println!("nodes ({}):", state.nodes.len());
     for node in &state.nodes {
         let live = if state.active_nodes.contains(&node.id) {

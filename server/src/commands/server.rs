@@ -68,6 +68,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "cluster",
     "keyspace",
 ];
 
@@ -89,6 +90,7 @@ fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
         "replication",
         "cpu",
         "commandstats",
+        "cluster",
         "keyspace",
     ];
     for section in sections {
@@ -227,6 +229,22 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                     spec.name,
                     load(&counters.failed),
                 );
+            }
+        }
+        "cluster" => {
+            // A shard server is never a Redis Cluster node itself (the proxies present the
+            // cluster); in cluster mode it lists the partitions it hosts.
+            text.push_str("# Cluster\r\ncluster_enabled:0\r\n");
+            if config.etcd.is_some() {
+                let hosted: Vec<String> = server
+                    .engine
+                    .all()
+                    .into_iter()
+                    .map(|(pid, _)| pid)
+                    .filter(|pid| *pid != crate::engine::STANDALONE_PARTITION)
+                    .map(|pid| pid.to_string())
+                    .collect();
+                let _ = write!(text, "slotcache_partitions:{}\r\n", hosted.join(","));
             }
         }
         "keyspace" => {

@@ -25,8 +25,9 @@ use std::sync::Arc;
 pub use db::{Db, DbStats, Entry, WatchMark};
 pub use value::{Value, ValueType};
 
-/// The partition id standalone mode uses for its one keyspace.
-pub const STANDALONE_PARTITION: u32 = 0;
+/// The id of the keyspace client connections use directly (standalone mode's only one); outside
+/// the range of cluster partition ids (below 16384), so the two never meet.
+pub const STANDALONE_PARTITION: u32 = u32::MAX;
 
 /// The databases of one partition. Locked as a whole: a command (or a pipelined batch of them)
 /// sees a consistent partition, and MOVE/SWAPDB can span its databases.
@@ -92,6 +93,16 @@ impl Engine {
             .entry(partition)
             .or_insert_with(|| Arc::new(Mutex::new(Keyspace::new(self.databases))))
             .clone()
+    }
+
+    /// Stops hosting a partition (its data goes with it).
+    pub fn close(&self, partition: u32) -> bool {
+        self.partitions.lock().remove(&partition).is_some()
+    }
+
+    /// Whether a partition is hosted here.
+    pub fn hosts(&self, partition: u32) -> bool {
+        self.partitions.lock().contains_key(&partition)
     }
 
     /// Every hosted keyspace, for INFO, the expiry cycle and FLUSHALL.

@@ -1,0 +1,372 @@
+//! The control plane on a real etcd with real processes: servers register under leases and
+//! host the partitions placed on them, an elected controller places partitions and moves
+//! leadership when a node's lease expires, a standby controller takes over, a deposed
+//! controller cannot write, and everyone resumes their watches after etcd restarts.
+
+use redis_tests::{
+    restart_etcd, run_binary, spawn_binary, start_etcd, start_slotcache, Frame, Process,
+};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Seconds a lease lives (the cluster's `--lease-ttl`).
+const TTL: u64 = 2;
+
+struct Cluster {
+    etcd: Process,
+    endpoint: String,
+    name: String,
+}
+
+impl Cluster {
+    fn new(partitions: u32, rf: u32) -> Cluster {
+        let etcd = start_etcd();
+        let endpoint = format!("http://127.0.0.1:{}", etcd.port);
+        let name = "test".to_string();
+        let (ok, _, err) = run_binary(
+            "slotcache",
+            &[
+                "cluster",
+                "init",
+                "--etcd",
+                &endpoint,
+                "--cluster",
+                &name,
+                "--partitions",
+                &partitions.to_string(),
+                "--replication-factor",
+                &rf.to_string(),
+                "--lease-ttl",
+                &TTL.to_string(),
+            ],
+        );
+        assert!(ok, "cluster init: {err}");
+        Cluster {
+            etcd,
+            endpoint,
+            name,
+        }
+    }
+
+    fn server(&self, node: &str) -> Process {
+        start_slotcache(&[
+            "--etcd",
+            &self.endpoint,
+            "--cluster",
+            &self.name,
+            "--node-id",
+            node,
+        ])
+    }
+
+    fn controller(&self, id: &str) -> Process {
+        spawn_binary(
+            "slotcache-controller",
+            &[
+                "--etcd",
+                &self.endpoint,
+                "--cluster",
+                &self.name,
+                "--id",
+                id,
+            ],
+        )
+    }
+
+    fn status(&self) -> Value {
+        let (ok, out, err) = run_binary(
+            "slotcache",
+            &[
+                "status",
+                "--etcd",
+                &self.endpoint,
+                "--cluster",
+                &self.name,
+                "--json",
+            ],
+        );
+        assert!(ok, "status: {err}");
+        serde_json::from_str(&out).expect("status JSON")
+    }
+
+    /// Polls `status` until `done` holds; returns how long that took.
+    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Duration {
+        let start = Instant::now();
+        loop {
+            let state = self.status();
+            if done(&state) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{what} not seen within {limit:?}: {state:#}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn partitions(state: &Value) -> Vec<&Value> {
+    state["partitions"]
+        .as_array()
+        .map(|all| all.iter().map(|p| &p[1]).collect())
+        .unwrap_or_default()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every partition has `rf` replicas among `nodes`, its leader first, leaders balanced.
+fn placed_on(state: &Value, nodes: &[&str], rf: usize) -> bool {
+    let mut leaders: BTreeMap<String, usize> = nodes.iter().map(|n| (n.to_string(), 0)).collect();
+    for p in partitions(state) {
+        let replicas = strings(&p["replicas"]);
+        let Some(leader) = p["leader"].as_str() else {
+            return false;
+        };
+        if replicas.len() != rf || replicas[0] != leader {
+            return false;
+        }
+        if !replicas.iter().all(|r| nodes.contains(&r.as_str())) {
+            return false;
+        }
+        *leaders.entry(leader.to_string()).or_default() += 1;
+    }
+    let max = leaders.values().max().copied().unwrap_or(0);
+    let min = leaders.values().min().copied().unwrap_or(0);
+    max - min <= 1
+}
+
+fn hosted(server: &Process) -> Vec<u32> {
+    let Frame::Bulk(info) = server.connect().call(&["INFO", "cluster"]) else {
+        panic!("INFO cluster")
+    };
+    let text = String::from_utf8_lossy(&info).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("slotcache_partitions:"))
+        .map(|list| {
+            list.trim()
+                .split(',')
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn nodes_register_get_placed_and_a_lost_node_is_seen_within_the_lease() {
+    let cluster = Cluster::new(8, 2);
+    let servers: Vec<Process> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| cluster.server(n))
+        .collect();
+    let _controller = cluster.controller("c1");
+    cluster.wait_for("placement on three nodes", Duration::from_secs(20), |s| {
+        placed_on(s, &["n1", "n2", "n3"], 2)
+    });
+    // Each server hosts exactly the partitions placed on it.
+    let state = cluster.status();
+    for (server, node) in servers.iter().zip(["n1", "n2", "n3"]) {
+        let mut expected: Vec<u32> = partitions(&state)
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| strings(&p["replicas"]).iter().any(|r| r == node))
+            .map(|(pid, _)| pid as u32)
+            .collect();
+        expected.sort();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while hosted(server) != expected {
+            assert!(
+                Instant::now() < deadline,
+                "{node} hosts {:?}, placed {expected:?}",
+                hosted(server)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let led_by_n2: Vec<(usize, u64)> = partitions(&state)
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p["leader"] == "n2")
+        .map(|(pid, p)| (pid, p["epoch"].as_u64().unwrap_or(0)))
+        .collect();
+    assert!(!led_by_n2.is_empty());
+
+    // kill -9 n2: its liveness key goes with its lease, within TTL + 1 s.
+    let mut servers = servers;
+    let n2 = servers.remove(1);
+    drop(n2);
+    let took = cluster.wait_for("n2's lease expiring", Duration::from_secs(TTL + 5), |s| {
+        !strings(&s["active_nodes"]).contains(&"n2".to_string())
+    });
+    assert!(
+        took <= Duration::from_secs(TTL + 1),
+        "n2 seen down after {took:?}"
+    );
+    let (_, table, _) = run_binary(
+        "slotcache",
+        &[
+            "status",
+            "--etcd",
+            &cluster.endpoint,
+            "--cluster",
+            &cluster.name,
+        ],
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("n2") && l.ends_with("down")),
+        "{table}"
+    );
+    // Its partitions get new leaders (from their in-sync replicas) at a higher epoch.
+    cluster.wait_for("re-placement without n2", Duration::from_secs(10), |s| {
+        placed_on(s, &["n1", "n3"], 2)
+    });
+    let state = cluster.status();
+    let parts = partitions(&state);
+    for (pid, epoch) in led_by_n2 {
+        assert!(
+            parts[pid]["epoch"].as_u64().unwrap_or(0) > epoch,
+            "partition {pid}"
+        );
+    }
+}
+
+#[test]
+fn a_standby_controller_takes_over_within_the_lease_and_keeps_placing() {
+    let cluster = Cluster::new(4, 2);
+    let _n1 = cluster.server("n1");
+    let _n2 = cluster.server("n2");
+    let first = cluster.controller("c1");
+    cluster.wait_for("c1 leading", Duration::from_secs(20), |s| {
+        s["controller"] == "c1"
+    });
+    let _second = cluster.controller("c2");
+    cluster.wait_for("placement", Duration::from_secs(20), |s| {
+        placed_on(s, &["n1", "n2"], 2)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    drop(first);
+    let took = cluster.wait_for("c2 leading", Duration::from_secs(TTL + 5), |s| {
+        s["controller"] == "c2"
+    });
+    assert!(
+        took <= Duration::from_secs(TTL + 1),
+        "standby led after {took:?}"
+    );
+    // The new leader acts on changes: a third node gets its share.
+    let _n3 = cluster.server("n3");
+    cluster.wait_for("placement on n3 too", Duration::from_secs(20), |s| {
+        placed_on(s, &["n1", "n2", "n3"], 2)
+    });
+}
+
+#[test]
+fn watches_resume_after_etcd_restarts() {
+    let mut cluster = Cluster::new(6, 2);
+    let n1 = cluster.server("n1");
+    let n2 = cluster.server("n2");
+    let _controller = cluster.controller("c1");
+    cluster.wait_for("placement", Duration::from_secs(20), |s| {
+        placed_on(s, &["n1", "n2"], 2)
+    });
+    assert_eq!(hosted(&n1).len(), 6);
+    restart_etcd(&mut cluster.etcd);
+    // Servers kept serving meanwhile.
+    assert_eq!(n1.connect().call(&["PING"]), Frame::Simple("PONG".into()));
+    // A node joining after the restart is placed, and the servers' watches see their share
+    // move: they drop what went to n3.
+    let _n3 = cluster.server("n3");
+    cluster.wait_for("placement on three nodes", Duration::from_secs(30), |s| {
+        placed_on(s, &["n1", "n2", "n3"], 2)
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while hosted(&n1).len() + hosted(&n2).len() != 8 {
+        assert!(
+            Instant::now() < deadline,
+            "servers did not follow placement after the restart: n1 {:?} n2 {:?}",
+            hosted(&n1),
+            hosted(&n2)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Fencing of controllers: a write guarded by an election key is refused once that key is
+/// gone (its lease expired or revoked) and another controller holds the election.
+#[test]
+fn a_deposed_controllers_write_is_rejected_by_etcd() {
+    use slotcache_cluster::records::PartitionRecord;
+    use slotcache_cluster::store::Store;
+    let cluster = Cluster::new(2, 1);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut store = Store::connect(&cluster.endpoint, &cluster.name, Duration::from_secs(5))
+            .await
+            .expect("etcd");
+        let election = store.keys.controller_election();
+        let mut client = store.client();
+        let elector = store.client();
+        let campaign = |lease: i64| {
+            let mut client = elector.clone();
+            let election = election.clone();
+            async move {
+                let response = client
+                    .campaign(election, "candidate", lease)
+                    .await
+                    .expect("campaign");
+                let leader = response.leader().expect("leader key").clone();
+                (leader.key().to_vec(), leader.rev())
+            }
+        };
+        let old_lease = store.grant(TTL).await.expect("lease");
+        let (old_key, old_rev) = campaign(old_lease).await;
+        let key = store.keys.partition(0);
+        let (record, revision) = store
+            .get_versioned::<PartitionRecord>(&key)
+            .await
+            .expect("partition 0");
+        let mut record = record.expect("partition 0 exists");
+        record.epoch += 1;
+        // While elected, the guarded write goes through.
+        assert!(store
+            .guarded_put(&key, &record, revision, &old_key, old_rev)
+            .await
+            .expect("txn"));
+        // Deposed: its lease is gone and another controller is elected.
+        client.lease_revoke(old_lease).await.expect("revoke");
+        let new_lease = store.grant(TTL).await.expect("lease");
+        let (new_key, new_rev) = campaign(new_lease).await;
+        let (_, revision) = store
+            .get_versioned::<PartitionRecord>(&key)
+            .await
+            .expect("read");
+        record.epoch += 1;
+        assert!(
+            !store
+                .guarded_put(&key, &record, revision, &old_key, old_rev)
+                .await
+                .expect("txn"),
+            "a deposed controller wrote"
+        );
+        assert!(store
+            .guarded_put(&key, &record, revision, &new_key, new_rev)
+            .await
+            .expect("txn"));
+        // And two writers cannot interleave: a stale record revision is refused too.
+        assert!(!store
+            .guarded_put(&key, &record, revision, &new_key, new_rev)
+            .await
+            .expect("txn"));
+    });
+}

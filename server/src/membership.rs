@@ -1,0 +1,95 @@
+//! Cluster mode: the server registers itself in etcd (`nodes/<id>`, and `nodes/active/<id>`
+//! under its lease), then follows `partitions/` and hosts the keyspaces of the partitions it
+//! is a replica of. Losing etcd changes nothing for the data it holds: it keeps serving and
+//! catches up on placement once etcd answers again.
+
+use crate::state::Server;
+use anyhow::Context;
+use slotcache_cluster::lease::{self, Registration};
+use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION};
+use slotcache_cluster::store::{Store, WatchEvent};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::info;
+
+/// How long a starting server waits for etcd before giving up.
+const ETCD_PATIENCE: Duration = Duration::from_secs(30);
+
+/// What keeps the server in the cluster; dropping it withdraws the registration.
+pub struct Membership {
+    _registration: Registration,
+}
+
+/// Registers this server and starts following its placement.
+pub async fn join(
+    server: Arc<Server>,
+    etcd: &str,
+    cluster: &str,
+    node_id: &str,
+    client_addr: String,
+) -> anyhow::Result<Membership> {
+    let mut store = Store::connect(etcd, cluster, ETCD_PATIENCE).await?;
+    let keys = store.keys.clone();
+    let config: ClusterConfig = store
+        .get(&keys.config())
+        .await?
+        .ok_or_else(|| slotcache_cluster::store::StoreError::NoCluster(cluster.to_string()))?;
+    let record = NodeRecord {
+        version: RECORD_VERSION,
+        id: node_id.to_string(),
+        client_addr: client_addr.clone(),
+        state: "up".into(),
+        ..NodeRecord::default()
+    };
+    store
+        .put(&keys.node(node_id), &record)
+        .await
+        .context("registering the node")?;
+    let mut registration = lease::register(
+        store.client(),
+        vec![(keys.active_node(node_id), client_addr)],
+        config.lease_ttl_secs,
+    );
+    registration.granted().await;
+    let (entries, revision) = store.snapshot(&keys.partitions()).await?;
+    let node = node_id.to_string();
+    for (key, value) in &entries {
+        apply(&server, &keys.partitions(), &node, key, Some(value));
+    }
+    let mut events = store.watch(&keys.partitions(), revision + 1);
+    let prefix = keys.partitions();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            match event {
+                WatchEvent::Put { key, value } => {
+                    apply(&server, &prefix, &node, &key, Some(&value))
+                }
+                WatchEvent::Delete { key } => apply(&server, &prefix, &node, &key, None),
+                WatchEvent::Reset { entries } => {
+                    for (key, value) in &entries {
+                        apply(&server, &prefix, &node, key, Some(value));
+                    }
+                }
+            }
+        }
+    });
+    info!(node = node_id, cluster, "joined the cluster");
+    Ok(Membership {
+        _registration: registration,
+    })
+}
+
+/// Hosts or drops a partition's keyspace as its record names this node or not.
+fn apply(server: &Server, prefix: &str, node: &str, key: &str, value: Option<&Vec<u8>>) {
+    let Some(pid) = key.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok()) else {
+        return;
+    };
+    let record: Option<PartitionRecord> = value.and_then(|v| serde_json::from_slice(v).ok());
+    let mine = record.is_some_and(|r| r.replicas.iter().any(|n| n == node));
+    if mine && !server.engine.hosts(pid) {
+        server.engine.open(pid);
+        info!(partition = pid, "hosting partition");
+    } else if !mine && server.engine.close(pid) {
+        info!(partition = pid, "no longer hosting partition");
+    }
+}
