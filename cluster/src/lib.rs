@@ -7,5 +7,6 @@ pub mod placement;
 pub mod records;
 pub mod slot;
 pub mod store;
+pub mod supervision;
 
 pub use slot::{hash_tag, key_slot, SLOTS};

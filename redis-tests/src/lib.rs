@@ -19,6 +19,19 @@ pub fn free_port() -> u16 {
         .expect("binding an ephemeral port")
 }
 
+/// The first of `count` consecutive free ports (for programs that take a base port).
+pub fn free_port_block(count: u16) -> u16 {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    loop {
+        let base: u16 = rng.random_range(20_000..40_000);
+        let free = (base..base + count).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if free {
+            return base;
+        }
+    }
+}
+
 /// The workspace's built binary `name` (`SLOTCACHE_BIN_DIR` overrides where to look).
 pub fn binary(name: &str) -> PathBuf {
     let dirs: Vec<PathBuf> = match std::env::var_os("SLOTCACHE_BIN_DIR") {

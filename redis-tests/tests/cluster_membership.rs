@@ -370,3 +370,73 @@ fn a_deposed_controllers_write_is_rejected_by_etcd() {
             .expect("txn"));
     });
 }
+
+/// `slotcache up` brings a cluster up that redis-cli can talk to, and a hard-killed `up`
+/// leaves no process behind.
+#[test]
+fn slotcache_up_starts_a_cluster_and_leaves_no_orphans() {
+    use std::process::{Command, Stdio};
+    let base = redis_tests::free_port_block(40);
+    let mut up = Command::new(redis_tests::binary("slotcache"))
+        .args([
+            "up",
+            "--servers",
+            "2",
+            "--base-port",
+            &base.to_string(),
+            "--cluster",
+            "uptest",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("slotcache up");
+    let server_port = base + 10;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let ping = std::process::Command::new("redis-cli")
+            .args(["-p", &server_port.to_string(), "PING"])
+            .output()
+            .expect("redis-cli");
+        if String::from_utf8_lossy(&ping.stdout).trim() == "PONG" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no server answered on {server_port}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let children = |parent: u32| -> Vec<u32> {
+        let out = Command::new("pgrep")
+            .args(["-P", &parent.to_string()])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    let mut spawned = children(up.id());
+    assert!(
+        spawned.len() >= 5,
+        "etcd's supervisor, two servers, two controllers: {spawned:?}"
+    );
+    let grandchildren: Vec<u32> = spawned.iter().flat_map(|pid| children(*pid)).collect();
+    spawned.extend(grandchildren);
+    up.kill().expect("kill -9 slotcache up");
+    let _ = up.wait();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for pid in spawned {
+        while std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "child {pid} outlived slotcache up"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

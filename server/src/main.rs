@@ -92,6 +92,7 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    slotcache_cluster::supervision::exit_with_parent();
     let config = load_config(Args::parse())?;
     let membership = match (&config.etcd, &config.cluster, &config.node_id) {
         (None, _, _) => None,

@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    slotcache_cluster::supervision::exit_with_parent();
     let args = Args::parse();
     let id = args
         .id

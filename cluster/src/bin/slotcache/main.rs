@@ -1,5 +1,7 @@
 //! `slotcache`: the admin CLI. `cluster init` creates a cluster in etcd; `status` shows its
-//! configuration, partitions and nodes.
+//! configuration, partitions and nodes; `up` runs a whole local cluster.
+
+mod up;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -33,6 +35,16 @@ enum Command {
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
+    },
+    /// A local cluster in the foreground: etcd, shard servers, controllers (Ctrl-C stops all).
+    Up(up::UpOptions),
+    /// Runs a program until it exits or this process's parent goes away (used by `up` for
+    /// etcd, so a killed `up` leaves nothing behind).
+    #[command(hide = true)]
+    Supervise {
+        program: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Nodes, partitions, leaders, in-sync sets and epochs.
     Status {
@@ -147,6 +159,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "created cluster '{}': {partitions} partitions, replication factor {replication_factor}, {replication_mode} replication, lease {lease_ttl} s",
                 target.cluster
             );
+        }
+        Command::Up(options) => up::up(options).await?,
+        Command::Supervise { program, args } => {
+            let code = slotcache_cluster::supervision::supervise(&program, &args)
+                .with_context(|| format!("running {program}"))?;
+            std::process::exit(code);
         }
         Command::Status { target, json } => {
             let mut store = connect(&target).await?;

@@ -1,0 +1,49 @@
+//! Children of `slotcache up` must not outlive it, even when it is killed hard (SIGKILL leaves
+//! it no chance to clean up). Each child is told its parent's pid and exits as soon as it has
+//! been re-parented; programs that are not ours (etcd) run under `slotcache supervise`, which
+//! does the same on their behalf.
+
+use std::time::Duration;
+
+/// Set by `slotcache up` in its children's environment.
+pub const PARENT_ENV: &str = "SLOTCACHE_PARENT_PID";
+
+const CHECK_EVERY: Duration = Duration::from_millis(300);
+
+/// Whether the process named by [`PARENT_ENV`] is still our parent.
+fn parent_alive(expected: u32) -> bool {
+    std::os::unix::process::parent_id() == expected
+}
+
+/// If started by `slotcache up`, exits when that parent goes away.
+pub fn exit_with_parent() {
+    let Some(expected) = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return;
+    };
+    std::thread::spawn(move || loop {
+        if !parent_alive(expected) {
+            std::process::exit(0);
+        }
+        std::thread::sleep(CHECK_EVERY);
+    });
+}
+
+/// Runs `program` with `args` until it exits or our parent goes away (then it is killed).
+pub fn supervise(program: &str, args: &[String]) -> std::io::Result<i32> {
+    let expected = std::os::unix::process::parent_id();
+    let mut child = std::process::Command::new(program).args(args).spawn()?;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status.code().unwrap_or(1));
+        }
+        if !parent_alive(expected) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(0);
+        }
+        std::thread::sleep(CHECK_EVERY);
+    }
+}
