@@ -73,34 +73,158 @@ pub async fn run(mut store: Store, id: &str) -> Result<(), ControlError> {
     }
 }
 
-/// Reconciles placement whenever nodes change, until leadership is lost.
+/// Reconciles placement whenever nodes change or an operator asks, until leadership is lost.
 async fn lead(
     store: &mut Store,
     config: &ClusterConfig,
     leadership: &Leadership,
 ) -> Result<(), ControlError> {
-    let mut changes = store.watch(&store.keys.nodes(), 0);
+    let mut node_changes = store.watch(&store.keys.nodes(), 0);
+    let mut requests = store.watch(&store.keys.requests(), 0);
     loop {
+        carry_out_requests(store, config, leadership).await?;
         reconcile(store, config, leadership).await?;
-        // Wait for a node to come, go or change state, then let a burst settle.
-        let _ = tokio::time::timeout(IDLE_RECHECK, changes.recv()).await;
+        // Wait for something to happen, then let a burst settle.
+        tokio::select! {
+            _ = node_changes.recv() => {}
+            _ = requests.recv() => {}
+            _ = tokio::time::sleep(IDLE_RECHECK) => {}
+        }
         while let Ok(Some(_)) =
-            tokio::time::timeout(Duration::from_millis(50), changes.recv()).await
+            tokio::time::timeout(Duration::from_millis(50), node_changes.recv()).await
         {}
     }
+}
+
+/// An operator's request, as `slotcache` writes it under `requests/`.
+enum Request {
+    /// Make another in-sync replica the leader (the named one, if any).
+    Failover { to: Option<String> },
+    /// Replace one replica by another node.
+    Move { from: String, to: String },
+}
+
+fn parse_request(kind: &str, value: &str) -> Option<Request> {
+    match kind {
+        "failover" => Some(Request::Failover {
+            to: (!value.is_empty()).then(|| value.to_string()),
+        }),
+        "move" => {
+            let (from, to) = value.split_once(' ')?;
+            Some(Request::Move {
+                from: from.to_string(),
+                to: to.to_string(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Applies pending operator requests to their partitions; impossible ones are dropped with a
+/// warning (the CLI checked them when it could).
+async fn carry_out_requests(
+    store: &mut Store,
+    config: &ClusterConfig,
+    leadership: &Leadership,
+) -> Result<(), ControlError> {
+    let prefix = store.keys.requests();
+    let (pending, _) = store.snapshot(&prefix).await?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let nodes = eligible_nodes(store).await?;
+    for (key, value) in pending {
+        let target = key
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once('/'))
+            .and_then(|(kind, pid)| Some((kind.to_string(), pid.parse::<u32>().ok()?)));
+        let Some((kind, pid)) = target else {
+            store.delete(&key).await?;
+            continue;
+        };
+        let request = parse_request(&kind, &String::from_utf8_lossy(&value));
+        let partition_key = store.keys.partition(pid);
+        let (record, revision) = store
+            .get_versioned::<PartitionRecord>(&partition_key)
+            .await?;
+        let updated = match (record, request) {
+            (Some(record), Some(request)) if pid < config.partitions => {
+                apply_request(record, request, &nodes)
+            }
+            _ => None,
+        };
+        match updated {
+            Some(next) => {
+                let written = store
+                    .guarded_put(
+                        &partition_key,
+                        &next,
+                        revision,
+                        &leadership.key,
+                        leadership.revision,
+                    )
+                    .await?;
+                if !written {
+                    return Err(ControlError::Deposed);
+                }
+                info!(partition = pid, leader = ?next.leader, replicas = ?next.replicas, "operator request done");
+            }
+            None => warn!(%key, "operator request cannot be carried out; dropped"),
+        }
+        store.delete(&key).await?;
+    }
+    Ok(())
+}
+
+/// A partition record with an operator's request applied, or `None` when it cannot be.
+fn apply_request(
+    mut record: PartitionRecord,
+    request: Request,
+    nodes: &[String],
+) -> Option<PartitionRecord> {
+    match request {
+        Request::Failover { to } => {
+            let leader = record.leader.clone()?;
+            let successor = record
+                .isr
+                .iter()
+                .find(|n| {
+                    **n != leader && to.as_ref().is_none_or(|t| t == *n) && nodes.contains(n)
+                })?
+                .clone();
+            let at = record.replicas.iter().position(|r| *r == successor)?;
+            record.replicas.swap(0, at);
+            record.leader = Some(successor);
+            record.epoch += 1;
+        }
+        Request::Move { from, to } => {
+            if !nodes.contains(&to) || record.replicas.contains(&to) {
+                return None;
+            }
+            let at = record.replicas.iter().position(|r| *r == from)?;
+            record.replicas[at] = to.clone();
+            record.isr.retain(|n| *n != from);
+            record.isr.push(to);
+            if at == 0 {
+                record.leader = record.replicas.first().cloned();
+                record.epoch += 1;
+            }
+        }
+    }
+    Some(record)
 }
 
 /// The nodes placement may use: live (under lease) and in service.
 async fn eligible_nodes(store: &mut Store) -> Result<Vec<String>, ControlError> {
     let keys = store.keys.clone();
     let (active, _) = store.snapshot(&keys.active_nodes()).await?;
-    let records: BTreeMap<String, NodeRecord> = store
-        .list::<NodeRecord>(&keys.nodes())
-        .await
-        .unwrap_or_default()
-        .into_iter()
+    // `nodes/` also holds the liveness keys (plain addresses): read the records beside them.
+    let (entries, _) = store.snapshot(&keys.nodes()).await?;
+    let records: BTreeMap<String, NodeRecord> = entries
+        .iter()
         .filter(|(key, _)| !key.starts_with(&keys.active_nodes()))
-        .map(|(_, record)| (record.id.clone(), record))
+        .filter_map(|(_, value)| serde_json::from_slice::<NodeRecord>(value).ok())
+        .map(|record| (record.id.clone(), record))
         .collect();
     let mut nodes: Vec<String> = active
         .iter()

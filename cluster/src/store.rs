@@ -81,6 +81,16 @@ impl Keys {
         format!("{}nodes/active/{id}", self.prefix)
     }
 
+    /// Operator requests (`slotcache failover`, `partition move`) the leading controller
+    /// carries out and then deletes.
+    pub fn requests(&self) -> String {
+        format!("{}requests/", self.prefix)
+    }
+
+    pub fn request(&self, kind: &str, pid: u32) -> String {
+        format!("{}requests/{kind}/{pid}", self.prefix)
+    }
+
     /// The election name; etcd keeps each candidate's key under it.
     pub fn controller_election(&self) -> String {
         format!("{}controller/leader", self.prefix)
@@ -160,6 +170,10 @@ impl Store {
     pub async fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
         self.client.put(key, encode(value), None).await?;
         Ok(())
+    }
+
+    pub async fn delete(&mut self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.client.delete(key, None).await?.deleted() > 0)
     }
 
     /// A record with the revision it was last modified at (0 when absent), for guarded writes.

@@ -218,15 +218,21 @@ fn wait_etcd(process: &mut Process) {
     }
 }
 
-/// Starts a workspace binary that serves no port of its own (a controller), logging to its
-/// temp dir; killed when dropped.
-pub fn spawn_binary(name: &str, args: &[&str]) -> Process {
+/// Starts a workspace binary that serves no port of its own (a controller, `slotcache
+/// watch`), its stderr logged in its temp dir and its stdout piped to the test when
+/// `read_stdout` (else discarded: an unread pipe would fill up and stall it); killed when
+/// dropped.
+pub fn spawn_binary(name: &str, args: &[&str], read_stdout: bool) -> Process {
     let dir = temp_dir(name);
     let stderr = std::fs::File::create(dir.join("stderr.log")).expect("creating a log file");
     let child = Command::new(binary(name))
         .args(args)
         .current_dir(&dir)
-        .stdout(Stdio::null())
+        .stdout(if read_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stderr(stderr)
         .spawn()
         .unwrap_or_else(|err| panic!("spawning {name}: {err}"));

@@ -71,6 +71,7 @@ impl Cluster {
                 "--id",
                 id,
             ],
+            false,
         )
     }
 
@@ -439,4 +440,89 @@ fn slotcache_up_starts_a_cluster_and_leaves_no_orphans() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+impl Cluster {
+    fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--etcd", &self.endpoint, "--cluster", &self.name]);
+        run_binary("slotcache", &all)
+    }
+}
+
+#[test]
+fn operators_drain_move_fail_over_and_watch() {
+    use std::io::BufRead;
+    let cluster = Cluster::new(2, 2);
+    let _n1 = cluster.server("n1");
+    let _n2 = cluster.server("n2");
+    let _n3 = cluster.server("n3");
+    let _controller = cluster.controller("c1");
+    cluster.wait_for("placement", Duration::from_secs(20), |s| {
+        placed_on(s, &["n1", "n2", "n3"], 2)
+    });
+    // `watch` prints changes as they happen.
+    let mut watcher = spawn_binary(
+        "slotcache",
+        &[
+            "watch",
+            "--etcd",
+            &cluster.endpoint,
+            "--cluster",
+            &cluster.name,
+        ],
+        true,
+    );
+    let mut lines = std::io::BufReader::new(watcher.child.stdout.take().expect("stdout")).lines();
+    assert!(lines
+        .next()
+        .is_some_and(|l| l.is_ok_and(|l| l.starts_with("watching"))));
+
+    // Planned failover: the other in-sync replica leads, at a higher epoch.
+    let before = cluster.status();
+    let p0 = partitions(&before)[0].clone();
+    let (leader, epoch) = (
+        p0["leader"].as_str().unwrap_or("").to_string(),
+        p0["epoch"].as_u64().unwrap_or(0),
+    );
+    let (ok, _, err) = cluster.cli(&["failover", "0"]);
+    assert!(ok, "{err}");
+    cluster.wait_for("failover of partition 0", Duration::from_secs(10), |s| {
+        let p = partitions(s)[0];
+        p["leader"].as_str() != Some(&leader) && p["epoch"].as_u64().unwrap_or(0) > epoch
+    });
+    let seen = lines
+        .by_ref()
+        .take_while(|l| l.is_ok())
+        .find(|l| l.as_ref().is_ok_and(|l| l.contains("partitions/0")));
+    assert!(seen.is_some(), "watch printed the failover");
+    drop(watcher);
+
+    // Move: the node holding one replica hands it to one holding none of partition 0.
+    let state = cluster.status();
+    let replicas = strings(&partitions(&state)[0]["replicas"]);
+    let spare = ["n1", "n2", "n3"]
+        .into_iter()
+        .find(|n| !replicas.contains(&n.to_string()))
+        .expect("a node without partition 0");
+    let from = replicas[1].clone();
+    let (ok, _, err) = cluster.cli(&["partition", "move", "0", "--from", &from, "--to", spare]);
+    assert!(ok, "{err}");
+    cluster.wait_for("the move", Duration::from_secs(10), |s| {
+        let now = strings(&partitions(s)[0]["replicas"]);
+        now.contains(&spare.to_string())
+    });
+    let (ok, _, err) = cluster.cli(&["partition", "move", "0", "--from", "nobody", "--to", "n1"]);
+    assert!(!ok && err.contains("holds no replica"), "{err}");
+
+    // Drain: n3 ends up with nothing, and cannot be removed while up.
+    let (ok, _, err) = cluster.cli(&["node", "drain", "n3"]);
+    assert!(ok, "{err}");
+    cluster.wait_for("n3 drained", Duration::from_secs(10), |s| {
+        placed_on(s, &["n1", "n2"], 2)
+    });
+    let (ok, _, err) = cluster.cli(&["node", "remove", "n3"]);
+    assert!(!ok && err.contains("still up"), "{err}");
+    let (ok, _, err) = cluster.cli(&["node", "drain", "nope"]);
+    assert!(!ok && err.contains("no node 'nope'"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! `slotcache`: the admin CLI. `cluster init` creates a cluster in etcd; `status` shows its
 //! configuration, partitions and nodes; `up` runs a whole local cluster.
 
+mod operate;
 mod up;
 
 use anyhow::Context;
@@ -20,12 +21,22 @@ struct Cli {
 #[derive(clap::Args)]
 struct Target {
     /// etcd endpoints, comma separated.
-    #[arg(long, env = "SLOTCACHE_ETCD", default_value = "http://127.0.0.1:2379")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLOTCACHE_ETCD",
+        default_value = "http://127.0.0.1:2379"
+    )]
     etcd: String,
-    #[arg(long, env = "SLOTCACHE_CLUSTER", default_value = "default")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLOTCACHE_CLUSTER",
+        default_value = "default"
+    )]
     cluster: String,
     /// How long to keep trying to reach etcd.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, global = true, default_value_t = 5)]
     connect_timeout: u64,
 }
 
@@ -45,6 +56,34 @@ enum Command {
         program: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Drain or remove a shard server.
+    Node {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        command: operate::NodeCommand,
+    },
+    /// Move a partition's replica.
+    Partition {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        command: operate::PartitionCommand,
+    },
+    /// Planned failover: another in-sync replica becomes the partition's leader.
+    Failover {
+        #[command(flatten)]
+        target: Target,
+        pid: u32,
+        /// The follower to promote (default: the first in-sync one).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Print the cluster's changes (nodes, placement, elections) as they happen.
+    Watch {
+        #[command(flatten)]
+        target: Target,
     },
     /// Nodes, partitions, leaders, in-sync sets and epochs.
     Status {
@@ -161,6 +200,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Up(options) => up::up(options).await?,
+        Command::Node { target, command } => {
+            operate::node(&mut connect(&target).await?, command).await?
+        }
+        Command::Partition { target, command } => {
+            operate::partition(&mut connect(&target).await?, command).await?
+        }
+        Command::Failover { target, pid, to } => {
+            operate::failover(&mut connect(&target).await?, pid, to).await?
+        }
+        Command::Watch { target } => operate::watch(&mut connect(&target).await?).await?,
         Command::Supervise { program, args } => {
             let code = slotcache_cluster::supervision::supervise(&program, &args)
                 .with_context(|| format!("running {program}"))?;

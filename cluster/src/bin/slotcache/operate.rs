@@ -1,0 +1,142 @@
+//! The operator's commands: draining and removing nodes, moving a replica, a planned failover,
+//! and following the cluster's changes live. Node states are the CLI's to write; placement
+//! changes go to the leading controller as requests under `requests/`, since it alone writes
+//! partition records.
+
+use anyhow::Context;
+use clap::Subcommand;
+use slotcache_cluster::records::{NodeRecord, PartitionRecord};
+use slotcache_cluster::store::{Store, WatchEvent};
+
+#[derive(Subcommand)]
+pub enum NodeCommand {
+    /// Take a node out of placement: its replicas and leaderships move to other nodes.
+    Drain { id: String },
+    /// Forget a node that is down (drain and stop it first).
+    Remove { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum PartitionCommand {
+    /// Move one replica of a partition from one node to another.
+    Move {
+        pid: u32,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+}
+
+async fn node_record(store: &mut Store, id: &str) -> anyhow::Result<NodeRecord> {
+    store
+        .get::<NodeRecord>(&store.keys.node(id))
+        .await?
+        .with_context(|| format!("no node '{id}' in cluster '{}'", store.cluster))
+}
+
+async fn is_up(store: &mut Store, id: &str) -> anyhow::Result<bool> {
+    let (active, _) = store.snapshot(&store.keys.active_node(id)).await?;
+    Ok(active
+        .iter()
+        .any(|(key, _)| *key == store.keys.active_node(id)))
+}
+
+pub async fn node(store: &mut Store, command: NodeCommand) -> anyhow::Result<()> {
+    match command {
+        NodeCommand::Drain { id } => {
+            let mut record = node_record(store, &id).await?;
+            record.state = "draining".into();
+            store.put(&store.keys.node(&id), &record).await?;
+            println!("node '{id}' draining: the controller moves its partitions away");
+        }
+        NodeCommand::Remove { id } => {
+            node_record(store, &id).await?;
+            anyhow::ensure!(
+                !is_up(store, &id).await?,
+                "node '{id}' is still up: drain it and stop it first"
+            );
+            store.delete(&store.keys.node(&id)).await?;
+            println!("node '{id}' removed");
+        }
+    }
+    Ok(())
+}
+
+async fn partition_record(store: &mut Store, pid: u32) -> anyhow::Result<PartitionRecord> {
+    store
+        .get::<PartitionRecord>(&store.keys.partition(pid))
+        .await?
+        .with_context(|| format!("no partition {pid} in cluster '{}'", store.cluster))
+}
+
+/// Leaves a request for the controller.
+async fn request(store: &mut Store, kind: &str, pid: u32, value: &str) -> anyhow::Result<()> {
+    let key = store.keys.request(kind, pid);
+    store
+        .client()
+        .put(key, value, None)
+        .await
+        .context("writing the request")?;
+    Ok(())
+}
+
+pub async fn partition(store: &mut Store, command: PartitionCommand) -> anyhow::Result<()> {
+    let PartitionCommand::Move { pid, from, to } = command;
+    let record = partition_record(store, pid).await?;
+    anyhow::ensure!(
+        record.replicas.contains(&from),
+        "'{from}' holds no replica of partition {pid}"
+    );
+    anyhow::ensure!(
+        !record.replicas.contains(&to),
+        "'{to}' already holds a replica of partition {pid}"
+    );
+    anyhow::ensure!(is_up(store, &to).await?, "node '{to}' is not up");
+    request(store, "move", pid, &format!("{from} {to}")).await?;
+    println!("partition {pid}: moving its replica from '{from}' to '{to}'");
+    Ok(())
+}
+
+pub async fn failover(store: &mut Store, pid: u32, to: Option<String>) -> anyhow::Result<()> {
+    let record = partition_record(store, pid).await?;
+    let leader = record
+        .leader
+        .clone()
+        .context("the partition has no leader yet")?;
+    let candidates: Vec<&String> = record.isr.iter().filter(|n| **n != leader).collect();
+    anyhow::ensure!(
+        !candidates.is_empty(),
+        "partition {pid} has no other in-sync replica to take over"
+    );
+    if let Some(target) = &to {
+        anyhow::ensure!(
+            candidates.contains(&target),
+            "'{target}' is not an in-sync follower of partition {pid}"
+        );
+    }
+    request(store, "failover", pid, to.as_deref().unwrap_or("")).await?;
+    println!("partition {pid}: planned failover away from '{leader}' requested");
+    Ok(())
+}
+
+/// Prints every change under the cluster's prefix as it happens, until interrupted.
+pub async fn watch(store: &mut Store) -> anyhow::Result<()> {
+    let prefix = store.keys.prefix().to_string();
+    let revision = store.revision().await?;
+    let mut events = store.watch(&prefix, revision + 1);
+    println!("watching cluster '{}' (Ctrl-C stops)", store.cluster);
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(WatchEvent::Put { key, value }) => {
+                    println!("put    {} {}", key.trim_start_matches(&prefix), String::from_utf8_lossy(&value));
+                }
+                Some(WatchEvent::Delete { key }) => println!("delete {}", key.trim_start_matches(&prefix)),
+                Some(WatchEvent::Reset { entries }) => println!("reset  ({} keys)", entries.len()),
+                None => return Ok(()),
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
