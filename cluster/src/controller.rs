@@ -139,7 +139,12 @@ async fn carry_out_requests(
             .and_then(|rest| rest.split_once('/'))
             .and_then(|(kind, pid)| Some((kind.to_string(), pid.parse::<u32>().ok()?)));
         let Some((kind, pid)) = target else {
-            store.delete(&key).await?;
+            if !store
+                .guarded_delete(&key, &leadership.key, leadership.revision)
+                .await?
+            {
+                return Err(ControlError::Deposed);
+            }
             continue;
         };
         let request = parse_request(&kind, &String::from_utf8_lossy(&value));
@@ -171,7 +176,12 @@ async fn carry_out_requests(
             }
             None => warn!(%key, "operator request cannot be carried out; dropped"),
         }
-        store.delete(&key).await?;
+        if !store
+            .guarded_delete(&key, &leadership.key, leadership.revision)
+            .await?
+        {
+            return Err(ControlError::Deposed);
+        }
     }
     Ok(())
 }

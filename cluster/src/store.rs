@@ -208,6 +208,23 @@ impl Store {
         Ok(self.client.txn(txn).await?.succeeded())
     }
 
+    /// Deletes `key` only while `guard_key` still has `guard_revision` as its create revision.
+    pub async fn guarded_delete(
+        &mut self,
+        key: &str,
+        guard_key: &[u8],
+        guard_revision: i64,
+    ) -> Result<bool, StoreError> {
+        let txn = Txn::new()
+            .when(vec![Compare::create_revision(
+                guard_key.to_vec(),
+                CompareOp::Equal,
+                guard_revision,
+            )])
+            .and_then(vec![TxnOp::delete(key, None)]);
+        Ok(self.client.txn(txn).await?.succeeded())
+    }
+
     /// Follows every change under `prefix` from `start_revision` (0: from now) on a task of its
     /// own. After a disconnect (etcd restarting, a network cut) it reconnects with backoff and
     /// resumes from the revision after the last event it delivered, so nothing is missed; if
