@@ -188,14 +188,19 @@ fn combine(
     now: i64,
     op: Algebra,
 ) -> Result<Vec<Vec<u8>>, CmdError> {
-    let mut sets: Vec<Option<Set>> = Vec::with_capacity(keys.len());
+    // Expire and type-check every key first, then read the sets where they are.
     for key in keys {
-        sets.push(read_typed::<Set>(db, key, now)?.cloned());
+        read_typed::<Set>(db, key, now)?;
     }
+    let db: &Db = db;
+    let sets: Vec<Option<&Set>> = keys
+        .iter()
+        .map(|key| db.peek_entry(key).and_then(|e| Set::of(&e.value)))
+        .collect();
     if op == Algebra::Inter && sets.iter().any(Option::is_none) {
         return Ok(Vec::new());
     }
-    let present: Vec<&Set> = sets.iter().flatten().collect();
+    let present: Vec<&Set> = sets.iter().flatten().copied().collect();
     Ok(match op {
         Algebra::Inter => {
             let smallest = present.iter().min_by_key(|s| s.len()).copied();

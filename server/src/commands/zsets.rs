@@ -282,12 +282,23 @@ fn parse_score_bound(arg: &[u8]) -> Option<ScoreBound> {
     }
 }
 
+/// Both ends of a range, or `error` when either does not parse.
+fn parse_bounds<B>(
+    min: &[u8],
+    max: &[u8],
+    bound: fn(&[u8]) -> Option<B>,
+    error: &str,
+) -> Result<(B, B), CmdError> {
+    match (bound(min), bound(max)) {
+        (Some(min), Some(max)) => Ok((min, max)),
+        _ => Err(CmdError::err(error)),
+    }
+}
+
 impl ScoreRange {
     fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
-        match (parse_score_bound(min), parse_score_bound(max)) {
-            (Some(min), Some(max)) => Ok(ScoreRange { min, max }),
-            _ => Err(CmdError::err("min or max is not a float")),
-        }
+        let (min, max) = parse_bounds(min, max, parse_score_bound, "min or max is not a float")?;
+        Ok(ScoreRange { min, max })
     }
 }
 
@@ -340,10 +351,13 @@ fn parse_lex_bound(arg: &[u8]) -> Option<LexBound> {
 
 impl LexRange {
     fn parse(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
-        match (parse_lex_bound(min), parse_lex_bound(max)) {
-            (Some(min), Some(max)) => Ok(LexRange { min, max }),
-            _ => Err(CmdError::err("min or max not valid string range item")),
-        }
+        let (min, max) = parse_bounds(
+            min,
+            max,
+            parse_lex_bound,
+            "min or max not valid string range item",
+        )?;
+        Ok(LexRange { min, max })
     }
 }
 
@@ -797,14 +811,15 @@ impl Aggregate {
     }
 }
 
-/// An input of ZUNION and friends: a sorted set, a plain set (every score 1), or nothing.
-enum Source {
+/// An input of ZUNION and friends, read in place: a sorted set, a plain set (every score 1),
+/// or nothing.
+enum Source<'a> {
     Missing,
-    Sorted(ZSet),
-    Plain(Set),
+    Sorted(&'a ZSet),
+    Plain(&'a Set),
 }
 
-impl Source {
+impl Source<'_> {
     fn len(&self) -> usize {
         match self {
             Source::Missing => 0,
@@ -832,7 +847,8 @@ impl Source {
 
 /// A parsed ZUNION/ZINTER/ZDIFF/ZINTERCARD call.
 struct AlgebraCall {
-    sources: Vec<Source>,
+    /// Where the input keys are in the arguments.
+    keys: std::ops::Range<usize>,
     weights: Vec<f64>,
     aggregate: Aggregate,
     with_scores: bool,
@@ -859,19 +875,18 @@ fn parse_algebra(
         return Err(CmdError::Syntax);
     }
     let numkeys = numkeys as usize;
+    let keys = numkeys_at + 1..numkeys_at + 1 + numkeys;
     let now = ctx.now;
     let db = ctx.db();
-    let mut sources = Vec::with_capacity(numkeys);
-    for key in &args[numkeys_at + 1..numkeys_at + 1 + numkeys] {
-        sources.push(match db.get(key, now).map(|e| &e.value) {
-            None => Source::Missing,
-            Some(Value::ZSet(zset)) => Source::Sorted(zset.clone()),
-            Some(Value::Set(set)) => Source::Plain(set.clone()),
-            Some(_) => return Err(CmdError::WrongType),
-        });
+    for key in &args[keys.clone()] {
+        if let Some(entry) = db.get(key, now) {
+            if !matches!(entry.value, Value::ZSet(_) | Value::Set(_)) {
+                return Err(CmdError::WrongType);
+            }
+        }
     }
     let mut call = AlgebraCall {
-        sources,
+        keys,
         weights: vec![1.0; numkeys],
         aggregate: Aggregate::Sum,
         with_scores: false,
@@ -925,14 +940,19 @@ fn weighted(score: f64, weight: f64) -> f64 {
 }
 
 /// The resulting elements, in (score, member) order. Union and intersection visit the inputs
-/// from the smallest, as Redis, so sums of infinities come out the same.
-fn combine(call: &AlgebraCall, op: Algebra) -> Vec<Scored> {
-    let mut result = ZSet::Sorted(Box::default());
-    let inputs: Vec<(&Source, f64)> = call
-        .sources
+/// from the smallest, as Redis, so sums of infinities come out the same. The inputs are read
+/// where they are (`parse_algebra` already expired and type-checked them).
+fn combine(db: &Db, args: &Args, call: &AlgebraCall, op: Algebra) -> Vec<Scored> {
+    let sources: Vec<Source> = args[call.keys.clone()]
         .iter()
-        .zip(call.weights.iter().copied())
+        .map(|key| match db.peek_entry(key).map(|e| &e.value) {
+            Some(Value::ZSet(zset)) => Source::Sorted(zset),
+            Some(Value::Set(set)) => Source::Plain(set),
+            _ => Source::Missing,
+        })
         .collect();
+    let mut result = ZSet::Sorted(Box::default());
+    let inputs: Vec<(&Source, f64)> = sources.iter().zip(call.weights.iter().copied()).collect();
     let mut by_size = inputs.clone();
     by_size.sort_by_key(|(source, _)| source.len());
     match op {
@@ -989,7 +1009,7 @@ fn zset_algebra(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let store = name.ends_with(b"store");
     let call = parse_algebra(ctx, args, if store { 2 } else { 1 }, op, store, false)?;
-    let items = combine(&call, op);
+    let items = combine(ctx.db(), args, &call, op);
     if store {
         let now = ctx.now;
         store_items(ctx.db(), &args[1], &items, now);
@@ -1002,7 +1022,7 @@ fn zset_algebra(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn zintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let call = parse_algebra(ctx, args, 1, Algebra::Inter, false, true)?;
-    let count = combine(&call, Algebra::Inter).len();
+    let count = combine(ctx.db(), args, &call, Algebra::Inter).len();
     let count = if call.limit > 0 {
         count.min(call.limit)
     } else {
