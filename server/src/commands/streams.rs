@@ -254,15 +254,11 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ));
     }
     let now = ctx.now;
-    let db = ctx.db();
-    if write_stream(db, &args[1], now)?.is_none() {
-        if no_mkstream {
-            ctx.out.null();
-            return Ok(());
-        }
-        db.set(&args[1], Stream::default().into_value(), now);
-    }
-    let stream = write_stream(db, &args[1], now)?.ok_or(CmdError::NoSuchKey)?;
+    let (db, out) = ctx.db_and_out();
+    let Some(stream) = super::write_typed::<Stream>(db, &args[1], now, !no_mkstream)? else {
+        out.null();
+        return Ok(());
+    };
     if stream.last_id == StreamId::MAX {
         return Err(CmdError::err(
             "The stream has exhausted the last possible ID, unable to add more items",
@@ -291,23 +287,23 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if let Some(strategy) = trim.strategy {
         stream.trim(strategy, trim.approx, trim.limit);
     }
-    reply_id(ctx.out, id);
+    reply_id(out, id);
     Ok(())
 }
 
 fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (trim, _, _) = parse_trim_args(args, false)?;
     let now = ctx.now;
-    if read_stream(ctx.db(), &args[1], now)?.is_none() {
-        ctx.out.int(0);
+    let (db, out) = ctx.db_and_out();
+    let Some(stream) = write_stream(db, &args[1], now)? else {
+        out.int(0);
         return Ok(());
-    }
-    let stream = write_stream(ctx.db(), &args[1], now)?.ok_or(CmdError::NoSuchKey)?;
+    };
     let removed = match trim.strategy {
         Some(strategy) => stream.trim(strategy, trim.approx, trim.limit),
         None => 0,
     };
-    ctx.out.int(removed as i64);
+    out.int(removed as i64);
     Ok(())
 }
 
@@ -320,17 +316,17 @@ fn xlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn xdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
-    if read_stream(ctx.db(), &args[1], now)?.is_none() {
-        ctx.out.int(0);
+    let (db, out) = ctx.db_and_out();
+    let Some(stream) = write_stream(db, &args[1], now)? else {
+        out.int(0);
         return Ok(());
-    }
+    };
     let ids = args[2..]
         .iter()
         .map(|a| parse_id(a, 0, true))
         .collect::<Result<Vec<_>, _>>()?;
-    let stream = write_stream(ctx.db(), &args[1], now)?.ok_or(CmdError::NoSuchKey)?;
     let deleted = ids.into_iter().filter(|id| stream.delete(*id)).count();
-    ctx.out.int(deleted as i64);
+    out.int(deleted as i64);
     Ok(())
 }
 
@@ -1170,9 +1166,11 @@ fn xgroup_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 /// The stream XINFO describes, or "no such key".
-fn info_stream<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<&'a Stream, CmdError> {
+fn info_stream<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<(&'a Stream, &'a mut Reply), CmdError> {
     let now = ctx.now;
-    read_stream(ctx.db(), key, now)?.ok_or_else(|| CmdError::err("no such key"))
+    let (db, out) = ctx.db_and_out();
+    let stream = read_stream(db, key, now)?.ok_or_else(|| CmdError::err("no such key"))?;
+    Ok((stream, out))
 }
 
 fn reply_optional_count(out: &mut Reply, count: Option<u64>) {
@@ -1212,11 +1210,9 @@ fn xinfo_stream(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         _ => return Err(subcommand_syntax(args)),
     };
-    let now = ctx.now;
-    let stream = info_stream(ctx, &args[2])?.clone();
-    let out = &mut *ctx.out;
+    let (stream, out) = info_stream(ctx, &args[2])?;
     let Some(count) = full else {
-        reply_stream_head(out, &stream, 10);
+        reply_stream_head(out, stream, 10);
         out.bulk(b"groups");
         out.int(stream.groups.len() as i64);
         for (label, entry) in [
@@ -1232,7 +1228,7 @@ fn xinfo_stream(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Ok(());
     };
     let limit = if count == 0 { usize::MAX } else { count };
-    reply_stream_head(out, &stream, 9);
+    reply_stream_head(out, stream, 9);
     out.bulk(b"entries");
     reply_entries(
         out,
@@ -1284,13 +1280,11 @@ fn xinfo_stream(ctx: &mut Ctx, args: &Args) -> CmdResult {
             }
         }
     }
-    let _ = now;
     Ok(())
 }
 
 fn xinfo_groups(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let stream = info_stream(ctx, &args[2])?.clone();
-    let out = &mut *ctx.out;
+    let (stream, out) = info_stream(ctx, &args[2])?;
     out.array(stream.groups.len());
     for (name, group) in &stream.groups {
         out.map(6);
@@ -1312,25 +1306,19 @@ fn xinfo_groups(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn xinfo_consumers(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
-    let stream = info_stream(ctx, &args[2])?;
+    let (stream, out) = info_stream(ctx, &args[2])?;
     let Some(group) = stream.groups.get(&args[3][..]) else {
         return Err(no_such_group(args));
     };
-    let consumers: Vec<(Vec<u8>, usize, i64)> = group
-        .consumers
-        .iter()
-        .map(|(name, c)| (name.clone(), c.pending.len(), (now - c.seen_time).max(0)))
-        .collect();
-    let out = &mut *ctx.out;
-    out.array(consumers.len());
-    for (name, pending, idle) in consumers {
+    out.array(group.consumers.len());
+    for (name, consumer) in &group.consumers {
         out.map(3);
         out.bulk(b"name");
-        out.bulk(&name);
+        out.bulk(name);
         out.bulk(b"pending");
-        out.int(pending as i64);
+        out.int(consumer.pending.len() as i64);
         out.bulk(b"idle");
-        out.int(idle);
+        out.int((now - consumer.seen_time).max(0));
     }
     Ok(())
 }
