@@ -15,71 +15,91 @@ impl From<Corrupt> for CmdError {
     }
 }
 
-/// The HLL at `key`: `None` when absent, WRONGTYPE for another type or a string that is not
-/// an HLL.
-fn read_hll(db: &mut Db, key: &[u8], now: i64) -> Result<Option<Vec<u8>>, CmdError> {
+/// The HLL at `key`, read in place: `None` when absent, WRONGTYPE for another type or a
+/// string that is not an HLL.
+fn hll_at<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a [u8]>, CmdError> {
     let Some(entry) = db.get(key, now) else {
         return Ok(None);
     };
     if !entry.value.is_string() {
         return Err(CmdError::WrongType);
     }
-    let data = entry.value.to_vec();
-    if !hll::is_valid(&data) {
-        return Err(not_hll());
+    match entry.value.stored_bytes() {
+        Some(data) if hll::is_valid(data) => Ok(Some(data)),
+        _ => Err(not_hll()),
     }
-    Ok(Some(data))
+}
+
+/// The HLL at `key` for changing in place (the caller checked it with [`hll_at`]).
+fn hll_mut<'a>(db: &'a mut Db, key: &[u8], len: usize, now: i64) -> Result<&'a mut [u8], CmdError> {
+    let entry = db.get_mut(key, now).ok_or(CmdError::NoSuchKey)?;
+    Ok(entry.value.bytes_mut(len))
 }
 
 fn sparse_max_bytes(ctx: &Ctx) -> usize {
     ctx.server.config.read().hll_sparse_max_bytes as usize
 }
 
+/// PFADD: a dense HLL grows in place; a sparse one is re-encoded when a register grew. A new
+/// key counts as a change even with no elements, as in Redis.
 fn pfadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let max_bytes = sparse_max_bytes(ctx);
     let now = ctx.now;
-    let db = ctx.db();
-    let (mut data, created) = match read_hll(db, &args[1], now)? {
-        Some(data) => (data, false),
-        None => (hll::empty(), true),
+    let (db, out) = ctx.db_and_out();
+    let key = &args[1];
+    let elements = || args[2..].iter().map(|a| &a[..]);
+    let changed = match hll_at(db, key, now)? {
+        None => {
+            let empty = hll::empty();
+            let mut data = hll::add_sparse(&empty, elements(), max_bytes)?.unwrap_or(empty);
+            hll::invalidate_cache(&mut data);
+            db.set_keep_ttl(key, Value::from_bytes(&data), now);
+            true
+        }
+        Some(data) if hll::is_dense(data) => {
+            let len = data.len();
+            hll::add_dense(hll_mut(db, key, len, now)?, elements())
+        }
+        Some(data) => match hll::add_sparse(data, elements(), max_bytes)? {
+            Some(encoded) => {
+                db.set_keep_ttl(key, Value::from_bytes(&encoded), now);
+                true
+            }
+            None => false,
+        },
     };
-    let changed = hll::add(&mut data, args[2..].iter().map(|a| &a[..]), max_bytes)?;
-    if created || changed {
-        hll::invalidate_cache(&mut data);
-        db.set_keep_ttl(&args[1], Value::from_bytes(&data), now);
-    }
-    ctx.out.int((created || changed) as i64);
+    out.int(changed as i64);
     Ok(())
 }
 
+/// PFCOUNT: one key answers from (and refreshes) its cached cardinality; several are merged.
 fn pfcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
-    let db = ctx.db();
+    let (db, out) = ctx.db_and_out();
     if args.len() == 2 {
-        let Some(mut data) = read_hll(db, &args[1], now)? else {
-            ctx.out.int(0);
+        let Some(data) = hll_at(db, &args[1], now)? else {
+            out.int(0);
             return Ok(());
         };
-        let count = match hll::cached(&data) {
+        let count = match hll::cached(data) {
             Some(count) => count,
             None => {
-                let registers = hll::registers(&data)?;
-                let count = hll::count(&registers);
-                hll::set_cached(&mut data, count);
-                db.set_keep_ttl(&args[1], Value::from_bytes(&data), now);
+                let count = hll::count(&*hll::registers(data)?);
+                let len = data.len();
+                hll::set_cached(hll_mut(db, &args[1], len, now)?, count);
                 count
             }
         };
-        ctx.out.int(count as i64);
+        out.int(count as i64);
         return Ok(());
     }
-    let mut union = hll::registers(&hll::empty())?;
+    let mut union = hll::zero_registers();
     for key in &args[1..] {
-        if let Some(data) = read_hll(db, key, now)? {
-            merge_into(&mut union, &hll::registers(&data)?);
+        if let Some(data) = hll_at(db, key, now)? {
+            merge_into(&mut union, &hll::registers(data)?);
         }
     }
-    ctx.out.int(hll::count(&union) as i64);
+    out.int(hll::count(&union) as i64);
     Ok(())
 }
 
@@ -95,21 +115,21 @@ fn pfmerge(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let max_bytes = sparse_max_bytes(ctx);
     let now = ctx.now;
     let db = ctx.db();
-    let mut union = hll::registers(&hll::empty())?;
+    let mut union = hll::zero_registers();
     let mut dense = false;
-    let mut previous = None;
+    let mut destination_header = None;
     for (i, key) in args[1..].iter().enumerate() {
-        if let Some(data) = read_hll(db, key, now)? {
-            dense |= hll::is_dense(&data);
-            merge_into(&mut union, &hll::registers(&data)?);
+        if let Some(data) = hll_at(db, key, now)? {
+            dense |= hll::is_dense(data);
+            merge_into(&mut union, &hll::registers(data)?);
             if i == 0 {
-                previous = Some(data);
+                destination_header = Some(data[..hll::HEADER].to_vec());
             }
         }
     }
     let mut data = hll::encode(&union, dense, max_bytes);
-    if let Some(previous) = previous {
-        hll::keep_cache_bytes(&mut data, &previous);
+    if let Some(header) = destination_header {
+        hll::keep_cache_bytes(&mut data, &header);
     }
     hll::invalidate_cache(&mut data);
     db.set_keep_ttl(&args[1], Value::from_bytes(&data), now);

@@ -9,7 +9,7 @@ const REGISTERS: usize = 1 << P;
 const Q: usize = 64 - P as usize;
 const BITS: usize = 6;
 const REGISTER_MAX: u8 = (1 << BITS) - 1;
-const HEADER: usize = 16;
+pub const HEADER: usize = 16;
 pub const DENSE_SIZE: usize = HEADER + (REGISTERS * BITS).div_ceil(8);
 const ENCODING_DENSE: u8 = 0;
 const ENCODING_SPARSE: u8 = 1;
@@ -223,41 +223,51 @@ pub fn invalidate_cache(data: &mut [u8]) {
     data[15] |= 0x80;
 }
 
-/// Adds elements; true when a register grew. A sparse HLL is re-encoded once for the whole
-/// call (and promoted to dense when it outgrows `max_bytes`); a dense one is updated in place.
-pub fn add<'a>(
-    data: &mut Vec<u8>,
-    elements: impl Iterator<Item = &'a [u8]>,
-    max_bytes: usize,
-) -> Result<bool, Corrupt> {
+/// Adds elements to a dense HLL in place; true when a register grew (the cached cardinality
+/// is then marked stale).
+pub fn add_dense<'a>(data: &mut [u8], elements: impl Iterator<Item = &'a [u8]>) -> bool {
     let mut changed = false;
-    if is_dense(data) {
-        for element in elements {
-            let (index, count) = pattern(element);
-            if dense_get(&data[HEADER..], index) < count {
-                dense_set(&mut data[HEADER..], index, count);
-                changed = true;
-            }
-        }
-    } else {
-        let mut regs = registers(data)?;
-        for element in elements {
-            let (index, count) = pattern(element);
-            if regs[index] < count {
-                regs[index] = count;
-                changed = true;
-            }
-        }
-        if changed {
-            let mut encoded = encode(&regs, false, max_bytes);
-            keep_cache_bytes(&mut encoded, data);
-            *data = encoded;
+    for element in elements {
+        let (index, count) = pattern(element);
+        if dense_get(&data[HEADER..], index) < count {
+            dense_set(&mut data[HEADER..], index, count);
+            changed = true;
         }
     }
     if changed {
         invalidate_cache(data);
     }
-    Ok(changed)
+    changed
+}
+
+/// Adds elements to a sparse HLL: its new encoding (promoted to dense past `max_bytes`, the
+/// cache bytes carried over and marked stale) when a register grew, `None` when none did.
+pub fn add_sparse<'a>(
+    data: &[u8],
+    elements: impl Iterator<Item = &'a [u8]>,
+    max_bytes: usize,
+) -> Result<Option<Vec<u8>>, Corrupt> {
+    let mut regs = registers(data)?;
+    let mut changed = false;
+    for element in elements {
+        let (index, count) = pattern(element);
+        if regs[index] < count {
+            regs[index] = count;
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    let mut encoded = encode(&regs, false, max_bytes);
+    keep_cache_bytes(&mut encoded, data);
+    invalidate_cache(&mut encoded);
+    Ok(Some(encoded))
+}
+
+/// Registers all zero, to merge into.
+pub fn zero_registers() -> Registers {
+    Box::new([0; REGISTERS])
 }
 
 /// The cardinality PFCOUNT last stored in the header, if still valid.
@@ -325,10 +335,12 @@ mod tests {
 
     #[test]
     fn sparse_and_dense_agree_and_estimate_well() {
-        let mut sparse = empty();
-        assert_eq!(registers(&sparse).map(|r| count(&r)), Ok(0));
+        let empty = empty();
+        assert_eq!(registers(&empty).map(|r| count(&r)), Ok(0));
         let elements: Vec<Vec<u8>> = (0..20_000).map(|i| format!("e{i}").into_bytes()).collect();
-        add(&mut sparse, elements.iter().map(Vec::as_slice), usize::MAX).unwrap();
+        let sparse = add_sparse(&empty, elements.iter().map(Vec::as_slice), usize::MAX)
+            .unwrap()
+            .expect("registers grew");
         let regs = registers(&sparse).unwrap();
         let dense = encode(&regs, true, 3000);
         assert_eq!(dense.len(), DENSE_SIZE);

@@ -186,6 +186,15 @@ impl Value {
         }
     }
 
+    /// The bytes of a string stored as bytes (not as an integer), read in place.
+    pub fn stored_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Inline { len, buf } => Some(&buf[..*len as usize]),
+            Value::Heap { len, buf } => Some(&buf[..*len as usize]),
+            _ => None,
+        }
+    }
+
     pub fn to_vec(&self) -> Vec<u8> {
         self.as_bytes(&mut itoa::Buffer::new()).to_vec()
     }
