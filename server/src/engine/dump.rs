@@ -9,6 +9,7 @@ use super::set::Set;
 use super::stream::Stream;
 use super::value::Value;
 use super::zset::ZSet;
+use std::borrow::Cow;
 
 const VERSION: u16 = 1;
 const TYPE_STRING: u8 = 0;
@@ -26,8 +27,11 @@ fn checksum(data: &[u8]) -> u64 {
 
 /// A collection's type byte and its items as DUMP lays them out (hash: field, value, ...;
 /// sorted set: member, then the score's eight little-endian bytes).
-fn collection_items(value: &Value) -> Option<(u8, Vec<Vec<u8>>)> {
-    let borrowed = |items: Vec<&[u8]>| items.into_iter().map(<[u8]>::to_vec).collect();
+/// Items are borrowed where the collection holds them as they are dumped.
+fn collection_items(value: &Value) -> Option<(u8, Vec<Cow<'_, [u8]>>)> {
+    fn borrowed(items: Vec<&[u8]>) -> Vec<Cow<'_, [u8]>> {
+        items.into_iter().map(Cow::Borrowed).collect()
+    }
     match value {
         Value::Hash(hash) => Some((
             TYPE_HASH,
@@ -35,12 +39,15 @@ fn collection_items(value: &Value) -> Option<(u8, Vec<Vec<u8>>)> {
         )),
         Value::Set(set) => Some((TYPE_SET, borrowed(set.members()))),
         Value::List(list) => Some((TYPE_LIST, borrowed(list.items().collect()))),
-        Value::Stream(stream) => Some((TYPE_STREAM, stream.to_items())),
+        Value::Stream(stream) => Some((
+            TYPE_STREAM,
+            stream.to_items().into_iter().map(Cow::Owned).collect(),
+        )),
         Value::ZSet(zset) => Some((
             TYPE_ZSET,
             zset.entries()
                 .into_iter()
-                .flat_map(|(m, s)| [m.to_vec(), s.to_le_bytes().to_vec()])
+                .flat_map(|(m, s)| [Cow::Borrowed(m), Cow::Owned(s.to_le_bytes().to_vec())])
                 .collect(),
         )),
         _ => None,
