@@ -63,7 +63,7 @@ pub async fn run(mut store: Store, id: &str) -> Result<(), ControlError> {
         let outcome = tokio::select! {
             result = lead(&mut store, &config, &leadership) => result,
             // The session's lease was replaced: the election key went with the old one.
-            _ = async { while session.lease() == lease { tokio::time::sleep(Duration::from_millis(100)).await } } => Err(ControlError::Deposed),
+            _ = session.lost(lease) => Err(ControlError::Deposed),
         };
         match outcome {
             Err(ControlError::Deposed) => warn!(id, "no longer leading; campaigning again"),

@@ -19,6 +19,11 @@ impl Registration {
         *self.lease.borrow()
     }
 
+    /// Waits until `lease` no longer holds the keys (it was lost and replaced).
+    pub async fn lost(&mut self, lease: i64) {
+        let _ = self.lease.wait_for(|id| *id != lease).await;
+    }
+
     /// Waits until a lease holds the keys.
     pub async fn granted(&mut self) -> i64 {
         let _ = self.lease.wait_for(|id| *id != 0).await;
