@@ -1,6 +1,6 @@
 //! Sorted set commands. Every range form (by rank, score or lex, forwards or reversed, with
 //! LIMIT) reduces to two partition points and one run of elements, which is O(log n + m) on the
-//! skiplist encoding.
+//! large (tree) encoding.
 
 use super::keys::scan_collection;
 use super::pops::{block_or_give_up, parse_mpop, parse_timeout};

@@ -1,12 +1,13 @@
 //! The sorted set type: a listpack of member/score pairs kept in (score, member) order while
-//! small, a dict of scores beside a skiplist past the `zset-max-listpack-*` thresholds. Both
+//! small, a dict of scores beside an order-statistic tree past the `zset-max-listpack-*`
+//! thresholds (reported as Redis's "skiplist" encoding, which is what clients expect). Both
 //! answer the same two primitives, a partition point and a run of elements from a rank, on which
 //! every range command is built.
 
 use super::dict::Dict;
 use super::limits;
 use super::listpack::Listpack;
-use super::skiplist::{before, SkipList};
+use super::rank_tree::{before, RankTree};
 use crate::resp::parse::parse_i64;
 use rand::Rng;
 
@@ -20,7 +21,7 @@ pub enum ZSet {
 #[derive(Clone, Default)]
 pub struct Sorted {
     scores: Dict<f64>,
-    order: SkipList,
+    order: RankTree,
 }
 
 impl Default for ZSet {
