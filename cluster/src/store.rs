@@ -81,6 +81,14 @@ impl Keys {
         format!("{}nodes/active/{id}", self.prefix)
     }
 
+    pub fn proxies(&self) -> String {
+        format!("{}proxies/", self.prefix)
+    }
+
+    pub fn proxy(&self, id: &str) -> String {
+        format!("{}proxies/{id}", self.prefix)
+    }
+
     /// Operator requests (`slotcache failover`, `partition move`) the leading controller
     /// carries out and then deletes.
     pub fn requests(&self) -> String {
@@ -239,6 +247,58 @@ impl Store {
         let client = self.client.clone();
         tokio::spawn(follow(client, prefix.to_string(), start_revision, tx));
         rx
+    }
+
+    /// Tells `apply` of every key under `prefix` (by its name below the prefix, with its value,
+    /// or None once deleted): the entries as they stand before this returns, then every change
+    /// on a task of its own, for as long as the process runs. After a reset, keys that vanished
+    /// meanwhile are reported deleted, so the caller's copy always converges on etcd's.
+    pub async fn mirror<F>(&mut self, prefix: &str, mut apply: F) -> Result<(), StoreError>
+    where
+        F: FnMut(&str, Option<&[u8]>) + Send + 'static,
+    {
+        let (entries, revision) = self.snapshot(prefix).await?;
+        let mut known = std::collections::BTreeSet::new();
+        for (key, value) in &entries {
+            if let Some(name) = key.strip_prefix(prefix) {
+                known.insert(name.to_string());
+                apply(name, Some(value));
+            }
+        }
+        let mut events = self.watch(prefix, revision + 1);
+        let prefix = prefix.to_string();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                match event {
+                    WatchEvent::Put { key, value } => {
+                        if let Some(name) = key.strip_prefix(&prefix) {
+                            known.insert(name.to_string());
+                            apply(name, Some(&value));
+                        }
+                    }
+                    WatchEvent::Delete { key } => {
+                        if let Some(name) = key.strip_prefix(&prefix) {
+                            known.remove(name);
+                            apply(name, None);
+                        }
+                    }
+                    WatchEvent::Reset { entries } => {
+                        let mut present = std::collections::BTreeSet::new();
+                        for (key, value) in &entries {
+                            if let Some(name) = key.strip_prefix(&prefix) {
+                                present.insert(name.to_string());
+                                apply(name, Some(value));
+                            }
+                        }
+                        for gone in known.difference(&present) {
+                            apply(gone, None);
+                        }
+                        known = present;
+                    }
+                }
+            }
+        });
+        Ok(())
     }
 
     /// The current revision of the store, to start a watch right after a read.

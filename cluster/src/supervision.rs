@@ -15,6 +15,17 @@ fn parent_alive(expected: u32) -> bool {
     std::os::unix::process::parent_id() == expected
 }
 
+/// What every slotcache binary does first: logs to stderr (filtered by `RUST_LOG`, `info` by
+/// default), and exits with its parent when `slotcache up` started it.
+pub fn start_process() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    exit_with_parent();
+}
+
 /// If started by `slotcache up`, exits when that parent goes away.
 pub fn exit_with_parent() {
     let Some(expected) = std::env::var(PARENT_ENV)
@@ -31,15 +42,27 @@ pub fn exit_with_parent() {
     });
 }
 
-/// Runs `program` with `args` until it exits or our parent goes away (then it is killed).
+/// Runs `program` with `args` until it exits or our parent goes away or closes our stdin (then
+/// it is killed).
+/// The parent closing our stdin asks for an orderly stop, which a SIGKILL (all `Child::kill`
+/// can send) would not give us the chance to pass on.
 pub fn supervise(program: &str, args: &[String]) -> std::io::Result<i32> {
     let expected = std::os::unix::process::parent_id();
-    let mut child = std::process::Command::new(program).args(args).spawn()?;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .spawn()?;
+    let stdin_closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stdin_closed.clone();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        flag.store(true, std::sync::atomic::Ordering::Release);
+    });
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(status.code().unwrap_or(1));
         }
-        if !parent_alive(expected) {
+        if !parent_alive(expected) || stdin_closed.load(std::sync::atomic::Ordering::Acquire) {
             let _ = child.kill();
             let _ = child.wait();
             return Ok(0);

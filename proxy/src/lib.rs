@@ -1,4 +1,85 @@
-//! The proxy. So far its routing core: which slot a request addresses, from the shared
-//! command table's key specs, with Redis Cluster's CROSSSLOT rule.
+//! slotcache's RESP proxy: one endpoint for every Redis client. Each request is routed by the
+//! slot of its keys to the leader of the slot's partition, as placed in etcd; multi-key
+//! commands spanning partitions are split; the cluster is described to cluster-aware clients
+//! as Redis Cluster masters made of proxies.
 
-pub mod route;
+pub mod backend;
+pub mod cluster_view;
+pub mod fanout;
+pub mod frame;
+pub mod session;
+pub mod table;
+
+use sha1::{Digest, Sha1};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// How cluster-aware clients are told the slots are spread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Announce {
+    /// The proxy a client talks to owns every slot.
+    #[value(name = "self")]
+    Myself,
+    /// The live proxies share the slots evenly.
+    Spread,
+}
+
+/// What every client connection of a proxy shares.
+pub struct Proxy {
+    pub id: String,
+    pub table: table::RouteTable,
+    pub backends: backend::Backends,
+    pub announce: Announce,
+    /// The address announced for this proxy; by default the one each client connected to.
+    pub announce_addr: Option<String>,
+    pub next_client_id: AtomicU64,
+    pub connected_clients: AtomicU64,
+    pub port: u16,
+    pub started: Instant,
+}
+
+impl Proxy {
+    pub fn new(id: String, announce: Announce, announce_addr: Option<String>, port: u16) -> Proxy {
+        Proxy {
+            id,
+            table: table::RouteTable::default(),
+            backends: backend::Backends::default(),
+            announce,
+            announce_addr,
+            next_client_id: AtomicU64::new(1),
+            connected_clients: AtomicU64::new(0),
+            port,
+            started: Instant::now(),
+        }
+    }
+
+    /// INFO, with the fields clients look at (`redis_version`, `loading`, `cluster_enabled`)
+    /// and the proxy's own.
+    pub fn info(&self) -> String {
+        let partitions = self.table.partitions();
+        let routable = partitions
+            .iter()
+            .filter(|(_, route)| route.is_some())
+            .count();
+        format!(
+            "# Server\r\nredis_version:{}\r\nredis_mode:cluster\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n\r\n# Persistence\r\nloading:0\r\n\r\n# Cluster\r\ncluster_enabled:1\r\n\r\n# Proxy\r\nslotcache_proxy_id:{}\r\nslotcache_partitions:{}\r\nslotcache_partitions_routable:{}\r\nslotcache_shard_servers:{}\r\n",
+            slotcache_server::commands::connection::REDIS_VERSION,
+            std::process::id(),
+            self.port,
+            self.started.elapsed().as_secs(),
+            self.connected_clients.load(Ordering::Relaxed),
+            self.id,
+            partitions.len(),
+            routable,
+            self.table.leader_addrs().len(),
+        )
+    }
+}
+
+/// A proxy's 40-hex-digit Redis Cluster node id, stable for its proxy id.
+pub fn node_id(proxy_id: &str) -> String {
+    Sha1::digest(proxy_id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -138,6 +138,9 @@ pub struct Client {
     pub subscriptions: Subscriptions,
     /// Keys under WATCH: (database, key, what was seen).
     pub watched: Vec<(usize, Vec<u8>, crate::engine::WatchMark)>,
+    /// In cluster mode, the partition this connection last addressed and its keyspace: where
+    /// keyless requests, WATCH state and blocked commands live. None: the server's own keyspace.
+    pub partition: Option<(u32, crate::engine::SharedKeyspace)>,
     pub info: std::sync::Arc<ClientInfo>,
 }
 
@@ -158,6 +161,7 @@ impl Client {
             in_script: false,
             multi_failed: false,
             watched: Vec::new(),
+            partition: None,
             info,
         }
     }
@@ -169,6 +173,22 @@ impl Client {
                 db.unwatch(&key);
             }
         }
+    }
+
+    /// The keyspace this connection's keyless requests and waits use.
+    pub fn keyspace<'a>(
+        &'a self,
+        server: &'a crate::state::Server,
+    ) -> &'a crate::engine::SharedKeyspace {
+        match &self.partition {
+            Some((_, keyspace)) => keyspace,
+            None => &server.keyspace,
+        }
+    }
+
+    /// Whether the connection is bound to its partition: a transaction or WATCH is open there.
+    pub fn pinned(&self) -> bool {
+        self.multi.is_some() || !self.watched.is_empty()
     }
 
     pub fn select(&mut self, db: usize) {

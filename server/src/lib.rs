@@ -12,6 +12,7 @@ pub mod memory;
 pub mod net;
 pub mod pubsub;
 pub mod resp;
+pub mod routing;
 pub mod scripting;
 pub mod state;
 

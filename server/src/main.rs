@@ -87,12 +87,7 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    slotcache_cluster::supervision::exit_with_parent();
+    slotcache_cluster::supervision::start_process();
     let config = load_config(Args::parse())?;
     let membership = match (&config.etcd, &config.cluster, &config.node_id) {
         (None, _, _) => None,

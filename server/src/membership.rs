@@ -3,11 +3,12 @@
 //! is a replica of. Losing etcd changes nothing for the data it holds: it keeps serving and
 //! catches up on placement once etcd answers again.
 
+use crate::routing::Routes;
 use crate::state::Server;
 use anyhow::Context;
 use slotcache_cluster::lease::{self, Registration};
 use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION};
-use slotcache_cluster::store::{Store, WatchEvent};
+use slotcache_cluster::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
@@ -51,45 +52,57 @@ pub async fn join(
         config.lease_ttl_secs,
     );
     registration.granted().await;
-    let (entries, revision) = store.snapshot(&keys.partitions()).await?;
-    let node = node_id.to_string();
-    for (key, value) in &entries {
-        apply(&server, &keys.partitions(), &node, key, Some(value));
-    }
-    let mut events = store.watch(&keys.partitions(), revision + 1);
-    let prefix = keys.partitions();
-    tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            match event {
-                WatchEvent::Put { key, value } => {
-                    apply(&server, &prefix, &node, &key, Some(&value))
-                }
-                WatchEvent::Delete { key } => apply(&server, &prefix, &node, &key, None),
-                WatchEvent::Reset { entries } => {
-                    for (key, value) in &entries {
-                        apply(&server, &prefix, &node, key, Some(value));
-                    }
-                }
+    let _ = server
+        .routes
+        .set(parking_lot::RwLock::new(Routes::new(node_id)));
+    let follower = server.clone();
+    store
+        .mirror(&keys.nodes(), move |name, value| {
+            if name.contains('/') {
+                return; // nodes/active/<id>: liveness, not a registration
             }
-        }
-    });
+            let record: Option<NodeRecord> = value.and_then(|v| serde_json::from_slice(v).ok());
+            if let Some(routes) = follower.routes.get() {
+                routes
+                    .write()
+                    .set_node_addr(name, record.map(|r| r.client_addr));
+            }
+        })
+        .await?;
+    let node = node_id.to_string();
+    store
+        .mirror(&keys.partitions(), move |name, value| {
+            apply(&server, &node, name, value)
+        })
+        .await?;
     info!(node = node_id, cluster, "joined the cluster");
     Ok(Membership {
         _registration: registration,
     })
 }
 
-/// Hosts or drops a partition's keyspace as its record names this node or not.
-fn apply(server: &Server, prefix: &str, node: &str, key: &str, value: Option<&Vec<u8>>) {
-    let Some(pid) = key.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok()) else {
+/// Hosts or drops a partition's keyspace as its record names this node or not, and routes its
+/// slots by the record.
+fn apply(server: &Server, node: &str, name: &str, value: Option<&[u8]>) {
+    let Ok(pid) = name.parse::<u32>() else {
         return;
     };
     let record: Option<PartitionRecord> = value.and_then(|v| serde_json::from_slice(v).ok());
-    let mine = record.is_some_and(|r| r.replicas.iter().any(|n| n == node));
-    if mine && !server.engine.hosts(pid) {
-        server.engine.open(pid);
-        info!(partition = pid, "hosting partition");
-    } else if !mine && server.engine.close(pid) {
-        info!(partition = pid, "no longer hosting partition");
+    let mine = record
+        .as_ref()
+        .is_some_and(|r| r.replicas.iter().any(|n| n == node));
+    let keyspace = if mine {
+        if !server.engine.hosts(pid) {
+            info!(partition = pid, "hosting partition");
+        }
+        Some(server.engine.open(pid))
+    } else {
+        if server.engine.close(pid) {
+            info!(partition = pid, "no longer hosting partition");
+        }
+        None
+    };
+    if let Some(routes) = server.routes.get() {
+        routes.write().update(pid, record, keyspace);
     }
 }

@@ -4,7 +4,9 @@
 use crate::blocking::{self, Blocked};
 use crate::client::{Client, ClientInfo};
 use crate::dispatch::{execute, Batch};
+use crate::engine::SharedKeyspace;
 use crate::resp::{ParseLimits, ProtocolError, Reply, RequestParser};
+use crate::routing::{RouteError, Target};
 use crate::state::{now_ms, Server, Stats};
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -74,7 +76,8 @@ async fn handle(
         crate::commands::pubsub::unsubscribe_all(&mut client, &mut server.pubsub.lock());
     }
     if blocked.is_some() || !client.watched.is_empty() {
-        let mut ks = keyspace_when_free(&server).await;
+        let keyspace = client.keyspace(&server).clone();
+        let mut ks = keyspace_when_free(&server, &keyspace).await;
         if let Some(blocked) = blocked {
             blocking::unblock(&mut ks, blocked.id);
         }
@@ -191,7 +194,7 @@ async fn connection_loop(
                     // Idle past `timeout` (blocked clients are exempt, as in Redis).
                     return Ok(());
                 };
-                time_out(server, waiting, &mut out).await;
+                time_out(server, &client.keyspace(server).clone(), waiting, &mut out).await;
                 *blocked = run_requests(server, client, &mut backlog, &mut out);
             }
         }
@@ -200,8 +203,13 @@ async fn connection_loop(
 
 /// A blocked command's deadline passed: withdraw it and answer its timeout reply, unless it was
 /// served at the last moment, in which case that reply stands.
-async fn time_out(server: &Server, mut waiting: Blocked, out: &mut Reply) {
-    let withdrawn = blocking::unblock(&mut *keyspace_when_free(server).await, waiting.id);
+async fn time_out(
+    server: &Server,
+    keyspace: &SharedKeyspace,
+    mut waiting: Blocked,
+    out: &mut Reply,
+) {
+    let withdrawn = blocking::unblock(&mut *keyspace_when_free(server, keyspace).await, waiting.id);
     if withdrawn {
         if waiting.request.null_array_on_timeout {
             out.null_array();
@@ -261,20 +269,7 @@ fn run_requests(
             return None;
         }
         let mut batch = Batch::for_server(server);
-        let mut ks = server.keyspace.lock();
-        let mut registered = None;
-        while let Some(args) = backlog.pending.pop_front() {
-            execute(server, client, &mut ks, out, &args, &mut batch);
-            blocking::serve_ready(server, &mut ks);
-            if let Some(request) = client.blocked.take() {
-                registered = Some(blocking::block(&mut ks, client, &args, request));
-                break;
-            }
-            if client.close_after_reply || !client.authenticated {
-                break;
-            }
-        }
-        drop(ks);
+        let registered = run_batch(server, client, backlog, out, &mut batch);
         batch.flush(server);
         client
             .info
@@ -287,16 +282,77 @@ fn run_requests(
     None
 }
 
-/// The keyspace lock, waited for without parking a worker thread while a script holds it.
+/// Runs queued requests under their keyspace's lock, taken once for every run of consecutive
+/// requests addressing the same keyspace; stops at a blocked command (returned), a refused
+/// connection state, or an empty queue.
+fn run_batch(
+    server: &Server,
+    client: &mut Client,
+    backlog: &mut Backlog,
+    out: &mut Reply,
+    batch: &mut Batch,
+) -> Option<Blocked> {
+    let mut ks = None;
+    while let Some(args) = backlog.pending.front() {
+        match switch_keyspace(server, client, args) {
+            Ok(false) => {}
+            Ok(true) => drop(ks.take()),
+            Err(refusal) => {
+                out.error(&refusal);
+                if client.multi.is_some() {
+                    client.multi_failed = true;
+                }
+                backlog.pending.pop_front();
+                continue;
+            }
+        }
+        let ks = ks.get_or_insert_with(|| client.keyspace(server).lock_arc());
+        let Some(args) = backlog.pending.pop_front() else {
+            break;
+        };
+        execute(server, client, ks, out, &args, batch);
+        blocking::serve_ready(server, ks);
+        if let Some(request) = client.blocked.take() {
+            return Some(blocking::block(ks, client, &args, request));
+        }
+        if client.close_after_reply || !client.authenticated {
+            break;
+        }
+    }
+    None
+}
+
+/// In cluster mode, points the connection at the partition a request addresses; true when
+/// that changed its keyspace. The error refuses the request here: a redirect, CROSSSLOT, or a
+/// transaction's keys leaving its partition.
+fn switch_keyspace(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<bool, String> {
+    let routes = match server.routes.get() {
+        Some(routes) if client.authenticated => routes,
+        _ => return Ok(false),
+    };
+    let target = routes.read().target(args)?;
+    match (target, &client.partition) {
+        (Target::Current, _) => Ok(false),
+        (Target::Partition(pid, _), Some((current, _))) if *current == pid => Ok(false),
+        (Target::Partition(..), _) if client.pinned() => Err(RouteError::CrossSlot.to_string()),
+        (Target::Partition(pid, keyspace), _) => {
+            client.partition = Some((pid, keyspace));
+            Ok(true)
+        }
+    }
+}
+
+/// A keyspace's lock, waited for without parking a worker thread while a script holds it.
 async fn keyspace_when_free(
     server: &Server,
-) -> parking_lot::MutexGuard<'_, crate::engine::Keyspace> {
+    keyspace: &SharedKeyspace,
+) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, crate::engine::Keyspace> {
     loop {
-        if let Some(guard) = server.keyspace.try_lock() {
+        if let Some(guard) = keyspace.try_lock_arc() {
             return guard;
         }
         if !server.scripts.is_running() {
-            return server.keyspace.lock();
+            return keyspace.lock_arc();
         }
         tokio::time::sleep(SCRIPT_POLL).await;
     }

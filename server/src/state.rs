@@ -40,6 +40,8 @@ pub struct Server {
     pub engine: Engine,
     /// The keyspace client connections address (standalone: the one partition).
     pub keyspace: SharedKeyspace,
+    /// Cluster mode's placement, set once the server has joined.
+    pub routes: std::sync::OnceLock<RwLock<crate::routing::Routes>>,
     pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
     pub pubsub: Mutex<crate::pubsub::Registry>,
     pub scripts: crate::scripting::Scripts,
@@ -64,6 +66,7 @@ impl Server {
             config: RwLock::new(config),
             engine,
             keyspace,
+            routes: std::sync::OnceLock::new(),
             clients: Mutex::new(AHashMap::new()),
             pubsub: Mutex::new(Default::default()),
             scripts: crate::scripting::Scripts::new(),

@@ -22,12 +22,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    slotcache_cluster::supervision::exit_with_parent();
+    slotcache_cluster::supervision::start_process();
     let args = Args::parse();
     let id = args
         .id

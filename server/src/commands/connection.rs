@@ -2,7 +2,7 @@
 
 use super::{int_arg, is, Args, CmdError, CmdResult, CommandSpec, Ctx};
 use crate::client::ReplyMode;
-use crate::resp::Protocol;
+use crate::resp::{Protocol, Reply};
 use std::sync::atomic::Ordering;
 
 /// The Redis version clients are told; 7.x turns on RESP3 and the 7.0 command set in clients.
@@ -132,27 +132,28 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
         let resp = if proto == Protocol::Resp3 { 3 } else { 2 };
         ctx.client.info.resp.store(resp, Ordering::Relaxed);
     }
-    let out = &mut *ctx.out;
+    hello_reply(ctx.out, ctx.client.id, "standalone");
+    Ok(())
+}
+
+/// HELLO's description of the server, in the connection's protocol.
+pub fn hello_reply(out: &mut Reply, client_id: u64, mode: &str) {
+    let proto = if out.proto == Protocol::Resp3 { 3 } else { 2 };
     out.map(7);
     out.bulk(b"server");
     out.bulk(b"redis");
     out.bulk(b"version");
     out.bulk(REDIS_VERSION.as_bytes());
     out.bulk(b"proto");
-    out.int(if ctx.client.proto == Protocol::Resp3 {
-        3
-    } else {
-        2
-    });
+    out.int(proto);
     out.bulk(b"id");
-    out.int(ctx.client.id as i64);
+    out.int(client_id as i64);
     out.bulk(b"mode");
-    out.bulk(b"standalone");
+    out.bulk(mode.as_bytes());
     out.bulk(b"role");
     out.bulk(b"master");
     out.bulk(b"modules");
     out.array(0);
-    Ok(())
 }
 
 /// A database index argument for SELECT, MOVE and SWAPDB.

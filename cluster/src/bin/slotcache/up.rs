@@ -51,7 +51,7 @@ impl Children {
         let child = Command::new(program)
             .args(args)
             .env(PARENT_ENV, std::process::id().to_string())
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
@@ -70,8 +70,12 @@ impl Children {
 
 impl Drop for Children {
     fn drop(&mut self) {
-        for (_, child) in self.running.iter_mut().rev() {
-            let _ = child.kill();
+        for (name, child) in self.running.iter_mut().rev() {
+            // etcd's supervisor stops it when its stdin closes; a SIGKILL would orphan etcd.
+            drop(child.stdin.take());
+            if name != "etcd" {
+                let _ = child.kill();
+            }
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -1,0 +1,207 @@
+//! Backend connections: one long-lived, pipelined connection per shard server and protocol
+//! version, shared by every client of the proxy. Requests queued by many clients go out in one
+//! write, and replies are matched to them in order. A connection that dies fails the requests
+//! in flight and is opened again, with backoff, when the next request comes.
+
+use crate::frame::frame_len;
+use ahash::AHashMap;
+use bytes::{Buf, Bytes, BytesMut};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
+
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum BackendError {
+    /// The request was never sent: safe to send again elsewhere.
+    #[error("cannot reach shard server {0}")]
+    Unreachable(String),
+    /// The request was sent and the connection failed before its reply: it may have run.
+    #[error("connection to shard server {0} lost")]
+    Lost(String),
+}
+
+pub type ReplyResult = Result<Bytes, BackendError>;
+
+struct Job {
+    request: Bytes,
+    reply: oneshot::Sender<ReplyResult>,
+}
+
+/// The pool of backend connections, keyed by server address and RESP version.
+#[derive(Default)]
+pub struct Backends {
+    lanes: Mutex<AHashMap<(String, u8), mpsc::UnboundedSender<Job>>>,
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Requests are no longer taken while this much is waiting to be written.
+const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
+
+impl Backends {
+    /// Queues an encoded request for `addr`; the reply arrives on the returned receiver.
+    pub fn send(&self, addr: &str, resp: u8, request: Bytes) -> oneshot::Receiver<ReplyResult> {
+        let (reply, receiver) = oneshot::channel();
+        let mut job = Job { request, reply };
+        let mut lanes = self.lanes.lock();
+        let key = (addr.to_string(), resp);
+        if let Some(lane) = lanes.get(&key) {
+            match lane.send(job) {
+                Ok(()) => return receiver,
+                Err(mpsc::error::SendError(returned)) => job = returned,
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run_lane(addr.to_string(), resp, rx));
+        // A fresh lane's receiver is alive, so this send cannot fail.
+        let _ = tx.send(job);
+        lanes.insert(key, tx);
+        receiver
+    }
+
+    /// Sends a request and waits for its reply.
+    pub async fn call(&self, addr: &str, resp: u8, request: Bytes) -> ReplyResult {
+        self.send(addr, resp, request)
+            .await
+            .unwrap_or_else(|_| Err(BackendError::Lost(addr.to_string())))
+    }
+}
+
+/// One backend lane: connects when a request arrives, serves until the connection fails.
+async fn run_lane(addr: String, resp: u8, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let mut backoff = Duration::from_millis(50);
+    while let Some(first) = jobs.recv().await {
+        match connect(&addr, resp).await {
+            Ok(stream) => {
+                backoff = Duration::from_millis(50);
+                if let Err(err) = serve(stream, first, &mut jobs, &addr).await {
+                    debug!(%addr, %err, "backend connection ended");
+                }
+            }
+            Err(err) => {
+                debug!(%addr, %err, "backend unreachable");
+                let unreachable = BackendError::Unreachable(addr.clone());
+                let _ = first.reply.send(Err(unreachable.clone()));
+                while let Ok(job) = jobs.try_recv() {
+                    let _ = job.reply.send(Err(unreachable.clone()));
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Opens a connection speaking RESP `resp` (HELLO 3 for RESP3).
+pub async fn connect(addr: &str, resp: u8) -> std::io::Result<TcpStream> {
+    let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    stream.set_nodelay(true)?;
+    if resp == 3 {
+        stream
+            .write_all(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
+            .await?;
+        let hello = read_reply(&mut stream, &mut BytesMut::new()).await?;
+        if hello.starts_with(b"-") {
+            return Err(std::io::Error::other("backend refused HELLO 3"));
+        }
+    }
+    Ok(stream)
+}
+
+/// Reads one whole reply from a dedicated connection.
+pub async fn read_reply(stream: &mut TcpStream, input: &mut BytesMut) -> std::io::Result<Bytes> {
+    loop {
+        if let Some(len) = frame_len(input).map_err(std::io::Error::other)? {
+            return Ok(input.split_to(len).freeze());
+        }
+        if stream.read_buf(input).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    first: Job,
+    jobs: &mut mpsc::UnboundedReceiver<Job>,
+    addr: &str,
+) -> std::io::Result<()> {
+    let (mut reader, mut writer) = stream.split();
+    let mut in_flight: VecDeque<oneshot::Sender<ReplyResult>> = VecDeque::new();
+    let mut out = BytesMut::from(&first.request[..]);
+    in_flight.push_back(first.reply);
+    let mut input = BytesMut::with_capacity(64 * 1024);
+    // Rescanning a large partial reply on every read would be quadratic: wait until the
+    // buffer has doubled since the last scan that came up short.
+    let mut scan_at = 0;
+    let result = loop {
+        if input.capacity() - input.len() < 16 * 1024 {
+            input.reserve(input.len().max(64 * 1024));
+        }
+        tokio::select! {
+            job = jobs.recv(), if out.len() < WRITE_HIGH_WATER => {
+                let Some(job) = job else { break Ok(()) };
+                out.extend_from_slice(&job.request);
+                in_flight.push_back(job.reply);
+                while let Ok(job) = jobs.try_recv() {
+                    out.extend_from_slice(&job.request);
+                    in_flight.push_back(job.reply);
+                }
+            }
+            written = writer.write(&out), if !out.is_empty() => {
+                match written {
+                    Ok(n) => out.advance(n),
+                    Err(err) => break Err(err),
+                }
+            }
+            read = reader.read_buf(&mut input) => {
+                match read {
+                    Ok(0) => break Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    Ok(_) => {}
+                    Err(err) => break Err(err),
+                }
+                if input.len() < scan_at {
+                    continue;
+                }
+                loop {
+                    match frame_len(&input) {
+                        Ok(Some(len)) => {
+                            let reply = input.split_to(len).freeze();
+                            match in_flight.pop_front() {
+                                Some(waiter) => { let _ = waiter.send(Ok(reply)); }
+                                None => return Err(std::io::Error::other("unsolicited reply")),
+                            }
+                        }
+                        Ok(None) => {
+                            scan_at = if input.len() > 64 * 1024 { input.len() * 2 } else { 0 };
+                            break;
+                        }
+                        Err(err) => return fail(in_flight, addr, std::io::Error::other(err)),
+                    }
+                }
+            }
+        }
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(err) => fail(in_flight, addr, err),
+    }
+}
+
+fn fail(
+    in_flight: VecDeque<oneshot::Sender<ReplyResult>>,
+    addr: &str,
+    err: std::io::Error,
+) -> std::io::Result<()> {
+    for waiter in in_flight {
+        let _ = waiter.send(Err(BackendError::Lost(addr.to_string())));
+    }
+    Err(err)
+}

@@ -1,0 +1,141 @@
+//! `slotcache-proxy`: mirrors the cluster's placement from etcd, registers itself under a lease
+//! and serves Redis clients until stopped. A lost etcd session never stops it: it keeps routing
+//! by the last placement it saw.
+
+use anyhow::Context;
+use clap::Parser;
+use slotcache_cluster::lease;
+use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord};
+use slotcache_cluster::store::{Store, StoreError};
+use slotcache_proxy::{session, Announce, Proxy};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tracing::{debug, info, warn};
+
+#[derive(Parser, Debug)]
+#[command(name = "slotcache-proxy", version, about = "slotcache RESP proxy")]
+struct Args {
+    #[arg(long, env = "SLOTCACHE_BIND", default_value = "127.0.0.1")]
+    bind: String,
+    #[arg(long, env = "SLOTCACHE_PORT", default_value_t = 6379)]
+    port: u16,
+    /// etcd endpoints, comma separated.
+    #[arg(long, env = "SLOTCACHE_ETCD")]
+    etcd: String,
+    #[arg(long, env = "SLOTCACHE_CLUSTER")]
+    cluster: String,
+    /// How cluster clients are told the slots are spread: every slot on the proxy they ask
+    /// (`self`), or shared among the live proxies (`spread`).
+    #[arg(long, env = "SLOTCACHE_ANNOUNCE", value_enum, default_value = "self")]
+    announce: Announce,
+    /// The address clients must use to reach this proxy (NAT, containers); default: the
+    /// address each client connected to.
+    #[arg(long, env = "SLOTCACHE_ANNOUNCE_ADDR")]
+    announce_addr: Option<String>,
+    /// This proxy's id in etcd (default: host address and port).
+    #[arg(long, env = "SLOTCACHE_PROXY_ID")]
+    id: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    slotcache_cluster::supervision::start_process();
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", args.bind, args.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let port = listener.local_addr()?.port();
+    let advertised = args
+        .announce_addr
+        .clone()
+        .unwrap_or_else(|| format!("{}:{port}", args.bind));
+    let id = args.id.clone().unwrap_or_else(|| advertised.clone());
+    let proxy = Arc::new(Proxy::new(
+        id.clone(),
+        args.announce,
+        args.announce_addr,
+        port,
+    ));
+    let mut store = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
+        .await
+        .context("connecting to etcd")?;
+    let keys = store.keys.clone();
+    let config: ClusterConfig = store
+        .get(&keys.config())
+        .await?
+        .ok_or_else(|| StoreError::NoCluster(args.cluster.clone()))?;
+    mirror_placement(&mut store, &proxy).await?;
+    let _registration = lease::register(
+        store.client(),
+        vec![(keys.proxy(&id), advertised.clone())],
+        config.lease_ttl_secs,
+    );
+    info!(%advertised, id, "slotcache-proxy ready");
+    tokio::select! {
+        () = accept(proxy, listener) => Ok(()),
+        _ = tokio::signal::ctrl_c() => {
+            info!("shutting down");
+            Ok(())
+        }
+    }
+}
+
+/// Keeps the routing table equal to etcd's partitions, nodes and proxies.
+async fn mirror_placement(store: &mut Store, proxy: &Arc<Proxy>) -> anyhow::Result<()> {
+    let keys = store.keys.clone();
+    let table = proxy.clone();
+    store
+        .mirror(&keys.nodes(), move |name, value| {
+            if !name.contains('/') {
+                let record: Option<NodeRecord> = value.and_then(|v| serde_json::from_slice(v).ok());
+                table.table.set_node(name, record);
+            }
+        })
+        .await?;
+    let table = proxy.clone();
+    store
+        .mirror(&keys.partitions(), move |name, value| {
+            if let Ok(pid) = name.parse::<u32>() {
+                let record: Option<PartitionRecord> =
+                    value.and_then(|v| serde_json::from_slice(v).ok());
+                table.table.set_partition(pid, record);
+            }
+        })
+        .await?;
+    let table = proxy.clone();
+    store
+        .mirror(&keys.proxies(), move |name, value| {
+            let addr = value.map(|v| String::from_utf8_lossy(v).into_owned());
+            table.table.set_proxy(name, addr);
+        })
+        .await?;
+    Ok(())
+}
+
+async fn accept(proxy: Arc<Proxy>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let proxy = proxy.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = session::serve(proxy, stream).await {
+                        debug!(%peer, %err, "client connection ended with an error");
+                    }
+                });
+            }
+            Err(err) => {
+                warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

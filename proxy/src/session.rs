@@ -1,0 +1,335 @@
+//! One client connection: requests are parsed as the shard server parses them, connection
+//! commands and the cluster's description are answered here, everything else is routed by
+//! slot. All requests of one read are dispatched at once and their replies written back in
+//! request order in one write.
+
+use crate::backend::{connect, read_reply, BackendError};
+use crate::{cluster_view, fanout, Proxy};
+use bytes::{Bytes, BytesMut};
+use futures_util::future::{join_all, BoxFuture, FutureExt};
+use slotcache_server::commands::connection::hello_reply;
+use slotcache_server::commands::Table;
+use slotcache_server::resp::{ParseLimits, Protocol, Reply, RequestParser};
+use slotcache_server::routing::request_slot;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long a request waits for its partition to get a reachable leader before TRYAGAIN.
+const ROUTE_PATIENCE: Duration = Duration::from_secs(3);
+
+/// A reply: ready now, or coming from a shard server.
+pub enum Pending {
+    Ready(Bytes),
+    Forwarded(BoxFuture<'static, Bytes>),
+}
+
+impl Pending {
+    fn error(text: &str) -> Pending {
+        Pending::Ready(error_reply(text))
+    }
+}
+
+pub fn error_reply(text: &str) -> Bytes {
+    Bytes::from(format!("-{text}\r\n"))
+}
+
+/// What the proxy keeps per client.
+pub struct Session {
+    pub proxy: Arc<Proxy>,
+    pub id: u64,
+    pub resp: u8,
+    pub name: Bytes,
+    /// The address this client reached the proxy at: what it is told to connect to.
+    pub local_addr: String,
+    quit: bool,
+}
+
+pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream) -> std::io::Result<()> {
+    proxy.connected_clients.fetch_add(1, Ordering::Relaxed);
+    let result = serve_session(proxy.clone(), stream).await;
+    proxy.connected_clients.fetch_sub(1, Ordering::Relaxed);
+    result
+}
+
+async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let local_addr = stream.local_addr()?.to_string();
+    let id = proxy.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let mut session = Session {
+        proxy,
+        id,
+        resp: 2,
+        name: Bytes::new(),
+        local_addr,
+        quit: false,
+    };
+    let mut parser = RequestParser::default();
+    let mut input = BytesMut::with_capacity(16 * 1024);
+    let limits = ParseLimits::default();
+    while !session.quit {
+        if stream.read_buf(&mut input).await? == 0 {
+            return Ok(());
+        }
+        let mut pending = Vec::new();
+        loop {
+            match parser.next_request(&mut input, &limits) {
+                Ok(Some(args)) => {
+                    pending.push(session.handle(args));
+                    if session.quit {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    pending.push(Pending::error(&format!("ERR {err}")));
+                    session.quit = true;
+                    break;
+                }
+            }
+        }
+        let replies = join_all(pending.into_iter().map(|p| match p {
+            Pending::Ready(bytes) => async move { bytes }.boxed(),
+            Pending::Forwarded(future) => future,
+        }))
+        .await;
+        let mut out = BytesMut::with_capacity(replies.iter().map(Bytes::len).sum());
+        for reply in replies {
+            out.extend_from_slice(&reply);
+        }
+        stream.write_all(&out).await?;
+    }
+    Ok(())
+}
+
+impl Session {
+    pub fn proto(&self) -> Protocol {
+        if self.resp == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        }
+    }
+
+    /// A reply built locally in the client's protocol.
+    pub fn reply(&self, build: impl FnOnce(&mut Reply)) -> Pending {
+        let mut out = Reply::new(self.proto());
+        build(&mut out);
+        Pending::Ready(out.buf.freeze())
+    }
+
+    fn handle(&mut self, args: Vec<Bytes>) -> Pending {
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+        match name.as_str() {
+            "ping" => self.reply(|out| match args.get(1) {
+                _ if args.len() > 2 => out.error("ERR wrong number of arguments for 'ping' command"),
+                Some(message) => out.bulk(message),
+                None => out.simple("PONG"),
+            }),
+            "echo" if args.len() == 2 => self.reply(|out| out.bulk(&args[1])),
+            "quit" => {
+                self.quit = true;
+                self.reply(|out| out.ok())
+            }
+            "hello" => self.hello(&args),
+            "select" if args.len() == 2 => self.reply(|out| {
+                if &args[1][..] == b"0" {
+                    out.ok()
+                } else {
+                    out.error("ERR SELECT is not allowed in cluster mode")
+                }
+            }),
+            "auth" => Pending::error(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            ),
+            "readonly" | "readwrite" | "asking" if args.len() == 1 => self.reply(|out| out.ok()),
+            "cluster" => cluster_view::answer(self, &args),
+            "client" => self.client_command(&args),
+            "info" => self.reply(|out| out.bulk(self.proxy.info().as_bytes())),
+            "command" => self.any_leader(&args),
+            "multi" | "exec" | "discard" | "watch" | "unwatch" | "subscribe" | "psubscribe"
+            | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "scan" | "keys"
+            | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script" | "publish"
+            | "spublish" | "pubsub" => Pending::error(&format!(
+                "ERR '{name}' is not supported through slotcache-proxy yet"
+            )),
+            _ => self.route(&name, args),
+        }
+    }
+
+    fn route(&mut self, name: &str, args: Vec<Bytes>) -> Pending {
+        if let Some(split) = fanout::split(&self.proxy, name, &args) {
+            return split.run(self);
+        }
+        let slot = match request_slot(&args) {
+            Ok(slot) => slot,
+            Err(err) => return Pending::error(&err.to_string()),
+        };
+        let blocking = Table::get()
+            .resolve(&args)
+            .is_ok_and(|r| r.spec.has_flag("blocking"));
+        let request = encode(&args);
+        match slot {
+            Some(slot) if blocking => self.blocking(slot, request),
+            Some(slot) => self.forward(slot, request),
+            None => self.any_leader(&args),
+        }
+    }
+
+    /// Sends a request to the leader of `slot`'s partition; waits out a leader change.
+    pub fn forward(&self, slot: u16, request: Bytes) -> Pending {
+        let proxy = self.proxy.clone();
+        let resp = self.resp;
+        Pending::Forwarded(
+            async move {
+                let started = Instant::now();
+                loop {
+                    if let Some(route) = proxy.table.route(slot) {
+                        match proxy
+                            .backends
+                            .call(&route.addr, resp, request.clone())
+                            .await
+                        {
+                            Ok(reply) if !is_redirect(&reply) => return reply,
+                            Ok(_) | Err(BackendError::Unreachable(_)) => {}
+                            Err(lost @ BackendError::Lost(_)) => {
+                                return error_reply(&format!(
+                                    "ERR {lost}: the request may or may not have run"
+                                ))
+                            }
+                        }
+                    }
+                    if started.elapsed() >= ROUTE_PATIENCE {
+                        return error_reply(
+                            "TRYAGAIN the slot's partition has no reachable leader yet",
+                        );
+                    }
+                    proxy.table.changed(Duration::from_millis(100)).await;
+                }
+            }
+            .boxed(),
+        )
+    }
+
+    /// A blocking command gets a connection of its own, so it never holds up the shared
+    /// pipelined ones; the command's own timeout applies.
+    fn blocking(&self, slot: u16, request: Bytes) -> Pending {
+        let proxy = self.proxy.clone();
+        let resp = self.resp;
+        Pending::Forwarded(
+            async move {
+                let Some(route) = proxy.table.route(slot) else {
+                    return error_reply(
+                        "TRYAGAIN the slot's partition has no reachable leader yet",
+                    );
+                };
+                let attempt = async {
+                    let mut stream = connect(&route.addr, resp).await?;
+                    stream.write_all(&request).await?;
+                    read_reply(&mut stream, &mut BytesMut::new()).await
+                };
+                attempt.await.unwrap_or_else(|err| {
+                    error_reply(&format!("ERR shard server {}: {err}", route.addr))
+                })
+            }
+            .boxed(),
+        )
+    }
+
+    /// Keyless commands that every shard server answers alike go to any one of them.
+    fn any_leader(&self, args: &[Bytes]) -> Pending {
+        let proxy = self.proxy.clone();
+        let resp = self.resp;
+        let request = encode(args);
+        Pending::Forwarded(
+            async move {
+                for addr in proxy.table.leader_addrs() {
+                    if let Ok(reply) = proxy.backends.call(&addr, resp, request.clone()).await {
+                        return reply;
+                    }
+                }
+                error_reply("CLUSTERDOWN no shard server is reachable")
+            }
+            .boxed(),
+        )
+    }
+
+    fn hello(&mut self, args: &[Bytes]) -> Pending {
+        if let Some(version) = args.get(1) {
+            match std::str::from_utf8(version)
+                .ok()
+                .and_then(|v| v.parse::<i64>().ok())
+            {
+                Some(2) => self.resp = 2,
+                Some(3) => self.resp = 3,
+                Some(_) => return Pending::error("NOPROTO unsupported protocol version"),
+                None => {
+                    return Pending::error("ERR Protocol version is not an integer or out of range")
+                }
+            }
+        }
+        let mut i = 2;
+        while i < args.len() {
+            let option = String::from_utf8_lossy(&args[i]).to_ascii_lowercase();
+            match option.as_str() {
+                "setname" if i + 1 < args.len() => {
+                    self.name = args[i + 1].clone();
+                    i += 2;
+                }
+                "auth" if i + 2 < args.len() => i += 3,
+                _ => {
+                    return Pending::error(&format!(
+                        "ERR Syntax error in HELLO option '{}'",
+                        String::from_utf8_lossy(&args[i])
+                    ))
+                }
+            }
+        }
+        let id = self.id;
+        self.reply(|out| hello_reply(out, id, "cluster"))
+    }
+
+    fn client_command(&mut self, args: &[Bytes]) -> Pending {
+        let sub = args
+            .get(1)
+            .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+            .unwrap_or_default();
+        match (sub.as_str(), args.len()) {
+            ("id", 2) => {
+                let id = self.id;
+                self.reply(|out| out.int(id as i64))
+            }
+            ("setname", 3) => {
+                self.name = args[2].clone();
+                self.reply(|out| out.ok())
+            }
+            ("getname", 2) => {
+                let name = self.name.clone();
+                self.reply(|out| out.bulk_or_null((!name.is_empty()).then_some(&name[..])))
+            }
+            ("setinfo", 4) => self.reply(|out| out.ok()),
+            _ => Pending::error(&format!(
+                "ERR unknown subcommand or wrong number of arguments for 'CLIENT {sub}' through slotcache-proxy"
+            )),
+        }
+    }
+}
+
+/// A shard server's answer meaning "not here (any more)": the route must be looked up again.
+fn is_redirect(reply: &[u8]) -> bool {
+    reply.starts_with(b"-MOVED ") || reply.starts_with(b"-CLUSTERDOWN ")
+}
+
+/// A request as a RESP array of bulk strings.
+pub fn encode(args: &[Bytes]) -> Bytes {
+    let mut out = BytesMut::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.freeze()
+}
