@@ -1,6 +1,7 @@
 //! Test harness: starts real `slotcache-server` and `redis-server` processes on free ports in
 //! temp dirs, kills them on drop, and talks raw RESP so replies can be compared byte for byte.
 
+pub mod cluster;
 pub mod frame;
 
 use std::io::{BufReader, Write};
@@ -116,17 +117,23 @@ fn wait_ready(mut child: Child, port: u16, dir: PathBuf) -> Process {
 
 /// Starts `slotcache-server` standalone with extra flags.
 pub fn start_slotcache(extra: &[&str]) -> Process {
+    start_listener("slotcache-server", extra)
+}
+
+/// Starts a workspace binary that serves RESP on 127.0.0.1 and the free port it is given,
+/// with extra flags, and waits until it answers PING.
+pub fn start_listener(name: &str, extra: &[&str]) -> Process {
     let port = free_port();
-    let dir = temp_dir("slotcache");
+    let dir = temp_dir(name);
     let stderr = std::fs::File::create(dir.join("stderr.log")).expect("creating a log file");
-    let child = Command::new(binary("slotcache-server"))
+    let child = Command::new(binary(name))
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(extra)
         .current_dir(&dir)
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
-        .expect("spawning slotcache-server");
+        .unwrap_or_else(|err| panic!("spawning {name}: {err}"));
     wait_ready(child, port, dir)
 }
 

@@ -3,110 +3,11 @@
 //! leadership when a node's lease expires, a standby controller takes over, a deposed
 //! controller cannot write, and everyone resumes their watches after etcd restarts.
 
-use redis_tests::{
-    restart_etcd, run_binary, spawn_binary, start_etcd, start_slotcache, Frame, Process,
-};
+use redis_tests::cluster::{Cluster, TTL};
+use redis_tests::{restart_etcd, run_binary, spawn_binary, Frame, Process};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-/// Seconds a lease lives (the cluster's `--lease-ttl`).
-const TTL: u64 = 2;
-
-struct Cluster {
-    etcd: Process,
-    endpoint: String,
-    name: String,
-}
-
-impl Cluster {
-    fn new(partitions: u32, rf: u32) -> Cluster {
-        let etcd = start_etcd();
-        let endpoint = format!("http://127.0.0.1:{}", etcd.port);
-        let name = "test".to_string();
-        let (ok, _, err) = run_binary(
-            "slotcache",
-            &[
-                "cluster",
-                "init",
-                "--etcd",
-                &endpoint,
-                "--cluster",
-                &name,
-                "--partitions",
-                &partitions.to_string(),
-                "--replication-factor",
-                &rf.to_string(),
-                "--lease-ttl",
-                &TTL.to_string(),
-            ],
-        );
-        assert!(ok, "cluster init: {err}");
-        Cluster {
-            etcd,
-            endpoint,
-            name,
-        }
-    }
-
-    fn server(&self, node: &str) -> Process {
-        start_slotcache(&[
-            "--etcd",
-            &self.endpoint,
-            "--cluster",
-            &self.name,
-            "--node-id",
-            node,
-        ])
-    }
-
-    fn controller(&self, id: &str) -> Process {
-        spawn_binary(
-            "slotcache-controller",
-            &[
-                "--etcd",
-                &self.endpoint,
-                "--cluster",
-                &self.name,
-                "--id",
-                id,
-            ],
-            false,
-        )
-    }
-
-    fn status(&self) -> Value {
-        let (ok, out, err) = run_binary(
-            "slotcache",
-            &[
-                "status",
-                "--etcd",
-                &self.endpoint,
-                "--cluster",
-                &self.name,
-                "--json",
-            ],
-        );
-        assert!(ok, "status: {err}");
-        serde_json::from_str(&out).expect("status JSON")
-    }
-
-    /// Polls `status` until `done` holds; returns how long that took.
-    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Duration {
-        let start = Instant::now();
-        loop {
-            let state = self.status();
-            if done(&state) {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < limit,
-                "{what} not seen within {limit:?}: {state:#}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
 
 fn partitions(state: &Value) -> Vec<&Value> {
     state["partitions"]
@@ -439,14 +340,6 @@ fn slotcache_up_starts_a_cluster_and_leaves_no_orphans() {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-impl Cluster {
-    fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--etcd", &self.endpoint, "--cluster", &self.name]);
-        run_binary("slotcache", &all)
     }
 }
 

@@ -1,0 +1,118 @@
+//! A cluster for end-to-end tests: its own etcd and cluster record; servers, controllers and
+//! proxies started on demand, each killed when dropped.
+
+use crate::{run_binary, spawn_binary, start_etcd, start_listener, start_slotcache, Process};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Seconds a lease lives (the cluster's `--lease-ttl`).
+pub const TTL: u64 = 2;
+
+pub struct Cluster {
+    pub etcd: Process,
+    pub endpoint: String,
+    pub name: String,
+}
+
+impl Cluster {
+    pub fn new(partitions: u32, rf: u32) -> Cluster {
+        let etcd = start_etcd();
+        let endpoint = format!("http://127.0.0.1:{}", etcd.port);
+        let name = "test".to_string();
+        let (ok, _, err) = run_binary(
+            "slotcache",
+            &[
+                "cluster",
+                "init",
+                "--etcd",
+                &endpoint,
+                "--cluster",
+                &name,
+                "--partitions",
+                &partitions.to_string(),
+                "--replication-factor",
+                &rf.to_string(),
+                "--lease-ttl",
+                &TTL.to_string(),
+            ],
+        );
+        assert!(ok, "cluster init: {err}");
+        Cluster {
+            etcd,
+            endpoint,
+            name,
+        }
+    }
+
+    pub fn server(&self, node: &str) -> Process {
+        start_slotcache(&[
+            "--etcd",
+            &self.endpoint,
+            "--cluster",
+            &self.name,
+            "--node-id",
+            node,
+        ])
+    }
+
+    pub fn controller(&self, id: &str) -> Process {
+        spawn_binary(
+            "slotcache-controller",
+            &[
+                "--etcd",
+                &self.endpoint,
+                "--cluster",
+                &self.name,
+                "--id",
+                id,
+            ],
+            false,
+        )
+    }
+
+    /// A proxy of this cluster on a free port, ready to serve.
+    pub fn proxy(&self, extra: &[&str]) -> Process {
+        let mut args = vec!["--etcd", &self.endpoint, "--cluster", &self.name];
+        args.extend_from_slice(extra);
+        start_listener("slotcache-proxy", &args)
+    }
+
+    /// Runs a `slotcache` subcommand against this cluster: (success, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--etcd", &self.endpoint, "--cluster", &self.name]);
+        run_binary("slotcache", &all)
+    }
+
+    pub fn status(&self) -> Value {
+        let (ok, out, err) = run_binary(
+            "slotcache",
+            &[
+                "status",
+                "--etcd",
+                &self.endpoint,
+                "--cluster",
+                &self.name,
+                "--json",
+            ],
+        );
+        assert!(ok, "status: {err}");
+        serde_json::from_str(&out).expect("status JSON")
+    }
+
+    /// Polls `status` until `done` holds; returns how long that took.
+    pub fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Duration {
+        let start = Instant::now();
+        loop {
+            let state = self.status();
+            if done(&state) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{what} not seen within {limit:?}: {state:#}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
