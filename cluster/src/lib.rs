@@ -5,6 +5,7 @@ pub mod controller;
 pub mod lease;
 pub mod placement;
 pub mod records;
+pub mod routing;
 pub mod slot;
 pub mod store;
 pub mod supervision;

@@ -301,6 +301,25 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::mirror`] for the JSON records directly under `prefix` (deeper keys, such as
+    /// `nodes/active/`, are skipped); a value that does not parse counts as deleted.
+    pub async fn mirror_records<T, F>(
+        &mut self,
+        prefix: &str,
+        mut apply: F,
+    ) -> Result<(), StoreError>
+    where
+        T: DeserializeOwned,
+        F: FnMut(&str, Option<T>) + Send + 'static,
+    {
+        self.mirror(prefix, move |name, value| {
+            if !name.contains('/') {
+                apply(name, value.and_then(|v| serde_json::from_slice(v).ok()));
+            }
+        })
+        .await
+    }
+
     /// The current revision of the store, to start a watch right after a read.
     pub async fn revision(&mut self) -> Result<i64, StoreError> {
         let response = self.client.get("\0", None).await?;

@@ -32,10 +32,10 @@ struct Job {
     reply: oneshot::Sender<ReplyResult>,
 }
 
-/// The pool of backend connections, keyed by server address and RESP version.
+/// The pool of backend connections: per server address, a lane for RESP2 and one for RESP3.
 #[derive(Default)]
 pub struct Backends {
-    lanes: Mutex<AHashMap<(String, u8), mpsc::UnboundedSender<Job>>>,
+    lanes: Mutex<AHashMap<String, [Option<mpsc::UnboundedSender<Job>>; 2]>>,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -48,10 +48,10 @@ impl Backends {
     pub fn send(&self, addr: &str, resp: u8, request: Bytes) -> oneshot::Receiver<ReplyResult> {
         let (reply, receiver) = oneshot::channel();
         let mut job = Job { request, reply };
+        let lane = usize::from(resp == 3);
         let mut lanes = self.lanes.lock();
-        let key = (addr.to_string(), resp);
-        if let Some(lane) = lanes.get(&key) {
-            match lane.send(job) {
+        if let Some(sender) = lanes.get(addr).and_then(|l| l[lane].as_ref()) {
+            match sender.send(job) {
                 Ok(()) => return receiver,
                 Err(mpsc::error::SendError(returned)) => job = returned,
             }
@@ -60,7 +60,7 @@ impl Backends {
         tokio::spawn(run_lane(addr.to_string(), resp, rx));
         // A fresh lane's receiver is alive, so this send cannot fail.
         let _ = tx.send(job);
-        lanes.insert(key, tx);
+        lanes.entry(addr.to_string()).or_default()[lane] = Some(tx);
         receiver
     }
 

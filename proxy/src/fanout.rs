@@ -45,7 +45,7 @@ pub fn split(proxy: &Proxy, name: &str, args: &[Bytes]) -> Option<Split> {
     if args.len() < 1 + step || (args.len() - 1) % step != 0 {
         return None;
     }
-    let mut parts: Vec<(u32, Part)> = Vec::new();
+    let mut parts: Vec<(Option<u32>, Part)> = Vec::new();
     for (index, group) in args[1..].chunks(step).enumerate() {
         let slot = key_slot(&group[0]);
         let partition = proxy.table.partition_of(slot);

@@ -94,22 +94,20 @@ async fn mirror_placement(store: &mut Store, proxy: &Arc<Proxy>) -> anyhow::Resu
     let keys = store.keys.clone();
     let table = proxy.clone();
     store
-        .mirror(&keys.nodes(), move |name, value| {
-            if !name.contains('/') {
-                let record: Option<NodeRecord> = value.and_then(|v| serde_json::from_slice(v).ok());
-                table.table.set_node(name, record);
-            }
+        .mirror_records(&keys.nodes(), move |name, record: Option<NodeRecord>| {
+            table.table.set_node(name, record.map(|r| r.client_addr));
         })
         .await?;
     let table = proxy.clone();
     store
-        .mirror(&keys.partitions(), move |name, value| {
-            if let Ok(pid) = name.parse::<u32>() {
-                let record: Option<PartitionRecord> =
-                    value.and_then(|v| serde_json::from_slice(v).ok());
-                table.table.set_partition(pid, record);
-            }
-        })
+        .mirror_records(
+            &keys.partitions(),
+            move |name, record: Option<PartitionRecord>| {
+                if let Ok(pid) = name.parse::<u32>() {
+                    table.table.set_partition(pid, record);
+                }
+            },
+        )
         .await?;
     let table = proxy.clone();
     store

@@ -8,9 +8,8 @@ use crate::{cluster_view, fanout, Proxy};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, BoxFuture, FutureExt};
 use slotcache_server::commands::connection::hello_reply;
-use slotcache_server::commands::Table;
 use slotcache_server::resp::{ParseLimits, Protocol, Reply, RequestParser};
-use slotcache_server::routing::request_slot;
+use slotcache_server::routing::route_request;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -148,7 +147,7 @@ impl Session {
             "cluster" => cluster_view::answer(self, &args),
             "client" => self.client_command(&args),
             "info" => self.reply(|out| out.bulk(self.proxy.info().as_bytes())),
-            "command" => self.any_leader(&args),
+            "command" => self.any_leader(encode(&args)),
             "multi" | "exec" | "discard" | "watch" | "unwatch" | "subscribe" | "psubscribe"
             | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "scan" | "keys"
             | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script" | "publish"
@@ -163,18 +162,15 @@ impl Session {
         if let Some(split) = fanout::split(&self.proxy, name, &args) {
             return split.run(self);
         }
-        let slot = match request_slot(&args) {
-            Ok(slot) => slot,
+        let (spec, slot) = match route_request(&args, |a, b| a == b) {
+            Ok(routed) => routed,
             Err(err) => return Pending::error(&err.to_string()),
         };
-        let blocking = Table::get()
-            .resolve(&args)
-            .is_ok_and(|r| r.spec.has_flag("blocking"));
         let request = encode(&args);
         match slot {
-            Some(slot) if blocking => self.blocking(slot, request),
+            Some(slot) if spec.has_flag("blocking") => self.blocking(slot, request),
             Some(slot) => self.forward(slot, request),
-            None => self.any_leader(&args),
+            None => self.any_leader(request),
         }
     }
 
@@ -186,12 +182,8 @@ impl Session {
             async move {
                 let started = Instant::now();
                 loop {
-                    if let Some(route) = proxy.table.route(slot) {
-                        match proxy
-                            .backends
-                            .call(&route.addr, resp, request.clone())
-                            .await
-                        {
+                    if let Some(addr) = proxy.table.leader_of(slot) {
+                        match proxy.backends.call(&addr, resp, request.clone()).await {
                             Ok(reply) if !is_redirect(&reply) => return reply,
                             Ok(_) | Err(BackendError::Unreachable(_)) => {}
                             Err(lost @ BackendError::Lost(_)) => {
@@ -220,29 +212,28 @@ impl Session {
         let resp = self.resp;
         Pending::Forwarded(
             async move {
-                let Some(route) = proxy.table.route(slot) else {
+                let Some(addr) = proxy.table.leader_of(slot) else {
                     return error_reply(
                         "TRYAGAIN the slot's partition has no reachable leader yet",
                     );
                 };
                 let attempt = async {
-                    let mut stream = connect(&route.addr, resp).await?;
+                    let mut stream = connect(&addr, resp).await?;
                     stream.write_all(&request).await?;
                     read_reply(&mut stream, &mut BytesMut::new()).await
                 };
-                attempt.await.unwrap_or_else(|err| {
-                    error_reply(&format!("ERR shard server {}: {err}", route.addr))
-                })
+                attempt
+                    .await
+                    .unwrap_or_else(|err| error_reply(&format!("ERR shard server {addr}: {err}")))
             }
             .boxed(),
         )
     }
 
     /// Keyless commands that every shard server answers alike go to any one of them.
-    fn any_leader(&self, args: &[Bytes]) -> Pending {
+    fn any_leader(&self, request: Bytes) -> Pending {
         let proxy = self.proxy.clone();
         let resp = self.resp;
-        let request = encode(args);
         Pending::Forwarded(
             async move {
                 for addr in proxy.table.leader_addrs() {
@@ -325,9 +316,14 @@ fn is_redirect(reply: &[u8]) -> bool {
 /// A request as a RESP array of bulk strings.
 pub fn encode(args: &[Bytes]) -> Bytes {
     let mut out = BytesMut::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    let mut digits = itoa::Buffer::new();
+    out.extend_from_slice(b"*");
+    out.extend_from_slice(digits.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(b"$");
+        out.extend_from_slice(digits.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }

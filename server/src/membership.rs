@@ -57,11 +57,7 @@ pub async fn join(
         .set(parking_lot::RwLock::new(Routes::new(node_id)));
     let follower = server.clone();
     store
-        .mirror(&keys.nodes(), move |name, value| {
-            if name.contains('/') {
-                return; // nodes/active/<id>: liveness, not a registration
-            }
-            let record: Option<NodeRecord> = value.and_then(|v| serde_json::from_slice(v).ok());
+        .mirror_records(&keys.nodes(), move |name, record: Option<NodeRecord>| {
             if let Some(routes) = follower.routes.get() {
                 routes
                     .write()
@@ -71,8 +67,8 @@ pub async fn join(
         .await?;
     let node = node_id.to_string();
     store
-        .mirror(&keys.partitions(), move |name, value| {
-            apply(&server, &node, name, value)
+        .mirror_records(&keys.partitions(), move |name, record| {
+            apply(&server, &node, name, record)
         })
         .await?;
     info!(node = node_id, cluster, "joined the cluster");
@@ -83,11 +79,10 @@ pub async fn join(
 
 /// Hosts or drops a partition's keyspace as its record names this node or not, and routes its
 /// slots by the record.
-fn apply(server: &Server, node: &str, name: &str, value: Option<&[u8]>) {
+fn apply(server: &Server, node: &str, name: &str, record: Option<PartitionRecord>) {
     let Ok(pid) = name.parse::<u32>() else {
         return;
     };
-    let record: Option<PartitionRecord> = value.and_then(|v| serde_json::from_slice(v).ok());
     let mine = record
         .as_ref()
         .is_some_and(|r| r.replicas.iter().any(|n| n == node));

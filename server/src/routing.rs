@@ -3,11 +3,13 @@
 //! server leads it, and is redirected (`MOVED`) otherwise; a keyless request runs in the
 //! partition the connection last addressed, as it would on the Redis Cluster node owning it.
 
+use crate::commands::{arity_error, CommandSpec};
 use crate::engine::SharedKeyspace;
 use ahash::AHashMap;
 use bytes::Bytes;
+use slotcache_cluster::key_slot;
 use slotcache_cluster::records::PartitionRecord;
-use slotcache_cluster::{key_slot, SLOTS};
+use slotcache_cluster::routing::RoutingTable;
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -19,39 +21,39 @@ pub enum RouteError {
     Command(String),
 }
 
-/// The slot every key of `args` hashes to, or None for a keyless request.
-pub fn request_slot(args: &[Bytes]) -> Result<Option<u16>, RouteError> {
+/// The command of `args`, and the slot its keys hash to (None for a keyless request). Keys
+/// count as together when `together(first_slot, slot)` holds for each; Redis Cluster's rule,
+/// which the proxy applies, is slot equality.
+pub fn route_request(
+    args: &[Bytes],
+    together: impl Fn(u16, u16) -> bool,
+) -> Result<(&'static CommandSpec, Option<u16>), RouteError> {
     let table = crate::commands::Table::get();
     let resolved = table
         .resolve(args)
         .map_err(|err| RouteError::Command(err.to_string()))?;
-    if !resolved.spec.arity_ok(args.len()) {
-        let err = crate::commands::arity_error(resolved.spec);
-        return Err(RouteError::Command(err.to_string()));
+    let spec = resolved.spec;
+    if !spec.arity_ok(args.len()) {
+        return Err(RouteError::Command(arity_error(spec).to_string()));
     }
-    let mut slot = None;
-    for position in resolved.spec.key_positions(args) {
-        let this = key_slot(&args[position]);
-        match slot {
-            None => slot = Some(this),
-            Some(s) if s == this => {}
+    let mut first = None;
+    for position in spec.key_positions(args) {
+        let slot = key_slot(&args[position]);
+        match first {
+            None => first = Some(slot),
+            Some(first) if together(first, slot) => {}
             Some(_) => return Err(RouteError::CrossSlot),
         }
     }
-    Ok(slot)
+    Ok((spec, first))
 }
-
-const NO_PARTITION: u32 = u32::MAX;
 
 /// This server's view of the placement, from the partition and node records it watches.
 pub struct Routes {
     node_id: String,
-    slot_partition: Vec<u32>,
-    records: AHashMap<u32, PartitionRecord>,
+    table: RoutingTable,
     /// Keyspaces of the partitions this server leads.
     led: AHashMap<u32, SharedKeyspace>,
-    /// Client addresses of the nodes, for redirects.
-    node_addrs: AHashMap<String, String>,
 }
 
 /// Where a request goes.
@@ -66,10 +68,8 @@ impl Routes {
     pub fn new(node_id: &str) -> Routes {
         Routes {
             node_id: node_id.to_string(),
-            slot_partition: vec![NO_PARTITION; SLOTS as usize],
-            records: AHashMap::new(),
+            table: RoutingTable::default(),
             led: AHashMap::new(),
-            node_addrs: AHashMap::new(),
         }
     }
 
@@ -81,50 +81,28 @@ impl Routes {
         record: Option<PartitionRecord>,
         keyspace: Option<SharedKeyspace>,
     ) {
-        if let Some(old) = self.records.remove(&pid) {
-            for [start, end] in old.slots {
-                for slot in start..=end.min(SLOTS - 1) {
-                    if self.slot_partition[slot as usize] == pid {
-                        self.slot_partition[slot as usize] = NO_PARTITION;
-                    }
-                }
-            }
-        }
         self.led.remove(&pid);
-        let Some(record) = record else { return };
-        for [start, end] in &record.slots {
-            for slot in *start..=(*end).min(SLOTS - 1) {
-                self.slot_partition[slot as usize] = pid;
-            }
+        let leads = record
+            .as_ref()
+            .is_some_and(|r| r.leader.as_deref() == Some(self.node_id.as_str()));
+        if let (true, Some(keyspace)) = (leads, keyspace) {
+            self.led.insert(pid, keyspace);
         }
-        if record.leader.as_deref() == Some(self.node_id.as_str()) {
-            if let Some(keyspace) = keyspace {
-                self.led.insert(pid, keyspace);
-            }
-        }
-        self.records.insert(pid, record);
+        self.table.set_partition(pid, record);
     }
 
     pub fn set_node_addr(&mut self, node: &str, addr: Option<String>) {
-        match addr {
-            Some(addr) => self.node_addrs.insert(node.to_string(), addr),
-            None => self.node_addrs.remove(node),
-        };
+        self.table.set_node(node, addr);
     }
 
     /// The partition leading `slot` here, or the error a client gets: a redirect to the
     /// leader, or CLUSTERDOWN when the slot has none.
     pub fn locate(&self, slot: u16) -> Result<(u32, SharedKeyspace), String> {
-        let pid = self.slot_partition[slot as usize];
-        if let Some(keyspace) = self.led.get(&pid) {
+        let pid = self.table.partition_of(slot);
+        if let Some((pid, keyspace)) = pid.and_then(|pid| Some((pid, self.led.get(&pid)?))) {
             return Ok((pid, keyspace.clone()));
         }
-        let leader = self
-            .records
-            .get(&pid)
-            .and_then(|r| r.leader.as_ref())
-            .and_then(|id| self.node_addrs.get(id));
-        match leader {
+        match pid.and_then(|pid| self.table.leader_addr(pid)) {
             Some(addr) => Err(format!("MOVED {slot} {addr}")),
             None => Err("CLUSTERDOWN Hash slot not served".to_string()),
         }
@@ -134,27 +112,14 @@ impl Routes {
     /// may meet in one request when they share a partition: the proxy sends such requests
     /// when it splits a multi-key command by partition.
     pub fn target(&self, args: &[Bytes]) -> Result<Target, String> {
-        let table = crate::commands::Table::get();
-        let spec = match table.resolve(args) {
-            Ok(resolved) if resolved.spec.arity_ok(args.len()) => resolved.spec,
-            _ => return Ok(Target::Current),
-        };
-        let mut first: Option<(u32, u16)> = None;
-        for position in spec.key_positions(args) {
-            let slot = key_slot(&args[position]);
-            let pid = self.slot_partition[slot as usize];
-            match first {
-                None => first = Some((pid, slot)),
-                Some((seen, _)) if seen == pid => {}
-                Some(_) => return Err(RouteError::CrossSlot.to_string()),
-            }
-        }
-        match first {
-            None => Ok(Target::Current),
-            Some((_, slot)) => {
+        let same_partition = |a, b| self.table.partition_of(a) == self.table.partition_of(b);
+        match route_request(args, same_partition) {
+            Ok((_, Some(slot))) => {
                 let (pid, keyspace) = self.locate(slot)?;
                 Ok(Target::Partition(pid, keyspace))
             }
+            Ok((_, None)) | Err(RouteError::Command(_)) => Ok(Target::Current),
+            Err(err @ RouteError::CrossSlot) => Err(err.to_string()),
         }
     }
 }
@@ -162,6 +127,11 @@ impl Routes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The slot of a request under Redis Cluster's rule.
+    fn request_slot(args: &[Bytes]) -> Result<Option<u16>, RouteError> {
+        route_request(args, |a, b| a == b).map(|(_, slot)| slot)
+    }
 
     fn args(line: &str) -> Vec<Bytes> {
         line.split(' ')

@@ -1,0 +1,104 @@
+//! Slot → partition → leader address, as the partition and node records in etcd say: what
+//! shard servers redirect by and proxies route by.
+
+use crate::records::PartitionRecord;
+use crate::SLOTS;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+const NO_PARTITION: u32 = u32::MAX;
+
+pub struct RoutingTable {
+    slot_partition: Vec<u32>,
+    partitions: BTreeMap<u32, PartitionRecord>,
+    /// Client addresses of the nodes.
+    node_addrs: HashMap<String, Arc<str>>,
+}
+
+impl Default for RoutingTable {
+    fn default() -> Self {
+        RoutingTable {
+            slot_partition: vec![NO_PARTITION; SLOTS as usize],
+            partitions: BTreeMap::new(),
+            node_addrs: HashMap::new(),
+        }
+    }
+}
+
+impl RoutingTable {
+    /// Takes a partition's new record (None: deleted).
+    pub fn set_partition(&mut self, pid: u32, record: Option<PartitionRecord>) {
+        if let Some(old) = self.partitions.remove(&pid) {
+            for slot in slots_of(&old) {
+                if self.slot_partition[slot] == pid {
+                    self.slot_partition[slot] = NO_PARTITION;
+                }
+            }
+        }
+        if let Some(record) = record {
+            for slot in slots_of(&record) {
+                self.slot_partition[slot] = pid;
+            }
+            self.partitions.insert(pid, record);
+        }
+    }
+
+    /// Takes a node's client address (None: the node is gone).
+    pub fn set_node(&mut self, id: &str, addr: Option<String>) {
+        match addr {
+            Some(addr) => self.node_addrs.insert(id.to_string(), addr.into()),
+            None => self.node_addrs.remove(id),
+        };
+    }
+
+    pub fn partition_of(&self, slot: u16) -> Option<u32> {
+        Some(self.slot_partition[slot as usize]).filter(|pid| *pid != NO_PARTITION)
+    }
+
+    /// The client address of a partition's leader, when it has a known one.
+    pub fn leader_addr(&self, pid: u32) -> Option<Arc<str>> {
+        let leader = self.partitions.get(&pid)?.leader.as_ref()?;
+        self.node_addrs.get(leader).cloned()
+    }
+
+    /// Every partition id, in order.
+    pub fn partitions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.partitions.keys().copied()
+    }
+}
+
+fn slots_of(record: &PartitionRecord) -> impl Iterator<Item = usize> + '_ {
+    record
+        .slots
+        .iter()
+        .flat_map(|[start, end]| *start as usize..=(*end).min(SLOTS - 1) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_follow_records_and_leaders() {
+        let mut table = RoutingTable::default();
+        table.set_node("a", Some("127.0.0.1:1".into()));
+        table.set_node("b", Some("127.0.0.1:2".into()));
+        let record = |leader: &str| PartitionRecord {
+            leader: Some(leader.into()),
+            slots: vec![[0, 99]],
+            ..PartitionRecord::default()
+        };
+        table.set_partition(3, Some(record("a")));
+        assert_eq!(table.partition_of(50), Some(3));
+        assert_eq!(table.leader_addr(3).as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(table.partition_of(100), None);
+        table.set_partition(3, Some(record("b")));
+        assert_eq!(table.leader_addr(3).as_deref(), Some("127.0.0.1:2"));
+        table.set_node("b", None);
+        assert_eq!(table.leader_addr(3), None);
+        assert_eq!(table.partition_of(99), Some(3));
+        table.set_partition(3, None);
+        assert_eq!(table.partition_of(99), None);
+        assert_eq!(table.partitions().count(), 0);
+    }
+}
