@@ -7,10 +7,18 @@ command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v cc >/dev/null || need+=(gcc)
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# redis-py, for the end-to-end tests of Python clients, in a venv of its own.
+pyenv="$(dirname "$0")/../target/pyenv"
+if ! "$pyenv/bin/python" -c 'import redis' 2>/dev/null; then
+  python3 -m venv "$pyenv"
+  "$pyenv/bin/pip" install -q "redis==8.1.0"
 fi
 command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required" >&2; exit 1; }

@@ -61,6 +61,12 @@ impl RoutingTable {
         self.node_addrs.get(leader).cloned()
     }
 
+    /// The lowest slot a partition owns: a slot to address it by.
+    pub fn first_slot(&self, pid: u32) -> Option<u16> {
+        let record = self.partitions.get(&pid)?;
+        record.slots.iter().map(|[start, _]| *start).min()
+    }
+
     /// Every partition id, in order.
     pub fn partitions(&self) -> impl Iterator<Item = u32> + '_ {
         self.partitions.keys().copied()

@@ -3,7 +3,7 @@
 //! write, and replies are matched to them in order. A connection that dies fails the requests
 //! in flight and is opened again, with backoff, when the next request comes.
 
-use crate::frame::frame_len;
+use crate::frame::Framer;
 use ahash::AHashMap;
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -29,6 +29,8 @@ pub type ReplyResult = Result<Bytes, BackendError>;
 
 struct Job {
     request: Bytes,
+    /// How many replies the request's commands produce; they come back as one buffer.
+    replies: usize,
     reply: oneshot::Sender<ReplyResult>,
 }
 
@@ -44,10 +46,21 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 
 impl Backends {
-    /// Queues an encoded request for `addr`; the reply arrives on the returned receiver.
-    pub fn send(&self, addr: &str, resp: u8, request: Bytes) -> oneshot::Receiver<ReplyResult> {
+    /// Queues encoded commands for `addr`, written back to back so no other client's
+    /// command comes between them; their `replies` replies arrive together on the receiver.
+    pub fn send(
+        &self,
+        addr: &str,
+        resp: u8,
+        request: Bytes,
+        replies: usize,
+    ) -> oneshot::Receiver<ReplyResult> {
         let (reply, receiver) = oneshot::channel();
-        let mut job = Job { request, reply };
+        let mut job = Job {
+            request,
+            replies,
+            reply,
+        };
         let lane = usize::from(resp == 3);
         let mut lanes = self.lanes.lock();
         if let Some(sender) = lanes.get(addr).and_then(|l| l[lane].as_ref()) {
@@ -64,9 +77,20 @@ impl Backends {
         receiver
     }
 
-    /// Sends a request and waits for its reply.
+    /// Sends one command and waits for its reply.
     pub async fn call(&self, addr: &str, resp: u8, request: Bytes) -> ReplyResult {
-        self.send(addr, resp, request)
+        self.call_many(addr, resp, request, 1).await
+    }
+
+    /// Sends commands back to back and waits for their `replies` replies, in one buffer.
+    pub async fn call_many(
+        &self,
+        addr: &str,
+        resp: u8,
+        request: Bytes,
+        replies: usize,
+    ) -> ReplyResult {
+        self.send(addr, resp, request, replies)
             .await
             .unwrap_or_else(|_| Err(BackendError::Lost(addr.to_string())))
     }
@@ -117,8 +141,9 @@ pub async fn connect(addr: &str, resp: u8) -> std::io::Result<TcpStream> {
 
 /// Reads one whole reply from a dedicated connection.
 pub async fn read_reply(stream: &mut TcpStream, input: &mut BytesMut) -> std::io::Result<Bytes> {
+    let mut framer = Framer::default();
     loop {
-        if let Some(len) = frame_len(input).map_err(std::io::Error::other)? {
+        if let Some(len) = framer.scan(input).map_err(std::io::Error::other)? {
             return Ok(input.split_to(len).freeze());
         }
         if stream.read_buf(input).await? == 0 {
@@ -134,13 +159,13 @@ async fn serve(
     addr: &str,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.split();
-    let mut in_flight: VecDeque<oneshot::Sender<ReplyResult>> = VecDeque::new();
+    let mut in_flight: VecDeque<(oneshot::Sender<ReplyResult>, usize)> = VecDeque::new();
     let mut out = BytesMut::from(&first.request[..]);
-    in_flight.push_back(first.reply);
+    in_flight.push_back((first.reply, first.replies));
+    // Replies of the oldest job already framed: their length and count.
+    let (mut framed, mut framed_count) = (0, 0);
+    let mut framer = Framer::default();
     let mut input = BytesMut::with_capacity(64 * 1024);
-    // Rescanning a large partial reply on every read would be quadratic: wait until the
-    // buffer has doubled since the last scan that came up short.
-    let mut scan_at = 0;
     let result = loop {
         if input.capacity() - input.len() < 16 * 1024 {
             input.reserve(input.len().max(64 * 1024));
@@ -149,10 +174,10 @@ async fn serve(
             job = jobs.recv(), if out.len() < WRITE_HIGH_WATER => {
                 let Some(job) = job else { break Ok(()) };
                 out.extend_from_slice(&job.request);
-                in_flight.push_back(job.reply);
+                in_flight.push_back((job.reply, job.replies));
                 while let Ok(job) = jobs.try_recv() {
                     out.extend_from_slice(&job.request);
-                    in_flight.push_back(job.reply);
+                    in_flight.push_back((job.reply, job.replies));
                 }
             }
             written = writer.write(&out), if !out.is_empty() => {
@@ -167,22 +192,24 @@ async fn serve(
                     Ok(_) => {}
                     Err(err) => break Err(err),
                 }
-                if input.len() < scan_at {
-                    continue;
-                }
                 loop {
-                    match frame_len(&input) {
+                    match framer.scan(&input[framed..]) {
                         Ok(Some(len)) => {
-                            let reply = input.split_to(len).freeze();
-                            match in_flight.pop_front() {
-                                Some(waiter) => { let _ = waiter.send(Ok(reply)); }
-                                None => return Err(std::io::Error::other("unsolicited reply")),
+                            let Some((_, wanted)) = in_flight.front() else {
+                                return Err(std::io::Error::other("unsolicited reply"));
+                            };
+                            framed += len;
+                            framed_count += 1;
+                            if framed_count < *wanted {
+                                continue;
+                            }
+                            let reply = input.split_to(framed).freeze();
+                            (framed, framed_count) = (0, 0);
+                            if let Some((waiter, _)) = in_flight.pop_front() {
+                                let _ = waiter.send(Ok(reply));
                             }
                         }
-                        Ok(None) => {
-                            scan_at = if input.len() > 64 * 1024 { input.len() * 2 } else { 0 };
-                            break;
-                        }
+                        Ok(None) => break,
                         Err(err) => return fail(in_flight, addr, std::io::Error::other(err)),
                     }
                 }
@@ -196,11 +223,11 @@ async fn serve(
 }
 
 fn fail(
-    in_flight: VecDeque<oneshot::Sender<ReplyResult>>,
+    in_flight: VecDeque<(oneshot::Sender<ReplyResult>, usize)>,
     addr: &str,
     err: std::io::Error,
 ) -> std::io::Result<()> {
-    for waiter in in_flight {
+    for (waiter, _) in in_flight {
         let _ = waiter.send(Err(BackendError::Lost(addr.to_string())));
     }
     Err(err)

@@ -3,10 +3,11 @@
 //! every live proxy owns an even share, so cluster clients balance over them. Either way any
 //! proxy serves any slot, so a client never gets MOVED for a slot the cluster can route.
 
-use crate::session::{Pending, Session};
+use crate::session::{encode, Pending, Session};
 use crate::Announce;
 use bytes::Bytes;
 use slotcache_cluster::{key_slot, SLOTS};
+use slotcache_server::commands::cluster::parse_slot;
 use slotcache_server::resp::Reply;
 
 /// One announced master: its node id, address and slot range.
@@ -63,6 +64,14 @@ fn masters(session: &Session) -> Vec<Master> {
         .collect()
 }
 
+/// The slots this proxy announces as its own: all of them with `announce = self`.
+pub fn own_slots(session: &Session) -> (u16, u16) {
+    masters(session)
+        .into_iter()
+        .find(|master| master.myself)
+        .map_or((0, SLOTS - 1), |master| master.slots)
+}
+
 pub fn answer(session: &Session, args: &[Bytes]) -> Pending {
     let sub = args
         .get(1)
@@ -75,7 +84,8 @@ pub fn answer(session: &Session, args: &[Bytes]) -> Pending {
     };
     match sub.as_str() {
         "slots" | "shards" | "nodes" | "info" | "myid" if args.len() != 2 => wrong_arity(),
-        "keyslot" if args.len() != 3 => wrong_arity(),
+        "keyslot" | "countkeysinslot" if args.len() != 3 => wrong_arity(),
+        "getkeysinslot" if args.len() != 4 => wrong_arity(),
         "slots" => session.reply(|out| slots(out, &masters(session))),
         "shards" => session.reply(|out| shards(out, &masters(session))),
         "nodes" => session.reply(|out| out.bulk(nodes(&masters(session)).as_bytes())),
@@ -85,6 +95,11 @@ pub fn answer(session: &Session, args: &[Bytes]) -> Pending {
         }
         "myid" => session.reply(|out| out.bulk(crate::node_id(&session.proxy.id).as_bytes())),
         "keyslot" => session.reply(|out| out.int(key_slot(&args[2]) as i64)),
+        "countkeysinslot" | "getkeysinslot" => match parse_slot(&args[2]) {
+            Some(slot) => session.forward(slot, encode(args)),
+            None if sub == "countkeysinslot" => Pending::error("ERR Invalid slot"),
+            None => Pending::error("ERR Invalid slot or number of keys"),
+        },
         _ => Pending::Ready(crate::session::error_reply(&format!(
             "ERR unknown subcommand '{}'. Try CLUSTER HELP.",
             String::from_utf8_lossy(args.get(1).map_or(&b""[..], |s| &s[..]))

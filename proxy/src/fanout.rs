@@ -2,7 +2,7 @@
 //! request per partition, sent in parallel, replies merged in the order of the keys. A split
 //! MSET is not atomic: each partition applies its part on its own.
 
-use crate::frame::frame_len;
+use crate::frame::{frame_len, integer};
 use crate::session::{encode, error_reply, Pending, Session};
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
@@ -110,11 +110,6 @@ impl Split {
             .boxed(),
         )
     }
-}
-
-fn integer(reply: &[u8]) -> Option<i64> {
-    let line = reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
-    std::str::from_utf8(line).ok()?.parse().ok()
 }
 
 /// Puts the elements of each part's array reply at their keys' positions.

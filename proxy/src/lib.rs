@@ -5,10 +5,13 @@
 
 pub mod backend;
 pub mod cluster_view;
+pub mod cluster_wide;
 pub mod fanout;
 pub mod frame;
+pub mod pubsub;
 pub mod session;
 pub mod table;
+pub mod transaction;
 
 use sha1::{Digest, Sha1};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +32,7 @@ pub struct Proxy {
     pub id: String,
     pub table: table::RouteTable,
     pub backends: backend::Backends,
+    pub pubsub: pubsub::Hub,
     pub announce: Announce,
     /// The address announced for this proxy; by default the one each client connected to.
     pub announce_addr: Option<String>,
@@ -44,6 +48,7 @@ impl Proxy {
             id,
             table: table::RouteTable::default(),
             backends: backend::Backends::default(),
+            pubsub: pubsub::Hub::default(),
             announce,
             announce_addr,
             next_client_id: AtomicU64::new(1),

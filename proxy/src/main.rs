@@ -79,6 +79,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         vec![(keys.proxy(&id), advertised.clone())],
         config.lease_ttl_secs,
     );
+    tokio::spawn(slotcache_proxy::pubsub::keep_placed(proxy.clone()));
     info!(%advertised, id, "slotcache-proxy ready");
     tokio::select! {
         () = accept(proxy, listener) => Ok(()),

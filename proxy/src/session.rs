@@ -4,9 +4,13 @@
 //! request order in one write.
 
 use crate::backend::{connect, read_reply, BackendError};
-use crate::{cluster_view, fanout, Proxy};
+use crate::frame::frames;
+use crate::pubsub::{self, Subscriptions};
+use crate::transaction::{Transaction, Watch};
+use crate::{cluster_view, cluster_wide, fanout, Proxy};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, BoxFuture, FutureExt};
+use slotcache_cluster::key_slot;
 use slotcache_server::commands::connection::hello_reply;
 use slotcache_server::resp::{ParseLimits, Protocol, Reply, RequestParser};
 use slotcache_server::routing::route_request;
@@ -17,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// How long a request waits for its partition to get a reachable leader before TRYAGAIN.
-const ROUTE_PATIENCE: Duration = Duration::from_secs(3);
+pub const ROUTE_PATIENCE: Duration = Duration::from_secs(3);
 
 /// A reply: ready now, or coming from a shard server.
 pub enum Pending {
@@ -26,7 +30,7 @@ pub enum Pending {
 }
 
 impl Pending {
-    fn error(text: &str) -> Pending {
+    pub fn error(text: &str) -> Pending {
         Pending::Ready(error_reply(text))
     }
 }
@@ -43,6 +47,9 @@ pub struct Session {
     pub name: Bytes,
     /// The address this client reached the proxy at: what it is told to connect to.
     pub local_addr: String,
+    pub transaction: Option<Transaction>,
+    pub watch: Option<Watch>,
+    pub subscriptions: Subscriptions,
     quit: bool,
 }
 
@@ -57,26 +64,52 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
     stream.set_nodelay(true)?;
     let local_addr = stream.local_addr()?.to_string();
     let id = proxy.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let (subscriptions, mut messages) = Subscriptions::new(proxy.clone(), id);
     let mut session = Session {
         proxy,
         id,
         resp: 2,
         name: Bytes::new(),
         local_addr,
+        transaction: None,
+        watch: None,
+        subscriptions,
         quit: false,
     };
     let mut parser = RequestParser::default();
     let mut input = BytesMut::with_capacity(16 * 1024);
     let limits = ParseLimits::default();
     while !session.quit {
-        if stream.read_buf(&mut input).await? == 0 {
-            return Ok(());
+        tokio::select! {
+            read = stream.read_buf(&mut input) => {
+                if read? == 0 {
+                    return Ok(());
+                }
+            }
+            Some(message) = messages.recv() => {
+                let mut out = BytesMut::new();
+                session.push_message(&mut out, &message);
+                while let Ok(message) = messages.try_recv() {
+                    session.push_message(&mut out, &message);
+                }
+                stream.write_all(&out).await?;
+                continue;
+            }
         }
         let mut pending = Vec::new();
         loop {
             match parser.next_request(&mut input, &limits) {
                 Ok(Some(args)) => {
-                    pending.push(session.handle(args));
+                    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+                    if session.takes_own_turn(&name) {
+                        // Connection state changes (WATCH, EXEC, subscriptions) must follow
+                        // every earlier request and precede every later one.
+                        write_replies(&mut stream, std::mem::take(&mut pending)).await?;
+                        let reply = session.own_turn(&name, args).await;
+                        stream.write_all(&reply).await?;
+                    } else {
+                        pending.push(session.handle(&name, args));
+                    }
                     if session.quit {
                         break;
                     }
@@ -89,18 +122,26 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                 }
             }
         }
-        let replies = join_all(pending.into_iter().map(|p| match p {
-            Pending::Ready(bytes) => async move { bytes }.boxed(),
-            Pending::Forwarded(future) => future,
-        }))
-        .await;
-        let mut out = BytesMut::with_capacity(replies.iter().map(Bytes::len).sum());
-        for reply in replies {
-            out.extend_from_slice(&reply);
-        }
-        stream.write_all(&out).await?;
+        write_replies(&mut stream, pending).await?;
     }
     Ok(())
+}
+
+/// Waits for the replies of a run of requests and writes them in request order, in one write.
+async fn write_replies(stream: &mut TcpStream, pending: Vec<Pending>) -> std::io::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let replies = join_all(pending.into_iter().map(|p| match p {
+        Pending::Ready(bytes) => async move { bytes }.boxed(),
+        Pending::Forwarded(future) => future,
+    }))
+    .await;
+    let mut out = BytesMut::with_capacity(replies.iter().map(Bytes::len).sum());
+    for reply in replies {
+        out.extend_from_slice(&reply);
+    }
+    stream.write_all(&out).await
 }
 
 impl Session {
@@ -114,14 +155,49 @@ impl Session {
 
     /// A reply built locally in the client's protocol.
     pub fn reply(&self, build: impl FnOnce(&mut Reply)) -> Pending {
-        let mut out = Reply::new(self.proto());
-        build(&mut out);
-        Pending::Ready(out.buf.freeze())
+        Pending::Ready(self.reply_bytes(build))
     }
 
-    fn handle(&mut self, args: Vec<Bytes>) -> Pending {
-        let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-        match name.as_str() {
+    pub fn reply_bytes(&self, build: impl FnOnce(&mut Reply)) -> Bytes {
+        let mut out = Reply::new(self.proto());
+        build(&mut out);
+        out.buf.freeze()
+    }
+
+    /// Requests that change the connection's state and must run in order with the rest.
+    fn takes_own_turn(&self, name: &str) -> bool {
+        match name {
+            "exec" => true,
+            "watch" | "unwatch" => self.transaction.is_none(),
+            _ => self.transaction.is_none() && pubsub::is_subscription(name),
+        }
+    }
+
+    async fn own_turn(&mut self, name: &str, args: Vec<Bytes>) -> Bytes {
+        match name {
+            "exec" => self.exec().await,
+            "watch" => self.watch(&args).await,
+            "unwatch" => {
+                self.watch = None;
+                self.reply_bytes(|out| out.ok())
+            }
+            _ => self.subscription(name, &args).await,
+        }
+    }
+
+    fn handle(&mut self, name: &str, args: Vec<Bytes>) -> Pending {
+        if self.transaction.is_some() {
+            return self.queue(name, args);
+        }
+        if let Some(refusal) = self.subscriptions.refuses(self.resp, name) {
+            return Pending::error(&refusal);
+        }
+        match name {
+            "ping" if self.resp == 2 && self.subscriptions.active() => self.reply(|out| {
+                out.array(2);
+                out.bulk(b"pong");
+                out.bulk(args.get(1).map_or(&b""[..], |m| &m[..]));
+            }),
             "ping" => self.reply(|out| match args.get(1) {
                 _ if args.len() > 2 => out.error("ERR wrong number of arguments for 'ping' command"),
                 Some(message) => out.bulk(message),
@@ -148,13 +224,14 @@ impl Session {
             "client" => self.client_command(&args),
             "info" => self.reply(|out| out.bulk(self.proxy.info().as_bytes())),
             "command" => self.any_leader(encode(&args)),
-            "multi" | "exec" | "discard" | "watch" | "unwatch" | "subscribe" | "psubscribe"
-            | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "scan" | "keys"
-            | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script" | "publish"
-            | "spublish" | "pubsub" => Pending::error(&format!(
-                "ERR '{name}' is not supported through slotcache-proxy yet"
-            )),
-            _ => self.route(&name, args),
+            "multi" => self.multi(&args),
+            "discard" => self.discard(),
+            "scan" | "keys" | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script" => {
+                cluster_wide::answer(self, name, &args)
+            }
+            "pubsub" => pubsub::introspect(self, &args),
+            "publish" if args.len() == 3 => self.forward(key_slot(&args[1]), encode(&args)),
+            _ => self.route(name, args),
         }
     }
 
@@ -179,29 +256,7 @@ impl Session {
         let proxy = self.proxy.clone();
         let resp = self.resp;
         Pending::Forwarded(
-            async move {
-                let started = Instant::now();
-                loop {
-                    if let Some(addr) = proxy.table.leader_of(slot) {
-                        match proxy.backends.call(&addr, resp, request.clone()).await {
-                            Ok(reply) if !is_redirect(&reply) => return reply,
-                            Ok(_) | Err(BackendError::Unreachable(_)) => {}
-                            Err(lost @ BackendError::Lost(_)) => {
-                                return error_reply(&format!(
-                                    "ERR {lost}: the request may or may not have run"
-                                ))
-                            }
-                        }
-                    }
-                    if started.elapsed() >= ROUTE_PATIENCE {
-                        return error_reply(
-                            "TRYAGAIN the slot's partition has no reachable leader yet",
-                        );
-                    }
-                    proxy.table.changed(Duration::from_millis(100)).await;
-                }
-            }
-            .boxed(),
+            async move { send_routed(&proxy, resp, Some(slot), request, 1).await }.boxed(),
         )
     }
 
@@ -213,9 +268,7 @@ impl Session {
         Pending::Forwarded(
             async move {
                 let Some(addr) = proxy.table.leader_of(slot) else {
-                    return error_reply(
-                        "TRYAGAIN the slot's partition has no reachable leader yet",
-                    );
+                    return error_reply(NO_LEADER);
                 };
                 let attempt = async {
                     let mut stream = connect(&addr, resp).await?;
@@ -234,17 +287,7 @@ impl Session {
     fn any_leader(&self, request: Bytes) -> Pending {
         let proxy = self.proxy.clone();
         let resp = self.resp;
-        Pending::Forwarded(
-            async move {
-                for addr in proxy.table.leader_addrs() {
-                    if let Ok(reply) = proxy.backends.call(&addr, resp, request.clone()).await {
-                        return reply;
-                    }
-                }
-                error_reply("CLUSTERDOWN no shard server is reachable")
-            }
-            .boxed(),
-        )
+        Pending::Forwarded(async move { send_routed(&proxy, resp, None, request, 1).await }.boxed())
     }
 
     fn hello(&mut self, args: &[Bytes]) -> Pending {
@@ -309,8 +352,51 @@ impl Session {
 }
 
 /// A shard server's answer meaning "not here (any more)": the route must be looked up again.
-fn is_redirect(reply: &[u8]) -> bool {
+pub fn is_redirect(reply: &[u8]) -> bool {
     reply.starts_with(b"-MOVED ") || reply.starts_with(b"-CLUSTERDOWN ")
+}
+
+pub const NO_LEADER: &str = "TRYAGAIN the slot's partition has no reachable leader yet";
+
+/// Sends commands back to back to the leader of `slot`'s partition (any leader for None) and
+/// returns their `replies` replies in one buffer. A leader change is waited out: while the
+/// partition has no reachable leader, or a reply redirects, the request is sent again when the
+/// route changes, until TRYAGAIN after [`ROUTE_PATIENCE`].
+pub async fn send_routed(
+    proxy: &Proxy,
+    resp: u8,
+    slot: Option<u16>,
+    request: Bytes,
+    replies: usize,
+) -> Bytes {
+    let started = Instant::now();
+    for attempt in 0usize.. {
+        let addr = match slot {
+            Some(slot) => proxy.table.leader_of(slot),
+            None => {
+                let addrs = proxy.table.leader_addrs();
+                addrs.get(attempt % addrs.len().max(1)).cloned()
+            }
+        };
+        if let Some(addr) = addr {
+            match proxy
+                .backends
+                .call_many(&addr, resp, request.clone(), replies)
+                .await
+            {
+                Ok(reply) if !frames(&reply).any(is_redirect) => return reply,
+                Ok(_) | Err(BackendError::Unreachable(_)) => {}
+                Err(lost @ BackendError::Lost(_)) => {
+                    return error_reply(&format!("ERR {lost}: the request may or may not have run"))
+                }
+            }
+        }
+        if started.elapsed() >= ROUTE_PATIENCE {
+            break;
+        }
+        proxy.table.changed(Duration::from_millis(100)).await;
+    }
+    error_reply(NO_LEADER)
 }
 
 /// A request as a RESP array of bulk strings.

@@ -55,6 +55,11 @@ impl RouteTable {
         self.topology.read().routing.partition_of(slot)
     }
 
+    /// The lowest slot of a partition: where requests addressed to the partition are routed.
+    pub fn first_slot(&self, pid: u32) -> Option<u16> {
+        self.topology.read().routing.first_slot(pid)
+    }
+
     /// Every partition with its leader's address (None while it has no known leader).
     pub fn partitions(&self) -> Vec<(u32, Option<Arc<str>>)> {
         let topology = self.topology.read();

@@ -1,7 +1,9 @@
 //! A cluster for end-to-end tests: its own etcd and cluster record; servers, controllers and
 //! proxies started on demand, each killed when dropped.
 
-use crate::{run_binary, spawn_binary, start_etcd, start_listener, start_slotcache, Process};
+use crate::{
+    free_port, run_binary, spawn_binary, start_etcd, start_listener_on, start_slotcache, Process,
+};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -72,9 +74,14 @@ impl Cluster {
 
     /// A proxy of this cluster on a free port, ready to serve.
     pub fn proxy(&self, extra: &[&str]) -> Process {
+        self.proxy_on(free_port(), extra)
+    }
+
+    /// A proxy of this cluster on `port`, ready to serve.
+    pub fn proxy_on(&self, port: u16, extra: &[&str]) -> Process {
         let mut args = vec!["--etcd", &self.endpoint, "--cluster", &self.name];
         args.extend_from_slice(extra);
-        start_listener("slotcache-proxy", &args)
+        start_listener_on("slotcache-proxy", port, &args)
     }
 
     /// Runs a `slotcache` subcommand against this cluster: (success, stdout, stderr).
@@ -114,5 +121,28 @@ impl Cluster {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// A cluster with its shard servers and controller running.
+pub struct Running {
+    pub cluster: Cluster,
+    pub servers: Vec<Process>,
+    _controller: Process,
+}
+
+/// 8 partitions over 3 servers (n1, n2, n3), RF 1, once every partition has a leader.
+pub fn running_cluster() -> Running {
+    let cluster = Cluster::new(8, 1);
+    let servers = ["n1", "n2", "n3"].map(|n| cluster.server(n)).into();
+    let controller = cluster.controller("c1");
+    cluster.wait_for("leaders", Duration::from_secs(20), |state| {
+        let partitions = state["partitions"].as_array().cloned().unwrap_or_default();
+        partitions.len() == 8 && partitions.iter().all(|p| p[1]["leader"].is_string())
+    });
+    Running {
+        cluster,
+        servers,
+        _controller: controller,
     }
 }

@@ -123,7 +123,11 @@ pub fn start_slotcache(extra: &[&str]) -> Process {
 /// Starts a workspace binary that serves RESP on 127.0.0.1 and the free port it is given,
 /// with extra flags, and waits until it answers PING.
 pub fn start_listener(name: &str, extra: &[&str]) -> Process {
-    let port = free_port();
+    start_listener_on(name, free_port(), extra)
+}
+
+/// [`start_listener`] on a given port: to restart a process where clients expect it.
+pub fn start_listener_on(name: &str, port: u16, extra: &[&str]) -> Process {
     let dir = temp_dir(name);
     let stderr = std::fs::File::create(dir.join("stderr.log")).expect("creating a log file");
     let child = Command::new(binary(name))

@@ -284,6 +284,10 @@ fn command_table_matches_redis() {
             "xinfo",
             // Redis's SCRIPT also has DEBUG, for its Lua debugger.
             "script",
+            // A shard server answers only the slot questions of CLUSTER, plus its own
+            // PARTITION (the proxy's way to address a partition).
+            "cluster",
+            "cluster|partition",
         ]
         .contains(&text.as_str())
             || text.ends_with("|help")

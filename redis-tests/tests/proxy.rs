@@ -4,31 +4,9 @@
 //! blocking pops woken through another proxy, and the cluster views of both announce modes.
 
 use redis::{Commands, RedisResult};
-use redis_tests::cluster::Cluster;
+use redis_tests::cluster::running_cluster;
 use redis_tests::{redis_cli, Frame, Process};
 use std::time::Duration;
-
-struct Running {
-    cluster: Cluster,
-    _servers: Vec<Process>,
-    _controller: Process,
-}
-
-/// 8 partitions over 3 servers, every partition with a leader.
-fn running_cluster() -> Running {
-    let cluster = Cluster::new(8, 1);
-    let servers = ["n1", "n2", "n3"].map(|n| cluster.server(n)).into();
-    let controller = cluster.controller("c1");
-    cluster.wait_for("leaders", Duration::from_secs(20), |state| {
-        let partitions = state["partitions"].as_array().cloned().unwrap_or_default();
-        partitions.len() == 8 && partitions.iter().all(|p| p[1]["leader"].is_string())
-    });
-    Running {
-        cluster,
-        _servers: servers,
-        _controller: controller,
-    }
-}
 
 fn url(proxy: &Process) -> String {
     format!("redis://127.0.0.1:{}/", proxy.port)
@@ -69,7 +47,7 @@ fn clients_reach_every_slot_and_multi_key_commands_split() {
     for i in (0..10_000).step_by(503) {
         let key = format!("key:{i}");
         let mut holding = Vec::new();
-        for server in &running._servers {
+        for server in &running.servers {
             match server.connect().call(&["GET", &key]) {
                 Frame::Bulk(value) => {
                     assert_eq!(value, format!("value-{i}").into_bytes());
@@ -198,4 +176,298 @@ fn redis_cli_blocking_pops_and_cluster_views() {
     ]));
     assert_eq!(redis_cli(p1.port, &["GET", "greeting"]).trim(), "hello");
     assert_eq!(waiter.read(), Frame::NullArray);
+}
+
+fn call(conn: &mut redis_tests::Conn, line: &str) -> Frame {
+    conn.call(&line.split(' ').collect::<Vec<_>>())
+}
+
+fn bulks(frame: Frame) -> Vec<String> {
+    match frame {
+        Frame::Array(items) | Frame::Set(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Frame::Bulk(b) => String::from_utf8(b).expect("utf-8"),
+                other => panic!("not a bulk: {other:?}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+#[test]
+fn transactions_and_pub_sub_across_proxies() {
+    let running = running_cluster();
+    let p1 = running.cluster.proxy(&[]);
+    let p2 = running.cluster.proxy(&[]);
+    let (mut a, mut b) = (p1.connect(), p2.connect());
+    // MULTI/EXEC runs at the leader of its slot, atomically.
+    assert_eq!(call(&mut a, "MULTI"), Frame::Simple("OK".into()));
+    assert_eq!(call(&mut a, "SET {t}x 1"), Frame::Simple("QUEUED".into()));
+    assert_eq!(call(&mut a, "INCR {t}x"), Frame::Simple("QUEUED".into()));
+    assert_eq!(call(&mut a, "GET {t}y"), Frame::Simple("QUEUED".into()));
+    assert_eq!(
+        call(&mut a, "EXEC"),
+        Frame::Array(vec![Frame::Simple("OK".into()), Frame::Int(2), Frame::Null])
+    );
+    // Keys of different slots inside one transaction: CROSSSLOT at EXEC, as Redis Cluster;
+    // a refused command fails the whole transaction.
+    call(&mut a, "MULTI");
+    call(&mut a, "SET a 1");
+    call(&mut a, "SET b 2");
+    assert_eq!(
+        call(&mut a, "EXEC"),
+        Frame::Error("CROSSSLOT Keys in request don't hash to the same slot".into())
+    );
+    assert_eq!(call(&mut a, "GET a"), Frame::Null, "nothing of it ran");
+    call(&mut a, "MULTI");
+    assert!(
+        matches!(call(&mut a, "NOSUCH x"), Frame::Error(e) if e.starts_with("ERR unknown command"))
+    );
+    assert_eq!(
+        call(&mut a, "EXEC"),
+        Frame::Error("EXECABORT Transaction discarded because of previous errors.".into())
+    );
+    assert_eq!(
+        call(&mut a, "EXEC"),
+        Frame::Error("ERR EXEC without MULTI".into())
+    );
+    // WATCH: a write through the other proxy aborts the transaction; untouched, it commits.
+    call(&mut a, "SET balance 10");
+    assert_eq!(call(&mut a, "WATCH balance"), Frame::Simple("OK".into()));
+    call(&mut b, "SET balance 100");
+    call(&mut a, "MULTI");
+    call(&mut a, "SET balance 9");
+    assert_eq!(call(&mut a, "EXEC"), Frame::NullArray);
+    assert_eq!(call(&mut b, "GET balance"), Frame::bulk("100"));
+    call(&mut a, "WATCH balance");
+    call(&mut a, "MULTI");
+    call(&mut a, "DECR balance");
+    assert_eq!(call(&mut a, "EXEC"), Frame::Array(vec![Frame::Int(99)]));
+    // The redis crate's atomic pipeline.
+    let mut client = redis::Client::open(url(&p2))
+        .and_then(|c| c.get_connection())
+        .expect("client");
+    let (n,): (i64,) = redis::pipe()
+        .atomic()
+        .set("{t}n", 5)
+        .ignore()
+        .incr("{t}n", 2)
+        .query(&mut client)
+        .expect("atomic pipeline");
+    assert_eq!(n, 7);
+
+    // Pub/sub: RESP2 and RESP3 subscribers on one proxy, publishers on the other.
+    let mut resp2 = p2.connect();
+    assert_eq!(
+        call(&mut resp2, "SUBSCRIBE news"),
+        Frame::Array(vec![
+            Frame::bulk("subscribe"),
+            Frame::bulk("news"),
+            Frame::Int(1)
+        ])
+    );
+    assert_eq!(
+        call(&mut resp2, "PSUBSCRIBE n*"),
+        Frame::Array(vec![
+            Frame::bulk("psubscribe"),
+            Frame::bulk("n*"),
+            Frame::Int(2)
+        ])
+    );
+    assert!(
+        matches!(call(&mut resp2, "GET x"), Frame::Error(e) if e.contains("only (P|S)SUBSCRIBE"))
+    );
+    let mut resp3 = p2.connect();
+    call(&mut resp3, "HELLO 3");
+    assert_eq!(
+        call(&mut resp3, "SSUBSCRIBE {orders}new"),
+        Frame::Push(vec![
+            Frame::bulk("ssubscribe"),
+            Frame::bulk("{orders}new"),
+            Frame::Int(1)
+        ])
+    );
+    // A RESP3 subscriber may still run commands.
+    assert_eq!(call(&mut resp3, "GET {t}n"), Frame::bulk("7"));
+    assert_eq!(call(&mut a, "PUBLISH news hello").as_int(), Some(2));
+    assert_eq!(call(&mut a, "SPUBLISH {orders}new o-1").as_int(), Some(1));
+    let mut messages = vec![resp2.read(), resp2.read()];
+    messages.sort_by_key(|m| format!("{m:?}"));
+    assert_eq!(
+        messages,
+        vec![
+            Frame::Array(vec![
+                Frame::bulk("message"),
+                Frame::bulk("news"),
+                Frame::bulk("hello")
+            ]),
+            Frame::Array(vec![
+                Frame::bulk("pmessage"),
+                Frame::bulk("n*"),
+                Frame::bulk("news"),
+                Frame::bulk("hello")
+            ]),
+        ]
+    );
+    assert_eq!(
+        resp3.read(),
+        Frame::Push(vec![
+            Frame::bulk("smessage"),
+            Frame::bulk("{orders}new"),
+            Frame::bulk("o-1")
+        ])
+    );
+    assert_eq!(bulks(call(&mut b, "PUBSUB CHANNELS")), vec!["news"]);
+    assert_eq!(call(&mut b, "PUBSUB NUMPAT"), Frame::Int(1));
+    assert_eq!(
+        call(&mut resp2, "UNSUBSCRIBE"),
+        Frame::Array(vec![
+            Frame::bulk("unsubscribe"),
+            Frame::bulk("news"),
+            Frame::Int(1)
+        ])
+    );
+    // Channels of every slot reach their subscribers.
+    let channels: Vec<String> = (0..40).map(|i| format!("ch{i}")).collect();
+    let mut subscribe = vec!["SUBSCRIBE"];
+    subscribe.extend(channels.iter().map(String::as_str));
+    let mut many = p1.connect();
+    many.send_raw(&redis_tests::encode(
+        &subscribe
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect::<Vec<_>>(),
+    ));
+    for _ in &channels {
+        assert!(matches!(many.read(), Frame::Array(_)));
+    }
+    for channel in &channels {
+        assert_eq!(
+            call(&mut b, &format!("PUBLISH {channel} m")).as_int(),
+            Some(1)
+        );
+    }
+    // Each channel keeps its order; channels at different shard servers are not ordered
+    // among themselves.
+    let mut received: Vec<Frame> = channels.iter().map(|_| many.read()).collect();
+    let mut expected: Vec<Frame> = channels
+        .iter()
+        .map(|c| {
+            Frame::Array(vec![
+                Frame::bulk("message"),
+                Frame::bulk(c),
+                Frame::bulk("m"),
+            ])
+        })
+        .collect();
+    received.sort_by_key(|m| format!("{m:?}"));
+    expected.sort_by_key(|m| format!("{m:?}"));
+    assert_eq!(received, expected);
+}
+
+/// SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHALL, slot counts and SCRIPT LOAD over the whole
+/// cluster through one proxy; with `announce spread`, each proxy's share, together once.
+#[test]
+fn whole_cluster_commands() {
+    let running = running_cluster();
+    let p1 = running.cluster.proxy(&[]);
+    let mut a = p1.connect();
+    let keys: Vec<String> = (0..3000).map(|i| format!("k{i}")).collect();
+    for chunk in keys.chunks(500) {
+        let mut mset = vec!["MSET"];
+        for key in chunk {
+            mset.extend([key.as_str(), "v"]);
+        }
+        assert_eq!(a.call(&mset), Frame::Simple("OK".into()));
+    }
+    let scan_all = |conn: &mut redis_tests::Conn| {
+        let mut seen = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let Frame::Array(reply) = conn.call(&["SCAN", &cursor, "COUNT", "100"]) else {
+                panic!("SCAN reply")
+            };
+            let Frame::Bulk(next) = &reply[0] else {
+                panic!("cursor")
+            };
+            cursor = String::from_utf8(next.clone()).expect("cursor");
+            seen.extend(bulks(reply[1].clone()));
+            if cursor == "0" {
+                return seen;
+            }
+        }
+    };
+    let mut seen = scan_all(&mut a);
+    seen.sort();
+    let mut expected = keys.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "every key exactly once");
+    assert_eq!(call(&mut a, "DBSIZE"), Frame::Int(3000));
+    let mut matching = bulks(call(&mut a, "KEYS k1??"));
+    matching.sort();
+    assert_eq!(matching.len(), 100);
+    assert!(matching.iter().all(|k| k.len() == 4 && k.starts_with("k1")));
+    let Frame::Bulk(random) = call(&mut a, "RANDOMKEY") else {
+        panic!("RANDOMKEY")
+    };
+    assert!(keys.contains(&String::from_utf8(random).expect("key")));
+    let slot = slotcache_cluster::key_slot(b"k7");
+    let in_slot: Vec<&String> = keys
+        .iter()
+        .filter(|k| slotcache_cluster::key_slot(k.as_bytes()) == slot)
+        .collect();
+    assert_eq!(
+        call(&mut a, &format!("CLUSTER COUNTKEYSINSLOT {slot}")).as_int(),
+        Some(in_slot.len() as i64)
+    );
+    let got = bulks(call(&mut a, &format!("CLUSTER GETKEYSINSLOT {slot} 1000")));
+    assert_eq!(got.len(), in_slot.len());
+    // A script loaded through one proxy runs by its SHA wherever its keys are.
+    let Frame::Bulk(sha) = a.call(&["SCRIPT", "LOAD", "return redis.call('GET', KEYS[1])"]) else {
+        panic!("SCRIPT LOAD")
+    };
+    let sha = String::from_utf8(sha).expect("sha");
+    for key in keys.iter().step_by(150) {
+        assert_eq!(a.call(&["EVALSHA", &sha, "1", key]), Frame::bulk("v"));
+    }
+    assert_eq!(
+        call(&mut a, &format!("SCRIPT EXISTS {sha} ffff")),
+        Frame::Array(vec![Frame::Int(1), Frame::Int(0)])
+    );
+
+    // Two spread proxies: each scans its share; together every key, once.
+    let s1 = running.cluster.proxy(&["--announce", "spread"]);
+    let s2 = running.cluster.proxy(&["--announce", "spread"]);
+    drop(p1);
+    let (mut c1, mut c2) = (s1.connect(), s2.connect());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while [&mut c1, &mut c2].into_iter().any(|c| {
+        let Frame::Bulk(nodes) = call(c, "CLUSTER NODES") else {
+            panic!("CLUSTER NODES")
+        };
+        String::from_utf8_lossy(&nodes).lines().count() != 2
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "spread proxies never saw just each other"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (first, second) = (scan_all(&mut c1), scan_all(&mut c2));
+    assert!(!first.is_empty() && !second.is_empty());
+    let mut together = [first, second].concat();
+    together.sort();
+    assert_eq!(together, expected, "the shares partition the keys");
+    let sizes = [&mut c1, &mut c2].map(|c| call(c, "DBSIZE").as_int().expect("DBSIZE"));
+    assert_eq!(sizes.iter().sum::<i64>(), 3000);
+    assert_eq!(call(&mut c1, "FLUSHALL"), Frame::Simple("OK".into()));
+    assert_eq!(call(&mut c1, "DBSIZE"), Frame::Int(0));
+    assert_eq!(
+        call(&mut c2, "DBSIZE"),
+        Frame::Int(sizes[1]),
+        "the other share stays"
+    );
+    assert_eq!(call(&mut c2, "FLUSHALL"), Frame::Simple("OK".into()));
+    assert_eq!(call(&mut c1, "RANDOMKEY"), Frame::Null);
 }

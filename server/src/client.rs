@@ -186,9 +186,17 @@ impl Client {
         }
     }
 
-    /// Whether the connection is bound to its partition: a transaction or WATCH is open there.
+    /// Whether the connection is bound to its partition: WATCH is open there, or a transaction
+    /// queued a command with keys. A transaction that queued none yet binds to the partition
+    /// of its first keys, so a shared proxy connection can open one whatever it addressed last.
     pub fn pinned(&self) -> bool {
-        self.multi.is_some() || !self.watched.is_empty()
+        let keyed = |args: &Vec<bytes::Bytes>| {
+            matches!(
+                crate::routing::route_request(args, |_, _| true),
+                Ok((_, Some(_)))
+            )
+        };
+        !self.watched.is_empty() || self.multi.as_ref().is_some_and(|q| q.iter().any(keyed))
     }
 
     pub fn select(&mut self, db: usize) {

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 pub const OUTPUT_LIMIT: usize = 32 * 1024 * 1024;
 
 /// The three namespaces: channels, patterns, and shard channels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     Channel,
     Pattern,

@@ -3,6 +3,7 @@
 //! server leads it, and is redirected (`MOVED`) otherwise; a keyless request runs in the
 //! partition the connection last addressed, as it would on the Redis Cluster node owning it.
 
+use crate::commands::cluster::parse_slot;
 use crate::commands::{arity_error, CommandSpec};
 use crate::engine::SharedKeyspace;
 use ahash::AHashMap;
@@ -113,13 +114,34 @@ impl Routes {
     /// when it splits a multi-key command by partition.
     pub fn target(&self, args: &[Bytes]) -> Result<Target, String> {
         let same_partition = |a, b| self.table.partition_of(a) == self.table.partition_of(b);
-        match route_request(args, same_partition) {
-            Ok((_, Some(slot))) => {
-                let (pid, keyspace) = self.locate(slot)?;
-                Ok(Target::Partition(pid, keyspace))
+        let slot = match route_request(args, same_partition) {
+            Ok((_, Some(slot))) => slot,
+            Ok((spec, None)) => match self.addressed_slot(spec, args) {
+                Some(slot) => slot?,
+                None => return Ok(Target::Current),
+            },
+            Err(RouteError::Command(_)) => return Ok(Target::Current),
+            Err(err @ RouteError::CrossSlot) => return Err(err.to_string()),
+        };
+        let (pid, keyspace) = self.locate(slot)?;
+        Ok(Target::Partition(pid, keyspace))
+    }
+
+    /// The slot that a keyless CLUSTER subcommand addresses by its argument: a slot, or a
+    /// partition (by the first slot it owns). Invalid arguments are left to the command.
+    fn addressed_slot(&self, spec: &CommandSpec, args: &[Bytes]) -> Option<Result<u16, String>> {
+        let arg = args.get(2)?;
+        match spec.name {
+            "cluster|countkeysinslot" | "cluster|getkeysinslot" => Some(Ok(parse_slot(arg)?)),
+            "cluster|partition" => {
+                let pid = std::str::from_utf8(arg).ok()?.parse().ok()?;
+                Some(
+                    self.table
+                        .first_slot(pid)
+                        .ok_or_else(|| "CLUSTERDOWN Hash slot not served".to_string()),
+                )
             }
-            Ok((_, None)) | Err(RouteError::Command(_)) => Ok(Target::Current),
-            Err(err @ RouteError::CrossSlot) => Err(err.to_string()),
+            _ => None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! alone drives lookup, arity errors, key extraction and the `COMMAND` replies.
 
 pub mod bits;
+pub mod cluster;
 pub mod connection;
 pub mod hashes;
 pub mod hyperloglog;
@@ -242,8 +243,9 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 14] {
+fn families() -> [&'static [CommandSpec]; 15] {
     [
+        cluster::COMMANDS,
         connection::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,

@@ -25,7 +25,7 @@ fn count_for(client: &Client, kind: Kind) -> usize {
     }
 }
 
-fn confirm(out: &mut Reply, word: &str, name: Option<&[u8]>, count: usize) {
+pub fn confirm(out: &mut Reply, word: &str, name: Option<&[u8]>, count: usize) {
     out.push(3);
     out.bulk(word.as_bytes());
     out.bulk_or_null(name);

@@ -347,6 +347,15 @@ impl Db {
         })
     }
 
+    /// Visits every key not yet expired, without deleting the expired ones.
+    pub fn for_each_live_key(&self, now: i64, mut visit: impl FnMut(&[u8])) {
+        for (key, _) in self.dict.iter() {
+            if !self.is_expired(key, now) {
+                visit(key);
+            }
+        }
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
         self.dict.iter()
     }

@@ -1,0 +1,306 @@
+//! Commands over the whole keyspace a proxy announces (every slot with `announce = self`,
+//! its share with `spread`): SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHALL and FLUSHDB visit each
+//! partition in turn (a shard server runs them in a partition after `CLUSTER PARTITION`),
+//! keeping only keys of the announced slots; SCRIPT LOAD, EXISTS, FLUSH and KILL go to every
+//! shard server leading a partition, so EVALSHA finds its script wherever its keys are.
+//!
+//! A SCAN cursor carries the partition in its low 14 bits and the shard server's cursor above
+//! them. Partitions are visited in id order, so one scan returns every key that lives
+//! throughout it exactly once; scanning every announced proxy covers each slot once.
+
+use crate::cluster_view::own_slots;
+use crate::frame::{elements, frames, integer, text};
+use crate::session::{encode, error_reply, send_routed, Pending, Session};
+use crate::Proxy;
+use bytes::{Bytes, BytesMut};
+use futures_util::future::{join_all, FutureExt};
+use rand::seq::SliceRandom;
+use slotcache_cluster::{key_slot, SLOTS};
+use slotcache_server::routing::route_request;
+use std::sync::Arc;
+
+const PARTITION_BITS: u32 = 14;
+const PARTITION_MASK: u64 = (1 << PARTITION_BITS) - 1;
+/// RANDOMKEY's draws per partition before it looks elsewhere (spread mode only misses).
+const RANDOM_DRAWS: usize = 3;
+/// Keys per UNLINK when a spread proxy flushes its share.
+const UNLINK_BATCH: usize = 1000;
+
+/// What one call covers: the partitions, in id order, and the announced slots.
+struct Scope {
+    proxy: Arc<Proxy>,
+    resp: u8,
+    partitions: Vec<u32>,
+    slots: (u16, u16),
+}
+
+impl Scope {
+    fn owns(&self, key: &[u8]) -> bool {
+        (self.slots.0..=self.slots.1).contains(&key_slot(key))
+    }
+
+    fn whole_cluster(&self) -> bool {
+        self.slots == (0, SLOTS - 1)
+    }
+
+    /// Runs a keyless command in one partition; its reply.
+    async fn in_partition(&self, pid: u32, args: &[Bytes]) -> Bytes {
+        let Some(slot) = self.proxy.table.first_slot(pid) else {
+            return error_reply("CLUSTERDOWN the partition is gone");
+        };
+        let mut request = BytesMut::new();
+        request.extend_from_slice(&encode(&[
+            Bytes::from_static(b"CLUSTER"),
+            Bytes::from_static(b"PARTITION"),
+            Bytes::from(pid.to_string()),
+        ]));
+        request.extend_from_slice(&encode(args));
+        let both = send_routed(&self.proxy, self.resp, Some(slot), request.freeze(), 2).await;
+        match frames(&both).last() {
+            Some(last) => both.slice_ref(last),
+            None => error_reply("ERR unexpected reply from a shard server"),
+        }
+    }
+
+    /// The announced keys of one partition's reply to KEYS (or SCAN's key list).
+    fn owned_keys(&self, list: &[u8]) -> Option<Vec<Bytes>> {
+        let keys = elements(list)?;
+        let mut owned = Vec::with_capacity(keys.len());
+        for key in keys {
+            let key = text(key)?;
+            if self.owns(key) {
+                owned.push(Bytes::copy_from_slice(key));
+            }
+        }
+        Some(owned)
+    }
+
+    async fn keys_of(&self, pid: u32, pattern: &Bytes) -> Result<Vec<Bytes>, Bytes> {
+        let args = [Bytes::from_static(b"KEYS"), pattern.clone()];
+        let reply = self.in_partition(pid, &args).await;
+        self.owned_keys(&reply).ok_or(reply)
+    }
+}
+
+pub fn answer(session: &Session, name: &str, args: &[Bytes]) -> Pending {
+    if let Err(err) = route_request(args, |a, b| a == b) {
+        return Pending::error(&err.to_string());
+    }
+    let mut partitions: Vec<u32> = session
+        .proxy
+        .table
+        .partitions()
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect();
+    partitions.sort_unstable();
+    let scope = Scope {
+        proxy: session.proxy.clone(),
+        resp: session.resp,
+        partitions,
+        slots: own_slots(session),
+    };
+    let args = args.to_vec();
+    let name = name.to_string();
+    let proto = session.proto();
+    Pending::Forwarded(
+        async move {
+            let reply = |build: &dyn Fn(&mut slotcache_server::resp::Reply)| {
+                let mut out = slotcache_server::resp::Reply::new(proto);
+                build(&mut out);
+                out.buf.freeze()
+            };
+            let answer = match name.as_str() {
+                "scan" => scan(&scope, args).await.map(|(cursor, keys)| {
+                    reply(&|out| {
+                        out.array(2);
+                        out.bulk(cursor.to_string().as_bytes());
+                        out.bulks(keys.iter());
+                    })
+                }),
+                "keys" => keys(&scope, &args[1])
+                    .await
+                    .map(|keys| reply(&|out| out.bulks(keys.iter()))),
+                "dbsize" => dbsize(&scope).await.map(|n| reply(&|out| out.int(n))),
+                "randomkey" => random_key(&scope)
+                    .await
+                    .map(|key| reply(&|out| out.bulk_or_null(key.as_deref()))),
+                "script" => script(&scope, &args).await,
+                _ => flush(&scope, &args).await,
+            };
+            answer.unwrap_or_else(|error| error)
+        }
+        .boxed(),
+    )
+}
+
+async fn scan(scope: &Scope, mut args: Vec<Bytes>) -> Result<(u64, Vec<Bytes>), Bytes> {
+    let invalid = || error_reply("ERR invalid cursor");
+    let cursor: u64 = std::str::from_utf8(&args[1])
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(invalid)?;
+    let Some(&first) = scope.partitions.first() else {
+        return Ok((0, Vec::new()));
+    };
+    let (pid, inner) = match cursor {
+        0 => (first, 0),
+        _ => ((cursor & PARTITION_MASK) as u32, cursor >> PARTITION_BITS),
+    };
+    let position = scope
+        .partitions
+        .iter()
+        .position(|p| *p == pid)
+        .ok_or_else(invalid)?;
+    args[1] = Bytes::from(inner.to_string());
+    let reply = scope.in_partition(pid, &args).await;
+    let parsed = elements(&reply).and_then(|parts| {
+        let next: u64 = std::str::from_utf8(text(parts.first()?)?)
+            .ok()?
+            .parse()
+            .ok()?;
+        Some((next, scope.owned_keys(parts.get(1)?)?))
+    });
+    let Some((next, keys)) = parsed.filter(|(next, _)| next >> (64 - PARTITION_BITS) == 0) else {
+        return Err(reply);
+    };
+    let cursor = match (next, scope.partitions.get(position + 1)) {
+        (0, Some(&following)) => u64::from(following),
+        (0, None) => 0,
+        (next, _) => next << PARTITION_BITS | u64::from(pid),
+    };
+    Ok((cursor, keys))
+}
+
+async fn keys(scope: &Scope, pattern: &Bytes) -> Result<Vec<Bytes>, Bytes> {
+    let parts = join_all(scope.partitions.iter().map(|&p| scope.keys_of(p, pattern))).await;
+    let mut all = Vec::new();
+    for part in parts {
+        all.extend(part?);
+    }
+    Ok(all)
+}
+
+async fn dbsize(scope: &Scope) -> Result<i64, Bytes> {
+    if !scope.whole_cluster() {
+        let all = keys(scope, &Bytes::from_static(b"*")).await?;
+        return Ok(all.len() as i64);
+    }
+    let args = [Bytes::from_static(b"DBSIZE")];
+    let replies = join_all(
+        scope
+            .partitions
+            .iter()
+            .map(|&p| scope.in_partition(p, &args)),
+    )
+    .await;
+    let mut total = 0;
+    for reply in replies {
+        total += integer(&reply).ok_or(reply)?;
+    }
+    Ok(total)
+}
+
+async fn random_key(scope: &Scope) -> Result<Option<Bytes>, Bytes> {
+    let mut order = scope.partitions.clone();
+    order.shuffle(&mut rand::rng());
+    let args = [Bytes::from_static(b"RANDOMKEY")];
+    for pid in order {
+        for _ in 0..RANDOM_DRAWS {
+            let reply = scope.in_partition(pid, &args).await;
+            if reply.starts_with(b"-") {
+                return Err(reply);
+            }
+            match text(&reply) {
+                Some(key) if scope.owns(key) => return Ok(Some(Bytes::copy_from_slice(key))),
+                Some(_) => continue,
+                None => break,
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// FLUSHALL/FLUSHDB: each partition flushed whole, or, for a share of the slots, its keys of
+/// those slots unlinked.
+async fn flush(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
+    let ok = Bytes::from_static(b"+OK\r\n");
+    if scope.whole_cluster() {
+        let replies = join_all(
+            scope
+                .partitions
+                .iter()
+                .map(|&p| scope.in_partition(p, args)),
+        )
+        .await;
+        return match replies.into_iter().find(|r| r.starts_with(b"-")) {
+            Some(error) => Err(error),
+            None => Ok(ok),
+        };
+    }
+    for &pid in &scope.partitions {
+        let keys = scope.keys_of(pid, &Bytes::from_static(b"*")).await?;
+        for batch in keys.chunks(UNLINK_BATCH) {
+            let mut unlink = vec![Bytes::from_static(b"UNLINK")];
+            unlink.extend_from_slice(batch);
+            let slot = key_slot(&batch[0]);
+            let reply = send_routed(&scope.proxy, scope.resp, Some(slot), encode(&unlink), 1).await;
+            if reply.starts_with(b"-") {
+                return Err(reply);
+            }
+        }
+    }
+    Ok(ok)
+}
+
+/// SCRIPT subcommands: LOAD, FLUSH and KILL reach every leader, EXISTS is true where every
+/// leader has the script; the rest (HELP, errors) any one answers.
+async fn script(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let request = encode(args);
+    let mut addrs = scope.proxy.table.leader_addrs();
+    if !matches!(sub.as_str(), "load" | "flush" | "kill" | "exists") {
+        addrs.truncate(1);
+    }
+    if addrs.is_empty() {
+        return Err(error_reply("CLUSTERDOWN no shard server is reachable"));
+    }
+    let calls = addrs
+        .iter()
+        .map(|addr| scope.proxy.backends.call(addr, scope.resp, request.clone()));
+    let mut replies = Vec::with_capacity(addrs.len());
+    for (reply, addr) in join_all(calls).await.into_iter().zip(&addrs) {
+        replies.push(reply.map_err(|err| error_reply(&format!("ERR {addr}: {err}")))?);
+    }
+    match sub.as_str() {
+        "exists" => all_exist(&replies).ok_or_else(|| replies[0].clone()),
+        // KILL succeeds where a script was running; NOTBUSY only when none was.
+        "kill" => Ok(replies
+            .iter()
+            .find(|r| r.starts_with(b"+"))
+            .unwrap_or(&replies[0])
+            .clone()),
+        _ => match replies.iter().find(|r| r.starts_with(b"-")) {
+            Some(error) => Err(error.clone()),
+            None => Ok(replies[0].clone()),
+        },
+    }
+}
+
+/// SCRIPT EXISTS over several servers: 1 where every one answered 1.
+fn all_exist(replies: &[Bytes]) -> Option<Bytes> {
+    let mut verdicts: Vec<i64> = elements(&replies[0])?
+        .into_iter()
+        .map(integer)
+        .collect::<Option<_>>()?;
+    for reply in &replies[1..] {
+        for (verdict, other) in verdicts.iter_mut().zip(elements(reply)?) {
+            *verdict = (*verdict).min(integer(other)?);
+        }
+    }
+    let mut out = format!("*{}\r\n", verdicts.len());
+    for verdict in verdicts {
+        out.push_str(&format!(":{verdict}\r\n"));
+    }
+    Some(Bytes::from(out))
+}
