@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Side-by-side throughput: redis-benchmark against slotcache-server and redis-server, run
-# alternately for several rounds on this machine; prints the median ops/s of each and the ratio.
-#   benches/vs-redis.sh                  # defaults below
+# Side-by-side throughput: redis-benchmark against slotcache and redis-server, run alternately
+# for several rounds on this machine; prints the median ops/s of each and the ratio.
+#   benches/vs-redis.sh                  # one slotcache-server vs one redis-server
 #   N=200000 ROUNDS=3 benches/vs-redis.sh
+#   benches/vs-redis.sh --cluster        # 1 proxy + 3 shard servers vs one redis-server
+#                                        # and nutcracker in front of 3 redis-servers
 N=${N:-1000000}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
+if [ "${1:-}" = --cluster ]; then
+  TESTS=${TESTS:-set,get,incr,lpush,hset,mset}
+  exec bash "$(dirname "$0")/vs-cluster.sh"
+fi
 TESTS=${TESTS:-set,get,incr,mset,lpush,lpop,sadd,hset,zadd,lrange_100}
 source "$(dirname "$0")/common.sh"
 
