@@ -18,20 +18,17 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 TMP=$(mktemp -d)
 pids=()
 cleanup() {
-  exec 3>&- || true
   kill "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# slotcache: `up` on a block of ports above a free one; it stops everything when its stdin closes.
+# slotcache: `up` on a block of ports from a free one; SIGTERM stops it and all it started.
 BASE=$(free_port)
 PROXY_PORT=$BASE
-mkfifo "$TMP/up.in"
 ./target/release/slotcache up --servers 3 --proxies 1 --partitions 16 --base-port "$BASE" \
-  <"$TMP/up.in" >"$TMP/up.log" 2>&1 & pids+=($!)
-exec 3>"$TMP/up.in"
+  </dev/null >"$TMP/up.log" 2>&1 & pids+=($!)
 
 # redis-server alone, and three behind nutcracker.
 start_redis() { redis-server --port "$1" --save '' --appendonly no --dir "$TMP" >/dev/null 2>&1 & pids+=($!); }
