@@ -48,7 +48,7 @@ const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 impl Backends {
     /// Queues encoded commands for `addr`, written back to back so no other client's
     /// command comes between them; their `replies` replies arrive together on the receiver.
-    pub fn send(
+    fn send(
         &self,
         addr: &str,
         resp: u8,

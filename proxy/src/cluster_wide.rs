@@ -9,13 +9,14 @@
 //! throughout it exactly once; scanning every announced proxy covers each slot once.
 
 use crate::cluster_view::own_slots;
-use crate::frame::{elements, frames, integer, text};
-use crate::session::{encode, error_reply, send_routed, Pending, Session};
+use crate::frame::{elements, integer, text};
+use crate::session::{encode, error_reply, last_reply, reply_in, send_routed, Pending, Session};
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, FutureExt};
 use rand::seq::SliceRandom;
 use slotcache_cluster::{key_slot, SLOTS};
+use slotcache_server::resp::Reply;
 use slotcache_server::routing::route_request;
 use std::sync::Arc;
 
@@ -56,10 +57,7 @@ impl Scope {
         ]));
         request.extend_from_slice(&encode(args));
         let both = send_routed(&self.proxy, self.resp, Some(slot), request.freeze(), 2).await;
-        match frames(&both).last() {
-            Some(last) => both.slice_ref(last),
-            None => error_reply("ERR unexpected reply from a shard server"),
-        }
+        last_reply(&both)
     }
 
     /// The announced keys of one partition's reply to KEYS (or SCAN's key list).
@@ -105,11 +103,7 @@ pub fn answer(session: &Session, name: &str, args: &[Bytes]) -> Pending {
     let proto = session.proto();
     Pending::Forwarded(
         async move {
-            let reply = |build: &dyn Fn(&mut slotcache_server::resp::Reply)| {
-                let mut out = slotcache_server::resp::Reply::new(proto);
-                build(&mut out);
-                out.buf.freeze()
-            };
+            let reply = |build: &dyn Fn(&mut Reply)| reply_in(proto, build);
             let answer = match name.as_str() {
                 "scan" => scan(&scope, args).await.map(|(cursor, keys)| {
                     reply(&|out| {

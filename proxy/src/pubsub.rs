@@ -181,7 +181,7 @@ impl Hub {
         }
     }
 
-    /// Local topics of a kind matching an optional pattern, with their subscriber counts.
+    /// Local topics of a kind, with their subscriber counts.
     fn topics(&self, kind: Kind) -> Vec<(Bytes, usize)> {
         let state = self.state.lock();
         state
@@ -346,8 +346,11 @@ impl Subscriptions {
 
     /// The refusal of a command a RESP2 client cannot send while subscribed.
     pub fn refuses(&self, resp: u8, name: &str) -> Option<String> {
+        if resp != 2 || !self.active() {
+            return None;
+        }
         let allowed = is_subscription(name) || matches!(name, "ping" | "quit" | "reset");
-        (resp == 2 && self.active() && !allowed).then(|| {
+        (!allowed).then(|| {
             format!("ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
         })
     }

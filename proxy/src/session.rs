@@ -159,9 +159,7 @@ impl Session {
     }
 
     pub fn reply_bytes(&self, build: impl FnOnce(&mut Reply)) -> Bytes {
-        let mut out = Reply::new(self.proto());
-        build(&mut out);
-        out.buf.freeze()
+        reply_in(self.proto(), build)
     }
 
     /// Requests that change the connection's state and must run in order with the rest.
@@ -351,9 +349,35 @@ impl Session {
     }
 }
 
+/// A reply built in protocol `proto`.
+pub fn reply_in(proto: Protocol, build: impl FnOnce(&mut Reply)) -> Bytes {
+    let mut out = Reply::new(proto);
+    build(&mut out);
+    out.buf.freeze()
+}
+
 /// A shard server's answer meaning "not here (any more)": the route must be looked up again.
 pub fn is_redirect(reply: &[u8]) -> bool {
     reply.starts_with(b"-MOVED ") || reply.starts_with(b"-CLUSTERDOWN ")
+}
+
+/// Whether any of a run's `replies` replies redirects (a single reply is checked without
+/// framing it: most requests are one command).
+fn redirected(reply: &[u8], replies: usize) -> bool {
+    match replies {
+        1 => is_redirect(reply),
+        _ => frames(reply).any(is_redirect),
+    }
+}
+
+/// The answer of a run of commands sent by [`send_routed`]: its last reply (EXEC's after
+/// MULTI and the queued commands, a command's after CLUSTER PARTITION). A run refused as a
+/// whole (TRYAGAIN, a lost connection) is a single error, returned as it is.
+pub fn last_reply(all: &Bytes) -> Bytes {
+    match frames(all).last() {
+        Some(last) => all.slice_ref(last),
+        None => error_reply("ERR unexpected reply from a shard server"),
+    }
 }
 
 pub const NO_LEADER: &str = "TRYAGAIN the slot's partition has no reachable leader yet";
@@ -384,7 +408,7 @@ pub async fn send_routed(
                 .call_many(&addr, resp, request.clone(), replies)
                 .await
             {
-                Ok(reply) if !frames(&reply).any(is_redirect) => return reply,
+                Ok(reply) if !redirected(&reply, replies) => return reply,
                 Ok(_) | Err(BackendError::Unreachable(_)) => {}
                 Err(lost @ BackendError::Lost(_)) => {
                     return error_reply(&format!("ERR {lost}: the request may or may not have run"))

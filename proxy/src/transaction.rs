@@ -6,8 +6,10 @@
 //! transaction then runs there, so the server sees the watch and the transaction together.
 
 use crate::backend::{connect, read_reply};
-use crate::frame::frames;
-use crate::session::{encode, error_reply, is_redirect, send_routed, Pending, Session};
+use crate::session::{
+    encode, error_reply, is_redirect, last_reply, send_routed, Pending, Session, NO_LEADER,
+    ROUTE_PATIENCE,
+};
 use bytes::{Bytes, BytesMut};
 use slotcache_server::routing::{route_request, RouteError};
 use std::sync::Arc;
@@ -186,19 +188,10 @@ impl Session {
                     }
                 }
             }
-            if started.elapsed() >= crate::session::ROUTE_PATIENCE {
-                return error_reply("TRYAGAIN the slot's partition has no reachable leader yet");
+            if started.elapsed() >= ROUTE_PATIENCE {
+                return error_reply(NO_LEADER);
             }
             self.proxy.table.changed(Duration::from_millis(100)).await;
         }
-    }
-}
-
-/// EXEC's reply: the last of the run's replies. A run refused as a whole (TRYAGAIN, a lost
-/// connection) is a single error, returned as it is.
-fn last_reply(all: &Bytes) -> Bytes {
-    match frames(all).last() {
-        Some(last) => all.slice_ref(last),
-        None => error_reply("ERR unexpected reply from a shard server"),
     }
 }
