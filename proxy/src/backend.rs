@@ -1,13 +1,15 @@
-//! Backend connections: one long-lived, pipelined connection per shard server and protocol
-//! version, shared by every client of the proxy. Requests queued by many clients go out in one
-//! write, and replies are matched to them in order. A connection that dies fails the requests
-//! in flight and is opened again, with backoff, when the next request comes.
+//! Backend connections: per proxy worker thread, one long-lived, pipelined connection per shard
+//! server and protocol version, shared by every client of that thread. Requests queued by many
+//! clients go out in one write, and replies are matched to them in order; no request crosses
+//! threads. A connection that dies fails the requests in flight and is opened again, with
+//! backoff, when the next request comes.
 
 use crate::frame::Framer;
 use ahash::AHashMap;
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::thread::ThreadId;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,10 +36,14 @@ struct Job {
     reply: oneshot::Sender<ReplyResult>,
 }
 
-/// The pool of backend connections: per server address, a lane for RESP2 and one for RESP3.
+/// A server's lanes: one for RESP2 clients, one for RESP3 clients.
+type Lanes = [Option<mpsc::UnboundedSender<Job>>; 2];
+
+/// The pool of backend connections: per worker thread and server address, its lanes. A lane
+/// runs on the thread (and single-threaded runtime) whose clients use it.
 #[derive(Default)]
 pub struct Backends {
-    lanes: Mutex<AHashMap<String, [Option<mpsc::UnboundedSender<Job>>; 2]>>,
+    lanes: Mutex<AHashMap<ThreadId, AHashMap<String, Lanes>>>,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -62,7 +68,8 @@ impl Backends {
             reply,
         };
         let lane = usize::from(resp == 3);
-        let mut lanes = self.lanes.lock();
+        let mut threads = self.lanes.lock();
+        let lanes = threads.entry(std::thread::current().id()).or_default();
         if let Some(sender) = lanes.get(addr).and_then(|l| l[lane].as_ref()) {
             match sender.send(job) {
                 Ok(()) => return receiver,

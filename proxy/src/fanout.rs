@@ -3,7 +3,7 @@
 //! MSET is not atomic: each partition applies its part on its own.
 
 use crate::frame::{frame_len, integer};
-use crate::session::{encode, error_reply, Pending, Session};
+use crate::session::{encode, error_reply, Pending, Session, UNEXPECTED_REPLY};
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, FutureExt};
@@ -81,10 +81,7 @@ impl Split {
         let mut replies = Vec::with_capacity(self.parts.len());
         let mut positions = Vec::with_capacity(self.parts.len());
         for part in self.parts {
-            match session.forward(part.slot, encode(&part.args)) {
-                Pending::Forwarded(future) => replies.push(future),
-                Pending::Ready(reply) => replies.push(async move { reply }.boxed()),
-            }
+            replies.push(session.routed(part.slot, encode(&part.args)));
             positions.push(part.positions);
         }
         let (merge, keys) = (self.merge, self.keys);
@@ -100,11 +97,11 @@ impl Split {
                         let total: Option<i64> = replies.iter().map(|r| integer(r)).sum();
                         match total {
                             Some(total) => Bytes::from(format!(":{total}\r\n")),
-                            None => error_reply("ERR unexpected reply from a shard server"),
+                            None => error_reply(UNEXPECTED_REPLY),
                         }
                     }
                     Merge::Values => merge_values(&replies, &positions, keys)
-                        .unwrap_or_else(|| error_reply("ERR unexpected reply from a shard server")),
+                        .unwrap_or_else(|| error_reply(UNEXPECTED_REPLY)),
                 }
             }
             .boxed(),

@@ -36,23 +36,62 @@ struct Args {
     /// This proxy's id in etcd (default: host address and port).
     #[arg(long, env = "SLOTCACHE_PROXY_ID")]
     id: Option<String>,
+    /// Worker threads, each serving its own clients over its own backend connections
+    /// (0: half the cores, at least one).
+    #[arg(long, env = "SLOTCACHE_PROXY_THREADS", default_value_t = 0)]
+    threads: usize,
 }
 
 fn main() -> anyhow::Result<()> {
     slotcache_cluster::supervision::start_process();
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    runtime.block_on(run(args))
+    let addr = format!("{}:{}", args.bind, args.port);
+    let listener = std::net::TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
+    listener.set_nonblocking(true)?;
+    single_threaded_runtime()?.block_on(run(args, listener))
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
-    let addr = format!("{}:{}", args.bind, args.port);
-    let listener = TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
+/// Each worker runs a single-threaded runtime: a request, its backend lane and its reply stay
+/// on one thread, and requests of many clients gather into one backend write.
+fn single_threaded_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
+fn worker_count(threads: usize) -> usize {
+    match threads {
+        0 => (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).max(1),
+        n => n,
+    }
+}
+
+/// Starts the worker threads beyond the main one, each accepting on the shared listener.
+fn start_workers(
+    proxy: &Arc<Proxy>,
+    listener: &std::net::TcpListener,
+    count: usize,
+) -> anyhow::Result<()> {
+    for worker in 1..count {
+        let listener = listener.try_clone()?;
+        let runtime = single_threaded_runtime()?;
+        let proxy = proxy.clone();
+        std::thread::Builder::new()
+            .name(format!("proxy-worker-{worker}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => accept(proxy, listener).await,
+                        Err(err) => warn!(%err, worker, "worker cannot listen"),
+                    }
+                })
+            })?;
+    }
+    Ok(())
+}
+
+async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> {
     let port = listener.local_addr()?.port();
     let advertised = args
         .announce_addr
@@ -80,7 +119,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         config.lease_ttl_secs,
     );
     tokio::spawn(slotcache_proxy::pubsub::keep_placed(proxy.clone()));
-    info!(%advertised, id, "slotcache-proxy ready");
+    let workers = worker_count(args.threads);
+    start_workers(&proxy, &listener, workers)?;
+    let listener = TcpListener::from_std(listener)?;
+    info!(%advertised, id, workers, "slotcache-proxy ready");
     tokio::select! {
         () = accept(proxy, listener) => Ok(()),
         _ = tokio::signal::ctrl_c() => {

@@ -27,6 +27,12 @@ pub const ROUTE_PATIENCE: Duration = Duration::from_secs(3);
 pub enum Pending {
     Ready(Bytes),
     Forwarded(BoxFuture<'static, Bytes>),
+    /// A command for the leader of `slot`, not sent yet: the commands of one read that go to
+    /// the same shard server are sent together, as one request.
+    Routed {
+        slot: u16,
+        request: Bytes,
+    },
 }
 
 impl Pending {
@@ -104,7 +110,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                     if session.takes_own_turn(&name) {
                         // Connection state changes (WATCH, EXEC, subscriptions) must follow
                         // every earlier request and precede every later one.
-                        write_replies(&mut stream, std::mem::take(&mut pending)).await?;
+                        write_replies(&session, &mut stream, std::mem::take(&mut pending)).await?;
                         let reply = session.own_turn(&name, args).await;
                         stream.write_all(&reply).await?;
                     } else {
@@ -122,27 +128,59 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                 }
             }
         }
-        write_replies(&mut stream, pending).await?;
+        write_replies(&session, &mut stream, pending).await?;
     }
     Ok(())
 }
 
-/// Waits for the replies of a run of requests and writes them in request order, in one write.
-async fn write_replies(stream: &mut TcpStream, pending: Vec<Pending>) -> std::io::Result<()> {
-    if pending.is_empty() {
-        return Ok(());
+/// Sends a run of requests, waits for their replies and writes them in request order, in one
+/// write.
+async fn write_replies(
+    session: &Session,
+    stream: &mut TcpStream,
+    pending: Vec<Pending>,
+) -> std::io::Result<()> {
+    match pending.len() {
+        0 => return Ok(()),
+        1 => {
+            let reply = match pending.into_iter().next() {
+                Some(Pending::Ready(reply)) => reply,
+                Some(Pending::Forwarded(future)) => future.await,
+                Some(Pending::Routed { slot, request }) => session.routed(slot, request).await,
+                None => return Ok(()),
+            };
+            return stream.write_all(&reply).await;
+        }
+        _ => {}
     }
-    let replies = join_all(pending.into_iter().map(|p| match p {
-        Pending::Ready(bytes) => async move { bytes }.boxed(),
-        Pending::Forwarded(future) => future,
-    }))
-    .await;
+    let mut replies = vec![Bytes::new(); pending.len()];
+    let mut waits = Vec::new();
+    let mut routed = Vec::new();
+    for (index, reply) in pending.into_iter().enumerate() {
+        match reply {
+            Pending::Ready(reply) => replies[index] = reply,
+            Pending::Routed { slot, request } => routed.push((index, slot, request)),
+            Pending::Forwarded(future) => {
+                // Commands are queued for their servers when first polled, in this order: a
+                // run of routed commands goes before what follows it.
+                waits.extend(session.batches(std::mem::take(&mut routed)));
+                waits.push(future.map(move |reply| vec![(index, reply)]).boxed());
+            }
+        }
+    }
+    waits.extend(session.batches(routed));
+    for (index, reply) in join_all(waits).await.into_iter().flatten() {
+        replies[index] = reply;
+    }
     let mut out = BytesMut::with_capacity(replies.iter().map(Bytes::len).sum());
     for reply in replies {
         out.extend_from_slice(&reply);
     }
     stream.write_all(&out).await
 }
+
+/// A routed command: its place among the replies, its slot and its encoding.
+type RoutedCommand = (usize, u16, Bytes);
 
 impl Session {
     pub fn proto(&self) -> Protocol {
@@ -249,13 +287,44 @@ impl Session {
         }
     }
 
-    /// Sends a request to the leader of `slot`'s partition; waits out a leader change.
+    /// A request for the leader of `slot`'s partition, sent with its neighbours.
     pub fn forward(&self, slot: u16, request: Bytes) -> Pending {
+        Pending::Routed { slot, request }
+    }
+
+    /// Sends a request to the leader of `slot`'s partition; waits out a leader change.
+    pub fn routed(&self, slot: u16, request: Bytes) -> BoxFuture<'static, Bytes> {
         let proxy = self.proxy.clone();
         let resp = self.resp;
-        Pending::Forwarded(
-            async move { send_routed(&proxy, resp, Some(slot), request, 1).await }.boxed(),
-        )
+        async move { send_routed(&proxy, resp, Some(slot), request, 1).await }.boxed()
+    }
+
+    /// Groups routed commands by the server leading their slots, each group one request; a
+    /// command without a known leader goes alone, to wait for one.
+    fn batches(&self, routed: Vec<RoutedCommand>) -> Vec<BoxFuture<'static, Vec<(usize, Bytes)>>> {
+        let mut groups: Vec<(Arc<str>, Vec<RoutedCommand>)> = Vec::new();
+        let mut batches = Vec::new();
+        for command in routed {
+            let Some(addr) = self.proxy.table.leader_of(command.1) else {
+                let (index, slot, request) = command;
+                batches.push(
+                    self.routed(slot, request)
+                        .map(move |reply| vec![(index, reply)])
+                        .boxed(),
+                );
+                continue;
+            };
+            match groups.iter_mut().find(|(group, _)| *group == addr) {
+                Some((_, commands)) => commands.push(command),
+                None => groups.push((addr, vec![command])),
+            }
+        }
+        for (addr, commands) in groups {
+            let proxy = self.proxy.clone();
+            let resp = self.resp;
+            batches.push(async move { send_batch(&proxy, resp, &addr, commands).await }.boxed());
+        }
+        batches
     }
 
     /// A blocking command gets a connection of its own, so it never holds up the shared
@@ -376,9 +445,11 @@ fn redirected(reply: &[u8], replies: usize) -> bool {
 pub fn last_reply(all: &Bytes) -> Bytes {
     match frames(all).last() {
         Some(last) => all.slice_ref(last),
-        None => error_reply("ERR unexpected reply from a shard server"),
+        None => error_reply(UNEXPECTED_REPLY),
     }
 }
+
+pub const UNEXPECTED_REPLY: &str = "ERR unexpected reply from a shard server";
 
 pub const NO_LEADER: &str = "TRYAGAIN the slot's partition has no reachable leader yet";
 
@@ -393,7 +464,8 @@ pub async fn send_routed(
     request: Bytes,
     replies: usize,
 ) -> Bytes {
-    let started = Instant::now();
+    // Timed from the first failure: most requests never need the clock.
+    let mut started = None;
     for attempt in 0usize.. {
         let addr = match slot {
             Some(slot) => proxy.table.leader_of(slot),
@@ -410,17 +482,67 @@ pub async fn send_routed(
             {
                 Ok(reply) if !redirected(&reply, replies) => return reply,
                 Ok(_) | Err(BackendError::Unreachable(_)) => {}
-                Err(lost @ BackendError::Lost(_)) => {
-                    return error_reply(&format!("ERR {lost}: the request may or may not have run"))
-                }
+                Err(lost @ BackendError::Lost(_)) => return lost_reply(&lost),
             }
         }
-        if started.elapsed() >= ROUTE_PATIENCE {
+        if started.get_or_insert_with(Instant::now).elapsed() >= ROUTE_PATIENCE {
             break;
         }
         proxy.table.changed(Duration::from_millis(100)).await;
     }
     error_reply(NO_LEADER)
+}
+
+fn lost_reply(lost: &BackendError) -> Bytes {
+    error_reply(&format!("ERR {lost}: the request may or may not have run"))
+}
+
+/// Sends independent commands to `addr` as one request. Those redirected, or all of them when
+/// the server cannot be reached, are sent again one by one through [`send_routed`].
+async fn send_batch(
+    proxy: &Proxy,
+    resp: u8,
+    addr: &str,
+    commands: Vec<RoutedCommand>,
+) -> Vec<(usize, Bytes)> {
+    let mut request = BytesMut::with_capacity(commands.iter().map(|c| c.2.len()).sum());
+    for (_, _, command) in &commands {
+        request.extend_from_slice(command);
+    }
+    let mut answered = Vec::with_capacity(commands.len());
+    let mut again = Vec::new();
+    match proxy
+        .backends
+        .call_many(addr, resp, request.freeze(), commands.len())
+        .await
+    {
+        Ok(all) => {
+            let mut replies = frames(&all);
+            for command in commands {
+                match replies.next() {
+                    Some(reply) if is_redirect(reply) => again.push(command),
+                    Some(reply) => answered.push((command.0, all.slice_ref(reply))),
+                    None => answered.push((command.0, error_reply(UNEXPECTED_REPLY))),
+                }
+            }
+        }
+        Err(BackendError::Unreachable(_)) => again = commands,
+        Err(lost @ BackendError::Lost(_)) => {
+            let reply = lost_reply(&lost);
+            answered.extend(
+                commands
+                    .into_iter()
+                    .map(|(index, ..)| (index, reply.clone())),
+            );
+        }
+    }
+    for (index, slot, request) in again {
+        answered.push((
+            index,
+            send_routed(proxy, resp, Some(slot), request, 1).await,
+        ));
+    }
+    answered
 }
 
 /// A request as a RESP array of bulk strings.

@@ -5,6 +5,7 @@
 use parking_lot::RwLock;
 use slotcache_cluster::records::PartitionRecord;
 use slotcache_cluster::routing::RoutingTable;
+use slotcache_cluster::SLOTS;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -12,8 +13,20 @@ use tokio::sync::Notify;
 #[derive(Default)]
 struct Topology {
     routing: RoutingTable,
+    /// Each slot's leader address, derived from `routing` on every change: the per-request
+    /// lookup is one index.
+    leaders: Vec<Option<Arc<str>>>,
     /// Live proxies by id, with the address each announces.
     proxies: BTreeMap<String, String>,
+}
+
+impl Topology {
+    fn derive_leaders(&mut self) {
+        let routing = &self.routing;
+        self.leaders = (0..SLOTS)
+            .map(|slot| routing.leader_addr(routing.partition_of(slot)?))
+            .collect();
+    }
 }
 
 #[derive(Default)]
@@ -26,13 +39,19 @@ pub struct RouteTable {
 impl RouteTable {
     /// Applies a partition record (None: deleted), by its id.
     pub fn set_partition(&self, pid: u32, record: Option<PartitionRecord>) {
-        self.topology.write().routing.set_partition(pid, record);
+        let mut topology = self.topology.write();
+        topology.routing.set_partition(pid, record);
+        topology.derive_leaders();
+        drop(topology);
         self.changed.notify_waiters();
     }
 
     /// Applies a node's client address (None: the node is gone).
     pub fn set_node(&self, id: &str, addr: Option<String>) {
-        self.topology.write().routing.set_node(id, addr);
+        let mut topology = self.topology.write();
+        topology.routing.set_node(id, addr);
+        topology.derive_leaders();
+        drop(topology);
         self.changed.notify_waiters();
     }
 
@@ -46,9 +65,7 @@ impl RouteTable {
 
     /// The address of the leader of `slot`'s partition, when it has a known one.
     pub fn leader_of(&self, slot: u16) -> Option<Arc<str>> {
-        let topology = self.topology.read();
-        let pid = topology.routing.partition_of(slot)?;
-        topology.routing.leader_addr(pid)
+        self.topology.read().leaders.get(usize::from(slot))?.clone()
     }
 
     pub fn partition_of(&self, slot: u16) -> Option<u32> {

@@ -72,6 +72,21 @@ fn clients_reach_every_slot_and_multi_key_commands_split() {
         .expect("MSET split");
     let abc: Vec<String> = other.mget(&["c", "b", "a"]).expect("MGET");
     assert_eq!(abc, vec!["3", "2", "1"]);
+    // In a pipeline, commands sent together and split ones still run in request order.
+    let (before, after, both): (String, String, Vec<String>) = redis::pipe()
+        .set("a", "10")
+        .ignore()
+        .get("a")
+        .mset(&[("a", "11"), ("b", "12")])
+        .ignore()
+        .get("a")
+        .set("b", "13")
+        .ignore()
+        .mget(&["a", "b"])
+        .query(&mut plain)
+        .expect("mixed pipeline");
+    assert_eq!((before.as_str(), after.as_str()), ("10", "11"));
+    assert_eq!(both, vec!["11", "13"]);
     // Hash tags keep related keys in one slot: multi-key commands run as they are.
     let () = plain
         .sadd("{user1}:a", &["x", "y"])
