@@ -146,7 +146,9 @@ async fn write_replies(
             let reply = match pending.into_iter().next() {
                 Some(Pending::Ready(reply)) => reply,
                 Some(Pending::Forwarded(future)) => future.await,
-                Some(Pending::Routed { slot, request }) => session.routed(slot, request).await,
+                Some(Pending::Routed { slot, request }) => {
+                    send_routed(&session.proxy, session.resp, Some(slot), request, 1).await
+                }
                 None => return Ok(()),
             };
             return stream.write_all(&reply).await;
