@@ -212,16 +212,77 @@ fn apply_request(
                 return None;
             }
             let at = record.replicas.iter().position(|r| *r == from)?;
-            record.replicas[at] = to.clone();
+            // The new replica joins empty: its leader adds it to the in-sync set once it has
+            // caught up.
+            record.replicas[at] = to;
             record.isr.retain(|n| *n != from);
-            record.isr.push(to);
             if at == 0 {
+                let successor = record
+                    .replicas
+                    .iter()
+                    .position(|n| record.isr.contains(n) && nodes.contains(n))?;
+                record.replicas.swap(0, successor);
                 record.leader = record.replicas.first().cloned();
                 record.epoch += 1;
             }
         }
     }
     Some(record)
+}
+
+/// A partition's record after placement planned `replicas` (leader first) on the live `nodes`.
+/// Leadership only ever goes to a live member of the in-sync set: the current leader stays
+/// unless it died, left the set, or the plan moves leadership to another in-sync replica.
+/// With no live in-sync replica the partition waits without a leader. New replicas start out
+/// of the set (their leader adds them once caught up), except in a partition that never had
+/// a leader, whose replicas are all equally empty.
+fn successor_record(
+    record: &PartitionRecord,
+    mut replicas: Replicas,
+    nodes: &[String],
+) -> PartitionRecord {
+    let mut next = record.clone();
+    next.version = RECORD_VERSION;
+    let never_led = record.leader.is_none() && record.epoch == 0;
+    let electable = |n: &String| nodes.contains(n) && record.isr.contains(n);
+    let leader = if never_led {
+        replicas.first().cloned()
+    } else {
+        let planned = replicas.first().filter(|n| electable(n));
+        let current = record.leader.as_ref().filter(|n| electable(n));
+        planned
+            .or(current)
+            .or_else(|| replicas.iter().find(|n| electable(n)))
+            .or_else(|| record.isr.iter().find(|n| nodes.contains(n)))
+            .cloned()
+    };
+    if let Some(leader) = &leader {
+        match replicas.iter().position(|n| n == leader) {
+            Some(at) => replicas.swap(0, at),
+            None => {
+                replicas.insert(0, leader.clone());
+                replicas.pop();
+            }
+        }
+    }
+    next.isr = if never_led {
+        replicas.clone()
+    } else {
+        record
+            .isr
+            .iter()
+            .filter(|n| {
+                replicas.contains(n) && (nodes.contains(n) || Some(*n) != record.leader.as_ref())
+            })
+            .cloned()
+            .collect()
+    };
+    if next.leader != leader {
+        next.epoch += 1;
+    }
+    next.leader = leader;
+    next.replicas = replicas;
+    next
 }
 
 /// The nodes placement may use: live (under lease) and in service.
@@ -280,18 +341,10 @@ pub async fn reconcile(
     );
     for (pid, replicas) in plan {
         let (record, revision) = &records[&pid];
-        let leader = replicas.first().cloned();
-        if record.leader == leader && record.replicas == replicas {
+        let next = successor_record(record, replicas, &nodes);
+        if next == *record {
             continue;
         }
-        let mut next = record.clone();
-        next.version = RECORD_VERSION;
-        if next.leader != leader {
-            next.epoch += 1;
-        }
-        next.leader = leader;
-        next.isr = replicas.clone();
-        next.replicas = replicas;
         let key = store.keys.partition(pid);
         let written = store
             .guarded_put(&key, &next, *revision, &leadership.key, leadership.revision)

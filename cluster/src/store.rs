@@ -216,6 +216,23 @@ impl Store {
         Ok(self.client.txn(txn).await?.succeeded())
     }
 
+    /// Writes `value` at `key` only if `key` was last modified at `expected_revision`.
+    pub async fn put_if_unchanged<T: Serialize>(
+        &mut self,
+        key: &str,
+        value: &T,
+        expected_revision: i64,
+    ) -> Result<bool, StoreError> {
+        let txn = Txn::new()
+            .when(vec![Compare::mod_revision(
+                key,
+                CompareOp::Equal,
+                expected_revision,
+            )])
+            .and_then(vec![TxnOp::put(key, encode(value), None)]);
+        Ok(self.client.txn(txn).await?.succeeded())
+    }
+
     /// Deletes `key` only while `guard_key` still has `guard_revision` as its create revision.
     pub async fn guarded_delete(
         &mut self,

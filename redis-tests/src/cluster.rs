@@ -124,6 +124,26 @@ impl Cluster {
     }
 }
 
+/// The partition records in a `status --json` document, in partition order.
+pub fn partition_records(state: &Value) -> Vec<&Value> {
+    state["partitions"]
+        .as_array()
+        .map(|all| all.iter().map(|p| &p[1]).collect())
+        .unwrap_or_default()
+}
+
+/// A JSON array of strings (node lists in records).
+pub fn names(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A cluster with its shard servers and controller running.
 pub struct Running {
     pub cluster: Cluster,

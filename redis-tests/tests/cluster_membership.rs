@@ -3,35 +3,17 @@
 //! leadership when a node's lease expires, a standby controller takes over, a deposed
 //! controller cannot write, and everyone resumes their watches after etcd restarts.
 
-use redis_tests::cluster::{Cluster, TTL};
+use redis_tests::cluster::{names, partition_records, Cluster, TTL};
 use redis_tests::{restart_etcd, run_binary, spawn_binary, Frame, Process};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-fn partitions(state: &Value) -> Vec<&Value> {
-    state["partitions"]
-        .as_array()
-        .map(|all| all.iter().map(|p| &p[1]).collect())
-        .unwrap_or_default()
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Every partition has `rf` replicas among `nodes`, its leader first, leaders balanced.
 fn placed_on(state: &Value, nodes: &[&str], rf: usize) -> bool {
     let mut leaders: BTreeMap<String, usize> = nodes.iter().map(|n| (n.to_string(), 0)).collect();
-    for p in partitions(state) {
-        let replicas = strings(&p["replicas"]);
+    for p in partition_records(state) {
+        let replicas = names(&p["replicas"]);
         let Some(leader) = p["leader"].as_str() else {
             return false;
         };
@@ -78,10 +60,10 @@ fn nodes_register_get_placed_and_a_lost_node_is_seen_within_the_lease() {
     // Each server hosts exactly the partitions placed on it.
     let state = cluster.status();
     for (server, node) in servers.iter().zip(["n1", "n2", "n3"]) {
-        let mut expected: Vec<u32> = partitions(&state)
+        let mut expected: Vec<u32> = partition_records(&state)
             .iter()
             .enumerate()
-            .filter(|(_, p)| strings(&p["replicas"]).iter().any(|r| r == node))
+            .filter(|(_, p)| names(&p["replicas"]).iter().any(|r| r == node))
             .map(|(pid, _)| pid as u32)
             .collect();
         expected.sort();
@@ -95,7 +77,7 @@ fn nodes_register_get_placed_and_a_lost_node_is_seen_within_the_lease() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    let led_by_n2: Vec<(usize, u64)> = partitions(&state)
+    let led_by_n2: Vec<(usize, u64)> = partition_records(&state)
         .iter()
         .enumerate()
         .filter(|(_, p)| p["leader"] == "n2")
@@ -108,7 +90,7 @@ fn nodes_register_get_placed_and_a_lost_node_is_seen_within_the_lease() {
     let n2 = servers.remove(1);
     drop(n2);
     let took = cluster.wait_for("n2's lease expiring", Duration::from_secs(TTL + 5), |s| {
-        !strings(&s["active_nodes"]).contains(&"n2".to_string())
+        !names(&s["active_nodes"]).contains(&"n2".to_string())
     });
     assert!(
         took <= Duration::from_secs(TTL + 1),
@@ -135,7 +117,7 @@ fn nodes_register_get_placed_and_a_lost_node_is_seen_within_the_lease() {
         placed_on(s, &["n1", "n3"], 2)
     });
     let state = cluster.status();
-    let parts = partitions(&state);
+    let parts = partition_records(&state);
     for (pid, epoch) in led_by_n2 {
         assert!(
             parts[pid]["epoch"].as_u64().unwrap_or(0) > epoch,
@@ -373,7 +355,7 @@ fn operators_drain_move_fail_over_and_watch() {
 
     // Planned failover: the other in-sync replica leads, at a higher epoch.
     let before = cluster.status();
-    let p0 = partitions(&before)[0].clone();
+    let p0 = partition_records(&before)[0].clone();
     let (leader, epoch) = (
         p0["leader"].as_str().unwrap_or("").to_string(),
         p0["epoch"].as_u64().unwrap_or(0),
@@ -381,7 +363,7 @@ fn operators_drain_move_fail_over_and_watch() {
     let (ok, _, err) = cluster.cli(&["failover", "0"]);
     assert!(ok, "{err}");
     cluster.wait_for("failover of partition 0", Duration::from_secs(10), |s| {
-        let p = partitions(s)[0];
+        let p = partition_records(s)[0];
         p["leader"].as_str() != Some(&leader) && p["epoch"].as_u64().unwrap_or(0) > epoch
     });
     let seen = lines
@@ -393,7 +375,7 @@ fn operators_drain_move_fail_over_and_watch() {
 
     // Move: the node holding one replica hands it to one holding none of partition 0.
     let state = cluster.status();
-    let replicas = strings(&partitions(&state)[0]["replicas"]);
+    let replicas = names(&partition_records(&state)[0]["replicas"]);
     let spare = ["n1", "n2", "n3"]
         .into_iter()
         .find(|n| !replicas.contains(&n.to_string()))
@@ -402,7 +384,7 @@ fn operators_drain_move_fail_over_and_watch() {
     let (ok, _, err) = cluster.cli(&["partition", "move", "0", "--from", &from, "--to", spare]);
     assert!(ok, "{err}");
     cluster.wait_for("the move", Duration::from_secs(10), |s| {
-        let now = strings(&partitions(s)[0]["replicas"]);
+        let now = names(&partition_records(s)[0]["replicas"]);
         now.contains(&spare.to_string())
     });
     let (ok, _, err) = cluster.cli(&["partition", "move", "0", "--from", "nobody", "--to", "n1"]);

@@ -54,6 +54,11 @@ pub struct Config {
     pub etcd: Option<String>,
     pub cluster: Option<String>,
     pub node_id: Option<String>,
+    /// Milliseconds an in-sync replica may lag behind its leader before the leader drops it
+    /// from the in-sync set (in etcd) and `sync` writes go on without it.
+    pub replica_lag_timeout: u64,
+    /// Bytes of replication log each led partition keeps for followers' partial resyncs.
+    pub repl_backlog_size: u64,
 }
 
 impl Default for Config {
@@ -85,6 +90,8 @@ impl Default for Config {
             etcd: None,
             cluster: None,
             node_id: None,
+            replica_lag_timeout: 1000,
+            repl_backlog_size: crate::replication::log::DEFAULT_BACKLOG as u64,
         }
     }
 }

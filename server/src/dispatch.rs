@@ -6,6 +6,7 @@ use crate::commands::{arity_error, Ctx, Table};
 use crate::engine::evict::{evict, Policy};
 use crate::engine::Keyspace;
 use crate::memory::used_memory;
+use crate::replication::log::Role;
 use crate::resp::{Protocol, Reply};
 use crate::state::{now_ms, Server, Stats};
 use bytes::Bytes;
@@ -160,7 +161,9 @@ pub fn execute(
         client.reply_mode = ReplyMode::On;
     }
     let mark = out.buf.len();
+    ks.log.begin();
     run(server, client, ks, out, args, batch);
+    ks.log.end(batch.now_ms, client.db);
     // REPLY OFF and SKIP silence themselves as well as what follows.
     if skip_this || client.reply_mode != ReplyMode::On {
         out.buf.truncate(mark);
@@ -248,6 +251,18 @@ fn run(
             return;
         }
     }
+    let writes = spec.has_flag("write");
+    if writes && ks.log.role() == Role::Follower {
+        // This copy stopped leading after the request was routed to it.
+        reject(
+            client,
+            batch,
+            Some(resolved.index),
+            out,
+            "CLUSTERDOWN The partition's leader changed; retry",
+        );
+        return;
+    }
     let Some(handler) = spec.handler else {
         return;
     };
@@ -263,6 +278,10 @@ fn run(
         };
         handler(&mut ctx, args)
     };
+    match (&result, writes) {
+        (Ok(()), true) => ks.log.effect(args),
+        _ => ks.log.discard_substitute(),
+    }
     let usec = batch.lap();
     let failed = result.is_err();
     let stat = batch.stat(resolved.index);

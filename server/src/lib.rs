@@ -11,6 +11,7 @@ pub mod membership;
 pub mod memory;
 pub mod net;
 pub mod pubsub;
+pub mod replication;
 pub mod resp;
 pub mod routing;
 pub mod scripting;

@@ -45,6 +45,9 @@ struct Args {
     cluster: Option<String>,
     #[arg(long, env = "SLOTCACHE_NODE_ID")]
     node_id: Option<String>,
+    /// Milliseconds an in-sync replica may lag before it leaves the in-sync set.
+    #[arg(long, env = "SLOTCACHE_REPLICA_LAG_TIMEOUT")]
+    replica_lag_timeout: Option<u64>,
 }
 
 fn load_config(args: Args) -> anyhow::Result<Config> {
@@ -79,6 +82,9 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     }
     if let Some(v) = args.timeout {
         config.timeout = v;
+    }
+    if let Some(v) = args.replica_lag_timeout {
+        config.replica_lag_timeout = v;
     }
     config.etcd = args.etcd.or(config.etcd);
     config.cluster = args.cluster.or(config.cluster);

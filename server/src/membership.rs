@@ -1,8 +1,13 @@
 //! Cluster mode: the server registers itself in etcd (`nodes/<id>`, and `nodes/active/<id>`
 //! under its lease), then follows `partitions/` and hosts the keyspaces of the partitions it
-//! is a replica of. Losing etcd changes nothing for the data it holds: it keeps serving and
-//! catches up on placement once etcd answers again.
+//! is a replica of, replicating them over its replication port. Losing etcd changes nothing
+//! for the data it holds: it keeps serving and catches up on placement once etcd answers again.
+//!
+//! A starting server holds no data, so before it registers it withdraws from every in-sync
+//! set that still names it (a restart faster than the lease TTL must not leave an empty copy
+//! electable, or leading).
 
+use crate::replication::Replication;
 use crate::routing::Routes;
 use crate::state::Server;
 use anyhow::Context;
@@ -11,6 +16,7 @@ use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord, REC
 use slotcache_cluster::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::TcpListener;
 use tracing::info;
 
 /// How long a starting server waits for etcd before giving up.
@@ -35,10 +41,34 @@ pub async fn join(
         .get(&keys.config())
         .await?
         .ok_or_else(|| slotcache_cluster::store::StoreError::NoCluster(cluster.to_string()))?;
+    withdraw_from_isr(&mut store, config.partitions, node_id).await?;
+    let host = client_addr
+        .rsplit_once(':')
+        .map_or(client_addr.as_str(), |(host, _)| host);
+    let replication_listener = TcpListener::bind((host, 0))
+        .await
+        .context("binding the replication port")?;
+    let replication_addr = format!("{host}:{}", replication_listener.local_addr()?.port());
+    let (lag_timeout, backlog) = {
+        let config = server.config.read();
+        (config.replica_lag_timeout, config.repl_backlog_size)
+    };
+    let _ = server.replication.set(Replication::new(
+        node_id,
+        config.replication_mode,
+        Duration::from_millis(lag_timeout),
+        backlog as usize,
+        Store::connect(etcd, cluster, ETCD_PATIENCE).await?,
+    ));
+    tokio::spawn(crate::replication::leader::listen(
+        server.clone(),
+        replication_listener,
+    ));
     let record = NodeRecord {
         version: RECORD_VERSION,
         id: node_id.to_string(),
         client_addr: client_addr.clone(),
+        replication_addr: replication_addr.clone(),
         state: "up".into(),
         ..NodeRecord::default()
     };
@@ -58,6 +88,10 @@ pub async fn join(
     let follower = server.clone();
     store
         .mirror_records(&keys.nodes(), move |name, record: Option<NodeRecord>| {
+            if let Some(replication) = follower.replication.get() {
+                let addr = record.as_ref().map(|r| r.replication_addr.clone());
+                replication.set_node_addr(name, addr);
+            }
             if let Some(routes) = follower.routes.get() {
                 routes
                     .write()
@@ -71,15 +105,37 @@ pub async fn join(
             apply(&server, &node, name, record)
         })
         .await?;
-    info!(node = node_id, cluster, "joined the cluster");
+    info!(node = node_id, cluster, %replication_addr, "joined the cluster");
     Ok(Membership {
         _registration: registration,
     })
 }
 
-/// Hosts or drops a partition's keyspace as its record names this node or not, and routes its
-/// slots by the record.
-fn apply(server: &Server, node: &str, name: &str, record: Option<PartitionRecord>) {
+/// Removes `node` from the in-sync set of every partition that names it.
+async fn withdraw_from_isr(store: &mut Store, partitions: u32, node: &str) -> anyhow::Result<()> {
+    for pid in 0..partitions {
+        let key = store.keys.partition(pid);
+        loop {
+            let (record, revision) = store.get_versioned::<PartitionRecord>(&key).await?;
+            let Some(mut record) = record.filter(|r| r.isr.iter().any(|n| n == node)) else {
+                break;
+            };
+            record.isr.retain(|n| n != node);
+            if store.put_if_unchanged(&key, &record, revision).await? {
+                info!(
+                    partition = pid,
+                    "withdrew from the in-sync set: this process starts empty"
+                );
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hosts or drops a partition's keyspace as its record names this node or not, sets its
+/// replication role, and routes its slots by the record.
+fn apply(server: &Arc<Server>, node: &str, name: &str, record: Option<PartitionRecord>) {
     let Ok(pid) = name.parse::<u32>() else {
         return;
     };
@@ -97,6 +153,9 @@ fn apply(server: &Server, node: &str, name: &str, record: Option<PartitionRecord
         }
         None
     };
+    if let Some(replication) = server.replication.get() {
+        replication.assign(server, pid, record.clone());
+    }
     if let Some(routes) = server.routes.get() {
         routes.write().update(pid, record, keyspace);
     }

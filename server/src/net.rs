@@ -5,10 +5,13 @@ use crate::blocking::{self, Blocked};
 use crate::client::{Client, ClientInfo};
 use crate::dispatch::{execute, Batch};
 use crate::engine::SharedKeyspace;
+use crate::replication::log::Role;
+use crate::replication::Progress;
 use crate::resp::{ParseLimits, ProtocolError, Reply, RequestParser};
 use crate::routing::{RouteError, Target};
 use crate::state::{now_ms, Server, Stats};
 use bytes::{Buf, Bytes, BytesMut};
+use slotcache_cluster::records::ReplicationMode;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -117,15 +120,22 @@ async fn connection_loop(
     };
     let mut out = Reply::new(client.proto);
     let info = client.info.clone();
+    // Replies wait here until the replicas counted for acknowledgement have what they saw.
+    let mut commits: Commits = Vec::new();
     loop {
         let idle_timeout = server.config.read().timeout;
         let reading = !client.close_after_reply;
-        let writing = !out.buf.is_empty();
+        let writing = !out.buf.is_empty() && commits.is_empty();
         if !reading && !writing {
             return Ok(());
         }
         let deadline = blocked.as_ref().and_then(|b| b.request.deadline);
         let waiting_for_script = backlog.waiting_for_script && blocked.is_none();
+        let committed = async {
+            for (progress, head) in &commits {
+                progress.committed(*head).await;
+            }
+        };
         let idle = async {
             match (idle_timeout, deadline) {
                 (_, Some(deadline)) => tokio::time::sleep_until(deadline.into()).await,
@@ -157,7 +167,7 @@ async fn connection_loop(
                 Stats::add(&server.stats.net_input_bytes, n as u64);
                 *info.last_interaction.lock() = std::time::Instant::now();
                 if blocked.is_none() {
-                    *blocked = run_requests(server, client, &mut backlog, &mut out);
+                    *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
                 }
             }
             message = delivery => {
@@ -174,7 +184,7 @@ async fn connection_loop(
             reply = served => {
                 *blocked = None;
                 out.buf.extend_from_slice(&reply.unwrap_or_default());
-                *blocked = run_requests(server, client, &mut backlog, &mut out);
+                *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
             }
             written = writer.write(&out.buf), if writing => {
                 let n = written?;
@@ -185,8 +195,9 @@ async fn connection_loop(
                     out.buf = BytesMut::with_capacity(16 * 1024);
                 }
             }
+            () = committed, if !commits.is_empty() => commits.clear(),
             _ = tokio::time::sleep(SCRIPT_POLL), if waiting_for_script => {
-                *blocked = run_requests(server, client, &mut backlog, &mut out);
+                *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
             }
             _ = info.kill_signal.notified() => return Ok(()),
             _ = idle, if deadline.is_some() || !writing => {
@@ -195,7 +206,7 @@ async fn connection_loop(
                     return Ok(());
                 };
                 time_out(server, &client.keyspace(server).clone(), waiting, &mut out).await;
-                *blocked = run_requests(server, client, &mut backlog, &mut out);
+                *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
             }
         }
     }
@@ -230,6 +241,7 @@ fn run_requests(
     client: &mut Client,
     backlog: &mut Backlog,
     out: &mut Reply,
+    commits: &mut Commits,
 ) -> Option<Blocked> {
     while !client.close_after_reply {
         if backlog.pending.is_empty() && backlog.error.is_none() {
@@ -269,7 +281,7 @@ fn run_requests(
             return None;
         }
         let mut batch = Batch::for_server(server);
-        let registered = run_batch(server, client, backlog, out, &mut batch);
+        let registered = run_batch(server, client, backlog, out, &mut batch, commits);
         batch.flush(server);
         client
             .info
@@ -291,12 +303,22 @@ fn run_batch(
     backlog: &mut Backlog,
     out: &mut Reply,
     batch: &mut Batch,
+    commits: &mut Commits,
 ) -> Option<Blocked> {
     let mut ks = None;
+    let mut pid = client.partition.as_ref().map(|(pid, _)| *pid);
+    let mut finish = |pid: Option<u32>, ks: Option<&crate::engine::Keyspace>| {
+        if let Some(commit) = ks.and_then(|ks| awaited_commit(server, pid?, ks)) {
+            commits.push(commit);
+        }
+    };
     while let Some(args) = backlog.pending.front() {
         match switch_keyspace(server, client, args) {
             Ok(false) => {}
-            Ok(true) => drop(ks.take()),
+            Ok(true) => {
+                finish(pid, ks.take().as_deref());
+                pid = client.partition.as_ref().map(|(pid, _)| *pid);
+            }
             Err(refusal) => {
                 out.error(&refusal);
                 if client.multi.is_some() {
@@ -313,13 +335,36 @@ fn run_batch(
         execute(server, client, ks, out, &args, batch);
         blocking::serve_ready(server, ks);
         if let Some(request) = client.blocked.take() {
-            return Some(blocking::block(ks, client, &args, request));
+            let blocked = blocking::block(ks, client, &args, request);
+            finish(pid, Some(ks));
+            return Some(blocked);
         }
         if client.close_after_reply || !client.authenticated {
             break;
         }
     }
+    finish(pid, ks.as_deref());
     None
+}
+
+/// Led partitions and the log offsets their replicas must have before the replies go out.
+type Commits = Vec<(Arc<Progress>, u64)>;
+
+/// In `sync` mode, what a batch that ran on a led partition waits for: every record written
+/// so far (by this client or another whose write it may have read) on the counted replicas.
+fn awaited_commit(
+    server: &Server,
+    pid: u32,
+    ks: &crate::engine::Keyspace,
+) -> Option<(Arc<Progress>, u64)> {
+    if ks.log.role() != Role::Leader {
+        return None;
+    }
+    let replication = server.replication.get()?;
+    if replication.mode != ReplicationMode::Sync {
+        return None;
+    }
+    Some((replication.progress(pid)?, ks.log.next_offset()))
 }
 
 /// In cluster mode, points the connection at the partition a request addresses; true when
@@ -394,11 +439,12 @@ pub async fn expiry_cycle(server: Arc<Server>) {
                     let Some(mut ks) = keyspace.try_lock() else {
                         break;
                     };
+                    let now = ks.log.expiry_clock(now_ms());
                     let Some(db) = ks.dbs.get_mut(db) else { break };
                     if db.volatile_len() == 0 {
                         break;
                     }
-                    if db.expire_sweep(now_ms(), Duration::from_millis(1)) == 0 {
+                    if db.expire_sweep(now, Duration::from_millis(1)) == 0 {
                         break;
                     }
                 }

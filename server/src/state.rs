@@ -42,6 +42,8 @@ pub struct Server {
     pub keyspace: SharedKeyspace,
     /// Cluster mode's placement, set once the server has joined.
     pub routes: std::sync::OnceLock<RwLock<crate::routing::Routes>>,
+    /// Cluster mode's replication of the hosted partitions, set once the server has joined.
+    pub replication: std::sync::OnceLock<crate::replication::Replication>,
     pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
     pub pubsub: Mutex<crate::pubsub::Registry>,
     pub scripts: crate::scripting::Scripts,
@@ -67,6 +69,7 @@ impl Server {
             engine,
             keyspace,
             routes: std::sync::OnceLock::new(),
+            replication: std::sync::OnceLock::new(),
             clients: Mutex::new(AHashMap::new()),
             pubsub: Mutex::new(Default::default()),
             scripts: crate::scripting::Scripts::new(),

@@ -9,6 +9,7 @@ use super::{random_count, random_picks, remove_members, reply_no_random};
 use crate::engine::set::Set;
 use crate::engine::value::Typed;
 use crate::engine::Db;
+use bytes::Bytes;
 
 /// Replies with members as a set (`~` in RESP3, an array in RESP2).
 fn reply_set<T: AsRef<[u8]>>(ctx: &mut Ctx, members: &[T]) {
@@ -112,6 +113,12 @@ fn spop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     if set.is_empty() {
         db.remove(&args[1]);
+    }
+    if !popped.is_empty() {
+        // Replicas remove the members chosen here, not members of their own choosing.
+        let mut effect = vec![Bytes::from_static(b"SREM"), args[1].clone()];
+        effect.extend(popped.iter().map(|m| Bytes::copy_from_slice(m)));
+        ctx.ks.log.substitute(effect);
     }
     match count {
         Some(_) => reply_set(ctx, &popped),

@@ -3,6 +3,7 @@
 //! evicts the best one still present.
 
 use super::Keyspace;
+use bytes::Bytes;
 use rand::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +111,8 @@ pub fn evict(
         };
         if ks.dbs[db].remove(&key).is_some() {
             ks.dbs[db].stats.evicted_keys += 1;
+            let effect = vec![Bytes::from_static(b"DEL"), Bytes::from(key)];
+            ks.log.record(now, db, effect);
         }
     }
     true

@@ -37,6 +37,8 @@ pub struct Keyspace {
     pub waiters: crate::blocking::Waiters,
     /// Eviction candidates kept between evictions: (database, key).
     pub evict_pool: Vec<(usize, Vec<u8>)>,
+    /// The partition's replication log (writes are recorded while this copy leads).
+    pub log: crate::replication::log::Log,
 }
 
 impl Keyspace {
@@ -45,6 +47,7 @@ impl Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
             waiters: Default::default(),
             evict_pool: Vec::new(),
+            log: Default::default(),
         }
     }
 
@@ -93,6 +96,11 @@ impl Engine {
             .entry(partition)
             .or_insert_with(|| Arc::new(Mutex::new(Keyspace::new(self.databases))))
             .clone()
+    }
+
+    /// The keyspace of a hosted partition.
+    pub fn get(&self, partition: u32) -> Option<SharedKeyspace> {
+        self.partitions.lock().get(&partition).cloned()
     }
 
     /// Stops hosting a partition (its data goes with it).

@@ -293,7 +293,11 @@ fn redis_call(
         handler(&mut ctx, &argv)
     };
     if let Err(err) = result {
+        state.ks.log.discard_substitute();
         return fail(lua, &err.to_string());
+    }
+    if spec.has_flag("write") {
+        state.ks.log.effect(&argv);
     }
     if let Some(message) = out.buf.strip_prefix(b"-") {
         let text = String::from_utf8_lossy(message);

@@ -1,0 +1,231 @@
+//! The follower's side, and the task each hosted partition runs: while this server leads the
+//! partition it keeps the in-sync set; while it follows, it attaches to the leader of the
+//! current epoch from its own offset, applies the records (and, after a diverged or lost
+//! history, a snapshot first) and acknowledges them.
+
+use super::leader::{keep_in_sync, MessageReader, StreamError};
+use super::log::{Effect, Record};
+use super::wire::Message;
+use crate::client::{Client, ClientInfo};
+use crate::commands::{Ctx, Table};
+use crate::engine::Keyspace;
+use crate::resp::{Protocol, Reply};
+use crate::state::Server;
+use slotcache_cluster::records::PartitionRecord;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Runs a hosted partition's replication as its record says, until it is no longer hosted.
+pub async fn run_partition(
+    server: Arc<Server>,
+    pid: u32,
+    mut assignment: watch::Receiver<Option<PartitionRecord>>,
+) {
+    let Some(me) = server.replication.get().map(|r| r.node_id.clone()) else {
+        return;
+    };
+    loop {
+        let role = assignment
+            .borrow_and_update()
+            .as_ref()
+            .map(|r| (r.leader.clone(), r.epoch));
+        let work = async {
+            match &role {
+                Some((Some(leader), epoch)) if *leader == me => {
+                    keep_in_sync(server.clone(), pid, *epoch).await
+                }
+                Some((Some(leader), epoch)) => follow(&server, pid, leader, *epoch).await,
+                _ => std::future::pending().await,
+            }
+        };
+        // A new record restarts the work only when it changes who leads, or the epoch.
+        let changed = async {
+            loop {
+                assignment.changed().await?;
+                let now = assignment
+                    .borrow()
+                    .as_ref()
+                    .map(|r| (r.leader.clone(), r.epoch));
+                if now != role {
+                    return Ok::<(), watch::error::RecvError>(());
+                }
+            }
+        };
+        tokio::select! {
+            () = work => {}
+            result = changed => if result.is_err() {
+                return;
+            },
+        }
+    }
+}
+
+/// Follows `leader` at `epoch`, reattaching with backoff whenever the stream breaks.
+async fn follow(server: &Arc<Server>, pid: u32, leader: &str, epoch: u64) {
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        match attach(server, pid, leader, epoch).await {
+            Ok(()) => backoff = Duration::from_millis(20),
+            Err(err) => debug!(partition = pid, leader, %err, "replication stream broke"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn attach(
+    server: &Arc<Server>,
+    pid: u32,
+    leader: &str,
+    epoch: u64,
+) -> Result<(), StreamError> {
+    let replication = server
+        .replication
+        .get()
+        .ok_or_else(|| StreamError::Protocol("not in a cluster".into()))?;
+    let addr = replication
+        .node_addr(leader)
+        .ok_or_else(|| StreamError::Protocol(format!("no replication address for {leader}")))?;
+    let keyspace = server
+        .engine
+        .get(pid)
+        .ok_or_else(|| StreamError::Protocol("partition not hosted".into()))?;
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+        .await
+        .map_err(|_| StreamError::Protocol(format!("connecting to {addr} timed out")))??;
+    stream.set_nodelay(true)?;
+    let (reader, mut writer) = stream.into_split();
+    let mut messages = MessageReader::new(reader);
+    let (next, last_epoch) = {
+        let ks = keyspace.lock();
+        (ks.log.next_offset(), ks.log.last_epoch())
+    };
+    let sync = Message::Sync {
+        pid,
+        epoch,
+        next,
+        last_epoch,
+        node: replication.node_id.clone(),
+    };
+    writer.write_all(&sync.encode()).await?;
+    let mut client = Client::new(
+        Arc::new(ClientInfo::new(0, unspecified(), unspecified())),
+        true,
+    );
+    match messages.next().await? {
+        Message::Continue => debug!(partition = pid, leader, next, "partial resync"),
+        Message::Full {
+            next,
+            last_epoch,
+            now,
+            chunks,
+        } => {
+            {
+                let mut ks = keyspace.lock();
+                for db in ks.dbs.iter_mut() {
+                    db.take();
+                }
+                ks.log.reset(next, last_epoch, now);
+            }
+            for _ in 0..chunks {
+                let Message::Snapshot { db, effects } = messages.next().await? else {
+                    return Err(StreamError::Protocol("expected a snapshot chunk".into()));
+                };
+                let record = Record {
+                    offset: next,
+                    epoch: last_epoch,
+                    now,
+                    db,
+                    effects,
+                };
+                apply(server, &mut keyspace.lock(), &mut client, &record);
+            }
+            info!(partition = pid, leader, next, "full resync");
+        }
+        Message::Refused(why) => return Err(StreamError::Protocol(why)),
+        other => return Err(StreamError::Protocol(format!("unexpected {other:?}"))),
+    }
+    // Where this copy stands now: it may count as caught up before any record comes.
+    let next = keyspace.lock().log.next_offset();
+    writer.write_all(&Message::Ack { next }.encode()).await?;
+    loop {
+        let mut batch = vec![messages.next().await?];
+        while let Some(message) = messages.buffered()? {
+            batch.push(message);
+        }
+        let applied = {
+            let mut ks = keyspace.lock();
+            for message in batch {
+                match message {
+                    Message::Record(record) => {
+                        if record.epoch > epoch || record.offset != ks.log.next_offset() {
+                            return Err(StreamError::Protocol(format!(
+                                "record {} of epoch {} out of place",
+                                record.offset, record.epoch
+                            )));
+                        }
+                        apply(server, &mut ks, &mut client, &record);
+                        ks.log.append(Arc::new(record));
+                    }
+                    other => {
+                        return Err(StreamError::Protocol(format!("unexpected {other:?}")));
+                    }
+                }
+            }
+            ks.log.next_offset()
+        };
+        writer
+            .write_all(&Message::Ack { next: applied }.encode())
+            .await?;
+    }
+}
+
+fn unspecified() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
+}
+
+/// Replays a record's effects at the leader's clock.
+pub fn apply(server: &Server, ks: &mut Keyspace, client: &mut Client, record: &Record) {
+    client.db = record.db.min(ks.dbs.len().saturating_sub(1));
+    for effect in &record.effects {
+        apply_effect(server, ks, client, record.now, effect);
+    }
+    // A replayed blocking command found what it waited for on the leader; it never waits.
+    client.blocked = None;
+}
+
+fn apply_effect(
+    server: &Server,
+    ks: &mut Keyspace,
+    client: &mut Client,
+    now: i64,
+    effect: &Effect,
+) {
+    let handler = Table::get()
+        .resolve(effect)
+        .ok()
+        .and_then(|resolved| resolved.spec.handler);
+    let Some(handler) = handler else {
+        warn!(command = %String::from_utf8_lossy(&effect[0]), "cannot replay effect");
+        return;
+    };
+    let mut out = Reply::new(Protocol::Resp2);
+    let mut ctx = Ctx {
+        server,
+        client,
+        ks,
+        out: &mut out,
+        now,
+    };
+    if let Err(err) = handler(&mut ctx, effect) {
+        warn!(%err, command = %String::from_utf8_lossy(&effect[0]), "replayed effect failed");
+    }
+}

@@ -1,0 +1,367 @@
+//! The leader's side: serves followers' streams on the replication port (a partial resync
+//! from the backlog, or a snapshot then the records after it), and keeps the partition's
+//! in-sync set in etcd as its followers lag and catch up.
+
+use super::log::Role;
+use super::wire::Message;
+use super::{Progress, Replication};
+use crate::engine::{Keyspace, SharedKeyspace};
+use crate::resp::{ParseLimits, RequestParser};
+use crate::state::{now_ms, Server};
+use bytes::{Bytes, BytesMut};
+use slotcache_cluster::records::PartitionRecord;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, info, warn};
+
+/// How often the in-sync set is checked, and a stream looks for records it was not woken for.
+const TICK: Duration = Duration::from_millis(50);
+/// Keys per snapshot message.
+const SNAPSHOT_CHUNK: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Wire(#[from] super::wire::WireError),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("the stream ended")]
+    Closed,
+}
+
+/// Reads replication messages off a stream.
+pub struct MessageReader<R> {
+    reader: R,
+    input: BytesMut,
+    parser: RequestParser,
+}
+
+impl<R: AsyncRead + Unpin> MessageReader<R> {
+    pub fn new(reader: R) -> Self {
+        MessageReader {
+            reader,
+            input: BytesMut::with_capacity(64 * 1024),
+            parser: RequestParser::default(),
+        }
+    }
+
+    /// The next message already read, if any.
+    pub fn buffered(&mut self) -> Result<Option<Message>, StreamError> {
+        match self
+            .parser
+            .next_request(&mut self.input, &ParseLimits::default())
+        {
+            Ok(Some(fields)) => Ok(Some(Message::decode(fields)?)),
+            Ok(None) => Ok(None),
+            Err(err) => Err(StreamError::Protocol(err.to_string())),
+        }
+    }
+
+    pub async fn next(&mut self) -> Result<Message, StreamError> {
+        loop {
+            if let Some(message) = self.buffered()? {
+                return Ok(message);
+            }
+            if self.reader.read_buf(&mut self.input).await? == 0 {
+                return Err(StreamError::Closed);
+            }
+        }
+    }
+}
+
+/// Serves followers until the listener fails.
+pub async fn listen(server: Arc<Server>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = serve_follower(server, stream).await {
+                        debug!(%peer, %err, "replication stream ended");
+                    }
+                });
+            }
+            Err(err) => {
+                warn!(%err, "replication accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Where a follower's stream starts.
+enum Start {
+    Continue,
+    Full {
+        last_epoch: u64,
+        now: i64,
+        snapshot: Vec<(usize, Vec<Vec<Bytes>>)>,
+    },
+}
+
+async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), StreamError> {
+    stream.set_nodelay(true)?;
+    let (reader, mut writer) = stream.into_split();
+    let mut messages = MessageReader::new(reader);
+    let Message::Sync {
+        pid,
+        epoch,
+        next,
+        last_epoch,
+        node,
+    } = messages.next().await?
+    else {
+        return Err(StreamError::Protocol("expected sync".into()));
+    };
+    let leading = server
+        .replication
+        .get()
+        .and_then(|r| r.progress(pid))
+        .filter(|p| p.epoch == epoch)
+        .zip(server.engine.get(pid));
+    let Some((progress, keyspace)) = leading else {
+        let refusal = Message::Refused(format!("not leading partition {pid} at epoch {epoch}"));
+        writer.write_all(&refusal.encode()).await?;
+        return Ok(());
+    };
+    let started = {
+        let ks = keyspace.lock();
+        (ks.log.role() == Role::Leader && ks.log.epoch() == epoch)
+            .then(|| start_for(&ks, next, last_epoch, pid, &node))
+    };
+    let Some((start, mut position, mut head)) = started else {
+        let refusal = Message::Refused(format!("no longer leading partition {pid}"));
+        writer.write_all(&refusal.encode()).await?;
+        return Ok(());
+    };
+    match start {
+        Start::Continue => writer.write_all(&Message::Continue.encode()).await?,
+        Start::Full {
+            last_epoch,
+            now,
+            snapshot,
+        } => {
+            // A follower that needs a whole copy is not in sync, whatever etcd said.
+            if progress.members().contains(&node)
+                && !set_isr(&server, pid, epoch, &node, false).await
+            {
+                return Err(StreamError::Protocol(
+                    "cannot update the in-sync set".into(),
+                ));
+            }
+            progress.uncount(&node);
+            let chunks: Vec<Message> = snapshot
+                .into_iter()
+                .flat_map(|(db, effects)| {
+                    effects
+                        .chunks(SNAPSHOT_CHUNK)
+                        .map(|chunk| Message::Snapshot {
+                            db,
+                            effects: chunk.to_vec(),
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let full = Message::Full {
+                next: position,
+                last_epoch,
+                now,
+                chunks: chunks.len() as u64,
+            };
+            writer.write_all(&full.encode()).await?;
+            for chunk in chunks {
+                writer.write_all(&chunk.encode()).await?;
+            }
+            info!(partition = pid, %node, "snapshot sent");
+        }
+    }
+    let result = stream_records(
+        &keyspace,
+        &progress,
+        &node,
+        epoch,
+        &mut position,
+        &mut head,
+        &mut messages,
+        &mut writer,
+    )
+    .await;
+    progress.detached(&node);
+    result
+}
+
+/// How a follower at `next` (last record of `last_epoch`) starts: from where it is, or from a
+/// snapshot; with the offset its stream goes on from and a subscription to the log's head.
+fn start_for(
+    ks: &Keyspace,
+    next: u64,
+    last_epoch: u64,
+    pid: u32,
+    node: &str,
+) -> (Start, u64, tokio::sync::watch::Receiver<u64>) {
+    let start = match ks.log.can_continue(next, last_epoch) {
+        Ok(()) => Start::Continue,
+        Err(why) => {
+            debug!(partition = pid, %node, ?why, "full resync");
+            let now = now_ms();
+            Start::Full {
+                last_epoch: ks.log.last_epoch(),
+                now,
+                snapshot: snapshot(ks, now),
+            }
+        }
+    };
+    let position = match start {
+        Start::Continue => next,
+        Start::Full { .. } => ks.log.next_offset(),
+    };
+    (start, position, ks.log.subscribe())
+}
+
+/// Sends records as they are written and takes the follower's acknowledgements, until the
+/// follower goes, this copy stops leading at `epoch`, or the follower fell out of the backlog.
+#[allow(clippy::too_many_arguments)]
+async fn stream_records(
+    keyspace: &SharedKeyspace,
+    progress: &Progress,
+    node: &str,
+    epoch: u64,
+    position: &mut u64,
+    head: &mut tokio::sync::watch::Receiver<u64>,
+    messages: &mut MessageReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+) -> Result<(), StreamError> {
+    loop {
+        let records = {
+            let ks = keyspace.lock();
+            if ks.log.role() != Role::Leader || ks.log.epoch() != epoch {
+                return Ok(());
+            }
+            ks.log.since(*position)
+        };
+        if records.first().is_some_and(|r| r.offset > *position) {
+            return Err(StreamError::Protocol("fell out of the backlog".into()));
+        }
+        if let Some(last) = records.last() {
+            let mut out = BytesMut::new();
+            for record in &records {
+                out.extend_from_slice(&Message::Record((**record).clone()).encode());
+            }
+            *position = last.offset + 1;
+            writer.write_all(&out).await?;
+        }
+        tokio::select! {
+            message = messages.next() => match message? {
+                Message::Ack { next } => progress.acked(node, next),
+                other => return Err(StreamError::Protocol(format!("unexpected {other:?}"))),
+            },
+            _ = head.changed() => {}
+            _ = tokio::time::sleep(TICK) => {}
+        }
+    }
+}
+
+/// The partition as effects recreating every live key, per database.
+fn snapshot(ks: &Keyspace, now: i64) -> Vec<(usize, Vec<Vec<Bytes>>)> {
+    let mut databases = Vec::new();
+    for (index, db) in ks.dbs.iter().enumerate() {
+        let mut effects = Vec::new();
+        db.for_each_live_key(now, |key| {
+            let Some(entry) = db.peek_entry(key) else {
+                return;
+            };
+            let deadline = db.deadline(key).unwrap_or(0);
+            effects.push(vec![
+                Bytes::from_static(b"RESTORE"),
+                Bytes::copy_from_slice(key),
+                Bytes::from(deadline.to_string()),
+                Bytes::from(crate::engine::dump::serialize(&entry.value)),
+                Bytes::from_static(b"ABSTTL"),
+                Bytes::from_static(b"REPLACE"),
+            ]);
+        });
+        databases.push((index, effects));
+    }
+    databases
+}
+
+/// While this server leads `pid` at `epoch`: drops members that lag past the timeout from the
+/// in-sync set (in etcd first), and adds followers that caught up (counting them first).
+pub async fn keep_in_sync(server: Arc<Server>, pid: u32, epoch: u64) {
+    let Some(replication) = server.replication.get() else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(TICK).await;
+        let (Some(progress), Some(keyspace)) = (replication.progress(pid), server.engine.get(pid))
+        else {
+            continue;
+        };
+        if progress.epoch != epoch {
+            return;
+        }
+        let head = keyspace.lock().log.next_offset();
+        let (lagging, caught_up) = progress.changes(head, replication.lag_timeout);
+        for node in lagging {
+            if set_isr(&server, pid, epoch, &node, false).await {
+                warn!(partition = pid, %node, "replica lagging: removed from the in-sync set");
+                progress.uncount(&node);
+            }
+        }
+        for node in caught_up {
+            progress.count(&node);
+            if set_isr(&server, pid, epoch, &node, true).await {
+                info!(partition = pid, %node, "replica in sync");
+            }
+        }
+    }
+}
+
+/// Adds `node` to, or removes it from, the in-sync set in `pid`'s record, provided this
+/// server still leads it at `epoch`. True when etcd has it so.
+async fn set_isr(server: &Server, pid: u32, epoch: u64, node: &str, member: bool) -> bool {
+    let Some(replication) = server.replication.get() else {
+        return false;
+    };
+    let update = update_isr(replication, pid, epoch, node, member);
+    match tokio::time::timeout(Duration::from_secs(2), update).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(err)) => {
+            warn!(partition = pid, %err, "updating the in-sync set failed");
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+async fn update_isr(
+    replication: &Replication,
+    pid: u32,
+    epoch: u64,
+    node: &str,
+    member: bool,
+) -> Result<bool, slotcache_cluster::store::StoreError> {
+    let mut store = replication.store.lock().await;
+    let key = store.keys.partition(pid);
+    let (record, revision) = store.get_versioned::<PartitionRecord>(&key).await?;
+    let Some(mut record) = record else {
+        return Ok(false);
+    };
+    if record.epoch != epoch || record.leader.as_deref() != Some(replication.node_id.as_str()) {
+        return Ok(false);
+    }
+    if member && !record.replicas.iter().any(|n| n == node) {
+        return Ok(false);
+    }
+    let present = record.isr.iter().any(|n| n == node);
+    match (member, present) {
+        (true, true) | (false, false) => return Ok(true),
+        (true, false) => record.isr.push(node.to_string()),
+        (false, true) => record.isr.retain(|n| n != node),
+    }
+    store.put_if_unchanged(&key, &record, revision).await
+}

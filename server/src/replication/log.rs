@@ -1,0 +1,339 @@
+//! A partition's replication log. On the leader every write becomes an effect, the effects of
+//! one top-level command (a transaction, a script) one record, numbered by a monotonically
+//! increasing offset and tagged with the epoch that wrote it. Followers append the records they
+//! apply with the same offsets and epochs, so whoever leads next can serve partial resyncs.
+//!
+//! An effect replays the same on every copy: records carry the leader's clock (relative TTLs,
+//! stream ids and expiry checks see the time the leader saw) and commands that choose at random
+//! substitute what they chose (SPOP becomes SREM).
+
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+pub type Effect = Vec<Bytes>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub offset: u64,
+    pub epoch: u64,
+    /// The leader's clock when the record's command ran (ms since the Unix epoch).
+    pub now: i64,
+    pub db: usize,
+    pub effects: Vec<Effect>,
+}
+
+impl Record {
+    fn size(&self) -> usize {
+        64 + self
+            .effects
+            .iter()
+            .flatten()
+            .map(|arg| arg.len() + 16)
+            .sum::<usize>()
+    }
+}
+
+/// Why a follower cannot continue from where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resync {
+    /// Its next offset is no longer (or not yet) in the backlog.
+    OutOfBacklog,
+    /// Its last record differs from ours at that offset: its history diverged.
+    Diverged,
+}
+
+/// What this copy of the partition is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// Not replicated: a standalone server's keyspace.
+    #[default]
+    Standalone,
+    /// Records its writes.
+    Leader,
+    /// Applies the leader's records.
+    Follower,
+}
+
+pub struct Log {
+    role: Role,
+    epoch: u64,
+    next: u64,
+    /// The epoch of the record before `next` (of the copy's state when the backlog is empty).
+    last_epoch: u64,
+    /// The leader's clock in the last record applied: how far a follower may expire keys.
+    last_now: i64,
+    backlog: VecDeque<Arc<Record>>,
+    backlog_bytes: usize,
+    backlog_limit: usize,
+    /// Nesting of commands running inside one top-level command (EXEC, scripts).
+    depth: usize,
+    unit: Vec<Effect>,
+    substitute: Option<Effect>,
+    /// `next`, published for the streams to followers.
+    head: watch::Sender<u64>,
+}
+
+/// Backlog kept per partition by default, in bytes of effects.
+pub const DEFAULT_BACKLOG: usize = 16 * 1024 * 1024;
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            role: Role::Standalone,
+            epoch: 0,
+            next: 0,
+            last_epoch: 0,
+            last_now: 0,
+            backlog: VecDeque::new(),
+            backlog_bytes: 0,
+            backlog_limit: DEFAULT_BACKLOG,
+            depth: 0,
+            unit: Vec::new(),
+            substitute: None,
+            head: watch::channel(0).0,
+        }
+    }
+}
+
+impl Log {
+    /// Starts recording writes as the leader of `epoch`, continuing this copy's offsets.
+    pub fn lead(&mut self, epoch: u64) {
+        self.role = Role::Leader;
+        self.epoch = epoch;
+    }
+
+    /// Stops recording: this copy follows the partition's leader of `epoch`.
+    pub fn follow(&mut self, epoch: u64) {
+        self.role = Role::Follower;
+        self.epoch = epoch;
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    fn recording(&self) -> bool {
+        self.role == Role::Leader
+    }
+
+    /// The time up to which this copy may expire keys on its own, at wall-clock `now`: a
+    /// follower never runs ahead of the leader's clock, or a replayed command could find a key
+    /// gone that the leader still had.
+    pub fn expiry_clock(&self, now: i64) -> i64 {
+        match self.role {
+            Role::Follower => self.last_now.min(now),
+            _ => now,
+        }
+    }
+
+    pub fn set_backlog_limit(&mut self, bytes: usize) {
+        self.backlog_limit = bytes.max(1);
+        self.trim();
+    }
+
+    /// The offset the next record gets.
+    pub fn next_offset(&self) -> u64 {
+        self.next
+    }
+
+    /// The epoch of the last record this copy has.
+    pub fn last_epoch(&self) -> u64 {
+        self.last_epoch
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    /// A top-level command starts: what it and the commands it runs write is one record.
+    pub fn begin(&mut self) {
+        self.depth += 1;
+    }
+
+    /// The command that wrote `args` succeeded: it (or its substitute) is an effect.
+    pub fn effect(&mut self, args: &[Bytes]) {
+        if !self.recording() {
+            return;
+        }
+        let effect = self.substitute.take().unwrap_or_else(|| args.to_vec());
+        self.unit.push(effect);
+    }
+
+    /// What the running command replicates as instead of itself (a random choice made fixed).
+    pub fn substitute(&mut self, effect: Effect) {
+        if self.recording() {
+            self.substitute = Some(effect);
+        }
+    }
+
+    /// A command failed: what it meant to substitute is dropped with it.
+    pub fn discard_substitute(&mut self) {
+        self.substitute = None;
+    }
+
+    /// A top-level command ends: seals its effects, if any, as one record.
+    pub fn end(&mut self, now: i64, db: usize) {
+        self.depth = self.depth.saturating_sub(1);
+        if self.depth > 0 || self.unit.is_empty() {
+            return;
+        }
+        let effects = std::mem::take(&mut self.unit);
+        let record = Record {
+            offset: self.next,
+            epoch: self.epoch,
+            now,
+            db,
+            effects,
+        };
+        self.push(Arc::new(record));
+    }
+
+    /// Records a write made outside any command (expiry, eviction) as one record.
+    pub fn record(&mut self, now: i64, db: usize, effect: Effect) {
+        if self.recording() {
+            self.begin();
+            self.unit.push(effect);
+            self.end(now, db);
+        }
+    }
+
+    /// A follower appends the record it applied; it must be the next one.
+    pub fn append(&mut self, record: Arc<Record>) -> bool {
+        if record.offset != self.next {
+            return false;
+        }
+        self.push(record);
+        true
+    }
+
+    fn push(&mut self, record: Arc<Record>) {
+        self.next = record.offset + 1;
+        self.last_epoch = record.epoch;
+        self.last_now = self.last_now.max(record.now);
+        self.backlog_bytes += record.size();
+        self.backlog.push_back(record);
+        self.trim();
+        self.head.send_replace(self.next);
+    }
+
+    fn trim(&mut self) {
+        while self.backlog_bytes > self.backlog_limit && self.backlog.len() > 1 {
+            if let Some(old) = self.backlog.pop_front() {
+                self.backlog_bytes -= old.size();
+            }
+        }
+    }
+
+    /// After a full resync: this copy's state is the leader's at `next`, whose last record
+    /// was written in `last_epoch`.
+    pub fn reset(&mut self, next: u64, last_epoch: u64, now: i64) {
+        self.backlog.clear();
+        self.backlog_bytes = 0;
+        self.unit.clear();
+        self.next = next;
+        self.last_epoch = last_epoch;
+        self.last_now = now;
+        self.head.send_replace(next);
+    }
+
+    /// Whether a follower whose next offset is `next` and whose last record was written in
+    /// `last_epoch` can continue from the backlog.
+    pub fn can_continue(&self, next: u64, last_epoch: u64) -> Result<(), Resync> {
+        if next > self.next {
+            return Err(Resync::Diverged);
+        }
+        if next == self.next {
+            return match last_epoch == self.last_epoch {
+                true => Ok(()),
+                false => Err(Resync::Diverged),
+            };
+        }
+        let Some(first) = self.backlog.front().map(|r| r.offset) else {
+            return Err(Resync::OutOfBacklog);
+        };
+        if next == 0 || next <= first {
+            // The record before `next` is needed to compare histories.
+            return Err(Resync::OutOfBacklog);
+        }
+        let before = &self.backlog[(next - 1 - first) as usize];
+        match before.epoch == last_epoch {
+            true => Ok(()),
+            false => Err(Resync::Diverged),
+        }
+    }
+
+    /// The records from offset `from` on that the backlog holds (none past the head).
+    pub fn since(&self, from: u64) -> Vec<Arc<Record>> {
+        let Some(first) = self.backlog.front().map(|r| r.offset) else {
+            return Vec::new();
+        };
+        let skip = from.saturating_sub(first) as usize;
+        self.backlog.iter().skip(skip).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<Bytes> {
+        line.split(' ')
+            .map(|w| Bytes::from(w.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn one_record_per_top_level_command() {
+        let mut log = Log::default();
+        log.begin();
+        log.effect(&args("SET a 1"));
+        log.end(5, 0);
+        assert_eq!(log.next_offset(), 0, "nothing recorded before leading");
+        log.lead(3);
+        log.begin();
+        log.begin();
+        log.effect(&args("SET a 1"));
+        log.end(7, 0);
+        log.substitute(args("SREM s x"));
+        log.effect(&args("SPOP s"));
+        log.end(7, 0);
+        log.begin();
+        log.end(8, 0);
+        assert_eq!(log.next_offset(), 1);
+        let records = log.since(0);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].epoch, 3);
+        assert_eq!(records[0].effects, vec![args("SET a 1"), args("SREM s x")]);
+    }
+
+    #[test]
+    fn continuing_needs_the_same_history_and_a_backlog() {
+        let mut log = Log::default();
+        log.lead(1);
+        for i in 0..3 {
+            log.record(i, 0, args("INCR n"));
+        }
+        log.lead(2);
+        log.record(9, 0, args("INCR n"));
+        assert_eq!(log.can_continue(4, 2), Ok(()));
+        assert_eq!(log.can_continue(3, 1), Ok(()));
+        assert_eq!(log.can_continue(2, 1), Ok(()));
+        assert_eq!(log.can_continue(4, 1), Err(Resync::Diverged));
+        assert_eq!(log.can_continue(3, 2), Err(Resync::Diverged));
+        assert_eq!(log.can_continue(5, 2), Err(Resync::Diverged));
+        assert_eq!(log.can_continue(0, 0), Err(Resync::OutOfBacklog));
+        assert_eq!(
+            log.since(2).iter().map(|r| r.offset).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        log.set_backlog_limit(1);
+        assert_eq!(log.can_continue(2, 1), Err(Resync::OutOfBacklog));
+        assert_eq!(log.can_continue(4, 2), Ok(()));
+    }
+}

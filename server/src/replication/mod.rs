@@ -1,0 +1,237 @@
+//! Replication of partitions between shard servers: the leader's log of effects ([`log`]), the
+//! stream that carries it to followers over the replication port ([`leader`], [`wire`]), and
+//! the followers' side ([`follower`]).
+//!
+//! In `sync` mode a reply leaves the leader only once every member of the partition's in-sync
+//! set has every record written before it (reads too: nothing a client saw can be lost by a
+//! failover that elects from that set). A member that lags past `replica-lag-timeout` is
+//! removed from the set in etcd before writes go on without it; a follower that has caught up
+//! counts for acknowledgements at once and is added to the set in etcd after.
+
+pub mod follower;
+pub mod leader;
+pub mod log;
+pub mod wire;
+
+use crate::state::Server;
+use ahash::AHashMap;
+use parking_lot::Mutex;
+use slotcache_cluster::records::{PartitionRecord, ReplicationMode};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// What a server knows about replication in its cluster.
+pub struct Replication {
+    pub node_id: String,
+    pub mode: ReplicationMode,
+    pub lag_timeout: Duration,
+    backlog: usize,
+    /// Replication addresses of the nodes, by id.
+    addrs: Mutex<AHashMap<String, String>>,
+    /// Per hosted partition: its record as last seen, driving the partition's task.
+    assignments: Mutex<AHashMap<u32, watch::Sender<Option<PartitionRecord>>>>,
+    /// Per partition this server leads: its followers' progress.
+    progress: Mutex<AHashMap<u32, Arc<Progress>>>,
+    pub store: tokio::sync::Mutex<slotcache_cluster::store::Store>,
+}
+
+impl Replication {
+    pub fn new(
+        node_id: &str,
+        mode: ReplicationMode,
+        lag_timeout: Duration,
+        backlog: usize,
+        store: slotcache_cluster::store::Store,
+    ) -> Replication {
+        Replication {
+            node_id: node_id.to_string(),
+            mode,
+            lag_timeout,
+            backlog,
+            addrs: Mutex::default(),
+            assignments: Mutex::default(),
+            progress: Mutex::default(),
+            store: tokio::sync::Mutex::new(store),
+        }
+    }
+
+    pub fn set_node_addr(&self, node: &str, addr: Option<String>) {
+        let mut addrs = self.addrs.lock();
+        match addr.filter(|a| !a.is_empty()) {
+            Some(addr) => addrs.insert(node.to_string(), addr),
+            None => addrs.remove(node),
+        };
+    }
+
+    pub fn node_addr(&self, node: &str) -> Option<String> {
+        self.addrs.lock().get(node).cloned()
+    }
+
+    pub fn progress(&self, pid: u32) -> Option<Arc<Progress>> {
+        self.progress.lock().get(&pid).cloned()
+    }
+
+    /// Takes a partition's record: sets the local copy's role before the routes change (a
+    /// copy that stops leading stops recording at once), and hands the record to the
+    /// partition's task, started on first sight.
+    pub fn assign(&self, server: &Arc<Server>, pid: u32, record: Option<PartitionRecord>) {
+        let me = self.node_id.as_str();
+        let hosted = record
+            .as_ref()
+            .is_some_and(|r| r.replicas.iter().any(|n| n == me));
+        let leads = record
+            .as_ref()
+            .is_some_and(|r| r.leader.as_deref() == Some(me));
+        if let (Some(keyspace), Some(record)) = (server.engine.get(pid), record.as_ref()) {
+            let mut ks = keyspace.lock();
+            ks.log.set_backlog_limit(self.backlog);
+            if leads {
+                let fresh = self.progress(pid).is_none_or(|p| p.epoch != record.epoch);
+                if fresh {
+                    let isr = record.isr.iter().filter(|n| *n != me).cloned().collect();
+                    let progress = Arc::new(Progress::new(record.epoch, isr));
+                    self.progress.lock().insert(pid, progress);
+                }
+                ks.log.lead(record.epoch);
+            } else {
+                self.progress.lock().remove(&pid);
+                ks.log.follow(record.epoch);
+            }
+        }
+        if !leads {
+            self.progress.lock().remove(&pid);
+        }
+        let mut assignments = self.assignments.lock();
+        if !hosted {
+            assignments.remove(&pid);
+            return;
+        }
+        match assignments.get(&pid) {
+            Some(sender) => {
+                sender.send_replace(record);
+            }
+            None => {
+                let (sender, receiver) = watch::channel(record);
+                assignments.insert(pid, sender);
+                tokio::spawn(follower::run_partition(server.clone(), pid, receiver));
+            }
+        }
+    }
+}
+
+/// A led partition's followers: what each has acknowledged, and which of them count.
+pub struct Progress {
+    pub epoch: u64,
+    state: Mutex<ProgressState>,
+    /// Every record before this offset is on every counted member.
+    committed: watch::Sender<u64>,
+}
+
+struct ProgressState {
+    /// Followers whose acknowledgements a reply waits for: the in-sync set, less this leader.
+    members: Vec<String>,
+    /// Next offset each attached follower has acknowledged.
+    acked: AHashMap<String, u64>,
+    /// When each member started lagging behind the head.
+    behind_since: AHashMap<String, Instant>,
+}
+
+impl Progress {
+    fn new(epoch: u64, members: Vec<String>) -> Progress {
+        let progress = Progress {
+            epoch,
+            state: Mutex::new(ProgressState {
+                members,
+                acked: AHashMap::new(),
+                behind_since: AHashMap::new(),
+            }),
+            committed: watch::channel(0).0,
+        };
+        progress.recompute();
+        progress
+    }
+
+    /// A follower acknowledged every record before `next`.
+    pub fn acked(&self, node: &str, next: u64) {
+        self.state.lock().acked.insert(node.to_string(), next);
+        self.recompute();
+    }
+
+    /// A follower's stream ended.
+    pub fn detached(&self, node: &str) {
+        self.state.lock().acked.remove(node);
+        self.recompute();
+    }
+
+    pub fn members(&self) -> Vec<String> {
+        self.state.lock().members.clone()
+    }
+
+    fn recompute(&self) {
+        let state = self.state.lock();
+        let committed = state
+            .members
+            .iter()
+            .map(|m| state.acked.get(m).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(u64::MAX);
+        drop(state);
+        self.committed.send_if_modified(|current| {
+            let changed = *current != committed;
+            *current = committed;
+            changed
+        });
+    }
+
+    /// Waits until every counted member has every record before `head`.
+    pub async fn committed(&self, head: u64) {
+        let mut receiver = self.committed.subscribe();
+        let _ = receiver.wait_for(|committed| *committed >= head).await;
+    }
+
+    /// Members lagging behind `head` for longer than `timeout`, and attached non-members that
+    /// have caught up with it.
+    fn changes(&self, head: u64, timeout: Duration) -> (Vec<String>, Vec<String>) {
+        let mut state = self.state.lock();
+        let now = Instant::now();
+        let mut lagging = Vec::new();
+        for member in state.members.clone() {
+            let acked = state.acked.get(&member).copied().unwrap_or(0);
+            if acked >= head {
+                state.behind_since.remove(&member);
+                continue;
+            }
+            let since = *state.behind_since.entry(member.clone()).or_insert(now);
+            if now.duration_since(since) >= timeout {
+                lagging.push(member);
+            }
+        }
+        let caught_up = state
+            .acked
+            .iter()
+            .filter(|(node, acked)| **acked >= head && !state.members.contains(node))
+            .map(|(node, _)| node.clone())
+            .collect();
+        (lagging, caught_up)
+    }
+
+    /// A caught-up follower counts for acknowledgements from now on.
+    fn count(&self, node: &str) {
+        let mut state = self.state.lock();
+        if !state.members.iter().any(|m| m == node) {
+            state.members.push(node.to_string());
+        }
+        drop(state);
+        self.recompute();
+    }
+
+    /// A member no longer in the in-sync set (etcd says so already) stops counting.
+    fn uncount(&self, node: &str) {
+        let mut state = self.state.lock();
+        state.members.retain(|m| m != node);
+        state.behind_since.remove(node);
+        drop(state);
+        self.recompute();
+    }
+}

@@ -1,0 +1,264 @@
+//! The replication stream's messages, each a flat RESP array of bulk strings, so both ends
+//! read them with the request parser and its limits.
+
+use super::log::{Effect, Record};
+use bytes::{Bytes, BytesMut};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Follower → leader, first: attach to `pid` as led at `epoch`, from `next` (the follower's
+    /// last record was written in `last_epoch`).
+    Sync {
+        pid: u32,
+        epoch: u64,
+        next: u64,
+        last_epoch: u64,
+        node: String,
+    },
+    /// Leader: the stream continues from the follower's offset.
+    Continue,
+    /// Leader: a snapshot of the partition as of `next` follows in `chunks` messages, then
+    /// the records from `next`.
+    Full {
+        next: u64,
+        last_epoch: u64,
+        now: i64,
+        chunks: u64,
+    },
+    /// Part of a snapshot: effects recreating keys of database `db`.
+    Snapshot {
+        db: usize,
+        effects: Vec<Effect>,
+    },
+    Record(Record),
+    /// Follower: every record before `next` is applied.
+    Ack {
+        next: u64,
+    },
+    /// Leader: this stream cannot be served (not leading, another epoch).
+    Refused(String),
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("malformed replication message: {0}")]
+pub struct WireError(&'static str);
+
+impl Message {
+    pub fn encode(&self) -> Bytes {
+        let mut fields: Vec<Bytes> = Vec::new();
+        let number = |n: i128| Bytes::from(n.to_string());
+        match self {
+            Message::Sync {
+                pid,
+                epoch,
+                next,
+                last_epoch,
+                node,
+            } => {
+                fields.push(Bytes::from_static(b"sync"));
+                fields.extend(
+                    [
+                        *pid as i128,
+                        *epoch as i128,
+                        *next as i128,
+                        *last_epoch as i128,
+                    ]
+                    .map(number),
+                );
+                fields.push(Bytes::from(node.clone()));
+            }
+            Message::Continue => fields.push(Bytes::from_static(b"continue")),
+            Message::Full {
+                next,
+                last_epoch,
+                now,
+                chunks,
+            } => {
+                fields.push(Bytes::from_static(b"full"));
+                fields.extend(
+                    [
+                        *next as i128,
+                        *last_epoch as i128,
+                        *now as i128,
+                        *chunks as i128,
+                    ]
+                    .map(number),
+                );
+            }
+            Message::Snapshot { db, effects } => {
+                fields.push(Bytes::from_static(b"snapshot"));
+                fields.push(number(*db as i128));
+                push_effects(&mut fields, effects);
+            }
+            Message::Record(record) => {
+                fields.push(Bytes::from_static(b"record"));
+                fields.extend(
+                    [
+                        record.offset as i128,
+                        record.epoch as i128,
+                        record.now as i128,
+                        record.db as i128,
+                    ]
+                    .map(number),
+                );
+                push_effects(&mut fields, &record.effects);
+            }
+            Message::Ack { next } => {
+                fields.push(Bytes::from_static(b"ack"));
+                fields.push(number(*next as i128));
+            }
+            Message::Refused(why) => {
+                fields.push(Bytes::from_static(b"refused"));
+                fields.push(Bytes::from(why.clone()));
+            }
+        }
+        encode_array(&fields)
+    }
+
+    pub fn decode(fields: Vec<Bytes>) -> Result<Message, WireError> {
+        let mut fields = fields.into_iter();
+        let kind = fields.next().ok_or(WireError("empty"))?;
+        let message = match &kind[..] {
+            b"sync" => Message::Sync {
+                pid: number(fields.next())?,
+                epoch: number(fields.next())?,
+                next: number(fields.next())?,
+                last_epoch: number(fields.next())?,
+                node: String::from_utf8_lossy(&fields.next().ok_or(WireError("node"))?)
+                    .into_owned(),
+            },
+            b"continue" => Message::Continue,
+            b"full" => Message::Full {
+                next: number(fields.next())?,
+                last_epoch: number(fields.next())?,
+                now: number(fields.next())?,
+                chunks: number(fields.next())?,
+            },
+            b"snapshot" => Message::Snapshot {
+                db: number(fields.next())?,
+                effects: take_effects(&mut fields)?,
+            },
+            b"record" => Message::Record(Record {
+                offset: number(fields.next())?,
+                epoch: number(fields.next())?,
+                now: number(fields.next())?,
+                db: number(fields.next())?,
+                effects: take_effects(&mut fields)?,
+            }),
+            b"ack" => Message::Ack {
+                next: number(fields.next())?,
+            },
+            b"refused" => Message::Refused(
+                String::from_utf8_lossy(&fields.next().unwrap_or_default()).into_owned(),
+            ),
+            _ => return Err(WireError("unknown kind")),
+        };
+        Ok(message)
+    }
+}
+
+fn push_effects(fields: &mut Vec<Bytes>, effects: &[Effect]) {
+    fields.push(Bytes::from(effects.len().to_string()));
+    for effect in effects {
+        fields.push(Bytes::from(effect.len().to_string()));
+        fields.extend(effect.iter().cloned());
+    }
+}
+
+fn take_effects(fields: &mut impl Iterator<Item = Bytes>) -> Result<Vec<Effect>, WireError> {
+    let count: usize = number(fields.next())?;
+    let mut effects = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let len: usize = number(fields.next())?;
+        let effect: Effect = fields.by_ref().take(len).collect();
+        if effect.len() != len || len == 0 {
+            return Err(WireError("short effect"));
+        }
+        effects.push(effect);
+    }
+    Ok(effects)
+}
+
+fn number<T: std::str::FromStr>(field: Option<Bytes>) -> Result<T, WireError> {
+    let field = field.ok_or(WireError("missing field"))?;
+    std::str::from_utf8(&field)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or(WireError("not a number"))
+}
+
+fn encode_array(fields: &[Bytes]) -> Bytes {
+    let mut out = BytesMut::with_capacity(16 + fields.iter().map(|f| f.len() + 16).sum::<usize>());
+    out.extend_from_slice(format!("*{}\r\n", fields.len()).as_bytes());
+    for field in fields {
+        out.extend_from_slice(format!("${}\r\n", field.len()).as_bytes());
+        out.extend_from_slice(field);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resp::{ParseLimits, RequestParser};
+
+    fn round_trip(message: Message) {
+        let mut input = BytesMut::from(&message.encode()[..]);
+        let fields = RequestParser::default()
+            .next_request(&mut input, &ParseLimits::default())
+            .expect("parses")
+            .expect("complete");
+        assert_eq!(Message::decode(fields), Ok(message));
+    }
+
+    #[test]
+    fn every_message_survives_the_wire() {
+        let effect = |line: &str| -> Effect {
+            line.split(' ')
+                .map(|w| Bytes::from(w.to_string()))
+                .collect()
+        };
+        round_trip(Message::Sync {
+            pid: 3,
+            epoch: 7,
+            next: 42,
+            last_epoch: 6,
+            node: "server-1".into(),
+        });
+        round_trip(Message::Continue);
+        round_trip(Message::Full {
+            next: 9,
+            last_epoch: 2,
+            now: 1_700_000_000_000,
+            chunks: 3,
+        });
+        round_trip(Message::Snapshot {
+            db: 0,
+            effects: vec![effect("RESTORE k 0 xyz ABSTTL REPLACE")],
+        });
+        round_trip(Message::Record(Record {
+            offset: 5,
+            epoch: 2,
+            now: -1,
+            db: 0,
+            effects: vec![effect("SET a 1"), effect("MULTI-ARG x y z")],
+        }));
+        round_trip(Message::Ack { next: 6 });
+        round_trip(Message::Refused("not leading".into()));
+    }
+
+    #[test]
+    fn malformed_messages_are_errors() {
+        let fields = |line: &str| -> Vec<Bytes> {
+            line.split(' ')
+                .map(|w| Bytes::from(w.to_string()))
+                .collect()
+        };
+        assert!(Message::decode(fields("record 1 2 3 0 1 5 SET a")).is_err());
+        assert!(Message::decode(fields("ack x")).is_err());
+        assert!(Message::decode(fields("hello")).is_err());
+        assert!(Message::decode(fields("record 1 2 3 0 1 0")).is_err());
+    }
+}
