@@ -18,6 +18,11 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(partitions: u32, rf: u32) -> Cluster {
+        Cluster::with_mode(partitions, rf, "sync")
+    }
+
+    /// A cluster replicating in `mode` (`sync` or `async`).
+    pub fn with_mode(partitions: u32, rf: u32, mode: &str) -> Cluster {
         let etcd = start_etcd();
         let endpoint = format!("http://127.0.0.1:{}", etcd.port);
         let name = "test".to_string();
@@ -36,6 +41,8 @@ impl Cluster {
                 &rf.to_string(),
                 "--lease-ttl",
                 &TTL.to_string(),
+                "--replication-mode",
+                mode,
             ],
         );
         assert!(ok, "cluster init: {err}");

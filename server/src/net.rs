@@ -133,8 +133,11 @@ async fn connection_loop(
         let waiting_for_script = backlog.waiting_for_script && blocked.is_none();
         let committed = async {
             for (progress, head) in &commits {
-                progress.committed(*head).await;
+                if !progress.committed(*head).await {
+                    return false;
+                }
             }
+            true
         };
         let idle = async {
             match (idle_timeout, deadline) {
@@ -195,7 +198,14 @@ async fn connection_loop(
                     out.buf = BytesMut::with_capacity(16 * 1024);
                 }
             }
-            () = committed, if !commits.is_empty() => commits.clear(),
+            committed = committed, if !commits.is_empty() => {
+                if !committed {
+                    // Leadership moved before the replicas had these writes: their outcome is
+                    // unknown, and the client learns it by losing the connection, not by a reply.
+                    return Ok(());
+                }
+                commits.clear();
+            }
             _ = tokio::time::sleep(SCRIPT_POLL), if waiting_for_script => {
                 *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
             }

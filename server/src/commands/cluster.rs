@@ -2,9 +2,12 @@
 //! addresses. A shard server is no Redis Cluster node (the proxies present the cluster), so
 //! these run only in cluster mode, and the proxy is their caller: COUNTKEYSINSLOT and
 //! GETKEYSINSLOT are routed to the slot's partition, and PARTITION points the connection's
-//! keyless requests (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHALL) at one partition.
+//! keyless requests (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHALL) at one partition. DIGEST
+//! fingerprints any copy this server hosts, leader or follower, to compare replicas.
 
 use super::{Args, CmdError, CmdResult, CommandSpec, Ctx};
+use crate::engine::dump::{checksum, serialize};
+use crate::engine::Keyspace;
 use crate::resp::parse::parse_i64;
 use slotcache_cluster::{key_slot, SLOTS};
 
@@ -64,6 +67,57 @@ fn partition(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// `CLUSTER DIGEST <pid>`: the copy's next log offset, the epoch of its last record, its key
+/// count, and an order-independent fingerprint of its keys, values and deadlines.
+fn digest(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    cluster_mode(ctx)?;
+    let pid = parse_i64(&args[2])
+        .and_then(|pid| u32::try_from(pid).ok())
+        .ok_or_else(|| CmdError::err("Invalid partition"))?;
+    let current = ctx
+        .client
+        .partition
+        .as_ref()
+        .is_some_and(|(p, _)| *p == pid);
+    let (offset, epoch, keys, fingerprint) = if current {
+        fingerprint(ctx.ks, ctx.now)
+    } else {
+        let keyspace = ctx
+            .server
+            .engine
+            .get(pid)
+            .ok_or_else(|| CmdError::err("This server hosts no copy of that partition"))?;
+        let ks = keyspace.lock();
+        fingerprint(&ks, ctx.now)
+    };
+    ctx.out.array(4);
+    ctx.out.int(offset as i64);
+    ctx.out.int(epoch as i64);
+    ctx.out.int(keys as i64);
+    ctx.out.bulk(format!("{fingerprint:016x}").as_bytes());
+    Ok(())
+}
+
+fn fingerprint(ks: &Keyspace, now: i64) -> (u64, u64, usize, u64) {
+    let now = ks.log.expiry_clock(now);
+    let (mut keys, mut combined) = (0, 0u64);
+    for (index, db) in ks.dbs.iter().enumerate() {
+        db.for_each_live_key(now, |key| {
+            let Some(entry) = db.peek_entry(key) else {
+                return;
+            };
+            let mut item = index.to_le_bytes().to_vec();
+            item.extend_from_slice(&(key.len() as u64).to_le_bytes());
+            item.extend_from_slice(key);
+            item.extend_from_slice(&db.deadline(key).unwrap_or(0).to_le_bytes());
+            item.extend_from_slice(&serialize(&entry.value));
+            keys += 1;
+            combined = combined.wrapping_add(checksum(&item));
+        });
+    }
+    (ks.log.next_offset(), ks.log.last_epoch(), keys, combined)
+}
+
 const fn sub(
     name: &'static str,
     arity: i64,
@@ -105,6 +159,15 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             "3.0.0",
             "O(N) where N is the number of keys in the partition",
             countkeysinslot,
+        ),
+        sub(
+            "cluster|digest",
+            3,
+            "",
+            "Fingerprints this server's copy of a partition (offset, epoch, keys, digest)",
+            "slotcache",
+            "O(N) where N is the number of keys in the partition",
+            digest,
         ),
         sub(
             "cluster|getkeysinslot",

@@ -19,7 +19,7 @@ const TYPE_LIST: u8 = 3;
 const TYPE_ZSET: u8 = 4;
 const TYPE_STREAM: u8 = 5;
 
-fn checksum(data: &[u8]) -> u64 {
+pub fn checksum(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     })

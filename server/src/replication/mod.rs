@@ -17,6 +17,7 @@ use crate::state::Server;
 use ahash::AHashMap;
 use parking_lot::Mutex;
 use slotcache_cluster::records::{PartitionRecord, ReplicationMode};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -91,16 +92,15 @@ impl Replication {
                 if fresh {
                     let isr = record.isr.iter().filter(|n| *n != me).cloned().collect();
                     let progress = Arc::new(Progress::new(record.epoch, isr));
-                    self.progress.lock().insert(pid, progress);
+                    self.retire(self.progress.lock().insert(pid, progress));
                 }
                 ks.log.lead(record.epoch);
             } else {
-                self.progress.lock().remove(&pid);
                 ks.log.follow(record.epoch);
             }
         }
         if !leads {
-            self.progress.lock().remove(&pid);
+            self.retire(self.progress.lock().remove(&pid));
         }
         let mut assignments = self.assignments.lock();
         if !hosted {
@@ -120,9 +120,20 @@ impl Replication {
     }
 }
 
+impl Replication {
+    fn retire(&self, progress: Option<Arc<Progress>>) {
+        if let Some(progress) = progress {
+            progress.retired.store(true, Ordering::Release);
+            progress.committed.send_modify(|_| {});
+        }
+    }
+}
+
 /// A led partition's followers: what each has acknowledged, and which of them count.
 pub struct Progress {
     pub epoch: u64,
+    /// This server stopped leading at `epoch`: what was not committed by then never will be.
+    retired: AtomicBool,
     state: Mutex<ProgressState>,
     /// Every record before this offset is on every counted member.
     committed: watch::Sender<u64>,
@@ -141,6 +152,7 @@ impl Progress {
     fn new(epoch: u64, members: Vec<String>) -> Progress {
         let progress = Progress {
             epoch,
+            retired: AtomicBool::new(false),
             state: Mutex::new(ProgressState {
                 members,
                 acked: AHashMap::new(),
@@ -184,10 +196,15 @@ impl Progress {
         });
     }
 
-    /// Waits until every counted member has every record before `head`.
-    pub async fn committed(&self, head: u64) {
+    /// Waits until every counted member has every record before `head`: true then, false
+    /// when this server stopped leading first (the records' fate is unknown to the client).
+    pub async fn committed(&self, head: u64) -> bool {
         let mut receiver = self.committed.subscribe();
-        let _ = receiver.wait_for(|committed| *committed >= head).await;
+        let reached = receiver
+            .wait_for(|committed| *committed >= head || self.retired.load(Ordering::Acquire))
+            .await
+            .map(|committed| *committed >= head);
+        reached.unwrap_or(false)
     }
 
     /// Members lagging behind `head` for longer than `timeout`, and attached non-members that
