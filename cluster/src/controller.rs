@@ -81,19 +81,50 @@ async fn lead(
 ) -> Result<(), ControlError> {
     let mut node_changes = store.watch(&store.keys.nodes(), 0);
     let mut requests = store.watch(&store.keys.requests(), 0);
+    let mut suspects = store.watch(&store.keys.suspects(), 0);
     loop {
+        check_suspects(store).await?;
         carry_out_requests(store, config, leadership).await?;
         reconcile(store, config, leadership).await?;
         // Wait for something to happen, then let a burst settle.
         tokio::select! {
             _ = node_changes.recv() => {}
             _ = requests.recv() => {}
+            _ = suspects.recv() => continue,
             _ = tokio::time::sleep(IDLE_RECHECK) => {}
         }
         while let Ok(Some(_)) =
             tokio::time::timeout(Duration::from_millis(50), node_changes.recv()).await
         {}
     }
+}
+
+/// How long a suspect's port gets to answer before the report is dropped as inconclusive.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Acts on crash reports: a reported node whose client port refuses connections has no
+/// process behind it, so its lease is revoked now instead of expiring a TTL later. A node that
+/// still accepts connections (slow, paused, cut off from etcd) is left to its lease.
+async fn check_suspects(store: &mut Store) -> Result<(), ControlError> {
+    let keys = store.keys.clone();
+    let (reports, _) = store.snapshot(&keys.suspects()).await?;
+    for (key, _) in reports {
+        let Some(node) = key.strip_prefix(&keys.suspects()).map(str::to_string) else {
+            continue;
+        };
+        let record: Option<NodeRecord> = store.get(&keys.node(&node)).await?;
+        let addr = record.map(|r| r.client_addr).unwrap_or_default();
+        let probe = tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(&addr));
+        let refused = matches!(
+            probe.await,
+            Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused
+        );
+        if refused && store.revoke_lease_of(&keys.active_node(&node)).await? {
+            warn!(%node, "crash confirmed (its port refuses connections): lease revoked");
+        }
+        store.delete(&key).await?;
+    }
+    Ok(())
 }
 
 /// An operator's request, as `slotcache` writes it under `requests/`.

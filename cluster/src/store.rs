@@ -99,6 +99,16 @@ impl Keys {
         format!("{}requests/{kind}/{pid}", self.prefix)
     }
 
+    /// Reports that a node's process looks crashed (its connections reset, reconnects
+    /// refused), by node id; the controller confirms before it acts.
+    pub fn suspects(&self) -> String {
+        format!("{}suspects/", self.prefix)
+    }
+
+    pub fn suspect(&self, node: &str) -> String {
+        format!("{}suspects/{node}", self.prefix)
+    }
+
     /// The election name; etcd keeps each candidate's key under it.
     pub fn controller_election(&self) -> String {
         format!("{}controller/leader", self.prefix)
@@ -178,6 +188,18 @@ impl Store {
     pub async fn put<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
         self.client.put(key, encode(value), None).await?;
         Ok(())
+    }
+
+    /// Revokes the lease `key` is bound to, if any: every key under it goes at once.
+    pub async fn revoke_lease_of(&mut self, key: &str) -> Result<bool, StoreError> {
+        let response = self.client.get(key, None).await?;
+        match response.kvs().first().map(|kv| kv.lease()) {
+            Some(lease) if lease != 0 => {
+                self.client.lease_revoke(lease).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     pub async fn delete(&mut self, key: &str) -> Result<bool, StoreError> {

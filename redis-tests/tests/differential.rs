@@ -285,8 +285,9 @@ fn command_table_matches_redis() {
             // Redis's SCRIPT also has DEBUG, for its Lua debugger.
             "script",
             // A shard server answers only the slot questions of CLUSTER, plus its own
-            // PARTITION (the proxy's way to address a partition).
+            // PARTITION (the proxy's way to address a partition) and DIGEST (comparing copies).
             "cluster",
+            "cluster|digest",
             "cluster|partition",
         ]
         .contains(&text.as_str())

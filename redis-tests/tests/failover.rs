@@ -37,6 +37,8 @@ struct Outcome {
 
 /// What a fault cost, over every writer.
 struct Summary {
+    /// From the fault until every partition had a leader other than the victim.
+    took_over: Duration,
     acked: Vec<(String, String)>,
     lost: usize,
     errors: Vec<String>,
@@ -50,6 +52,7 @@ impl Summary {
         stop: &AtomicBool,
         writers: Vec<std::thread::JoinHandle<Outcome>>,
         url: &str,
+        took_over: Duration,
     ) -> Summary {
         stop.store(true, Ordering::Relaxed);
         let outcomes: Vec<Outcome> = writers
@@ -62,6 +65,7 @@ impl Summary {
             eprintln!("lost, first ones: {:?}", &lost[..lost.len().min(5)]);
         }
         Summary {
+            took_over,
             lost: lost.len(),
             errors: outcomes.iter().flat_map(|o| o.errors.clone()).collect(),
             outage: outcomes
@@ -78,14 +82,14 @@ impl Summary {
         }
     }
 
-    fn report(&self, fault: &str, took_over: Duration) {
+    fn report(&self, fault: &str) {
         eprintln!(
             "{fault}: {} writes acknowledged, {} lost; new leaders {:.2} s after the fault; \
              longest write outage {:.2} s, longest acknowledged write {:.2} s; {} client \
              errors {:?}",
             self.acked.len(),
             self.lost,
-            took_over.as_secs_f64(),
+            self.took_over.as_secs_f64(),
             self.outage.as_secs_f64(),
             self.wait.as_secs_f64(),
             self.errors.len(),
@@ -284,8 +288,8 @@ fn leader_fault(
     let took_over = started.elapsed();
     recover(stack, index);
     std::thread::sleep(Duration::from_secs(3));
-    let summary = Summary::collect(&stop, writers, &url);
-    summary.report(&format!("{name} of leader {victim}"), took_over);
+    let summary = Summary::collect(&stop, writers, &url, took_over);
+    summary.report(&format!("{name} of leader {victim}"));
     assert!(summary.acked.len() > 1000, "the load ran");
     assert!(
         took_over < Duration::from_secs(TTL + 1) + Duration::from_millis(500),
@@ -306,17 +310,31 @@ fn signal(server: &Process, name: &str) {
 #[test]
 fn killing_a_leader_under_load_loses_no_acknowledged_write() {
     let mut stack = stack(8, 2, "sync");
-    let kill = |stack: &mut Stack, index: usize| drop(stack.servers[index].take());
-    let summary = leader_fault(&mut stack, "kill -9 (sync)", kill, |_, _| {});
-    assert_eq!(summary.lost, 0, "acknowledged writes lost");
-    let bound = Duration::from_secs(TTL + 4);
+    let mut takeovers = Vec::new();
+    for _ in 0..5 {
+        let kill = |stack: &mut Stack, index: usize| drop(stack.servers[index].take());
+        // The killed node comes back as a new, empty process: it rejoins as a follower.
+        let restart = |stack: &mut Stack, index: usize| {
+            stack.servers[index] = Some(stack.cluster.server(NODES[index]));
+        };
+        let summary = leader_fault(&mut stack, "kill -9 (sync)", kill, restart);
+        assert_eq!(summary.lost, 0, "acknowledged writes lost");
+        let bound = Duration::from_secs(TTL + 1);
+        assert!(
+            summary.outage < bound && summary.wait < bound,
+            "writes stalled too long"
+        );
+        takeovers.push(summary.took_over);
+        // Every copy matches its leader before the next round.
+        replicas_converge(&stack, 8, 2);
+    }
+    takeovers.sort();
+    let median = takeovers[takeovers.len() / 2];
+    eprintln!("kill -9 (sync): median takeover {median:?} over {takeovers:?}");
     assert!(
-        summary.outage < bound && summary.wait < bound,
-        "writes stalled too long"
+        median < Duration::from_secs(1),
+        "median takeover {median:?}"
     );
-    // The cluster restores RF on the two nodes left, and every copy matches its leader.
-    let compared = replicas_converge(&stack, 8, 2);
-    eprintln!("{compared} copies identical once the replication factor was restored");
 }
 
 #[test]

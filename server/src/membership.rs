@@ -99,6 +99,14 @@ pub async fn join(
             }
         })
         .await?;
+    let watcher = server.clone();
+    store
+        .mirror(&keys.active_nodes(), move |name, value| {
+            if let Some(replication) = watcher.replication.get() {
+                replication.set_alive(name, value.is_some());
+            }
+        })
+        .await?;
     let node = node_id.to_string();
     store
         .mirror_records(&keys.partitions(), move |name, record| {

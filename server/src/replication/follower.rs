@@ -74,10 +74,39 @@ async fn follow(server: &Arc<Server>, pid: u32, leader: &str, epoch: u64) {
     loop {
         match attach(server, pid, leader, epoch).await {
             Ok(()) => backoff = Duration::from_millis(20),
+            Err(StreamError::Io(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                debug!(
+                    partition = pid,
+                    leader, "leader refuses connections: reporting it"
+                );
+                report_crash(server, leader).await;
+            }
+            Err(StreamError::Refused(why)) => {
+                // The leader has not taken up its epoch yet: ask again soon.
+                debug!(partition = pid, leader, why, "attach refused");
+                backoff = Duration::from_millis(20);
+            }
             Err(err) => debug!(partition = pid, leader, %err, "replication stream broke"),
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Tells the controller that `node` looks crashed; it confirms before acting.
+async fn report_crash(server: &Server, node: &str) {
+    let Some(replication) = server.replication.get() else {
+        return;
+    };
+    let report = async {
+        let mut store = replication.store.lock().await;
+        let key = store.keys.suspect(node);
+        // The report lapses by itself if nobody acts on it.
+        let lease = store.grant(2).await?;
+        store.put_leased(&key, &replication.node_id, lease).await
+    };
+    if let Ok(Err(err)) = tokio::time::timeout(Duration::from_secs(1), report).await {
+        debug!(%err, node, "crash report failed");
     }
 }
 
@@ -150,14 +179,20 @@ async fn attach(
             }
             info!(partition = pid, leader, next, "full resync");
         }
-        Message::Refused(why) => return Err(StreamError::Protocol(why)),
+        Message::Refused(why) => return Err(StreamError::Refused(why)),
         other => return Err(StreamError::Protocol(format!("unexpected {other:?}"))),
     }
     // Where this copy stands now: it may count as caught up before any record comes.
     let next = keyspace.lock().log.next_offset();
     writer.write_all(&Message::Ack { next }.encode()).await?;
     loop {
-        let mut batch = vec![messages.next().await?];
+        let first = tokio::select! {
+            message = messages.next() => message?,
+            () = gone(replication, leader) => {
+                return Err(StreamError::Protocol(format!("{leader}'s liveness key is gone")));
+            }
+        };
+        let mut batch = vec![first];
         while let Some(message) = messages.buffered()? {
             batch.push(message);
         }
@@ -185,6 +220,14 @@ async fn attach(
         writer
             .write_all(&Message::Ack { next: applied }.encode())
             .await?;
+    }
+}
+
+/// Resolves once `node`'s liveness key is gone: its lease expired or was revoked, so another
+/// leader may be elected, and this follower must not acknowledge it any more.
+async fn gone(replication: &super::Replication, node: &str) {
+    while !replication.is_gone(node) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -29,6 +29,8 @@ pub enum StreamError {
     Wire(#[from] super::wire::WireError),
     #[error("protocol: {0}")]
     Protocol(String),
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("the stream ended")]
     Closed,
 }
@@ -305,7 +307,9 @@ pub async fn keep_in_sync(server: Arc<Server>, pid: u32, epoch: u64) {
             return;
         }
         let head = keyspace.lock().log.next_offset();
-        let (lagging, caught_up) = progress.changes(head, replication.lag_timeout);
+        let (lagging, caught_up) = progress.changes(head, replication.lag_timeout, |node| {
+            replication.is_gone(node)
+        });
         for node in lagging {
             if set_isr(&server, pid, epoch, &node, false).await {
                 warn!(partition = pid, %node, "replica lagging: removed from the in-sync set");

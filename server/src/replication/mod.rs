@@ -30,6 +30,9 @@ pub struct Replication {
     backlog: usize,
     /// Replication addresses of the nodes, by id.
     addrs: Mutex<AHashMap<String, String>>,
+    /// Nodes whose liveness key is gone (lease expired or revoked): a leader drops them from
+    /// its in-sync sets at once, a follower stops acknowledging them.
+    gone: Mutex<ahash::AHashSet<String>>,
     /// Per hosted partition: its record as last seen, driving the partition's task.
     assignments: Mutex<AHashMap<u32, watch::Sender<Option<PartitionRecord>>>>,
     /// Per partition this server leads: its followers' progress.
@@ -51,6 +54,7 @@ impl Replication {
             lag_timeout,
             backlog,
             addrs: Mutex::default(),
+            gone: Mutex::default(),
             assignments: Mutex::default(),
             progress: Mutex::default(),
             store: tokio::sync::Mutex::new(store),
@@ -63,6 +67,19 @@ impl Replication {
             Some(addr) => addrs.insert(node.to_string(), addr),
             None => addrs.remove(node),
         };
+    }
+
+    /// A node's liveness key came (true) or went (false).
+    pub fn set_alive(&self, node: &str, alive: bool) {
+        let mut gone = self.gone.lock();
+        match alive {
+            true => gone.remove(node),
+            false => gone.insert(node.to_string()),
+        };
+    }
+
+    pub fn is_gone(&self, node: &str) -> bool {
+        self.gone.lock().contains(node)
     }
 
     pub fn node_addr(&self, node: &str) -> Option<String> {
@@ -88,11 +105,14 @@ impl Replication {
             let mut ks = keyspace.lock();
             ks.log.set_backlog_limit(self.backlog);
             if leads {
-                let fresh = self.progress(pid).is_none_or(|p| p.epoch != record.epoch);
-                if fresh {
-                    let isr = record.isr.iter().filter(|n| *n != me).cloned().collect();
-                    let progress = Arc::new(Progress::new(record.epoch, isr));
-                    self.retire(self.progress.lock().insert(pid, progress));
+                match self.progress(pid).filter(|p| p.epoch == record.epoch) {
+                    // A replica moved away stops counting (it is no longer electable either).
+                    Some(progress) => progress.keep_replicas(&record.replicas),
+                    None => {
+                        let isr = record.isr.iter().filter(|n| *n != me).cloned().collect();
+                        let progress = Arc::new(Progress::new(record.epoch, isr));
+                        self.retire(self.progress.lock().insert(pid, progress));
+                    }
                 }
                 ks.log.lead(record.epoch);
             } else {
@@ -207,9 +227,14 @@ impl Progress {
         reached.unwrap_or(false)
     }
 
-    /// Members lagging behind `head` for longer than `timeout`, and attached non-members that
-    /// have caught up with it.
-    fn changes(&self, head: u64, timeout: Duration) -> (Vec<String>, Vec<String>) {
+    /// Members lagging behind `head` for longer than `timeout` (at once when `gone` says
+    /// their process is), and attached non-members that have caught up with it.
+    fn changes(
+        &self,
+        head: u64,
+        timeout: Duration,
+        gone: impl Fn(&str) -> bool,
+    ) -> (Vec<String>, Vec<String>) {
         let mut state = self.state.lock();
         let now = Instant::now();
         let mut lagging = Vec::new();
@@ -220,7 +245,7 @@ impl Progress {
                 continue;
             }
             let since = *state.behind_since.entry(member.clone()).or_insert(now);
-            if now.duration_since(since) >= timeout {
+            if gone(&member) || now.duration_since(since) >= timeout {
                 lagging.push(member);
             }
         }
@@ -239,6 +264,14 @@ impl Progress {
         if !state.members.iter().any(|m| m == node) {
             state.members.push(node.to_string());
         }
+        drop(state);
+        self.recompute();
+    }
+
+    /// Members that are no longer replicas of the partition stop counting.
+    fn keep_replicas(&self, replicas: &[String]) {
+        let mut state = self.state.lock();
+        state.members.retain(|m| replicas.contains(m));
         drop(state);
         self.recompute();
     }
