@@ -175,8 +175,18 @@ pub fn start_etcd() -> Process {
 
 /// Kills etcd hard and starts it again on the same ports and data.
 pub fn restart_etcd(process: &mut Process) {
+    stop_etcd(process);
+    resume_etcd(process);
+}
+
+/// Kills etcd hard; [`resume_etcd`] brings it back.
+pub fn stop_etcd(process: &mut Process) {
     let _ = process.child.kill();
     let _ = process.child.wait();
+}
+
+/// Starts a stopped etcd again on the same ports and data.
+pub fn resume_etcd(process: &mut Process) {
     let peer_port: u16 = std::fs::read_to_string(process.dir.join("peer_port"))
         .ok()
         .and_then(|p| p.trim().parse().ok())

@@ -236,14 +236,18 @@ fn replicas_converge(stack: &Stack, partitions: usize, rf: usize) -> usize {
 struct Stack {
     cluster: Cluster,
     servers: Vec<Option<Process>>,
-    _controllers: Vec<Process>,
+    /// c1 and c2.
+    controllers: Vec<Option<Process>>,
     proxy: Process,
 }
 
 fn stack(partitions: u32, rf: u32, mode: &str) -> Stack {
     let cluster = Cluster::with_mode(partitions, rf, mode);
     let servers = NODES.iter().map(|n| Some(cluster.server(n))).collect();
-    let controllers = vec![cluster.controller("c1"), cluster.controller("c2")];
+    let controllers = vec![
+        Some(cluster.controller("c1")),
+        Some(cluster.controller("c2")),
+    ];
     cluster.wait_for("every partition in sync", Duration::from_secs(30), |s| {
         all_in_sync(s, partitions as usize, rf as usize)
     });
@@ -251,7 +255,7 @@ fn stack(partitions: u32, rf: u32, mode: &str) -> Stack {
     Stack {
         cluster,
         servers,
-        _controllers: controllers,
+        controllers,
         proxy,
     }
 }
@@ -369,4 +373,57 @@ fn a_paused_leader_is_replaced_and_rejoins_as_a_follower() {
     // set on all three nodes, with identical copies.
     let compared = replicas_converge(&stack, 8, 2);
     eprintln!("{compared} copies identical after the paused leader rejoined");
+}
+
+#[test]
+fn a_standby_controller_completes_a_failover_its_leader_died_in() {
+    let mut stack = stack(8, 2, "sync");
+    let both = |stack: &mut Stack, index: usize| {
+        let leading = stack.cluster.status()["controller"]
+            .as_str()
+            .map(String::from)
+            .expect("a leading controller");
+        let at = ["c1", "c2"]
+            .iter()
+            .position(|c| *c == leading)
+            .expect("known controller");
+        drop(stack.servers[index].take());
+        drop(stack.controllers[at].take());
+    };
+    let summary = leader_fault(&mut stack, "kill -9 with its controller", both, |_, _| {});
+    assert_eq!(summary.lost, 0, "acknowledged writes lost");
+    replicas_converge(&stack, 8, 2);
+}
+
+#[test]
+fn the_data_plane_serves_through_an_etcd_outage() {
+    let mut stack = stack(8, 2, "sync");
+    let url = stack.proxy.url();
+    redis_tests::stop_etcd(&mut stack.cluster.etcd);
+    let outage = Instant::now();
+    // Reads and writes through the proxy while etcd is down: every acknowledged write is read
+    // back, still during the outage.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = start_writers(&url, 4, &stop);
+    std::thread::sleep(Duration::from_secs(8));
+    let summary = Summary::collect(&stop, writers, &url, Duration::ZERO);
+    let during = outage.elapsed();
+    summary.report("etcd stopped");
+    assert!(
+        during < Duration::from_secs(10),
+        "the checks ran during the outage"
+    );
+    assert!(summary.acked.len() > 1000, "writes went on without etcd");
+    assert_eq!(summary.lost, 0, "acknowledged writes lost");
+    assert!(
+        summary.errors.is_empty(),
+        "clients saw errors: {:?}",
+        summary.errors
+    );
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(outage.elapsed()));
+    redis_tests::resume_etcd(&mut stack.cluster.etcd);
+    // Placement resumes: a leader killed now is replaced as usual.
+    let kill = |stack: &mut Stack, index: usize| drop(stack.servers[index].take());
+    let summary = leader_fault(&mut stack, "kill -9 after the outage", kill, |_, _| {});
+    assert_eq!(summary.lost, 0, "acknowledged writes lost");
 }
