@@ -2,15 +2,20 @@
 //! its share with `spread`): SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHALL and FLUSHDB visit each
 //! partition in turn (a shard server runs them in a partition after `CLUSTER PARTITION`),
 //! keeping only keys of the announced slots; SCRIPT LOAD, EXISTS, FLUSH and KILL go to every
-//! shard server leading a partition, so EVALSHA finds its script wherever its keys are.
+//! shard server leading a partition, so EVALSHA finds its script wherever its keys are. WAIT
+//! waits at every partition's leader, each on a connection of its own, and answers the fewest
+//! replicas any partition reached.
 //!
 //! A SCAN cursor carries the partition in its low 14 bits and the shard server's cursor above
 //! them. Partitions are visited in id order, so one scan returns every key that lives
 //! throughout it exactly once; scanning every announced proxy covers each slot once.
 
+use crate::backend::{connect, read_reply};
 use crate::cluster_view::own_slots;
 use crate::frame::{elements, integer, text};
-use crate::session::{encode, error_reply, last_reply, reply_in, send_routed, Pending, Session};
+use crate::session::{
+    encode, error_reply, last_reply, reply_in, send_routed, Pending, Session, NO_LEADER,
+};
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, FutureExt};
@@ -19,6 +24,7 @@ use slotcache_cluster::{key_slot, SLOTS};
 use slotcache_server::resp::Reply;
 use slotcache_server::routing::route_request;
 use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
 
 const PARTITION_BITS: u32 = 14;
 const PARTITION_MASK: u64 = (1 << PARTITION_BITS) - 1;
@@ -49,14 +55,8 @@ impl Scope {
         let Some(slot) = self.proxy.table.first_slot(pid) else {
             return error_reply("CLUSTERDOWN the partition is gone");
         };
-        let mut request = BytesMut::new();
-        request.extend_from_slice(&encode(&[
-            Bytes::from_static(b"CLUSTER"),
-            Bytes::from_static(b"PARTITION"),
-            Bytes::from(pid.to_string()),
-        ]));
-        request.extend_from_slice(&encode(args));
-        let both = send_routed(&self.proxy, self.resp, Some(slot), request.freeze(), 2).await;
+        let request = partition_request(pid, args);
+        let both = send_routed(&self.proxy, self.resp, Some(slot), request, 2).await;
         last_reply(&both)
     }
 
@@ -120,12 +120,60 @@ pub fn answer(session: &Session, name: &str, args: &[Bytes]) -> Pending {
                     .await
                     .map(|key| reply(&|out| out.bulk_or_null(key.as_deref()))),
                 "script" => script(&scope, &args).await,
+                "wait" => wait(&scope, &args).await,
                 _ => flush(&scope, &args).await,
             };
             answer.unwrap_or_else(|error| error)
         }
         .boxed(),
     )
+}
+
+/// `CLUSTER PARTITION pid` then `args`: a keyless command run in one partition.
+fn partition_request(pid: u32, args: &[Bytes]) -> Bytes {
+    let mut request = BytesMut::new();
+    request.extend_from_slice(&encode(&[
+        Bytes::from_static(b"CLUSTER"),
+        Bytes::from_static(b"PARTITION"),
+        Bytes::from(pid.to_string()),
+    ]));
+    request.extend_from_slice(&encode(args));
+    request.freeze()
+}
+
+/// WAIT in every partition at once, on dedicated connections (it may block for its timeout).
+async fn wait(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
+    let waits = scope.partitions.iter().map(|&pid| async move {
+        let addr = scope
+            .proxy
+            .table
+            .first_slot(pid)
+            .and_then(|slot| scope.proxy.table.leader_of(slot))
+            .ok_or_else(|| error_reply(NO_LEADER))?;
+        let request = partition_request(pid, args);
+        let attempt = async {
+            let mut stream = connect(&addr, scope.resp).await?;
+            stream.write_all(&request).await?;
+            let mut input = BytesMut::new();
+            let switched = read_reply(&mut stream, &mut input).await?;
+            let counted = read_reply(&mut stream, &mut input).await?;
+            Ok::<_, std::io::Error>(if switched.starts_with(b"-") {
+                switched
+            } else {
+                counted
+            })
+        };
+        attempt
+            .await
+            .map_err(|err| error_reply(&format!("ERR shard server {addr}: {err}")))
+    });
+    let mut fewest: Option<i64> = None;
+    for reply in join_all(waits).await {
+        let reply = reply?;
+        let count = integer(&reply).ok_or(reply)?;
+        fewest = Some(fewest.map_or(count, |f| f.min(count)));
+    }
+    Ok(Bytes::from(format!(":{}\r\n", fewest.unwrap_or(0))))
 }
 
 async fn scan(scope: &Scope, mut args: Vec<Bytes>) -> Result<(u64, Vec<Bytes>), Bytes> {

@@ -264,7 +264,8 @@ impl Session {
             "command" => self.any_leader(encode(&args)),
             "multi" => self.multi(&args),
             "discard" => self.discard(),
-            "scan" | "keys" | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script" => {
+            "scan" | "keys" | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script"
+            | "wait" => {
                 cluster_wide::answer(self, name, &args)
             }
             "pubsub" => pubsub::introspect(self, &args),

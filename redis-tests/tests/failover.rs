@@ -427,3 +427,24 @@ fn the_data_plane_serves_through_an_etcd_outage() {
     let summary = leader_fault(&mut stack, "kill -9 after the outage", kill, |_, _| {});
     assert_eq!(summary.lost, 0, "acknowledged writes lost");
 }
+
+#[test]
+fn wait_counts_the_replicas_that_have_every_write() {
+    let stack = stack(4, 2, "sync");
+    let mut conn = stack.proxy.connect();
+    assert_eq!(conn.call(&["SET", "w", "1"]), Frame::Simple("OK".into()));
+    // Every partition has one follower, in sync: one replica, at once.
+    assert_eq!(conn.call(&["WAIT", "1", "2000"]), Frame::Int(1));
+    // Two are never reached: the answer comes at the timeout, with the one there is.
+    let asked = Instant::now();
+    assert_eq!(conn.call(&["WAIT", "2", "300"]), Frame::Int(1));
+    assert!(asked.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        conn.call(&["WAIT", "1", "soon"]),
+        Frame::Error("ERR timeout is not an integer or out of range".into())
+    );
+    // On a shard server, WAIT counts the followers of the partition the connection addressed.
+    let server = stack.servers[0].as_ref().expect("running");
+    let mut direct = server.connect();
+    assert_eq!(direct.call(&["WAIT", "0", "0"]), Frame::Int(0));
+}

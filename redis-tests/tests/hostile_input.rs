@@ -128,6 +128,7 @@ const SKIPPED: &[&str] = &[
     "bzpopmin",
     "bzpopmax",
     "bzmpop",
+    "wait",
     "shutdown",
 ];
 

@@ -15,7 +15,7 @@ use slotcache_cluster::records::ReplicationMode;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
@@ -342,6 +342,10 @@ fn run_batch(
         let Some(args) = backlog.pending.pop_front() else {
             break;
         };
+        if let Some(waiting) = wait_for_replicas(server, client, ks, &args) {
+            finish(pid, Some(ks));
+            return Some(waiting);
+        }
         execute(server, client, ks, out, &args, batch);
         blocking::serve_ready(server, ks);
         if let Some(request) = client.blocked.take() {
@@ -355,6 +359,60 @@ fn run_batch(
     }
     finish(pid, ks.as_deref());
     None
+}
+
+/// WAIT outside MULTI: the connection waits, as for a blocking command, for the reply of a
+/// task that counts the replicas having every write so far, until enough do or the timeout.
+fn wait_for_replicas(
+    server: &Server,
+    client: &Client,
+    ks: &crate::engine::Keyspace,
+    args: &[Bytes],
+) -> Option<Blocked> {
+    let is_wait = args.len() == 3 && args[0].eq_ignore_ascii_case(b"wait");
+    if !is_wait || client.multi.is_some() || !client.authenticated {
+        return None;
+    }
+    // Invalid arguments are left to the command, which answers Redis's errors.
+    let (wanted, timeout) = crate::commands::server::parse_wait(args).ok()?;
+    let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout));
+    let target = crate::replication::progress_at(server, client, ks);
+    let (reply, receiver) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut reply = reply;
+        let count = async {
+            match target {
+                Some((progress, head)) => progress.wait_replicas(head, wanted, deadline).await,
+                None if wanted == 0 => 0,
+                None => {
+                    match deadline {
+                        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                        None => std::future::pending().await,
+                    }
+                    0
+                }
+            }
+        };
+        // A client that goes away stops the count.
+        let have = tokio::select! {
+            have = count => Some(have),
+            () = reply.closed() => None,
+        };
+        if let Some(have) = have {
+            let _ = reply.send(format!(":{have}\r\n").into_bytes());
+        }
+    });
+    Some(Blocked {
+        id: client.id,
+        reply: receiver,
+        request: blocking::BlockRequest {
+            keys: Vec::new(),
+            deadline: None,
+            kind: crate::engine::ValueType::String,
+            replay: None,
+            null_array_on_timeout: false,
+        },
+    })
 }
 
 /// Led partitions and the log offsets their replicas must have before the replies go out.

@@ -620,7 +620,42 @@ pub fn shutdown_now() -> ! {
     std::process::exit(0)
 }
 
+/// WAIT's arguments: the replicas wanted and the timeout in milliseconds (0: no timeout).
+pub fn parse_wait(args: &Args) -> Result<(usize, u64), CmdError> {
+    let wanted = crate::resp::parse::parse_i64(&args[1]).ok_or(CmdError::NotInteger)?;
+    let timeout = crate::resp::parse::parse_i64(&args[2])
+        .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    Ok((usize::try_from(wanted).unwrap_or(0), timeout as u64))
+}
+
+/// WAIT where the connection cannot wait (inside MULTI): how many replicas have every write
+/// made so far, now. Elsewhere the connection waits (`net::wait_for_replicas`).
+fn wait(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    parse_wait(args)?;
+    let have = crate::replication::progress_at(ctx.server, ctx.client, ctx.ks)
+        .map_or(0, |(progress, head)| progress.replicas_at(head));
+    ctx.out.int(have as i64);
+    Ok(())
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "wait",
+        arity: 3,
+        flags: "noscript",
+        acl: "@slow @connection",
+        keys: (0, 0, 0),
+        tips: "request_policy:all_shards response_policy:agg_min",
+        summary: "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+        since: "3.0.0",
+        group: "generic",
+        complexity: "O(1)",
+        handler: Some(wait),
+        ..CommandSpec::DEFAULT
+    },
     CommandSpec {
         name: "info",
         arity: -1,

@@ -22,6 +22,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// The led partition a connection addresses, with its log's head: what WAIT counts replicas
+/// against. None when the connection addresses no partition this server leads.
+pub fn progress_at(
+    server: &Server,
+    client: &crate::client::Client,
+    ks: &crate::engine::Keyspace,
+) -> Option<(Arc<Progress>, u64)> {
+    if ks.log.role() != log::Role::Leader {
+        return None;
+    }
+    let (pid, _) = client.partition.as_ref()?;
+    let progress = server.replication.get()?.progress(*pid)?;
+    Some((progress, ks.log.next_offset()))
+}
+
 /// What a server knows about replication in its cluster.
 pub struct Replication {
     pub node_id: String,
@@ -157,6 +172,8 @@ pub struct Progress {
     state: Mutex<ProgressState>,
     /// Every record before this offset is on every counted member.
     committed: watch::Sender<u64>,
+    /// Bumped on every acknowledgement, for WAIT.
+    acks: watch::Sender<u64>,
 }
 
 struct ProgressState {
@@ -179,6 +196,7 @@ impl Progress {
                 behind_since: AHashMap::new(),
             }),
             committed: watch::channel(0).0,
+            acks: watch::channel(0).0,
         };
         progress.recompute();
         progress
@@ -188,6 +206,45 @@ impl Progress {
     pub fn acked(&self, node: &str, next: u64) {
         self.state.lock().acked.insert(node.to_string(), next);
         self.recompute();
+        self.acks.send_modify(|count| *count += 1);
+    }
+
+    /// How many attached followers have every record before `head`.
+    pub fn replicas_at(&self, head: u64) -> usize {
+        let state = self.state.lock();
+        state.acked.values().filter(|acked| **acked >= head).count()
+    }
+
+    /// WAIT: until `wanted` followers have every record before `head`, or `deadline`.
+    pub async fn wait_replicas(
+        &self,
+        head: u64,
+        wanted: usize,
+        deadline: Option<Instant>,
+    ) -> usize {
+        let mut acks = self.acks.subscribe();
+        loop {
+            let have = self.replicas_at(head);
+            if have >= wanted {
+                return have;
+            }
+            let changed = acks.changed();
+            match deadline {
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline.into(), changed)
+                        .await
+                        .is_err()
+                    {
+                        return self.replicas_at(head);
+                    }
+                }
+                None => {
+                    if changed.await.is_err() {
+                        return self.replicas_at(head);
+                    }
+                }
+            }
+        }
     }
 
     /// A follower's stream ended.
