@@ -46,6 +46,9 @@ pub struct ClusterConfig {
     pub replication_factor: u32,
     pub replication_mode: ReplicationMode,
     pub lease_ttl_secs: u64,
+    /// In `sync` mode, the fewest copies (the leader included) a partition's in-sync set may
+    /// have while it accepts writes; below it writes answer NOREPLICAS.
+    pub min_isr: u32,
 }
 
 impl Default for ClusterConfig {
@@ -56,6 +59,7 @@ impl Default for ClusterConfig {
             replication_factor: 2,
             replication_mode: ReplicationMode::Sync,
             lease_ttl_secs: 2,
+            min_isr: 1,
         }
     }
 }

@@ -18,33 +18,32 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(partitions: u32, rf: u32) -> Cluster {
-        Cluster::with_mode(partitions, rf, "sync")
+        Cluster::with(partitions, rf, &[])
     }
 
-    /// A cluster replicating in `mode` (`sync` or `async`).
-    pub fn with_mode(partitions: u32, rf: u32, mode: &str) -> Cluster {
+    /// A cluster created with extra `cluster init` flags (`--replication-mode async`,
+    /// `--min-isr 2`).
+    pub fn with(partitions: u32, rf: u32, extra: &[&str]) -> Cluster {
         let etcd = start_etcd();
         let endpoint = format!("http://127.0.0.1:{}", etcd.port);
         let name = "test".to_string();
-        let (ok, _, err) = run_binary(
-            "slotcache",
-            &[
-                "cluster",
-                "init",
-                "--etcd",
-                &endpoint,
-                "--cluster",
-                &name,
-                "--partitions",
-                &partitions.to_string(),
-                "--replication-factor",
-                &rf.to_string(),
-                "--lease-ttl",
-                &TTL.to_string(),
-                "--replication-mode",
-                mode,
-            ],
-        );
+        let (partitions, rf, ttl) = (partitions.to_string(), rf.to_string(), TTL.to_string());
+        let mut args = vec![
+            "cluster",
+            "init",
+            "--etcd",
+            &endpoint,
+            "--cluster",
+            &name,
+            "--partitions",
+            &partitions,
+            "--replication-factor",
+            &rf,
+            "--lease-ttl",
+            &ttl,
+        ];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = run_binary("slotcache", &args);
         assert!(ok, "cluster init: {err}");
         Cluster {
             etcd,

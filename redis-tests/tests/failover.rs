@@ -242,7 +242,7 @@ struct Stack {
 }
 
 fn stack(partitions: u32, rf: u32, mode: &str) -> Stack {
-    let cluster = Cluster::with_mode(partitions, rf, mode);
+    let cluster = Cluster::with(partitions, rf, &["--replication-mode", mode]);
     let servers = NODES.iter().map(|n| Some(cluster.server(n))).collect();
     let controllers = vec![
         Some(cluster.controller("c1")),
@@ -447,4 +447,37 @@ fn wait_counts_the_replicas_that_have_every_write() {
     let server = stack.servers[0].as_ref().expect("running");
     let mut direct = server.connect();
     assert_eq!(direct.call(&["WAIT", "0", "0"]), Frame::Int(0));
+}
+
+#[test]
+fn below_min_isr_writes_answer_noreplicas_and_reads_go_on() {
+    // Two servers, RF 2, min-isr 2: losing either leaves every partition one copy short.
+    let cluster = Cluster::with(4, 2, &["--min-isr", "2"]);
+    let mut servers = vec![cluster.server("n1"), cluster.server("n2")];
+    let _controller = cluster.controller("c1");
+    cluster.wait_for("every partition in sync", Duration::from_secs(30), |s| {
+        all_in_sync(s, 4, 2)
+    });
+    let proxy = cluster.proxy(&[]);
+    let mut conn = proxy.connect();
+    assert_eq!(conn.call(&["SET", "k", "1"]), Frame::Simple("OK".into()));
+    drop(servers.pop());
+    let refused = Frame::Error("NOREPLICAS Not enough good replicas to write.".into());
+    let deadline = Instant::now() + Duration::from_secs(TTL + 5);
+    while conn.call(&["SET", "k", "2"]) != refused {
+        assert!(
+            Instant::now() < deadline,
+            "writes never refused below min-isr"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(conn.call(&["GET", "k"]), Frame::Bulk(b"1".to_vec()));
+    // The node comes back, catches up, rejoins the in-sync set: writes are accepted again.
+    servers.push(cluster.server("n2"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while conn.call(&["SET", "k", "3"]) != Frame::Simple("OK".into()) {
+        assert!(Instant::now() < deadline, "writes never resumed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(conn.call(&["GET", "k"]), Frame::Bulk(b"3".to_vec()));
 }

@@ -263,6 +263,16 @@ fn run(
         );
         return;
     }
+    if writes && !ks.log.enough_in_sync() {
+        reject(
+            client,
+            batch,
+            Some(resolved.index),
+            out,
+            "NOREPLICAS Not enough good replicas to write.",
+        );
+        return;
+    }
     let Some(handler) = spec.handler else {
         return;
     };

@@ -58,6 +58,7 @@ pub async fn join(
         config.replication_mode,
         Duration::from_millis(lag_timeout),
         backlog as usize,
+        config.min_isr as usize,
         Store::connect(etcd, cluster, ETCD_PATIENCE).await?,
     ));
     tokio::spawn(crate::replication::leader::listen(

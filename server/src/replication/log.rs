@@ -9,6 +9,7 @@
 
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -73,6 +74,9 @@ pub struct Log {
     substitute: Option<Effect>,
     /// `next`, published for the streams to followers.
     head: watch::Sender<u64>,
+    /// While leading in `sync` mode: the copies in the in-sync set (leader included), kept by
+    /// the partition's progress, and the fewest that writes need.
+    in_sync: Option<(Arc<AtomicUsize>, usize)>,
 }
 
 /// Backlog kept per partition by default, in bytes of effects.
@@ -93,6 +97,7 @@ impl Default for Log {
             unit: Vec::new(),
             substitute: None,
             head: watch::channel(0).0,
+            in_sync: None,
         }
     }
 }
@@ -108,6 +113,19 @@ impl Log {
     pub fn follow(&mut self, epoch: u64) {
         self.role = Role::Follower;
         self.epoch = epoch;
+        self.in_sync = None;
+    }
+
+    /// Writes need at least `min` copies in the in-sync set, as `gauge` counts them.
+    pub fn require_in_sync(&mut self, gauge: Arc<AtomicUsize>, min: usize) {
+        self.in_sync = Some((gauge, min));
+    }
+
+    /// Whether the in-sync set is large enough for writes.
+    pub fn enough_in_sync(&self) -> bool {
+        self.in_sync
+            .as_ref()
+            .is_none_or(|(gauge, min)| gauge.load(Ordering::Acquire) >= *min)
     }
 
     pub fn role(&self) -> Role {

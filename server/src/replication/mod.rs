@@ -17,7 +17,7 @@ use crate::state::Server;
 use ahash::AHashMap;
 use parking_lot::Mutex;
 use slotcache_cluster::records::{PartitionRecord, ReplicationMode};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -43,6 +43,7 @@ pub struct Replication {
     pub mode: ReplicationMode,
     pub lag_timeout: Duration,
     backlog: usize,
+    min_isr: usize,
     /// Replication addresses of the nodes, by id.
     addrs: Mutex<AHashMap<String, String>>,
     /// Nodes whose liveness key is gone (lease expired or revoked): a leader drops them from
@@ -61,6 +62,7 @@ impl Replication {
         mode: ReplicationMode,
         lag_timeout: Duration,
         backlog: usize,
+        min_isr: usize,
         store: slotcache_cluster::store::Store,
     ) -> Replication {
         Replication {
@@ -68,6 +70,7 @@ impl Replication {
             mode,
             lag_timeout,
             backlog,
+            min_isr,
             addrs: Mutex::default(),
             gone: Mutex::default(),
             assignments: Mutex::default(),
@@ -130,6 +133,10 @@ impl Replication {
                     }
                 }
                 ks.log.lead(record.epoch);
+                if let (Some(progress), ReplicationMode::Sync) = (self.progress(pid), self.mode) {
+                    ks.log
+                        .require_in_sync(progress.in_sync.clone(), self.min_isr);
+                }
             } else {
                 ks.log.follow(record.epoch);
             }
@@ -174,6 +181,8 @@ pub struct Progress {
     committed: watch::Sender<u64>,
     /// Bumped on every acknowledgement, for WAIT.
     acks: watch::Sender<u64>,
+    /// Copies counted for acknowledgements, the leader included (for `min-isr`).
+    pub in_sync: Arc<AtomicUsize>,
 }
 
 struct ProgressState {
@@ -197,6 +206,7 @@ impl Progress {
             }),
             committed: watch::channel(0).0,
             acks: watch::channel(0).0,
+            in_sync: Arc::new(AtomicUsize::new(1)),
         };
         progress.recompute();
         progress
@@ -259,6 +269,8 @@ impl Progress {
 
     fn recompute(&self) {
         let state = self.state.lock();
+        self.in_sync
+            .store(state.members.len() + 1, Ordering::Release);
         let committed = state
             .members
             .iter()

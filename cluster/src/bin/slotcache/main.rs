@@ -110,6 +110,9 @@ enum ClusterCommand {
         /// Seconds a server's lease lives without renewal.
         #[arg(long, default_value_t = 2)]
         lease_ttl: u64,
+        /// Fewest in-sync copies (leader included) a partition accepts `sync` writes with.
+        #[arg(long, default_value_t = 1)]
+        min_isr: u32,
         /// Overwrite an existing cluster of the same name.
         #[arg(long)]
         force: bool,
@@ -173,6 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     replication_factor,
                     replication_mode,
                     lease_ttl,
+                    min_isr,
                     force,
                 },
         } => {
@@ -192,6 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 replication_factor,
                 replication_mode,
                 lease_ttl_secs: lease_ttl,
+                min_isr,
             };
             store.init_cluster(&config, force).await?;
             println!(
