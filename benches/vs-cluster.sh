@@ -3,10 +3,13 @@
 # one slotcache-proxy in front of 3 shard servers (`slotcache up`: etcd, servers, controllers),
 # on one redis-server, and through nutcracker (twemproxy) in front of 3 redis-servers, run
 # alternately for $ROUNDS rounds. Prints median ops/s, the proxy's ratio to each, and at -P 1
-# the p99 latencies and the proxy's p99 overhead over direct redis-server.
+# the p99 latencies and the proxy's p99 overhead over direct redis-server. The shard servers
+# keep one copy of each partition (RF=1), as nutcracker's redis-servers do; RF=2 measures the
+# cost of `sync` replication on top.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N=${N:-1000000}
+RF=${RF:-1}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
 TESTS=${TESTS:-set,get,incr,lpush,hset,mset}
@@ -27,7 +30,7 @@ trap cleanup EXIT
 # slotcache: `up` on a block of ports from a free one; SIGTERM stops it and all it started.
 BASE=$(free_port)
 PROXY_PORT=$BASE
-./target/release/slotcache up --servers 3 --proxies 1 --partitions 16 --base-port "$BASE" \
+./target/release/slotcache up --servers 3 --proxies 1 --partitions 16 --replication-factor "$RF" --base-port "$BASE" \
   </dev/null >"$TMP/up.log" 2>&1 & pids+=($!)
 
 # redis-server alone, and three behind nutcracker.
