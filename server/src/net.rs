@@ -432,7 +432,8 @@ fn awaited_commit(
     if replication.mode != ReplicationMode::Sync {
         return None;
     }
-    Some((replication.progress(pid)?, ks.log.next_offset()))
+    let head = ks.log.next_offset();
+    Some((replication.progress(pid)?, head)).filter(|(progress, _)| !progress.is_committed(head))
 }
 
 /// In cluster mode, points the connection at the partition a request addresses; true when

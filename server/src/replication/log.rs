@@ -7,7 +7,7 @@
 //! stream ids and expiry checks see the time the leader saw) and commands that choose at random
 //! substitute what they chose (SPOP becomes SREM).
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -179,7 +179,10 @@ impl Log {
         if !self.recording() {
             return;
         }
-        let effect = self.substitute.take().unwrap_or_else(|| args.to_vec());
+        let effect = match self.substitute.take() {
+            Some(effect) => effect,
+            None => compact(args),
+        };
         self.unit.push(effect);
     }
 
@@ -294,6 +297,23 @@ impl Log {
         let skip = from.saturating_sub(first) as usize;
         self.backlog.iter().skip(skip).cloned().collect()
     }
+}
+
+/// A copy of a command's arguments in one buffer of their own: the arguments a request was
+/// parsed into share the connection's read buffer, which the backlog must not keep alive.
+fn compact(args: &[Bytes]) -> Effect {
+    let mut buf = BytesMut::with_capacity(args.iter().map(Bytes::len).sum());
+    for arg in args {
+        buf.extend_from_slice(arg);
+    }
+    let buf = buf.freeze();
+    let mut at = 0;
+    args.iter()
+        .map(|arg| {
+            at += arg.len();
+            buf.slice(at - arg.len()..at)
+        })
+        .collect()
 }
 
 #[cfg(test)]

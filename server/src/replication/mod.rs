@@ -285,6 +285,11 @@ impl Progress {
         });
     }
 
+    /// Whether every counted member has every record before `head` already.
+    pub fn is_committed(&self, head: u64) -> bool {
+        *self.committed.borrow() >= head
+    }
+
     /// Waits until every counted member has every record before `head`: true then, false
     /// when this server stopped leading first (the records' fate is unknown to the client).
     pub async fn committed(&self, head: u64) -> bool {
