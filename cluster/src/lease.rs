@@ -3,7 +3,9 @@
 //! left to expire when the process dies.
 
 use etcd_client::{Client, PutOptions};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -11,9 +13,48 @@ use tokio::task::JoinHandle;
 pub struct Registration {
     task: JoinHandle<()>,
     lease: watch::Receiver<i64>,
+    held: LeaseHold,
+}
+
+/// Until when this process certainly holds its lease: the send time of the last request etcd
+/// answered with the lease alive, plus the TTL. etcd counts the TTL from when it received that
+/// request, later, so etcd cannot have let the lease expire before then.
+#[derive(Clone)]
+pub struct LeaseHold {
+    base: Instant,
+    until_ms: Arc<AtomicU64>,
+    margin: Duration,
+}
+
+impl LeaseHold {
+    fn new(ttl: Duration) -> LeaseHold {
+        LeaseHold {
+            base: Instant::now(),
+            until_ms: Arc::new(AtomicU64::new(0)),
+            margin: ttl / 4,
+        }
+    }
+
+    fn confirm(&self, sent: Instant, ttl: Duration) {
+        let until = sent.saturating_duration_since(self.base) + ttl;
+        self.until_ms
+            .fetch_max(until.as_millis() as u64, Ordering::AcqRel);
+    }
+
+    /// Whether the lease is certainly held for a quarter TTL more: what a leader that must not
+    /// outlive its lease checks before it acknowledges a write.
+    pub fn certain(&self) -> bool {
+        let horizon = self.base.elapsed() + self.margin;
+        horizon.as_millis() as u64 <= self.until_ms.load(Ordering::Acquire)
+    }
 }
 
 impl Registration {
+    /// The lease's certainty, shared.
+    pub fn held(&self) -> LeaseHold {
+        self.held.clone()
+    }
+
     /// The lease currently holding the keys (0 while none is granted).
     pub fn lease(&self) -> i64 {
         *self.lease.borrow()
@@ -40,8 +81,14 @@ impl Drop for Registration {
 /// Keeps `entries` (key, value) in etcd under a lease of `ttl_secs`.
 pub fn register(client: Client, entries: Vec<(String, String)>, ttl_secs: u64) -> Registration {
     let (tx, rx) = watch::channel(0);
-    let task = tokio::spawn(keep(client, entries, ttl_secs.max(1), tx));
-    Registration { task, lease: rx }
+    let ttl_secs = ttl_secs.max(1);
+    let held = LeaseHold::new(Duration::from_secs(ttl_secs));
+    let task = tokio::spawn(keep(client, entries, ttl_secs, tx, held.clone()));
+    Registration {
+        task,
+        lease: rx,
+        held,
+    }
 }
 
 async fn keep(
@@ -49,11 +96,13 @@ async fn keep(
     entries: Vec<(String, String)>,
     ttl: u64,
     tx: watch::Sender<i64>,
+    held: LeaseHold,
 ) {
     let renew_every = Duration::from_millis(ttl * 1000 / 3);
     let mut backoff = Duration::from_millis(100);
     loop {
         let _ = tx.send(0);
+        let sent = Instant::now();
         let granted = async {
             let id = client.lease_grant(ttl as i64, None).await?.id();
             for (key, value) in &entries {
@@ -68,23 +117,37 @@ async fn keep(
             let (keeper, stream) = client.lease_keep_alive(id).await?;
             Ok::<_, etcd_client::Error>((id, keeper, stream))
         };
-        let (id, mut keeper, mut stream) = match granted.await {
-            Ok(held) => held,
-            Err(err) => {
+        let (id, mut keeper, mut stream) = match tokio::time::timeout(renew_every, granted).await {
+            Ok(Ok(granted)) => granted,
+            Ok(Err(err)) => {
                 tracing::warn!("etcd registration failed ({err}); retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
                 continue;
             }
+            Err(_) => {
+                tracing::warn!("etcd registration timed out; retrying");
+                continue;
+            }
         };
+        held.confirm(sent, Duration::from_secs(ttl));
         backoff = Duration::from_millis(100);
         let _ = tx.send(id);
         tracing::info!(lease = id, "registered in etcd");
         loop {
             tokio::time::sleep(renew_every).await;
-            let renewed = match keeper.keep_alive().await {
-                Ok(()) => matches!(stream.message().await, Ok(Some(r)) if r.ttl() > 0),
-                Err(_) => false,
+            let sent = Instant::now();
+            // An etcd that does not answer (cut off, not refusing) counts as a lost lease too.
+            let renewal = async {
+                keeper.keep_alive().await?;
+                Ok::<_, etcd_client::Error>(stream.message().await?.map_or(0, |r| r.ttl()))
+            };
+            let renewed = match tokio::time::timeout(renew_every, renewal).await {
+                Ok(Ok(granted)) if granted > 0 => {
+                    held.confirm(sent, Duration::from_secs(granted as u64));
+                    true
+                }
+                _ => false,
             };
             if !renewed {
                 tracing::warn!(lease = id, "etcd lease lost; registering again");

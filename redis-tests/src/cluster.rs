@@ -53,14 +53,27 @@ impl Cluster {
     }
 
     pub fn server(&self, node: &str) -> Process {
-        start_slotcache(&[
+        self.server_via(node, &self.endpoint)
+    }
+
+    /// A server that reaches etcd at `endpoint` (a [`crate::fault::FaultProxy`] in front of
+    /// the cluster's etcd).
+    pub fn server_via(&self, node: &str, endpoint: &str) -> Process {
+        self.server_with(node, endpoint, &[])
+    }
+
+    /// [`Cluster::server_via`] with extra server flags.
+    pub fn server_with(&self, node: &str, endpoint: &str, extra: &[&str]) -> Process {
+        let mut args = vec![
             "--etcd",
-            &self.endpoint,
+            endpoint,
             "--cluster",
             &self.name,
             "--node-id",
             node,
-        ])
+        ];
+        args.extend_from_slice(extra);
+        start_slotcache(&args)
     }
 
     pub fn controller(&self, id: &str) -> Process {

@@ -2,6 +2,7 @@
 //! temp dirs, kills them on drop, and talks raw RESP so replies can be compared byte for byte.
 
 pub mod cluster;
+pub mod fault;
 pub mod frame;
 
 use std::io::{BufReader, Write};
@@ -334,6 +335,14 @@ impl Conn {
             reader: BufReader::new(stream),
             writer,
         }
+    }
+
+    /// How long a read waits before [`Conn::try_read`] gives up (30 s by default).
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(timeout))
+            .expect("setting a read timeout");
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {

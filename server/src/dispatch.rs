@@ -263,14 +263,8 @@ fn run(
         );
         return;
     }
-    if writes && !ks.log.enough_in_sync() {
-        reject(
-            client,
-            batch,
-            Some(resolved.index),
-            out,
-            "NOREPLICAS Not enough good replicas to write.",
-        );
+    if let Some(refusal) = writes.then(|| ks.log.write_refusal()).flatten() {
+        reject(client, batch, Some(resolved.index), out, refusal);
         return;
     }
     let Some(handler) = spec.handler else {

@@ -48,6 +48,10 @@ struct Args {
     /// Milliseconds an in-sync replica may lag before it leaves the in-sync set.
     #[arg(long, env = "SLOTCACHE_REPLICA_LAG_TIMEOUT")]
     replica_lag_timeout: Option<u64>,
+    /// Replication backlog per partition, in bytes or with a unit (16mb); a follower that falls
+    /// further behind gets a full resync.
+    #[arg(long, env = "SLOTCACHE_REPL_BACKLOG_SIZE")]
+    repl_backlog_size: Option<String>,
 }
 
 fn load_config(args: Args) -> anyhow::Result<Config> {
@@ -85,6 +89,10 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     }
     if let Some(v) = args.replica_lag_timeout {
         config.replica_lag_timeout = v;
+    }
+    if let Some(v) = args.repl_backlog_size {
+        config.repl_backlog_size = slotcache_server::config::parse_memory(&v)
+            .map_err(|why| anyhow::anyhow!("--repl-backlog-size {v}: {why}"))?;
     }
     config.etcd = args.etcd.or(config.etcd);
     config.cluster = args.cluster.or(config.cluster);

@@ -83,6 +83,9 @@ pub async fn join(
         config.lease_ttl_secs,
     );
     registration.granted().await;
+    if let Some(replication) = server.replication.get() {
+        replication.set_lease(registration.held());
+    }
     let _ = server
         .routes
         .set(parking_lot::RwLock::new(Routes::new(node_id)));

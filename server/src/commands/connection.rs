@@ -343,8 +343,26 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
             killed += 1;
         }
     }
+    killed += kill_replication_links(ctx, &filters);
     ctx.out.int(killed);
     Ok(())
+}
+
+/// CLIENT KILL TYPE replica|slave|master (no other filter): the replication streams this
+/// server serves, or follows. Their followers attach again from their offsets.
+fn kill_replication_links(ctx: &Ctx, filters: &[(String, String)]) -> i64 {
+    let (Some(replication), [(key, kind)]) = (ctx.server.replication.get(), filters) else {
+        return 0;
+    };
+    if key != "type" {
+        return 0;
+    }
+    let cut = match kind.as_str() {
+        "replica" | "slave" => replication.links.cut_followers(),
+        "master" => replication.links.cut_leaders(),
+        _ => 0,
+    };
+    cut as i64
 }
 
 fn client_setinfo(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -132,6 +132,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
     let stats = &server.stats;
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let uptime = server.started.elapsed().as_secs();
+    let links = server.replication.get().map(|r| &r.links);
     match section {
         "server" => {
             let _ = write!(
@@ -181,7 +182,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
             let ks = ctx.ks.stats();
             let _ = write!(
                 text,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\ntotal_error_replies:{}\r\n",
                 load(&stats.connections_received),
                 server.commands_processed(),
                 load(&stats.net_input_bytes),
@@ -191,13 +192,17 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                 ks.evicted_keys,
                 ks.keyspace_hits,
                 ks.keyspace_misses,
+                links.map_or(0, |l| load(&l.sync_full)),
+                links.map_or(0, |l| load(&l.sync_partial_ok)),
+                links.map_or(0, |l| load(&l.sync_partial_err)),
                 load(&stats.errors),
             );
         }
         "replication" => {
             let _ = write!(
                 text,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                links.map_or(0, |l| l.followers.load(Ordering::Relaxed)),
                 server.run_id,
             );
         }

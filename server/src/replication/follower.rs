@@ -72,7 +72,15 @@ pub async fn run_partition(
 async fn follow(server: &Arc<Server>, pid: u32, leader: &str, epoch: u64) {
     let mut backoff = Duration::from_millis(20);
     loop {
-        match attach(server, pid, leader, epoch).await {
+        let Some(links) = server.replication.get().map(|r| &r.links) else {
+            return;
+        };
+        let cut = links.leaders_cut();
+        let attached = tokio::select! {
+            result = attach(server, pid, leader, epoch) => result,
+            () = cut => Err(StreamError::Closed),
+        };
+        match attached {
             Ok(()) => backoff = Duration::from_millis(20),
             Err(StreamError::Io(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
                 debug!(
@@ -145,6 +153,7 @@ async fn attach(
         node: replication.node_id.clone(),
     };
     writer.write_all(&sync.encode()).await?;
+    let _attached = super::Attached::new(&replication.links.leaders);
     let mut client = Client::new(
         Arc::new(ClientInfo::new(0, unspecified(), unspecified())),
         true,
@@ -157,26 +166,29 @@ async fn attach(
             now,
             chunks,
         } => {
-            {
-                let mut ks = keyspace.lock();
-                for db in ks.dbs.iter_mut() {
-                    db.take();
-                }
-                ks.log.reset(next, last_epoch, now);
-            }
+            // The whole snapshot is received before any of it is applied: a stream that
+            // breaks halfway leaves this copy as it was, not half replaced yet at the new offset.
+            let mut snapshot = Vec::new();
             for _ in 0..chunks {
                 let Message::Snapshot { db, effects } = messages.next().await? else {
                     return Err(StreamError::Protocol("expected a snapshot chunk".into()));
                 };
-                let record = Record {
+                snapshot.push(Record {
                     offset: next,
                     epoch: last_epoch,
                     now,
                     db,
                     effects,
-                };
-                apply(server, &mut keyspace.lock(), &mut client, &record);
+                });
             }
+            let mut ks = keyspace.lock();
+            for db in ks.dbs.iter_mut() {
+                db.take();
+            }
+            for record in &snapshot {
+                apply(server, &mut ks, &mut client, record);
+            }
+            ks.log.reset(next, last_epoch, now);
             info!(partition = pid, leader, next, "full resync");
         }
         Message::Refused(why) => return Err(StreamError::Refused(why)),

@@ -10,6 +10,7 @@ use crate::resp::{ParseLimits, RequestParser};
 use crate::state::{now_ms, Server};
 use bytes::{Bytes, BytesMut};
 use slotcache_cluster::records::PartitionRecord;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -119,10 +120,12 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
     else {
         return Err(StreamError::Protocol("expected sync".into()));
     };
-    let leading = server
+    let replication = server
         .replication
         .get()
-        .and_then(|r| r.progress(pid))
+        .ok_or_else(|| StreamError::Protocol("not in a cluster".into()))?;
+    let leading = replication
+        .progress(pid)
         .filter(|p| p.epoch == epoch)
         .zip(server.engine.get(pid));
     let Some((progress, keyspace)) = leading else {
@@ -140,6 +143,18 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
         writer.write_all(&refusal.encode()).await?;
         return Ok(());
     };
+    let links = &replication.links;
+    let cut = links.followers_cut();
+    let _attached = super::Attached::new(&links.followers);
+    let counter = match start {
+        Start::Continue => &links.sync_partial_ok,
+        Start::Full { .. } if next > 0 => {
+            links.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+            &links.sync_full
+        }
+        Start::Full { .. } => &links.sync_full,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
     match start {
         Start::Continue => writer.write_all(&Message::Continue.encode()).await?,
         Start::Full {
@@ -181,7 +196,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
             info!(partition = pid, %node, "snapshot sent");
         }
     }
-    let result = stream_records(
+    let streaming = stream_records(
         &keyspace,
         &progress,
         &node,
@@ -190,8 +205,11 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
         &mut head,
         &mut messages,
         &mut writer,
-    )
-    .await;
+    );
+    let result = tokio::select! {
+        result = streaming => result,
+        () = cut => Err(StreamError::Closed),
+    };
     progress.detached(&node);
     result
 }

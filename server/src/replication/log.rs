@@ -8,6 +8,7 @@
 //! substitute what they chose (SPOP becomes SREM).
 
 use bytes::{Bytes, BytesMut};
+use slotcache_cluster::lease::LeaseHold;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -74,9 +75,19 @@ pub struct Log {
     substitute: Option<Effect>,
     /// `next`, published for the streams to followers.
     head: watch::Sender<u64>,
-    /// While leading in `sync` mode: the copies in the in-sync set (leader included), kept by
-    /// the partition's progress, and the fewest that writes need.
-    in_sync: Option<(Arc<AtomicUsize>, usize)>,
+    /// While leading: what must hold before a write is accepted.
+    gate: Option<WriteGate>,
+}
+
+/// What a leader checks before it accepts a write.
+#[derive(Clone)]
+pub enum WriteGate {
+    /// `sync`: the copies in the in-sync set (leader included), kept by the partition's
+    /// progress, and the fewest that writes need.
+    InSync(Arc<AtomicUsize>, usize),
+    /// `async`: nothing waits for followers, so a leader cut off from etcd must stop before
+    /// its lease can have expired and a new leader been elected.
+    Lease(LeaseHold),
 }
 
 /// Backlog kept per partition by default, in bytes of effects.
@@ -97,7 +108,7 @@ impl Default for Log {
             unit: Vec::new(),
             substitute: None,
             head: watch::channel(0).0,
-            in_sync: None,
+            gate: None,
         }
     }
 }
@@ -113,19 +124,24 @@ impl Log {
     pub fn follow(&mut self, epoch: u64) {
         self.role = Role::Follower;
         self.epoch = epoch;
-        self.in_sync = None;
+        self.gate = None;
     }
 
-    /// Writes need at least `min` copies in the in-sync set, as `gauge` counts them.
-    pub fn require_in_sync(&mut self, gauge: Arc<AtomicUsize>, min: usize) {
-        self.in_sync = Some((gauge, min));
+    pub fn set_gate(&mut self, gate: WriteGate) {
+        self.gate = Some(gate);
     }
 
-    /// Whether the in-sync set is large enough for writes.
-    pub fn enough_in_sync(&self) -> bool {
-        self.in_sync
-            .as_ref()
-            .is_none_or(|(gauge, min)| gauge.load(Ordering::Acquire) >= *min)
+    /// Why a write must be refused now, as the error to answer; None when it may run.
+    pub fn write_refusal(&self) -> Option<&'static str> {
+        match self.gate.as_ref()? {
+            WriteGate::InSync(copies, min) if copies.load(Ordering::Acquire) < *min => {
+                Some("NOREPLICAS Not enough good replicas to write.")
+            }
+            WriteGate::Lease(held) if !held.certain() => {
+                Some("CLUSTERDOWN The partition's leader cannot renew its lease; retry")
+            }
+            _ => None,
+        }
     }
 
     pub fn role(&self) -> Role {

@@ -15,10 +15,12 @@ pub mod wire;
 
 use crate::state::Server;
 use ahash::AHashMap;
+use log::WriteGate;
 use parking_lot::Mutex;
+use slotcache_cluster::lease::LeaseHold;
 use slotcache_cluster::records::{PartitionRecord, ReplicationMode};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -54,6 +56,81 @@ pub struct Replication {
     /// Per partition this server leads: its followers' progress.
     progress: Mutex<AHashMap<u32, Arc<Progress>>>,
     pub store: tokio::sync::Mutex<slotcache_cluster::store::Store>,
+    /// This server's lease, once registered: `async` leaders stop writing when unsure of it.
+    lease: OnceLock<LeaseHold>,
+    pub links: Links,
+}
+
+/// The replication streams of this server, counted for INFO and cut by CLIENT KILL TYPE
+/// replica (streams it serves) or TYPE master (streams it follows); a cut stream's follower
+/// attaches again, from its offset.
+pub struct Links {
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    /// Followers that asked to continue from an offset and got a full resync instead.
+    pub sync_partial_err: AtomicU64,
+    pub followers: AtomicUsize,
+    pub leaders: AtomicUsize,
+    cut_followers: watch::Sender<u64>,
+    cut_leaders: watch::Sender<u64>,
+}
+
+/// One open stream in a [`Links`] gauge, for as long as it lives.
+pub struct Attached<'a>(&'a AtomicUsize);
+
+impl<'a> Attached<'a> {
+    pub fn new(gauge: &'a AtomicUsize) -> Self {
+        gauge.fetch_add(1, Ordering::AcqRel);
+        Attached(gauge)
+    }
+}
+
+impl Drop for Attached<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Links {
+    fn new() -> Links {
+        Links {
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
+            followers: AtomicUsize::new(0),
+            leaders: AtomicUsize::new(0),
+            cut_followers: watch::channel(0).0,
+            cut_leaders: watch::channel(0).0,
+        }
+    }
+
+    /// Cuts every stream served to followers; returns how many there were.
+    pub fn cut_followers(&self) -> usize {
+        self.cut_followers.send_modify(|n| *n += 1);
+        self.followers.load(Ordering::Acquire)
+    }
+
+    /// Cuts every stream followed from a leader; returns how many there were.
+    pub fn cut_leaders(&self) -> usize {
+        self.cut_leaders.send_modify(|n| *n += 1);
+        self.leaders.load(Ordering::Acquire)
+    }
+
+    /// Resolves at the next cut of served streams.
+    pub fn followers_cut(&self) -> impl std::future::Future<Output = ()> {
+        let mut cuts = self.cut_followers.subscribe();
+        async move {
+            let _ = cuts.changed().await;
+        }
+    }
+
+    /// Resolves at the next cut of followed streams.
+    pub fn leaders_cut(&self) -> impl std::future::Future<Output = ()> {
+        let mut cuts = self.cut_leaders.subscribe();
+        async move {
+            let _ = cuts.changed().await;
+        }
+    }
 }
 
 impl Replication {
@@ -76,7 +153,13 @@ impl Replication {
             assignments: Mutex::default(),
             progress: Mutex::default(),
             store: tokio::sync::Mutex::new(store),
+            lease: OnceLock::new(),
+            links: Links::new(),
         }
+    }
+
+    pub fn set_lease(&self, held: LeaseHold) {
+        let _ = self.lease.set(held);
     }
 
     pub fn set_node_addr(&self, node: &str, addr: Option<String>) {
@@ -133,9 +216,14 @@ impl Replication {
                     }
                 }
                 ks.log.lead(record.epoch);
-                if let (Some(progress), ReplicationMode::Sync) = (self.progress(pid), self.mode) {
-                    ks.log
-                        .require_in_sync(progress.in_sync.clone(), self.min_isr);
+                match (self.mode, self.progress(pid), self.lease.get()) {
+                    (ReplicationMode::Sync, Some(progress), _) => ks
+                        .log
+                        .set_gate(WriteGate::InSync(progress.in_sync.clone(), self.min_isr)),
+                    (ReplicationMode::Async, _, Some(held)) => {
+                        ks.log.set_gate(WriteGate::Lease(held.clone()))
+                    }
+                    _ => {}
                 }
             } else {
                 ks.log.follow(record.epoch);
