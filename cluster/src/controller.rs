@@ -82,6 +82,8 @@ async fn lead(
     let mut node_changes = store.watch(&store.keys.nodes(), 0);
     let mut requests = store.watch(&store.keys.requests(), 0);
     let mut suspects = store.watch(&store.keys.suspects(), 0);
+    // A replica joining an in-sync set lets a move finish (see `successor_record`).
+    let mut partition_changes = store.watch(&store.keys.partitions(), 0);
     loop {
         check_suspects(store).await?;
         carry_out_requests(store, config, leadership).await?;
@@ -90,12 +92,14 @@ async fn lead(
         tokio::select! {
             _ = node_changes.recv() => {}
             _ = requests.recv() => {}
+            _ = partition_changes.recv() => {}
             _ = suspects.recv() => continue,
             _ = tokio::time::sleep(IDLE_RECHECK) => {}
         }
         while let Ok(Some(_)) =
             tokio::time::timeout(Duration::from_millis(50), node_changes.recv()).await
         {}
+        while partition_changes.try_recv().is_ok() {}
     }
 }
 
@@ -296,6 +300,15 @@ fn successor_record(
             }
         }
     }
+    // Make before break: a live in-sync replica that the plan moves away stays until every
+    // planned replica is in sync, so a move never leaves fewer in-sync copies behind.
+    if !never_led && !replicas.iter().all(|n| record.isr.contains(n)) {
+        for node in &record.replicas {
+            if !replicas.contains(node) && electable(node) {
+                replicas.push(node.clone());
+            }
+        }
+    }
     next.isr = if never_led {
         replicas.clone()
     } else {
@@ -386,4 +399,44 @@ pub async fn reconcile(
         info!(partition = pid, leader = ?next.leader, epoch = next.epoch, "placed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn record(leader: &str, replicas: &[&str], isr: &[&str]) -> PartitionRecord {
+        PartitionRecord {
+            version: RECORD_VERSION,
+            epoch: 3,
+            leader: Some(leader.to_string()),
+            replicas: names(replicas),
+            isr: names(isr),
+            slots: vec![[0, 100]],
+        }
+    }
+
+    #[test]
+    fn a_moved_replica_stays_until_its_successor_is_in_sync() {
+        let nodes = names(&["n1", "n2", "n3"]);
+        // The plan moves n2's copy to n3, which has nothing yet: n2 stays, in sync.
+        let moving = record("n1", &["n1", "n2"], &["n1", "n2"]);
+        let next = successor_record(&moving, names(&["n1", "n3"]), &nodes);
+        assert_eq!(next.replicas, names(&["n1", "n3", "n2"]));
+        assert_eq!(next.isr, names(&["n1", "n2"]));
+        assert_eq!((next.leader.as_deref(), next.epoch), (Some("n1"), 3));
+        // The leader lost meanwhile: the in-sync n2 takes over, not the empty n3.
+        let next = successor_record(&next, names(&["n3", "n2"]), &names(&["n2", "n3"]));
+        assert_eq!(next.leader.as_deref(), Some("n2"));
+        assert_eq!(next.epoch, 4);
+        // Once n3 is in sync the move completes.
+        let caught_up = record("n1", &["n1", "n3", "n2"], &["n1", "n2", "n3"]);
+        let next = successor_record(&caught_up, names(&["n1", "n3"]), &nodes);
+        assert_eq!(next.replicas, names(&["n1", "n3"]));
+        assert_eq!(next.isr, names(&["n1", "n3"]));
+    }
 }

@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod fault;
 pub mod frame;
+pub mod linearizability;
 
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};

@@ -6,6 +6,7 @@
 use redis::Commands;
 use redis_tests::cluster::{names, partition_records, Cluster, TTL};
 use redis_tests::fault::FaultProxy;
+use redis_tests::linearizability::{self, Event, Op};
 use redis_tests::{Frame, Process};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -20,9 +21,10 @@ fn all_in_sync(state: &Value, partitions: usize, rf: usize) -> bool {
     let all = partition_records(state);
     all.len() == partitions
         && all.iter().all(|p| {
-            p["leader"].is_string()
-                && names(&p["replicas"]).len() == rf
-                && names(&p["isr"]).len() == rf
+            let (mut replicas, mut isr) = (names(&p["replicas"]), names(&p["isr"]));
+            replicas.sort();
+            isr.sort();
+            p["leader"].is_string() && replicas.len() == rf && isr == replicas
         })
 }
 
@@ -105,6 +107,16 @@ impl Summary {
     }
 }
 
+/// A client connection that gives up on a reply after 10 s (a request stuck on a server that
+/// stopped answering); None when the proxy does not accept it within 2 s.
+fn connect(client: &redis::Client) -> Option<redis::Connection> {
+    let conn = client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .ok()?;
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    Some(conn)
+}
+
 /// Writers that SET unique values through the proxy until stopped.
 fn start_writers(
     proxy_url: &str,
@@ -126,12 +138,7 @@ fn start_writers(
                     let key = format!("w{w}:k{}", i % 2000);
                     let value = format!("w{w}-v{i}");
                     if conn.is_none() {
-                        conn = client
-                            .get_connection_with_timeout(Duration::from_secs(2))
-                            .ok();
-                        if let Some(c) = &conn {
-                            let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
-                        }
+                        conn = connect(&client);
                     }
                     let sent = Instant::now();
                     let result: redis::RedisResult<()> = match conn.as_mut() {
@@ -205,53 +212,61 @@ fn lost_writes(
     lost
 }
 
-/// A copy's (next offset, key count, fingerprint) from `CLUSTER DIGEST`.
-fn digest(server: &Process, pid: usize) -> (i64, i64, String) {
+/// A copy's (next offset, key count, fingerprint) from `CLUSTER DIGEST`; None when the
+/// server holds no copy (a replica the controller just moved away).
+fn digest(server: &Process, pid: usize) -> Option<(i64, i64, String)> {
     match server
         .connect()
         .call(&["CLUSTER", "DIGEST", &pid.to_string()])
     {
         Frame::Array(fields) => match &fields[..] {
             [Frame::Int(offset), Frame::Int(_), Frame::Int(keys), Frame::Bulk(print)] => {
-                (*offset, *keys, String::from_utf8_lossy(print).into_owned())
+                Some((*offset, *keys, String::from_utf8_lossy(print).into_owned()))
             }
             other => panic!("CLUSTER DIGEST {pid}: {other:?}"),
         },
+        Frame::Error(_) => None,
         other => panic!("CLUSTER DIGEST {pid}: {other:?}"),
     }
 }
 
-/// Waits until every partition has its full in-sync set again, then checks that each
-/// partition's copies are identical; returns how many copies were compared.
+/// Waits until every partition has its full in-sync set again and each partition's copies
+/// are identical; returns how many copies were compared. Placement may still move replicas
+/// meanwhile (onto a node that came back), so the comparison starts over from a fresh record
+/// until it holds.
 fn replicas_converge(stack: &Stack, partitions: usize, rf: usize) -> usize {
-    stack.cluster.wait_for(
-        "replicas restored and in sync",
-        Duration::from_secs(30),
-        |s| all_in_sync(s, partitions, rf),
-    );
-    let state = stack.cluster.status();
-    let mut compared = 0;
-    for (pid, record) in partition_records(&state).iter().enumerate() {
-        let copies: Vec<&Process> = names(&record["replicas"])
-            .iter()
-            .filter_map(|node| NODES.iter().position(|n| n == node))
-            .filter_map(|index| stack.servers[index].as_ref())
-            .collect();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let digests: Vec<_> = copies.iter().map(|server| digest(server, pid)).collect();
-            if digests.windows(2).all(|pair| pair[0] == pair[1]) {
-                compared += digests.len();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        stack.cluster.wait_for(
+            "replicas restored and in sync",
+            Duration::from_secs(30),
+            |s| all_in_sync(s, partitions, rf),
+        );
+        let state = stack.cluster.status();
+        let mut compared = 0;
+        let mut differ = None;
+        for (pid, record) in partition_records(&state).iter().enumerate() {
+            let digests: Vec<_> = names(&record["replicas"])
+                .iter()
+                .filter_map(|node| NODES.iter().position(|n| n == node))
+                .filter_map(|index| stack.servers[index].as_ref())
+                .map(|server| digest(server, pid))
+                .collect();
+            if digests.iter().any(Option::is_none) || digests.windows(2).any(|p| p[0] != p[1]) {
+                differ = Some((pid, digests));
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "partition {pid} copies differ: {digests:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+            compared += digests.len();
         }
+        let Some((pid, digests)) = differ else {
+            return compared;
+        };
+        assert!(
+            Instant::now() < deadline,
+            "partition {pid} copies differ: {digests:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
-    compared
 }
 
 struct Stack {
@@ -695,4 +710,214 @@ fn a_broken_link_resyncs_partially_and_an_overflowed_backlog_fully() {
         "{} full resyncs after the pause; {compared} copies identical",
         total(&stack, "sync_full") - full
     );
+}
+
+/// A compare-and-set in Lua: 1 when the key held ARGV[1] and now holds ARGV[2], else 0.
+const CAS: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then \
+                   redis.call('set', KEYS[1], ARGV[2]) return 1 else return 0 end";
+
+/// A client reading, writing and compare-and-setting `keys` through `url` until stopped,
+/// recording each operation's call and return times (ns since `base`).
+fn register_client(
+    id: u64,
+    url: String,
+    keys: Vec<String>,
+    stop: Arc<AtomicBool>,
+    base: Instant,
+) -> Vec<Event> {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let client = redis::Client::open(url).expect("client");
+    let mut conn: Option<redis::Connection> = None;
+    let mut history = Vec::new();
+    let mut last_seen: BTreeMap<String, u64> = BTreeMap::new();
+    let script = redis::Script::new(CAS);
+    let mut written = 0u64;
+    let clock = || base.elapsed().as_nanos() as u64;
+    while !stop.load(Ordering::Relaxed) {
+        if conn.is_none() {
+            conn = connect(&client);
+        }
+        let Some(c) = conn.as_mut() else {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        };
+        let key = keys[rng.random_range(0..keys.len())].clone();
+        written += 1;
+        let value = id * 1_000_000_000 + written;
+        let expected = last_seen.get(&key).copied().unwrap_or(0);
+        let call = clock();
+        // A key that does not exist cannot be compared with: write it instead.
+        let choice = match rng.random_range(0..10) {
+            7.. if expected == 0 => 4,
+            choice => choice,
+        };
+        let (op, outcome) = match choice {
+            0..4 => {
+                let read: redis::RedisResult<Option<u64>> = c.get(&key);
+                match read {
+                    Ok(seen) => {
+                        let seen = seen.unwrap_or(0);
+                        last_seen.insert(key.clone(), seen);
+                        (Op::Read(seen), Ok(()))
+                    }
+                    Err(err) => (Op::Read(0), Err(err)),
+                }
+            }
+            4..7 => (Op::Write(value), c.set::<_, _, ()>(&key, value)),
+            _ => {
+                let swapped: redis::RedisResult<i64> =
+                    script.key(&key).arg(expected).arg(value).invoke(c);
+                let told = swapped.as_ref().ok().map(|s| *s == 1);
+                let op = Op::Cas {
+                    expected,
+                    new: value,
+                    swapped: told,
+                };
+                (op, swapped.map(|_| ()))
+            }
+        };
+        let ret = match outcome {
+            Ok(()) => Some(clock()),
+            Err(err) => {
+                if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
+                    conn = None;
+                }
+                None
+            }
+        };
+        history.push(Event { key, op, call, ret });
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    history
+}
+
+/// The partition holding `key`, from a `status` document.
+fn partition_of_key(state: &Value, key: &str) -> usize {
+    let slot = u64::from(slotcache_cluster::slot::key_slot(key.as_bytes()));
+    partition_records(state)
+        .iter()
+        .position(|p| {
+            p["slots"].as_array().is_some_and(|ranges| {
+                ranges.iter().any(|r| {
+                    r[0].as_u64().is_some_and(|low| low <= slot)
+                        && r[1].as_u64().is_some_and(|high| slot <= high)
+                })
+            })
+        })
+        .expect("a partition owns every slot")
+}
+
+/// The node index of the current leader of `key`'s partition.
+fn leader_of_key(stack: &Stack, key: &str) -> usize {
+    let state = stack.cluster.status();
+    let pid = partition_of_key(&state, key);
+    let leader = partition_records(&state)[pid]["leader"]
+        .as_str()
+        .map(String::from)
+        .expect("a leader");
+    NODES.iter().position(|n| *n == leader).expect("known node")
+}
+
+#[test]
+fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
+    let mut stack = stack(8, 2, "sync");
+    let second = stack.cluster.proxy(&[]);
+    let urls = [stack.proxy.url(), second.url()];
+    let keys: Vec<String> = (0..6).map(|i| format!("lin:{i}")).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let base = Instant::now();
+    let clients: Vec<_> = (1..=6u64)
+        .map(|id| {
+            let (url, keys, stop) = (urls[id as usize % 2].clone(), keys.clone(), stop.clone());
+            std::thread::spawn(move || register_client(id, url, keys, stop, base))
+        })
+        .collect();
+    let new_leader = |stack: &Stack, victim: usize| {
+        stack
+            .cluster
+            .wait_for("new leaders", Duration::from_secs(TTL + 8), |s| {
+                partition_records(s)
+                    .iter()
+                    .all(|p| p["leader"].is_string() && p["leader"] != NODES[victim])
+            })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    // kill -9 the leader of the first key's partition, then bring the node back.
+    let victim = leader_of_key(&stack, &keys[0]);
+    drop(stack.servers[victim].take());
+    let killed = new_leader(&stack, victim);
+    stack.start(victim);
+    replicas_converge(&stack, 8, 2);
+    // SIGSTOP the (new) leader of that partition for 2 x TTL.
+    let victim = leader_of_key(&stack, &keys[0]);
+    let paused = stack.servers[victim].as_ref().expect("running");
+    signal(paused, "STOP");
+    let stopped = Instant::now();
+    let replaced = new_leader(&stack, victim);
+    std::thread::sleep(Duration::from_secs(2 * TTL).saturating_sub(stopped.elapsed()));
+    signal(stack.servers[victim].as_ref().expect("running"), "CONT");
+    replicas_converge(&stack, 8, 2);
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let history: Vec<Event> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    let answered = history.iter().filter(|e| e.ret.is_some()).count();
+    let checking = Instant::now();
+    let violations = linearizability::check(&history);
+    eprintln!(
+        "linearizability: {} operations ({answered} answered, {} without a reply) on {} keys \
+         through 2 proxies; kill -9 took over in {killed:?}, SIGSTOP in {replaced:?}; \
+         checked in {:?}: {} violations",
+        history.len(),
+        history.len() - answered,
+        keys.len(),
+        checking.elapsed(),
+        violations.len()
+    );
+    for violation in &violations {
+        eprintln!(
+            "{} is not linearizable; the operations up to the first that cannot be placed:",
+            violation.key
+        );
+        for event in linearizability::leading_to_violation(&history, &violation.key, 20) {
+            eprintln!("  {event:?}");
+        }
+    }
+    assert!(answered > 1000, "the clients ran");
+    assert_eq!(violations, vec![], "histories that are not linearizable");
+}
+
+#[test]
+fn a_follower_answers_reads_only_to_readonly_connections() {
+    let stack = stack(4, 2, "sync");
+    let key = keys_of_partition(&stack.cluster, 0)
+        .next()
+        .expect("a key of partition 0");
+    let mut conn = stack.proxy.connect();
+    assert_eq!(conn.call(&["SET", &key, "v"]), Frame::Simple("OK".into()));
+    let state = stack.cluster.status();
+    let record = partition_records(&state)[0];
+    let follower = names(&record["replicas"])
+        .into_iter()
+        .find(|n| record["leader"] != n.as_str())
+        .and_then(|n| NODES.iter().position(|node| *node == n))
+        .and_then(|index| stack.servers[index].as_ref())
+        .expect("partition 0 has a follower");
+    let mut direct = follower.connect();
+    let redirected = |reply: Frame| matches!(reply, Frame::Error(e) if e.starts_with("MOVED "));
+    // Without READONLY a follower copy answers nothing about its data, as a Redis Cluster
+    // replica: the read could be stale, and a script could write.
+    assert!(redirected(direct.call(&["GET", &key])));
+    let script = "return redis.call('get', KEYS[1])";
+    assert!(redirected(direct.call(&["EVAL", script, "1", &key])));
+    assert_eq!(direct.call(&["READONLY"]), Frame::Simple("OK".into()));
+    // The write was acknowledged in sync mode, so this follower has it.
+    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"v".to_vec()));
+    assert!(redirected(direct.call(&["SET", &key, "w"])));
+    assert!(redirected(direct.call(&["EVAL", script, "1", &key])));
+    assert_eq!(direct.call(&["READWRITE"]), Frame::Simple("OK".into()));
+    assert!(redirected(direct.call(&["GET", &key])));
 }

@@ -134,6 +134,8 @@ pub struct Client {
     pub in_exec: bool,
     /// Runs commands for a script (`redis.call`): nothing may block.
     pub in_script: bool,
+    /// READONLY: reads may be served by a follower copy, possibly stale.
+    pub readonly: bool,
     /// Pub/sub subscriptions, in the order they were made, and where messages arrive.
     pub subscriptions: Subscriptions,
     /// Keys under WATCH: (database, key, what was seen).
@@ -159,6 +161,7 @@ impl Client {
             subscriptions: Subscriptions::default(),
             in_exec: false,
             in_script: false,
+            readonly: false,
             multi_failed: false,
             watched: Vec::new(),
             partition: None,

@@ -148,6 +148,19 @@ fn reject(
     out.error(text);
 }
 
+/// Whether a follower copy may answer `spec`: never a write, a read only for a READONLY
+/// connection (it may be stale: a read that must see every acknowledged write goes to the
+/// leader), and scripts never (they read and write as they go).
+fn follower_may_serve(client: &Client, spec: &crate::commands::CommandSpec) -> bool {
+    if spec.has_flag("write") {
+        return false;
+    }
+    if spec.has_flag("readonly") {
+        return client.readonly;
+    }
+    !spec.has_flag("movablekeys")
+}
+
 pub fn execute(
     server: &Server,
     client: &mut Client,
@@ -252,7 +265,7 @@ fn run(
         }
     }
     let writes = spec.has_flag("write");
-    if writes && ks.log.role() == Role::Follower {
+    if ks.log.role() == Role::Follower && !follower_may_serve(client, spec) {
         // This copy stopped leading after the request was routed to it.
         reject(
             client,

@@ -444,7 +444,7 @@ fn switch_keyspace(server: &Server, client: &mut Client, args: &[Bytes]) -> Resu
         Some(routes) if client.authenticated => routes,
         _ => return Ok(false),
     };
-    let target = routes.read().target(args)?;
+    let target = routes.read().target(args, client.readonly)?;
     match (target, &client.partition) {
         (Target::Current, _) => Ok(false),
         (Target::Partition(pid, _), Some((current, _))) if *current == pid => Ok(false),

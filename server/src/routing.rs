@@ -1,7 +1,8 @@
 //! Which keyspace a request runs in. Standalone, every request runs in the one keyspace. In
 //! cluster mode a request with keys runs in the keyspace of their slot's partition when this
-//! server leads it, and is redirected (`MOVED`) otherwise; a keyless request runs in the
-//! partition the connection last addressed, as it would on the Redis Cluster node owning it.
+//! server leads it (or, for a read on a READONLY connection, holds a follower copy), and is
+//! redirected (`MOVED`) otherwise; a keyless request runs in the partition the connection last
+//! addressed, as it would on the Redis Cluster node owning it.
 
 use crate::commands::cluster::parse_slot;
 use crate::commands::{arity_error, CommandSpec};
@@ -55,6 +56,8 @@ pub struct Routes {
     table: RoutingTable,
     /// Keyspaces of the partitions this server leads.
     led: AHashMap<u32, SharedKeyspace>,
+    /// Keyspaces of the partitions this server follows.
+    followed: AHashMap<u32, SharedKeyspace>,
 }
 
 /// Where a request goes.
@@ -71,6 +74,7 @@ impl Routes {
             node_id: node_id.to_string(),
             table: RoutingTable::default(),
             led: AHashMap::new(),
+            followed: AHashMap::new(),
         }
     }
 
@@ -83,11 +87,15 @@ impl Routes {
         keyspace: Option<SharedKeyspace>,
     ) {
         self.led.remove(&pid);
+        self.followed.remove(&pid);
         let leads = record
             .as_ref()
             .is_some_and(|r| r.leader.as_deref() == Some(self.node_id.as_str()));
-        if let (true, Some(keyspace)) = (leads, keyspace) {
-            self.led.insert(pid, keyspace);
+        if let Some(keyspace) = keyspace {
+            match leads {
+                true => self.led.insert(pid, keyspace),
+                false => self.followed.insert(pid, keyspace),
+            };
         }
         self.table.set_partition(pid, record);
     }
@@ -96,11 +104,18 @@ impl Routes {
         self.table.set_node(node, addr);
     }
 
-    /// The partition leading `slot` here, or the error a client gets: a redirect to the
-    /// leader, or CLUSTERDOWN when the slot has none.
-    pub fn locate(&self, slot: u16) -> Result<(u32, SharedKeyspace), String> {
+    /// The partition leading `slot` here (or any copy of it, for `any_copy`), or the error a
+    /// client gets: a redirect to the leader, or CLUSTERDOWN when the slot has none.
+    pub fn locate(&self, slot: u16, any_copy: bool) -> Result<(u32, SharedKeyspace), String> {
         let pid = self.table.partition_of(slot);
-        if let Some((pid, keyspace)) = pid.and_then(|pid| Some((pid, self.led.get(&pid)?))) {
+        let here = |pid| {
+            let copy = self.led.get(&pid);
+            match any_copy {
+                true => copy.or_else(|| self.followed.get(&pid)),
+                false => copy,
+            }
+        };
+        if let Some((pid, keyspace)) = pid.and_then(|pid| Some((pid, here(pid)?))) {
             return Ok((pid, keyspace.clone()));
         }
         match pid.and_then(|pid| self.table.leader_addr(pid)) {
@@ -111,11 +126,16 @@ impl Routes {
 
     /// Where `args` runs; an error reply when it cannot run here. Keys of different slots
     /// may meet in one request when they share a partition: the proxy sends such requests
-    /// when it splits a multi-key command by partition.
-    pub fn target(&self, args: &[Bytes]) -> Result<Target, String> {
+    /// when it splits a multi-key command by partition. A READONLY connection's reads may run
+    /// on a follower copy.
+    pub fn target(&self, args: &[Bytes], readonly: bool) -> Result<Target, String> {
         let same_partition = |a, b| self.table.partition_of(a) == self.table.partition_of(b);
+        let mut any_copy = false;
         let slot = match route_request(args, same_partition) {
-            Ok((_, Some(slot))) => slot,
+            Ok((spec, Some(slot))) => {
+                any_copy = readonly && spec.has_flag("readonly");
+                slot
+            }
             Ok((spec, None)) => match self.addressed_slot(spec, args) {
                 Some(slot) => slot?,
                 None => return Ok(Target::Current),
@@ -123,7 +143,7 @@ impl Routes {
             Err(RouteError::Command(_)) => return Ok(Target::Current),
             Err(err @ RouteError::CrossSlot) => return Err(err.to_string()),
         };
-        let (pid, keyspace) = self.locate(slot)?;
+        let (pid, keyspace) = self.locate(slot, any_copy)?;
         Ok(Target::Partition(pid, keyspace))
     }
 
@@ -205,24 +225,38 @@ mod tests {
         routes.update(0, Some(record("n1", [0, 8191])), Some(led));
         routes.update(1, Some(record("n2", [8192, 16383])), None);
         routes.set_node_addr("n2", Some("10.0.0.2:7011".into()));
-        assert_eq!(routes.locate(100).map(|(pid, _)| pid), Ok(0));
+        assert_eq!(routes.locate(100, false).map(|(pid, _)| pid), Ok(0));
+        let moved = Some("MOVED 9000 10.0.0.2:7011".to_string());
+        assert_eq!(routes.locate(9000, false).err(), moved);
+        // A follower copy serves READONLY reads only.
+        let followed =
+            std::sync::Arc::new(parking_lot::Mutex::new(crate::engine::Keyspace::new(1)));
+        routes.update(1, Some(record("n2", [8192, 16383])), Some(followed));
+        assert!(matches!(
+            routes.target(&args("GET a"), true),
+            Ok(Target::Partition(1, _))
+        ));
         assert_eq!(
-            routes.locate(9000).err(),
-            Some("MOVED 9000 10.0.0.2:7011".to_string())
+            routes.target(&args("GET a"), false).err(),
+            moved.map(|m| m.replace("9000", "15495"))
         );
+        assert!(routes.target(&args("SET a 1"), true).is_err());
         routes.update(1, None, None);
         assert_eq!(
-            routes.locate(9000).err(),
+            routes.locate(9000, false).err(),
             Some("CLUSTERDOWN Hash slot not served".to_string())
         );
-        assert!(matches!(routes.target(&args("PING")), Ok(Target::Current)));
+        assert!(matches!(
+            routes.target(&args("PING"), false),
+            Ok(Target::Current)
+        ));
         // Slots 3300 ("b") and 7365 ("c") differ but share partition 0; "a" is in 15495.
         assert!(matches!(
-            routes.target(&args("MGET b c")),
+            routes.target(&args("MGET b c"), false),
             Ok(Target::Partition(0, _))
         ));
         assert_eq!(
-            routes.target(&args("MGET a b")).err(),
+            routes.target(&args("MGET a b"), false).err(),
             Some("CROSSSLOT Keys in request don't hash to the same slot".to_string())
         );
     }

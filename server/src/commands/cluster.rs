@@ -67,6 +67,23 @@ fn partition(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// READONLY: this connection's reads may be answered by follower copies, as on a Redis
+/// Cluster replica.
+fn readonly(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    cluster_mode(ctx)?;
+    ctx.client.readonly = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// READWRITE: back to reading from leaders only.
+fn readwrite(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    cluster_mode(ctx)?;
+    ctx.client.readonly = false;
+    ctx.out.ok();
+    Ok(())
+}
+
 /// `CLUSTER DIGEST <pid>`: the copy's next log offset, the epoch of its last record, its key
 /// count, and an order-independent fingerprint of its keys, values and deadlines.
 fn digest(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -142,60 +159,86 @@ const fn sub(
     }
 }
 
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
-    name: "cluster",
-    arity: -2,
-    acl: "@slow",
-    summary: "A container for Redis Cluster commands",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "Depends on subcommand.",
-    subcommands: &[
-        sub(
-            "cluster|countkeysinslot",
-            3,
-            "",
-            "Returns the number of keys in a hash slot",
-            "3.0.0",
-            "O(N) where N is the number of keys in the partition",
-            countkeysinslot,
-        ),
-        sub(
-            "cluster|digest",
-            3,
-            "",
-            "Fingerprints this server's copy of a partition (offset, epoch, keys, digest)",
-            "slotcache",
-            "O(N) where N is the number of keys in the partition",
-            digest,
-        ),
-        sub(
-            "cluster|getkeysinslot",
-            4,
-            "nondeterministic_output",
-            "Returns the key names in a hash slot",
-            "3.0.0",
-            "O(N) where N is the number of keys in the partition",
-            getkeysinslot,
-        ),
-        sub(
-            "cluster|keyslot",
-            3,
-            "",
-            "Returns the hash slot for a key",
-            "3.0.0",
-            "O(N) where N is the number of bytes in the key",
-            keyslot,
-        ),
-        sub(
-            "cluster|partition",
-            3,
-            "",
-            "Points the connection's keyless commands at a partition this server leads",
-            "slotcache",
-            "O(1)",
-            partition,
-        ),
-    ],
-    ..CommandSpec::DEFAULT
-}];
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "cluster",
+        arity: -2,
+        acl: "@slow",
+        summary: "A container for Redis Cluster commands",
+        since: "3.0.0",
+        group: "cluster",
+        complexity: "Depends on subcommand.",
+        subcommands: &[
+            sub(
+                "cluster|countkeysinslot",
+                3,
+                "",
+                "Returns the number of keys in a hash slot",
+                "3.0.0",
+                "O(N) where N is the number of keys in the partition",
+                countkeysinslot,
+            ),
+            sub(
+                "cluster|digest",
+                3,
+                "",
+                "Fingerprints this server's copy of a partition (offset, epoch, keys, digest)",
+                "slotcache",
+                "O(N) where N is the number of keys in the partition",
+                digest,
+            ),
+            sub(
+                "cluster|getkeysinslot",
+                4,
+                "nondeterministic_output",
+                "Returns the key names in a hash slot",
+                "3.0.0",
+                "O(N) where N is the number of keys in the partition",
+                getkeysinslot,
+            ),
+            sub(
+                "cluster|keyslot",
+                3,
+                "",
+                "Returns the hash slot for a key",
+                "3.0.0",
+                "O(N) where N is the number of bytes in the key",
+                keyslot,
+            ),
+            sub(
+                "cluster|partition",
+                3,
+                "",
+                "Points the connection's keyless commands at a partition this server leads",
+                "slotcache",
+                "O(1)",
+                partition,
+            ),
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "readonly",
+        arity: 1,
+        flags: "loading stale fast",
+        acl: "@fast @connection",
+        summary: "Enables read queries for a connection to a cluster replica node",
+        since: "3.0.0",
+        group: "cluster",
+        complexity: "O(1)",
+        handler: Some(readonly),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "readwrite",
+        arity: 1,
+        flags: "loading stale fast",
+        acl: "@fast @connection",
+        summary: "Disables read queries for a connection to a cluster replica node",
+        since: "3.0.0",
+        group: "cluster",
+        complexity: "O(1)",
+        handler: Some(readwrite),
+        ..CommandSpec::DEFAULT
+    },
+];
