@@ -365,33 +365,46 @@ impl Store {
         Ok(response.header().map_or(0, |h| h.revision()))
     }
 
-    /// Connects to any of the comma-separated endpoints, retrying with backoff for up to
-    /// `patience` before giving up with a clear error.
+    /// Connects to the comma-separated endpoints that answer now (all of them when none
+    /// does), retrying with backoff for up to `patience` before giving up with a clear error.
+    /// The client spreads requests over its endpoints, and one that is down fails the requests
+    /// sent its way: leaving out a member found dead keeps a one-shot command (`status`) from
+    /// failing while the rest of the etcd cluster serves.
     pub async fn connect(
         endpoints: &str,
         cluster: &str,
         patience: Duration,
     ) -> Result<Store, StoreError> {
-        let list: Vec<String> = endpoints.split(',').map(|e| e.trim().to_string()).collect();
+        let all: Vec<String> = endpoints.split(',').map(|e| e.trim().to_string()).collect();
         let options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(5));
         let start = std::time::Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
+            let probes = probes(&all, &options).await;
+            let answering = answering(&probes).await;
+            let list = if answering.is_empty() {
+                &all
+            } else {
+                &answering
+            };
             let attempt = async {
-                let mut client = Client::connect(&list, Some(options.clone())).await?;
+                let mut client = Client::connect(list, Some(options.clone())).await?;
                 // Connecting is lazy; a status call proves an endpoint answers.
                 client.status().await?;
                 Ok::<_, etcd_client::Error>(client)
             };
             match attempt.await {
                 Ok(client) => {
+                    if all.len() > 1 {
+                        tokio::spawn(keep_endpoints(client.clone(), probes, answering));
+                    }
                     return Ok(Store {
                         client,
                         cluster: cluster.to_string(),
                         keys: Keys::new(cluster),
-                    })
+                    });
                 }
                 Err(source) if start.elapsed() >= patience => {
                     return Err(StoreError::Unreachable {
@@ -643,5 +656,83 @@ async fn follow(
         tracing::debug!(prefix, next, "etcd watch interrupted; resuming");
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// A client per endpoint, to ask each on its own whether it answers.
+async fn probes(all: &[String], options: &ConnectOptions) -> Vec<(String, Option<Client>)> {
+    let mut probes = Vec::with_capacity(all.len());
+    for endpoint in all {
+        let client = Client::connect([endpoint], Some(options.clone()))
+            .await
+            .ok();
+        probes.push((endpoint.clone(), client));
+    }
+    probes
+}
+
+/// The probed endpoints that answer a status request within half a second, asked at once.
+async fn answering(probes: &[(String, Option<Client>)]) -> Vec<String> {
+    let mut asks = tokio::task::JoinSet::new();
+    for (index, (_, client)) in probes.iter().enumerate() {
+        let Some(mut client) = client.clone() else {
+            continue;
+        };
+        asks.spawn(async move {
+            let answered = tokio::time::timeout(Duration::from_millis(500), client.status()).await;
+            (index, matches!(answered, Ok(Ok(_))))
+        });
+    }
+    let mut answering = Vec::new();
+    while let Some(asked) = asks.join_next().await {
+        if let Ok((index, true)) = asked {
+            answering.push(index);
+        }
+    }
+    answering.sort_unstable();
+    answering
+        .into_iter()
+        .map(|index| probes[index].0.clone())
+        .collect()
+}
+
+/// How often a client with several endpoints checks which of them answer.
+const ENDPOINT_CHECK: Duration = Duration::from_secs(1);
+
+/// Keeps `client`'s endpoints to those that answer: the client spreads requests over its
+/// endpoints and one that is down fails the requests sent its way (lease renewals included),
+/// so a dead etcd member is taken out within a second, and put back once it answers again.
+/// Every clone of the client shares the change. With none answering, all stay.
+async fn keep_endpoints(
+    client: Client,
+    probes: Vec<(String, Option<Client>)>,
+    mut used: Vec<String>,
+) {
+    let all: Vec<String> = probes
+        .iter()
+        .map(|(endpoint, _)| endpoint.clone())
+        .collect();
+    if used.is_empty() {
+        used = all.clone();
+    }
+    loop {
+        tokio::time::sleep(ENDPOINT_CHECK).await;
+        let answering = answering(&probes).await;
+        let wanted = if answering.is_empty() {
+            &all
+        } else {
+            &answering
+        };
+        for endpoint in wanted.iter().filter(|e| !used.contains(e)) {
+            if client.add_endpoint(endpoint).await.is_ok() {
+                tracing::info!(%endpoint, "etcd endpoint answers again");
+            }
+        }
+        for endpoint in used.iter().filter(|e| !wanted.contains(e)) {
+            if client.remove_endpoint(endpoint).await.is_ok() {
+                tracing::warn!(%endpoint, "etcd endpoint does not answer: not used until it does");
+            }
+        }
+        used = wanted.clone();
     }
 }

@@ -2,7 +2,8 @@
 //! proxies started on demand, each killed when dropped.
 
 use crate::{
-    free_port, run_binary, spawn_binary, start_etcd, start_listener_on, start_slotcache, Process,
+    free_port, run_binary, spawn_binary, start_etcd_cluster, start_listener_on, start_slotcache,
+    Process,
 };
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -11,7 +12,11 @@ use std::time::{Duration, Instant};
 pub const TTL: u64 = 2;
 
 pub struct Cluster {
+    /// The (first) etcd member.
     pub etcd: Process,
+    /// The other members of a multi-member etcd.
+    pub other_members: Vec<Process>,
+    /// Every member's client URL, comma separated (what `--etcd` takes).
     pub endpoint: String,
     pub name: String,
 }
@@ -24,8 +29,18 @@ impl Cluster {
     /// A cluster created with extra `cluster init` flags (`--replication-mode async`,
     /// `--min-isr 2`).
     pub fn with(partitions: u32, rf: u32, extra: &[&str]) -> Cluster {
-        let etcd = start_etcd();
-        let endpoint = format!("http://127.0.0.1:{}", etcd.port);
+        Cluster::on_etcd(1, partitions, rf, extra)
+    }
+
+    /// [`Cluster::with`] on an etcd cluster of `members` members.
+    pub fn on_etcd(members: usize, partitions: u32, rf: u32, extra: &[&str]) -> Cluster {
+        let mut other_members = start_etcd_cluster(members);
+        let etcd = other_members.remove(0);
+        let endpoint = std::iter::once(&etcd)
+            .chain(&other_members)
+            .map(|member| format!("http://127.0.0.1:{}", member.port))
+            .collect::<Vec<_>>()
+            .join(",");
         let name = "test".to_string();
         let (partitions, rf, ttl) = (partitions.to_string(), rf.to_string(), TTL.to_string());
         let mut args = vec![
@@ -47,6 +62,7 @@ impl Cluster {
         assert!(ok, "cluster init: {err}");
         Cluster {
             etcd,
+            other_members,
             endpoint,
             name,
         }

@@ -161,18 +161,37 @@ pub fn start_redis(extra: &[&str]) -> Process {
 
 /// Starts a single-member etcd (Debian's etcd-server) on free ports with its data in a temp dir.
 pub fn start_etcd() -> Process {
-    let client_port = free_port();
-    let peer_port = free_port();
-    let dir = temp_dir("etcd");
-    std::fs::write(dir.join("peer_port"), peer_port.to_string()).expect("writing the peer port");
-    let child = spawn_etcd(&dir, client_port, peer_port);
-    let mut process = Process {
-        child,
-        port: client_port,
-        dir,
-    };
-    wait_etcd(&mut process);
-    process
+    start_etcd_cluster(1).remove(0)
+}
+
+/// Starts an etcd cluster of `members` members, each on free ports with its data in a temp
+/// dir, and waits until every member is healthy.
+pub fn start_etcd_cluster(members: usize) -> Vec<Process> {
+    let ports: Vec<(u16, u16)> = (0..members).map(|_| (free_port(), free_port())).collect();
+    let initial_cluster = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut started: Vec<Process> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, (client_port, peer_port))| {
+            let dir = temp_dir("etcd");
+            let member = format!("m{i}\n{peer_port}\n{initial_cluster}\n");
+            std::fs::write(dir.join("member"), member).expect("writing the member's settings");
+            Process {
+                child: spawn_etcd(&dir, *client_port),
+                port: *client_port,
+                dir,
+            }
+        })
+        .collect();
+    for process in &mut started {
+        wait_etcd(process);
+    }
+    started
 }
 
 /// Kills etcd hard and starts it again on the same ports and data.
@@ -187,17 +206,18 @@ pub fn stop_etcd(process: &mut Process) {
     let _ = process.child.wait();
 }
 
-/// Starts a stopped etcd again on the same ports and data.
+/// Starts a stopped etcd member again on the same ports and data.
 pub fn resume_etcd(process: &mut Process) {
-    let peer_port: u16 = std::fs::read_to_string(process.dir.join("peer_port"))
-        .ok()
-        .and_then(|p| p.trim().parse().ok())
-        .expect("the peer port of this etcd");
-    process.child = spawn_etcd(&process.dir, process.port, peer_port);
+    process.child = spawn_etcd(&process.dir, process.port);
     wait_etcd(process);
 }
 
-fn spawn_etcd(dir: &std::path::Path, client_port: u16, peer_port: u16) -> Child {
+/// Starts the etcd member whose settings (name, peer port, initial cluster) are in `dir`.
+fn spawn_etcd(dir: &std::path::Path, client_port: u16) -> Child {
+    let settings = std::fs::read_to_string(dir.join("member")).expect("the member's settings");
+    let [name, peer_port, initial_cluster] = settings.lines().collect::<Vec<_>>()[..] else {
+        panic!("malformed member settings in {}", dir.display());
+    };
     let client_url = format!("http://127.0.0.1:{client_port}");
     let peer_url = format!("http://127.0.0.1:{peer_port}");
     let log = std::fs::OpenOptions::new()
@@ -206,7 +226,7 @@ fn spawn_etcd(dir: &std::path::Path, client_port: u16, peer_port: u16) -> Child 
         .open(dir.join("stderr.log"))
         .expect("creating a log file");
     Command::new("etcd")
-        .args(["--name", "test", "--data-dir"])
+        .args(["--name", name, "--data-dir"])
         .arg(dir.join("data"))
         .args([
             "--listen-client-urls",
@@ -220,7 +240,7 @@ fn spawn_etcd(dir: &std::path::Path, client_port: u16, peer_port: u16) -> Child 
             "--initial-advertise-peer-urls",
             &peer_url,
         ])
-        .args(["--initial-cluster", &format!("test={peer_url}")])
+        .args(["--initial-cluster", initial_cluster])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

@@ -288,37 +288,55 @@ fn stack(partitions: u32, rf: u32, mode: &str) -> Stack {
 fn stack_with(partitions: u32, rf: u32, mode: &str, server_flags: &[&str]) -> Stack {
     let cluster = Cluster::with(partitions, rf, &["--replication-mode", mode]);
     let etcd = format!("127.0.0.1:{}", cluster.etcd.port);
-    let links: Vec<FaultProxy> = NODES.iter().map(|_| FaultProxy::start(&etcd)).collect();
-    let servers = NODES
-        .iter()
-        .zip(&links)
-        .map(|(node, link)| Some(cluster.server_with(node, &link.endpoint(), server_flags)))
-        .collect();
-    let controllers = vec![
-        Some(cluster.controller("c1")),
-        Some(cluster.controller("c2")),
-    ];
-    cluster.wait_for("every partition in sync", Duration::from_secs(30), |s| {
-        all_in_sync(s, partitions as usize, rf as usize)
-    });
-    let proxy = cluster.proxy(&[]);
-    Stack {
-        cluster,
-        links,
-        servers,
-        server_flags: server_flags.iter().map(|f| f.to_string()).collect(),
-        controllers,
-        proxy,
-    }
+    let links = NODES.iter().map(|_| FaultProxy::start(&etcd)).collect();
+    Stack::start_all(cluster, links, server_flags, partitions, rf)
 }
 
 impl Stack {
+    /// Servers (reaching etcd through `links`, or directly without), then two controllers
+    /// (so the first placement sees every server), and once every partition is in sync, a
+    /// proxy.
+    fn start_all(
+        cluster: Cluster,
+        links: Vec<FaultProxy>,
+        server_flags: &[&str],
+        partitions: u32,
+        rf: u32,
+    ) -> Stack {
+        let servers = (0..NODES.len())
+            .map(|index| Some(start_server(&cluster, &links, server_flags, index)))
+            .collect();
+        let controllers = vec![
+            Some(cluster.controller("c1")),
+            Some(cluster.controller("c2")),
+        ];
+        cluster.wait_for("every partition in sync", Duration::from_secs(30), |s| {
+            all_in_sync(s, partitions as usize, rf as usize)
+        });
+        Stack {
+            proxy: cluster.proxy(&[]),
+            cluster,
+            links,
+            servers,
+            server_flags: server_flags.iter().map(|f| f.to_string()).collect(),
+            controllers,
+        }
+    }
+
     /// Starts (again) the server NODES[index], as a new empty process.
     fn start(&mut self, index: usize) {
-        let endpoint = self.links[index].endpoint();
         let flags: Vec<&str> = self.server_flags.iter().map(String::as_str).collect();
-        self.servers[index] = Some(self.cluster.server_with(NODES[index], &endpoint, &flags));
+        self.servers[index] = Some(start_server(&self.cluster, &self.links, &flags, index));
     }
+}
+
+/// The server NODES[index], reaching etcd through its link when it has one.
+fn start_server(cluster: &Cluster, links: &[FaultProxy], flags: &[&str], index: usize) -> Process {
+    let endpoint = match links.get(index) {
+        Some(link) => link.endpoint(),
+        None => cluster.endpoint.clone(),
+    };
+    cluster.server_with(NODES[index], &endpoint, flags)
 }
 
 /// A leader fault under load: writers run, `fault` hits the leader of partition 0 (given its
@@ -920,4 +938,74 @@ fn a_follower_answers_reads_only_to_readonly_connections() {
     assert!(redirected(direct.call(&["EVAL", script, "1", &key])));
     assert_eq!(direct.call(&["READWRITE"]), Frame::Simple("OK".into()));
     assert!(redirected(direct.call(&["GET", &key])));
+}
+
+#[test]
+fn status_shows_each_copys_offset() {
+    let stack = stack(4, 2, "sync");
+    let mut conn = stack.proxy.connect();
+    for i in 0..100 {
+        assert_eq!(
+            conn.call(&["SET", &format!("k{i}"), "v"]),
+            Frame::Simple("OK".into())
+        );
+    }
+    // Acknowledged in sync mode: both copies of every partition are at the same offset.
+    let state = stack.cluster.status();
+    for (pid, record) in partition_records(&state).iter().enumerate() {
+        let offsets = &state["offsets"][pid.to_string()];
+        let copies: Vec<u64> = names(&record["replicas"])
+            .iter()
+            .map(|node| offsets[node].as_u64().expect("an offset per copy"))
+            .collect();
+        assert_eq!(copies.len(), 2, "partition {pid}: {offsets}");
+        assert_eq!(copies[0], copies[1], "partition {pid}: {offsets}");
+    }
+    assert!(
+        state["offsets"]
+            .as_object()
+            .is_some_and(|all| all.values().any(|o| o
+                .as_object()
+                .is_some_and(|copies| copies.values().any(|v| v.as_u64() > Some(0))))),
+        "the writes moved offsets: {}",
+        state["offsets"]
+    );
+    let (ok, table, err) = stack.cluster.cli(&["status"]);
+    assert!(ok, "status: {err}");
+    assert!(table.contains("copies at offset"), "{table}");
+}
+
+#[test]
+fn losing_one_etcd_member_of_three_is_invisible_to_clients() {
+    let cluster = Cluster::on_etcd(3, 8, 2, &["--replication-mode", "sync"]);
+    let mut stack = Stack::start_all(cluster, Vec::new(), &[], 8, 2);
+    let epochs = |stack: &Stack| -> Vec<u64> {
+        partition_records(&stack.cluster.status())
+            .iter()
+            .map(|p| p["epoch"].as_u64().unwrap_or(0))
+            .collect()
+    };
+    let before = epochs(&stack);
+    let url = stack.proxy.url();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = start_writers(&url, 4, &stop);
+    std::thread::sleep(Duration::from_secs(1));
+    // The first member: every process's client starts there.
+    redis_tests::stop_etcd(&mut stack.cluster.etcd);
+    // Longer than the lease TTL: leases renewed through the other members hold.
+    std::thread::sleep(Duration::from_secs(3 * TTL));
+    let summary = Summary::collect(&stop, writers, &url, Duration::ZERO);
+    summary.report("one etcd member of three killed");
+    assert!(summary.acked.len() > 1000, "the load ran");
+    assert_eq!(summary.lost, 0, "acknowledged writes lost");
+    assert!(
+        summary.errors.is_empty(),
+        "clients saw errors: {:?}",
+        summary.errors
+    );
+    assert_eq!(epochs(&stack), before, "a partition changed leader");
+    // Placement goes on with two members: a leader killed now is replaced.
+    let kill = |stack: &mut Stack, index: usize| drop(stack.servers[index].take());
+    let summary = leader_fault(&mut stack, "kill -9 on two etcd members", kill, |_, _| {});
+    assert_eq!(summary.lost, 0, "acknowledged writes lost");
 }

@@ -126,6 +126,39 @@ fn cpu_seconds() -> (f64, f64) {
     (ticks(11), ticks(12))
 }
 
+/// In cluster mode, a line per hosted copy: `partition<id>:role=leader|follower,epoch=E,
+/// offset=O` (the next log offset), which `slotcache status` shows as sync progress. A copy
+/// whose lock stays busy (another connection holds it) is left out rather than waited for.
+fn write_partition_copies(ctx: &Ctx, text: &mut String) {
+    if ctx.server.replication.get().is_none() {
+        return;
+    }
+    let current = ctx.client.partition.as_ref().map(|(pid, _)| *pid);
+    let mut copies = ctx.server.engine.all();
+    copies.sort_by_key(|(pid, _)| *pid);
+    for (pid, keyspace) in copies {
+        let line = |ks: &crate::engine::Keyspace| {
+            let role = match ks.log.role() {
+                crate::replication::log::Role::Leader => "leader",
+                _ => "follower",
+            };
+            format!(
+                "partition{pid}:role={role},epoch={},offset={}\r\n",
+                ks.log.epoch(),
+                ks.log.next_offset()
+            )
+        };
+        let line = match current == Some(pid) {
+            true => line(ctx.ks),
+            false => match keyspace.try_lock_for(std::time::Duration::from_millis(20)) {
+                Some(ks) => line(&ks),
+                None => continue,
+            },
+        };
+        text.push_str(&line);
+    }
+}
+
 fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
     let server = ctx.server;
     let config = server.config.read().clone();
@@ -205,6 +238,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                 links.map_or(0, |l| l.followers.load(Ordering::Relaxed)),
                 server.run_id,
             );
+            write_partition_copies(ctx, text);
         }
         "cpu" => {
             let (user, sys) = cpu_seconds();

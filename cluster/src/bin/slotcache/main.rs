@@ -2,12 +2,13 @@
 //! configuration, partitions and nodes; `up` runs a whole local cluster.
 
 mod operate;
+mod progress;
 mod up;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use slotcache_cluster::records::{ClusterConfig, ReplicationMode, RECORD_VERSION};
-use slotcache_cluster::store::{ClusterState, Store};
+use slotcache_cluster::store::Store;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -128,7 +129,8 @@ async fn connect(target: &Target) -> anyhow::Result<Store> {
     .await?)
 }
 
-fn print_table(state: &ClusterState) {
+fn print_table(status: &progress::Status) {
+    let state = &status.state;
     let c = &state.config;
     println!(
         "cluster {}: {} partitions, replication factor {}, {} replication, lease {} s",
@@ -149,19 +151,20 @@ fn print_table(state: &ClusterState) {
     }
     println!("partitions:");
     println!(
-        "  {:>4}  {:>11}  {:>5}  {:<16} {:<24} in-sync",
-        "id", "slots", "epoch", "leader", "replicas"
+        "  {:>4}  {:>11}  {:>5}  {:<16} {:<24} {:<24} copies at offset (behind the leader)",
+        "id", "slots", "epoch", "leader", "replicas", "in-sync"
     );
     for (pid, p) in &state.partitions {
         let slots: Vec<String> = p.slots.iter().map(|[a, b]| format!("{a}-{b}")).collect();
         println!(
-            "  {:>4}  {:>11}  {:>5}  {:<16} {:<24} {}",
+            "  {:>4}  {:>11}  {:>5}  {:<16} {:<24} {:<24} {}",
             pid,
             slots.join(","),
             p.epoch,
             p.leader.as_deref().unwrap_or("-"),
             p.replicas.join(","),
-            p.isr.join(",")
+            p.isr.join(","),
+            progress::describe(status, *pid, &p.replicas, p.leader.as_deref())
         );
     }
 }
@@ -222,14 +225,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { target, json } => {
             let mut store = connect(&target).await?;
-            let state = store.state().await?;
+            let status = progress::gather(store.state().await?).await;
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&state).context("encoding JSON")?
+                    serde_json::to_string_pretty(&status).context("encoding JSON")?
                 );
             } else {
-                print_table(&state);
+                print_table(&status);
             }
         }
     }
