@@ -275,6 +275,7 @@ fn successor_record(
     record: &PartitionRecord,
     mut replicas: Replicas,
     nodes: &[String],
+    unclean_failover: bool,
 ) -> PartitionRecord {
     let mut next = record.clone();
     next.version = RECORD_VERSION;
@@ -289,6 +290,11 @@ fn successor_record(
             .or(current)
             .or_else(|| replicas.iter().find(|n| electable(n)))
             .or_else(|| record.isr.iter().find(|n| nodes.contains(n)))
+            .or_else(|| {
+                let live = |n: &&String| nodes.contains(n);
+                let any = record.replicas.iter().chain(&replicas).find(live);
+                any.filter(|_| unclean_failover)
+            })
             .cloned()
     };
     if let Some(leader) = &leader {
@@ -321,6 +327,10 @@ fn successor_record(
             .cloned()
             .collect()
     };
+    // An unclean pick: the only copy known to hold what it holds is the new leader.
+    if let Some(leader) = leader.as_ref().filter(|l| !next.isr.contains(l)) {
+        next.isr = vec![leader.clone()];
+    }
     if next.leader != leader {
         next.epoch += 1;
     }
@@ -385,9 +395,19 @@ pub async fn reconcile(
     );
     for (pid, replicas) in plan {
         let (record, revision) = &records[&pid];
-        let next = successor_record(record, replicas, &nodes);
+        let next = successor_record(record, replicas, &nodes, config.unclean_failover);
         if next == *record {
             continue;
+        }
+        if let Some(leader) = next.leader.as_ref().filter(|l| !record.isr.contains(l)) {
+            if record.leader.is_some() || record.epoch > 0 {
+                warn!(
+                    partition = pid,
+                    %leader,
+                    "unclean failover: no in-sync copy is left; writes acknowledged since this \
+                     copy left the in-sync set are lost"
+                );
+            }
         }
         let key = store.keys.partition(pid);
         let written = store
@@ -425,18 +445,31 @@ mod tests {
         let nodes = names(&["n1", "n2", "n3"]);
         // The plan moves n2's copy to n3, which has nothing yet: n2 stays, in sync.
         let moving = record("n1", &["n1", "n2"], &["n1", "n2"]);
-        let next = successor_record(&moving, names(&["n1", "n3"]), &nodes);
+        let next = successor_record(&moving, names(&["n1", "n3"]), &nodes, false);
         assert_eq!(next.replicas, names(&["n1", "n3", "n2"]));
         assert_eq!(next.isr, names(&["n1", "n2"]));
         assert_eq!((next.leader.as_deref(), next.epoch), (Some("n1"), 3));
         // The leader lost meanwhile: the in-sync n2 takes over, not the empty n3.
-        let next = successor_record(&next, names(&["n3", "n2"]), &names(&["n2", "n3"]));
+        let next = successor_record(&next, names(&["n3", "n2"]), &names(&["n2", "n3"]), false);
         assert_eq!(next.leader.as_deref(), Some("n2"));
         assert_eq!(next.epoch, 4);
         // Once n3 is in sync the move completes.
         let caught_up = record("n1", &["n1", "n3", "n2"], &["n1", "n2", "n3"]);
-        let next = successor_record(&caught_up, names(&["n1", "n3"]), &nodes);
+        let next = successor_record(&caught_up, names(&["n1", "n3"]), &nodes, false);
         assert_eq!(next.replicas, names(&["n1", "n3"]));
         assert_eq!(next.isr, names(&["n1", "n3"]));
+    }
+
+    #[test]
+    fn with_no_in_sync_copy_left_only_unclean_failover_elects() {
+        // n2 had left the in-sync set when its leader n1 died.
+        let stranded = record("n1", &["n1", "n2"], &["n1"]);
+        let nodes = names(&["n2", "n3"]);
+        let waits = successor_record(&stranded, names(&["n2", "n3"]), &nodes, false);
+        assert_eq!(waits.leader, None);
+        let unclean = successor_record(&stranded, names(&["n2", "n3"]), &nodes, true);
+        assert_eq!(unclean.leader.as_deref(), Some("n2"));
+        assert_eq!(unclean.isr, names(&["n2"]));
+        assert_eq!(unclean.epoch, 4);
     }
 }

@@ -49,6 +49,9 @@ pub struct ClusterConfig {
     /// In `sync` mode, the fewest copies (the leader included) a partition's in-sync set may
     /// have while it accepts writes; below it writes answer NOREPLICAS.
     pub min_isr: u32,
+    /// A partition whose in-sync copies are all gone gets a leader from its other live
+    /// replicas anyway, losing what they lacked, instead of waiting for an in-sync copy.
+    pub unclean_failover: bool,
 }
 
 impl Default for ClusterConfig {
@@ -60,6 +63,7 @@ impl Default for ClusterConfig {
             replication_mode: ReplicationMode::Sync,
             lease_ttl_secs: 2,
             min_isr: 1,
+            unclean_failover: false,
         }
     }
 }

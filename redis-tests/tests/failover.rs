@@ -1009,3 +1009,51 @@ fn losing_one_etcd_member_of_three_is_invisible_to_clients() {
     let summary = leader_fault(&mut stack, "kill -9 on two etcd members", kill, |_, _| {});
     assert_eq!(summary.lost, 0, "acknowledged writes lost");
 }
+
+#[test]
+fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
+    let cluster = Cluster::with(1, 2, &["--unclean-failover"]);
+    let mut servers = [Some(cluster.server("n1")), Some(cluster.server("n2"))];
+    let _controller = cluster.controller("c1");
+    cluster.wait_for("the partition in sync", Duration::from_secs(30), |s| {
+        all_in_sync(s, 1, 2)
+    });
+    let proxy = cluster.proxy(&[]);
+    let mut conn = proxy.connect();
+    assert_eq!(conn.call(&["SET", "kept", "1"]), Frame::Simple("OK".into()));
+    let state = cluster.status();
+    let leader = partition_records(&state)[0]["leader"]
+        .as_str()
+        .map(String::from)
+        .expect("a leader");
+    let (l, f) = if leader == "n1" { (0, 1) } else { (1, 0) };
+    // The follower stalls and leaves the in-sync set; the leader acknowledges writes alone,
+    // more than the stream's socket buffers hold, so the last one never reaches the follower.
+    signal(servers[f].as_ref().expect("running"), "STOP");
+    let value = "x".repeat(100_000);
+    for i in 0..300 {
+        let key = format!("bulk{i}");
+        assert_eq!(conn.call(&["SET", &key, &value]), Frame::Simple("OK".into()));
+    }
+    assert_eq!(conn.call(&["SET", "lost", "1"]), Frame::Simple("OK".into()));
+    cluster.wait_for("the follower out of sync", Duration::from_secs(10), |s| {
+        names(&partition_records(s)[0]["isr"]) == vec![leader.clone()]
+    });
+    drop(servers[l].take());
+    signal(servers[f].as_ref().expect("running"), "CONT");
+    let follower = if f == 0 { "n1" } else { "n2" };
+    cluster.wait_for(
+        "the stale copy elected",
+        Duration::from_secs(TTL + 8),
+        |s| partition_records(s)[0]["leader"] == follower,
+    );
+    // Writes go on at the new leader; the write only the dead leader had is gone, as the
+    // setting says it may be.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while conn.call(&["SET", "after", "1"]) != Frame::Simple("OK".into()) {
+        assert!(Instant::now() < deadline, "writes never resumed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(conn.call(&["GET", "kept"]), Frame::Bulk(b"1".to_vec()));
+    assert_eq!(conn.call(&["GET", "lost"]), Frame::Null);
+}

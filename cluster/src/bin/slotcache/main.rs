@@ -114,6 +114,10 @@ enum ClusterCommand {
         /// Fewest in-sync copies (leader included) a partition accepts `sync` writes with.
         #[arg(long, default_value_t = 1)]
         min_isr: u32,
+        /// With every in-sync copy of a partition gone, elect another live replica anyway
+        /// (what it lacked is lost) instead of waiting for an in-sync copy to come back.
+        #[arg(long)]
+        unclean_failover: bool,
         /// Overwrite an existing cluster of the same name.
         #[arg(long)]
         force: bool,
@@ -180,6 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     replication_mode,
                     lease_ttl,
                     min_isr,
+                    unclean_failover,
                     force,
                 },
         } => {
@@ -200,6 +205,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 replication_mode,
                 lease_ttl_secs: lease_ttl,
                 min_isr,
+                unclean_failover,
             };
             store.init_cluster(&config, force).await?;
             println!(
