@@ -1033,7 +1033,10 @@ fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
     let value = "x".repeat(100_000);
     for i in 0..300 {
         let key = format!("bulk{i}");
-        assert_eq!(conn.call(&["SET", &key, &value]), Frame::Simple("OK".into()));
+        assert_eq!(
+            conn.call(&["SET", &key, &value]),
+            Frame::Simple("OK".into())
+        );
     }
     assert_eq!(conn.call(&["SET", "lost", "1"]), Frame::Simple("OK".into()));
     cluster.wait_for("the follower out of sync", Duration::from_secs(10), |s| {
