@@ -382,7 +382,11 @@ impl Store {
         let start = std::time::Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
-            let probes = probes(&all, &options).await;
+            // A single endpoint is used as it is: there is nothing to choose from.
+            let probes = match all.len() {
+                1 => Vec::new(),
+                _ => probes(&all, &options).await,
+            };
             let answering = answering(&probes).await;
             let list = if answering.is_empty() {
                 &all
@@ -397,7 +401,7 @@ impl Store {
             };
             match attempt.await {
                 Ok(client) => {
-                    if all.len() > 1 {
+                    if !probes.is_empty() {
                         tokio::spawn(keep_endpoints(client.clone(), probes, answering));
                     }
                     return Ok(Store {
