@@ -7,7 +7,7 @@ use redis::Commands;
 use redis_tests::cluster::{names, partition_records, Cluster, TTL};
 use redis_tests::fault::FaultProxy;
 use redis_tests::linearizability::{self, Event, Op};
-use redis_tests::{Frame, Process};
+use redis_tests::{Conn, Frame, Process};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -361,13 +361,7 @@ fn leader_fault(
     let started = Instant::now();
     fault(stack, index);
     // Its partitions get new leaders from their in-sync sets.
-    stack
-        .cluster
-        .wait_for("new leaders", Duration::from_secs(TTL + 8), |s| {
-            partition_records(s)
-                .iter()
-                .all(|p| p["leader"].is_string() && p["leader"] != victim.as_str())
-        });
+    new_leaders(&stack.cluster, &victim);
     let took_over = started.elapsed();
     recover(stack, index);
     std::thread::sleep(Duration::from_secs(3));
@@ -379,6 +373,59 @@ fn leader_fault(
         "took over after {took_over:?}"
     );
     summary
+}
+
+/// Waits until every partition has a leader other than `victim`; returns how long that took.
+fn new_leaders(cluster: &Cluster, victim: &str) -> Duration {
+    cluster.wait_for("new leaders", Duration::from_secs(TTL + 8), |s| {
+        partition_records(s)
+            .iter()
+            .all(|p| p["leader"].is_string() && p["leader"] != victim)
+    })
+}
+
+/// Sends `args` until it answers OK, for at most `within` (writes waiting out a change).
+fn until_ok(conn: &mut Conn, args: &[&str], within: Duration, what: &str) {
+    let deadline = Instant::now() + within;
+    while conn.call(args) != Frame::Simple("OK".into()) {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Writes 30 MB (300 values of 100 KB) under `keys`: more than a replication stream's socket
+/// buffers and a small backlog hold.
+fn write_bulk(conn: &mut Conn, keys: impl Iterator<Item = String>) {
+    let value = "x".repeat(100_000);
+    for key in keys.take(300) {
+        assert_eq!(
+            conn.call(&["SET", &key, &value]),
+            Frame::Simple("OK".into())
+        );
+    }
+}
+
+/// Two servers, n1 and n2, under one controller, every partition in sync, and a proxy.
+struct Pair {
+    cluster: Cluster,
+    servers: Vec<Option<Process>>,
+    _controller: Process,
+    proxy: Process,
+}
+
+fn pair(partitions: u32, init_flags: &[&str]) -> Pair {
+    let cluster = Cluster::with(partitions, 2, init_flags);
+    let servers = vec![Some(cluster.server("n1")), Some(cluster.server("n2"))];
+    let controller = cluster.controller("c1");
+    cluster.wait_for("every partition in sync", Duration::from_secs(30), |s| {
+        all_in_sync(s, partitions as usize, 2)
+    });
+    Pair {
+        proxy: cluster.proxy(&[]),
+        cluster,
+        servers,
+        _controller: controller,
+    }
 }
 
 /// Sends a signal to a server process.
@@ -529,16 +576,10 @@ fn wait_counts_the_replicas_that_have_every_write() {
 #[test]
 fn below_min_isr_writes_answer_noreplicas_and_reads_go_on() {
     // Two servers, RF 2, min-isr 2: losing either leaves every partition one copy short.
-    let cluster = Cluster::with(4, 2, &["--min-isr", "2"]);
-    let mut servers = vec![cluster.server("n1"), cluster.server("n2")];
-    let _controller = cluster.controller("c1");
-    cluster.wait_for("every partition in sync", Duration::from_secs(30), |s| {
-        all_in_sync(s, 4, 2)
-    });
-    let proxy = cluster.proxy(&[]);
-    let mut conn = proxy.connect();
+    let mut pair = pair(4, &["--min-isr", "2"]);
+    let mut conn = pair.proxy.connect();
     assert_eq!(conn.call(&["SET", "k", "1"]), Frame::Simple("OK".into()));
-    drop(servers.pop());
+    drop(pair.servers[1].take());
     let refused = Frame::Error("NOREPLICAS Not enough good replicas to write.".into());
     let deadline = Instant::now() + Duration::from_secs(TTL + 5);
     while conn.call(&["SET", "k", "2"]) != refused {
@@ -550,12 +591,14 @@ fn below_min_isr_writes_answer_noreplicas_and_reads_go_on() {
     }
     assert_eq!(conn.call(&["GET", "k"]), Frame::Bulk(b"1".to_vec()));
     // The node comes back, catches up, rejoins the in-sync set: writes are accepted again.
-    servers.push(cluster.server("n2"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while conn.call(&["SET", "k", "3"]) != Frame::Simple("OK".into()) {
-        assert!(Instant::now() < deadline, "writes never resumed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    pair.servers[1] = Some(pair.cluster.server("n2"));
+    let resumed = "writes never resumed";
+    until_ok(
+        &mut conn,
+        &["SET", "k", "3"],
+        Duration::from_secs(20),
+        resumed,
+    );
     assert_eq!(conn.call(&["GET", "k"]), Frame::Bulk(b"3".to_vec()));
 }
 
@@ -702,14 +745,8 @@ fn a_broken_link_resyncs_partially_and_an_overflowed_backlog_fully() {
     let full = total(&stack, "sync_full");
     let server = stack.servers[index].as_ref().expect("running");
     let mut bulk = stack.proxy.connect();
-    let value = "x".repeat(100_000);
     signal(server, "STOP");
-    for key in keys_of_partition(&stack.cluster, 0).take(300) {
-        assert_eq!(
-            bulk.call(&["SET", &key, &value]),
-            Frame::Simple("OK".into())
-        );
-    }
+    write_bulk(&mut bulk, keys_of_partition(&stack.cluster, 0));
     signal(server, "CONT");
     let deadline = Instant::now() + Duration::from_secs(10);
     while total(&stack, "sync_full") == full {
@@ -851,20 +888,11 @@ fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
             std::thread::spawn(move || register_client(id, url, keys, stop, base))
         })
         .collect();
-    let new_leader = |stack: &Stack, victim: usize| {
-        stack
-            .cluster
-            .wait_for("new leaders", Duration::from_secs(TTL + 8), |s| {
-                partition_records(s)
-                    .iter()
-                    .all(|p| p["leader"].is_string() && p["leader"] != NODES[victim])
-            })
-    };
     std::thread::sleep(Duration::from_secs(1));
     // kill -9 the leader of the first key's partition, then bring the node back.
     let victim = leader_of_key(&stack, &keys[0]);
     drop(stack.servers[victim].take());
-    let killed = new_leader(&stack, victim);
+    let killed = new_leaders(&stack.cluster, NODES[victim]);
     stack.start(victim);
     replicas_converge(&stack, 8, 2);
     // SIGSTOP the (new) leader of that partition for 2 x TTL.
@@ -872,7 +900,7 @@ fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
     let paused = stack.servers[victim].as_ref().expect("running");
     signal(paused, "STOP");
     let stopped = Instant::now();
-    let replaced = new_leader(&stack, victim);
+    let replaced = new_leaders(&stack.cluster, NODES[victim]);
     std::thread::sleep(Duration::from_secs(2 * TTL).saturating_sub(stopped.elapsed()));
     signal(stack.servers[victim].as_ref().expect("running"), "CONT");
     replicas_converge(&stack, 8, 2);
@@ -1012,13 +1040,12 @@ fn losing_one_etcd_member_of_three_is_invisible_to_clients() {
 
 #[test]
 fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
-    let cluster = Cluster::with(1, 2, &["--unclean-failover"]);
-    let mut servers = [Some(cluster.server("n1")), Some(cluster.server("n2"))];
-    let _controller = cluster.controller("c1");
-    cluster.wait_for("the partition in sync", Duration::from_secs(30), |s| {
-        all_in_sync(s, 1, 2)
-    });
-    let proxy = cluster.proxy(&[]);
+    let Pair {
+        cluster,
+        mut servers,
+        proxy,
+        ..
+    } = pair(1, &["--unclean-failover"]);
     let mut conn = proxy.connect();
     assert_eq!(conn.call(&["SET", "kept", "1"]), Frame::Simple("OK".into()));
     let state = cluster.status();
@@ -1030,14 +1057,7 @@ fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
     // The follower stalls and leaves the in-sync set; the leader acknowledges writes alone,
     // more than the stream's socket buffers hold, so the last one never reaches the follower.
     signal(servers[f].as_ref().expect("running"), "STOP");
-    let value = "x".repeat(100_000);
-    for i in 0..300 {
-        let key = format!("bulk{i}");
-        assert_eq!(
-            conn.call(&["SET", &key, &value]),
-            Frame::Simple("OK".into())
-        );
-    }
+    write_bulk(&mut conn, (0..).map(|i| format!("bulk{i}")));
     assert_eq!(conn.call(&["SET", "lost", "1"]), Frame::Simple("OK".into()));
     cluster.wait_for("the follower out of sync", Duration::from_secs(10), |s| {
         names(&partition_records(s)[0]["isr"]) == vec![leader.clone()]
@@ -1052,11 +1072,13 @@ fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
     );
     // Writes go on at the new leader; the write only the dead leader had is gone, as the
     // setting says it may be.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while conn.call(&["SET", "after", "1"]) != Frame::Simple("OK".into()) {
-        assert!(Instant::now() < deadline, "writes never resumed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let resumed = "writes never resumed";
+    until_ok(
+        &mut conn,
+        &["SET", "after", "1"],
+        Duration::from_secs(10),
+        resumed,
+    );
     assert_eq!(conn.call(&["GET", "kept"]), Frame::Bulk(b"1".to_vec()));
     assert_eq!(conn.call(&["GET", "lost"]), Frame::Null);
 }
