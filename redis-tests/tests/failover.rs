@@ -1040,11 +1040,12 @@ fn losing_one_etcd_member_of_three_is_invisible_to_clients() {
 
 #[test]
 fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
+    // Every field bound: a field left to `..` would be dropped here, killing its process.
     let Pair {
         cluster,
         mut servers,
         proxy,
-        ..
+        _controller: _controller_running,
     } = pair(1, &["--unclean-failover"]);
     let mut conn = proxy.connect();
     assert_eq!(conn.call(&["SET", "kept", "1"]), Frame::Simple("OK".into()));
