@@ -151,12 +151,12 @@ fn reject(
 /// Whether a follower copy may answer `spec`: never a write, a read only for a READONLY
 /// connection (it may be stale: a read that must see every acknowledged write goes to the
 /// leader), and scripts never (they read and write as they go).
-fn follower_may_serve(client: &Client, spec: &crate::commands::CommandSpec) -> bool {
+fn follower_may_serve(readonly: bool, spec: &crate::commands::CommandSpec) -> bool {
     if spec.has_flag("write") {
         return false;
     }
     if spec.has_flag("readonly") {
-        return client.readonly;
+        return readonly;
     }
     !spec.has_flag("movablekeys")
 }
@@ -265,8 +265,15 @@ fn run(
         }
     }
     let writes = spec.has_flag("write");
-    if ks.log.role() == Role::Follower && !follower_may_serve(client, spec) {
-        // This copy stopped leading after the request was routed to it.
+    let serves = match ks.log.role() {
+        Role::Follower => follower_may_serve(client.readonly, spec),
+        // Commands that touch no data still run (PING, CLIENT...) on a connection that last
+        // addressed a dropped copy.
+        Role::Dropped => follower_may_serve(false, spec),
+        Role::Leader | Role::Standalone => true,
+    };
+    if !serves {
+        // This copy stopped leading (or was dropped) after the request was routed to it.
         reject(
             client,
             batch,

@@ -160,7 +160,9 @@ fn apply(server: &Arc<Server>, node: &str, name: &str, record: Option<PartitionR
         }
         Some(server.engine.open(pid))
     } else {
-        if server.engine.close(pid) {
+        if let Some(dropped) = server.engine.close(pid) {
+            // Connections that addressed it may still hold it: they must not serve from it.
+            dropped.lock().log.drop_copy();
             info!(partition = pid, "no longer hosting partition");
         }
         None

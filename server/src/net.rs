@@ -316,9 +316,11 @@ fn run_batch(
     commits: &mut Commits,
 ) -> Option<Blocked> {
     let mut ks = None;
+    // The log's head when the keyspace's lock was taken.
+    let mut since = 0;
     let mut pid = client.partition.as_ref().map(|(pid, _)| *pid);
-    let mut finish = |pid: Option<u32>, ks: Option<&crate::engine::Keyspace>| {
-        if let Some(commit) = ks.and_then(|ks| awaited_commit(server, pid?, ks)) {
+    let mut finish = |pid: Option<u32>, ks: Option<&mut crate::engine::Keyspace>, since| {
+        if let Some(commit) = ks.and_then(|ks| awaited_commit(server, pid?, ks, since)) {
             commits.push(commit);
         }
     };
@@ -326,7 +328,7 @@ fn run_batch(
         match switch_keyspace(server, client, args) {
             Ok(false) => {}
             Ok(true) => {
-                finish(pid, ks.take().as_deref());
+                finish(pid, ks.take().as_deref_mut(), since);
                 pid = client.partition.as_ref().map(|(pid, _)| *pid);
             }
             Err(refusal) => {
@@ -338,26 +340,33 @@ fn run_batch(
                 continue;
             }
         }
-        let ks = ks.get_or_insert_with(|| client.keyspace(server).lock_arc());
+        let ks = match &mut ks {
+            Some(ks) => ks,
+            None => {
+                let locked = client.keyspace(server).lock_arc();
+                since = locked.log.next_offset();
+                ks.insert(locked)
+            }
+        };
         let Some(args) = backlog.pending.pop_front() else {
             break;
         };
         if let Some(waiting) = wait_for_replicas(server, client, ks, &args) {
-            finish(pid, Some(ks));
+            finish(pid, Some(ks), since);
             return Some(waiting);
         }
         execute(server, client, ks, out, &args, batch);
         blocking::serve_ready(server, ks);
         if let Some(request) = client.blocked.take() {
             let blocked = blocking::block(ks, client, &args, request);
-            finish(pid, Some(ks));
+            finish(pid, Some(ks), since);
             return Some(blocked);
         }
         if client.close_after_reply || !client.authenticated {
             break;
         }
     }
-    finish(pid, ks.as_deref());
+    finish(pid, ks.as_deref_mut(), since);
     None
 }
 
@@ -420,10 +429,17 @@ type Commits = Vec<(Arc<Progress>, u64)>;
 
 /// In `sync` mode, what a batch that ran on a led partition waits for: every record written
 /// so far (by this client or another whose write it may have read) on the counted replicas.
+///
+/// A batch that wrote nothing still waits for one record written after it ran (a no-op when
+/// needed, see [`crate::replication::log::Log::barrier`]): this copy may have been deposed
+/// without knowing yet (paused, cut off from etcd), and the counted replicas acknowledge a
+/// record only while they follow this leader, so no reply computed after a new leader took
+/// writes leaves.
 fn awaited_commit(
     server: &Server,
     pid: u32,
-    ks: &crate::engine::Keyspace,
+    ks: &mut crate::engine::Keyspace,
+    since: u64,
 ) -> Option<(Arc<Progress>, u64)> {
     if ks.log.role() != Role::Leader {
         return None;
@@ -432,8 +448,12 @@ fn awaited_commit(
     if replication.mode != ReplicationMode::Sync {
         return None;
     }
+    let progress = replication.progress(pid)?;
+    if ks.log.next_offset() == since && progress.counts_followers() {
+        ks.log.barrier(crate::state::now_ms());
+    }
     let head = ks.log.next_offset();
-    Some((replication.progress(pid)?, head)).filter(|(progress, _)| !progress.is_committed(head))
+    Some((progress, head)).filter(|(progress, _)| !progress.is_committed(head))
 }
 
 /// In cluster mode, points the connection at the partition a request addresses; true when
@@ -447,7 +467,13 @@ fn switch_keyspace(server: &Server, client: &mut Client, args: &[Bytes]) -> Resu
     let target = routes.read().target(args, client.readonly)?;
     match (target, &client.partition) {
         (Target::Current, _) => Ok(false),
-        (Target::Partition(pid, _), Some((current, _))) if *current == pid => Ok(false),
+        // The same keyspace: a partition dropped and hosted again has a new one, and the old
+        // one's data is gone from the cluster's view.
+        (Target::Partition(pid, keyspace), Some((current, held)))
+            if *current == pid && Arc::ptr_eq(held, &keyspace) =>
+        {
+            Ok(false)
+        }
         (Target::Partition(..), _) if client.pinned() => Err(RouteError::CrossSlot.to_string()),
         (Target::Partition(pid, keyspace), _) => {
             client.partition = Some((pid, keyspace));

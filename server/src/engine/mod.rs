@@ -103,9 +103,10 @@ impl Engine {
         self.partitions.lock().get(&partition).cloned()
     }
 
-    /// Stops hosting a partition (its data goes with it).
-    pub fn close(&self, partition: u32) -> bool {
-        self.partitions.lock().remove(&partition).is_some()
+    /// Stops hosting a partition (its data goes with it); the keyspace is returned so that
+    /// whoever still holds it can be told.
+    pub fn close(&self, partition: u32) -> Option<SharedKeyspace> {
+        self.partitions.lock().remove(&partition)
     }
 
     /// Whether a partition is hosted here.

@@ -210,6 +210,13 @@ async fn attach(
         }
         let applied = {
             let mut ks = keyspace.lock();
+            // The record that moved this copy on (to lead, or to follow another epoch) ends
+            // this stream: what arrives on it is no longer this copy's to apply or acknowledge.
+            if ks.log.role() != super::log::Role::Follower || ks.log.epoch() != epoch {
+                return Err(StreamError::Protocol(format!(
+                    "no longer following {leader} at epoch {epoch}"
+                )));
+            }
             for message in batch {
                 match message {
                     Message::Record(record) => {

@@ -196,10 +196,12 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
             info!(partition = pid, %node, "snapshot sent");
         }
     }
+    let stream = progress.attach(&node);
+    debug!(partition = pid, %node, epoch, "follower attached");
     let streaming = stream_records(
         &keyspace,
         &progress,
-        &node,
+        &stream,
         epoch,
         &mut position,
         &mut head,
@@ -210,7 +212,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
         result = streaming => result,
         () = cut => Err(StreamError::Closed),
     };
-    progress.detached(&node);
+    progress.detached(&stream);
     result
 }
 
@@ -248,7 +250,7 @@ fn start_for(
 async fn stream_records(
     keyspace: &SharedKeyspace,
     progress: &Progress,
-    node: &str,
+    stream: &super::FollowerStream,
     epoch: u64,
     position: &mut u64,
     head: &mut tokio::sync::watch::Receiver<u64>,
@@ -276,7 +278,7 @@ async fn stream_records(
         }
         tokio::select! {
             message = messages.next() => match message? {
-                Message::Ack { next } => progress.acked(node, next),
+                Message::Ack { next } => progress.acked(stream, next),
                 other => return Err(StreamError::Protocol(format!("unexpected {other:?}"))),
             },
             _ = head.changed() => {}
@@ -334,7 +336,21 @@ pub async fn keep_in_sync(server: Arc<Server>, pid: u32, epoch: u64) {
                 progress.uncount(&node);
             }
         }
-        for node in caught_up {
+        // Caught-up replicas are counted, then listed in etcd. A listing that failed (a race
+        // with the controller's write, a timeout) is tried again while they stay caught up,
+        // or they would never become electable.
+        let (replicas, listed) = replication
+            .record(pid)
+            .map(|r| (r.replicas, r.isr))
+            .unwrap_or_default();
+        let unlisted = progress
+            .members()
+            .into_iter()
+            .filter(|m| !listed.contains(m) && progress.holds(m, head));
+        for node in caught_up.into_iter().chain(unlisted) {
+            if !replicas.contains(&node) {
+                continue;
+            }
             progress.count(&node);
             if set_isr(&server, pid, epoch, &node, true).await {
                 info!(partition = pid, %node, "replica in sync");

@@ -56,6 +56,8 @@ pub enum Role {
     Leader,
     /// Applies the leader's records.
     Follower,
+    /// No longer hosted here: serves nothing.
+    Dropped,
 }
 
 pub struct Log {
@@ -124,6 +126,12 @@ impl Log {
     pub fn follow(&mut self, epoch: u64) {
         self.role = Role::Follower;
         self.epoch = epoch;
+        self.gate = None;
+    }
+
+    /// This copy is no longer hosted: it neither records nor serves.
+    pub fn drop_copy(&mut self) {
+        self.role = Role::Dropped;
         self.gate = None;
     }
 
@@ -238,6 +246,12 @@ impl Log {
             self.unit.push(effect);
             self.end(now, db);
         }
+    }
+
+    /// Records a no-op (PING): a record written after the reads before it, which followers
+    /// acknowledge only while they follow this copy.
+    pub fn barrier(&mut self, now: i64) {
+        self.record(now, 0, vec![Bytes::from_static(b"PING")]);
     }
 
     /// A follower appends the record it applied; it must be the next one.

@@ -187,6 +187,11 @@ impl Replication {
         self.addrs.lock().get(node).cloned()
     }
 
+    /// A hosted partition's record, as this server last saw it.
+    pub fn record(&self, pid: u32) -> Option<PartitionRecord> {
+        self.assignments.lock().get(&pid)?.borrow().clone()
+    }
+
     pub fn progress(&self, pid: u32) -> Option<Arc<Progress>> {
         self.progress.lock().get(&pid).cloned()
     }
@@ -205,6 +210,20 @@ impl Replication {
         if let (Some(keyspace), Some(record)) = (server.engine.get(pid), record.as_ref()) {
             let mut ks = keyspace.lock();
             ks.log.set_backlog_limit(self.backlog);
+            let role = if leads {
+                log::Role::Leader
+            } else {
+                log::Role::Follower
+            };
+            if (ks.log.role(), ks.log.epoch()) != (role, record.epoch) {
+                tracing::info!(
+                    partition = pid,
+                    epoch = record.epoch,
+                    ?role,
+                    offset = ks.log.next_offset(),
+                    "role"
+                );
+            }
             if leads {
                 match self.progress(pid).filter(|p| p.epoch == record.epoch) {
                     // A replica moved away stops counting (it is no longer electable either).
@@ -259,6 +278,12 @@ impl Replication {
     }
 }
 
+/// One replication stream from a leader to a follower.
+pub struct FollowerStream {
+    pub node: String,
+    id: u64,
+}
+
 /// A led partition's followers: what each has acknowledged, and which of them count.
 pub struct Progress {
     pub epoch: u64,
@@ -278,6 +303,9 @@ struct ProgressState {
     members: Vec<String>,
     /// Next offset each attached follower has acknowledged.
     acked: AHashMap<String, u64>,
+    /// Each follower's current stream: a stream that ends after its follower attached again
+    /// must not clear what the new one reported.
+    streams: AHashMap<String, u64>,
     /// When each member started lagging behind the head.
     behind_since: AHashMap<String, Instant>,
 }
@@ -290,6 +318,7 @@ impl Progress {
             state: Mutex::new(ProgressState {
                 members,
                 acked: AHashMap::new(),
+                streams: AHashMap::new(),
                 behind_since: AHashMap::new(),
             }),
             committed: watch::channel(0).0,
@@ -300,9 +329,29 @@ impl Progress {
         progress
     }
 
-    /// A follower acknowledged every record before `next`.
-    pub fn acked(&self, node: &str, next: u64) {
-        self.state.lock().acked.insert(node.to_string(), next);
+    /// A follower's stream starts: what it acknowledges replaces what earlier streams did.
+    pub fn attach(&self, node: &str) -> FollowerStream {
+        static STREAMS: AtomicU64 = AtomicU64::new(0);
+        let stream = FollowerStream {
+            node: node.to_string(),
+            id: STREAMS.fetch_add(1, Ordering::Relaxed),
+        };
+        let mut state = self.state.lock();
+        state.streams.insert(stream.node.clone(), stream.id);
+        state.acked.remove(node);
+        drop(state);
+        self.recompute();
+        stream
+    }
+
+    /// A follower acknowledged every record before `next` on `stream`.
+    pub fn acked(&self, stream: &FollowerStream, next: u64) {
+        let mut state = self.state.lock();
+        if state.streams.get(&stream.node) != Some(&stream.id) {
+            return;
+        }
+        state.acked.insert(stream.node.clone(), next);
+        drop(state);
         self.recompute();
         self.acks.send_modify(|count| *count += 1);
     }
@@ -311,6 +360,15 @@ impl Progress {
     pub fn replicas_at(&self, head: u64) -> usize {
         let state = self.state.lock();
         state.acked.values().filter(|acked| **acked >= head).count()
+    }
+
+    /// Whether `node` is attached and has every record before `head`.
+    pub fn holds(&self, node: &str, head: u64) -> bool {
+        self.state
+            .lock()
+            .acked
+            .get(node)
+            .is_some_and(|acked| *acked >= head)
     }
 
     /// WAIT: until `wanted` followers have every record before `head`, or `deadline`.
@@ -345,10 +403,21 @@ impl Progress {
         }
     }
 
-    /// A follower's stream ended.
-    pub fn detached(&self, node: &str) {
-        self.state.lock().acked.remove(node);
+    /// A follower's stream ended (nothing changes if the follower attached again since).
+    pub fn detached(&self, stream: &FollowerStream) {
+        let mut state = self.state.lock();
+        if state.streams.get(&stream.node) != Some(&stream.id) {
+            return;
+        }
+        state.streams.remove(&stream.node);
+        state.acked.remove(&stream.node);
+        drop(state);
         self.recompute();
+    }
+
+    /// Whether any follower counts for acknowledgements.
+    pub fn counts_followers(&self) -> bool {
+        self.in_sync.load(Ordering::Acquire) > 1
     }
 
     pub fn members(&self) -> Vec<String> {
@@ -445,5 +514,40 @@ impl Progress {
         state.behind_since.remove(node);
         drop(state);
         self.recompute();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_that_ends_after_its_follower_attached_again_changes_nothing() {
+        let progress = Progress::new(1, vec!["n2".to_string()]);
+        let old = progress.attach("n2");
+        progress.acked(&old, 5);
+        let new = progress.attach("n2");
+        progress.acked(&new, 5);
+        progress.detached(&old);
+        progress.acked(&old, 9);
+        assert!(progress.holds("n2", 5));
+        assert!(!progress.holds("n2", 6));
+        assert!(progress.is_committed(5));
+        progress.detached(&new);
+        assert!(!progress.holds("n2", 0));
+        assert!(!progress.is_committed(5));
+    }
+
+    #[test]
+    fn a_caught_up_follower_is_reported_until_it_counts() {
+        let progress = Progress::new(1, Vec::new());
+        let stream = progress.attach("n3");
+        progress.acked(&stream, 0);
+        let (lagging, caught_up) = progress.changes(0, Duration::from_secs(1), |_| false);
+        assert_eq!((lagging, caught_up), (vec![], vec!["n3".to_string()]));
+        progress.count("n3");
+        assert!(progress.counts_followers());
+        let (_, caught_up) = progress.changes(0, Duration::from_secs(1), |_| false);
+        assert!(caught_up.is_empty());
     }
 }
