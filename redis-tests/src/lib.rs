@@ -14,12 +14,39 @@ use std::time::{Duration, Instant};
 
 pub use frame::Frame;
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, and no other call in this process handed out.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding an ephemeral port")
+    use rand::Rng;
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let (low, _) = ephemeral_range();
+    let mut rng = rand::rng();
+    loop {
+        // Below the kernel's ephemeral range: a port picked by binding port 0 can be taken
+        // by any outgoing connection before the test's process binds it.
+        let port = match low > 12_000 {
+            true => rng.random_range(10_000..low),
+            false => TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("binding an ephemeral port"),
+        };
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if !handed_out.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
+            return port;
+        }
+    }
+}
+
+/// The kernel's range for ports bound to port 0 and for outgoing connections.
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut bounds = text.split_whitespace().map(|b| b.parse().ok());
+            Some((bounds.next()??, bounds.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
 }
 
 /// The first of `count` consecutive free ports (for programs that take a base port).
@@ -27,7 +54,8 @@ pub fn free_port_block(count: u16) -> u16 {
     use rand::Rng;
     let mut rng = rand::rng();
     loop {
-        let base: u16 = rng.random_range(20_000..40_000);
+        let (low, _) = ephemeral_range();
+        let base: u16 = rng.random_range(10_000..low.max(10_000 + 2 * count) - count);
         let free = (base..base + count).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
         if free {
             return base;
@@ -82,7 +110,16 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // A failing test keeps its processes' logs for the post-mortem.
+        if std::thread::panicking() {
+            eprintln!(
+                "kept the logs of port {}: {}",
+                self.port,
+                self.dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -891,6 +891,7 @@ fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
     std::thread::sleep(Duration::from_secs(1));
     // kill -9 the leader of the first key's partition, then bring the node back.
     let victim = leader_of_key(&stack, &keys[0]);
+    let killed_at = base.elapsed();
     drop(stack.servers[victim].take());
     let killed = new_leaders(&stack.cluster, NODES[victim]);
     stack.start(victim);
@@ -900,6 +901,7 @@ fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
     let paused = stack.servers[victim].as_ref().expect("running");
     signal(paused, "STOP");
     let stopped = Instant::now();
+    let stopped_at = base.elapsed();
     let replaced = new_leaders(&stack.cluster, NODES[victim]);
     std::thread::sleep(Duration::from_secs(2 * TTL).saturating_sub(stopped.elapsed()));
     signal(stack.servers[victim].as_ref().expect("running"), "CONT");
@@ -915,7 +917,8 @@ fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
     let violations = linearizability::check(&history);
     eprintln!(
         "linearizability: {} operations ({answered} answered, {} without a reply) on {} keys \
-         through 2 proxies; kill -9 took over in {killed:?}, SIGSTOP in {replaced:?}; \
+         through 2 proxies; kill -9 at {killed_at:?} took over in {killed:?}, SIGSTOP at \
+         {stopped_at:?} in {replaced:?}; \
          checked in {:?}: {} violations",
         history.len(),
         history.len() - answered,
@@ -928,22 +931,116 @@ fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
             "{} is not linearizable; the operations up to the first that cannot be placed:",
             violation.key
         );
-        for event in linearizability::leading_to_violation(&history, &violation.key, 20) {
+        let leading = linearizability::leading_to_violation(&history, &violation.key, 20);
+        for event in &leading {
             eprintln!("  {event:?}");
+        }
+        // Where the value the last operation saw came from: how stale it is.
+        if let Some(Op::Read(seen) | Op::Cas { expected: seen, .. }) = leading.last().map(|e| &e.op)
+        {
+            for event in history.iter().filter(|e| {
+                e.key == violation.key
+                    && matches!(e.op, Op::Write(v) | Op::Cas { new: v, .. } if v == *seen)
+            }) {
+                eprintln!("  which was written by {event:?}");
+            }
         }
     }
     assert!(answered > 1000, "the clients ran");
     assert_eq!(violations, vec![], "histories that are not linearizable");
 }
 
-#[test]
-fn a_follower_answers_reads_only_to_readonly_connections() {
-    let stack = stack(4, 2, "sync");
+/// A sync stack of 4 partitions with `rf` copies, and a key of partition 0 set to `value`
+/// through the proxy (with the proxy connection).
+fn stack_with_key(rf: u32, value: &str) -> (Stack, String, Conn) {
+    let stack = stack(4, rf, "sync");
     let key = keys_of_partition(&stack.cluster, 0)
         .next()
         .expect("a key of partition 0");
     let mut conn = stack.proxy.connect();
-    assert_eq!(conn.call(&["SET", &key, "v"]), Frame::Simple("OK".into()));
+    assert_eq!(conn.call(&["SET", &key, value]), Frame::Simple("OK".into()));
+    (stack, key, conn)
+}
+
+#[test]
+fn a_deposed_leader_answers_no_stale_read() {
+    let (stack, key, mut conn) = stack_with_key(2, "old");
+    let victim = leader_of_key(&stack, &key);
+    let mut direct = stack.servers[victim].as_ref().expect("running").connect();
+    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"old".to_vec()));
+    // Cut off from etcd, the old leader never learns that it was replaced.
+    stack.links[victim].cut();
+    new_leaders(&stack.cluster, NODES[victim]);
+    // Straight to the new leader: nothing written reaches the old one.
+    let successor = leader_of_key(&stack, &key);
+    let mut at_successor = stack.servers[successor]
+        .as_ref()
+        .expect("running")
+        .connect();
+    until_ok(
+        &mut at_successor,
+        &["SET", &key, "new"],
+        Duration::from_secs(10),
+        "writes resume at the new leader",
+    );
+    direct.set_read_timeout(Duration::from_secs(2));
+    let reply = direct.try_read_reply(&["GET", &key]);
+    assert_ne!(
+        reply,
+        Some(Frame::Bulk(b"old".to_vec())),
+        "a read sent after a write was acknowledged saw the value before it"
+    );
+    eprintln!("the replaced leader answered {reply:?} (None: no answer)");
+    stack.links[victim].heal();
+    replicas_converge(&stack, 4, 2);
+    assert_eq!(conn.call(&["GET", &key]), Frame::Bulk(b"new".to_vec()));
+}
+
+#[test]
+fn a_connection_never_serves_from_a_copy_its_server_dropped() {
+    // Three copies of each partition on three servers: a server that comes back hosts them all.
+    let (stack, key, mut conn) = stack_with_key(3, "old");
+    let victim = leader_of_key(&stack, &key);
+    let paused = stack.servers[victim].as_ref().expect("running");
+    // This connection addresses the partition's keyspace on its leader.
+    let mut direct = paused.connect();
+    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"old".to_vec()));
+    // Paused past its lease, the server loses its copies; woken up, it gets new ones.
+    signal(paused, "STOP");
+    new_leaders(&stack.cluster, NODES[victim]);
+    until_ok(
+        &mut conn,
+        &["SET", &key, "new"],
+        Duration::from_secs(10),
+        "writes resume at the new leader",
+    );
+    std::thread::sleep(Duration::from_secs(TTL));
+    signal(stack.servers[victim].as_ref().expect("running"), "CONT");
+    replicas_converge(&stack, 4, 3);
+    if leader_of_key(&stack, &key) != victim {
+        let (ok, _, err) = stack.cluster.cli(&["failover", "0", "--to", NODES[victim]]);
+        assert!(ok, "failover: {err}");
+        stack.cluster.wait_for(
+            "the woken server leads again",
+            Duration::from_secs(10),
+            |s| partition_records(s)[0]["leader"] == NODES[victim],
+        );
+    }
+    // The connection goes on with the new copy: it reads what the cluster holds, and what it
+    // writes is what everyone reads.
+    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"new".to_vec()));
+    until_ok(
+        &mut direct,
+        &["SET", &key, "newer"],
+        Duration::from_secs(10),
+        "the woken server takes writes",
+    );
+    assert_eq!(conn.call(&["GET", &key]), Frame::Bulk(b"newer".to_vec()));
+}
+
+#[test]
+fn a_follower_answers_reads_only_to_readonly_connections() {
+    let (stack, key, _) = stack_with_key(2, "v");
     let state = stack.cluster.status();
     let record = partition_records(&state)[0];
     let follower = names(&record["replicas"])
