@@ -2,15 +2,20 @@
 //! partition placed on the live nodes: RF replicas, balanced leaders, a new leader from the
 //! in-sync set when a leader's lease expires, the epoch bumped with every leader change. Every
 //! write is a transaction guarded by its election key and the record's revision, so a deposed
-//! controller cannot write and two writers cannot interleave. It keeps no state outside etcd:
-//! a standby that takes over starts from what etcd holds.
+//! controller cannot write and two writers cannot interleave. It keeps no state outside etcd
+//! but the clock of pending handovers: a standby that takes over starts from what etcd holds.
+//!
+//! Leadership leaves a live leader (an operator's failover, a drain, leader balancing) by a
+//! handover: the controller names the successor in the record, and the leader, once the
+//! successor has every record, writes the next epoch itself. Writes pause only for that last
+//! step, and nothing in flight is cut off.
 
 use crate::lease;
 use crate::placement::{place, Replicas};
 use crate::records::{ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 /// How long the leader waits between reconciliations when nothing changes.
@@ -18,6 +23,20 @@ const IDLE_RECHECK: Duration = Duration::from_secs(2);
 
 /// Node states (in `nodes/<id>`) that take a node out of placement.
 const OUT_OF_SERVICE: &[&str] = &["draining", "removed"];
+
+/// How long a live leader gets to hand over before the controller switches without it (and
+/// without pausing writes: what was in flight at the old leader fails with a lost connection).
+const HANDOVER_PATIENCE: Duration = Duration::from_secs(10);
+
+/// When this controller first saw each pending handover (partition → target, since).
+type Handovers = BTreeMap<u32, (String, Instant)>;
+
+/// The nodes placement looks at: `live` ones hold a lease; `eligible` ones are live and in
+/// service (placement may give them replicas and leadership).
+struct Nodes {
+    live: Vec<String>,
+    eligible: Vec<String>,
+}
 
 /// The election key a leader holds: its key and create revision guard every write.
 #[derive(Clone, Debug)]
@@ -84,10 +103,11 @@ async fn lead(
     let mut suspects = store.watch(&store.keys.suspects(), 0);
     // A replica joining an in-sync set lets a move finish (see `successor_record`).
     let mut partition_changes = store.watch(&store.keys.partitions(), 0);
+    let mut handovers = Handovers::new();
     loop {
         check_suspects(store).await?;
         carry_out_requests(store, config, leadership).await?;
-        reconcile(store, config, leadership).await?;
+        reconcile(store, config, leadership, &mut handovers).await?;
         // Wait for something to happen, then let a burst settle.
         tokio::select! {
             _ = node_changes.recv() => {}
@@ -167,7 +187,7 @@ async fn carry_out_requests(
     if pending.is_empty() {
         return Ok(());
     }
-    let nodes = eligible_nodes(store).await?;
+    let nodes = nodes(store).await?;
     for (key, value) in pending {
         let target = key
             .strip_prefix(&prefix)
@@ -189,12 +209,21 @@ async fn carry_out_requests(
             .await?;
         let updated = match (record, request) {
             (Some(record), Some(request)) if pid < config.partitions => {
-                apply_request(record, request, &nodes)
+                apply_request(&record, request, &nodes.eligible).map(|outcome| (record, outcome))
             }
             _ => None,
         };
+        let mut done = true;
         match updated {
-            Some(next) => {
+            Some((record, Applied::HandoverFirst(next))) if next == record => done = false,
+            Some((_, outcome)) => {
+                let next = match outcome {
+                    Applied::Done(next) => next,
+                    Applied::HandoverFirst(next) => {
+                        done = false;
+                        next
+                    }
+                };
                 let written = store
                     .guarded_put(
                         &partition_key,
@@ -207,13 +236,14 @@ async fn carry_out_requests(
                 if !written {
                     return Err(ControlError::Deposed);
                 }
-                info!(partition = pid, leader = ?next.leader, replicas = ?next.replicas, "operator request done");
+                info!(partition = pid, leader = ?next.leader, handover = ?next.handover, replicas = ?next.replicas, "operator request applied");
             }
             None => warn!(%key, "operator request cannot be carried out; dropped"),
         }
-        if !store
-            .guarded_delete(&key, &leadership.key, leadership.revision)
-            .await?
+        if done
+            && !store
+                .guarded_delete(&key, &leadership.key, leadership.revision)
+                .await?
         {
             return Err(ControlError::Deposed);
         }
@@ -221,48 +251,82 @@ async fn carry_out_requests(
     Ok(())
 }
 
+/// What an operator's request makes of a partition's record.
+#[derive(Debug, PartialEq)]
+enum Applied {
+    /// The request is carried out by this record.
+    Done(PartitionRecord),
+    /// This record asks the leader to hand over first; the request stays for afterwards.
+    HandoverFirst(PartitionRecord),
+}
+
 /// A partition record with an operator's request applied, or `None` when it cannot be.
-fn apply_request(
-    mut record: PartitionRecord,
-    request: Request,
-    nodes: &[String],
-) -> Option<PartitionRecord> {
+fn apply_request(record: &PartitionRecord, request: Request, nodes: &[String]) -> Option<Applied> {
+    let mut next = record.clone();
+    let leader = record.leader.clone()?;
+    let successor = |to: Option<&String>| {
+        record
+            .isr
+            .iter()
+            .find(|n| **n != leader && to.is_none_or(|t| t == *n) && nodes.contains(n))
+            .cloned()
+    };
     match request {
         Request::Failover { to } => {
-            let leader = record.leader.clone()?;
-            let successor = record
-                .isr
-                .iter()
-                .find(|n| {
-                    **n != leader && to.as_ref().is_none_or(|t| t == *n) && nodes.contains(n)
-                })?
-                .clone();
-            let at = record.replicas.iter().position(|r| *r == successor)?;
-            record.replicas.swap(0, at);
-            record.leader = Some(successor);
-            record.epoch += 1;
+            next.handover = Some(successor(to.as_ref())?);
+            Some(Applied::Done(next))
         }
         Request::Move { from, to } => {
             if !nodes.contains(&to) || record.replicas.contains(&to) {
                 return None;
             }
+            if from == leader {
+                next.handover = Some(successor(None)?);
+                return Some(Applied::HandoverFirst(next));
+            }
             let at = record.replicas.iter().position(|r| *r == from)?;
             // The new replica joins empty: its leader adds it to the in-sync set once it has
             // caught up.
-            record.replicas[at] = to;
-            record.isr.retain(|n| *n != from);
-            if at == 0 {
-                let successor = record
-                    .replicas
-                    .iter()
-                    .position(|n| record.isr.contains(n) && nodes.contains(n))?;
-                record.replicas.swap(0, successor);
-                record.leader = record.replicas.first().cloned();
-                record.epoch += 1;
-            }
+            next.replicas[at] = to;
+            next.isr.retain(|n| *n != from);
+            Some(Applied::Done(next))
         }
     }
-    Some(record)
+}
+
+/// What to write for a partition whose placement plans `planned`. Leadership planned away
+/// from a live leader to an in-sync replica becomes a handover request; a pending handover is
+/// left to its leader until `overdue`, then carried out by the controller. Anything else
+/// placement changes waits until the handover is done.
+fn next_record(
+    record: &PartitionRecord,
+    planned: PartitionRecord,
+    live: &[String],
+    overdue: bool,
+) -> PartitionRecord {
+    let leader_live = record.leader.as_ref().is_some_and(|l| live.contains(l));
+    if let Some(target) = &record.handover {
+        let handed_over = record.handed_over().filter(|_| live.contains(target));
+        return match handed_over {
+            Some(_) if leader_live && !overdue => record.clone(),
+            Some(next) => next,
+            None => planned,
+        };
+    }
+    match &planned.leader {
+        Some(successor)
+            if leader_live
+                && planned.leader != record.leader
+                && record.isr.contains(successor)
+                && record.replicas.contains(successor) =>
+        {
+            PartitionRecord {
+                handover: Some(successor.clone()),
+                ..record.clone()
+            }
+        }
+        _ => planned,
+    }
 }
 
 /// A partition's record after placement planned `replicas` (leader first) on the live `nodes`.
@@ -279,6 +343,7 @@ fn successor_record(
 ) -> PartitionRecord {
     let mut next = record.clone();
     next.version = RECORD_VERSION;
+    next.handover = None;
     let never_led = record.leader.is_none() && record.epoch == 0;
     let electable = |n: &String| nodes.contains(n) && record.isr.contains(n);
     let leader = if never_led {
@@ -339,8 +404,8 @@ fn successor_record(
     next
 }
 
-/// The nodes placement may use: live (under lease) and in service.
-async fn eligible_nodes(store: &mut Store) -> Result<Vec<String>, ControlError> {
+/// The live nodes, and those placement may use (live and in service).
+async fn nodes(store: &mut Store) -> Result<Nodes, ControlError> {
     let keys = store.keys.clone();
     let (active, _) = store.snapshot(&keys.active_nodes()).await?;
     // `nodes/` also holds the liveness keys (plain addresses): read the records beside them.
@@ -351,17 +416,21 @@ async fn eligible_nodes(store: &mut Store) -> Result<Vec<String>, ControlError> 
         .filter_map(|(_, value)| serde_json::from_slice::<NodeRecord>(value).ok())
         .map(|record| (record.id.clone(), record))
         .collect();
-    let mut nodes: Vec<String> = active
+    let mut live: Vec<String> = active
         .iter()
         .filter_map(|(key, _)| key.strip_prefix(&keys.active_nodes()).map(str::to_string))
+        .collect();
+    live.sort();
+    let eligible = live
+        .iter()
         .filter(|id| {
             records
-                .get(id)
+                .get(*id)
                 .is_none_or(|r| !OUT_OF_SERVICE.contains(&r.state.as_str()))
         })
+        .cloned()
         .collect();
-    nodes.sort();
-    Ok(nodes)
+    Ok(Nodes { live, eligible })
 }
 
 /// One pass: compute the placement from etcd's state and write what differs.
@@ -369,8 +438,10 @@ pub async fn reconcile(
     store: &mut Store,
     config: &ClusterConfig,
     leadership: &Leadership,
+    handovers: &mut Handovers,
 ) -> Result<(), ControlError> {
-    let nodes = eligible_nodes(store).await?;
+    let Nodes { live, eligible } = nodes(store).await?;
+    let nodes = eligible;
     let mut records = BTreeMap::new();
     let mut current: BTreeMap<u32, Replicas> = BTreeMap::new();
     for pid in 0..config.partitions {
@@ -392,12 +463,38 @@ pub async fn reconcile(
         config.partitions,
         &nodes,
         config.replication_factor as usize,
+        &records
+            .iter()
+            .map(|(pid, (r, _))| (*pid, r.epoch))
+            .collect(),
     );
     for (pid, replicas) in plan {
         let (record, revision) = &records[&pid];
-        let next = successor_record(record, replicas, &nodes, config.unclean_failover);
+        let planned = successor_record(record, replicas, &nodes, config.unclean_failover);
+        let overdue = match &record.handover {
+            Some(target) => {
+                let since = handovers
+                    .entry(pid)
+                    .and_modify(|seen| {
+                        if seen.0 != *target {
+                            *seen = (target.clone(), Instant::now());
+                        }
+                    })
+                    .or_insert_with(|| (target.clone(), Instant::now()))
+                    .1;
+                since.elapsed() >= HANDOVER_PATIENCE
+            }
+            None => {
+                handovers.remove(&pid);
+                false
+            }
+        };
+        let next = next_record(record, planned, &live, overdue);
         if next == *record {
             continue;
+        }
+        if overdue && next.epoch > record.epoch {
+            warn!(partition = pid, leader = ?next.leader, "handover not done in time: switched without it");
         }
         if let Some(leader) = next.leader.as_ref().filter(|l| !record.isr.contains(l)) {
             if record.leader.is_some() || record.epoch > 0 {
@@ -416,7 +513,7 @@ pub async fn reconcile(
         if !written {
             return Err(ControlError::Deposed);
         }
-        info!(partition = pid, leader = ?next.leader, epoch = next.epoch, "placed");
+        info!(partition = pid, leader = ?next.leader, epoch = next.epoch, handover = ?next.handover, "placed");
     }
     Ok(())
 }
@@ -437,7 +534,58 @@ mod tests {
             replicas: names(replicas),
             isr: names(isr),
             slots: vec![[0, 100]],
+            handover: None,
         }
+    }
+
+    #[test]
+    fn leadership_leaves_a_live_leader_by_a_handover_it_carries_out() {
+        let live = names(&["n1", "n2"]);
+        let current = record("n1", &["n1", "n2"], &["n1", "n2"]);
+        let planned = successor_record(&current, names(&["n2", "n1"]), &live, false);
+        assert_eq!(planned.leader.as_deref(), Some("n2"));
+        let asked = next_record(&current, planned.clone(), &live, false);
+        assert_eq!(asked.handover.as_deref(), Some("n2"));
+        assert_eq!((asked.leader.as_deref(), asked.epoch), (Some("n1"), 3));
+        // Pending: left to the leader until overdue, then switched by the controller.
+        assert_eq!(next_record(&asked, planned.clone(), &live, false), asked);
+        let forced = next_record(&asked, planned.clone(), &live, true);
+        assert_eq!((forced.leader.as_deref(), forced.epoch), (Some("n2"), 4));
+        assert_eq!(forced.handover, None);
+        // The leader died meanwhile: placement's failover, no handover.
+        let failed_over = next_record(&asked, planned.clone(), &names(&["n2"]), false);
+        assert_eq!(failed_over, planned);
+        // A dead leader's leadership moves at once.
+        let dead = next_record(&current, planned.clone(), &names(&["n2"]), false);
+        assert_eq!(dead, planned);
+    }
+
+    #[test]
+    fn a_failover_request_asks_for_a_handover_and_a_leader_move_waits_for_it() {
+        let nodes = names(&["n1", "n2", "n3"]);
+        let current = record("n1", &["n1", "n2"], &["n1", "n2"]);
+        let failover = apply_request(&current, Request::Failover { to: None }, &nodes);
+        let Some(Applied::Done(asked)) = failover else {
+            panic!("{failover:?}");
+        };
+        assert_eq!(asked.handover.as_deref(), Some("n2"));
+        assert_eq!(asked.epoch, 3);
+        let moving = Request::Move {
+            from: "n1".into(),
+            to: "n3".into(),
+        };
+        let first = apply_request(&current, moving, &nodes);
+        assert_eq!(first, Some(Applied::HandoverFirst(asked.clone())));
+        let after = asked.handed_over().unwrap();
+        let moving = Request::Move {
+            from: "n1".into(),
+            to: "n3".into(),
+        };
+        let Some(Applied::Done(moved)) = apply_request(&after, moving, &nodes) else {
+            panic!("the move completes once n1 no longer leads");
+        };
+        assert_eq!(moved.replicas, names(&["n2", "n3"]));
+        assert_eq!(moved.isr, names(&["n2"]));
     }
 
     #[test]

@@ -10,12 +10,15 @@ pub type Replicas = Vec<String>;
 /// The placement for `partitions` partitions over `nodes` (the live ones), starting from
 /// `current` (a partition missing from it has no replicas yet). Each partition gets
 /// `min(rf, nodes)` distinct replicas; replica counts and leader counts per node differ by at
-/// most one; replicas already in place stay unless balance requires moving them.
+/// most one; replicas already in place stay unless balance requires moving them. Leadership
+/// that must move for balance moves first in the partitions with the lowest `epochs` (the
+/// longest settled): a leader an operator just chose stays.
 pub fn place(
     current: &BTreeMap<u32, Replicas>,
     partitions: u32,
     nodes: &[String],
     rf: usize,
+    epochs: &BTreeMap<u32, u64>,
 ) -> BTreeMap<u32, Replicas> {
     let live: BTreeSet<&String> = nodes.iter().collect();
     let width = rf.min(live.len());
@@ -39,7 +42,7 @@ pub fn place(
     shed_excess(&mut plan, nodes, ceiling);
     fill(&mut plan, nodes, width);
     balance_replicas(&mut plan, nodes);
-    balance_leaders(&mut plan, nodes);
+    balance_leaders(&mut plan, nodes, epochs);
     plan
 }
 
@@ -159,7 +162,13 @@ fn balance_replicas(plan: &mut BTreeMap<u32, Replicas>, nodes: &[String]) {
 /// until counts differ by at most one. Leadership moves only between a partition's replicas (no
 /// data moves), so a unit may travel along a chain: A leads p1 where B is a replica, B leads p2
 /// where C is one... The chain is found by breadth-first search from the busiest nodes.
-fn balance_leaders(plan: &mut BTreeMap<u32, Replicas>, nodes: &[String]) {
+fn balance_leaders(
+    plan: &mut BTreeMap<u32, Replicas>,
+    nodes: &[String],
+    epochs: &BTreeMap<u32, u64>,
+) {
+    let mut settled_first: Vec<u32> = plan.keys().copied().collect();
+    settled_first.sort_by_key(|pid| (epochs.get(pid).copied().unwrap_or(0), *pid));
     for _ in 0..plan.len() * nodes.len() + 1 {
         let counts = leader_counts(plan, nodes);
         let max = counts.values().copied().max().unwrap_or(0);
@@ -180,7 +189,8 @@ fn balance_leaders(plan: &mut BTreeMap<u32, Replicas>, nodes: &[String]) {
                 end = Some(node);
                 break;
             }
-            for (pid, replicas) in plan.iter() {
+            for pid in &settled_first {
+                let replicas = &plan[pid];
                 if replicas.first() != Some(node) {
                     continue;
                 }
@@ -265,11 +275,24 @@ mod tests {
             let nodes = names(rng.random_range(1..9));
             let partitions = rng.random_range(1..40);
             let rf = rng.random_range(1..4);
-            let plan = place(&BTreeMap::new(), partitions, &nodes, rf);
+            let plan = place(&BTreeMap::new(), partitions, &nodes, rf, &BTreeMap::new());
             check(&plan, partitions, &nodes, rf);
             // Placing again changes nothing.
-            assert_eq!(place(&plan, partitions, &nodes, rf), plan);
+            assert_eq!(place(&plan, partitions, &nodes, rf, &BTreeMap::new()), plan);
         }
+    }
+
+    #[test]
+    fn leadership_an_operator_just_moved_is_not_the_one_balance_moves_back() {
+        let nodes = names(3);
+        let plan = place(&BTreeMap::new(), 8, &nodes, 2, &BTreeMap::new());
+        // Partition 0's leadership moves to its other replica, as a failover does.
+        let mut moved_by_hand = plan.clone();
+        moved_by_hand.get_mut(&0).unwrap().swap(0, 1);
+        let epochs: BTreeMap<u32, u64> = (0..8).map(|pid| (pid, 1 + u64::from(pid == 0))).collect();
+        let after = place(&moved_by_hand, 8, &nodes, 2, &epochs);
+        check(&after, 8, &nodes, 2);
+        assert_eq!(after[&0], moved_by_hand[&0], "{plan:?} -> {after:?}");
     }
 
     #[test]
@@ -280,12 +303,12 @@ mod tests {
             let nodes = names(count);
             let partitions = rng.random_range(count as u32..48);
             let rf = rng.random_range(1..=3usize.min(count));
-            let plan = place(&BTreeMap::new(), partitions, &nodes, rf);
+            let plan = place(&BTreeMap::new(), partitions, &nodes, rf, &BTreeMap::new());
 
             // A node joins: it receives at most its fair share, and only it receives anything.
             let mut joined = nodes.clone();
             joined.push("node-new".into());
-            let after_join = place(&plan, partitions, &joined, rf);
+            let after_join = place(&plan, partitions, &joined, rf, &BTreeMap::new());
             check(&after_join, partitions, &joined, rf);
             let share = (partitions as usize * rf).div_ceil(joined.len());
             assert!(moved(&plan, &after_join) <= share);
@@ -298,7 +321,7 @@ mod tests {
             // A node leaves: its replicas are re-placed, and at most a few more move.
             let gone = &nodes[rng.random_range(0..count)];
             let left: Vec<String> = nodes.iter().filter(|n| *n != gone).cloned().collect();
-            let after_leave = place(&plan, partitions, &left, rf);
+            let after_leave = place(&plan, partitions, &left, rf, &BTreeMap::new());
             check(&after_leave, partitions, &left, rf);
             let lost = plan.values().filter(|r| r.contains(gone)).count();
             let width_drop = if left.len() < rf {

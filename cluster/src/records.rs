@@ -120,6 +120,29 @@ pub struct PartitionRecord {
     pub replicas: Vec<String>,
     pub isr: Vec<String>,
     pub slots: Vec<[u16; 2]>,
+    /// A planned leader change in progress: the controller names the in-sync replica that is
+    /// to lead; the leader pauses writes, waits until that replica has every record, and
+    /// writes the next epoch itself ([`PartitionRecord::handed_over`]).
+    pub handover: Option<String>,
+}
+
+impl PartitionRecord {
+    /// The record after the handover it asks for: the named replica leads at the next epoch.
+    /// None when no handover is asked for, or its target is not an in-sync replica.
+    pub fn handed_over(&self) -> Option<PartitionRecord> {
+        let target = self.handover.as_ref()?;
+        if !self.isr.contains(target) || self.leader.as_ref() == Some(target) {
+            return None;
+        }
+        let at = self.replicas.iter().position(|n| n == target)?;
+        let mut next = self.clone();
+        next.version = RECORD_VERSION;
+        next.replicas.swap(0, at);
+        next.leader = Some(target.clone());
+        next.epoch += 1;
+        next.handover = None;
+        Some(next)
+    }
 }
 
 /// `nodes/<id>`: a shard server's registration.
@@ -153,6 +176,26 @@ mod tests {
             assert_eq!(map.partition_of(0), Some(0));
             assert_eq!(map.partition_of(16383), Some(partitions - 1));
         }
+    }
+
+    #[test]
+    fn a_handover_moves_leadership_to_its_in_sync_target_at_the_next_epoch() {
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let mut record = PartitionRecord {
+            epoch: 4,
+            leader: Some("n1".into()),
+            replicas: names(&["n1", "n2", "n3"]),
+            isr: names(&["n1", "n3"]),
+            ..PartitionRecord::default()
+        };
+        assert_eq!(record.handed_over(), None);
+        record.handover = Some("n2".into());
+        assert_eq!(record.handed_over(), None, "n2 is not in sync");
+        record.handover = Some("n3".into());
+        let next = record.handed_over().unwrap();
+        assert_eq!(next.leader.as_deref(), Some("n3"));
+        assert_eq!(next.replicas, names(&["n3", "n2", "n1"]));
+        assert_eq!((next.epoch, next.isr, next.handover), (5, record.isr, None));
     }
 
     #[test]

@@ -197,7 +197,8 @@ impl Hub {
 /// to place again what a lost link dropped.
 pub async fn keep_placed(proxy: Arc<Proxy>) {
     loop {
-        proxy.table.changed(RECHECK).await;
+        let seen = proxy.table.version();
+        proxy.table.changed_since(seen, RECHECK).await;
         proxy.pubsub.reconcile(&proxy);
     }
 }

@@ -470,6 +470,7 @@ pub async fn send_routed(
     // Timed from the first failure: most requests never need the clock.
     let mut started = None;
     for attempt in 0usize.. {
+        let seen = proxy.table.version();
         let addr = match slot {
             Some(slot) => proxy.table.leader_of(slot),
             None => {
@@ -491,7 +492,8 @@ pub async fn send_routed(
         if started.get_or_insert_with(Instant::now).elapsed() >= ROUTE_PATIENCE {
             break;
         }
-        proxy.table.changed(Duration::from_millis(100)).await;
+        let wait = crate::table::retry_wait(attempt);
+        proxy.table.changed_since(seen, wait).await;
     }
     error_reply(NO_LEADER)
 }

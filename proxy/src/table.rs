@@ -8,7 +8,8 @@ use slotcache_cluster::routing::RoutingTable;
 use slotcache_cluster::SLOTS;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::Notify;
+use std::time::Duration;
+use tokio::sync::watch;
 
 #[derive(Default)]
 struct Topology {
@@ -32,8 +33,15 @@ impl Topology {
 #[derive(Default)]
 pub struct RouteTable {
     topology: RwLock<Topology>,
-    /// Woken on every placement change, for requests waiting out a leader change.
-    changed: Notify,
+    /// Bumped on every placement change, for requests waiting out a leader change.
+    version: watch::Sender<u64>,
+}
+
+/// How long a request waiting out a leader change waits after its `attempt`-th failure when
+/// the placement does not change meanwhile: briefly at first (the new leader may take up its
+/// role a moment after the proxy learnt of it), then up to 100 ms.
+pub fn retry_wait(attempt: usize) -> Duration {
+    Duration::from_millis((5u64 << attempt.min(5)).min(100))
 }
 
 impl RouteTable {
@@ -43,7 +51,7 @@ impl RouteTable {
         topology.routing.set_partition(pid, record);
         topology.derive_leaders();
         drop(topology);
-        self.changed.notify_waiters();
+        self.version.send_modify(|version| *version += 1);
     }
 
     /// Applies a node's client address (None: the node is gone).
@@ -52,7 +60,7 @@ impl RouteTable {
         topology.routing.set_node(id, addr);
         topology.derive_leaders();
         drop(topology);
-        self.changed.notify_waiters();
+        self.version.send_modify(|version| *version += 1);
     }
 
     pub fn set_proxy(&self, id: &str, addr: Option<String>) {
@@ -109,8 +117,15 @@ impl RouteTable {
             .collect()
     }
 
-    /// Waits for the next placement change, or `patience` at most.
-    pub async fn changed(&self, patience: std::time::Duration) {
-        let _ = tokio::time::timeout(patience, self.changed.notified()).await;
+    /// The placement's version: see [`RouteTable::changed_since`].
+    pub fn version(&self) -> u64 {
+        *self.version.borrow()
+    }
+
+    /// Waits until the placement changed since version `seen` (at once if it has already),
+    /// or `patience` at most.
+    pub async fn changed_since(&self, seen: u64, patience: Duration) {
+        let mut versions = self.version.subscribe();
+        let _ = tokio::time::timeout(patience, versions.wait_for(|v| *v != seen)).await;
     }
 }

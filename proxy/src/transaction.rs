@@ -13,7 +13,7 @@ use crate::session::{
 use bytes::{Bytes, BytesMut};
 use slotcache_server::routing::{route_request, RouteError};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -168,7 +168,8 @@ impl Session {
             };
         }
         let started = Instant::now();
-        loop {
+        for attempt in 0usize.. {
+            let seen = self.proxy.table.version();
             if let Some(addr) = self.proxy.table.leader_of(slot) {
                 if let Ok(stream) = connect(&addr, self.resp).await {
                     let mut watch = Watch {
@@ -189,9 +190,11 @@ impl Session {
                 }
             }
             if started.elapsed() >= ROUTE_PATIENCE {
-                return error_reply(NO_LEADER);
+                break;
             }
-            self.proxy.table.changed(Duration::from_millis(100)).await;
+            let wait = crate::table::retry_wait(attempt);
+            self.proxy.table.changed_since(seen, wait).await;
         }
+        error_reply(NO_LEADER)
     }
 }

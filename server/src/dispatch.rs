@@ -270,17 +270,17 @@ fn run(
         // Commands that touch no data still run (PING, CLIENT...) on a connection that last
         // addressed a dropped copy.
         Role::Dropped => follower_may_serve(false, spec),
+        Role::Leader if ks.log.handing_over() => follower_may_serve(client.readonly, spec),
         Role::Leader | Role::Standalone => true,
     };
     if !serves {
-        // This copy stopped leading (or was dropped) after the request was routed to it.
-        reject(
-            client,
-            batch,
-            Some(resolved.index),
-            out,
-            "CLUSTERDOWN The partition's leader changed; retry",
-        );
+        // This copy stopped leading (or was dropped) after the request was routed to it, or
+        // is about to: the proxy retries at the new leader.
+        let refusal = match ks.log.role() {
+            Role::Leader => "CLUSTERDOWN The partition's leader is handing over; retry",
+            _ => "CLUSTERDOWN The partition's leader changed; retry",
+        };
+        reject(client, batch, Some(resolved.index), out, refusal);
         return;
     }
     if let Some(refusal) = writes.then(|| ks.log.write_refusal()).flatten() {

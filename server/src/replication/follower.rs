@@ -3,6 +3,7 @@
 //! current epoch from its own offset, applies the records (and, after a diverged or lost
 //! history, a snapshot first) and acknowledges them.
 
+use super::handover::hand_over;
 use super::leader::{keep_in_sync, MessageReader, StreamError};
 use super::log::{Effect, Record};
 use super::wire::Message;
@@ -32,29 +33,36 @@ pub async fn run_partition(
     let Some(me) = server.replication.get().map(|r| r.node_id.clone()) else {
         return;
     };
+    // The handover matters to the leader only: a follower's stream goes on through it.
+    let role_in = |record: &Option<PartitionRecord>| {
+        record.as_ref().map(|r| {
+            let leads = r.leader.as_deref() == Some(me.as_str());
+            let handover = r.handover.clone().filter(|_| leads);
+            (r.leader.clone(), r.epoch, handover)
+        })
+    };
     loop {
-        let role = assignment
-            .borrow_and_update()
-            .as_ref()
-            .map(|r| (r.leader.clone(), r.epoch));
+        let role = role_in(&assignment.borrow_and_update());
         let work = async {
             match &role {
-                Some((Some(leader), epoch)) if *leader == me => {
-                    keep_in_sync(server.clone(), pid, *epoch).await
+                Some((Some(leader), epoch, handover)) if *leader == me => {
+                    let hand_over = async {
+                        if let Some(successor) = handover {
+                            hand_over(server.clone(), pid, *epoch, successor.clone()).await;
+                        }
+                    };
+                    tokio::join!(keep_in_sync(server.clone(), pid, *epoch), hand_over);
                 }
-                Some((Some(leader), epoch)) => follow(&server, pid, leader, *epoch).await,
+                Some((Some(leader), epoch, _)) => follow(&server, pid, leader, *epoch).await,
                 _ => std::future::pending().await,
             }
         };
-        // A new record restarts the work only when it changes who leads, or the epoch.
+        // A new record restarts the work only when it changes who leads, the epoch, or the
+        // handover this server is asked for.
         let changed = async {
             loop {
                 assignment.changed().await?;
-                let now = assignment
-                    .borrow()
-                    .as_ref()
-                    .map(|r| (r.leader.clone(), r.epoch));
-                if now != role {
+                if role_in(&assignment.borrow()) != role {
                     return Ok::<(), watch::error::RecvError>(());
                 }
             }

@@ -79,6 +79,9 @@ pub struct Log {
     head: watch::Sender<u64>,
     /// While leading: what must hold before a write is accepted.
     gate: Option<WriteGate>,
+    /// A leader handing over to a successor: it records nothing more, so the successor can
+    /// take over from its head, and serves only what a follower would.
+    handing_over: bool,
 }
 
 /// What a leader checks before it accepts a write.
@@ -111,6 +114,7 @@ impl Default for Log {
             substitute: None,
             head: watch::channel(0).0,
             gate: None,
+            handing_over: false,
         }
     }
 }
@@ -127,12 +131,25 @@ impl Log {
         self.role = Role::Follower;
         self.epoch = epoch;
         self.gate = None;
+        self.handing_over = false;
     }
 
     /// This copy is no longer hosted: it neither records nor serves.
     pub fn drop_copy(&mut self) {
         self.role = Role::Dropped;
         self.gate = None;
+        self.handing_over = false;
+    }
+
+    /// A leader starts handing over (true) or gives up on it (false). Returns the head: the
+    /// offset from which the successor takes over.
+    pub fn set_handing_over(&mut self, handing_over: bool) -> u64 {
+        self.handing_over = handing_over && self.role == Role::Leader;
+        self.next
+    }
+
+    pub fn handing_over(&self) -> bool {
+        self.handing_over
     }
 
     pub fn set_gate(&mut self, gate: WriteGate) {
@@ -157,7 +174,7 @@ impl Log {
     }
 
     fn recording(&self) -> bool {
-        self.role == Role::Leader
+        self.role == Role::Leader && !self.handing_over
     }
 
     /// The time up to which this copy may expire keys on its own, at wall-clock `now`: a

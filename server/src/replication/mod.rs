@@ -9,6 +9,7 @@
 //! counts for acknowledgements at once and is added to the set in etcd after.
 
 pub mod follower;
+pub mod handover;
 pub mod leader;
 pub mod log;
 pub mod wire;
@@ -378,27 +379,43 @@ impl Progress {
         wanted: usize,
         deadline: Option<Instant>,
     ) -> usize {
+        self.wait_for(deadline, || self.replicas_at(head) >= wanted)
+            .await;
+        self.replicas_at(head)
+    }
+
+    /// A handover: until `successor` and every counted member have every record before
+    /// `head`, or `deadline`. True when they have.
+    pub async fn wait_handover(&self, successor: &str, head: u64, deadline: Instant) -> bool {
+        self.wait_for(Some(deadline), || {
+            self.holds(successor, head) && self.is_committed(head)
+        })
+        .await
+    }
+
+    /// Until `done` holds, checked at every acknowledgement and change of the counted
+    /// members, or `deadline`. Whether it held.
+    async fn wait_for(&self, deadline: Option<Instant>, done: impl Fn() -> bool) -> bool {
         let mut acks = self.acks.subscribe();
+        let mut committed = self.committed.subscribe();
         loop {
-            let have = self.replicas_at(head);
-            if have >= wanted {
-                return have;
+            if done() {
+                return true;
             }
-            let changed = acks.changed();
-            match deadline {
-                Some(deadline) => {
-                    if tokio::time::timeout_at(deadline.into(), changed)
-                        .await
-                        .is_err()
-                    {
-                        return self.replicas_at(head);
-                    }
+            let changed = async {
+                tokio::select! {
+                    result = acks.changed() => result.is_ok(),
+                    result = committed.changed() => result.is_ok(),
                 }
-                None => {
-                    if changed.await.is_err() {
-                        return self.replicas_at(head);
-                    }
-                }
+            };
+            let changed = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline.into(), changed)
+                    .await
+                    .unwrap_or(false),
+                None => changed.await,
+            };
+            if !changed {
+                return done();
             }
         }
     }

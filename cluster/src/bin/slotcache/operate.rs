@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use slotcache_cluster::records::{NodeRecord, PartitionRecord};
 use slotcache_cluster::store::{Store, WatchEvent};
+use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
 pub enum NodeCommand {
@@ -116,8 +117,23 @@ pub async fn failover(store: &mut Store, pid: u32, to: Option<String>) -> anyhow
         );
     }
     request(store, "failover", pid, to.as_deref().unwrap_or("")).await?;
-    println!("partition {pid}: planned failover away from '{leader}' requested");
-    Ok(())
+    println!("partition {pid}: handing over from '{leader}'...");
+    // The controller asks the leader to hand over; it switches without it only after a
+    // patience shorter than this.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let now = partition_record(store, pid).await?;
+        if now.epoch > record.epoch && now.leader.as_ref() != Some(&leader) {
+            let successor = now.leader.unwrap_or_default();
+            println!(
+                "partition {pid}: '{successor}' leads at epoch {}",
+                now.epoch
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("partition {pid}: the failover is not done after 20s; see `slotcache status`")
 }
 
 /// Prints every change under the cluster's prefix as it happens, until interrupted.
