@@ -291,7 +291,10 @@ pub struct Progress {
     /// This server stopped leading at `epoch`: what was not committed by then never will be.
     retired: AtomicBool,
     state: Mutex<ProgressState>,
-    /// Every record before this offset is on every counted member.
+    /// Every record before this offset has been on every counted member (u64::MAX while no
+    /// follower counts). It never goes back while followers count: a stream that ends or
+    /// starts again takes away what its follower acknowledged for the records to come, not
+    /// the fact that every member had the earlier ones, which replies may still wait on.
     committed: watch::Sender<u64>,
     /// Bumped on every acknowledgement, for WAIT.
     acks: watch::Sender<u64>,
@@ -442,6 +445,7 @@ impl Progress {
     }
 
     fn recompute(&self) {
+        // Under the lock: two recomputations racing must not publish out of order.
         let state = self.state.lock();
         self.in_sync
             .store(state.members.len() + 1, Ordering::Release);
@@ -449,12 +453,16 @@ impl Progress {
             .members
             .iter()
             .map(|m| state.acked.get(m).copied().unwrap_or(0))
-            .min()
-            .unwrap_or(u64::MAX);
-        drop(state);
+            .min();
         self.committed.send_if_modified(|current| {
-            let changed = *current != committed;
-            *current = committed;
+            let next = match committed {
+                None => u64::MAX,
+                // The first counted follower was caught up when it started counting.
+                Some(committed) if *current == u64::MAX => committed,
+                Some(committed) => committed.max(*current),
+            };
+            let changed = *current != next;
+            *current = next;
             changed
         });
     }
@@ -552,7 +560,27 @@ mod tests {
         assert!(progress.is_committed(5));
         progress.detached(&new);
         assert!(!progress.holds("n2", 0));
+        // What every member had stays committed; what comes next waits for n2 again.
+        assert!(progress.is_committed(5));
+        assert!(!progress.is_committed(6));
+        let again = progress.attach("n2");
+        progress.acked(&again, 3);
+        assert!(progress.is_committed(5));
+        progress.acked(&again, 7);
+        assert!(progress.is_committed(7));
+    }
+
+    #[test]
+    fn the_first_counted_follower_holds_back_what_comes_after_it() {
+        let progress = Progress::new(1, Vec::new());
+        assert!(progress.is_committed(u64::MAX));
+        let stream = progress.attach("n2");
+        progress.acked(&stream, 4);
+        progress.count("n2");
+        assert!(progress.is_committed(4));
         assert!(!progress.is_committed(5));
+        progress.uncount("n2");
+        assert!(progress.is_committed(u64::MAX));
     }
 
     #[test]
