@@ -61,6 +61,19 @@ impl RoutingTable {
         self.node_addrs.get(leader).cloned()
     }
 
+    /// The client addresses of a partition's in-sync copies (the leader's included): where
+    /// reads that may be stale can go.
+    pub fn in_sync_addrs(&self, pid: u32) -> Vec<Arc<str>> {
+        let Some(record) = self.partitions.get(&pid) else {
+            return Vec::new();
+        };
+        record
+            .isr
+            .iter()
+            .filter_map(|node| self.node_addrs.get(node).cloned())
+            .collect()
+    }
+
     /// The lowest slot a partition owns: a slot to address it by.
     pub fn first_slot(&self, pid: u32) -> Option<u16> {
         let record = self.partitions.get(&pid)?;

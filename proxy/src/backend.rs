@@ -1,5 +1,5 @@
 //! Backend connections: per proxy worker thread, one long-lived, pipelined connection per shard
-//! server and protocol version, shared by every client of that thread. Requests queued by many
+//! server, protocol version and READONLY state, shared by every client of that thread. Requests queued by many
 //! clients go out in one write, and replies are matched to them in order; no request crosses
 //! threads. A connection that dies fails the requests in flight and is opened again, with
 //! backoff, when the next request comes.
@@ -36,8 +36,9 @@ struct Job {
     reply: oneshot::Sender<ReplyResult>,
 }
 
-/// A server's lanes: one for RESP2 clients, one for RESP3 clients.
-type Lanes = [Option<mpsc::UnboundedSender<Job>>; 2];
+/// A server's lanes: for RESP2 and RESP3 clients, each plain and READONLY (reads that a
+/// follower may answer).
+type Lanes = [Option<mpsc::UnboundedSender<Job>>; 4];
 
 /// The pool of backend connections: per worker thread and server address, its lanes. A lane
 /// runs on the thread (and single-threaded runtime) whose clients use it.
@@ -58,6 +59,7 @@ impl Backends {
         &self,
         addr: &str,
         resp: u8,
+        readonly: bool,
         request: Bytes,
         replies: usize,
     ) -> oneshot::Receiver<ReplyResult> {
@@ -67,7 +69,7 @@ impl Backends {
             replies,
             reply,
         };
-        let lane = usize::from(resp == 3);
+        let lane = usize::from(resp == 3) + 2 * usize::from(readonly);
         let mut threads = self.lanes.lock();
         let lanes = threads.entry(std::thread::current().id()).or_default();
         if let Some(sender) = lanes.get(addr).and_then(|l| l[lane].as_ref()) {
@@ -77,7 +79,7 @@ impl Backends {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_lane(addr.to_string(), resp, rx));
+        tokio::spawn(run_lane(addr.to_string(), resp, readonly, rx));
         // A fresh lane's receiver is alive, so this send cannot fail.
         let _ = tx.send(job);
         lanes.entry(addr.to_string()).or_default()[lane] = Some(tx);
@@ -97,17 +99,28 @@ impl Backends {
         request: Bytes,
         replies: usize,
     ) -> ReplyResult {
-        self.send(addr, resp, request, replies)
+        self.send(addr, resp, false, request, replies)
+            .await
+            .unwrap_or_else(|_| Err(BackendError::Lost(addr.to_string())))
+    }
+
+    /// Sends one read command over a READONLY connection: a follower copy may answer it.
+    pub async fn call_readonly(&self, addr: &str, resp: u8, request: Bytes) -> ReplyResult {
+        self.send(addr, resp, true, request, 1)
             .await
             .unwrap_or_else(|_| Err(BackendError::Lost(addr.to_string())))
     }
 }
 
 /// One backend lane: connects when a request arrives, serves until the connection fails.
-async fn run_lane(addr: String, resp: u8, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn run_lane(addr: String, resp: u8, readonly: bool, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut backoff = Duration::from_millis(50);
     while let Some(first) = jobs.recv().await {
-        match connect(&addr, resp).await {
+        let connected = match connect(&addr, resp).await {
+            Ok(stream) if readonly => send_readonly(stream).await,
+            connected => connected,
+        };
+        match connected {
             Ok(stream) => {
                 backoff = Duration::from_millis(50);
                 if let Err(err) = serve(stream, first, &mut jobs, &addr).await {
@@ -142,6 +155,16 @@ pub async fn connect(addr: &str, resp: u8) -> std::io::Result<TcpStream> {
         if hello.starts_with(b"-") {
             return Err(std::io::Error::other("backend refused HELLO 3"));
         }
+    }
+    Ok(stream)
+}
+
+/// Puts a connection in READONLY mode.
+async fn send_readonly(mut stream: TcpStream) -> std::io::Result<TcpStream> {
+    stream.write_all(b"*1\r\n$8\r\nREADONLY\r\n").await?;
+    let reply = read_reply(&mut stream, &mut BytesMut::new()).await?;
+    if reply.starts_with(b"-") {
+        return Err(std::io::Error::other("backend refused READONLY"));
     }
     Ok(stream)
 }

@@ -56,6 +56,10 @@ pub struct Session {
     pub transaction: Option<Transaction>,
     pub watch: Option<Watch>,
     pub subscriptions: Subscriptions,
+    /// READONLY was sent: reads may be answered by followers.
+    readonly: bool,
+    /// Turns of this client's READONLY reads over the copies.
+    reads: usize,
     quit: bool,
 }
 
@@ -80,6 +84,8 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         transaction: None,
         watch: None,
         subscriptions,
+        readonly: false,
+        reads: 0,
         quit: false,
     };
     let mut parser = RequestParser::default();
@@ -257,7 +263,11 @@ impl Session {
             "auth" => Pending::error(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
             ),
-            "readonly" | "readwrite" | "asking" if args.len() == 1 => self.reply(|out| out.ok()),
+            "readonly" | "readwrite" if args.len() == 1 => {
+                self.readonly = name == "readonly";
+                self.reply(|out| out.ok())
+            }
+            "asking" if args.len() == 1 => self.reply(|out| out.ok()),
             "cluster" => cluster_view::answer(self, &args),
             "client" => self.client_command(&args),
             "info" => self.reply(|out| out.bulk(self.proxy.info().as_bytes())),
@@ -285,6 +295,9 @@ impl Session {
         let request = encode(&args);
         match slot {
             Some(slot) if spec.has_flag("blocking") => self.blocking(slot, request),
+            Some(slot) if self.readonly && spec.has_flag("readonly") => {
+                self.read_any_copy(slot, request)
+            }
             Some(slot) => self.forward(slot, request),
             None => self.any_leader(request),
         }
@@ -328,6 +341,27 @@ impl Session {
             batches.push(async move { send_batch(&proxy, resp, &addr, commands).await }.boxed());
         }
         batches
+    }
+
+    /// A READONLY client's read goes to the in-sync copies of its partition in turn: a
+    /// follower may be a moment behind the leader, as a Redis replica is. A copy that cannot
+    /// answer (gone, no longer hosting the partition) leaves the read to the leader.
+    fn read_any_copy(&mut self, slot: u16, request: Bytes) -> Pending {
+        self.reads = self.reads.wrapping_add(1);
+        let (proxy, resp, turn) = (self.proxy.clone(), self.resp, self.reads);
+        Pending::Forwarded(
+            async move {
+                if let Some(addr) = proxy.table.reader_of(slot, turn) {
+                    let read = proxy.backends.call_readonly(&addr, resp, request.clone());
+                    match read.await {
+                        Ok(reply) if !is_redirect(&reply) => return reply,
+                        _ => {}
+                    }
+                }
+                send_routed(&proxy, resp, Some(slot), request, 1).await
+            }
+            .boxed(),
+        )
     }
 
     /// A blocking command gets a connection of its own, so it never holds up the shared

@@ -17,15 +17,21 @@ struct Topology {
     /// Each slot's leader address, derived from `routing` on every change: the per-request
     /// lookup is one index.
     leaders: Vec<Option<Arc<str>>>,
+    /// Each partition's in-sync copies' addresses, for READONLY reads.
+    readers: BTreeMap<u32, Vec<Arc<str>>>,
     /// Live proxies by id, with the address each announces.
     proxies: BTreeMap<String, String>,
 }
 
 impl Topology {
-    fn derive_leaders(&mut self) {
+    fn derive_routes(&mut self) {
         let routing = &self.routing;
         self.leaders = (0..SLOTS)
             .map(|slot| routing.leader_addr(routing.partition_of(slot)?))
+            .collect();
+        self.readers = routing
+            .partitions()
+            .map(|pid| (pid, routing.in_sync_addrs(pid)))
             .collect();
     }
 }
@@ -49,7 +55,7 @@ impl RouteTable {
     pub fn set_partition(&self, pid: u32, record: Option<PartitionRecord>) {
         let mut topology = self.topology.write();
         topology.routing.set_partition(pid, record);
-        topology.derive_leaders();
+        topology.derive_routes();
         drop(topology);
         self.version.send_modify(|version| *version += 1);
     }
@@ -58,7 +64,7 @@ impl RouteTable {
     pub fn set_node(&self, id: &str, addr: Option<String>) {
         let mut topology = self.topology.write();
         topology.routing.set_node(id, addr);
-        topology.derive_leaders();
+        topology.derive_routes();
         drop(topology);
         self.version.send_modify(|version| *version += 1);
     }
@@ -69,6 +75,15 @@ impl RouteTable {
             Some(addr) => topology.proxies.insert(id.to_string(), addr),
             None => topology.proxies.remove(id),
         };
+    }
+
+    /// The `turn`-th of the in-sync copies of `slot`'s partition, round the list: where a
+    /// READONLY client's reads spread.
+    pub fn reader_of(&self, slot: u16, turn: usize) -> Option<Arc<str>> {
+        let topology = self.topology.read();
+        let pid = topology.routing.partition_of(slot)?;
+        let readers = topology.readers.get(&pid)?;
+        readers.get(turn % readers.len().max(1)).cloned()
     }
 
     /// The address of the leader of `slot`'s partition, when it has a known one.

@@ -1095,7 +1095,7 @@ fn a_connection_never_serves_from_a_copy_its_server_dropped() {
 }
 
 #[test]
-fn a_follower_answers_reads_only_to_readonly_connections() {
+fn a_follower_answers_reads_only_to_readonly_connections_direct_or_through_the_proxy() {
     let (stack, key, _) = stack_with_key(2, "v");
     let state = stack.cluster.status();
     let record = partition_records(&state)[0];
@@ -1119,6 +1119,40 @@ fn a_follower_answers_reads_only_to_readonly_connections() {
     assert!(redirected(direct.call(&["EVAL", script, "1", &key])));
     assert_eq!(direct.call(&["READWRITE"]), Frame::Simple("OK".into()));
     assert!(redirected(direct.call(&["GET", &key])));
+
+    // Through the proxy: a READONLY client's reads take turns over the in-sync copies, its
+    // writes still go to the leader; READWRITE brings its reads back to the leader.
+    let ok = Frame::Simple("OK".into());
+    let mut client = stack.proxy.connect();
+    assert_eq!(client.call(&["READONLY"]), ok);
+    let before = command_calls(follower, "get");
+    for _ in 0..20 {
+        assert_eq!(client.call(&["GET", &key]), Frame::Bulk(b"v".to_vec()));
+    }
+    let served = command_calls(follower, "get") - before;
+    assert!(
+        (5..=15).contains(&served),
+        "the follower served {served} of 20"
+    );
+    assert_eq!(client.call(&["SET", &key, "w"]), ok);
+    assert_eq!(client.call(&["READWRITE"]), ok);
+    let before = command_calls(follower, "get");
+    for _ in 0..10 {
+        assert_eq!(client.call(&["GET", &key]), Frame::Bulk(b"w".to_vec()));
+    }
+    assert_eq!(command_calls(follower, "get"), before);
+}
+
+/// How many times `server` ran `command` (INFO commandstats).
+fn command_calls(server: &Process, command: &str) -> u64 {
+    let Frame::Bulk(info) = server.connect().call(&["INFO", "commandstats"]) else {
+        panic!("INFO commandstats")
+    };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
