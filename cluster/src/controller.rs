@@ -11,6 +11,7 @@
 //! step, and nothing in flight is cut off.
 
 use crate::lease;
+use crate::offsets;
 use crate::placement::{place, Replicas};
 use crate::records::{ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION};
 use crate::store::{Store, StoreError};
@@ -36,7 +37,13 @@ type Handovers = BTreeMap<u32, (String, Instant)>;
 struct Nodes {
     live: Vec<String>,
     eligible: Vec<String>,
+    /// Client addresses, by node id.
+    addrs: BTreeMap<String, String>,
 }
+
+/// How long in-sync copies get to report their offsets to an election; one that does not
+/// answer in time is not preferred.
+const OFFSETS_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// The election key a leader holds: its key and create revision guard every write.
 #[derive(Clone, Debug)]
@@ -404,6 +411,35 @@ fn successor_record(
     next
 }
 
+/// Puts the most advanced of `candidates` (by their copies' `offsets`) first in `replicas`,
+/// where the election looks first; among equals placement's order stands, and a candidate
+/// whose offset is unknown is not preferred.
+fn prefer_most_advanced(
+    replicas: &mut Replicas,
+    candidates: &[String],
+    offsets: &BTreeMap<String, u64>,
+) {
+    let Some(top) = candidates.iter().filter_map(|n| offsets.get(n)).max() else {
+        return;
+    };
+    let most_advanced = |n: &&String| candidates.contains(n) && offsets.get(*n) == Some(top);
+    let Some(best) = replicas
+        .iter()
+        .chain(candidates)
+        .find(most_advanced)
+        .cloned()
+    else {
+        return;
+    };
+    match replicas.iter().position(|n| *n == best) {
+        Some(at) => replicas.swap(0, at),
+        None => {
+            replicas.insert(0, best);
+            replicas.pop();
+        }
+    }
+}
+
 /// The live nodes, and those placement may use (live and in service).
 async fn nodes(store: &mut Store) -> Result<Nodes, ControlError> {
     let keys = store.keys.clone();
@@ -430,7 +466,15 @@ async fn nodes(store: &mut Store) -> Result<Nodes, ControlError> {
         })
         .cloned()
         .collect();
-    Ok(Nodes { live, eligible })
+    let addrs = records
+        .into_iter()
+        .map(|(id, record)| (id, record.client_addr))
+        .collect();
+    Ok(Nodes {
+        live,
+        eligible,
+        addrs,
+    })
 }
 
 /// One pass: compute the placement from etcd's state and write what differs.
@@ -440,7 +484,11 @@ pub async fn reconcile(
     leadership: &Leadership,
     handovers: &mut Handovers,
 ) -> Result<(), ControlError> {
-    let Nodes { live, eligible } = nodes(store).await?;
+    let Nodes {
+        live,
+        eligible,
+        addrs,
+    } = nodes(store).await?;
     let nodes = eligible;
     let mut records = BTreeMap::new();
     let mut current: BTreeMap<u32, Replicas> = BTreeMap::new();
@@ -458,7 +506,7 @@ pub async fn reconcile(
         current.insert(pid, order);
         records.insert(pid, (record, revision));
     }
-    let plan = place(
+    let mut plan = place(
         &current,
         config.partitions,
         &nodes,
@@ -468,6 +516,36 @@ pub async fn reconcile(
             .map(|(pid, (r, _))| (*pid, r.epoch))
             .collect(),
     );
+    // Partitions whose leader is lost, with more than one in-sync copy to elect from: the
+    // most advanced one leads (in `sync` mode they all hold every acknowledged write; the
+    // most advanced also keeps what was written but not yet acknowledged).
+    let electing: Vec<(u32, Vec<String>)> = records
+        .iter()
+        .filter_map(|(pid, (record, _))| {
+            let lost = record.epoch > 0 && record.leader.as_ref().is_none_or(|l| !live.contains(l));
+            let candidates: Vec<String> = record
+                .isr
+                .iter()
+                .filter(|n| nodes.contains(n) && record.leader.as_ref() != Some(*n))
+                .cloned()
+                .collect();
+            (lost && candidates.len() > 1).then_some((*pid, candidates))
+        })
+        .collect();
+    if !electing.is_empty() {
+        let asked: std::collections::BTreeSet<&String> =
+            electing.iter().flat_map(|(_, c)| c).collect();
+        let servers: Vec<(String, String)> = asked
+            .into_iter()
+            .filter_map(|n| Some((n.clone(), addrs.get(n)?.clone())))
+            .collect();
+        let offsets = offsets::ask(servers, OFFSETS_TIMEOUT).await;
+        for (pid, candidates) in &electing {
+            if let (Some(replicas), Some(copies)) = (plan.get_mut(pid), offsets.get(pid)) {
+                prefer_most_advanced(replicas, candidates, copies);
+            }
+        }
+    }
     for (pid, replicas) in plan {
         let (record, revision) = &records[&pid];
         let planned = successor_record(record, replicas, &nodes, config.unclean_failover);
@@ -558,6 +636,35 @@ mod tests {
         // A dead leader's leadership moves at once.
         let dead = next_record(&current, planned.clone(), &names(&["n2"]), false);
         assert_eq!(dead, planned);
+    }
+
+    #[test]
+    fn the_most_advanced_in_sync_copy_is_elected() {
+        let offsets = |list: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            list.iter().map(|(n, o)| (n.to_string(), *o)).collect()
+        };
+        let candidates = names(&["n2", "n3"]);
+        let mut replicas = names(&["n2", "n3", "n4"]);
+        prefer_most_advanced(
+            &mut replicas,
+            &candidates,
+            &offsets(&[("n2", 90), ("n3", 120)]),
+        );
+        assert_eq!(replicas, names(&["n3", "n2", "n4"]));
+        // Equal: placement's order stands. Unknown: not preferred.
+        let mut replicas = names(&["n2", "n3", "n4"]);
+        prefer_most_advanced(
+            &mut replicas,
+            &candidates,
+            &offsets(&[("n2", 120), ("n3", 120)]),
+        );
+        assert_eq!(replicas, names(&["n2", "n3", "n4"]));
+        prefer_most_advanced(&mut replicas, &candidates, &offsets(&[("n3", 5)]));
+        assert_eq!(replicas, names(&["n3", "n2", "n4"]));
+        // The election then picks it.
+        let lost = record("n1", &["n1", "n2", "n3"], &["n1", "n2", "n3"]);
+        let next = successor_record(&lost, replicas, &names(&["n2", "n3", "n4"]), false);
+        assert_eq!((next.leader.as_deref(), next.epoch), (Some("n3"), 4));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod controller;
 pub mod lease;
+pub mod offsets;
 pub mod placement;
 pub mod records;
 pub mod routing;

@@ -1,0 +1,86 @@
+//! Each copy's replication progress, asked from the shard servers themselves (`INFO
+//! replication` over RESP): the next log offset of every copy a server hosts. `status` shows
+//! it; the controller elects the most advanced in-sync copy by it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// The longest INFO reply read.
+const MAX_INFO: usize = 4 << 20;
+
+/// Partition → node → next log offset of that node's copy.
+pub type CopyOffsets = BTreeMap<u32, BTreeMap<String, u64>>;
+
+/// Asks every `(node, client address)` at once; a server that does not answer within
+/// `timeout` is left out.
+pub async fn ask(
+    servers: impl IntoIterator<Item = (String, String)>,
+    timeout: Duration,
+) -> CopyOffsets {
+    let mut asks = tokio::task::JoinSet::new();
+    for (node, addr) in servers {
+        asks.spawn(async move {
+            let answer = tokio::time::timeout(timeout, replication_info(&addr)).await;
+            (node, answer.ok().and_then(Result::ok))
+        });
+    }
+    let mut offsets = CopyOffsets::new();
+    while let Some(Ok((node, info))) = asks.join_next().await {
+        for (pid, offset) in info.as_deref().map(copy_offsets).unwrap_or_default() {
+            offsets.entry(pid).or_default().insert(node.clone(), offset);
+        }
+    }
+    offsets
+}
+
+/// `INFO replication` from the server at `addr`.
+async fn replication_info(addr: &str) -> std::io::Result<String> {
+    let stream = TcpStream::connect(addr).await?;
+    let (reader, mut writer) = stream.into_split();
+    writer
+        .write_all(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")
+        .await?;
+    let mut reader = BufReader::new(reader);
+    let mut header = String::new();
+    reader.read_line(&mut header).await?;
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let length: usize = header
+        .strip_prefix('$')
+        .and_then(|n| n.trim().parse().ok())
+        .filter(|n| *n <= MAX_INFO)
+        .ok_or_else(|| invalid(header.trim()))?;
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await?;
+    String::from_utf8(body).map_err(|_| invalid("INFO is not UTF-8"))
+}
+
+/// The `partition<id>:...,offset=<n>` lines of an INFO reply.
+fn copy_offsets(info: &str) -> Vec<(u32, u64)> {
+    info.lines()
+        .filter_map(|line| {
+            let (name, fields) = line.trim().split_once(':')?;
+            let pid = name.strip_prefix("partition")?.parse().ok()?;
+            let offset = fields
+                .split(',')
+                .find_map(|field| field.strip_prefix("offset="))?
+                .parse()
+                .ok()?;
+            Some((pid, offset))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_come_from_the_partition_lines() {
+        let info = "# Replication\r\nrole:master\r\npartition0:role=leader,epoch=2,offset=120\r\n\
+                    partition7:role=follower,epoch=1,offset=98\r\npartitionx:offset=1\r\n";
+        assert_eq!(copy_offsets(info), vec![(0, 120), (7, 98)]);
+    }
+}
