@@ -55,6 +55,14 @@ impl RoutingTable {
         Some(self.slot_partition[slot as usize]).filter(|pid| *pid != NO_PARTITION)
     }
 
+    /// The node whose client address is `addr`.
+    pub fn node_at(&self, addr: &str) -> Option<&str> {
+        self.node_addrs
+            .iter()
+            .find(|(_, at)| &***at == addr)
+            .map(|(node, _)| node.as_str())
+    }
+
     /// The client address of a partition's leader, when it has a known one.
     pub fn leader_addr(&self, pid: u32) -> Option<Arc<str>> {
         let leader = self.partitions.get(&pid)?.leader.as_ref()?;

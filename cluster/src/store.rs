@@ -172,15 +172,13 @@ impl Store {
         Ok(self.client.lease_grant(ttl_secs as i64, None).await?.id())
     }
 
-    /// Puts `value` at `key` bound to `lease` (gone when the lease expires).
-    pub async fn put_leased(
-        &mut self,
-        key: &str,
-        value: &str,
-        lease: i64,
-    ) -> Result<(), StoreError> {
+    /// Tells the controller that `node` looks crashed (its port refused `reporter`); the
+    /// controller confirms before acting, and the report lapses by itself if nobody does.
+    pub async fn report_suspect(&mut self, node: &str, reporter: &str) -> Result<(), StoreError> {
+        let lease = self.grant(2).await?;
+        let key = self.keys.suspect(node);
         self.client
-            .put(key, value, Some(PutOptions::new().with_lease(lease)))
+            .put(key, reporter, Some(PutOptions::new().with_lease(lease)))
             .await?;
         Ok(())
     }

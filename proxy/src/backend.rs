@@ -42,9 +42,22 @@ type Lanes = [Option<mpsc::UnboundedSender<Job>>; 4];
 
 /// The pool of backend connections: per worker thread and server address, its lanes. A lane
 /// runs on the thread (and single-threaded runtime) whose clients use it.
-#[derive(Default)]
 pub struct Backends {
     lanes: Mutex<AHashMap<ThreadId, AHashMap<String, Lanes>>>,
+    /// Addresses that refused a connection: their process may have crashed.
+    refused: mpsc::UnboundedSender<String>,
+    refusals: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+}
+
+impl Default for Backends {
+    fn default() -> Self {
+        let (refused, refusals) = mpsc::unbounded_channel();
+        Backends {
+            lanes: Mutex::default(),
+            refused,
+            refusals: Mutex::new(Some(refusals)),
+        }
+    }
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -53,6 +66,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 
 impl Backends {
+    /// The addresses that refuse connections, as they do (once: for the one reporting them).
+    pub fn take_refusals(&self) -> Option<mpsc::UnboundedReceiver<String>> {
+        self.refusals.lock().take()
+    }
+
     /// Queues encoded commands for `addr`, written back to back so no other client's
     /// command comes between them; their `replies` replies arrive together on the receiver.
     fn send(
@@ -79,7 +97,8 @@ impl Backends {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_lane(addr.to_string(), resp, readonly, rx));
+        let refused = self.refused.clone();
+        tokio::spawn(run_lane(addr.to_string(), resp, readonly, rx, refused));
         // A fresh lane's receiver is alive, so this send cannot fail.
         let _ = tx.send(job);
         lanes.entry(addr.to_string()).or_default()[lane] = Some(tx);
@@ -113,7 +132,13 @@ impl Backends {
 }
 
 /// One backend lane: connects when a request arrives, serves until the connection fails.
-async fn run_lane(addr: String, resp: u8, readonly: bool, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn run_lane(
+    addr: String,
+    resp: u8,
+    readonly: bool,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    refused: mpsc::UnboundedSender<String>,
+) {
     let mut backoff = Duration::from_millis(50);
     while let Some(first) = jobs.recv().await {
         let connected = match connect(&addr, resp).await {
@@ -129,6 +154,9 @@ async fn run_lane(addr: String, resp: u8, readonly: bool, mut jobs: mpsc::Unboun
             }
             Err(err) => {
                 debug!(%addr, %err, "backend unreachable");
+                if err.kind() == std::io::ErrorKind::ConnectionRefused {
+                    let _ = refused.send(addr.clone());
+                }
                 let unreachable = BackendError::Unreachable(addr.clone());
                 let _ = first.reply.send(Err(unreachable.clone()));
                 while let Ok(job) = jobs.try_recv() {

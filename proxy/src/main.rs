@@ -8,8 +8,9 @@ use slotcache_cluster::lease;
 use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord};
 use slotcache_cluster::store::{Store, StoreError};
 use slotcache_proxy::{session, Announce, Proxy};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
@@ -119,6 +120,7 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
         config.lease_ttl_secs,
     );
     tokio::spawn(slotcache_proxy::pubsub::keep_placed(proxy.clone()));
+    tokio::spawn(report_refusals(proxy.clone(), store));
     let workers = worker_count(args.threads);
     start_workers(&proxy, &listener, workers)?;
     let listener = TcpListener::from_std(listener)?;
@@ -128,6 +130,36 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
         _ = tokio::signal::ctrl_c() => {
             info!("shutting down");
             Ok(())
+        }
+    }
+}
+
+/// How often one server's refusals are reported at most.
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Reports the shard servers whose ports refuse connections (a crashed process): the
+/// controller confirms and revokes their leases, which fails them over well before their
+/// leases expire.
+async fn report_refusals(proxy: Arc<Proxy>, mut store: Store) {
+    let Some(mut refusals) = proxy.backends.take_refusals() else {
+        return;
+    };
+    let mut reported: HashMap<String, Instant> = HashMap::new();
+    while let Some(addr) = refusals.recv().await {
+        if reported
+            .get(&addr)
+            .is_some_and(|at| at.elapsed() < REPORT_INTERVAL)
+        {
+            continue;
+        }
+        reported.insert(addr.clone(), Instant::now());
+        let Some(node) = proxy.table.node_at(&addr) else {
+            continue;
+        };
+        debug!(%node, %addr, "shard server refuses connections: reporting it");
+        let report = store.report_suspect(&node, &proxy.id);
+        if let Ok(Err(err)) = tokio::time::timeout(REPORT_INTERVAL, report).await {
+            debug!(%err, %node, "crash report failed");
         }
     }
 }

@@ -77,6 +77,11 @@ impl RouteTable {
         };
     }
 
+    /// The node whose client address is `addr`.
+    pub fn node_at(&self, addr: &str) -> Option<String> {
+        self.topology.read().routing.node_at(addr).map(String::from)
+    }
+
     /// The `turn`-th of the in-sync copies of `slot`'s partition, round the list: where a
     /// READONLY client's reads spread.
     pub fn reader_of(&self, slot: u16, turn: usize) -> Option<Arc<str>> {

@@ -54,9 +54,10 @@ impl Cluster {
             &partitions,
             "--replication-factor",
             &rf,
-            "--lease-ttl",
-            &ttl,
         ];
+        if !extra.contains(&"--lease-ttl") {
+            args.extend(["--lease-ttl", &ttl]);
+        }
         args.extend_from_slice(extra);
         let (ok, _, err) = run_binary("slotcache", &args);
         assert!(ok, "cluster init: {err}");

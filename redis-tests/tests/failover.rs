@@ -669,6 +669,33 @@ fn keys_of_partition(cluster: &Cluster, pid: usize) -> impl Iterator<Item = Stri
     })
 }
 
+#[test]
+fn a_proxy_reports_a_crashed_server_and_its_lease_is_revoked_early() {
+    // One copy per partition, so no follower can notice the crash, and a 30 s lease.
+    let cluster = Cluster::with(2, 1, &["--lease-ttl", "30"]);
+    let mut servers = [Some(cluster.server("n1")), Some(cluster.server("n2"))];
+    let _controller = cluster.controller("c1");
+    cluster.wait_for("placement", Duration::from_secs(30), |s| {
+        all_in_sync(s, 2, 1)
+    });
+    let proxy = cluster.proxy(&[]);
+    let (victim, _) = leader_of_partition_0(&cluster);
+    let index = NODES.iter().position(|n| *n == victim).expect("known node");
+    let key = keys_of_partition(&cluster, 0).next().expect("a key");
+    drop(servers[index].take());
+    // The proxy finds the victim's port refusing connections while it routes a request there.
+    let mut conn = proxy.connect();
+    let reply = conn.call(&["GET", &key]);
+    assert!(
+        matches!(&reply, Frame::Error(e) if e.starts_with("TRYAGAIN")),
+        "{reply:?}"
+    );
+    let gone = cluster.wait_for("the lease revoked", Duration::from_secs(15), |s| {
+        !names(&s["active_nodes"]).contains(&victim)
+    });
+    eprintln!("a crash reported by the proxy alone: lease revoked within {gone:?} of the reply (lease TTL 30 s)");
+}
+
 /// Cuts the leader of partition 0 off from etcd while its peers, the proxy and clients still
 /// reach it. Once a new leader is elected, the old one must not acknowledge a write of the
 /// partition it led (no split brain); healed, it rejoins as a follower.

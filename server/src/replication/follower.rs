@@ -116,10 +116,7 @@ async fn report_crash(server: &Server, node: &str) {
     };
     let report = async {
         let mut store = replication.store.lock().await;
-        let key = store.keys.suspect(node);
-        // The report lapses by itself if nobody acts on it.
-        let lease = store.grant(2).await?;
-        store.put_leased(&key, &replication.node_id, lease).await
+        store.report_suspect(node, &replication.node_id).await
     };
     if let Ok(Err(err)) = tokio::time::timeout(Duration::from_secs(1), report).await {
         debug!(%err, node, "crash report failed");
