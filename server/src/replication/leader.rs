@@ -103,6 +103,8 @@ enum Start {
         last_epoch: u64,
         now: i64,
         snapshot: Vec<(usize, Vec<Vec<Bytes>>)>,
+        /// How long taking the snapshot held the partition (its writes wait meanwhile).
+        held: Duration,
     },
 }
 
@@ -161,7 +163,9 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
             last_epoch,
             now,
             snapshot,
+            held,
         } => {
+            let keys: usize = snapshot.iter().map(|(_, effects)| effects.len()).sum();
             // A follower that needs a whole copy is not in sync, whatever etcd said.
             if progress.members().contains(&node)
                 && !set_isr(&server, pid, epoch, &node, false).await
@@ -193,7 +197,13 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
             for chunk in chunks {
                 writer.write_all(&chunk.encode()).await?;
             }
-            info!(partition = pid, %node, "snapshot sent");
+            info!(
+                partition = pid,
+                %node,
+                keys,
+                held_ms = held.as_secs_f64() * 1000.0,
+                "snapshot sent"
+            );
         }
     }
     let stream = progress.attach(&node);
@@ -230,10 +240,13 @@ fn start_for(
         Err(why) => {
             debug!(partition = pid, %node, ?why, "full resync");
             let now = now_ms();
+            let taking = std::time::Instant::now();
+            let snapshot = snapshot(ks, now);
             Start::Full {
                 last_epoch: ks.log.last_epoch(),
                 now,
-                snapshot: snapshot(ks, now),
+                snapshot,
+                held: taking.elapsed(),
             }
         }
     };
