@@ -7,6 +7,7 @@
 //! is acknowledged before the switch.
 
 use super::Replication;
+use crate::engine::SharedKeyspace;
 use crate::state::Server;
 use slotcache_cluster::records::PartitionRecord;
 use std::sync::Arc;
@@ -39,18 +40,16 @@ pub async fn hand_over(server: Arc<Server>, pid: u32, epoch: u64, successor: Str
         return;
     }
     let paused = Instant::now();
-    let head = {
-        let mut ks = keyspace.lock();
-        if ks.log.epoch() != epoch {
-            return;
-        }
-        ks.log.set_handing_over(true)
+    let Some((mut pause, head)) = Pause::start(&keyspace, epoch) else {
+        return;
     };
     let switched = progress
         .wait_handover(&successor, head, paused + PAUSE)
         .await
         && write_next_epoch(replication, pid, epoch, &successor, paused + PAUSE).await;
     if switched {
+        // Refusing until the new record makes this copy a follower.
+        pause.keep();
         info!(
             partition = pid,
             %successor,
@@ -59,8 +58,46 @@ pub async fn hand_over(server: Arc<Server>, pid: u32, epoch: u64, successor: Str
             "handed over"
         );
     } else {
-        keyspace.lock().log.set_handing_over(false);
         warn!(partition = pid, %successor, "handover not done in time: writes resume here");
+    }
+}
+
+/// Writes paused at a leader for its handover. They resume when it is dropped, unless kept:
+/// a handover given up, or called off (its record changed, which drops the task), must not
+/// leave the partition refusing writes.
+struct Pause<'a> {
+    keyspace: &'a SharedKeyspace,
+    epoch: u64,
+    kept: bool,
+}
+
+impl<'a> Pause<'a> {
+    /// Pauses the leader of `epoch`; returns the head the successor must hold.
+    fn start(keyspace: &'a SharedKeyspace, epoch: u64) -> Option<(Pause<'a>, u64)> {
+        let mut ks = keyspace.lock();
+        if ks.log.epoch() != epoch {
+            return None;
+        }
+        let head = ks.log.set_handing_over(true);
+        let pause = Pause {
+            keyspace,
+            epoch,
+            kept: false,
+        };
+        Some((pause, head))
+    }
+
+    fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Pause<'_> {
+    fn drop(&mut self) {
+        let mut ks = self.keyspace.lock();
+        if !self.kept && ks.log.epoch() == self.epoch {
+            ks.log.set_handing_over(false);
+        }
     }
 }
 
@@ -119,5 +156,27 @@ async fn write_next_epoch(
             ),
         }
         tokio::time::sleep(CONFIRM_READ).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pause_given_up_or_called_off_resumes_writes_and_a_kept_one_stays() {
+        let keyspace = crate::engine::Engine::new(1).open(0);
+        keyspace.lock().log.lead(3);
+        assert!(Pause::start(&keyspace, 2).is_none(), "another epoch");
+        let (pause, _) = Pause::start(&keyspace, 3).expect("leading at epoch 3");
+        assert!(keyspace.lock().log.handing_over());
+        drop(pause);
+        assert!(!keyspace.lock().log.handing_over());
+        let (mut pause, _) = Pause::start(&keyspace, 3).expect("leading at epoch 3");
+        pause.keep();
+        drop(pause);
+        assert!(keyspace.lock().log.handing_over());
+        keyspace.lock().log.follow(4);
+        assert!(!keyspace.lock().log.handing_over());
     }
 }
