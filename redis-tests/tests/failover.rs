@@ -544,6 +544,8 @@ fn planned_failovers_and_a_drain_under_load_lose_nothing_and_fail_no_request() {
     let url = stack.proxy.url();
     let stop = Arc::new(AtomicBool::new(false));
     let writers = start_writers(&url, 4, &stop);
+    let counter = keys_of_partition(&stack.cluster, 0).next().expect("a key");
+    let transactions = count_in_transactions(&url, &counter, &stop);
     std::thread::sleep(Duration::from_secs(1));
     // `slotcache failover` returns once the successor leads: the old leader handed over.
     for _ in 0..5 {
@@ -579,6 +581,36 @@ fn planned_failovers_and_a_drain_under_load_lose_nothing_and_fail_no_request() {
         "a write waited {:?}",
         summary.wait
     );
+    let (counted, errors) = transactions.join().expect("transactions");
+    eprintln!("{counted} transactions, {} errors", errors.len());
+    assert!(counted > 100 && errors.is_empty(), "{errors:?}");
+}
+
+/// INCRs `key` in MULTI/EXEC until stopped; every EXEC must answer the count of those before
+/// it plus one (none lost, none run twice). Returns the count and the errors seen.
+fn count_in_transactions(
+    url: &str,
+    key: &str,
+    stop: &Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(i64, Vec<String>)> {
+    let (url, key, stop) = (url.to_string(), key.to_string(), stop.clone());
+    std::thread::spawn(move || {
+        let client = redis::Client::open(url).expect("client");
+        let mut conn = connect(&client).expect("a connection");
+        let (mut counted, mut errors) = (0, Vec::new());
+        while !stop.load(Ordering::Relaxed) {
+            let exec: redis::RedisResult<(i64,)> =
+                redis::pipe().atomic().incr(&key, 1).query(&mut conn);
+            match exec {
+                Ok((count,)) => {
+                    assert_eq!(count, counted + 1, "a transaction lost or run twice");
+                    counted = count;
+                }
+                Err(err) => errors.push(err.to_string()),
+            }
+        }
+        (counted, errors)
+    })
 }
 
 #[test]

@@ -236,6 +236,26 @@ fn run(
         );
         return;
     }
+    let writes = spec.has_flag("write");
+    let serves = match ks.log.role() {
+        Role::Follower => follower_may_serve(client.readonly, spec),
+        // Commands that touch no data still run (PING, CLIENT...) on a connection that last
+        // addressed a dropped copy.
+        Role::Dropped => follower_may_serve(false, spec),
+        Role::Leader if ks.log.handing_over() => follower_may_serve(client.readonly, spec),
+        Role::Leader | Role::Standalone => true,
+    };
+    if !serves {
+        // This copy stopped leading (or was dropped) after the request was routed to it, or
+        // is about to: the proxy retries at the new leader. Inside MULTI the refusal comes
+        // at queueing, as Redis Cluster's redirects, so EXEC aborts the whole transaction.
+        let refusal = match ks.log.role() {
+            Role::Leader => "CLUSTERDOWN The partition's leader is handing over; retry",
+            _ => "CLUSTERDOWN The partition's leader changed; retry",
+        };
+        reject(client, batch, Some(resolved.index), out, refusal);
+        return;
+    }
     if let Some(queue) = client.multi.as_mut() {
         if !RUN_IN_MULTI.contains(&spec.name) {
             queue.push(args.to_vec());
@@ -263,25 +283,6 @@ fn run(
             );
             return;
         }
-    }
-    let writes = spec.has_flag("write");
-    let serves = match ks.log.role() {
-        Role::Follower => follower_may_serve(client.readonly, spec),
-        // Commands that touch no data still run (PING, CLIENT...) on a connection that last
-        // addressed a dropped copy.
-        Role::Dropped => follower_may_serve(false, spec),
-        Role::Leader if ks.log.handing_over() => follower_may_serve(client.readonly, spec),
-        Role::Leader | Role::Standalone => true,
-    };
-    if !serves {
-        // This copy stopped leading (or was dropped) after the request was routed to it, or
-        // is about to: the proxy retries at the new leader.
-        let refusal = match ks.log.role() {
-            Role::Leader => "CLUSTERDOWN The partition's leader is handing over; retry",
-            _ => "CLUSTERDOWN The partition's leader changed; retry",
-        };
-        reject(client, batch, Some(resolved.index), out, refusal);
-        return;
     }
     if let Some(refusal) = writes.then(|| ks.log.write_refusal()).flatten() {
         reject(client, batch, Some(resolved.index), out, refusal);
