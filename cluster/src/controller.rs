@@ -201,12 +201,7 @@ async fn carry_out_requests(
             .and_then(|rest| rest.split_once('/'))
             .and_then(|(kind, pid)| Some((kind.to_string(), pid.parse::<u32>().ok()?)));
         let Some((kind, pid)) = target else {
-            if !store
-                .guarded_delete(&key, &leadership.key, leadership.revision)
-                .await?
-            {
-                return Err(ControlError::Deposed);
-            }
+            settle_request(store, &key, leadership, true).await?;
             continue;
         };
         let request = parse_request(&kind, &String::from_utf8_lossy(&value));
@@ -222,8 +217,7 @@ async fn carry_out_requests(
         };
         let mut done = true;
         match updated {
-            Some((record, Applied::HandoverFirst(next))) if next == record => done = false,
-            Some((_, outcome)) => {
+            Some((record, outcome)) => {
                 let next = match outcome {
                     Applied::Done(next) => next,
                     Applied::HandoverFirst(next) => {
@@ -231,29 +225,44 @@ async fn carry_out_requests(
                         next
                     }
                 };
-                let written = store
-                    .guarded_put(
-                        &partition_key,
-                        &next,
-                        revision,
-                        &leadership.key,
-                        leadership.revision,
-                    )
-                    .await?;
-                if !written {
-                    return Err(ControlError::Deposed);
+                // Writing the record unchanged would only make its leader's handover write,
+                // guarded by the record's revision, fail.
+                if next != record {
+                    let written = store
+                        .guarded_put(
+                            &partition_key,
+                            &next,
+                            revision,
+                            &leadership.key,
+                            leadership.revision,
+                        )
+                        .await?;
+                    if !written {
+                        return Err(ControlError::Deposed);
+                    }
+                    info!(partition = pid, leader = ?next.leader, handover = ?next.handover, replicas = ?next.replicas, "operator request applied");
                 }
-                info!(partition = pid, leader = ?next.leader, handover = ?next.handover, replicas = ?next.replicas, "operator request applied");
             }
             None => warn!(%key, "operator request cannot be carried out; dropped"),
         }
-        if done
-            && !store
-                .guarded_delete(&key, &leadership.key, leadership.revision)
-                .await?
-        {
-            return Err(ControlError::Deposed);
-        }
+        settle_request(store, &key, leadership, done).await?;
+    }
+    Ok(())
+}
+
+/// Deletes an operator's request once `done`; one not done stays for the next pass.
+async fn settle_request(
+    store: &mut Store,
+    key: &str,
+    leadership: &Leadership,
+    done: bool,
+) -> Result<(), ControlError> {
+    if done
+        && !store
+            .guarded_delete(key, &leadership.key, leadership.revision)
+            .await?
+    {
+        return Err(ControlError::Deposed);
     }
     Ok(())
 }
