@@ -1,8 +1,8 @@
 //! Backend connections: per proxy worker thread, one long-lived, pipelined connection per shard
-//! server, protocol version and READONLY state, shared by every client of that thread. Requests queued by many
-//! clients go out in one write, and replies are matched to them in order; no request crosses
-//! threads. A connection that dies fails the requests in flight and is opened again, with
-//! backoff, when the next request comes.
+//! server, protocol version and READONLY state, shared by every client of that thread.
+//! Requests queued by many clients go out in one write, and replies are matched to them in
+//! order; no request crosses threads. A connection that dies fails the requests in flight and
+//! is opened again, with backoff, when the next request comes.
 
 use crate::frame::Framer;
 use ahash::AHashMap;

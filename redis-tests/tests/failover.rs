@@ -725,7 +725,10 @@ fn a_proxy_reports_a_crashed_server_and_its_lease_is_revoked_early() {
     let gone = cluster.wait_for("the lease revoked", Duration::from_secs(15), |s| {
         !names(&s["active_nodes"]).contains(&victim)
     });
-    eprintln!("a crash reported by the proxy alone: lease revoked within {gone:?} of the reply (lease TTL 30 s)");
+    eprintln!(
+        "a crash reported by the proxy alone: lease revoked within {gone:?} of the reply \
+         (lease TTL 30 s)"
+    );
 }
 
 /// Cuts the leader of partition 0 off from etcd while its peers, the proxy and clients still
@@ -792,14 +795,19 @@ fn an_async_leader_cut_off_from_etcd_stops_writing_before_its_lease_expires() {
     );
 }
 
-/// A server's `INFO stats` counter.
-fn stat(server: &Process, field: &str) -> u64 {
-    let Frame::Bulk(info) = server.connect().call(&["INFO", "stats"]) else {
-        panic!("INFO stats")
+/// The rest of the line of `INFO <section>` that starts with `prefix`.
+fn info_line(server: &Process, section: &str, prefix: &str) -> Option<String> {
+    let Frame::Bulk(info) = server.connect().call(&["INFO", section]) else {
+        panic!("INFO {section}")
     };
     String::from_utf8_lossy(&info)
         .lines()
-        .find_map(|line| line.strip_prefix(&format!("{field}:")))
+        .find_map(|line| line.strip_prefix(prefix).map(str::to_string))
+}
+
+/// A server's `INFO stats` counter.
+fn stat(server: &Process, field: &str) -> u64 {
+    info_line(server, "stats", &format!("{field}:"))
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} in INFO stats"))
 }
@@ -1204,12 +1212,7 @@ fn a_follower_answers_reads_only_to_readonly_connections_direct_or_through_the_p
 
 /// How many times `server` ran `command` (INFO commandstats).
 fn command_calls(server: &Process, command: &str) -> u64 {
-    let Frame::Bulk(info) = server.connect().call(&["INFO", "commandstats"]) else {
-        panic!("INFO commandstats")
-    };
-    String::from_utf8_lossy(&info)
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
+    info_line(server, "commandstats", &format!("cmdstat_{command}:calls="))
         .and_then(|rest| rest.split(',').next()?.parse().ok())
         .unwrap_or(0)
 }
