@@ -128,6 +128,20 @@ fn connect(client: &redis::Client) -> Option<redis::Connection> {
     Some(conn)
 }
 
+/// The connection, made again if it was lost; None (after a pause) when it cannot be.
+fn reconnected<'a>(
+    client: &redis::Client,
+    conn: &'a mut Option<redis::Connection>,
+) -> Option<&'a mut redis::Connection> {
+    if conn.is_none() {
+        *conn = connect(client);
+    }
+    if conn.is_none() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    conn.as_mut()
+}
+
 /// Writers that SET unique values through the proxy until stopped.
 fn start_writers(
     proxy_url: &str,
@@ -864,7 +878,23 @@ fn a_broken_link_resyncs_partially_and_an_overflowed_backlog_fully() {
     eprintln!("{cut} links of {follower} cut: all resumed by partial resync");
 
     // 2. Paused while the writes it misses overflow the 64 KB backlog, and the socket
-    //    buffers of the stream (30 MB to partition 0): full resync.
+    //    buffers of the stream (30 MB to partition 0): full resync. Partition 0 holds
+    //    200,000 more keys, which a client keeps changing, deleting and expiring while the
+    //    leader takes its snapshot.
+    let preloaded: Vec<String> = keys_of_partition(&stack.cluster, 0)
+        .take(PRELOADED)
+        .collect();
+    let mut conn = redis::Client::open(url.as_str())
+        .and_then(|c| c.get_connection())
+        .expect("loader");
+    for chunk in preloaded.chunks(1000) {
+        let mut load = redis::pipe();
+        for key in chunk {
+            load.set(key, "preloaded").ignore();
+        }
+        let () = load.query(&mut conn).expect("preloading partition 0");
+    }
+    let churn = start_churn(&url, preloaded, &stop);
     let full = total(&stack, "sync_full");
     let server = stack.servers[index].as_ref().expect("running");
     let mut bulk = stack.proxy.connect();
@@ -883,11 +913,80 @@ fn a_broken_link_resyncs_partially_and_an_overflowed_backlog_fully() {
     let summary = Summary::collect(&stop, writers, &url, Duration::ZERO);
     summary.report("link cut, then backlog overflow");
     assert_eq!(summary.lost, 0, "acknowledged writes lost");
+    let churned = churn.join().expect("churn");
     let compared = replicas_converge(&stack, 8, 2);
     eprintln!(
-        "{} full resyncs after the pause; {compared} copies identical",
+        "{} full resyncs after the pause; {compared} copies identical; {churned} changes \
+         to preloaded keys",
         total(&stack, "sync_full") - full
     );
+    let leader = NODES
+        .iter()
+        .position(|n| record["leader"] == *n)
+        .and_then(|i| stack.servers[i].as_ref())
+        .expect("partition 0's leader runs");
+    let snapshot = last_snapshot(leader, 0).expect("the leader logged partition 0's snapshot");
+    eprintln!("partition 0's snapshot: {snapshot:?}");
+    assert!(snapshot["keys"] >= PRELOADED as f64 / 2.0, "{snapshot:?}");
+    assert!(
+        snapshot["steps"] > 100.0,
+        "the snapshot was not taken in steps beside the writes: {snapshot:?}"
+    );
+}
+
+/// Keys partition 0 holds before its follower falls out of the backlog.
+const PRELOADED: usize = 200_000;
+
+/// A client changing, deleting and expiring `keys` in pipelines until stopped; returns how
+/// many changes were acknowledged.
+fn start_churn(
+    url: &str,
+    keys: Vec<String>,
+    stop: &Arc<AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    let client = redis::Client::open(url).expect("client");
+    let stop = stop.clone();
+    std::thread::spawn(move || {
+        let mut changes = 0;
+        let mut conn = None;
+        let mut i = 0usize;
+        while !stop.load(Ordering::Relaxed) {
+            let Some(c) = reconnected(&client, &mut conn) else {
+                continue;
+            };
+            let mut batch = redis::pipe();
+            for _ in 0..100 {
+                i += 1;
+                let key = &keys[i.wrapping_mul(7919) % keys.len()];
+                match i % 4 {
+                    0 => batch.set(key, i).ignore(),
+                    1 => batch.del(key).ignore(),
+                    2 => batch.append(key, "+").ignore(),
+                    _ => batch.expire(key, 3600).ignore(),
+                };
+            }
+            match batch.query::<()>(c) {
+                Ok(()) => changes += 100,
+                Err(_) => conn = None,
+            }
+        }
+        changes
+    })
+}
+
+/// The figures of the last snapshot `server` logged for `pid` (keys, steps, longest_hold_ms,
+/// took_ms).
+fn last_snapshot(server: &Process, pid: u32) -> Option<BTreeMap<String, f64>> {
+    let log = server.log();
+    let line = log.lines().rev().find(|line| {
+        line.contains("snapshot sent") && line.contains(&format!("partition={pid} "))
+    })?;
+    Some(
+        line.split_whitespace()
+            .filter_map(|field| field.split_once('='))
+            .filter_map(|(name, value)| Some((name.to_string(), value.parse().ok()?)))
+            .collect(),
+    )
 }
 
 /// A compare-and-set in Lua: 1 when the key held ARGV[1] and now holds ARGV[2], else 0.
@@ -913,11 +1012,7 @@ fn register_client(
     let mut written = 0u64;
     let clock = || base.elapsed().as_nanos() as u64;
     while !stop.load(Ordering::Relaxed) {
-        if conn.is_none() {
-            conn = connect(&client);
-        }
-        let Some(c) = conn.as_mut() else {
-            std::thread::sleep(Duration::from_millis(20));
+        let Some(c) = reconnected(&client, &mut conn) else {
             continue;
         };
         let key = keys[rng.random_range(0..keys.len())].clone();

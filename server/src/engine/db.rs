@@ -1,6 +1,7 @@
 //! One logical database: the main dict, the dict of deadlines for keys with a TTL, lazy expiry
 //! on access and the bounded active expiry sweep.
 
+use super::capture::{Capture, Copy, StepBudget};
 use super::dict::Dict;
 use super::value::Value;
 use rand::Rng;
@@ -137,6 +138,8 @@ pub struct Db {
     blocked_keys: ahash::AHashMap<Box<[u8]>, usize>,
     /// Keys with waiters that were written since the last look.
     ready_keys: Vec<Box<[u8]>>,
+    /// Snapshots being taken of this database while it is written.
+    pub(super) captures: Vec<Capture>,
     pub stats: DbStats,
 }
 
@@ -157,8 +160,15 @@ impl Db {
         self.expires.len()
     }
 
-    /// Marks a key as changed for the clients watching it or blocked on it.
+    /// Called before a key changes: copies it for the snapshots being taken, and marks it
+    /// changed for the clients watching it or blocked on it.
     fn touched(&mut self, key: &[u8]) {
+        if !self.captures.is_empty() {
+            let current = (self.dict.get(key)).map(|entry| (entry, self.expires.get(key).copied()));
+            for capture in &mut self.captures {
+                capture.before_write(key, current);
+            }
+        }
         if !self.watches.versions.is_empty() {
             if let Some((version, _)) = self.watches.versions.get_mut(key) {
                 *version += 1;
@@ -215,11 +225,14 @@ impl Db {
             || (mark.existed && self.is_expired(key, now))
     }
 
-    /// Takes over another database's contents, keeping this one's watches (SWAPDB).
+    /// Takes over another database's contents, keeping this one's watches and snapshots
+    /// (SWAPDB).
     pub fn restore(&mut self, contents: Db) {
         let watches = std::mem::take(&mut self.watches);
         let blocked = std::mem::take(&mut self.blocked_keys);
+        let captures = std::mem::take(&mut self.captures);
         *self = contents;
+        self.captures = captures;
         self.watches = watches;
         self.ready_keys = blocked.keys().cloned().collect();
         self.blocked_keys = blocked;
@@ -439,15 +452,74 @@ impl Db {
     }
 
     /// Empties the database, handing back the old contents (FLUSHDB ASYNC frees them
-    /// elsewhere). Watches stay, broken.
+    /// elsewhere). Watches stay, broken; snapshots being taken copy every key left first.
     pub fn take(&mut self) -> Db {
+        let Db {
+            dict,
+            expires,
+            captures,
+            ..
+        } = self;
+        for capture in captures.iter_mut() {
+            let keys = dict
+                .iter()
+                .map(|(key, entry)| (key, entry, expires.get(key).copied()));
+            capture.copy_rest(keys);
+        }
         let watches = std::mem::take(&mut self.watches);
         let blocked = std::mem::take(&mut self.blocked_keys);
+        let captures = std::mem::take(&mut self.captures);
         let old = std::mem::take(self);
         self.watches = watches;
         self.blocked_keys = blocked;
+        self.captures = captures;
         self.touch_all();
         old
+    }
+
+    /// Starts copying this database as it is now, for snapshot `id` (copy before write, see
+    /// [`super::capture`]).
+    pub fn begin_capture(&mut self, id: u64) {
+        self.captures.push(Capture::new(id, self.dict.len()));
+    }
+
+    /// One step of snapshot `id`: the copies writes made, then the scan's next keys until
+    /// about `budget` keys were visited or bytes copied. None when snapshot `id` is not being
+    /// taken, else whether every key is copied.
+    pub fn capture_step(
+        &mut self,
+        id: u64,
+        budget: &mut StepBudget,
+        out: &mut Vec<Copy>,
+    ) -> Option<bool> {
+        let Db {
+            dict,
+            expires,
+            captures,
+            ..
+        } = self;
+        let capture = captures.iter_mut().find(|c| c.id == id)?;
+        capture.take_pending(out);
+        while !capture.complete && !budget.spent() {
+            let cursor = dict.scan(capture.cursor, |key, entry| {
+                budget.keys = budget.keys.saturating_sub(1);
+                if let Some(copy) = capture.scanned(key, entry, expires.get(key).copied()) {
+                    budget.bytes = budget
+                        .bytes
+                        .saturating_sub(copy.iter().map(|a| a.len()).sum());
+                    out.push(copy);
+                }
+            });
+            capture.cursor = cursor;
+            if cursor == 0 {
+                capture.finish();
+            }
+        }
+        Some(capture.complete)
+    }
+
+    pub fn end_capture(&mut self, id: u64) {
+        self.captures.retain(|c| c.id != id);
     }
 }
 

@@ -2,6 +2,7 @@
 //! databases. Standalone mode hosts one partition with 16 databases; behind the proxy every
 //! partition has database 0 only, as a Redis Cluster node.
 
+pub mod capture;
 pub mod db;
 pub mod dict;
 pub mod dump;
@@ -20,8 +21,10 @@ pub mod zset;
 
 use ahash::AHashMap;
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub use capture::StepBudget;
 pub use db::{Db, DbStats, Entry, WatchMark};
 pub use value::{Value, ValueType};
 
@@ -62,6 +65,42 @@ impl Keyspace {
         self.dbs[b].restore(first);
     }
 
+    /// Starts a snapshot of every database as it is now, taken by [`Keyspace::capture_step`]
+    /// while writes go on. Returns its id.
+    pub fn begin_capture(&mut self) -> u64 {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        for db in &mut self.dbs {
+            db.begin_capture(id);
+        }
+        id
+    }
+
+    /// One step of snapshot `id`, within `budget`: the copies made, per database, and
+    /// whether the snapshot is complete (it then ends). None when it no longer runs.
+    pub fn capture_step(&mut self, id: u64, mut budget: StepBudget) -> Option<CaptureStep> {
+        let mut step = CaptureStep::default();
+        let mut complete = true;
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            let mut copies = Vec::new();
+            complete &= db.capture_step(id, &mut budget, &mut copies)?;
+            if !copies.is_empty() {
+                step.copies.push((index, copies));
+            }
+        }
+        if complete {
+            self.end_capture(id);
+        }
+        step.complete = complete;
+        Some(step)
+    }
+
+    pub fn end_capture(&mut self, id: u64) {
+        for db in &mut self.dbs {
+            db.end_capture(id);
+        }
+    }
+
     pub fn stats(&self) -> DbStats {
         self.dbs.iter().fold(DbStats::default(), |mut acc, db| {
             acc.expired_keys += db.stats.expired_keys;
@@ -71,6 +110,15 @@ impl Keyspace {
             acc
         })
     }
+}
+
+/// What one step of a snapshot copied.
+#[derive(Default, Debug)]
+pub struct CaptureStep {
+    /// Commands recreating keys, per database index.
+    pub copies: Vec<(usize, Vec<capture::Copy>)>,
+    /// Every key of the snapshot's moment is copied.
+    pub complete: bool,
 }
 
 pub type SharedKeyspace = Arc<Mutex<Keyspace>>;

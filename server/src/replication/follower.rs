@@ -169,22 +169,26 @@ async fn attach(
             next,
             last_epoch,
             now,
-            chunks,
         } => {
             // The whole snapshot is received before any of it is applied: a stream that
             // breaks halfway leaves this copy as it was, not half replaced yet at the new offset.
             let mut snapshot = Vec::new();
-            for _ in 0..chunks {
-                let Message::Snapshot { db, effects } = messages.next().await? else {
-                    return Err(StreamError::Protocol("expected a snapshot chunk".into()));
-                };
-                snapshot.push(Record {
-                    offset: next,
-                    epoch: last_epoch,
-                    now,
-                    db,
-                    effects,
-                });
+            loop {
+                match messages.next().await? {
+                    Message::Snapshot { db, effects } => snapshot.push(Record {
+                        offset: next,
+                        epoch: last_epoch,
+                        now,
+                        db,
+                        effects,
+                    }),
+                    Message::SnapshotEnd => break,
+                    other => {
+                        return Err(StreamError::Protocol(format!(
+                            "expected a snapshot chunk, got {other:?}"
+                        )))
+                    }
+                }
             }
             let mut ks = keyspace.lock();
             for db in ks.dbs.iter_mut() {

@@ -2,13 +2,13 @@
 //! from the backlog, or a snapshot then the records after it), and keeps the partition's
 //! in-sync set in etcd as its followers lag and catch up.
 
-use super::log::Role;
+use super::log::{Record, Role};
 use super::wire::Message;
 use super::{Progress, Replication};
-use crate::engine::{Keyspace, SharedKeyspace};
+use crate::engine::{Keyspace, SharedKeyspace, StepBudget};
 use crate::resp::{ParseLimits, RequestParser};
 use crate::state::{now_ms, Server};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use slotcache_cluster::records::PartitionRecord;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,8 +19,11 @@ use tracing::{debug, info, warn};
 
 /// How often the in-sync set is checked, and a stream looks for records it was not woken for.
 const TICK: Duration = Duration::from_millis(50);
-/// Keys per snapshot message.
-const SNAPSHOT_CHUNK: usize = 256;
+/// What a snapshot step does while it holds the partition: writes wait for a step at most.
+const SNAPSHOT_STEP: StepBudget = StepBudget {
+    keys: 512,
+    bytes: 256 * 1024,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
@@ -99,13 +102,28 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener) {
 /// Where a follower's stream starts.
 enum Start {
     Continue,
+    /// A snapshot of the partition as of the stream's position, taken as it is sent.
     Full {
         last_epoch: u64,
         now: i64,
-        snapshot: Vec<(usize, Vec<Vec<Bytes>>)>,
-        /// How long taking the snapshot held the partition (its writes wait meanwhile).
-        held: Duration,
+        capture: Capture,
     },
+}
+
+/// A snapshot being taken of a partition as of log offset `from`, whose records the backlog
+/// keeps meanwhile; ended when dropped, however its stream ends.
+struct Capture {
+    keyspace: SharedKeyspace,
+    id: u64,
+    from: u64,
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let mut ks = self.keyspace.lock();
+        ks.end_capture(self.id);
+        ks.log.unpin(self.from);
+    }
 }
 
 async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), StreamError> {
@@ -136,9 +154,9 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
         return Ok(());
     };
     let started = {
-        let ks = keyspace.lock();
+        let mut ks = keyspace.lock();
         (ks.log.role() == Role::Leader && ks.log.epoch() == epoch)
-            .then(|| start_for(&ks, next, last_epoch, pid, &node))
+            .then(|| start_for(&keyspace, &mut ks, next, last_epoch, pid, &node))
     };
     let Some((start, mut position, mut head)) = started else {
         let refusal = Message::Refused(format!("no longer leading partition {pid}"));
@@ -162,10 +180,8 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
         Start::Full {
             last_epoch,
             now,
-            snapshot,
-            held,
+            capture,
         } => {
-            let keys: usize = snapshot.iter().map(|(_, effects)| effects.len()).sum();
             // A follower that needs a whole copy is not in sync, whatever etcd said.
             if progress.members().contains(&node)
                 && !set_isr(&server, pid, epoch, &node, false).await
@@ -175,33 +191,20 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
                 ));
             }
             progress.uncount(&node);
-            let chunks: Vec<Message> = snapshot
-                .into_iter()
-                .flat_map(|(db, effects)| {
-                    effects
-                        .chunks(SNAPSHOT_CHUNK)
-                        .map(|chunk| Message::Snapshot {
-                            db,
-                            effects: chunk.to_vec(),
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .collect();
             let full = Message::Full {
                 next: position,
                 last_epoch,
                 now,
-                chunks: chunks.len() as u64,
             };
             writer.write_all(&full.encode()).await?;
-            for chunk in chunks {
-                writer.write_all(&chunk.encode()).await?;
-            }
+            let sent = send_snapshot(&capture, epoch, &mut position, &mut writer).await?;
             info!(
                 partition = pid,
                 %node,
-                keys,
-                held_ms = held.as_secs_f64() * 1000.0,
+                keys = sent.keys,
+                steps = sent.steps,
+                longest_hold_ms = sent.longest_hold.as_secs_f64() * 1000.0,
+                took_ms = sent.took.as_secs_f64() * 1000.0,
                 "snapshot sent"
             );
         }
@@ -229,7 +232,8 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
 /// How a follower at `next` (last record of `last_epoch`) starts: from where it is, or from a
 /// snapshot; with the offset its stream goes on from and a subscription to the log's head.
 fn start_for(
-    ks: &Keyspace,
+    keyspace: &SharedKeyspace,
+    ks: &mut Keyspace,
     next: u64,
     last_epoch: u64,
     pid: u32,
@@ -239,14 +243,16 @@ fn start_for(
         Ok(()) => Start::Continue,
         Err(why) => {
             debug!(partition = pid, %node, ?why, "full resync");
-            let now = now_ms();
-            let taking = std::time::Instant::now();
-            let snapshot = snapshot(ks, now);
+            let from = ks.log.next_offset();
+            ks.log.pin(from);
             Start::Full {
                 last_epoch: ks.log.last_epoch(),
-                now,
-                snapshot,
-                held: taking.elapsed(),
+                now: now_ms(),
+                capture: Capture {
+                    keyspace: keyspace.clone(),
+                    id: ks.begin_capture(),
+                    from,
+                },
             }
         }
     };
@@ -255,6 +261,77 @@ fn start_for(
         Start::Full { .. } => ks.log.next_offset(),
     };
     (start, position, ks.log.subscribe())
+}
+
+/// What sending a snapshot took.
+struct SnapshotSent {
+    keys: usize,
+    steps: usize,
+    /// The longest a step held the partition (its writes wait meanwhile).
+    longest_hold: Duration,
+    took: Duration,
+}
+
+/// Sends the snapshot a step at a time, its end, then the records written since it began,
+/// while this copy leads at `epoch`.
+async fn send_snapshot(
+    capture: &Capture,
+    epoch: u64,
+    position: &mut u64,
+    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+) -> Result<SnapshotSent, StreamError> {
+    let started = std::time::Instant::now();
+    let mut sent = SnapshotSent {
+        keys: 0,
+        steps: 0,
+        longest_hold: Duration::ZERO,
+        took: Duration::ZERO,
+    };
+    loop {
+        let (step, since) = {
+            let mut ks = capture.keyspace.lock();
+            if ks.log.role() != Role::Leader || ks.log.epoch() != epoch {
+                return Err(StreamError::Closed);
+            }
+            let holding = std::time::Instant::now();
+            let step = ks
+                .capture_step(capture.id, SNAPSHOT_STEP)
+                .ok_or(StreamError::Closed)?;
+            sent.longest_hold = sent.longest_hold.max(holding.elapsed());
+            let since = step.complete.then(|| ks.log.since(*position));
+            (step, since)
+        };
+        sent.steps += 1;
+        let mut out = BytesMut::new();
+        for (db, effects) in step.copies {
+            sent.keys += effects.len();
+            out.extend_from_slice(&Message::Snapshot { db, effects }.encode());
+        }
+        if let Some(records) = since {
+            out.extend_from_slice(&Message::SnapshotEnd.encode());
+            encode_records(&records, position, &mut out)?;
+            writer.write_all(&out).await?;
+            sent.took = started.elapsed();
+            return Ok(sent);
+        }
+        writer.write_all(&out).await?;
+    }
+}
+
+/// Adds `records` (the backlog from `position` on) to `out` and moves `position` past them.
+fn encode_records(
+    records: &[Arc<Record>],
+    position: &mut u64,
+    out: &mut BytesMut,
+) -> Result<(), StreamError> {
+    if records.first().is_some_and(|r| r.offset > *position) {
+        return Err(StreamError::Protocol("fell out of the backlog".into()));
+    }
+    for record in records {
+        out.extend_from_slice(&Message::Record((**record).clone()).encode());
+        *position = record.offset + 1;
+    }
+    Ok(())
 }
 
 /// Sends records as they are written and takes the follower's acknowledgements, until the
@@ -278,15 +355,9 @@ async fn stream_records(
             }
             ks.log.since(*position)
         };
-        if records.first().is_some_and(|r| r.offset > *position) {
-            return Err(StreamError::Protocol("fell out of the backlog".into()));
-        }
-        if let Some(last) = records.last() {
-            let mut out = BytesMut::new();
-            for record in &records {
-                out.extend_from_slice(&Message::Record((**record).clone()).encode());
-            }
-            *position = last.offset + 1;
+        let mut out = BytesMut::new();
+        encode_records(&records, position, &mut out)?;
+        if !out.is_empty() {
             writer.write_all(&out).await?;
         }
         tokio::select! {
@@ -298,30 +369,6 @@ async fn stream_records(
             _ = tokio::time::sleep(TICK) => {}
         }
     }
-}
-
-/// The partition as effects recreating every live key, per database.
-fn snapshot(ks: &Keyspace, now: i64) -> Vec<(usize, Vec<Vec<Bytes>>)> {
-    let mut databases = Vec::new();
-    for (index, db) in ks.dbs.iter().enumerate() {
-        let mut effects = Vec::new();
-        db.for_each_live_key(now, |key| {
-            let Some(entry) = db.peek_entry(key) else {
-                return;
-            };
-            let deadline = db.deadline(key).unwrap_or(0);
-            effects.push(vec![
-                Bytes::from_static(b"RESTORE"),
-                Bytes::copy_from_slice(key),
-                Bytes::from(deadline.to_string()),
-                Bytes::from(crate::engine::dump::serialize(&entry.value)),
-                Bytes::from_static(b"ABSTTL"),
-                Bytes::from_static(b"REPLACE"),
-            ]);
-        });
-        databases.push((index, effects));
-    }
-    databases
 }
 
 /// While this server leads `pid` at `epoch`: drops members that lag past the timeout from the

@@ -71,6 +71,9 @@ pub struct Log {
     backlog: VecDeque<Arc<Record>>,
     backlog_bytes: usize,
     backlog_limit: usize,
+    /// Offsets that streams sending a snapshot will send records from: the backlog keeps
+    /// them, up to [`PINNED_BACKLOG_LIMIT`].
+    pins: Vec<u64>,
     /// Nesting of commands running inside one top-level command (EXEC, scripts).
     depth: usize,
     unit: Vec<Effect>,
@@ -98,6 +101,10 @@ pub enum WriteGate {
 /// Backlog kept per partition by default, in bytes of effects.
 pub const DEFAULT_BACKLOG: usize = 16 * 1024 * 1024;
 
+/// The most a backlog grows to keep the records a snapshot's follower needs after it (as
+/// Redis's default output buffer limit for replicas); past it the follower starts over.
+pub const PINNED_BACKLOG_LIMIT: usize = 256 * 1024 * 1024;
+
 impl Default for Log {
     fn default() -> Self {
         Log {
@@ -109,6 +116,7 @@ impl Default for Log {
             backlog: VecDeque::new(),
             backlog_bytes: 0,
             backlog_limit: DEFAULT_BACKLOG,
+            pins: Vec::new(),
             depth: 0,
             unit: Vec::new(),
             substitute: None,
@@ -290,8 +298,26 @@ impl Log {
         self.head.send_replace(self.next);
     }
 
+    /// Keeps the records from `offset` on until [`Log::unpin`]: a follower is sent a
+    /// snapshot as of `offset` first, then them.
+    pub fn pin(&mut self, offset: u64) {
+        self.pins.push(offset);
+    }
+
+    pub fn unpin(&mut self, offset: u64) {
+        if let Some(at) = self.pins.iter().position(|&p| p == offset) {
+            self.pins.swap_remove(at);
+        }
+        self.trim();
+    }
+
     fn trim(&mut self) {
+        let pinned = self.pins.iter().min().copied().unwrap_or(u64::MAX);
         while self.backlog_bytes > self.backlog_limit && self.backlog.len() > 1 {
+            let keep = self.backlog.front().is_some_and(|r| r.offset >= pinned);
+            if keep && self.backlog_bytes <= PINNED_BACKLOG_LIMIT.max(self.backlog_limit) {
+                break;
+            }
             if let Some(old) = self.backlog.pop_front() {
                 self.backlog_bytes -= old.size();
             }
@@ -420,5 +446,21 @@ mod tests {
         log.set_backlog_limit(1);
         assert_eq!(log.can_continue(2, 1), Err(Resync::OutOfBacklog));
         assert_eq!(log.can_continue(4, 2), Ok(()));
+    }
+
+    #[test]
+    fn a_pinned_offset_stays_in_the_backlog_until_unpinned() {
+        let mut log = Log::default();
+        log.lead(1);
+        log.set_backlog_limit(1);
+        log.record(0, 0, args("INCR n"));
+        log.pin(1);
+        for i in 1..5 {
+            log.record(i, 0, args("INCR n"));
+        }
+        let offsets = |log: &Log| log.since(0).iter().map(|r| r.offset).collect::<Vec<_>>();
+        assert_eq!(offsets(&log), [1, 2, 3, 4], "records before the pin go");
+        log.unpin(1);
+        assert_eq!(offsets(&log), [4]);
     }
 }

@@ -18,19 +18,20 @@ pub enum Message {
     },
     /// Leader: the stream continues from the follower's offset.
     Continue,
-    /// Leader: a snapshot of the partition as of `next` follows in `chunks` messages, then
-    /// the records from `next`.
+    /// Leader: a snapshot of the partition as of `next` follows (`Snapshot` messages up to
+    /// a `SnapshotEnd`), then the records from `next`.
     Full {
         next: u64,
         last_epoch: u64,
         now: i64,
-        chunks: u64,
     },
     /// Part of a snapshot: effects recreating keys of database `db`.
     Snapshot {
         db: usize,
         effects: Vec<Effect>,
     },
+    /// The snapshot is whole.
+    SnapshotEnd,
     Record(Record),
     /// Follower: every record before `next` is applied.
     Ack {
@@ -73,24 +74,16 @@ impl Message {
                 next,
                 last_epoch,
                 now,
-                chunks,
             } => {
                 fields.push(Bytes::from_static(b"full"));
-                fields.extend(
-                    [
-                        *next as i128,
-                        *last_epoch as i128,
-                        *now as i128,
-                        *chunks as i128,
-                    ]
-                    .map(number),
-                );
+                fields.extend([*next as i128, *last_epoch as i128, *now as i128].map(number));
             }
             Message::Snapshot { db, effects } => {
                 fields.push(Bytes::from_static(b"snapshot"));
                 fields.push(number(*db as i128));
                 push_effects(&mut fields, effects);
             }
+            Message::SnapshotEnd => fields.push(Bytes::from_static(b"snapshot-end")),
             Message::Record(record) => {
                 fields.push(Bytes::from_static(b"record"));
                 fields.extend(
@@ -133,12 +126,12 @@ impl Message {
                 next: number(fields.next())?,
                 last_epoch: number(fields.next())?,
                 now: number(fields.next())?,
-                chunks: number(fields.next())?,
             },
             b"snapshot" => Message::Snapshot {
                 db: number(fields.next())?,
                 effects: take_effects(&mut fields)?,
             },
+            b"snapshot-end" => Message::SnapshotEnd,
             b"record" => Message::Record(Record {
                 offset: number(fields.next())?,
                 epoch: number(fields.next())?,
@@ -232,12 +225,12 @@ mod tests {
             next: 9,
             last_epoch: 2,
             now: 1_700_000_000_000,
-            chunks: 3,
         });
         round_trip(Message::Snapshot {
             db: 0,
             effects: vec![effect("RESTORE k 0 xyz ABSTTL REPLACE")],
         });
+        round_trip(Message::SnapshotEnd);
         round_trip(Message::Record(Record {
             offset: 5,
             epoch: 2,
