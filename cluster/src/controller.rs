@@ -68,8 +68,10 @@ pub async fn run(mut store: Store, id: &str) -> Result<(), ControlError> {
         .get(&store.keys.config())
         .await?
         .ok_or_else(|| StoreError::NoCluster(store.cluster.clone()))?;
+    // One session for every campaign: a campaign that ends without a win (the client's
+    // request timeout) is made again under the same lease, so the same election key.
+    let mut session = lease::register(store.client(), Vec::new(), config.lease_ttl_secs);
     loop {
-        let mut session = lease::register(store.client(), Vec::new(), config.lease_ttl_secs);
         let lease = session.granted().await;
         let mut client = store.client();
         let campaign = client

@@ -30,8 +30,8 @@ fn flush_mode(args: &Args) -> Result<bool, CmdError> {
 
 /// Frees a flushed database on another thread when ASYNC was asked, as Redis's lazyfree.
 fn dispose(old: Db, lazy: bool) {
-    if lazy && old.len() > 64 {
-        std::thread::spawn(move || drop(old));
+    if lazy {
+        old.free_elsewhere();
     }
 }
 

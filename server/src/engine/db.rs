@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 pub struct Entry {
     pub value: Value,
     lru: u32,
+    /// The snapshot capture that copied this entry, or during which it was written (see
+    /// [`super::capture`]); it fits in the padding `lru` leaves.
+    pub(super) capture_mark: u32,
 }
 
 /// Whether access records are LFU counters (an LFU maxmemory policy is in force).
@@ -58,6 +61,7 @@ impl Entry {
         Entry {
             value,
             lru: new_record(now_ms),
+            capture_mark: 0,
         }
     }
 
@@ -138,8 +142,8 @@ pub struct Db {
     blocked_keys: ahash::AHashMap<Box<[u8]>, usize>,
     /// Keys with waiters that were written since the last look.
     ready_keys: Vec<Box<[u8]>>,
-    /// Snapshots being taken of this database while it is written.
-    pub(super) captures: Vec<Capture>,
+    /// The snapshot being taken of this database while it is written, if any.
+    capture: Option<Capture>,
     pub stats: DbStats,
 }
 
@@ -163,10 +167,9 @@ impl Db {
     /// Called before a key changes: copies it for the snapshots being taken, and marks it
     /// changed for the clients watching it or blocked on it.
     fn touched(&mut self, key: &[u8]) {
-        if !self.captures.is_empty() {
-            let current = (self.dict.get(key)).map(|entry| (entry, self.expires.get(key).copied()));
-            for capture in &mut self.captures {
-                capture.before_write(key, current);
+        if let Some(capture) = &mut self.capture {
+            if let Some(entry) = self.dict.get_mut(key) {
+                capture.before_write(key, entry, self.expires.get(key).copied());
             }
         }
         if !self.watches.versions.is_empty() {
@@ -230,9 +233,9 @@ impl Db {
     pub fn restore(&mut self, contents: Db) {
         let watches = std::mem::take(&mut self.watches);
         let blocked = std::mem::take(&mut self.blocked_keys);
-        let captures = std::mem::take(&mut self.captures);
+        let capture = self.capture.take();
         *self = contents;
-        self.captures = captures;
+        self.capture = capture;
         self.watches = watches;
         self.ready_keys = blocked.keys().cloned().collect();
         self.blocked_keys = blocked;
@@ -308,7 +311,9 @@ impl Db {
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        self.dict.insert(key, Entry::new(value, now));
+        let mut entry = Entry::new(value, now);
+        entry.capture_mark = self.capture.as_ref().map_or(0, Capture::mark_for_new);
+        self.dict.insert(key, entry);
     }
 
     /// Stores a value keeping the key's TTL, if any.
@@ -454,72 +459,74 @@ impl Db {
     /// Empties the database, handing back the old contents (FLUSHDB ASYNC frees them
     /// elsewhere). Watches stay, broken; snapshots being taken copy every key left first.
     pub fn take(&mut self) -> Db {
-        let Db {
-            dict,
-            expires,
-            captures,
-            ..
-        } = self;
-        for capture in captures.iter_mut() {
-            let keys = dict
-                .iter()
-                .map(|(key, entry)| (key, entry, expires.get(key).copied()));
-            capture.copy_rest(keys);
+        if let Some(capture) = &mut self.capture {
+            capture.copy_rest(self.dict.iter(), |key| self.expires.get(key).copied());
         }
         let watches = std::mem::take(&mut self.watches);
         let blocked = std::mem::take(&mut self.blocked_keys);
-        let captures = std::mem::take(&mut self.captures);
+        let capture = self.capture.take();
         let old = std::mem::take(self);
         self.watches = watches;
         self.blocked_keys = blocked;
-        self.captures = captures;
+        self.capture = capture;
         self.touch_all();
         old
     }
 
-    /// Starts copying this database as it is now, for snapshot `id` (copy before write, see
-    /// [`super::capture`]).
-    pub fn begin_capture(&mut self, id: u64) {
-        self.captures.push(Capture::new(id, self.dict.len()));
+    /// Frees a large database on another thread (Redis's lazyfree), so whoever empties it
+    /// does not wait for every key to be freed.
+    pub fn free_elsewhere(self) {
+        if self.len() > 64 {
+            std::thread::spawn(move || drop(self));
+        }
     }
 
-    /// One step of snapshot `id`: the copies writes made, then the scan's next keys until
-    /// about `budget` keys were visited or bytes copied. None when snapshot `id` is not being
-    /// taken, else whether every key is copied.
+    /// Starts copying this database as it is now, entries copied getting `mark` (copy
+    /// before write, see [`super::capture`]).
+    pub fn begin_capture(&mut self, mark: u32) {
+        self.capture = Some(Capture::new(mark));
+    }
+
+    pub fn capturing(&self) -> bool {
+        self.capture.is_some()
+    }
+
+    /// One step of the snapshot marking `mark`: the copies writes made, then the scan's next
+    /// keys until `budget` is spent. None when that snapshot is not being taken, else whether
+    /// every key is copied.
     pub fn capture_step(
         &mut self,
-        id: u64,
+        mark: u32,
         budget: &mut StepBudget,
         out: &mut Vec<Copy>,
     ) -> Option<bool> {
         let Db {
             dict,
             expires,
-            captures,
+            capture,
             ..
         } = self;
-        let capture = captures.iter_mut().find(|c| c.id == id)?;
+        let capture = capture.as_mut().filter(|c| c.mark == mark)?;
         capture.take_pending(out);
         while !capture.complete && !budget.spent() {
-            let cursor = dict.scan(capture.cursor, |key, entry| {
+            let cursor = dict.scan_mut(capture.cursor, |key, entry| {
                 budget.keys = budget.keys.saturating_sub(1);
-                if let Some(copy) = capture.scanned(key, entry, expires.get(key).copied()) {
-                    budget.bytes = budget
-                        .bytes
-                        .saturating_sub(copy.iter().map(|a| a.len()).sum());
+                if let Some(copy) = capture.copy(key, entry, expires.get(key).copied()) {
+                    let bytes = copy.iter().map(|arg| arg.len()).sum();
+                    budget.bytes = budget.bytes.saturating_sub(bytes);
                     out.push(copy);
                 }
             });
             capture.cursor = cursor;
-            if cursor == 0 {
-                capture.finish();
-            }
+            capture.complete = cursor == 0;
         }
         Some(capture.complete)
     }
 
-    pub fn end_capture(&mut self, id: u64) {
-        self.captures.retain(|c| c.id != id);
+    pub fn end_capture(&mut self, mark: u32) {
+        if self.capture.as_ref().is_some_and(|c| c.mark == mark) {
+            self.capture = None;
+        }
     }
 }
 

@@ -208,11 +208,21 @@ impl<V> Dict<V> {
         for (key, value) in (ChainIter { link: bucket }) {
             visit(key, value);
         }
-        // Increment the reversed cursor over the bits of the mask only.
-        let mut v = cursor | !mask;
-        v = v.reverse_bits();
-        v = v.wrapping_add(1);
-        v.reverse_bits()
+        next_cursor(cursor, mask)
+    }
+
+    /// [`Dict::scan`] with the values mutable.
+    pub fn scan_mut(&mut self, cursor: u64, mut visit: impl FnMut(&[u8], &mut V)) -> u64 {
+        if self.buckets.is_empty() {
+            return 0;
+        }
+        let mask = (self.buckets.len() - 1) as u64;
+        let mut link = &mut self.buckets[(cursor & mask) as usize];
+        while let Some(node) = link {
+            visit(node.key.as_slice(), &mut node.value);
+            link = &mut node.next;
+        }
+        next_cursor(cursor, mask)
     }
 
     /// A random entry, fair across keys: random non-empty bucket, then a random node of its chain.
@@ -282,6 +292,14 @@ impl<V> Drop for Dict<V> {
             }
         }
     }
+}
+
+/// The cursor after `cursor`: the reversed cursor incremented over the bits of `mask` only.
+fn next_cursor(cursor: u64, mask: u64) -> u64 {
+    let mut v = cursor | !mask;
+    v = v.reverse_bits();
+    v = v.wrapping_add(1);
+    v.reverse_bits()
 }
 
 #[cfg(test)]

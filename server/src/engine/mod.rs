@@ -21,7 +21,7 @@ pub mod zset;
 
 use ahash::AHashMap;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 pub use capture::StepBudget;
@@ -66,19 +66,24 @@ impl Keyspace {
     }
 
     /// Starts a snapshot of every database as it is now, taken by [`Keyspace::capture_step`]
-    /// while writes go on. Returns its id.
-    pub fn begin_capture(&mut self) -> u64 {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    /// while writes go on. Returns its id, or None while another one is being taken (entries
+    /// have room to mark one).
+    pub fn begin_capture(&mut self) -> Option<u32> {
+        static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+        if self.dbs.iter().any(Db::capturing) {
+            return None;
+        }
+        // 0 marks entries no capture saw.
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed).max(1);
         for db in &mut self.dbs {
             db.begin_capture(id);
         }
-        id
+        Some(id)
     }
 
     /// One step of snapshot `id`, within `budget`: the copies made, per database, and
     /// whether the snapshot is complete (it then ends). None when it no longer runs.
-    pub fn capture_step(&mut self, id: u64, mut budget: StepBudget) -> Option<CaptureStep> {
+    pub fn capture_step(&mut self, id: u32, mut budget: StepBudget) -> Option<CaptureStep> {
         let mut step = CaptureStep::default();
         let mut complete = true;
         for (index, db) in self.dbs.iter_mut().enumerate() {
@@ -95,7 +100,7 @@ impl Keyspace {
         Some(step)
     }
 
-    pub fn end_capture(&mut self, id: u64) {
+    pub fn end_capture(&mut self, id: u32) {
         for db in &mut self.dbs {
             db.end_capture(id);
         }

@@ -9,7 +9,7 @@ use super::log::{Effect, Record};
 use super::wire::Message;
 use crate::client::{Client, ClientInfo};
 use crate::commands::{Ctx, Table};
-use crate::engine::Keyspace;
+use crate::engine::{Db, Keyspace};
 use crate::resp::{Protocol, Reply};
 use crate::state::Server;
 use slotcache_cluster::records::PartitionRecord;
@@ -170,18 +170,23 @@ async fn attach(
             last_epoch,
             now,
         } => {
-            // The whole snapshot is received before any of it is applied: a stream that
-            // breaks halfway leaves this copy as it was, not half replaced yet at the new offset.
-            let mut snapshot = Vec::new();
+            // The snapshot is rebuilt aside as it arrives, this copy's lock not held, then
+            // replaces the copy at its end: a stream that breaks halfway leaves the copy as it
+            // was, and the server's other partitions go on meanwhile.
+            let mut rebuilt = Keyspace::new(keyspace.lock().dbs.len());
             loop {
                 match messages.next().await? {
-                    Message::Snapshot { db, effects } => snapshot.push(Record {
-                        offset: next,
-                        epoch: last_epoch,
-                        now,
-                        db,
-                        effects,
-                    }),
+                    Message::Snapshot { db, effects } => {
+                        let chunk = Record {
+                            offset: next,
+                            epoch: last_epoch,
+                            now,
+                            db,
+                            effects,
+                        };
+                        apply(server, &mut rebuilt, &mut client, &chunk);
+                        tokio::task::yield_now().await;
+                    }
                     Message::SnapshotEnd => break,
                     other => {
                         return Err(StreamError::Protocol(format!(
@@ -190,14 +195,22 @@ async fn attach(
                     }
                 }
             }
-            let mut ks = keyspace.lock();
-            for db in ks.dbs.iter_mut() {
-                db.take();
-            }
-            for record in &snapshot {
-                apply(server, &mut ks, &mut client, record);
-            }
-            ks.log.reset(next, last_epoch, now);
+            let replaced: Vec<Db> = {
+                let mut ks = keyspace.lock();
+                let replaced = ks
+                    .dbs
+                    .iter_mut()
+                    .zip(&mut rebuilt.dbs)
+                    .map(|(db, new)| {
+                        let old = db.take();
+                        db.restore(new.take());
+                        old
+                    })
+                    .collect();
+                ks.log.reset(next, last_epoch, now);
+                replaced
+            };
+            replaced.into_iter().for_each(Db::free_elsewhere);
             info!(partition = pid, leader, next, "full resync");
         }
         Message::Refused(why) => return Err(StreamError::Refused(why)),

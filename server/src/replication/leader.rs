@@ -114,7 +114,7 @@ enum Start {
 /// keeps meanwhile; ended when dropped, however its stream ends.
 struct Capture {
     keyspace: SharedKeyspace,
-    id: u64,
+    id: u32,
     from: u64,
 }
 
@@ -155,13 +155,18 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
     };
     let started = {
         let mut ks = keyspace.lock();
-        (ks.log.role() == Role::Leader && ks.log.epoch() == epoch)
-            .then(|| start_for(&keyspace, &mut ks, next, last_epoch, pid, &node))
+        if ks.log.role() == Role::Leader && ks.log.epoch() == epoch {
+            start_for(&keyspace, &mut ks, next, last_epoch, pid, &node)
+        } else {
+            Err(format!("no longer leading partition {pid}"))
+        }
     };
-    let Some((start, mut position, mut head)) = started else {
-        let refusal = Message::Refused(format!("no longer leading partition {pid}"));
-        writer.write_all(&refusal.encode()).await?;
-        return Ok(());
+    let (start, mut position, mut head) = match started {
+        Ok(started) => started,
+        Err(why) => {
+            writer.write_all(&Message::Refused(why).encode()).await?;
+            return Ok(());
+        }
     };
     let links = &replication.links;
     let cut = links.followers_cut();
@@ -231,6 +236,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
 
 /// How a follower at `next` (last record of `last_epoch`) starts: from where it is, or from a
 /// snapshot; with the offset its stream goes on from and a subscription to the log's head.
+/// Refused while another follower's snapshot is being taken: the follower asks again.
 fn start_for(
     keyspace: &SharedKeyspace,
     ks: &mut Keyspace,
@@ -238,21 +244,26 @@ fn start_for(
     last_epoch: u64,
     pid: u32,
     node: &str,
-) -> (Start, u64, tokio::sync::watch::Receiver<u64>) {
+) -> Result<(Start, u64, tokio::sync::watch::Receiver<u64>), String> {
     let start = match ks.log.can_continue(next, last_epoch) {
         Ok(()) => Start::Continue,
         Err(why) => {
             debug!(partition = pid, %node, ?why, "full resync");
-            let from = ks.log.next_offset();
-            ks.log.pin(from);
-            Start::Full {
-                last_epoch: ks.log.last_epoch(),
-                now: now_ms(),
-                capture: Capture {
-                    keyspace: keyspace.clone(),
-                    id: ks.begin_capture(),
-                    from,
-                },
+            match ks.begin_capture() {
+                Some(id) => {
+                    let from = ks.log.next_offset();
+                    ks.log.pin(from);
+                    Start::Full {
+                        last_epoch: ks.log.last_epoch(),
+                        now: now_ms(),
+                        capture: Capture {
+                            keyspace: keyspace.clone(),
+                            id,
+                            from,
+                        },
+                    }
+                }
+                None => return Err("another follower's snapshot is being taken".into()),
             }
         }
     };
@@ -260,7 +271,7 @@ fn start_for(
         Start::Continue => next,
         Start::Full { .. } => ks.log.next_offset(),
     };
-    (start, position, ks.log.subscribe())
+    Ok((start, position, ks.log.subscribe()))
 }
 
 /// What sending a snapshot took.
@@ -315,6 +326,9 @@ async fn send_snapshot(
             return Ok(sent);
         }
         writer.write_all(&out).await?;
+        // A socket that takes everything never makes this task wait: without a turn given
+        // up, a snapshot would keep the runtime from the partition's writes for many steps.
+        tokio::task::yield_now().await;
     }
 }
 
