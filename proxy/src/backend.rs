@@ -197,6 +197,30 @@ async fn send_readonly(mut stream: TcpStream) -> std::io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// Sends `request` to `addr` on a connection of its own (for commands that may block as long
+/// as their timeout, which would hold up a shared lane) and reads its `replies` replies. A
+/// failure becomes an error reply naming the server.
+pub async fn call_dedicated(
+    addr: &str,
+    resp: u8,
+    request: &[u8],
+    replies: usize,
+) -> Result<Vec<Bytes>, Bytes> {
+    let attempt = async {
+        let mut stream = connect(addr, resp).await?;
+        stream.write_all(request).await?;
+        let mut input = BytesMut::new();
+        let mut read = Vec::with_capacity(replies);
+        for _ in 0..replies {
+            read.push(read_reply(&mut stream, &mut input).await?);
+        }
+        Ok::<_, std::io::Error>(read)
+    };
+    attempt
+        .await
+        .map_err(|err| crate::session::error_reply(&format!("ERR shard server {addr}: {err}")))
+}
+
 /// Reads one whole reply from a dedicated connection.
 pub async fn read_reply(stream: &mut TcpStream, input: &mut BytesMut) -> std::io::Result<Bytes> {
     let mut framer = Framer::default();

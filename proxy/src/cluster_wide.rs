@@ -10,7 +10,7 @@
 //! them. Partitions are visited in id order, so one scan returns every key that lives
 //! throughout it exactly once; scanning every announced proxy covers each slot once.
 
-use crate::backend::{connect, read_reply};
+use crate::backend::call_dedicated;
 use crate::cluster_view::own_slots;
 use crate::frame::{elements, integer, text};
 use crate::session::{
@@ -24,7 +24,6 @@ use slotcache_cluster::{key_slot, SLOTS};
 use slotcache_server::resp::Reply;
 use slotcache_server::routing::route_request;
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
 
 const PARTITION_BITS: u32 = 14;
 const PARTITION_MASK: u64 = (1 << PARTITION_BITS) - 1;
@@ -151,21 +150,12 @@ async fn wait(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
             .and_then(|slot| scope.proxy.table.leader_of(slot))
             .ok_or_else(|| error_reply(NO_LEADER))?;
         let request = partition_request(pid, args);
-        let attempt = async {
-            let mut stream = connect(&addr, scope.resp).await?;
-            stream.write_all(&request).await?;
-            let mut input = BytesMut::new();
-            let switched = read_reply(&mut stream, &mut input).await?;
-            let counted = read_reply(&mut stream, &mut input).await?;
-            Ok::<_, std::io::Error>(if switched.starts_with(b"-") {
-                switched
-            } else {
-                counted
-            })
-        };
-        attempt
-            .await
-            .map_err(|err| error_reply(&format!("ERR shard server {addr}: {err}")))
+        let replies = call_dedicated(&addr, scope.resp, &request, 2).await?;
+        match &replies[..] {
+            [switched, _] if switched.starts_with(b"-") => Ok(switched.clone()),
+            [_, counted] => Ok(counted.clone()),
+            _ => Err(error_reply(&format!("ERR shard server {addr}: no reply"))),
+        }
     });
     let mut fewest: Option<i64> = None;
     for reply in join_all(waits).await {

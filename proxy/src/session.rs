@@ -3,7 +3,7 @@
 //! slot. All requests of one read are dispatched at once and their replies written back in
 //! request order in one write.
 
-use crate::backend::{connect, read_reply, BackendError};
+use crate::backend::{call_dedicated, BackendError};
 use crate::frame::frames;
 use crate::pubsub::{self, Subscriptions};
 use crate::transaction::{Transaction, Watch};
@@ -374,14 +374,10 @@ impl Session {
                 let Some(addr) = proxy.table.leader_of(slot) else {
                     return error_reply(NO_LEADER);
                 };
-                let attempt = async {
-                    let mut stream = connect(&addr, resp).await?;
-                    stream.write_all(&request).await?;
-                    read_reply(&mut stream, &mut BytesMut::new()).await
-                };
-                attempt
-                    .await
-                    .unwrap_or_else(|err| error_reply(&format!("ERR shard server {addr}: {err}")))
+                match call_dedicated(&addr, resp, &request, 1).await {
+                    Ok(mut replies) => replies.pop().unwrap_or_default(),
+                    Err(error) => error,
+                }
             }
             .boxed(),
         )

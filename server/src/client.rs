@@ -130,6 +130,9 @@ pub struct Client {
     pub multi_failed: bool,
     /// Set by a blocking command that found nothing to serve.
     pub blocked: Option<crate::blocking::BlockRequest>,
+    /// Set by WAIT: the connection waits until this many replicas have every write made so
+    /// far, or the deadline.
+    pub awaiting_replicas: Option<(usize, Option<std::time::Instant>)>,
     /// Running EXEC's queue: blocking commands must not block there.
     pub in_exec: bool,
     /// Runs commands for a script (`redis.call`): nothing may block.
@@ -158,6 +161,7 @@ impl Client {
             last_command: usize::MAX,
             multi: None,
             blocked: None,
+            awaiting_replicas: None,
             subscriptions: Subscriptions::default(),
             in_exec: false,
             in_script: false,

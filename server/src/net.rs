@@ -351,12 +351,13 @@ fn run_batch(
         let Some(args) = backlog.pending.pop_front() else {
             break;
         };
-        if let Some(waiting) = wait_for_replicas(server, client, ks, &args) {
+        execute(server, client, ks, out, &args, batch);
+        blocking::serve_ready(server, ks);
+        if let Some((wanted, deadline)) = client.awaiting_replicas.take() {
+            let waiting = wait_for_replicas(server, client, ks, wanted, deadline);
             finish(pid, Some(ks), since);
             return Some(waiting);
         }
-        execute(server, client, ks, out, &args, batch);
-        blocking::serve_ready(server, ks);
         if let Some(request) = client.blocked.take() {
             let blocked = blocking::block(ks, client, &args, request);
             finish(pid, Some(ks), since);
@@ -370,21 +371,15 @@ fn run_batch(
     None
 }
 
-/// WAIT outside MULTI: the connection waits, as for a blocking command, for the reply of a
-/// task that counts the replicas having every write so far, until enough do or the timeout.
+/// WAIT: the connection waits, as for a blocking command, for the reply of a task that
+/// counts the replicas having every write so far, until `wanted` do or the deadline.
 fn wait_for_replicas(
     server: &Server,
     client: &Client,
     ks: &crate::engine::Keyspace,
-    args: &[Bytes],
-) -> Option<Blocked> {
-    let is_wait = args.len() == 3 && args[0].eq_ignore_ascii_case(b"wait");
-    if !is_wait || client.multi.is_some() || !client.authenticated {
-        return None;
-    }
-    // Invalid arguments are left to the command, which answers Redis's errors.
-    let (wanted, timeout) = crate::commands::server::parse_wait(args).ok()?;
-    let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout));
+    wanted: usize,
+    deadline: Option<Instant>,
+) -> Blocked {
     let target = crate::replication::progress_at(server, client, ks);
     let (reply, receiver) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
@@ -411,7 +406,7 @@ fn wait_for_replicas(
             let _ = reply.send(format!(":{have}\r\n").into_bytes());
         }
     });
-    Some(Blocked {
+    Blocked {
         id: client.id,
         reply: receiver,
         request: blocking::BlockRequest {
@@ -421,7 +416,7 @@ fn wait_for_replicas(
             replay: None,
             null_array_on_timeout: false,
         },
-    })
+    }
 }
 
 /// Led partitions and the log offsets their replicas must have before the replies go out.

@@ -71,6 +71,11 @@ impl Mailbox {
         self.queued.fetch_sub(message.size(), Ordering::Relaxed);
     }
 
+    /// Not cut off: its connection is not being closed.
+    fn alive(&self) -> bool {
+        !self.info.killed.load(Ordering::Acquire) && !self.tx.is_closed()
+    }
+
     fn deliver(&self, message: Arc<Message>) -> bool {
         let size = message.size();
         if self.queued.fetch_add(size, Ordering::Relaxed) + size > OUTPUT_LIMIT {
@@ -164,9 +169,12 @@ impl Registry {
             .collect()
     }
 
+    /// Subscribers of a channel, not counting those being disconnected (as PUBLISH does not).
     pub fn subscribers(&self, shard: bool, channel: &[u8]) -> usize {
         let map = if shard { &self.shards } else { &self.channels };
-        map.get(channel).map_or(0, Vec::len)
+        map.get(channel).map_or(0, |mailboxes| {
+            mailboxes.iter().filter(|m| m.alive()).count()
+        })
     }
 
     pub fn pattern_count(&self) -> usize {

@@ -660,7 +660,7 @@ pub fn shutdown_now() -> ! {
 }
 
 /// WAIT's arguments: the replicas wanted and the timeout in milliseconds (0: no timeout).
-pub fn parse_wait(args: &Args) -> Result<(usize, u64), CmdError> {
+fn parse_wait(args: &Args) -> Result<(usize, u64), CmdError> {
     let wanted = crate::resp::parse::parse_i64(&args[1]).ok_or(CmdError::NotInteger)?;
     let timeout = crate::resp::parse::parse_i64(&args[2])
         .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
@@ -670,10 +670,17 @@ pub fn parse_wait(args: &Args) -> Result<(usize, u64), CmdError> {
     Ok((usize::try_from(wanted).unwrap_or(0), timeout as u64))
 }
 
-/// WAIT where the connection cannot wait (inside MULTI): how many replicas have every write
-/// made so far, now. Elsewhere the connection waits (`net::wait_for_replicas`).
+/// WAIT: the connection waits, as for a blocking command, until enough replicas have every
+/// write made so far (`net::wait_for_replicas`); inside a transaction, where it cannot wait,
+/// how many have them now.
 fn wait(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    parse_wait(args)?;
+    let (wanted, timeout) = parse_wait(args)?;
+    if !ctx.client.in_exec {
+        let deadline = (timeout > 0)
+            .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout));
+        ctx.client.awaiting_replicas = Some((wanted, deadline));
+        return Ok(());
+    }
     let have = crate::replication::progress_at(ctx.server, ctx.client, ctx.ks)
         .map_or(0, |(progress, head)| progress.replicas_at(head));
     ctx.out.int(have as i64);
