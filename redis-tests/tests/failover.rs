@@ -1384,13 +1384,19 @@ fn losing_one_etcd_member_of_three_is_invisible_to_clients() {
 
 #[test]
 fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
+    // Leases outlive the follower's pause: a follower whose lease expired would come back as
+    // a new, empty replica, with nothing of the partition left to elect.
+    const LEASE: u64 = 10;
     // Every field bound: a field left to `..` would be dropped here, killing its process.
     let Pair {
         cluster,
         mut servers,
         proxy,
         _controller: _controller_running,
-    } = pair(1, &["--unclean-failover"]);
+    } = pair(
+        1,
+        &["--unclean-failover", "--lease-ttl", &LEASE.to_string()],
+    );
     let mut conn = proxy.connect();
     assert_eq!(conn.call(&["SET", "kept", "1"]), Frame::Simple("OK".into()));
     let state = cluster.status();
@@ -1412,7 +1418,7 @@ fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
     let follower = if f == 0 { "n1" } else { "n2" };
     cluster.wait_for(
         "the stale copy elected",
-        Duration::from_secs(TTL + 8),
+        Duration::from_secs(LEASE + 8),
         |s| partition_records(s)[0]["leader"] == follower,
     );
     // Writes go on at the new leader; the write only the dead leader had is gone, as the
