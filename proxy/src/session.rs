@@ -14,6 +14,7 @@ use slotcache_cluster::key_slot;
 use slotcache_server::commands::connection::hello_reply;
 use slotcache_server::resp::{ParseLimits, Protocol, Reply, RequestParser};
 use slotcache_server::routing::route_request;
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -112,15 +113,17 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         loop {
             match parser.next_request(&mut input, &limits) {
                 Ok(Some(args)) => {
-                    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-                    if session.takes_own_turn(&name) {
+                    let mut lowered = [0u8; NAME_BUFFER];
+                    let name = lowercase_name(&args[0], &mut lowered);
+                    let name = &*name;
+                    if session.takes_own_turn(name) {
                         // Connection state changes (WATCH, EXEC, subscriptions) must follow
                         // every earlier request and precede every later one.
                         write_replies(&session, &mut stream, std::mem::take(&mut pending)).await?;
-                        let reply = session.own_turn(&name, args).await;
+                        let reply = session.own_turn(name, args).await;
                         stream.write_all(&reply).await?;
                     } else {
-                        pending.push(session.handle(&name, args));
+                        pending.push(session.handle(name, args));
                     }
                     if session.quit {
                         break;
@@ -137,6 +140,22 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         write_replies(&session, &mut stream, pending).await?;
     }
     Ok(())
+}
+
+/// Command names this long or shorter are lowered without an allocation.
+const NAME_BUFFER: usize = 32;
+
+/// A command's name in lower case, as the handlers match it.
+fn lowercase_name<'a>(name: &[u8], buffer: &'a mut [u8; NAME_BUFFER]) -> Cow<'a, str> {
+    if name.len() <= NAME_BUFFER && name.is_ascii() {
+        let lowered = &mut buffer[..name.len()];
+        lowered.copy_from_slice(name);
+        lowered.make_ascii_lowercase();
+        if let Ok(text) = std::str::from_utf8(lowered) {
+            return Cow::Borrowed(text);
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
 /// Sends a run of requests, waits for their replies and writes them in request order, in one

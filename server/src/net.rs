@@ -459,19 +459,20 @@ fn switch_keyspace(server: &Server, client: &mut Client, args: &[Bytes]) -> Resu
         Some(routes) if client.authenticated => routes,
         _ => return Ok(false),
     };
-    let target = routes.read().target(args, client.readonly)?;
-    match (target, &client.partition) {
+    let routes = routes.read();
+    // The keyspace is compared where the routes hold it: most requests stay where they are.
+    match (routes.target(args, client.readonly)?, &client.partition) {
         (Target::Current, _) => Ok(false),
         // The same keyspace: a partition dropped and hosted again has a new one, and the old
         // one's data is gone from the cluster's view.
         (Target::Partition(pid, keyspace), Some((current, held)))
-            if *current == pid && Arc::ptr_eq(held, &keyspace) =>
+            if *current == pid && Arc::ptr_eq(held, keyspace) =>
         {
             Ok(false)
         }
         (Target::Partition(..), _) if client.pinned() => Err(RouteError::CrossSlot.to_string()),
         (Target::Partition(pid, keyspace), _) => {
-            client.partition = Some((pid, keyspace));
+            client.partition = Some((pid, keyspace.clone()));
             Ok(true)
         }
     }

@@ -5,7 +5,7 @@
 //! addressed, as it would on the Redis Cluster node owning it.
 
 use crate::commands::cluster::parse_slot;
-use crate::commands::{arity_error, CommandSpec};
+use crate::commands::{arity_error, Begin, CommandSpec, Find, KeySpec};
 use crate::engine::SharedKeyspace;
 use ahash::AHashMap;
 use bytes::Bytes;
@@ -38,6 +38,15 @@ pub fn route_request(
     if !spec.arity_ok(args.len()) {
         return Err(RouteError::Command(arity_error(spec).to_string()));
     }
+    if let [KeySpec {
+        begin: Begin::Index(1),
+        find: Find::Range(0, ..),
+        ..
+    }] = spec.key_specs
+    {
+        // One key, the first argument: most commands, routed without listing positions.
+        return Ok((spec, args.get(1).map(|key| key_slot(key))));
+    }
     let mut first = None;
     for position in spec.key_positions(args) {
         let slot = key_slot(&args[position]);
@@ -61,11 +70,11 @@ pub struct Routes {
 }
 
 /// Where a request goes.
-pub enum Target {
+pub enum Target<'a> {
     /// The connection's current keyspace (keyless requests, and requests Redis refuses before
     /// looking at keys: unknown commands, wrong arity).
     Current,
-    Partition(u32, SharedKeyspace),
+    Partition(u32, &'a SharedKeyspace),
 }
 
 impl Routes {
@@ -106,7 +115,7 @@ impl Routes {
 
     /// The partition leading `slot` here (or any copy of it, for `any_copy`), or the error a
     /// client gets: a redirect to the leader, or CLUSTERDOWN when the slot has none.
-    pub fn locate(&self, slot: u16, any_copy: bool) -> Result<(u32, SharedKeyspace), String> {
+    pub fn locate(&self, slot: u16, any_copy: bool) -> Result<(u32, &SharedKeyspace), String> {
         let pid = self.table.partition_of(slot);
         let here = |pid| {
             let copy = self.led.get(&pid);
@@ -116,7 +125,7 @@ impl Routes {
             }
         };
         if let Some((pid, keyspace)) = pid.and_then(|pid| Some((pid, here(pid)?))) {
-            return Ok((pid, keyspace.clone()));
+            return Ok((pid, keyspace));
         }
         match pid.and_then(|pid| self.table.leader_addr(pid)) {
             Some(addr) => Err(format!("MOVED {slot} {addr}")),
@@ -128,7 +137,7 @@ impl Routes {
     /// may meet in one request when they share a partition: the proxy sends such requests
     /// when it splits a multi-key command by partition. A READONLY connection's reads may run
     /// on a follower copy.
-    pub fn target(&self, args: &[Bytes], readonly: bool) -> Result<Target, String> {
+    pub fn target(&self, args: &[Bytes], readonly: bool) -> Result<Target<'_>, String> {
         let same_partition = |a, b| self.table.partition_of(a) == self.table.partition_of(b);
         let mut any_copy = false;
         let slot = match route_request(args, same_partition) {

@@ -249,7 +249,7 @@ async fn attach(
                             )));
                         }
                         apply(server, &mut ks, &mut client, &record);
-                        ks.log.append(Arc::new(record));
+                        ks.log.append(&record);
                     }
                     other => {
                         return Err(StreamError::Protocol(format!("unexpected {other:?}")));

@@ -2,7 +2,7 @@
 //! from the backlog, or a snapshot then the records after it), and keeps the partition's
 //! in-sync set in etcd as its followers lag and catch up.
 
-use super::log::{Record, Role};
+use super::log::{Head, Role, Stored};
 use super::wire::Message;
 use super::{Progress, Replication};
 use crate::engine::{Keyspace, SharedKeyspace, StepBudget};
@@ -161,7 +161,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
             Err(format!("no longer leading partition {pid}"))
         }
     };
-    let (start, mut position, mut head) = match started {
+    let (start, mut position, head) = match started {
         Ok(started) => started,
         Err(why) => {
             writer.write_all(&Message::Refused(why).encode()).await?;
@@ -222,7 +222,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
         &stream,
         epoch,
         &mut position,
-        &mut head,
+        &head,
         &mut messages,
         &mut writer,
     );
@@ -244,7 +244,7 @@ fn start_for(
     last_epoch: u64,
     pid: u32,
     node: &str,
-) -> Result<(Start, u64, tokio::sync::watch::Receiver<u64>), String> {
+) -> Result<(Start, u64, Arc<Head>), String> {
     let start = match ks.log.can_continue(next, last_epoch) {
         Ok(()) => Start::Continue,
         Err(why) => {
@@ -271,7 +271,7 @@ fn start_for(
         Start::Continue => next,
         Start::Full { .. } => ks.log.next_offset(),
     };
-    Ok((start, position, ks.log.subscribe()))
+    Ok((start, position, ks.log.head()))
 }
 
 /// What sending a snapshot took.
@@ -334,7 +334,7 @@ async fn send_snapshot(
 
 /// Adds `records` (the backlog from `position` on) to `out` and moves `position` past them.
 fn encode_records(
-    records: &[Arc<Record>],
+    records: &[Stored],
     position: &mut u64,
     out: &mut BytesMut,
 ) -> Result<(), StreamError> {
@@ -342,7 +342,7 @@ fn encode_records(
         return Err(StreamError::Protocol("fell out of the backlog".into()));
     }
     for record in records {
-        out.extend_from_slice(&Message::Record((**record).clone()).encode());
+        out.extend_from_slice(&record.message);
         *position = record.offset + 1;
     }
     Ok(())
@@ -357,7 +357,7 @@ async fn stream_records(
     stream: &super::FollowerStream,
     epoch: u64,
     position: &mut u64,
-    head: &mut tokio::sync::watch::Receiver<u64>,
+    head: &Head,
     messages: &mut MessageReader<tokio::net::tcp::OwnedReadHalf>,
     writer: &mut tokio::net::tcp::OwnedWriteHalf,
 ) -> Result<(), StreamError> {
@@ -379,7 +379,7 @@ async fn stream_records(
                 Message::Ack { next } => progress.acked(stream, next),
                 other => return Err(StreamError::Protocol(format!("unexpected {other:?}"))),
             },
-            _ = head.changed() => {}
+            () = head.moved_from(*position) => {}
             _ = tokio::time::sleep(TICK) => {}
         }
     }

@@ -7,12 +7,13 @@
 //! stream ids and expiry checks see the time the leader saw) and commands that choose at random
 //! substitute what they chose (SPOP becomes SREM).
 
+use super::wire::EncodedEffects;
 use bytes::{Bytes, BytesMut};
 use slotcache_cluster::lease::LeaseHold;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 pub type Effect = Vec<Bytes>;
 
@@ -26,16 +27,50 @@ pub struct Record {
     pub effects: Vec<Effect>,
 }
 
-impl Record {
-    fn size(&self) -> usize {
-        64 + self
-            .effects
-            .iter()
-            .flatten()
-            .map(|arg| arg.len() + 16)
-            .sum::<usize>()
+/// A record as the backlog keeps it: the `record` message that carries it, sent as it is.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub offset: u64,
+    pub epoch: u64,
+    pub message: Bytes,
+}
+
+/// The log's head (its `next`), for the streams sending records to followers. Publishing is an
+/// atomic store, with a wake-up only while a stream waits: recording a write takes no lock.
+#[derive(Debug, Default)]
+pub struct Head {
+    next: AtomicU64,
+    waiting: AtomicBool,
+    moved: Notify,
+}
+
+impl Head {
+    fn publish(&self, next: u64) {
+        self.next.store(next, Ordering::SeqCst);
+        if self.waiting.swap(false, Ordering::SeqCst) {
+            self.moved.notify_waiters();
+        }
+    }
+
+    /// Waits until the head is no longer `seen`.
+    pub async fn moved_from(&self, seen: u64) {
+        loop {
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            // Stored after the waiter is enabled and before the head is read: a publish that
+            // this read misses sees the flag and wakes the waiter.
+            self.waiting.store(true, Ordering::SeqCst);
+            if self.next.load(Ordering::SeqCst) != seen {
+                return;
+            }
+            moved.await;
+        }
     }
 }
+
+/// Records are encoded into buffers of this size, many records each.
+const SEGMENT: usize = 64 * 1024;
 
 /// Why a follower cannot continue from where it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +103,7 @@ pub struct Log {
     last_epoch: u64,
     /// The leader's clock in the last record applied: how far a follower may expire keys.
     last_now: i64,
-    backlog: VecDeque<Arc<Record>>,
+    backlog: VecDeque<Stored>,
     backlog_bytes: usize,
     backlog_limit: usize,
     /// Offsets that streams sending a snapshot will send records from: the backlog keeps
@@ -76,10 +111,12 @@ pub struct Log {
     pins: Vec<u64>,
     /// Nesting of commands running inside one top-level command (EXEC, scripts).
     depth: usize,
-    unit: Vec<Effect>,
+    /// The effects of the running top-level command.
+    unit: EncodedEffects,
+    /// Where the next records are encoded; records share it until the backlog lets it go.
+    segment: BytesMut,
     substitute: Option<Effect>,
-    /// `next`, published for the streams to followers.
-    head: watch::Sender<u64>,
+    head: Arc<Head>,
     /// While leading: what must hold before a write is accepted.
     gate: Option<WriteGate>,
     /// A leader handing over to a successor: it records nothing more, so the successor can
@@ -118,9 +155,10 @@ impl Default for Log {
             backlog_limit: DEFAULT_BACKLOG,
             pins: Vec::new(),
             depth: 0,
-            unit: Vec::new(),
+            unit: EncodedEffects::default(),
+            segment: BytesMut::new(),
             substitute: None,
-            head: watch::channel(0).0,
+            head: Arc::default(),
             gate: None,
             handing_over: false,
         }
@@ -214,8 +252,8 @@ impl Log {
         self.epoch
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.head.subscribe()
+    pub fn head(&self) -> Arc<Head> {
+        self.head.clone()
     }
 
     /// A top-level command starts: what it and the commands it runs write is one record.
@@ -228,11 +266,10 @@ impl Log {
         if !self.recording() {
             return;
         }
-        let effect = match self.substitute.take() {
-            Some(effect) => effect,
-            None => compact(args),
-        };
-        self.unit.push(effect);
+        match self.substitute.take() {
+            Some(effect) => self.unit.push(&effect),
+            None => self.unit.push(args),
+        }
     }
 
     /// What the running command replicates as instead of itself (a random choice made fixed).
@@ -253,22 +290,14 @@ impl Log {
         if self.depth > 0 || self.unit.is_empty() {
             return;
         }
-        let effects = std::mem::take(&mut self.unit);
-        let record = Record {
-            offset: self.next,
-            epoch: self.epoch,
-            now,
-            db,
-            effects,
-        };
-        self.push(Arc::new(record));
+        self.seal(self.next, self.epoch, now, db);
     }
 
     /// Records a write made outside any command (expiry, eviction) as one record.
     pub fn record(&mut self, now: i64, db: usize, effect: Effect) {
         if self.recording() {
             self.begin();
-            self.unit.push(effect);
+            self.unit.push(&effect);
             self.end(now, db);
         }
     }
@@ -280,22 +309,37 @@ impl Log {
     }
 
     /// A follower appends the record it applied; it must be the next one.
-    pub fn append(&mut self, record: Arc<Record>) -> bool {
+    pub fn append(&mut self, record: &Record) -> bool {
         if record.offset != self.next {
             return false;
         }
-        self.push(record);
+        record
+            .effects
+            .iter()
+            .for_each(|effect| self.unit.push(effect));
+        self.seal(record.offset, record.epoch, record.now, record.db);
         true
     }
 
-    fn push(&mut self, record: Arc<Record>) {
-        self.next = record.offset + 1;
-        self.last_epoch = record.epoch;
-        self.last_now = self.last_now.max(record.now);
-        self.backlog_bytes += record.size();
-        self.backlog.push_back(record);
+    /// Encodes the unit's effects as the record at `offset` and keeps it in the backlog.
+    fn seal(&mut self, offset: u64, epoch: u64, now: i64, db: usize) {
+        let room = self.unit.len() + 128;
+        if self.segment.capacity() - self.segment.len() < room {
+            self.segment = BytesMut::with_capacity(room.max(SEGMENT));
+        }
+        self.unit.seal(&mut self.segment, offset, epoch, now, db);
+        let message = self.segment.split().freeze();
+        self.next = offset + 1;
+        self.last_epoch = epoch;
+        self.last_now = self.last_now.max(now);
+        self.backlog_bytes += message.len();
+        self.backlog.push_back(Stored {
+            offset,
+            epoch,
+            message,
+        });
         self.trim();
-        self.head.send_replace(self.next);
+        self.head.publish(self.next);
     }
 
     /// Keeps the records from `offset` on until [`Log::unpin`]: a follower is sent a
@@ -319,7 +363,7 @@ impl Log {
                 break;
             }
             if let Some(old) = self.backlog.pop_front() {
-                self.backlog_bytes -= old.size();
+                self.backlog_bytes -= old.message.len();
             }
         }
     }
@@ -329,11 +373,11 @@ impl Log {
     pub fn reset(&mut self, next: u64, last_epoch: u64, now: i64) {
         self.backlog.clear();
         self.backlog_bytes = 0;
-        self.unit.clear();
+        self.unit = EncodedEffects::default();
         self.next = next;
         self.last_epoch = last_epoch;
         self.last_now = now;
-        self.head.send_replace(next);
+        self.head.publish(next);
     }
 
     /// Whether a follower whose next offset is `next` and whose last record was written in
@@ -363,30 +407,13 @@ impl Log {
     }
 
     /// The records from offset `from` on that the backlog holds (none past the head).
-    pub fn since(&self, from: u64) -> Vec<Arc<Record>> {
+    pub fn since(&self, from: u64) -> Vec<Stored> {
         let Some(first) = self.backlog.front().map(|r| r.offset) else {
             return Vec::new();
         };
         let skip = from.saturating_sub(first) as usize;
         self.backlog.iter().skip(skip).cloned().collect()
     }
-}
-
-/// A copy of a command's arguments in one buffer of their own: the arguments a request was
-/// parsed into share the connection's read buffer, which the backlog must not keep alive.
-fn compact(args: &[Bytes]) -> Effect {
-    let mut buf = BytesMut::with_capacity(args.iter().map(Bytes::len).sum());
-    for arg in args {
-        buf.extend_from_slice(arg);
-    }
-    let buf = buf.freeze();
-    let mut at = 0;
-    args.iter()
-        .map(|arg| {
-            at += arg.len();
-            buf.slice(at - arg.len()..at)
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -397,6 +424,18 @@ mod tests {
         line.split(' ')
             .map(|w| Bytes::from(w.to_string()))
             .collect()
+    }
+
+    fn decoded(stored: &Stored) -> Record {
+        let mut input = BytesMut::from(&stored.message[..]);
+        let fields = crate::resp::RequestParser::default()
+            .next_request(&mut input, &crate::resp::ParseLimits::default())
+            .expect("parses")
+            .expect("whole");
+        match super::super::wire::Message::decode(fields) {
+            Ok(super::super::wire::Message::Record(record)) => record,
+            other => panic!("not a record: {other:?}"),
+        }
     }
 
     #[test]
@@ -419,8 +458,9 @@ mod tests {
         assert_eq!(log.next_offset(), 1);
         let records = log.since(0);
         assert_eq!(records.len(), 1);
-        assert_eq!(records[0].epoch, 3);
-        assert_eq!(records[0].effects, vec![args("SET a 1"), args("SREM s x")]);
+        let record = decoded(&records[0]);
+        assert_eq!((record.offset, record.epoch, record.now), (0, 3, 7));
+        assert_eq!(record.effects, vec![args("SET a 1"), args("SREM s x")]);
     }
 
     #[test]

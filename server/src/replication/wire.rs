@@ -85,17 +85,14 @@ impl Message {
             }
             Message::SnapshotEnd => fields.push(Bytes::from_static(b"snapshot-end")),
             Message::Record(record) => {
-                fields.push(Bytes::from_static(b"record"));
-                fields.extend(
-                    [
-                        record.offset as i128,
-                        record.epoch as i128,
-                        record.now as i128,
-                        record.db as i128,
-                    ]
-                    .map(number),
-                );
-                push_effects(&mut fields, &record.effects);
+                let mut effects = EncodedEffects::default();
+                record
+                    .effects
+                    .iter()
+                    .for_each(|effect| effects.push(effect));
+                let mut out = BytesMut::new();
+                effects.seal(&mut out, record.offset, record.epoch, record.now, record.db);
+                return out.freeze();
             }
             Message::Ack { next } => {
                 fields.push(Bytes::from_static(b"ack"));
@@ -151,6 +148,64 @@ impl Message {
     }
 }
 
+/// A record's effects, encoded as the tail of its `record` message as they are recorded: the
+/// backlog keeps records encoded, ready to send, in a few large buffers rather than as many
+/// small allocations (freeing those as the backlog turned over cost more than recording).
+#[derive(Debug, Default)]
+pub struct EncodedEffects {
+    body: BytesMut,
+    effects: usize,
+    fields: usize,
+}
+
+impl EncodedEffects {
+    pub fn push(&mut self, effect: &[Bytes]) {
+        let mut digits = itoa::Buffer::new();
+        put_bulk(&mut self.body, digits.format(effect.len()).as_bytes());
+        for arg in effect {
+            put_bulk(&mut self.body, arg);
+        }
+        self.effects += 1;
+        self.fields += 1 + effect.len();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.effects == 0
+    }
+
+    /// Bytes encoded so far.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Appends the whole `record` message to `out`, and starts over empty.
+    pub fn seal(&mut self, out: &mut BytesMut, offset: u64, epoch: u64, now: i64, db: usize) {
+        let mut digits = itoa::Buffer::new();
+        out.reserve(64 + self.body.len());
+        out.extend_from_slice(b"*");
+        out.extend_from_slice(digits.format(6 + self.fields).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        put_bulk(out, b"record");
+        put_bulk(out, digits.format(offset).as_bytes());
+        put_bulk(out, digits.format(epoch).as_bytes());
+        put_bulk(out, digits.format(now).as_bytes());
+        put_bulk(out, digits.format(db).as_bytes());
+        put_bulk(out, digits.format(self.effects).as_bytes());
+        out.extend_from_slice(&self.body);
+        self.body.clear();
+        (self.effects, self.fields) = (0, 0);
+    }
+}
+
+fn put_bulk(out: &mut BytesMut, data: &[u8]) {
+    let mut digits = itoa::Buffer::new();
+    out.extend_from_slice(b"$");
+    out.extend_from_slice(digits.format(data.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
 fn push_effects(fields: &mut Vec<Bytes>, effects: &[Effect]) {
     fields.push(Bytes::from(effects.len().to_string()));
     for effect in effects {
@@ -185,9 +240,7 @@ fn encode_array(fields: &[Bytes]) -> Bytes {
     let mut out = BytesMut::with_capacity(16 + fields.iter().map(|f| f.len() + 16).sum::<usize>());
     out.extend_from_slice(format!("*{}\r\n", fields.len()).as_bytes());
     for field in fields {
-        out.extend_from_slice(format!("${}\r\n", field.len()).as_bytes());
-        out.extend_from_slice(field);
-        out.extend_from_slice(b"\r\n");
+        put_bulk(&mut out, field);
     }
     out.freeze()
 }
