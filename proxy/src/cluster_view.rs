@@ -3,7 +3,7 @@
 //! every live proxy owns an even share, so cluster clients balance over them. Either way any
 //! proxy serves any slot, so a client never gets MOVED for a slot the cluster can route.
 
-use crate::session::{encode, Pending, Session};
+use crate::session::{Pending, Session};
 use crate::Announce;
 use bytes::Bytes;
 use slotcache_cluster::{key_slot, SLOTS};
@@ -96,7 +96,7 @@ pub fn answer(session: &Session, args: &[Bytes]) -> Pending {
         "myid" => session.reply(|out| out.bulk(crate::node_id(&session.proxy.id).as_bytes())),
         "keyslot" => session.reply(|out| out.int(key_slot(&args[2]) as i64)),
         "countkeysinslot" | "getkeysinslot" => match parse_slot(&args[2]) {
-            Some(slot) => session.forward(slot, encode(args)),
+            Some(slot) => session.forward(slot, args.to_vec()),
             None if sub == "countkeysinslot" => Pending::error("ERR Invalid slot"),
             None => Pending::error("ERR Invalid slot or number of keys"),
         },

@@ -1,12 +1,12 @@
 //! Multi-key commands whose keys span partitions (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH): one
-//! request per partition, sent in parallel, replies merged in the order of the keys. A split
-//! MSET is not atomic: each partition applies its part on its own.
+//! command per partition, each sent with the other commands of its read that go to the same
+//! server, replies merged in the order of the keys. A split MSET is not atomic: each partition
+//! applies its part on its own.
 
 use crate::frame::{frame_len, integer};
-use crate::session::{encode, error_reply, Pending, Session, UNEXPECTED_REPLY};
+use crate::session::{error_reply, UNEXPECTED_REPLY};
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
-use futures_util::future::{join_all, FutureExt};
 use slotcache_cluster::key_slot;
 
 #[derive(Clone, Copy)]
@@ -76,36 +76,50 @@ pub fn split(proxy: &Proxy, name: &str, args: &[Bytes]) -> Option<Split> {
     })
 }
 
+/// How the replies of a split command's parts make its reply.
+pub struct Merger {
+    merge: Merge,
+    keys: usize,
+    /// Per part, where its keys sit among all the keys.
+    positions: Vec<Vec<usize>>,
+}
+
 impl Split {
-    pub fn run(self, session: &Session) -> Pending {
-        let mut replies = Vec::with_capacity(self.parts.len());
+    /// The parts, each a command for the leader of its slot, and how to merge their replies.
+    pub fn into_parts(self) -> (Merger, Vec<(u16, Vec<Bytes>)>) {
         let mut positions = Vec::with_capacity(self.parts.len());
+        let mut parts = Vec::with_capacity(self.parts.len());
         for part in self.parts {
-            replies.push(session.routed(part.slot, encode(&part.args)));
+            parts.push((part.slot, part.args));
             positions.push(part.positions);
         }
-        let (merge, keys) = (self.merge, self.keys);
-        Pending::Forwarded(
-            async move {
-                let replies = join_all(replies).await;
-                if let Some(error) = replies.iter().find(|r| r.starts_with(b"-")) {
-                    return error.clone();
-                }
-                match merge {
-                    Merge::Ok => Bytes::from_static(b"+OK\r\n"),
-                    Merge::Sum => {
-                        let total: Option<i64> = replies.iter().map(|r| integer(r)).sum();
-                        match total {
-                            Some(total) => Bytes::from(format!(":{total}\r\n")),
-                            None => error_reply(UNEXPECTED_REPLY),
-                        }
-                    }
-                    Merge::Values => merge_values(&replies, &positions, keys)
-                        .unwrap_or_else(|| error_reply(UNEXPECTED_REPLY)),
+        let merger = Merger {
+            merge: self.merge,
+            keys: self.keys,
+            positions,
+        };
+        (merger, parts)
+    }
+}
+
+impl Merger {
+    /// The command's reply from its parts' replies, in the order of the parts.
+    pub fn merge(&self, replies: &[Bytes]) -> Bytes {
+        if let Some(error) = replies.iter().find(|r| r.starts_with(b"-")) {
+            return error.clone();
+        }
+        match self.merge {
+            Merge::Ok => Bytes::from_static(b"+OK\r\n"),
+            Merge::Sum => {
+                let total: Option<i64> = replies.iter().map(|r| integer(r)).sum();
+                match total {
+                    Some(total) => Bytes::from(format!(":{total}\r\n")),
+                    None => error_reply(UNEXPECTED_REPLY),
                 }
             }
-            .boxed(),
-        )
+            Merge::Values => merge_values(replies, &self.positions, self.keys)
+                .unwrap_or_else(|| error_reply(UNEXPECTED_REPLY)),
+        }
     }
 }
 

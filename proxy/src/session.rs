@@ -4,6 +4,7 @@
 //! request order in one write.
 
 use crate::backend::{call_dedicated, BackendError};
+use crate::fanout::Merger;
 use crate::frame::frames;
 use crate::pubsub::{self, Subscriptions};
 use crate::transaction::{Transaction, Watch};
@@ -29,11 +30,14 @@ pub enum Pending {
     Ready(Bytes),
     Forwarded(BoxFuture<'static, Bytes>),
     /// A command for the leader of `slot`, not sent yet: the commands of one read that go to
-    /// the same shard server are sent together, as one request.
+    /// the same shard server are encoded together, as one request.
     Routed {
         slot: u16,
-        request: Bytes,
+        args: Vec<Bytes>,
     },
+    /// A multi-key command split by partition: its parts are routed as [`Pending::Routed`]
+    /// commands are, and their replies merged.
+    Split(Merger, Vec<(u16, Vec<Bytes>)>),
 }
 
 impl Pending {
@@ -165,28 +169,35 @@ async fn write_replies(
     stream: &mut TcpStream,
     pending: Vec<Pending>,
 ) -> std::io::Result<()> {
-    match pending.len() {
-        0 => return Ok(()),
-        1 => {
-            let reply = match pending.into_iter().next() {
-                Some(Pending::Ready(reply)) => reply,
-                Some(Pending::Forwarded(future)) => future.await,
-                Some(Pending::Routed { slot, request }) => {
-                    send_routed(&session.proxy, session.resp, Some(slot), request, 1).await
-                }
-                None => return Ok(()),
-            };
-            return stream.write_all(&reply).await;
-        }
-        _ => {}
+    if pending.len() == 1 && !matches!(pending[0], Pending::Split(..)) {
+        let reply = match pending.into_iter().next() {
+            Some(Pending::Ready(reply)) => reply,
+            Some(Pending::Forwarded(future)) => future.await,
+            Some(Pending::Routed { slot, args }) => {
+                send_routed(&session.proxy, session.resp, Some(slot), encode(&args), 1).await
+            }
+            _ => return Ok(()),
+        };
+        return stream.write_all(&reply).await;
     }
-    let mut replies = vec![Bytes::new(); pending.len()];
+    let requests = pending.len();
+    // The requests' replies, then the replies of split commands' parts.
+    let mut replies = vec![Bytes::new(); requests];
+    let mut splits = Vec::new();
     let mut waits = Vec::new();
     let mut routed = Vec::new();
     for (index, reply) in pending.into_iter().enumerate() {
         match reply {
             Pending::Ready(reply) => replies[index] = reply,
-            Pending::Routed { slot, request } => routed.push((index, slot, request)),
+            Pending::Routed { slot, args } => routed.push((index, slot, args)),
+            Pending::Split(merger, parts) => {
+                let first = replies.len();
+                for (slot, args) in parts {
+                    routed.push((replies.len(), slot, args));
+                    replies.push(Bytes::new());
+                }
+                splits.push((index, first..replies.len(), merger));
+            }
             Pending::Forwarded(future) => {
                 // Commands are queued for their servers when first polled, in this order: a
                 // run of routed commands goes before what follows it.
@@ -199,6 +210,10 @@ async fn write_replies(
     for (index, reply) in join_all(waits).await.into_iter().flatten() {
         replies[index] = reply;
     }
+    for (index, parts, merger) in splits {
+        replies[index] = merger.merge(&replies[parts]);
+    }
+    replies.truncate(requests);
     let mut out = BytesMut::with_capacity(replies.iter().map(Bytes::len).sum());
     for reply in replies {
         out.extend_from_slice(&reply);
@@ -206,8 +221,8 @@ async fn write_replies(
     stream.write_all(&out).await
 }
 
-/// A routed command: its place among the replies, its slot and its encoding.
-type RoutedCommand = (usize, u16, Bytes);
+/// A routed command: its place among the replies, its slot and its arguments.
+type RoutedCommand = (usize, u16, Vec<Bytes>);
 
 impl Session {
     pub fn proto(&self) -> Protocol {
@@ -298,33 +313,33 @@ impl Session {
                 cluster_wide::answer(self, name, &args)
             }
             "pubsub" => pubsub::introspect(self, &args),
-            "publish" if args.len() == 3 => self.forward(key_slot(&args[1]), encode(&args)),
+            "publish" if args.len() == 3 => self.forward(key_slot(&args[1]), args),
             _ => self.route(name, args),
         }
     }
 
     fn route(&mut self, name: &str, args: Vec<Bytes>) -> Pending {
         if let Some(split) = fanout::split(&self.proxy, name, &args) {
-            return split.run(self);
+            let (merger, parts) = split.into_parts();
+            return Pending::Split(merger, parts);
         }
         let (spec, slot) = match route_request(&args, |a, b| a == b) {
             Ok(routed) => routed,
             Err(err) => return Pending::error(&err.to_string()),
         };
-        let request = encode(&args);
         match slot {
-            Some(slot) if spec.has_flag("blocking") => self.blocking(slot, request),
+            Some(slot) if spec.has_flag("blocking") => self.blocking(slot, encode(&args)),
             Some(slot) if self.readonly && spec.has_flag("readonly") => {
-                self.read_any_copy(slot, request)
+                self.read_any_copy(slot, encode(&args))
             }
-            Some(slot) => self.forward(slot, request),
-            None => self.any_leader(request),
+            Some(slot) => self.forward(slot, args),
+            None => self.any_leader(encode(&args)),
         }
     }
 
     /// A request for the leader of `slot`'s partition, sent with its neighbours.
-    pub fn forward(&self, slot: u16, request: Bytes) -> Pending {
-        Pending::Routed { slot, request }
+    pub fn forward(&self, slot: u16, args: Vec<Bytes>) -> Pending {
+        Pending::Routed { slot, args }
     }
 
     /// Sends a request to the leader of `slot`'s partition; waits out a leader change.
@@ -337,22 +352,17 @@ impl Session {
     /// Groups routed commands by the server leading their slots, each group one request; a
     /// command without a known leader goes alone, to wait for one.
     fn batches(&self, routed: Vec<RoutedCommand>) -> Vec<BoxFuture<'static, Vec<(usize, Bytes)>>> {
-        let mut groups: Vec<(Arc<str>, Vec<RoutedCommand>)> = Vec::new();
-        let mut batches = Vec::new();
-        for command in routed {
-            let Some(addr) = self.proxy.table.leader_of(command.1) else {
-                let (index, slot, request) = command;
-                batches.push(
-                    self.routed(slot, request)
-                        .map(move |reply| vec![(index, reply)])
-                        .boxed(),
-                );
-                continue;
-            };
-            match groups.iter_mut().find(|(group, _)| *group == addr) {
-                Some((_, commands)) => commands.push(command),
-                None => groups.push((addr, vec![command])),
-            }
+        let (groups, leaderless) = self
+            .proxy
+            .table
+            .group_by_leader(routed, |command| command.1);
+        let mut batches = Vec::with_capacity(groups.len() + leaderless.len());
+        for (index, slot, args) in leaderless {
+            batches.push(
+                self.routed(slot, encode(&args))
+                    .map(move |reply| vec![(index, reply)])
+                    .boxed(),
+            );
         }
         for (addr, commands) in groups {
             let proxy = self.proxy.clone();
@@ -559,9 +569,9 @@ async fn send_batch(
     addr: &str,
     commands: Vec<RoutedCommand>,
 ) -> Vec<(usize, Bytes)> {
-    let mut request = BytesMut::with_capacity(commands.iter().map(|c| c.2.len()).sum());
-    for (_, _, command) in &commands {
-        request.extend_from_slice(command);
+    let mut request = BytesMut::with_capacity(commands.iter().map(|c| encoded_len(&c.2)).sum());
+    for (_, _, args) in &commands {
+        encode_into(&mut request, args);
     }
     let mut answered = Vec::with_capacity(commands.len());
     let mut again = Vec::new();
@@ -590,10 +600,10 @@ async fn send_batch(
             );
         }
     }
-    for (index, slot, request) in again {
+    for (index, slot, args) in again {
         answered.push((
             index,
-            send_routed(proxy, resp, Some(slot), request, 1).await,
+            send_routed(proxy, resp, Some(slot), encode(&args), 1).await,
         ));
     }
     answered
@@ -601,7 +611,17 @@ async fn send_batch(
 
 /// A request as a RESP array of bulk strings.
 pub fn encode(args: &[Bytes]) -> Bytes {
-    let mut out = BytesMut::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+    let mut out = BytesMut::with_capacity(encoded_len(args));
+    encode_into(&mut out, args);
+    out.freeze()
+}
+
+/// Room for a request's encoding (an upper bound).
+fn encoded_len(args: &[Bytes]) -> usize {
+    16 + args.iter().map(|a| a.len() + 16).sum::<usize>()
+}
+
+fn encode_into(out: &mut BytesMut, args: &[Bytes]) {
     let mut digits = itoa::Buffer::new();
     out.extend_from_slice(b"*");
     out.extend_from_slice(digits.format(args.len()).as_bytes());
@@ -613,5 +633,4 @@ pub fn encode(args: &[Bytes]) -> Bytes {
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
-    out.freeze()
 }

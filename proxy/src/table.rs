@@ -36,6 +36,9 @@ impl Topology {
     }
 }
 
+/// Items whose slots one server leads, with its address.
+pub type LeaderGroup<T> = (Arc<str>, Vec<T>);
+
 #[derive(Default)]
 pub struct RouteTable {
     topology: RwLock<Topology>,
@@ -94,6 +97,29 @@ impl RouteTable {
     /// The address of the leader of `slot`'s partition, when it has a known one.
     pub fn leader_of(&self, slot: u16) -> Option<Arc<str>> {
         self.topology.read().leaders.get(usize::from(slot))?.clone()
+    }
+
+    /// Groups `items` by the leader of their slots, with one look at the table; the items
+    /// whose slot has no known leader come back apart.
+    pub fn group_by_leader<T>(
+        &self,
+        items: Vec<T>,
+        slot: impl Fn(&T) -> u16,
+    ) -> (Vec<LeaderGroup<T>>, Vec<T>) {
+        let topology = self.topology.read();
+        let mut groups: Vec<LeaderGroup<T>> = Vec::new();
+        let mut leaderless = Vec::new();
+        for item in items {
+            let Some(Some(addr)) = topology.leaders.get(usize::from(slot(&item))) else {
+                leaderless.push(item);
+                continue;
+            };
+            match groups.iter_mut().find(|(group, _)| group == addr) {
+                Some((_, members)) => members.push(item),
+                None => groups.push((addr.clone(), vec![item])),
+            }
+        }
+        (groups, leaderless)
     }
 
     pub fn partition_of(&self, slot: u16) -> Option<u32> {
