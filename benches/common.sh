@@ -5,7 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v redis-benchmark >/dev/null && command -v redis-server >/dev/null ||
   { apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null; }
 cargo build --release -q --bin slotcache-server
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source benches/ports.sh
 SC_PORT=$(free_port); RD_PORT=$(free_port)
 TMP=$(mktemp -d)
 ./target/release/slotcache-server --port "$SC_PORT" >"$TMP/slotcache.log" 2>&1 & SC_PID=$!

@@ -17,7 +17,7 @@ scripts/deps.sh >/dev/null
 command -v nutcracker >/dev/null ||
   { apt-get update -qq && apt-get install -y -qq nutcracker >/dev/null; }
 cargo build --release -q --bins
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source benches/ports.sh
 TMP=$(mktemp -d)
 pids=()
 cleanup() {
@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 # slotcache: `up` on a block of ports from a free one; SIGTERM stops it and all it started.
-BASE=$(free_port)
+BASE=$(free_block)
 PROXY_PORT=$BASE
 ./target/release/slotcache up --servers 3 --proxies 1 --partitions 16 --replication-factor "$RF" --base-port "$BASE" \
   </dev/null >"$TMP/up.log" 2>&1 & pids+=($!)
@@ -54,12 +54,7 @@ YML
 nutcracker -c "$TMP/nutcracker.yml" -s "$(free_port)" >"$TMP/nutcracker.log" 2>&1 & pids+=($!)
 
 for port in "$PROXY_PORT" "$DIRECT_PORT" "$NUT_PORT"; do
-  for _ in $(seq 300); do
-    [ "$(redis-cli -p "$port" set bench:ready 1 2>/dev/null)" = OK ] && break
-    sleep 0.1
-  done
-  [ "$(redis-cli -p "$port" set bench:ready 1 2>/dev/null)" = OK ] ||
-    { echo "nothing serving on $port" >&2; cat "$TMP/up.log" >&2; exit 1; }
+  wait_serving "$port" "$TMP/up.log"
 done
 
 run() { # port pipeline -> "test ops p99" lines

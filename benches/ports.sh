@@ -1,0 +1,35 @@
+# Sourced by the bench scripts: free loopback ports, and waiting for a server to answer.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# A base port with the 40 ports from it free: `slotcache up` takes base (proxies) to base+39
+# (servers from base+10, etcd at base+30).
+free_block() {
+  python3 - <<'PY'
+import random, socket
+def free(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+while True:
+    base = random.randrange(20000, 60000, 40)
+    if all(free(p) for p in range(base, base + 40)):
+        print(base)
+        break
+PY
+}
+
+# Waits until the server on port $1 answers SET; otherwise prints log $2 and fails.
+wait_serving() {
+  for _ in $(seq 300); do
+    [ "$(redis-cli -p "$1" set bench:ready 1 2>/dev/null)" = OK ] && return 0
+    sleep 0.1
+  done
+  echo "nothing serving on $1" >&2
+  cat "$2" >&2
+  return 1
+}
