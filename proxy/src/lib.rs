@@ -9,6 +9,7 @@ pub mod cluster_wide;
 pub mod fanout;
 pub mod frame;
 pub mod pubsub;
+pub mod refusals;
 pub mod session;
 pub mod table;
 pub mod transaction;

@@ -270,6 +270,9 @@ impl Session {
         if let Some(refusal) = self.subscriptions.refuses(self.resp, name) {
             return Pending::error(&refusal);
         }
+        if let Some(refusal) = crate::refusals::refusal(name, &args) {
+            return Pending::error(refusal);
+        }
         match name {
             "ping" if self.resp == 2 && self.subscriptions.active() => self.reply(|out| {
                 out.array(2);

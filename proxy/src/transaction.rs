@@ -84,6 +84,10 @@ impl Session {
         let Some(transaction) = self.transaction.as_mut() else {
             return Pending::error("ERR EXEC without MULTI");
         };
+        if let Some(refusal) = crate::refusals::refusal(name, &args) {
+            transaction.failed = true;
+            return Pending::error(refusal);
+        }
         match route_request(&args, |a, b| a == b) {
             Err(err) => {
                 transaction.failed = true;

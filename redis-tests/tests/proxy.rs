@@ -486,3 +486,54 @@ fn whole_cluster_commands() {
     assert_eq!(call(&mut c2, "FLUSHALL"), Frame::Simple("OK".into()));
     assert_eq!(call(&mut c1, "RANDOMKEY"), Frame::Null);
 }
+
+/// Commands that a shard server would run on one partition's database or on itself, where the
+/// client means the cluster, are refused by the proxy: SHUTDOWN once stopped a shard server.
+#[test]
+fn commands_acting_on_one_server_or_database_are_refused() {
+    let mut running = running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    let mut conn = proxy.connect();
+    assert_eq!(call(&mut conn, "SET k v"), Frame::Simple("OK".into()));
+    let refused = |conn: &mut redis_tests::Conn, line: &str| match call(conn, line) {
+        Frame::Error(text) => text,
+        other => panic!("{line}: expected an error, got {other:?}"),
+    };
+    assert_eq!(
+        refused(&mut conn, "MOVE k 1"),
+        "ERR MOVE is not allowed in cluster mode"
+    );
+    assert_eq!(
+        refused(&mut conn, "SWAPDB 0 1"),
+        "ERR SWAPDB is not allowed in cluster mode"
+    );
+    assert_eq!(
+        refused(&mut conn, "COPY k k2 DB 1"),
+        "ERR Copying to another database is not allowed in cluster mode"
+    );
+    for line in ["SHUTDOWN", "SHUTDOWN NOSAVE", "CONFIG SET maxmemory 1mb"] {
+        let text = refused(&mut conn, line);
+        assert!(
+            text.contains("not supported through slotcache-proxy"),
+            "{line}: {text}"
+        );
+    }
+    // Inside a transaction the refusal fails it, as a command Redis refuses at queueing.
+    assert_eq!(call(&mut conn, "MULTI"), Frame::Simple("OK".into()));
+    refused(&mut conn, "SWAPDB 0 1");
+    assert!(matches!(call(&mut conn, "EXEC"), Frame::Error(text) if text.starts_with("EXECABORT")));
+    assert!(matches!(
+        call(&mut conn, "CONFIG GET maxmemory"),
+        Frame::Array(_)
+    ));
+    // Every server still runs, and the key is where it was.
+    for server in &mut running.servers {
+        assert_eq!(
+            server.child.try_wait().ok().flatten(),
+            None,
+            "a server exited"
+        );
+    }
+    assert_eq!(call(&mut conn, "GET k"), Frame::bulk("v"));
+    assert_eq!(call(&mut conn, "EXISTS k2"), Frame::Int(0));
+}

@@ -1,0 +1,71 @@
+//! Commands the proxy answers with an error instead of sending them on. A shard server would
+//! run them on one partition's copy, or on the whole server, where the client means the
+//! cluster: Redis Cluster refuses the database moves, and stopping or reconfiguring whichever
+//! server a lane happens to reach is never what a client of the proxy wants.
+
+use bytes::Bytes;
+
+/// The error for a command the proxy does not send on; None for every other command.
+pub fn refusal(name: &str, args: &[Bytes]) -> Option<&'static str> {
+    let sub = |word: &str| {
+        args.get(1)
+            .is_some_and(|s| s.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    match name {
+        // Redis Cluster's own replies.
+        "move" => Some("ERR MOVE is not allowed in cluster mode"),
+        "swapdb" => Some("ERR SWAPDB is not allowed in cluster mode"),
+        "copy" if has_db_option(args) => {
+            Some("ERR Copying to another database is not allowed in cluster mode")
+        }
+        "shutdown" => Some(
+            "ERR SHUTDOWN is not supported through slotcache-proxy: stop shard servers \
+             themselves (slotcache node drain moves their partitions first)",
+        ),
+        "config" if sub("set") || sub("resetstat") || sub("rewrite") => Some(
+            "ERR CONFIG SET, RESETSTAT and REWRITE are not supported through slotcache-proxy: \
+             they would change one shard server; run them on each server",
+        ),
+        _ => None,
+    }
+}
+
+/// COPY's `DB destination-db` option (after the two keys).
+fn has_db_option(args: &[Bytes]) -> bool {
+    args.iter()
+        .skip(3)
+        .any(|arg| arg.eq_ignore_ascii_case(b"db"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<Bytes> {
+        line.split(' ')
+            .map(|w| Bytes::from(w.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn commands_that_would_act_on_one_server_or_database_are_refused() {
+        for line in [
+            "SHUTDOWN",
+            "SHUTDOWN NOSAVE",
+            "SWAPDB 0 1",
+            "MOVE k 1",
+            "COPY a b DB 1",
+        ] {
+            let name = line
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            assert!(refusal(&name, &args(line)).is_some(), "{line}");
+        }
+        assert!(refusal("config", &args("CONFIG set maxmemory 1")).is_some());
+        assert!(refusal("config", &args("CONFIG GET maxmemory")).is_none());
+        assert!(refusal("copy", &args("COPY a b REPLACE")).is_none());
+        assert!(refusal("get", &args("GET k")).is_none());
+    }
+}
