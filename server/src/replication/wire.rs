@@ -192,10 +192,18 @@ impl EncodedEffects {
         put_bulk(out, digits.format(db).as_bytes());
         put_bulk(out, digits.format(self.effects).as_bytes());
         out.extend_from_slice(&self.body);
-        self.body.clear();
+        if self.body.capacity() > RETAINED_CAPACITY {
+            // One huge record (a big MSET) must not keep its room for the partition's life.
+            self.body = BytesMut::new();
+        } else {
+            self.body.clear();
+        }
         (self.effects, self.fields) = (0, 0);
     }
 }
+
+/// The most room a record's buffer keeps between records.
+const RETAINED_CAPACITY: usize = 1024 * 1024;
 
 fn put_bulk(out: &mut BytesMut, data: &[u8]) {
     let mut digits = itoa::Buffer::new();
@@ -293,6 +301,31 @@ mod tests {
         }));
         round_trip(Message::Ack { next: 6 });
         round_trip(Message::Refused("not leading".into()));
+    }
+
+    #[test]
+    fn a_huge_record_does_not_keep_its_room() {
+        let huge = Bytes::from(vec![b'x'; 2 * RETAINED_CAPACITY]);
+        let mut effects = EncodedEffects::default();
+        effects.push(&[
+            Bytes::from_static(b"SET"),
+            Bytes::from_static(b"k"),
+            huge.clone(),
+        ]);
+        let mut out = BytesMut::new();
+        effects.seal(&mut out, 4, 1, 0, 0);
+        assert!(effects.is_empty());
+        assert_eq!(effects.len(), 0);
+        assert!(effects.body.capacity() <= RETAINED_CAPACITY);
+        let fields = RequestParser::default()
+            .next_request(&mut out, &ParseLimits::default())
+            .expect("parses")
+            .expect("whole");
+        let Ok(Message::Record(record)) = Message::decode(fields) else {
+            panic!("not a record")
+        };
+        assert_eq!(record.offset, 4);
+        assert_eq!(record.effects[0][2], huge);
     }
 
     #[test]
