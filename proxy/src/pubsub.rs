@@ -357,13 +357,20 @@ impl Subscriptions {
     }
 }
 
-impl Drop for Subscriptions {
-    fn drop(&mut self) {
+impl Subscriptions {
+    /// Leaves every channel, pattern and shard channel (RESET, a client gone).
+    pub fn clear(&mut self) {
         for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
             for name in std::mem::take(self.list(kind)) {
                 self.proxy.pubsub.unsubscribe(&(kind, name), self.id);
             }
         }
+    }
+}
+
+impl Drop for Subscriptions {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 

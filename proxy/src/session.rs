@@ -245,7 +245,7 @@ impl Session {
     /// Requests that change the connection's state and must run in order with the rest.
     fn takes_own_turn(&self, name: &str) -> bool {
         match name {
-            "exec" => true,
+            "exec" | "reset" => true,
             "watch" | "unwatch" => self.transaction.is_none(),
             _ => self.transaction.is_none() && pubsub::is_subscription(name),
         }
@@ -254,6 +254,8 @@ impl Session {
     async fn own_turn(&mut self, name: &str, args: Vec<Bytes>) -> Bytes {
         match name {
             "exec" => self.exec().await,
+            "reset" if args.len() == 1 => self.reset(),
+            "reset" => error_reply("ERR wrong number of arguments for 'reset' command"),
             "watch" => self.watch(&args).await,
             "unwatch" => {
                 self.watch = None;
@@ -420,6 +422,18 @@ impl Session {
         let proxy = self.proxy.clone();
         let resp = self.resp;
         Pending::Forwarded(async move { send_routed(&proxy, resp, None, request, 1).await }.boxed())
+    }
+
+    /// RESET, answered here: it must reset this client's state, not that of the shared
+    /// backend connection it would reach (which other clients' replies rely on).
+    fn reset(&mut self) -> Bytes {
+        self.transaction = None;
+        self.watch = None;
+        self.subscriptions.clear();
+        self.resp = 2;
+        self.readonly = false;
+        self.name = Bytes::new();
+        Bytes::from_static(b"+RESET\r\n")
     }
 
     fn hello(&mut self, args: &[Bytes]) -> Pending {

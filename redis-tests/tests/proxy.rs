@@ -537,3 +537,45 @@ fn commands_acting_on_one_server_or_database_are_refused() {
     assert_eq!(call(&mut conn, "GET k"), Frame::bulk("v"));
     assert_eq!(call(&mut conn, "EXISTS k2"), Frame::Int(0));
 }
+
+/// RESET resets the client's own state at the proxy. Sent on, it reset a shared backend
+/// connection instead: other RESP3 clients then got RESP2 replies from that server.
+#[test]
+fn reset_resets_the_client_and_nothing_shared() {
+    let running = running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    let (mut conn, mut other) = (proxy.connect(), proxy.connect());
+    for client in [&mut conn, &mut other] {
+        assert!(matches!(call(client, "HELLO 3"), Frame::Map(_)));
+    }
+    let hashes: Vec<String> = (0..24).map(|i| format!("h{i}")).collect();
+    for hash in &hashes {
+        assert_eq!(call(&mut conn, &format!("HSET {hash} f v")), Frame::Int(1));
+    }
+    assert_eq!(
+        call(&mut conn, "CLIENT SETNAME me"),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(call(&mut conn, "MULTI"), Frame::Simple("OK".into()));
+    assert_eq!(call(&mut conn, "RESET"), Frame::Simple("RESET".into()));
+    assert_eq!(
+        call(&mut conn, "EXEC"),
+        Frame::Error("ERR EXEC without MULTI".into())
+    );
+    assert_eq!(call(&mut conn, "CLIENT GETNAME"), Frame::Null);
+    let pair = || vec![Frame::bulk("f"), Frame::bulk("v")];
+    for hash in &hashes {
+        let get_all = format!("HGETALL {hash}");
+        assert_eq!(
+            call(&mut conn, &get_all),
+            Frame::Array(pair()),
+            "RESP2 again"
+        );
+        assert_eq!(
+            call(&mut other, &get_all),
+            Frame::Map(vec![(Frame::bulk("f"), Frame::bulk("v"))]),
+            "the other client still speaks RESP3 with every server"
+        );
+    }
+    assert!(matches!(call(&mut conn, "RESET extra"), Frame::Error(_)));
+}
