@@ -30,6 +30,20 @@ pub fn refusal(name: &str, args: &[Bytes]) -> Option<&'static str> {
     }
 }
 
+/// The error for a command that may not be queued inside MULTI through the proxy. Outside a
+/// transaction the proxy answers these for the client's own connection; queued, they would
+/// run at EXEC on the backend connection the client shares with others (a CLIENT REPLY OFF,
+/// HELLO 3, SELECT or SUBSCRIBE there would change what every other client's replies are).
+/// Redis's own text for commands flagged `no-multi`.
+pub fn refusal_in_transaction(name: &str) -> Option<&'static str> {
+    let changes_connection = matches!(
+        name,
+        "hello" | "select" | "client" | "auth" | "readonly" | "readwrite" | "asking"
+    );
+    (changes_connection || crate::pubsub::is_subscription(name))
+        .then_some("ERR Command not allowed inside a transaction")
+}
+
 /// COPY's `DB destination-db` option (after the two keys).
 fn has_db_option(args: &[Bytes]) -> bool {
     args.iter()
@@ -67,5 +81,23 @@ mod tests {
         assert!(refusal("config", &args("CONFIG GET maxmemory")).is_none());
         assert!(refusal("copy", &args("COPY a b REPLACE")).is_none());
         assert!(refusal("get", &args("GET k")).is_none());
+    }
+
+    #[test]
+    fn connection_commands_are_not_queued() {
+        for name in [
+            "hello",
+            "select",
+            "client",
+            "auth",
+            "readonly",
+            "subscribe",
+            "ssubscribe",
+        ] {
+            assert!(refusal_in_transaction(name).is_some(), "{name}");
+        }
+        for name in ["ping", "echo", "get", "publish", "wait"] {
+            assert!(refusal_in_transaction(name).is_none(), "{name}");
+        }
     }
 }

@@ -246,7 +246,8 @@ impl Session {
     fn takes_own_turn(&self, name: &str) -> bool {
         match name {
             "exec" | "reset" => true,
-            "watch" | "unwatch" => self.transaction.is_none(),
+            // HELLO sets the protocol the requests before it must still be answered in.
+            "watch" | "unwatch" | "hello" => self.transaction.is_none(),
             _ => self.transaction.is_none() && pubsub::is_subscription(name),
         }
     }
@@ -257,6 +258,7 @@ impl Session {
             "reset" if args.len() == 1 => self.reset(),
             "reset" => error_reply("ERR wrong number of arguments for 'reset' command"),
             "watch" => self.watch(&args).await,
+            "hello" => self.hello(&args),
             "unwatch" => {
                 self.watch = None;
                 self.reply_bytes(|out| out.ok())
@@ -266,6 +268,11 @@ impl Session {
     }
 
     fn handle(&mut self, name: &str, args: Vec<Bytes>) -> Pending {
+        // As Redis does, QUIT closes the connection even inside MULTI.
+        if name == "quit" {
+            self.quit = true;
+            return self.reply(|out| out.ok());
+        }
         if self.transaction.is_some() {
             return self.queue(name, args);
         }
@@ -287,11 +294,6 @@ impl Session {
                 None => out.simple("PONG"),
             }),
             "echo" if args.len() == 2 => self.reply(|out| out.bulk(&args[1])),
-            "quit" => {
-                self.quit = true;
-                self.reply(|out| out.ok())
-            }
-            "hello" => self.hello(&args),
             "select" if args.len() == 2 => self.reply(|out| {
                 if &args[1][..] == b"0" {
                     out.ok()
@@ -436,7 +438,7 @@ impl Session {
         Bytes::from_static(b"+RESET\r\n")
     }
 
-    fn hello(&mut self, args: &[Bytes]) -> Pending {
+    fn hello(&mut self, args: &[Bytes]) -> Bytes {
         if let Some(version) = args.get(1) {
             match std::str::from_utf8(version)
                 .ok()
@@ -444,9 +446,9 @@ impl Session {
             {
                 Some(2) => self.resp = 2,
                 Some(3) => self.resp = 3,
-                Some(_) => return Pending::error("NOPROTO unsupported protocol version"),
+                Some(_) => return error_reply("NOPROTO unsupported protocol version"),
                 None => {
-                    return Pending::error("ERR Protocol version is not an integer or out of range")
+                    return error_reply("ERR Protocol version is not an integer or out of range")
                 }
             }
         }
@@ -460,7 +462,7 @@ impl Session {
                 }
                 "auth" if i + 2 < args.len() => i += 3,
                 _ => {
-                    return Pending::error(&format!(
+                    return error_reply(&format!(
                         "ERR Syntax error in HELLO option '{}'",
                         String::from_utf8_lossy(&args[i])
                     ))
@@ -468,7 +470,7 @@ impl Session {
             }
         }
         let id = self.id;
-        self.reply(|out| hello_reply(out, id, "cluster"))
+        self.reply_bytes(|out| hello_reply(out, id, "cluster"))
     }
 
     fn client_command(&mut self, args: &[Bytes]) -> Pending {

@@ -84,7 +84,9 @@ impl Session {
         let Some(transaction) = self.transaction.as_mut() else {
             return Pending::error("ERR EXEC without MULTI");
         };
-        if let Some(refusal) = crate::refusals::refusal(name, &args) {
+        let refused = crate::refusals::refusal(name, &args)
+            .or_else(|| crate::refusals::refusal_in_transaction(name));
+        if let Some(refusal) = refused {
             transaction.failed = true;
             return Pending::error(refusal);
         }

@@ -579,3 +579,61 @@ fn reset_resets_the_client_and_nothing_shared() {
     }
     assert!(matches!(call(&mut conn, "RESET extra"), Frame::Error(_)));
 }
+
+/// Commands that set a connection's own state are the proxy's to answer. Queued inside MULTI
+/// they reached the backend connection the client shares with others at EXEC: a CLIENT REPLY
+/// OFF there left every other client of that lane without its replies.
+#[test]
+fn connection_commands_never_reach_a_shared_backend_connection() {
+    let running = running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    let (mut conn, mut other) = (proxy.connect(), proxy.connect());
+    let hashes: Vec<String> = (0..24).map(|i| format!("h{i}")).collect();
+    for hash in &hashes {
+        assert_eq!(call(&mut other, &format!("HSET {hash} f v")), Frame::Int(1));
+    }
+    let refused = Frame::Error("ERR Command not allowed inside a transaction".into());
+    for command in [
+        "CLIENT REPLY OFF",
+        "HELLO 3",
+        "SELECT 1",
+        "READONLY",
+        "SUBSCRIBE channel",
+    ] {
+        assert_eq!(call(&mut conn, "MULTI"), Frame::Simple("OK".into()));
+        assert_eq!(call(&mut conn, command), refused, "{command}");
+        assert_eq!(call(&mut conn, "PING"), Frame::Simple("QUEUED".into()));
+        assert!(
+            matches!(call(&mut conn, "EXEC"), Frame::Error(e) if e.starts_with("EXECABORT")),
+            "{command}"
+        );
+    }
+    // Every lane still answers every client, in its own protocol and database.
+    for hash in &hashes {
+        let get_all = format!("HGETALL {hash}");
+        let pair = Frame::Array(vec![Frame::bulk("f"), Frame::bulk("v")]);
+        assert_eq!(call(&mut other, &get_all), pair);
+        assert_eq!(call(&mut conn, &get_all), pair);
+    }
+    // HELLO in a pipeline: the requests before it are answered in the protocol they were
+    // sent in, the requests after it in the new one.
+    let mut pipeline = Vec::new();
+    for line in ["HGETALL h1", "HELLO 3", "HGETALL h2"] {
+        let args: Vec<Vec<u8>> = line.split(' ').map(|w| w.as_bytes().to_vec()).collect();
+        pipeline.extend(redis_tests::encode(&args));
+    }
+    conn.send_raw(&pipeline);
+    assert_eq!(
+        conn.read(),
+        Frame::Array(vec![Frame::bulk("f"), Frame::bulk("v")])
+    );
+    assert!(matches!(conn.read(), Frame::Map(_)));
+    assert_eq!(
+        conn.read(),
+        Frame::Map(vec![(Frame::bulk("f"), Frame::bulk("v"))])
+    );
+    // QUIT inside MULTI closes the connection at once, as Redis does.
+    assert_eq!(call(&mut conn, "MULTI"), Frame::Simple("OK".into()));
+    assert_eq!(call(&mut conn, "QUIT"), Frame::Simple("OK".into()));
+    assert_eq!(conn.try_read_reply(&["PING"]), None);
+}
