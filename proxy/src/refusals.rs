@@ -1,7 +1,6 @@
-//! Commands the proxy answers with an error instead of sending them on. A shard server would
-//! run them on one partition's copy, or on the whole server, where the client means the
-//! cluster: Redis Cluster refuses the database moves, and stopping or reconfiguring whichever
-//! server a lane happens to reach is never what a client of the proxy wants.
+//! Commands the proxy answers with an error instead of sending them on: stopping or
+//! reconfiguring whichever server a lane happens to reach is never what a client of the proxy
+//! wants. (The database moves Redis Cluster refuses, shard servers refuse themselves.)
 
 use bytes::Bytes;
 
@@ -12,12 +11,6 @@ pub fn refusal(name: &str, args: &[Bytes]) -> Option<&'static str> {
             .is_some_and(|s| s.eq_ignore_ascii_case(word.as_bytes()))
     };
     match name {
-        // Redis Cluster's own replies.
-        "move" => Some("ERR MOVE is not allowed in cluster mode"),
-        "swapdb" => Some("ERR SWAPDB is not allowed in cluster mode"),
-        "copy" if has_db_option(args) => {
-            Some("ERR Copying to another database is not allowed in cluster mode")
-        }
         "shutdown" => Some(
             "ERR SHUTDOWN is not supported through slotcache-proxy: stop shard servers \
              themselves (slotcache node drain moves their partitions first)",
@@ -44,13 +37,6 @@ pub fn refusal_in_transaction(name: &str) -> Option<&'static str> {
         .then_some("ERR Command not allowed inside a transaction")
 }
 
-/// COPY's `DB destination-db` option (after the two keys).
-fn has_db_option(args: &[Bytes]) -> bool {
-    args.iter()
-        .skip(3)
-        .any(|arg| arg.eq_ignore_ascii_case(b"db"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,13 +49,7 @@ mod tests {
 
     #[test]
     fn commands_that_would_act_on_one_server_or_database_are_refused() {
-        for line in [
-            "SHUTDOWN",
-            "SHUTDOWN NOSAVE",
-            "SWAPDB 0 1",
-            "MOVE k 1",
-            "COPY a b DB 1",
-        ] {
+        for line in ["SHUTDOWN", "SHUTDOWN NOSAVE"] {
             let name = line
                 .split(' ')
                 .next()
@@ -79,7 +59,6 @@ mod tests {
         }
         assert!(refusal("config", &args("CONFIG set maxmemory 1")).is_some());
         assert!(refusal("config", &args("CONFIG GET maxmemory")).is_none());
-        assert!(refusal("copy", &args("COPY a b REPLACE")).is_none());
         assert!(refusal("get", &args("GET k")).is_none());
     }
 

@@ -488,7 +488,9 @@ fn whole_cluster_commands() {
 }
 
 /// Commands that a shard server would run on one partition's database or on itself, where the
-/// client means the cluster, are refused by the proxy: SHUTDOWN once stopped a shard server.
+/// client means the cluster, are refused: SHUTDOWN once stopped a shard server. The database
+/// moves are refused by the shard servers, as Redis Cluster nodes refuse them, so scripts and
+/// transactions meet the same errors as in Redis Cluster.
 #[test]
 fn commands_acting_on_one_server_or_database_are_refused() {
     let mut running = running_cluster();
@@ -508,7 +510,7 @@ fn commands_acting_on_one_server_or_database_are_refused() {
         "ERR SWAPDB is not allowed in cluster mode"
     );
     assert_eq!(
-        refused(&mut conn, "COPY k k2 DB 1"),
+        refused(&mut conn, "COPY k {k}2 DB 1"),
         "ERR Copying to another database is not allowed in cluster mode"
     );
     for line in ["SHUTDOWN", "SHUTDOWN NOSAVE", "CONFIG SET maxmemory 1mb"] {
@@ -518,10 +520,26 @@ fn commands_acting_on_one_server_or_database_are_refused() {
             "{line}: {text}"
         );
     }
-    // Inside a transaction the refusal fails it, as a command Redis refuses at queueing.
+    // Inside a transaction the proxy's refusal fails it, as a command Redis refuses at
+    // queueing; a database move is queued, and fails when run, as in Redis Cluster.
     assert_eq!(call(&mut conn, "MULTI"), Frame::Simple("OK".into()));
-    refused(&mut conn, "SWAPDB 0 1");
+    refused(&mut conn, "CONFIG SET maxmemory 1mb");
     assert!(matches!(call(&mut conn, "EXEC"), Frame::Error(text) if text.starts_with("EXECABORT")));
+    assert_eq!(call(&mut conn, "MULTI"), Frame::Simple("OK".into()));
+    assert_eq!(call(&mut conn, "MOVE k 1"), Frame::Simple("QUEUED".into()));
+    assert_eq!(
+        call(&mut conn, "EXEC"),
+        Frame::Array(vec![Frame::Error(
+            "ERR MOVE is not allowed in cluster mode".into()
+        )])
+    );
+    let script = conn.call(&["EVAL", "return redis.call('select', '1')", "0"]);
+    assert!(
+        matches!(&script, Frame::Error(text) if text.starts_with("ERR SELECT is not allowed in cluster mode")),
+        "{script:?}"
+    );
+    let script = conn.call(&["EVAL", "return redis.call('select', '0')", "0"]);
+    assert_eq!(script, Frame::Simple("OK".into()));
     assert!(matches!(
         call(&mut conn, "CONFIG GET maxmemory"),
         Frame::Array(_)
@@ -535,7 +553,7 @@ fn commands_acting_on_one_server_or_database_are_refused() {
         );
     }
     assert_eq!(call(&mut conn, "GET k"), Frame::bulk("v"));
-    assert_eq!(call(&mut conn, "EXISTS k2"), Frame::Int(0));
+    assert_eq!(call(&mut conn, "EXISTS {k}2"), Frame::Int(0));
 }
 
 /// RESET resets the client's own state at the proxy. Sent on, it reset a shared backend

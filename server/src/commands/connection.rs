@@ -165,7 +165,19 @@ pub fn db_index(ctx: &Ctx, arg: &[u8], not_int: CmdError) -> Result<usize, CmdEr
     Ok(index as usize)
 }
 
+/// A Redis Cluster node has database 0 only: what would reach another is refused with
+/// `error`, as Redis Cluster refuses it.
+pub fn only_db_zero_in_cluster(ctx: &Ctx, error: &str) -> CmdResult {
+    match ctx.server.routes.get() {
+        Some(_) => Err(CmdError::err(error)),
+        None => Ok(()),
+    }
+}
+
 fn select(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if int_arg(&args[1]).map_err(|_| CmdError::NotInteger)? != 0 {
+        only_db_zero_in_cluster(ctx, "SELECT is not allowed in cluster mode")?;
+    }
     let index = db_index(ctx, &args[1], CmdError::NotInteger)?;
     ctx.client.select(index);
     ctx.out.ok();
@@ -173,6 +185,7 @@ fn select(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    only_db_zero_in_cluster(ctx, "SWAPDB is not allowed in cluster mode")?;
     let a = db_index(ctx, &args[1], CmdError::err("invalid first DB index"))?;
     let b = db_index(ctx, &args[2], CmdError::err("invalid second DB index"))?;
     ctx.ks.swap_dbs(a, b);

@@ -1,7 +1,7 @@
 //! Generic key commands: existence, deletion, expiry, renaming, copying, iteration, OBJECT,
 //! DUMP and RESTORE.
 
-use super::connection::{db_index, help_reply};
+use super::connection::{db_index, help_reply, only_db_zero_in_cluster};
 use super::{
     int_arg, is, ks, read_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find,
 };
@@ -291,6 +291,12 @@ fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
             return Err(CmdError::Syntax);
         }
     }
+    if target_db != 0 || ctx.client.db != 0 {
+        only_db_zero_in_cluster(
+            ctx,
+            "Copying to another database is not allowed in cluster mode",
+        )?;
+    }
     let (src, dst) = (&args[1], &args[2]);
     if target_db == ctx.client.db && src == dst {
         return Err(CmdError::err("source and destination objects are the same"));
@@ -317,6 +323,7 @@ fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn move_(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    only_db_zero_in_cluster(ctx, "MOVE is not allowed in cluster mode")?;
     let target_db = db_index(ctx, &args[2], CmdError::NotInteger)?;
     let source_db = ctx.client.db;
     if target_db == source_db {
