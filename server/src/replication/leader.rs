@@ -118,6 +118,15 @@ struct Capture {
     from: u64,
 }
 
+/// A follower's stream being served: the log keeps records while it lasts.
+struct Served(SharedKeyspace);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.0.lock().log.detach_stream();
+    }
+}
+
 impl Drop for Capture {
     fn drop(&mut self) {
         let mut ks = self.keyspace.lock();
@@ -161,7 +170,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
             Err(format!("no longer leading partition {pid}"))
         }
     };
-    let (start, mut position, head) = match started {
+    let (start, mut position, head, _served) = match started {
         Ok(started) => started,
         Err(why) => {
             writer.write_all(&Message::Refused(why).encode()).await?;
@@ -236,7 +245,8 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
 
 /// How a follower at `next` (last record of `last_epoch`) starts: from where it is, or from a
 /// snapshot; with the offset its stream goes on from and a subscription to the log's head.
-/// Refused while another follower's snapshot is being taken: the follower asks again.
+/// Refused while another follower's snapshot is being taken: the follower asks again. The
+/// stream is counted as served (records are kept for it) from the same lock hold.
 fn start_for(
     keyspace: &SharedKeyspace,
     ks: &mut Keyspace,
@@ -244,7 +254,7 @@ fn start_for(
     last_epoch: u64,
     pid: u32,
     node: &str,
-) -> Result<(Start, u64, Arc<Head>), String> {
+) -> Result<(Start, u64, Arc<Head>, Served), String> {
     let start = match ks.log.can_continue(next, last_epoch) {
         Ok(()) => Start::Continue,
         Err(why) => {
@@ -271,7 +281,8 @@ fn start_for(
         Start::Continue => next,
         Start::Full { .. } => ks.log.next_offset(),
     };
-    Ok((start, position, ks.log.head()))
+    ks.log.attach_stream();
+    Ok((start, position, ks.log.head(), Served(keyspace.clone())))
 }
 
 /// What sending a snapshot took.

@@ -210,14 +210,8 @@ impl Replication {
             .is_some_and(|r| r.leader.as_deref() == Some(me));
         if let (Some(keyspace), Some(record)) = (server.engine.get(pid), record.as_ref()) {
             let mut ks = keyspace.lock();
-            // As Redis keeps no backlog without replicas: an unreplicated partition's records
-            // would only fill memory (and, under load, fault fresh pages in for nothing).
-            let backlog = if record.replicas.len() > 1 {
-                self.backlog
-            } else {
-                0
-            };
-            ks.log.set_backlog_limit(backlog);
+            ks.log.set_backlog_limit(self.backlog);
+            ks.log.set_replicated(record.replicas.len() > 1);
             let role = if leads {
                 log::Role::Leader
             } else {
