@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod cluster_view;
 pub mod cluster_wide;
+pub mod command_table;
 pub mod fanout;
 pub mod frame;
 pub mod pubsub;

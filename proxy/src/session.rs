@@ -312,7 +312,11 @@ impl Session {
             "cluster" => cluster_view::answer(self, &args),
             "client" => self.client_command(&args),
             "info" => self.reply(|out| out.bulk(self.proxy.info().as_bytes())),
-            "command" => self.any_leader(encode(&args)),
+            "command" => self.reply(|out| {
+                if let Err(error) = crate::command_table::catalog().answer(out, &args) {
+                    out.error(&error.to_string());
+                }
+            }),
             "multi" => self.multi(&args),
             "discard" => self.discard(),
             "scan" | "keys" | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script"

@@ -114,7 +114,9 @@ impl RouteTable {
                 leaderless.push(item);
                 continue;
             };
-            match groups.iter_mut().find(|(group, _)| group == addr) {
+            // Addresses are shared, so a pointer comparison usually settles it.
+            let same = |group: &Arc<str>| Arc::ptr_eq(group, addr) || group == addr;
+            match groups.iter_mut().find(|(group, _)| same(group)) {
                 Some((_, members)) => members.push(item),
                 None => groups.push((addr.clone(), vec![item])),
             }

@@ -655,3 +655,60 @@ fn connection_commands_never_reach_a_shared_backend_connection() {
     assert_eq!(call(&mut conn, "QUIT"), Frame::Simple("OK".into()));
     assert_eq!(conn.try_read_reply(&["PING"]), None);
 }
+
+/// COMMAND through the proxy describes what the proxy serves: its CLUSTER emulation and
+/// ASKING, only the CLIENT subcommands it answers, none of the commands it refuses; what it
+/// forwards is described as the shard servers describe it.
+#[test]
+fn command_describes_what_the_proxy_serves() {
+    let running = running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    let mut conn = proxy.connect();
+    let names = bulks(call(&mut conn, "COMMAND LIST"));
+    for served in [
+        "get",
+        "asking",
+        "cluster|slots",
+        "cluster|shards",
+        "client|setname",
+    ] {
+        assert!(names.iter().any(|n| n == served), "{served} missing");
+    }
+    for refused in [
+        "shutdown",
+        "client|list",
+        "client|kill",
+        "config|set",
+        "cluster|digest",
+    ] {
+        assert!(!names.iter().any(|n| n == refused), "{refused} listed");
+    }
+    let Frame::Array(all) = call(&mut conn, "COMMAND") else {
+        panic!("COMMAND is an array");
+    };
+    let count = call(&mut conn, "COMMAND COUNT").as_int();
+    assert_eq!(count, Some(all.len() as i64));
+    assert_eq!(all.len(), names.iter().filter(|n| !n.contains('|')).count());
+    let info = call(&mut conn, "COMMAND INFO shutdown cluster|slots get");
+    let Frame::Array(entries) = info else {
+        panic!("COMMAND INFO is an array: {info:?}");
+    };
+    assert_eq!(entries[0], Frame::NullArray);
+    let name_of = |entry: &Frame| match entry {
+        Frame::Array(fields) => fields[0].clone(),
+        other => panic!("not an entry: {other:?}"),
+    };
+    assert_eq!(name_of(&entries[1]), Frame::bulk("cluster|slots"));
+    // The entry of a forwarded command is the shard servers' own.
+    let direct = running.servers[0]
+        .connect()
+        .call(&["COMMAND", "INFO", "get"]);
+    assert_eq!(Frame::Array(vec![entries[2].clone()]), direct);
+    assert_eq!(
+        call(&mut conn, "COMMAND GETKEYS SET a b"),
+        Frame::Array(vec![Frame::bulk("a")])
+    );
+    assert!(
+        matches!(call(&mut conn, "COMMAND NOPE"), Frame::Error(e) if e.contains("COMMAND HELP"))
+    );
+}

@@ -159,25 +159,51 @@ const fn sub(
     }
 }
 
+/// The CLUSTER subcommands a proxy serves as a shard server does.
+pub const COUNTKEYSINSLOT: CommandSpec = sub(
+    "cluster|countkeysinslot",
+    3,
+    "",
+    "Returns the number of keys in a hash slot",
+    "3.0.0",
+    "O(N) where N is the number of keys in the partition",
+    countkeysinslot,
+);
+pub const GETKEYSINSLOT: CommandSpec = sub(
+    "cluster|getkeysinslot",
+    4,
+    "nondeterministic_output",
+    "Returns the key names in a hash slot",
+    "3.0.0",
+    "O(N) where N is the number of keys in the partition",
+    getkeysinslot,
+);
+pub const KEYSLOT: CommandSpec = sub(
+    "cluster|keyslot",
+    3,
+    "",
+    "Returns the hash slot of the specified key",
+    "3.0.0",
+    "O(N) where N is the number of bytes in the key",
+    keyslot,
+);
+
+/// CLUSTER without its subcommands: a proxy serves others.
+pub const CONTAINER: CommandSpec = CommandSpec {
+    name: "cluster",
+    arity: -2,
+    acl: "@slow",
+    summary: "A container for Redis Cluster commands",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "Depends on subcommand.",
+    ..CommandSpec::DEFAULT
+};
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
-        name: "cluster",
-        arity: -2,
-        acl: "@slow",
-        summary: "A container for Redis Cluster commands",
-        since: "3.0.0",
-        group: "cluster",
-        complexity: "Depends on subcommand.",
         subcommands: &[
-            sub(
-                "cluster|countkeysinslot",
-                3,
-                "",
-                "Returns the number of keys in a hash slot",
-                "3.0.0",
-                "O(N) where N is the number of keys in the partition",
-                countkeysinslot,
-            ),
+            COUNTKEYSINSLOT,
             sub(
                 "cluster|digest",
                 3,
@@ -187,24 +213,8 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "O(N) where N is the number of keys in the partition",
                 digest,
             ),
-            sub(
-                "cluster|getkeysinslot",
-                4,
-                "nondeterministic_output",
-                "Returns the key names in a hash slot",
-                "3.0.0",
-                "O(N) where N is the number of keys in the partition",
-                getkeysinslot,
-            ),
-            sub(
-                "cluster|keyslot",
-                3,
-                "",
-                "Returns the hash slot for a key",
-                "3.0.0",
-                "O(N) where N is the number of bytes in the key",
-                keyslot,
-            ),
+            GETKEYSINSLOT,
+            KEYSLOT,
             sub(
                 "cluster|partition",
                 3,
@@ -215,7 +225,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 partition,
             ),
         ],
-        ..CommandSpec::DEFAULT
+        ..CONTAINER
     },
     CommandSpec {
         name: "readonly",

@@ -428,16 +428,21 @@ fn client_reply(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 /// Writes a HELP reply: a title line, then the lines given.
 pub fn help_reply(ctx: &mut Ctx, command: &str, lines: &[&str]) -> CmdResult {
-    ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!(
+    write_help(ctx.out, command, lines);
+    Ok(())
+}
+
+/// A container command's HELP text, as Redis words it.
+pub fn write_help(out: &mut Reply, command: &str, lines: &[&str]) {
+    out.array(lines.len() + 3);
+    out.simple(&format!(
         "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     ));
     for line in lines {
-        ctx.out.simple(line);
+        out.simple(line);
     }
-    ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
-    Ok(())
+    out.simple("HELP");
+    out.simple("    Print this help.");
 }
 
 fn client_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

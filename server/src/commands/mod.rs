@@ -3,6 +3,7 @@
 //! alone drives lookup, arity errors, key extraction and the `COMMAND` replies.
 
 pub mod bits;
+pub mod catalog;
 pub mod cluster;
 pub mod connection;
 pub mod hashes;

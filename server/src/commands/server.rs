@@ -1,13 +1,13 @@
 //! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, CONFIG and COMMAND.
 
+use super::catalog::Catalog;
 use super::connection::{help_reply, REDIS_VERSION};
-use super::{arity_error, is, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find, Table};
+use super::{arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Table};
 use crate::config::PARAMS;
 use crate::engine::evict::Policy;
 use crate::engine::Db;
 use crate::glob;
 use crate::memory::{human, peak_memory, rss_bytes, used_memory};
-use crate::resp::Reply;
 use crate::state::now_us;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -384,253 +384,36 @@ fn config_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 fn command(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    let table = Table::get();
-    ctx.out.array(table.top_level.len());
-    for spec in &table.top_level {
-        write_command_info(ctx.out, spec);
-    }
+    Catalog::server().command(ctx.out);
     Ok(())
 }
 
-/// A set of words: flags and categories are status replies, tips are bulk strings.
-fn write_words(out: &mut Reply, words: &str, as_bulk: bool) {
-    let items: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
-    out.set(items.len());
-    for item in items {
-        if as_bulk {
-            out.bulk(item.as_bytes());
-        } else {
-            out.simple(item);
-        }
-    }
-}
-
-fn write_key_spec(out: &mut Reply, spec: &super::KeySpec) {
-    let noted = !spec.notes.is_empty();
-    out.map(3 + noted as usize);
-    if noted {
-        out.bulk(b"notes");
-        out.bulk(spec.notes.as_bytes());
-    }
-    out.bulk(b"flags");
-    write_words(out, spec.flags, false);
-    out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
-    match spec.begin {
-        Begin::Index(index) => {
-            out.bulk(b"index");
-            out.bulk(b"spec");
-            out.map(1);
-            out.bulk(b"index");
-            out.int(index);
-        }
-        Begin::Keyword(keyword, startfrom) => {
-            out.bulk(b"keyword");
-            out.bulk(b"spec");
-            out.map(2);
-            out.bulk(b"keyword");
-            out.bulk(keyword.as_bytes());
-            out.bulk(b"startfrom");
-            out.int(startfrom);
-        }
-        Begin::Unknown => {
-            out.bulk(b"unknown");
-            out.bulk(b"spec");
-            out.map(0);
-        }
-    }
-    out.bulk(b"find_keys");
-    out.map(2);
-    out.bulk(b"type");
-    match spec.find {
-        Find::Range(lastkey, keystep, limit) => {
-            out.bulk(b"range");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"lastkey");
-            out.int(lastkey);
-            out.bulk(b"keystep");
-            out.int(keystep);
-            out.bulk(b"limit");
-            out.int(limit);
-        }
-        Find::Keynum(keynumidx, firstkey, keystep) => {
-            out.bulk(b"keynum");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"keynumidx");
-            out.int(keynumidx);
-            out.bulk(b"firstkey");
-            out.int(firstkey);
-            out.bulk(b"keystep");
-            out.int(keystep);
-        }
-        Find::Unknown => {
-            out.bulk(b"unknown");
-            out.bulk(b"spec");
-            out.map(0);
-        }
-    }
-}
-
-/// One COMMAND INFO entry, shaped exactly as Redis 7.0's.
-fn write_command_info(out: &mut Reply, spec: &CommandSpec) {
-    out.array(10);
-    out.bulk(spec.name.as_bytes());
-    out.int(spec.arity);
-    write_words(out, spec.flags, false);
-    out.int(spec.keys.0);
-    out.int(spec.keys.1);
-    out.int(spec.keys.2);
-    write_words(out, spec.acl, false);
-    write_words(out, spec.tips, true);
-    out.set(spec.key_specs.len());
-    for key_spec in spec.key_specs {
-        write_key_spec(out, key_spec);
-    }
-    out.set(spec.subcommands.len());
-    for sub in spec.subcommands {
-        write_command_info(out, sub);
-    }
-}
-
-fn write_command_docs(out: &mut Reply, spec: &CommandSpec) {
-    let mut fields: Vec<(&str, &str)> = vec![
-        ("summary", spec.summary),
-        ("since", spec.since),
-        ("group", spec.group),
-    ];
-    if !spec.complexity.is_empty() {
-        fields.push(("complexity", spec.complexity));
-    }
-    let has_subs = !spec.subcommands.is_empty();
-    out.map(fields.len() + has_subs as usize);
-    for (name, value) in fields {
-        out.bulk(name.as_bytes());
-        out.bulk(value.as_bytes());
-    }
-    if has_subs {
-        out.bulk(b"subcommands");
-        out.map(spec.subcommands.len());
-        for sub in spec.subcommands {
-            out.bulk(sub.name.as_bytes());
-            write_command_docs(out, sub);
-        }
-    }
-}
-
 fn command_count(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    ctx.out.int(Table::get().top_level.len() as i64);
+    Catalog::server().count(ctx.out);
     Ok(())
 }
 
 fn command_info(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let table = Table::get();
-    if args.len() == 2 {
-        return command(ctx, args);
-    }
-    ctx.out.array(args.len() - 2);
-    for name in &args[2..] {
-        match table.lookup(name) {
-            Some(found) => write_command_info(ctx.out, found.spec),
-            None => ctx.out.null_array(),
-        }
-    }
+    Catalog::server().info(ctx.out, &args[2..]);
     Ok(())
 }
 
 fn command_docs(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let table = Table::get();
-    let specs: Vec<&CommandSpec> = if args.len() == 2 {
-        table.top_level.clone()
-    } else {
-        args[2..]
-            .iter()
-            .filter_map(|name| table.lookup(name).map(|r| r.spec))
-            .collect()
-    };
-    ctx.out.map(specs.len());
-    for spec in specs {
-        ctx.out.bulk(spec.name.as_bytes());
-        write_command_docs(ctx.out, spec);
-    }
+    Catalog::server().docs(ctx.out, &args[2..]);
     Ok(())
 }
 
 fn command_getkeys(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let call = &args[2..];
-    let table = Table::get();
-    let Ok(found) = table.resolve(call) else {
-        return Err(CmdError::err("Invalid command specified"));
-    };
-    if !found.spec.arity_ok(call.len()) {
-        return Err(CmdError::err(
-            "Invalid number of arguments specified for command",
-        ));
-    }
-    let positions = found.spec.key_positions(call);
-    if positions.is_empty() {
-        return Err(CmdError::err("The command has no key arguments"));
-    }
-    ctx.out.array(positions.len());
-    for i in positions {
-        ctx.out.bulk(&call[i]);
-    }
-    Ok(())
+    Catalog::server().getkeys(ctx.out, &args[2..])
 }
 
 fn command_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let table = Table::get();
-    let filter = match args.len() {
-        2 => None,
-        5 if is(&args[2], "filterby") => Some((args[3].clone(), args[4].clone())),
-        _ => return Err(CmdError::Syntax),
-    };
-    let names: Vec<&str> = table
-        .all
-        .iter()
-        .filter(|spec| match &filter {
-            None => true,
-            Some((kind, value)) if is(kind, "pattern") => {
-                glob::matches(value, spec.name.as_bytes(), true)
-            }
-            Some((kind, value)) if is(kind, "aclcat") => spec.acl.split(' ').any(|cat| {
-                cat.trim_start_matches('@')
-                    .eq_ignore_ascii_case(&String::from_utf8_lossy(value))
-            }),
-            Some(_) => false,
-        })
-        .map(|spec| spec.name)
-        .collect();
-    if let Some((kind, _)) = &filter {
-        if !is(kind, "pattern") && !is(kind, "aclcat") && !is(kind, "module") {
-            return Err(CmdError::Syntax);
-        }
-    }
-    ctx.out.bulks(names.into_iter());
-    Ok(())
+    Catalog::server().list(ctx.out, &args[2..])
 }
 
 fn command_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    help_reply(
-        ctx,
-        "COMMAND",
-        &[
-            "(no subcommand)",
-            "    Return details about all Redis commands.",
-            "COUNT",
-            "    Return the total number of commands in this Redis server.",
-            "LIST",
-            "    Return a list of all commands in this Redis server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple Redis commands.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple Redis commands.",
-            "GETKEYS <full-command>",
-            "    Return the keys from a full Redis command.",
-        ],
-    )
+    Catalog::help(ctx.out);
+    Ok(())
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: there is nothing to save, so the process

@@ -1,0 +1,113 @@
+//! COMMAND through the proxy: the shard servers' table as the proxy serves it. CLUSTER is the
+//! proxy's emulation of Redis Cluster, ASKING is answered here, only the CLIENT subcommands
+//! the proxy answers are listed, and the commands it refuses are not.
+
+use crate::refusals::refusal;
+use bytes::Bytes;
+use slotcache_server::commands::catalog::Catalog;
+use slotcache_server::commands::cluster::{CONTAINER, COUNTKEYSINSLOT, GETKEYSINSLOT, KEYSLOT};
+use slotcache_server::commands::{CommandSpec, Table};
+use std::sync::OnceLock;
+
+/// A CLUSTER subcommand the proxy answers from its view of the cluster.
+const fn view(name: &'static str, tips: &'static str, summary: &'static str) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: 2,
+        flags: "stale",
+        acl: "@slow",
+        tips,
+        summary,
+        since: "3.0.0",
+        group: "cluster",
+        complexity: "O(N) where N is the total number of Cluster nodes",
+        ..CommandSpec::DEFAULT
+    }
+}
+
+static CLUSTER: CommandSpec = CommandSpec {
+    subcommands: &[
+        COUNTKEYSINSLOT,
+        GETKEYSINSLOT,
+        CommandSpec {
+            complexity: "O(1)",
+            ..view(
+                "cluster|info",
+                "nondeterministic_output",
+                "Provides info about Redis Cluster node state",
+            )
+        },
+        KEYSLOT,
+        CommandSpec {
+            complexity: "O(1)",
+            ..view("cluster|myid", "", "Return the node id")
+        },
+        view(
+            "cluster|nodes",
+            "nondeterministic_output",
+            "Get Cluster config for the node",
+        ),
+        CommandSpec {
+            since: "7.0.0",
+            ..view(
+                "cluster|shards",
+                "nondeterministic_output",
+                "Get array of cluster slots to node mappings",
+            )
+        },
+        view(
+            "cluster|slots",
+            "nondeterministic_output",
+            "Get array of Cluster slot to node mappings",
+        ),
+    ],
+    ..CONTAINER
+};
+
+static ASKING: CommandSpec = CommandSpec {
+    name: "asking",
+    arity: 1,
+    flags: "fast",
+    acl: "@fast @connection",
+    summary: "Sent by cluster clients after an -ASK redirect",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(1)",
+    ..CommandSpec::DEFAULT
+};
+
+/// The CLIENT subcommands [`crate::session::Session`] answers.
+const CLIENT_SUBCOMMANDS: &[&str] = &[
+    "client|id",
+    "client|setname",
+    "client|getname",
+    "client|setinfo",
+];
+
+/// Whether the proxy serves a command, by its name or `container|sub` name.
+fn serves(name: &str) -> bool {
+    let container = name.split('|').next().unwrap_or_default();
+    if container == "client" && name != container {
+        return CLIENT_SUBCOMMANDS.contains(&name);
+    }
+    let words: Vec<Bytes> = name
+        .split('|')
+        .map(|word| Bytes::copy_from_slice(word.as_bytes()))
+        .collect();
+    refusal(container, &words).is_none()
+}
+
+/// What COMMAND answers through the proxy.
+pub fn catalog() -> &'static Catalog {
+    static PROXY: OnceLock<Catalog> = OnceLock::new();
+    PROXY.get_or_init(|| {
+        let top_level = Table::get()
+            .top_level
+            .iter()
+            .copied()
+            .filter(|spec| spec.name != "cluster" && serves(spec.name))
+            .chain([&CLUSTER, &ASKING])
+            .collect();
+        Catalog::new(top_level, serves)
+    })
+}
