@@ -320,7 +320,7 @@ async fn send_snapshot(
                 .capture_step(capture.id, SNAPSHOT_STEP)
                 .ok_or(StreamError::Closed)?;
             sent.longest_hold = sent.longest_hold.max(holding.elapsed());
-            let since = step.complete.then(|| ks.log.since(*position));
+            let since = step.complete.then(|| ks.log.take_since(*position));
             (step, since)
         };
         sent.steps += 1;
@@ -374,11 +374,11 @@ async fn stream_records(
 ) -> Result<(), StreamError> {
     loop {
         let records = {
-            let ks = keyspace.lock();
+            let mut ks = keyspace.lock();
             if ks.log.role() != Role::Leader || ks.log.epoch() != epoch {
                 return Ok(());
             }
-            ks.log.since(*position)
+            ks.log.take_since(*position)
         };
         let mut out = BytesMut::new();
         encode_records(&records, position, &mut out)?;

@@ -113,6 +113,8 @@ pub struct Log {
     replicated: bool,
     /// Follower streams served from this log.
     streams: usize,
+    /// The head when a stream last took records: the records from it on are sent later.
+    taken: u64,
     /// The running unit wrote, and nobody keeping records, nothing was encoded.
     unkept: bool,
     /// Nesting of commands running inside one top-level command (EXEC, scripts).
@@ -162,6 +164,7 @@ impl Default for Log {
             pins: Vec::new(),
             replicated: true,
             streams: 0,
+            taken: 0,
             unkept: false,
             depth: 0,
             unit: EncodedEffects::default(),
@@ -179,6 +182,9 @@ impl Log {
     pub fn lead(&mut self, epoch: u64) {
         self.role = Role::Leader;
         self.epoch = epoch;
+        // Nothing it holds counts as untaken (it may have come from another leader, or
+        // been taken already): the next read writes a barrier of its own.
+        self.taken = self.next;
     }
 
     /// Stops recording: this copy follows the partition's leader of `epoch`.
@@ -352,9 +358,14 @@ impl Log {
         }
     }
 
-    /// Records a no-op (PING): a record written after the reads before it, which followers
-    /// acknowledge only while they follow this copy.
+    /// Makes sure a record reaches the followers after the reads that ran so far, which they
+    /// acknowledge only while they follow this copy: a record no stream has taken yet will,
+    /// as streams take records under the partition's lock; otherwise a no-op (PING) is
+    /// written. Reads of many connections between two takes so share one record.
     pub fn barrier(&mut self, now: i64) {
+        if self.next > self.taken {
+            return;
+        }
         self.record(now, 0, vec![Bytes::from_static(b"PING")]);
     }
 
@@ -462,6 +473,12 @@ impl Log {
             true => Ok(()),
             false => Err(Resync::Diverged),
         }
+    }
+
+    /// The records from offset `from` on, taken by a stream to send (see [`Log::barrier`]).
+    pub fn take_since(&mut self, from: u64) -> Vec<Stored> {
+        self.taken = self.taken.max(self.next);
+        self.since(from)
     }
 
     /// The records from offset `from` on that the backlog holds (none past the head).
@@ -589,6 +606,32 @@ mod tests {
         assert_eq!(
             log.since(0).iter().map(|r| r.offset).collect::<Vec<_>>(),
             [6]
+        );
+    }
+
+    #[test]
+    fn reads_share_a_barrier_until_a_stream_takes_it() {
+        let mut log = Log::default();
+        log.record(0, 0, args("SET a 1"));
+        log.lead(1);
+        log.barrier(1);
+        assert_eq!(log.next_offset(), 1, "nothing of this leader's is untaken");
+        log.barrier(2);
+        log.barrier(3);
+        assert_eq!(log.next_offset(), 1, "an untaken record serves later reads");
+        assert_eq!(log.take_since(0).len(), 1);
+        log.barrier(4);
+        assert_eq!(log.next_offset(), 2, "taken: reads after it need another");
+        log.record(5, 0, args("SET a 2"));
+        log.barrier(6);
+        assert_eq!(log.next_offset(), 3, "an untaken write serves as well");
+        log.follow(2);
+        log.lead(3);
+        log.barrier(7);
+        assert_eq!(
+            log.next_offset(),
+            4,
+            "a new leader's records were taken by no stream"
         );
     }
 
