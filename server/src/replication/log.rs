@@ -482,7 +482,7 @@ impl Log {
     }
 
     /// The records from offset `from` on that the backlog holds (none past the head).
-    pub fn since(&self, from: u64) -> Vec<Stored> {
+    fn since(&self, from: u64) -> Vec<Stored> {
         let Some(first) = self.backlog.front().map(|r| r.offset) else {
             return Vec::new();
         };
