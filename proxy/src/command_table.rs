@@ -6,6 +6,7 @@ use crate::refusals::refusal;
 use bytes::Bytes;
 use slotcache_server::commands::catalog::Catalog;
 use slotcache_server::commands::cluster::{CONTAINER, COUNTKEYSINSLOT, GETKEYSINSLOT, KEYSLOT};
+use slotcache_server::commands::connection::CLIENT_HELP;
 use slotcache_server::commands::{CommandSpec, Table};
 use std::sync::OnceLock;
 
@@ -82,7 +83,22 @@ const CLIENT_SUBCOMMANDS: &[&str] = &[
     "client|setname",
     "client|getname",
     "client|setinfo",
+    "client|help",
 ];
+
+/// CLIENT HELP through the proxy: the shard servers' text for the subcommands it answers.
+pub fn client_help() -> Vec<&'static str> {
+    CLIENT_HELP
+        .chunks(2)
+        .filter(|entry| {
+            let usage = entry[0].split(' ').next().unwrap_or_default();
+            let name = format!("client|{}", usage.to_ascii_lowercase());
+            CLIENT_SUBCOMMANDS.contains(&name.as_str())
+        })
+        .flatten()
+        .copied()
+        .collect()
+}
 
 /// Whether the proxy serves a command, by its name or `container|sub` name.
 fn serves(name: &str) -> bool {

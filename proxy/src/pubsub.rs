@@ -15,7 +15,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::future::join_all;
 use parking_lot::Mutex;
 use slotcache_cluster::key_slot;
-use slotcache_server::commands::pubsub::confirm;
+use slotcache_server::commands::connection::write_help;
+use slotcache_server::commands::pubsub::{confirm, PUBSUB_HELP};
 use slotcache_server::glob;
 use slotcache_server::pubsub::Kind;
 use slotcache_server::routing::route_request;
@@ -430,7 +431,7 @@ impl Session {
     }
 }
 
-/// PUBSUB CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS and SHARDNUMSUB, about this proxy's
+/// PUBSUB CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS, SHARDNUMSUB and HELP, about this proxy's
 /// subscribers (as a Redis Cluster node reports its own).
 pub fn introspect(session: &Session, args: &[Bytes]) -> Pending {
     if let Err(err) = route_request(args, |a, b| a == b) {
@@ -469,6 +470,7 @@ pub fn introspect(session: &Session, args: &[Bytes]) -> Pending {
         "shardchannels" => listed(Kind::Shard),
         "numsub" => named(Kind::Channel),
         "shardnumsub" => named(Kind::Shard),
+        "help" => session.reply(|out| write_help(out, "PUBSUB", PUBSUB_HELP)),
         "numpat" => {
             let patterns = hub.topics(Kind::Pattern).len();
             session.reply(|out| out.int(patterns as i64))

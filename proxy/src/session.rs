@@ -12,7 +12,10 @@ use crate::{cluster_view, cluster_wide, fanout, Proxy};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, BoxFuture, FutureExt};
 use slotcache_cluster::key_slot;
-use slotcache_server::commands::connection::hello_reply;
+use slotcache_server::commands::connection::{
+    check_client_name, hello_reply, library_attribute, write_help,
+};
+use slotcache_server::commands::CmdError;
 use slotcache_server::resp::{ParseLimits, Protocol, Reply, RequestParser};
 use slotcache_server::routing::route_request;
 use std::borrow::Cow;
@@ -442,26 +445,31 @@ impl Session {
         Bytes::from_static(b"+RESET\r\n")
     }
 
+    /// HELLO: checks every option before it changes the protocol or the name, as Redis does.
     fn hello(&mut self, args: &[Bytes]) -> Bytes {
+        let mut resp = self.resp;
         if let Some(version) = args.get(1) {
             match std::str::from_utf8(version)
                 .ok()
                 .and_then(|v| v.parse::<i64>().ok())
             {
-                Some(2) => self.resp = 2,
-                Some(3) => self.resp = 3,
+                Some(version @ (2 | 3)) => resp = version as u8,
                 Some(_) => return error_reply("NOPROTO unsupported protocol version"),
                 None => {
                     return error_reply("ERR Protocol version is not an integer or out of range")
                 }
             }
         }
+        let mut name = None;
         let mut i = 2;
         while i < args.len() {
             let option = String::from_utf8_lossy(&args[i]).to_ascii_lowercase();
             match option.as_str() {
                 "setname" if i + 1 < args.len() => {
-                    self.name = args[i + 1].clone();
+                    if let Err(error) = check_client_name(&args[i + 1]) {
+                        return error_reply(&error.to_string());
+                    }
+                    name = Some(args[i + 1].clone());
                     i += 2;
                 }
                 "auth" if i + 2 < args.len() => i += 3,
@@ -473,33 +481,53 @@ impl Session {
                 }
             }
         }
+        self.resp = resp;
+        if let Some(name) = name {
+            self.name = name;
+        }
         let id = self.id;
         self.reply_bytes(|out| hello_reply(out, id, "cluster"))
     }
 
     fn client_command(&mut self, args: &[Bytes]) -> Pending {
-        let sub = args
-            .get(1)
-            .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
-            .unwrap_or_default();
-        match (sub.as_str(), args.len()) {
-            ("id", 2) => {
+        match self.answer_client(args) {
+            Ok(pending) => pending,
+            Err(error) => Pending::error(&error.to_string()),
+        }
+    }
+
+    /// CLIENT's subcommands that COMMAND lists through the proxy.
+    fn answer_client(&mut self, args: &[Bytes]) -> Result<Pending, CmdError> {
+        let spec = crate::command_table::catalog().check(args)?;
+        Ok(match (spec.name, args) {
+            ("client|id", _) => {
                 let id = self.id;
                 self.reply(|out| out.int(id as i64))
             }
-            ("setname", 3) => {
-                self.name = args[2].clone();
+            ("client|setname", [_, _, name]) => {
+                check_client_name(name)?;
+                self.name = name.clone();
                 self.reply(|out| out.ok())
             }
-            ("getname", 2) => {
+            ("client|getname", _) => {
                 let name = self.name.clone();
                 self.reply(|out| out.bulk_or_null((!name.is_empty()).then_some(&name[..])))
             }
-            ("setinfo", 4) => self.reply(|out| out.ok()),
-            _ => Pending::error(&format!(
-                "ERR unknown subcommand or wrong number of arguments for 'CLIENT {sub}' through slotcache-proxy"
-            )),
-        }
+            ("client|setinfo", _) => {
+                library_attribute(args)?;
+                self.reply(|out| out.ok())
+            }
+            ("client|help", _) => {
+                let lines = crate::command_table::client_help();
+                self.reply(|out| write_help(out, "CLIENT", &lines))
+            }
+            _ => {
+                return Err(CmdError::Other(format!(
+                    "ERR {} is not answered by slotcache-proxy",
+                    spec.name
+                )))
+            }
+        })
     }
 }
 

@@ -633,6 +633,18 @@ fn connection_commands_never_reach_a_shared_backend_connection() {
         assert_eq!(call(&mut other, &get_all), pair);
         assert_eq!(call(&mut conn, &get_all), pair);
     }
+    // A HELLO refused for one of its options changes neither the protocol nor the name.
+    for refused in ["HELLO 3 BOGUS", "HELLO 3 SETNAME a\tb"] {
+        assert!(
+            matches!(call(&mut conn, refused), Frame::Error(_)),
+            "{refused}"
+        );
+    }
+    assert_eq!(
+        call(&mut conn, "HGETALL h1"),
+        Frame::Array(vec![Frame::bulk("f"), Frame::bulk("v")])
+    );
+    assert_eq!(call(&mut conn, "CLIENT GETNAME"), Frame::Null);
     // HELLO in a pipeline: the requests before it are answered in the protocol they were
     // sent in, the requests after it in the new one.
     let mut pipeline = Vec::new();
@@ -710,5 +722,34 @@ fn command_describes_what_the_proxy_serves() {
     );
     assert!(
         matches!(call(&mut conn, "COMMAND NOPE"), Frame::Error(e) if e.contains("COMMAND HELP"))
+    );
+    assert_eq!(
+        call(&mut conn, "COMMAND GETKEYS CLUSTER SLOTS"),
+        Frame::Error("ERR The command has no key arguments".into())
+    );
+    // Every subcommand listed is answered (SCRIPT FLUSH would empty the shared servers'
+    // script caches): at worst with Redis's error for missing arguments.
+    for name in names
+        .iter()
+        .filter(|n| n.contains('|') && *n != "script|flush")
+    {
+        let reply = call(&mut conn, &name.replace('|', " "));
+        if let Frame::Error(error) = &reply {
+            assert!(
+                error.starts_with("ERR wrong number of arguments for")
+                    || error.starts_with("NOTBUSY"),
+                "{name}: {error}"
+            );
+        }
+    }
+    let Frame::Array(help) = call(&mut conn, "CLIENT HELP") else {
+        panic!("CLIENT HELP is an array");
+    };
+    let line = |text: &str| Frame::Simple(text.into());
+    assert!(help.contains(&line("SETNAME <name>")), "{help:?}");
+    assert!(!help.contains(&line("LIST [TYPE <type>] [ID <id> [<id> ...]]")));
+    assert_eq!(
+        call(&mut conn, "CLIENT SETINFO lib-name a\tb"),
+        Frame::Error("ERR lib-name cannot contain spaces, newlines or special characters.".into())
     );
 }

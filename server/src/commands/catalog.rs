@@ -3,7 +3,9 @@
 //! subcommands it answers, none of the commands it refuses).
 
 use super::connection::write_help;
-use super::{arity_error, is, Begin, CmdError, CommandSpec, Find, Table};
+use super::{
+    arity_error, is, unknown_command, unknown_subcommand, Begin, CmdError, CommandSpec, Find, Table,
+};
 use crate::glob;
 use crate::resp::Reply;
 use bytes::Bytes;
@@ -44,6 +46,35 @@ impl Catalog {
         match container == name {
             true => Some(top),
             false => self.subcommands(top).find(|sub| sub.name == name),
+        }
+    }
+
+    /// The served command a call runs: its subcommand when it names one of a container.
+    fn resolve(&self, call: &[Bytes]) -> Option<&'static CommandSpec> {
+        let top = self.lookup(call.first()?)?;
+        match (top.subcommands.is_empty(), call.get(1)) {
+            (false, Some(sub)) => {
+                let mut name = top.name.as_bytes().to_vec();
+                name.push(b'|');
+                name.extend_from_slice(sub);
+                self.lookup(&name)
+            }
+            _ => Some(top),
+        }
+    }
+
+    /// The served command a call runs, or the error Redis gives for it: unknown command or
+    /// subcommand, wrong number of arguments.
+    pub fn check(&self, call: &[Bytes]) -> Result<&'static CommandSpec, CmdError> {
+        let spec = self.resolve(call).ok_or_else(|| match call {
+            [container, sub, ..] if self.lookup(container).is_some() => {
+                unknown_subcommand(&String::from_utf8_lossy(container), sub)
+            }
+            _ => unknown_command(call),
+        })?;
+        match spec.arity_ok(call.len()) {
+            true => Ok(spec),
+            false => Err(arity_error(spec)),
         }
     }
 
@@ -88,11 +119,8 @@ impl Catalog {
 
     /// COMMAND GETKEYS `call`.
     pub fn getkeys(&self, out: &mut Reply, call: &[Bytes]) -> Result<(), CmdError> {
-        let spec = Table::get()
+        let spec = self
             .resolve(call)
-            .ok()
-            .map(|resolved| resolved.spec)
-            .filter(|spec| self.lookup(spec.name.as_bytes()).is_some())
             .ok_or_else(|| CmdError::err("Invalid command specified"))?;
         if !spec.arity_ok(call.len()) {
             return Err(CmdError::err(
@@ -157,8 +185,12 @@ impl Catalog {
                 "    Return a list of all commands in this Redis server.",
                 "INFO [<command-name> ...]",
                 "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
                 "DOCS [<command-name> ...]",
                 "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
                 "GETKEYS <full-command>",
                 "    Return the keys from a full Redis command.",
             ],
@@ -166,13 +198,9 @@ impl Catalog {
     }
 
     /// Answers a whole COMMAND request (for a proxy, which has no dispatcher of its own for
-    /// it): subcommands and their arities are checked as a shard server checks them.
+    /// it): its subcommands and their arities are checked against this catalog.
     pub fn answer(&self, out: &mut Reply, args: &[Bytes]) -> Result<(), CmdError> {
-        let resolved = Table::get().resolve(args)?;
-        if !resolved.spec.arity_ok(args.len()) {
-            return Err(arity_error(resolved.spec));
-        }
-        match resolved.spec.name {
+        match self.check(args)?.name {
             "command|count" => self.count(out),
             "command|info" => self.info(out, &args[2..]),
             "command|docs" => self.docs(out, &args[2..]),

@@ -69,12 +69,18 @@ fn valid_client_name(name: &[u8]) -> bool {
     name.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
-fn set_client_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
-    if !valid_client_name(name) {
-        return Err(CmdError::err(
+/// Redis's check of a name given by CLIENT SETNAME or HELLO SETNAME.
+pub fn check_client_name(name: &[u8]) -> Result<(), CmdError> {
+    match valid_client_name(name) {
+        true => Ok(()),
+        false => Err(CmdError::err(
             "Client names cannot contain spaces, newlines or special characters.",
-        ));
+        )),
     }
+}
+
+fn set_client_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+    check_client_name(name)?;
     *ctx.client.info.name.lock() = String::from_utf8_lossy(name).into_owned();
     Ok(())
 }
@@ -378,27 +384,42 @@ fn kill_replication_links(ctx: &Ctx, filters: &[(String, String)]) -> i64 {
     cut as i64
 }
 
-fn client_setinfo(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let value = String::from_utf8_lossy(&args[3]).into_owned();
-    if is(&args[2], "lib-name") {
-        if !valid_client_name(&args[3]) {
-            return Err(CmdError::err(
-                "lib-name cannot contain spaces, newlines or special characters.",
-            ));
-        }
-        *ctx.client.info.lib_name.lock() = value;
-    } else if is(&args[2], "lib-ver") {
-        if !valid_client_name(&args[3]) {
-            return Err(CmdError::err(
-                "lib-ver cannot contain spaces, newlines or special characters.",
-            ));
-        }
-        *ctx.client.info.lib_ver.lock() = value;
+/// What CLIENT SETINFO sets.
+pub enum LibraryAttribute {
+    Name,
+    Version,
+}
+
+/// The attribute `CLIENT SETINFO attribute value` sets, after Redis's checks of both.
+pub fn library_attribute(args: &Args) -> Result<LibraryAttribute, CmdError> {
+    let [_, _, attribute, value] = args else {
+        return Err(CmdError::err(
+            "wrong number of arguments for 'client|setinfo' command",
+        ));
+    };
+    let (attribute, word) = if is(attribute, "lib-name") {
+        (LibraryAttribute::Name, "lib-name")
+    } else if is(attribute, "lib-ver") {
+        (LibraryAttribute::Version, "lib-ver")
     } else {
         return Err(CmdError::err(format!(
             "Unrecognized option '{}'",
-            String::from_utf8_lossy(&args[2])
+            String::from_utf8_lossy(attribute)
         )));
+    };
+    if !valid_client_name(value) {
+        return Err(CmdError::err(format!(
+            "{word} cannot contain spaces, newlines or special characters."
+        )));
+    }
+    Ok(attribute)
+}
+
+fn client_setinfo(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let value = String::from_utf8_lossy(&args[3]).into_owned();
+    match library_attribute(args)? {
+        LibraryAttribute::Name => *ctx.client.info.lib_name.lock() = value,
+        LibraryAttribute::Version => *ctx.client.info.lib_ver.lock() = value,
     }
     ctx.out.ok();
     Ok(())
@@ -442,34 +463,33 @@ pub fn write_help(out: &mut Reply, command: &str, lines: &[&str]) {
         out.simple(line);
     }
     out.simple("HELP");
-    out.simple("    Print this help.");
+    out.simple("    Prints this help.");
 }
 
+/// CLIENT HELP's text: pairs of a usage line and its description.
+pub const CLIENT_HELP: &[&str] = &[
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port> | <option> <value> [<option> <value> [...]]",
+    "    Kill connections by address or by ID, ADDR, LADDR, USER, SKIPME, MAXAGE.",
+    "LIST [TYPE <type>] [ID <id> [<id> ...]]",
+    "    Return information about client connections.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect the current client connection from eviction.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETINFO <LIB-NAME|LIB-VER> <value>",
+    "    Set client library name or version.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+];
+
 fn client_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    help_reply(
-        ctx,
-        "CLIENT",
-        &[
-            "GETNAME",
-            "    Return the name of the current connection.",
-            "ID",
-            "    Return the ID of the current connection.",
-            "INFO",
-            "    Return information about the current client connection.",
-            "KILL <ip:port> | <option> <value> [<option> <value> [...]]",
-            "    Kill connections by address or by ID, ADDR, LADDR, USER, SKIPME, MAXAGE.",
-            "LIST [TYPE <type>] [ID <id> [<id> ...]]",
-            "    Return information about client connections.",
-            "NO-EVICT (ON|OFF)",
-            "    Protect the current client connection from eviction.",
-            "REPLY (ON|OFF|SKIP)",
-            "    Control the replies sent to the current connection.",
-            "SETINFO <LIB-NAME|LIB-VER> <value>",
-            "    Set client library name or version.",
-            "SETNAME <name>",
-            "    Assign the name <name> to the current connection.",
-        ],
-    )
+    help_reply(ctx, "CLIENT", CLIENT_HELP)
 }
 
 pub static COMMANDS: &[CommandSpec] = &[

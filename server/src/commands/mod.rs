@@ -339,15 +339,18 @@ impl Table {
         let mut full = top.spec.name.as_bytes().to_vec();
         full.push(b'|');
         full.extend_from_slice(&args[1]);
-        match self.lookup(&full) {
-            Some(sub) => Ok(sub),
-            None => Err(CmdError::Other(format!(
-                "ERR unknown subcommand '{}'. Try {} HELP.",
-                truncated_lossy(&args[1], 128),
-                top.spec.name.to_ascii_uppercase()
-            ))),
-        }
+        self.lookup(&full)
+            .ok_or_else(|| unknown_subcommand(top.spec.name, &args[1]))
     }
+}
+
+/// `ERR unknown subcommand 'x'. Try CONTAINER HELP.`, exactly as Redis 7.
+pub fn unknown_subcommand(container: &str, sub: &[u8]) -> CmdError {
+    CmdError::Other(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncated_lossy(sub, 128),
+        container.to_ascii_uppercase()
+    ))
 }
 
 fn truncated_lossy(data: &[u8], max: usize) -> String {

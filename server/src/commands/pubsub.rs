@@ -173,24 +173,23 @@ fn pubsub_numpat(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// PUBSUB HELP's text, which a proxy answers too.
+pub const PUBSUB_HELP: &[&str] = &[
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+];
+
 fn pubsub_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    help_reply(
-        ctx,
-        "PUBSUB",
-        &[
-            "CHANNELS [<pattern>]",
-            "    Return the currently active channels matching a <pattern> (default: '*').",
-            "NUMPAT",
-            "    Return number of subscriptions to patterns.",
-            "NUMSUB [<channel> ...]",
-            "    Return the number of subscribers for the specified channels, excluding",
-            "    pattern subscriptions(default: no channels).",
-            "SHARDCHANNELS [<pattern>]",
-            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
-            "SHARDNUMSUB [<shardchannel> ...]",
-            "    Return the number of subscribers for the specified shard level channel(s)",
-        ],
-    )
+    help_reply(ctx, "PUBSUB", PUBSUB_HELP)
 }
 
 /// Writes a delivered message into a subscriber's reply stream.
