@@ -26,20 +26,12 @@ UP=$!
 trap 'kill $UP 2>/dev/null; wait $UP 2>/dev/null; rm -rf "$TMP"' EXIT
 wait_serving "$BASE" "$TMP/up.log"
 pids=$(pgrep -f "slotcache-(server|proxy) .*--cluster $CLUSTER" | tr '\n' ' ')
-ticks() { # user + system clock ticks of the proxy and the servers
-  local total=0 fields
-  for pid in $pids; do
-    read -r -a fields <<<"$(cut -d' ' -f14,15 "/proc/$pid/stat")"
-    total=$((total + fields[0] + fields[1]))
-  done
-  echo "$total"
-}
 hz=$(getconf CLK_TCK)
 printf '%-6s %3s %12s %14s\n' test P 'ops/s' 'CPU us/request'
 for test in ${TESTS//,/ }; do
-  before=$(ticks)
+  before=$(ticks $pids)
   ops=$(redis-benchmark -p "$BASE" -t "$test" -c "$CLIENTS" -n "$N" -P "$P" -r 100000 --csv 2>/dev/null |
     tr -d '"' | awk -F, 'NR>1 {print $2}')
-  after=$(ticks)
+  after=$(ticks $pids)
   python3 -c "print('%-6s %3s %12.0f %14.2f' % ('$test', $P, $ops, ($after - $before) * 1e6 / $hz / $N))"
 done

@@ -1,4 +1,5 @@
-# Sourced by the bench scripts: free loopback ports, and waiting for a server to answer.
+# Sourced by the bench scripts: free loopback ports, waiting for a server to answer, and the
+# CPU time processes have spent.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # A base port with the 40 ports from it free: `slotcache up` takes base (proxies) to base+39
@@ -32,4 +33,13 @@ wait_serving() {
   echo "nothing serving on $1" >&2
   cat "$2" >&2
   return 1
+}
+
+ticks() { # user + system clock ticks the given processes have spent (from /proc)
+  local total=0 fields pid
+  for pid in "$@"; do
+    read -r -a fields <<<"$(cut -d' ' -f14,15 "/proc/$pid/stat")"
+    total=$((total + fields[0] + fields[1]))
+  done
+  echo "$total"
 }

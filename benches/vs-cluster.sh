@@ -65,14 +65,6 @@ for port in "$PROXY_PORT" "$DIRECT_PORT" "$NUT_PORT"; do
 done
 proxy_pids=$(pgrep -f "slotcache-(server|proxy) .*--cluster $CLUSTER" | tr '\n' ' ')
 
-ticks() { # user + system clock ticks of the given processes
-  local total=0 fields pid
-  for pid in "$@"; do
-    read -r -a fields <<<"$(cut -d' ' -f14,15 "/proc/$pid/stat")"
-    total=$((total + fields[0] + fields[1]))
-  done
-  echo "$total"
-}
 hz=$(getconf CLK_TCK)
 
 run() { # port pipeline pids... -> "test ops p99 serving-us client-us" lines, a test at a time
