@@ -83,6 +83,7 @@ const CLIENT_SUBCOMMANDS: &[&str] = &[
     "client|setname",
     "client|getname",
     "client|setinfo",
+    "client|reply",
     "client|help",
 ];
 

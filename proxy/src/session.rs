@@ -12,6 +12,7 @@ use crate::{cluster_view, cluster_wide, fanout, Proxy};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, BoxFuture, FutureExt};
 use slotcache_cluster::key_slot;
+use slotcache_server::client::ReplyMode;
 use slotcache_server::commands::connection::{
     check_client_name, hello_reply, library_attribute, write_help,
 };
@@ -68,6 +69,8 @@ pub struct Session {
     readonly: bool,
     /// Turns of this client's READONLY reads over the copies.
     reads: usize,
+    /// CLIENT REPLY: the client's replies are dropped here, after their commands ran.
+    reply_mode: ReplyMode,
     quit: bool,
 }
 
@@ -94,6 +97,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         subscriptions,
         readonly: false,
         reads: 0,
+        reply_mode: ReplyMode::On,
         quit: false,
     };
     let mut parser = RequestParser::default();
@@ -123,14 +127,22 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                     let mut lowered = [0u8; NAME_BUFFER];
                     let name = lowercase_name(&args[0], &mut lowered);
                     let name = &*name;
+                    session.reply_mode.begin();
                     if session.takes_own_turn(name) {
                         // Connection state changes (WATCH, EXEC, subscriptions) must follow
                         // every earlier request and precede every later one.
                         write_replies(&session, &mut stream, std::mem::take(&mut pending)).await?;
                         let reply = session.own_turn(name, args).await;
-                        stream.write_all(&reply).await?;
+                        if !session.reply_mode.end(name.as_bytes()) {
+                            stream.write_all(&reply).await?;
+                        }
                     } else {
-                        pending.push(session.handle(name, args));
+                        let reply = session.handle(name, args);
+                        if session.reply_mode.end(name.as_bytes()) {
+                            pending.push(session.silenced(reply));
+                        } else {
+                            pending.push(reply);
+                        }
                     }
                     if session.quit {
                         break;
@@ -441,6 +453,7 @@ impl Session {
         self.subscriptions.clear();
         self.resp = 2;
         self.readonly = false;
+        self.reply_mode = ReplyMode::On;
         self.name = Bytes::new();
         Bytes::from_static(b"+RESET\r\n")
     }
@@ -489,6 +502,26 @@ impl Session {
         self.reply_bytes(|out| hello_reply(out, id, "cluster"))
     }
 
+    /// A request whose reply CLIENT REPLY drops: it still runs, in its turn.
+    fn silenced(&self, pending: Pending) -> Pending {
+        let (proxy, resp) = (self.proxy.clone(), self.resp);
+        let run: BoxFuture<'static, ()> = match pending {
+            Pending::Ready(_) => return Pending::Ready(Bytes::new()),
+            Pending::Forwarded(future) => future.map(drop).boxed(),
+            Pending::Routed { slot, args } => async move {
+                send_routed(&proxy, resp, Some(slot), encode(&args), 1).await;
+            }
+            .boxed(),
+            Pending::Split(_, parts) => async move {
+                for (slot, args) in parts {
+                    send_routed(&proxy, resp, Some(slot), encode(&args), 1).await;
+                }
+            }
+            .boxed(),
+        };
+        Pending::Forwarded(run.map(|()| Bytes::new()).boxed())
+    }
+
     fn client_command(&mut self, args: &[Bytes]) -> Pending {
         match self.answer_client(args) {
             Ok(pending) => pending,
@@ -515,6 +548,12 @@ impl Session {
             }
             ("client|setinfo", _) => {
                 library_attribute(args)?;
+                self.reply(|out| out.ok())
+            }
+            ("client|reply", [_, _, mode]) => {
+                if !self.reply_mode.set(mode) {
+                    return Err(CmdError::Syntax);
+                }
                 self.reply(|out| out.ok())
             }
             ("client|help", _) => {

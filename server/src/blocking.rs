@@ -28,7 +28,13 @@ pub struct BlockRequest {
     pub replay: Option<Vec<Bytes>>,
     /// The reply on timeout is a null array (BLPOP, BLMPOP) rather than a null (BLMOVE).
     pub null_array_on_timeout: bool,
+    /// The waiter ends with an error once its key is deleted or holds another type (a consumer
+    /// group lives in its stream: XREADGROUP's group is gone with it), rather than waiting on.
+    pub fails_when_gone: bool,
 }
+
+/// What a blocked XREADGROUP is told when its stream is deleted, flushed or replaced.
+const STREAM_GONE: &[u8] = b"-UNBLOCKED the stream key no longer exists\r\n";
 
 struct Waiter {
     info: Arc<ClientInfo>,
@@ -37,6 +43,7 @@ struct Waiter {
     args: Vec<Bytes>,
     keys: Vec<Vec<u8>>,
     kind: ValueType,
+    fails_when_gone: bool,
     reply: oneshot::Sender<Vec<u8>>,
 }
 
@@ -98,6 +105,7 @@ pub fn block(ks: &mut Keyspace, client: &Client, args: &[Bytes], request: BlockR
         args: request.replay.clone().unwrap_or_else(|| args.to_vec()),
         keys: request.keys.clone(),
         kind: request.kind,
+        fails_when_gone: request.fails_when_gone,
         reply: tx,
     };
     let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
@@ -133,18 +141,31 @@ pub fn serve_ready(server: &Server, ks: &mut Keyspace) {
             .get(&(db, key.clone()))
             .and_then(|q| q.front().copied())
         {
-            // A waiter whose key now holds another type keeps waiting, as in Redis.
-            let kind = ks.waiters.by_id.get(&id).map(|w| w.kind);
-            if ks.dbs[db]
+            // A waiter whose key now holds another type keeps waiting, as in Redis, unless
+            // what it waits on went with the key.
+            let Some((kind, fails_when_gone)) = ks
+                .waiters
+                .by_id
+                .get(&id)
+                .map(|w| (w.kind, w.fails_when_gone))
+            else {
+                break;
+            };
+            let held = ks.dbs[db]
                 .peek(&key, crate::state::now_ms())
-                .is_some_and(|e| Some(e.value.value_type()) != kind)
-            {
+                .map(|e| e.value.value_type());
+            let gone = held != Some(kind);
+            if gone && !fails_when_gone && held.is_some() {
                 break;
             }
             let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
             let Some(waiter) = waiters.dequeue(dbs, id) else {
                 break;
             };
+            if gone && fails_when_gone {
+                let _ = waiter.reply.send(STREAM_GONE.to_vec());
+                continue;
+            }
             if waiter.reply.is_closed() {
                 continue;
             }

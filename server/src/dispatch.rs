@@ -1,7 +1,7 @@
 //! Runs one parsed request: resolution, the checks Redis makes before a command runs (arity,
 //! authentication), the handler, CLIENT REPLY suppression and per-command statistics.
 
-use crate::client::{Client, ReplyMode};
+use crate::client::Client;
 use crate::commands::{arity_error, Ctx, Table};
 use crate::engine::evict::{evict, Policy};
 use crate::engine::Keyspace;
@@ -169,16 +169,15 @@ pub fn execute(
     args: &[Bytes],
     batch: &mut Batch,
 ) {
-    let skip_this = client.reply_mode == ReplyMode::SkipNext;
-    if skip_this {
-        client.reply_mode = ReplyMode::On;
-    }
+    client.reply_mode.begin();
     let mark = out.buf.len();
     ks.log.begin();
     run(server, client, ks, out, args, batch);
     ks.log.end(batch.now_ms, client.db);
-    // REPLY OFF and SKIP silence themselves as well as what follows.
-    if skip_this || client.reply_mode != ReplyMode::On {
+    if client
+        .reply_mode
+        .end(args.first().map_or(&[][..], |name| name))
+    {
         out.buf.truncate(mark);
     }
 }

@@ -2,8 +2,7 @@
 //! Used by KEYS, SCAN MATCH and CONFIG GET.
 
 pub fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
-    // Bound the recursion Redis bounds with its nesting limit: stars are handled iteratively.
-    match_from(pattern, text, nocase, 0)
+    match_from(pattern, text, nocase, 0, &mut false)
 }
 
 fn eq(a: u8, b: u8, nocase: bool) -> bool {
@@ -14,7 +13,17 @@ fn eq(a: u8, b: u8, nocase: bool) -> bool {
     }
 }
 
-fn match_from(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
+/// `skip_longer` is Redis's `skipLongerMatches`: once the pattern after a star matches no
+/// suffix of the text, no earlier star can do better by taking more, so every caller gives up
+/// at once. Without it `a*a*a*…b` against a long run of `a` backtracks exponentially.
+/// `depth` is Redis's nesting limit, which bounds the recursion of many stars.
+fn match_from(
+    mut p: &[u8],
+    mut s: &[u8],
+    nocase: bool,
+    depth: usize,
+    skip_longer: &mut bool,
+) -> bool {
     if depth > 1000 {
         return false;
     }
@@ -28,10 +37,14 @@ fn match_from(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
                     return true;
                 }
                 for start in 0..=s.len() {
-                    if match_from(&p[1..], &s[start..], nocase, depth + 1) {
+                    if match_from(&p[1..], &s[start..], nocase, depth + 1, skip_longer) {
                         return true;
                     }
+                    if *skip_longer {
+                        return false;
+                    }
                 }
+                *skip_longer = true;
                 return false;
             }
             b'?' => {
@@ -130,5 +143,16 @@ mod tests {
         assert!(matches(b"MAX*", b"maxmemory", true));
         assert!(!matches(b"a*b", b"acbd", false));
         assert!(matches(b"user:*:name", b"user:42:name", false));
+        assert!(matches(b"*a*b", b"xaxxb", false));
+        assert!(!matches(b"*a*b*c", b"abab", false));
+    }
+
+    #[test]
+    fn many_stars_against_a_long_text_end_quickly() {
+        let text = vec![b'a'; 4000];
+        let pattern = [b"a*".repeat(60), b"b".to_vec()].concat();
+        assert!(!matches(&pattern, &text, false));
+        let pattern = [b"*".to_vec(), b"a*".repeat(60), b"a".to_vec()].concat();
+        assert!(matches(&pattern, &text, false));
     }
 }

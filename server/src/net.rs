@@ -415,6 +415,7 @@ fn wait_for_replicas(
             kind: crate::engine::ValueType::String,
             replay: None,
             null_array_on_timeout: false,
+            fails_when_gone: false,
         },
     }
 }

@@ -434,15 +434,9 @@ fn client_no_evict(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn client_reply(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    ctx.client.reply_mode = if is(&args[2], "on") {
-        ReplyMode::On
-    } else if is(&args[2], "off") {
-        ReplyMode::Off
-    } else if is(&args[2], "skip") {
-        ReplyMode::SkipNext
-    } else {
+    if !ctx.client.reply_mode.set(&args[2]) {
         return Err(CmdError::Syntax);
-    };
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -83,5 +83,6 @@ pub fn block_or_give_up(
         kind,
         replay: None,
         null_array_on_timeout: null_array,
+        fails_when_gone: false,
     });
 }

@@ -621,6 +621,7 @@ fn read_generic(ctx: &mut Ctx, args: &Args, group_form: bool) -> CmdResult {
                 block_or_give_up(ctx, keys, deadline, ValueType::Stream, true);
                 if let Some(request) = ctx.client.blocked.as_mut() {
                     request.replay = Some(replay_args(args, &read, &ids));
+                    request.fails_when_gone = group_form;
                 }
             }
             None => ctx.out.null_array(),

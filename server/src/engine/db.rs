@@ -465,8 +465,11 @@ impl Db {
         let watches = std::mem::take(&mut self.watches);
         let blocked = std::mem::take(&mut self.blocked_keys);
         let capture = self.capture.take();
+        let stats = std::mem::take(&mut self.stats);
         let old = std::mem::take(self);
+        self.stats = stats;
         self.watches = watches;
+        self.ready_keys = blocked.keys().cloned().collect();
         self.blocked_keys = blocked;
         self.capture = capture;
         self.touch_all();

@@ -89,17 +89,32 @@ pub fn create(running: Arc<Running>) -> mlua::Result<Lua> {
     let sandbox: Table = finish.call(extra)?;
     lua.set_named_registry_value(SANDBOX, sandbox)?;
     lua.set_named_registry_value(ERROR_HANDLER, lua.create_function(error_handler)?)?;
+    watch_for_kill(&lua, running)?;
+    Ok(lua)
+}
+
+/// Checks for SCRIPT KILL every `KILL_CHECK_INSTRUCTIONS` instructions. Once killed, the hook
+/// raises the error on every line from then on, as Redis does: a script that catches the
+/// error with `pcall` meets it again at its next line, outside the `pcall`, so it always ends.
+/// Called again before each run, to go back to counting after a kill.
+pub fn watch_for_kill(lua: &Lua, running: Arc<Running>) -> mlua::Result<()> {
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
-        move |_, _| {
-            if running.kill.load(Ordering::Acquire) {
-                Err(mlua::Error::RuntimeError(KILLED.into()))
-            } else {
-                Ok(VmState::Continue)
-            }
-        },
-    )?;
-    Ok(lua)
+        kill_hook(running),
+    )
+}
+
+/// Boxed, since the hook installs a copy of itself.
+type Hook = Box<dyn Fn(&Lua, &mlua::Debug) -> mlua::Result<VmState> + Send>;
+
+fn kill_hook(running: Arc<Running>) -> Hook {
+    Box::new(move |lua, _| {
+        if !running.kill.load(Ordering::Acquire) {
+            return Ok(VmState::Continue);
+        }
+        lua.set_hook(HookTriggers::EVERY_LINE, kill_hook(running.clone()))?;
+        Err(mlua::Error::RuntimeError(KILLED.into()))
+    })
 }
 
 /// Compiles a body as Redis does (chunk name `@user_script`) inside the sandbox; the error is

@@ -125,13 +125,16 @@ impl Scripts {
         let function = self.cache.lock().get(call.sha).cloned().ok_or_else(|| {
             CmdError::Other("NOSCRIPT No matching script. Please use EVAL.".into())
         })?;
-        *self.running.since.lock() = Some(Instant::now());
-        self.running.kill.store(false, Ordering::Release);
-        self.running.wrote.store(false, Ordering::Release);
         // The script holds the keyspace lock for as long as it runs; hand this worker's other
         // connections to another thread meanwhile, so SCRIPT KILL can reach us.
         let result = block_in_place(|| {
             let lua = self.lua.lock();
+            if self.running.kill.swap(false, Ordering::AcqRel) {
+                env::watch_for_kill(&lua, self.running.clone())
+                    .map_err(|err| CmdError::err(format!("Error running script: {err}")))?;
+            }
+            self.running.wrote.store(false, Ordering::Release);
+            *self.running.since.lock() = Some(Instant::now());
             execute(&lua, function, ctx, call, &self.running)
         });
         *self.running.since.lock() = None;

@@ -1,0 +1,275 @@
+//! Requests that once hung a server or left a client without its reply, found by Redis's own
+//! test suite. Each is sent as a client would, its reply is checked, and then another
+//! connection must get PONG within a second: against a standalone server and through a proxy.
+
+use redis_tests::cluster::running_cluster;
+use redis_tests::{encode, start_slotcache, Conn, Frame};
+use std::time::Duration;
+
+/// 40 `a`s, and a pattern whose stars backtrack exponentially without Redis's early exit.
+const LONG_KEY: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const DEEP_PATTERN: &str = "a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b";
+
+/// A connection that gives up on a read after `seconds`, so a hang fails the test.
+fn impatient(port: u16, seconds: u64) -> Conn {
+    let mut conn = Conn::connect(port);
+    conn.set_read_timeout(Duration::from_secs(seconds));
+    conn
+}
+
+/// The server still answers: PONG within a second on a fresh connection.
+fn answers_ping(port: u16, after: &str) {
+    let mut witness = impatient(port, 1);
+    assert_eq!(
+        witness.try_read_reply(&["PING"]),
+        Some(Frame::Simple("PONG".into())),
+        "no PONG within a second after {after}"
+    );
+}
+
+fn error_text(frame: Option<Frame>) -> String {
+    match frame {
+        Some(Frame::Error(text)) => text,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn deep_glob_patterns(port: u16) {
+    let mut conn = impatient(port, 5);
+    assert_eq!(
+        conn.call(&["SET", LONG_KEY, "1"]),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(
+        conn.try_read_reply(&["KEYS", DEEP_PATTERN]),
+        Some(Frame::Array(vec![]))
+    );
+    answers_ping(port, "KEYS with a deep pattern");
+    let Some(Frame::Array(scan)) = conn.try_read_reply(&["SCAN", "0", "MATCH", DEEP_PATTERN])
+    else {
+        panic!("SCAN MATCH gave no array");
+    };
+    assert_eq!(scan.len(), 2);
+    answers_ping(port, "SCAN MATCH with a deep pattern");
+    // The same matcher routes published messages to patterns.
+    let mut subscriber = impatient(port, 5);
+    subscriber.send_raw(&encode(&[b"PSUBSCRIBE".to_vec(), DEEP_PATTERN.into()]));
+    assert!(matches!(subscriber.try_read(), Some(Frame::Array(_))));
+    assert_eq!(
+        conn.try_read_reply(&["PUBLISH", LONG_KEY, "m"]),
+        Some(Frame::Int(0))
+    );
+    answers_ping(port, "PUBLISH against a deep pattern");
+    assert_eq!(conn.call(&["DEL", LONG_KEY]), Frame::Int(1));
+}
+
+fn recursive_script_result(port: u16) {
+    let mut conn = impatient(port, 5);
+    let mut reply = conn.try_read_reply(&[
+        "EVAL",
+        "local a = {}; local b = {a}; a[1] = b; return a",
+        "0",
+    ]);
+    // Nested one-element arrays until Redis's stack limit, which ends in an error.
+    let mut depth = 0;
+    while let Some(Frame::Array(mut items)) = reply {
+        assert_eq!(items.len(), 1);
+        depth += 1;
+        reply = items.pop();
+    }
+    assert!(depth > 10, "only {depth} levels");
+    assert_eq!(
+        reply,
+        Some(Frame::Error("ERR reached lua stack limit".into()))
+    );
+    assert_eq!(
+        conn.try_read_reply(&["PING"]),
+        Some(Frame::Simple("PONG".into()))
+    );
+    answers_ping(port, "a recursive script result");
+}
+
+fn client_reply_skip_then_on(port: u16) {
+    let mut conn = impatient(port, 5);
+    conn.send_raw(&encode(&[
+        b"CLIENT".to_vec(),
+        b"REPLY".into(),
+        b"SKIP".into(),
+    ]));
+    // REPLY ON is answered even though it is the command SKIP named.
+    assert_eq!(
+        conn.try_read_reply(&["CLIENT", "REPLY", "ON"]),
+        Some(Frame::Simple("OK".into()))
+    );
+    assert_eq!(
+        conn.try_read_reply(&["PING"]),
+        Some(Frame::Simple("PONG".into()))
+    );
+    // SKIP silences exactly the next reply.
+    conn.send_raw(&encode(&[
+        b"CLIENT".to_vec(),
+        b"REPLY".into(),
+        b"SKIP".into(),
+    ]));
+    conn.send_raw(&encode(&[b"ECHO".to_vec(), b"skipped".into()]));
+    assert_eq!(
+        conn.try_read_reply(&["ECHO", "answered"]),
+        Some(Frame::bulk("answered"))
+    );
+    answers_ping(port, "CLIENT REPLY SKIP then ON");
+}
+
+fn subscriber_with_replies_off(port: u16) {
+    let mut subscriber = impatient(port, 5);
+    assert!(matches!(
+        subscriber.try_read_reply(&["HELLO", "3"]),
+        Some(Frame::Map(_))
+    ));
+    subscriber.send_raw(&encode(&[
+        b"CLIENT".to_vec(),
+        b"REPLY".into(),
+        b"OFF".into(),
+    ]));
+    subscriber.send_raw(&encode(&[b"SUBSCRIBE".to_vec(), b"news".into()]));
+    assert_eq!(
+        subscriber.try_read(),
+        Some(Frame::Push(vec![
+            Frame::bulk("subscribe"),
+            Frame::bulk("news"),
+            Frame::Int(1)
+        ]))
+    );
+    let mut publisher = impatient(port, 5);
+    assert_eq!(
+        publisher.try_read_reply(&["PUBLISH", "news", "hello"]),
+        Some(Frame::Int(1))
+    );
+    assert_eq!(
+        subscriber.try_read(),
+        Some(Frame::Push(vec![
+            Frame::bulk("message"),
+            Frame::bulk("news"),
+            Frame::bulk("hello")
+        ]))
+    );
+    answers_ping(port, "a subscriber with replies off");
+}
+
+/// A blocked XREADGROUP is told when its stream goes, however it goes.
+fn blocked_group_reader_whose_stream_goes(port: u16, ways: &[&[&str]]) {
+    let mut conn = impatient(port, 5);
+    for way in ways {
+        let key = "{s}stream";
+        conn.call(&["DEL", key]);
+        assert!(matches!(
+            conn.call(&["XADD", key, "1-1", "f", "v"]),
+            Frame::Bulk(_)
+        ));
+        assert_eq!(
+            conn.call(&["XGROUP", "CREATE", key, "g", "$"]),
+            Frame::Simple("OK".into())
+        );
+        let mut reader = impatient(port, 5);
+        reader.send_raw(&encode(
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                key,
+                ">",
+            ]
+            .map(|a| a.as_bytes().to_vec()),
+        ));
+        // The reader's request is in before the stream goes (its PING answers after it).
+        reader.send_raw(&encode(&[b"PING".to_vec()]));
+        std::thread::sleep(Duration::from_millis(100));
+        let way: Vec<&str> = way
+            .iter()
+            .map(|w| if *w == "KEY" { key } else { w })
+            .collect();
+        assert!(!matches!(conn.call(&way), Frame::Error(_)), "{way:?}");
+        let told = error_text(reader.try_read());
+        assert_eq!(told, "UNBLOCKED the stream key no longer exists", "{way:?}");
+        assert_eq!(reader.try_read(), Some(Frame::Simple("PONG".into())));
+        answers_ping(port, &format!("{way:?} under a blocked XREADGROUP"));
+    }
+}
+
+/// A script that catches SCRIPT KILL's error with pcall still ends.
+fn script_catching_its_kill(port: u16) {
+    let mut admin = impatient(port, 5);
+    admin.call(&["CONFIG", "SET", "busy-reply-threshold", "100"]);
+    let mut runner = impatient(port, 10);
+    runner.send_raw(&encode(&[
+        b"EVAL".to_vec(),
+        b"local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end"
+            .to_vec(),
+        b"0".to_vec(),
+    ]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match admin.call(&["SCRIPT", "KILL"]) {
+            Frame::Simple(ok) if ok == "OK" => break,
+            Frame::Error(e) if e.starts_with("NOTBUSY") => {}
+            other => panic!("SCRIPT KILL: {other:?}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "never busy");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = error_text(runner.try_read());
+    assert!(killed.contains("Script killed by user"), "{killed}");
+    answers_ping(port, "SCRIPT KILL of a script that catches errors");
+    // The next script runs, and counts instructions again.
+    assert_eq!(
+        runner.try_read_reply(&[
+            "EVAL",
+            "local n = 0 for i = 1, 1000000 do n = n + 1 end return n",
+            "0"
+        ]),
+        Some(Frame::Int(1_000_000))
+    );
+}
+
+#[test]
+fn hostile_requests_never_hang_a_server() {
+    let server = start_slotcache(&[]);
+    deep_glob_patterns(server.port);
+    recursive_script_result(server.port);
+    client_reply_skip_then_on(server.port);
+    subscriber_with_replies_off(server.port);
+    blocked_group_reader_whose_stream_goes(
+        server.port,
+        &[
+            &["DEL", "KEY"],
+            &["SET", "KEY", "v"],
+            &["FLUSHALL"],
+            &[
+                "EVAL",
+                "redis.call('del', KEYS[1]) redis.call('sadd', KEYS[1], 'e')",
+                "1",
+                "KEY",
+            ],
+        ],
+    );
+    script_catching_its_kill(server.port);
+    assert!(!server.log().contains("panicked"), "{}", server.log());
+}
+
+#[test]
+fn hostile_requests_never_hang_a_proxy() {
+    let running = running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    deep_glob_patterns(proxy.port);
+    recursive_script_result(proxy.port);
+    client_reply_skip_then_on(proxy.port);
+    blocked_group_reader_whose_stream_goes(proxy.port, &[&["DEL", "KEY"], &["SET", "KEY", "v"]]);
+    for server in &running.servers {
+        answers_ping(server.port, "the proxy's run");
+        assert!(!server.log().contains("panicked"), "{}", server.log());
+    }
+    assert!(!proxy.log().contains("panicked"), "{}", proxy.log());
+}
