@@ -158,16 +158,18 @@ impl ReplyMode {
     }
 }
 
+/// The commands that subscribe and unsubscribe.
+pub const SUBSCRIPTION_COMMANDS: [&str; 6] = [
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "ssubscribe",
+    "sunsubscribe",
+];
+
 fn confirms_subscription(command: &[u8]) -> bool {
-    const PUSHING: [&str; 6] = [
-        "subscribe",
-        "unsubscribe",
-        "psubscribe",
-        "punsubscribe",
-        "ssubscribe",
-        "sunsubscribe",
-    ];
-    PUSHING
+    SUBSCRIPTION_COMMANDS
         .iter()
         .any(|p| command.eq_ignore_ascii_case(p.as_bytes()))
 }

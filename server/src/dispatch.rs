@@ -1,7 +1,7 @@
 //! Runs one parsed request: resolution, the checks Redis makes before a command runs (arity,
 //! authentication), the handler, CLIENT REPLY suppression and per-command statistics.
 
-use crate::client::Client;
+use crate::client::{Client, SUBSCRIPTION_COMMANDS};
 use crate::commands::{arity_error, Ctx, Table};
 use crate::engine::evict::{evict, Policy};
 use crate::engine::Keyspace;
@@ -114,18 +114,8 @@ impl Batch {
     }
 }
 
-/// What a RESP2 connection may run while subscribed.
-const SUBSCRIBED_CONTEXT: &[&str] = &[
-    "subscribe",
-    "unsubscribe",
-    "psubscribe",
-    "punsubscribe",
-    "ssubscribe",
-    "sunsubscribe",
-    "ping",
-    "quit",
-    "reset",
-];
+/// What a RESP2 connection may run while subscribed, besides (un)subscribing.
+const SUBSCRIBED_CONTEXT: &[&str] = &["ping", "quit", "reset"];
 
 /// Commands that act at once inside MULTI instead of being queued.
 const RUN_IN_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
@@ -222,6 +212,7 @@ fn run(
     if client.proto == Protocol::Resp2
         && client.subscriptions.is_subscribed()
         && !SUBSCRIBED_CONTEXT.contains(&spec.name)
+        && !SUBSCRIPTION_COMMANDS.contains(&spec.name)
     {
         reject(
             client,
