@@ -9,6 +9,7 @@ pub mod cluster_wide;
 pub mod command_table;
 pub mod fanout;
 pub mod frame;
+pub mod info;
 pub mod pubsub;
 pub mod refusals;
 pub mod session;

@@ -326,7 +326,7 @@ impl Session {
             "asking" if args.len() == 1 => self.reply(|out| out.ok()),
             "cluster" => cluster_view::answer(self, &args),
             "client" => self.client_command(&args),
-            "info" => self.reply(|out| out.bulk(self.proxy.info().as_bytes())),
+            "info" => crate::info::answer(self, &args),
             "command" => self.reply(|out| {
                 if let Err(error) = crate::command_table::catalog().answer(out, &args) {
                     out.error(&error.to_string());

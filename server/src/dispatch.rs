@@ -3,9 +3,8 @@
 
 use crate::client::{Client, SUBSCRIPTION_COMMANDS};
 use crate::commands::{arity_error, Ctx, Table};
-use crate::engine::evict::{evict, Policy};
-use crate::engine::Keyspace;
-use crate::memory::used_memory;
+use crate::engine::evict::Policy;
+use crate::engine::{Keyspace, STANDALONE_PARTITION};
 use crate::replication::log::Role;
 use crate::resp::{Protocol, Reply};
 use crate::state::{now_ms, Server, Stats};
@@ -254,14 +253,19 @@ fn run(
         }
     }
     let memory = batch.memory;
-    if memory.limit > 0 && used_memory() > memory.limit {
-        let room = evict(
+    if memory.limit > 0 && server.evictor.counted_memory() > memory.limit {
+        let current = client
+            .partition
+            .as_ref()
+            .map_or(STANDALONE_PARTITION, |(pid, _)| *pid);
+        let room = server.evictor.make_room(
+            server,
+            current,
             ks,
             memory.policy,
             memory.samples,
             memory.limit,
             batch.now_ms,
-            |_| used_memory(),
         );
         if !room && spec.has_flag("denyoom") {
             reject(

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod dispatch;
 pub mod engine;
+pub mod eviction;
 pub mod glob;
 pub mod membership;
 pub mod memory;

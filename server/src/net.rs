@@ -521,7 +521,9 @@ pub async fn expiry_cycle(server: Arc<Server>) {
     loop {
         let hz = server.config.read().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
-        for (_, keyspace) in server.engine.all() {
+        let copies = server.engine.all();
+        server.evictor.measure_followers(&copies);
+        for (_, keyspace) in copies {
             // Skipped while a script holds the keyspace: this task must not park its worker.
             let Some(databases) = keyspace.try_lock().map(|ks| ks.dbs.len()) else {
                 continue;

@@ -47,6 +47,7 @@ pub struct Server {
     pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
     pub pubsub: Mutex<crate::pubsub::Registry>,
     pub scripts: crate::scripting::Scripts,
+    pub evictor: crate::eviction::Evictor,
     next_client_id: AtomicU64,
     pub stats: Stats,
     pub command_stats: Vec<CommandStats>,
@@ -73,6 +74,7 @@ impl Server {
             clients: Mutex::new(AHashMap::new()),
             pubsub: Mutex::new(Default::default()),
             scripts: crate::scripting::Scripts::new(),
+            evictor: crate::eviction::Evictor::new(),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             command_stats: (0..command_count)

@@ -5,9 +5,10 @@ use super::connection::{help_reply, REDIS_VERSION};
 use super::{arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Table};
 use crate::config::PARAMS;
 use crate::engine::evict::Policy;
-use crate::engine::Db;
+use crate::engine::{Db, DbStats, Keyspace, STANDALONE_PARTITION};
 use crate::glob;
 use crate::memory::{human, peak_memory, rss_bytes, used_memory};
+use crate::replication::log::Role;
 use crate::state::now_us;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -126,37 +127,77 @@ fn cpu_seconds() -> (f64, f64) {
     (ticks(11), ticks(12))
 }
 
+/// Calls `visit` with every hosted copy: the one this command holds as it is, each other one
+/// once its lock comes free within 20 ms (a copy whose lock stays busy, because another
+/// connection holds it, is left out rather than waited for).
+fn visit_copies(ctx: &Ctx, mut visit: impl FnMut(u32, &Keyspace)) {
+    let current = ctx
+        .client
+        .partition
+        .as_ref()
+        .map_or(STANDALONE_PARTITION, |(pid, _)| *pid);
+    for (pid, keyspace) in ctx.server.engine.all() {
+        if pid == current {
+            visit(pid, ctx.ks);
+        } else if let Some(ks) = keyspace.try_lock_for(std::time::Duration::from_millis(20)) {
+            visit(pid, &ks);
+        }
+    }
+}
+
+/// What INFO's `stats` and `keyspace` count: the counters of every copy, and the keys of
+/// the copies this server leads (as a Redis Cluster master shows its own slots' keys).
+#[derive(Default)]
+struct Holdings {
+    stats: DbStats,
+    /// Per database: keys and keys with a TTL.
+    led: Vec<(usize, usize)>,
+    follower_keys: usize,
+}
+
+fn holdings(ctx: &Ctx) -> Holdings {
+    let mut all = Holdings::default();
+    visit_copies(ctx, |_, ks| {
+        let stats = ks.stats();
+        all.stats.expired_keys += stats.expired_keys;
+        all.stats.evicted_keys += stats.evicted_keys;
+        all.stats.keyspace_hits += stats.keyspace_hits;
+        all.stats.keyspace_misses += stats.keyspace_misses;
+        let leads = matches!(ks.log.role(), Role::Standalone | Role::Leader);
+        if all.led.len() < ks.dbs.len() {
+            all.led.resize(ks.dbs.len(), (0, 0));
+        }
+        for (i, db) in ks.dbs.iter().enumerate() {
+            match leads {
+                true => {
+                    all.led[i].0 += db.len();
+                    all.led[i].1 += db.volatile_len();
+                }
+                false => all.follower_keys += db.len(),
+            }
+        }
+    });
+    all
+}
+
 /// In cluster mode, a line per hosted copy: `partition<id>:role=leader|follower,epoch=E,
-/// offset=O` (the next log offset), which `slotcache status` shows as sync progress. A copy
-/// whose lock stays busy (another connection holds it) is left out rather than waited for.
+/// offset=O` (the next log offset), which `slotcache status` shows as sync progress.
 fn write_partition_copies(ctx: &Ctx, text: &mut String) {
     if ctx.server.replication.get().is_none() {
         return;
     }
-    let current = ctx.client.partition.as_ref().map(|(pid, _)| *pid);
-    let mut copies = ctx.server.engine.all();
-    copies.sort_by_key(|(pid, _)| *pid);
-    for (pid, keyspace) in copies {
-        let line = |ks: &crate::engine::Keyspace| {
-            let role = match ks.log.role() {
-                crate::replication::log::Role::Leader => "leader",
-                _ => "follower",
-            };
-            format!(
-                "partition{pid}:role={role},epoch={},offset={}\r\n",
-                ks.log.epoch(),
-                ks.log.next_offset()
-            )
+    visit_copies(ctx, |pid, ks| {
+        let role = match ks.log.role() {
+            Role::Leader => "leader",
+            _ => "follower",
         };
-        let line = match current == Some(pid) {
-            true => line(ctx.ks),
-            false => match keyspace.try_lock_for(std::time::Duration::from_millis(20)) {
-                Some(ks) => line(&ks),
-                None => continue,
-            },
-        };
-        text.push_str(&line);
-    }
+        let _ = write!(
+            text,
+            "partition{pid}:role={role},epoch={},offset={}\r\n",
+            ks.log.epoch(),
+            ks.log.next_offset()
+        );
+    });
 }
 
 fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
@@ -201,7 +242,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
             let peak = peak_memory();
             let _ = write!(
                 text,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nmem_not_counted_for_evict:{}\r\nlazyfree_pending_objects:0\r\n",
                 human(used),
                 human(rss),
                 human(peak),
@@ -209,10 +250,11 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                 human(config.maxmemory as usize),
                 config.maxmemory_policy,
                 if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+                server.evictor.not_counted(used),
             );
         }
         "stats" => {
-            let ks = ctx.ks.stats();
+            let ks = holdings(ctx).stats;
             let _ = write!(
                 text,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\ntotal_error_replies:{}\r\n",
@@ -283,21 +325,20 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                     .filter(|pid| *pid != crate::engine::STANDALONE_PARTITION)
                     .map(|pid| pid.to_string())
                     .collect();
-                let _ = write!(text, "slotcache_partitions:{}\r\n", hosted.join(","));
+                let _ = write!(
+                    text,
+                    "slotcache_partitions:{}\r\nslotcache_follower_keys:{}\r\n",
+                    hosted.join(","),
+                    holdings(ctx).follower_keys
+                );
             }
         }
         "keyspace" => {
             text.push_str("# Keyspace\r\n");
-            for (i, db) in ctx.ks.dbs.iter().enumerate() {
-                if db.is_empty() {
-                    continue;
+            for (i, (keys, expires)) in holdings(ctx).led.into_iter().enumerate() {
+                if keys > 0 {
+                    let _ = write!(text, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
                 }
-                let _ = write!(
-                    text,
-                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
-                    db.len(),
-                    db.volatile_len()
-                );
             }
         }
         _ => {}

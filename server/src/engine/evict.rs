@@ -1,6 +1,6 @@
-//! `maxmemory` eviction with Redis's policies and its sampled approximation: each round samples
-//! `maxmemory-samples` keys per database into a pool of the best candidates seen so far, and
-//! evicts the best one still present.
+//! `maxmemory` eviction's parts that work on one keyspace: Redis's policies, sampling scored
+//! candidates, re-scoring one, and evicting it. The pool of the best candidates across every
+//! keyspace a server leads, and when to evict, are the server's (`crate::eviction`).
 
 use super::Keyspace;
 use bytes::Bytes;
@@ -48,9 +48,6 @@ impl Policy {
     }
 }
 
-/// Pool size, as Redis's EVPOOL_SIZE.
-const POOL: usize = 16;
-
 /// How good a victim an entry is under `policy`: the higher, the sooner it goes.
 fn score(policy: Policy, entry: &super::Entry, deadline: Option<i64>, now: i64) -> u64 {
     match policy {
@@ -60,80 +57,66 @@ fn score(policy: Policy, entry: &super::Entry, deadline: Option<i64>, now: i64) 
     }
 }
 
-/// Evicts until `used` (memory in use, given the keyspace) is at most `limit`. Returns false
-/// when it had to stop over the limit (nothing left that the policy may evict). The pool of
-/// candidates lives in the keyspace across calls, as Redis's does, and is re-scored at every
-/// pick so a key touched since it was sampled is not evicted on a stale score.
-pub fn evict(
-    ks: &mut Keyspace,
-    policy: Policy,
-    samples: usize,
-    limit: usize,
-    now: i64,
-    used: impl Fn(&Keyspace) -> usize,
-) -> bool {
-    if policy == Policy::NoEviction {
-        return used(ks) <= limit;
-    }
-    let mut rng = rand::rng();
-    let volatile = policy.volatile_only();
-    while used(ks) > limit {
-        let victim = if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
-            random_victim(ks, volatile, &mut rng)
-        } else {
-            let mut pool = std::mem::take(&mut ks.evict_pool);
-            for (index, db) in ks.dbs.iter().enumerate() {
-                for (key, _, _) in db.sample_for_eviction(&mut rng, samples, volatile) {
-                    if !pool.iter().any(|(d, k)| *d == index && *k == key) {
-                        pool.push((index, key));
-                    }
-                }
-            }
-            let mut scored: Vec<(u64, usize, Vec<u8>)> = pool
-                .into_iter()
-                .filter_map(|(db, key)| {
-                    let deadline = ks.dbs[db].deadline(&key);
-                    if volatile && deadline.is_none() {
-                        return None;
-                    }
-                    let entry = ks.dbs[db].peek_entry(&key)?;
-                    Some((score(policy, entry, deadline, now), db, key))
-                })
-                .collect();
-            scored.sort_by_key(|candidate| std::cmp::Reverse(candidate.0));
-            scored.truncate(POOL);
-            let best = (!scored.is_empty()).then(|| scored.remove(0));
-            ks.evict_pool = scored.into_iter().map(|(_, db, key)| (db, key)).collect();
-            best.map(|(_, db, key)| (db, key))
-        };
-        let Some((db, key)) = victim else {
-            return false;
-        };
-        if ks.dbs[db].remove(&key).is_some() {
-            ks.dbs[db].stats.evicted_keys += 1;
-            let effect = vec![Bytes::from_static(b"DEL"), Bytes::from(key)];
-            ks.log.record(now, db, effect);
-        }
-    }
-    true
+/// A key that may be evicted, with how good a victim it was when looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    pub score: u64,
+    pub db: usize,
+    pub key: Vec<u8>,
 }
 
-fn random_victim(ks: &Keyspace, volatile: bool, rng: &mut impl Rng) -> Option<(usize, Vec<u8>)> {
-    let candidates: Vec<usize> = (0..ks.dbs.len())
-        .filter(|&i| {
-            if volatile {
-                ks.dbs[i].volatile_len() > 0
-            } else {
-                !ks.dbs[i].is_empty()
-            }
-        })
-        .collect();
-    let db = *candidates.get(rng.random_range(0..candidates.len().max(1)))?;
-    let (key, _, _) = ks.dbs[db]
-        .sample_for_eviction(rng, 1, volatile)
-        .into_iter()
-        .next()?;
-    Some((db, key))
+/// Samples `samples` keys of every database of `ks` that `policy` may evict, scored (Redis's
+/// `evictionPoolPopulate` for one keyspace). Under the random policies the score is random.
+pub fn sample(
+    ks: &Keyspace,
+    policy: Policy,
+    samples: usize,
+    now: i64,
+    rng: &mut impl Rng,
+) -> Vec<Candidate> {
+    if policy == Policy::NoEviction {
+        return Vec::new();
+    }
+    let volatile = policy.volatile_only();
+    let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
+    let mut found = Vec::new();
+    for (db, keys) in ks.dbs.iter().enumerate() {
+        for (key, entry, deadline) in keys.sample_for_eviction(rng, samples, volatile) {
+            let score = match random {
+                true => rng.random(),
+                false => score(policy, entry, deadline, now),
+            };
+            found.push(Candidate { score, db, key });
+        }
+    }
+    found
+}
+
+/// A candidate's score now: None once it is gone (or lost the TTL a volatile policy needs).
+/// Re-scoring at the pick keeps a key touched since it was sampled from being evicted on a
+/// stale score.
+pub fn rescore(ks: &Keyspace, policy: Policy, candidate: &Candidate, now: i64) -> Option<u64> {
+    let db = ks.dbs.get(candidate.db)?;
+    let deadline = db.deadline(&candidate.key);
+    if policy.volatile_only() && deadline.is_none() {
+        return None;
+    }
+    let entry = db.peek_entry(&candidate.key)?;
+    Some(match policy {
+        Policy::AllKeysRandom | Policy::VolatileRandom => candidate.score,
+        _ => score(policy, entry, deadline, now),
+    })
+}
+
+/// Evicts one key: deleted, counted, and recorded as a DEL for the copies that follow.
+pub fn evict_key(ks: &mut Keyspace, db: usize, key: Vec<u8>, now: i64) -> bool {
+    if ks.dbs[db].remove(&key).is_none() {
+        return false;
+    }
+    ks.dbs[db].stats.evicted_keys += 1;
+    let effect = vec![Bytes::from_static(b"DEL"), Bytes::from(key)];
+    ks.log.record(now, db, effect);
+    true
 }
 
 #[cfg(test)]
@@ -142,35 +125,25 @@ mod tests {
     use crate::engine::Value;
 
     #[test]
-    fn evicts_idle_keys_first_and_respects_volatile() {
+    fn scores_idle_keys_higher_and_volatile_policies_see_only_keys_with_a_ttl() {
         let mut ks = Keyspace::new(1);
-        let db = &mut ks.dbs[0];
-        for i in 0..1000 {
-            db.set(format!("old{i}").as_bytes(), Value::Int(i), 0);
-        }
-        for i in 0..1000 {
-            db.set(format!("new{i}").as_bytes(), Value::Int(i), 3_600_000);
-        }
-        let before = ks.dbs[0].len();
-        // "Memory" here is the key count; evict 500 keys under LRU.
-        let used = |ks: &Keyspace| ks.dbs[0].len();
-        assert!(evict(
-            &mut ks,
-            Policy::AllKeysLru,
-            5,
-            before - 500,
-            3_600_000,
-            used
-        ));
-        let recent_left = (0..1000)
-            .filter(|i| ks.dbs[0].contains(format!("new{i}").as_bytes(), 3_600_000))
-            .count();
-        assert!(
-            recent_left > 900,
-            "LRU should evict idle keys, {recent_left} recent left"
-        );
-        // No key has a TTL: a volatile policy cannot make room.
-        assert!(!evict(&mut ks, Policy::VolatileLru, 5, 0, 3_600_000, used));
-        assert_eq!(ks.dbs[0].stats.evicted_keys, 500);
+        ks.dbs[0].set(b"old", Value::Int(1), 0);
+        ks.dbs[0].set(b"new", Value::Int(2), 3_600_000);
+        let mut rng = rand::rng();
+        let found = sample(&ks, Policy::AllKeysLru, 5, 3_600_000, &mut rng);
+        let score_of = |key: &[u8]| found.iter().find(|c| c.key == key).map(|c| c.score);
+        assert!(score_of(b"old") > score_of(b"new"), "{found:?}");
+        assert!(sample(&ks, Policy::VolatileLru, 5, 3_600_000, &mut rng).is_empty());
+        assert!(sample(&ks, Policy::NoEviction, 5, 3_600_000, &mut rng).is_empty());
+        let old = found
+            .iter()
+            .find(|c| c.key == b"old")
+            .cloned()
+            .expect("sampled");
+        assert!(rescore(&ks, Policy::VolatileLru, &old, 3_600_000).is_none());
+        assert!(evict_key(&mut ks, 0, b"old".to_vec(), 3_600_000));
+        assert!(rescore(&ks, Policy::AllKeysLru, &old, 3_600_000).is_none());
+        assert!(!evict_key(&mut ks, 0, b"old".to_vec(), 3_600_000));
+        assert_eq!(ks.dbs[0].stats.evicted_keys, 1);
     }
 }

@@ -38,8 +38,6 @@ pub struct Keyspace {
     pub dbs: Vec<Db>,
     /// Clients blocked on keys of this keyspace.
     pub waiters: crate::blocking::Waiters,
-    /// Eviction candidates kept between evictions: (database, key).
-    pub evict_pool: Vec<(usize, Vec<u8>)>,
     /// The partition's replication log (writes are recorded while this copy leads).
     pub log: crate::replication::log::Log,
 }
@@ -49,7 +47,6 @@ impl Keyspace {
         Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
             waiters: Default::default(),
-            evict_pool: Vec::new(),
             log: Default::default(),
         }
     }

@@ -69,6 +69,15 @@ impl Head {
     }
 }
 
+/// The bytes of every backlog of the process. Eviction does not count them as data: a leader
+/// evicting its keys to make room for backlogs would empty itself under a steady write load.
+static BACKLOGS: AtomicUsize = AtomicUsize::new(0);
+
+/// The bytes every partition's backlog keeps.
+pub fn backlogs_bytes() -> usize {
+    BACKLOGS.load(Ordering::Relaxed)
+}
+
 /// Records are encoded into buffers of this size, many records each.
 const SEGMENT: usize = 64 * 1024;
 
@@ -149,6 +158,12 @@ pub const DEFAULT_BACKLOG: usize = 16 * 1024 * 1024;
 /// The most a backlog grows to keep the records a snapshot's follower needs after it (as
 /// Redis's default output buffer limit for replicas); past it the follower starts over.
 pub const PINNED_BACKLOG_LIMIT: usize = 256 * 1024 * 1024;
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        BACKLOGS.fetch_sub(self.backlog_bytes, Ordering::Relaxed);
+    }
+}
 
 impl Default for Log {
     fn default() -> Self {
@@ -281,9 +296,14 @@ impl Log {
     /// missing, so no follower may continue from it.
     fn forget_if_unkept(&mut self) {
         if !self.keeps_records() {
-            self.backlog.clear();
-            self.backlog_bytes = 0;
+            self.clear_backlog();
         }
+    }
+
+    fn clear_backlog(&mut self) {
+        self.backlog.clear();
+        BACKLOGS.fetch_sub(self.backlog_bytes, Ordering::Relaxed);
+        self.backlog_bytes = 0;
     }
 
     /// The offset the next record gets.
@@ -393,6 +413,7 @@ impl Log {
         self.unit.seal(&mut self.segment, offset, epoch, now, db);
         let message = self.segment.split().freeze();
         self.backlog_bytes += message.len();
+        BACKLOGS.fetch_add(message.len(), Ordering::Relaxed);
         self.backlog.push_back(Stored {
             offset,
             epoch,
@@ -433,6 +454,7 @@ impl Log {
             }
             if let Some(old) = self.backlog.pop_front() {
                 self.backlog_bytes -= old.message.len();
+                BACKLOGS.fetch_sub(old.message.len(), Ordering::Relaxed);
             }
         }
     }
@@ -440,8 +462,7 @@ impl Log {
     /// After a full resync: this copy's state is the leader's at `next`, whose last record
     /// was written in `last_epoch`.
     pub fn reset(&mut self, next: u64, last_epoch: u64, now: i64) {
-        self.backlog.clear();
-        self.backlog_bytes = 0;
+        self.clear_backlog();
         self.unit = EncodedEffects::default();
         self.next = next;
         self.last_epoch = last_epoch;

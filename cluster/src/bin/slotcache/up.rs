@@ -25,6 +25,13 @@ pub struct UpOptions {
     replication_factor: u32,
     #[arg(long, default_value = "local")]
     cluster: String,
+    /// Each shard server's `maxmemory` (bytes, or with a unit: 64mb, 1gb), counted against
+    /// the partitions it leads; unset, no limit.
+    #[arg(long)]
+    maxmemory: Option<String>,
+    /// Each shard server's `maxmemory-policy`, e.g. allkeys-lru to try the cluster as a cache.
+    #[arg(long)]
+    maxmemory_policy: Option<String>,
 }
 
 /// A listener's flags: loopback, its port, and the cluster it belongs to.
@@ -133,6 +140,12 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
         let port = base + 10 + i;
         let mut args = listener_args(port, &cluster_flags);
         args.extend(["--node-id".into(), format!("server-{}", i + 1)]);
+        if let Some(limit) = &options.maxmemory {
+            args.extend(["--maxmemory".into(), limit.clone()]);
+        }
+        if let Some(policy) = &options.maxmemory_policy {
+            args.extend(["--maxmemory-policy".into(), policy.clone()]);
+        }
         children.spawn(
             &format!("server-{}", i + 1),
             &bin_dir.join("slotcache-server"),
