@@ -454,3 +454,42 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
         .expect("running redis-cli (apt-get install redis-tools)");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// A numeric INFO field (for keyspace lines such as `db0:keys=N,...`, the key count).
+pub fn info_field(conn: &mut Conn, section: &str, field: &str) -> u64 {
+    let text = match conn.call(&["INFO", section]) {
+        Frame::Bulk(b) | Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO: {other:?}"),
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| {
+            v.split(',')
+                .next()?
+                .trim_start_matches("keys=")
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
+}
+
+/// Sends requests pipelined in chunks on one connection; how many replies carried a value
+/// (neither nil nor a status such as OK). An error reply fails the test.
+pub fn pipelined_hits(conn: &mut Conn, requests: &[&Vec<Vec<u8>>]) -> usize {
+    let mut hits = 0;
+    for chunk in requests.chunks(256) {
+        let mut bytes = Vec::new();
+        for request in chunk {
+            bytes.extend_from_slice(&encode(request));
+        }
+        conn.send_raw(&bytes);
+        for _ in chunk {
+            match conn.read() {
+                Frame::Null | Frame::Simple(_) => {}
+                Frame::Error(e) => panic!("error reply: {e}"),
+                _ => hits += 1,
+            }
+        }
+    }
+    hits
+}

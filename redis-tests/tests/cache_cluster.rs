@@ -6,7 +6,7 @@
 //! proxy, and every partition's copies are identical afterwards.
 
 use redis_tests::cluster::{names, partition_records, Cluster};
-use redis_tests::{encode, redis_cli, start_redis, Conn, Frame, Process};
+use redis_tests::{info_field, pipelined_hits, redis_cli, start_redis, Conn, Frame, Process};
 use slotcache_cluster::key_slot;
 use std::time::{Duration, Instant};
 
@@ -37,32 +37,11 @@ enum Target {
     },
 }
 
-/// Sends requests pipelined on one connection; how many replies were neither nil nor OK.
-fn pipelined(conn: &mut Conn, requests: &[&Request]) -> usize {
-    let mut hits = 0;
-    for chunk in requests.chunks(256) {
-        let mut bytes = Vec::new();
-        for request in chunk {
-            bytes.extend_from_slice(&encode(request));
-        }
-        conn.send_raw(&bytes);
-        for _ in chunk {
-            match conn.read() {
-                Frame::Null => {}
-                Frame::Simple(_) => {}
-                Frame::Error(e) => panic!("error under eviction: {e}"),
-                _ => hits += 1,
-            }
-        }
-    }
-    hits
-}
-
 impl Target {
     /// Runs the requests; how many reads hit.
     fn run(&mut self, requests: &[Request]) -> usize {
         match self {
-            Target::Proxy(conn) => pipelined(conn, &requests.iter().collect::<Vec<_>>()),
+            Target::Proxy(conn) => pipelined_hits(conn, &requests.iter().collect::<Vec<_>>()),
             Target::RedisCluster { masters, owner } => {
                 let mut groups: Vec<Vec<&Request>> = vec![Vec::new(); masters.len()];
                 for request in requests {
@@ -71,7 +50,7 @@ impl Target {
                 masters
                     .iter_mut()
                     .zip(groups)
-                    .map(|(conn, group)| pipelined(conn, &group))
+                    .map(|(conn, group)| pipelined_hits(conn, &group))
                     .sum()
             }
         }
@@ -118,23 +97,6 @@ fn run_load(target: &mut Target) -> f64 {
         hits += target.run(&requests);
     }
     hits as f64 / reads as f64
-}
-
-fn info_field(conn: &mut Conn, section: &str, field: &str) -> u64 {
-    let text = match conn.call(&["INFO", section]) {
-        Frame::Bulk(b) | Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
-        other => panic!("INFO: {other:?}"),
-    };
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| {
-            v.split(',')
-                .next()?
-                .trim_start_matches("keys=")
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
 }
 
 /// 6 cluster-enabled redis-servers, joined by `redis-cli --cluster create` as 3 masters with
