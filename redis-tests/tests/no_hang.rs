@@ -155,8 +155,26 @@ fn subscriber_with_replies_off(port: u16) {
     answers_ping(port, "a subscriber with replies off");
 }
 
-/// A blocked XREADGROUP is told when its stream goes, however it goes.
-fn blocked_group_reader_whose_stream_goes(port: u16, ways: &[&[&str]]) {
+/// Waits until one of the servers at `ports` has a blocked client.
+fn one_blocked(ports: &[u16]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ports.iter().any(|port| {
+        let Frame::Bulk(info) = Conn::connect(*port).call(&["INFO", "clients"]) else {
+            return false;
+        };
+        String::from_utf8_lossy(&info).contains("blocked_clients:1\r")
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader never blocked"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A blocked XREADGROUP is told when its stream goes, however it goes. `servers` are where
+/// the reader may block.
+fn blocked_group_reader_whose_stream_goes(port: u16, servers: &[u16], ways: &[&[&str]]) {
     let mut conn = impatient(port, 5);
     for way in ways {
         let key = "{s}stream";
@@ -184,9 +202,9 @@ fn blocked_group_reader_whose_stream_goes(port: u16, ways: &[&[&str]]) {
             ]
             .map(|a| a.as_bytes().to_vec()),
         ));
-        // The reader's request is in before the stream goes (its PING answers after it).
+        // The reader is blocked before the stream goes (its PING answers after it).
         reader.send_raw(&encode(&[b"PING".to_vec()]));
-        std::thread::sleep(Duration::from_millis(100));
+        one_blocked(servers);
         let way: Vec<&str> = way
             .iter()
             .map(|w| if *w == "KEY" { key } else { w })
@@ -243,6 +261,7 @@ fn hostile_requests_never_hang_a_server() {
     subscriber_with_replies_off(server.port);
     blocked_group_reader_whose_stream_goes(
         server.port,
+        &[server.port],
         &[
             &["DEL", "KEY"],
             &["SET", "KEY", "v"],
@@ -266,7 +285,12 @@ fn hostile_requests_never_hang_a_proxy() {
     deep_glob_patterns(proxy.port);
     recursive_script_result(proxy.port);
     client_reply_skip_then_on(proxy.port);
-    blocked_group_reader_whose_stream_goes(proxy.port, &[&["DEL", "KEY"], &["SET", "KEY", "v"]]);
+    let servers: Vec<u16> = running.servers.iter().map(|s| s.port).collect();
+    blocked_group_reader_whose_stream_goes(
+        proxy.port,
+        &servers,
+        &[&["DEL", "KEY"], &["SET", "KEY", "v"]],
+    );
     for server in &running.servers {
         answers_ping(server.port, "the proxy's run");
         assert!(!server.log().contains("panicked"), "{}", server.log());

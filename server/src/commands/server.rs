@@ -180,6 +180,13 @@ fn holdings(ctx: &Ctx) -> Holdings {
     all
 }
 
+/// Clients blocked on keys of any copy this server holds.
+fn blocked_clients(ctx: &Ctx) -> usize {
+    let mut blocked = 0;
+    visit_copies(ctx, |_, ks| blocked += ks.waiters.blocked_clients());
+    blocked
+}
+
 /// In cluster mode, a line per hosted copy: `partition<id>:role=leader|follower,epoch=E,
 /// offset=O` (the next log offset), which `slotcache status` shows as sync progress.
 fn write_partition_copies(ctx: &Ctx, text: &mut String) {
@@ -233,7 +240,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
                 server.clients.lock().len(),
                 config.maxclients,
-                ctx.ks.waiters.blocked_clients(),
+                blocked_clients(ctx),
             );
         }
         "memory" => {
