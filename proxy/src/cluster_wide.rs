@@ -1,8 +1,9 @@
 //! Commands over the whole keyspace a proxy announces (every slot with `announce = self`,
 //! its share with `spread`): SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHALL and FLUSHDB visit each
 //! partition in turn (a shard server runs them in a partition after `CLUSTER PARTITION`),
-//! keeping only keys of the announced slots; SCRIPT LOAD, EXISTS, FLUSH and KILL go to every
-//! shard server leading a partition, so EVALSHA finds its script wherever its keys are. WAIT
+//! keeping only keys of the announced slots; SCRIPT LOAD, EXISTS, FLUSH and KILL, and FUNCTION
+//! LOAD, DELETE, FLUSH, RESTORE and KILL go to every shard server leading a partition, so
+//! EVALSHA and FCALL find their script or library wherever their keys are. WAIT
 //! waits at every partition's leader, each on a connection of its own, and answers the fewest
 //! replicas any partition reached.
 //!
@@ -118,7 +119,7 @@ pub fn answer(session: &Session, name: &str, args: &[Bytes]) -> Pending {
                 "randomkey" => random_key(&scope)
                     .await
                     .map(|key| reply(&|out| out.bulk_or_null(key.as_deref()))),
-                "script" => script(&scope, &args).await,
+                "script" | "function" => scripting(&scope, &args).await,
                 "wait" => wait(&scope, &args).await,
                 _ => flush(&scope, &args).await,
             };
@@ -285,13 +286,18 @@ async fn flush(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
     Ok(ok)
 }
 
-/// SCRIPT subcommands: LOAD, FLUSH and KILL reach every leader, EXISTS is true where every
-/// leader has the script; the rest (HELP, errors) any one answers.
-async fn script(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
+/// SCRIPT and FUNCTION subcommands: what changes scripts or libraries (LOAD, FLUSH, FUNCTION
+/// DELETE and RESTORE) and KILL reach every leader, so EVALSHA and FCALL find them wherever
+/// their keys are; SCRIPT EXISTS is true where every leader has the script; the rest (LIST,
+/// STATS, DUMP, HELP, errors) any one answers.
+async fn scripting(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let request = encode(args);
     let mut addrs = scope.proxy.table.leader_addrs();
-    if !matches!(sub.as_str(), "load" | "flush" | "kill" | "exists") {
+    if !matches!(
+        sub.as_str(),
+        "load" | "flush" | "kill" | "exists" | "delete" | "restore"
+    ) {
         addrs.truncate(1);
     }
     if addrs.is_empty() {

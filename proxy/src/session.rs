@@ -335,7 +335,7 @@ impl Session {
             "multi" => self.multi(&args),
             "discard" => self.discard(),
             "scan" | "keys" | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script"
-            | "wait" => {
+            | "function" | "wait" => {
                 cluster_wide::answer(self, name, &args)
             }
             "pubsub" => pubsub::introspect(self, &args),

@@ -69,8 +69,14 @@ fn split_line(line: &str) -> Vec<Vec<u8>> {
     let mut current = Vec::new();
     let mut quoted = false;
     let mut has = false;
-    for c in line.bytes() {
+    let mut bytes = line.bytes().peekable();
+    while let Some(c) = bytes.next() {
         match c {
+            // `\n` inside quotes is a newline (a library's first line ends with one).
+            b'\\' if quoted && bytes.peek() == Some(&b'n') => {
+                bytes.next();
+                current.push(b'\n');
+            }
             b'"' => {
                 quoted = !quoted;
                 has = true;
@@ -284,6 +290,8 @@ fn command_table_matches_redis() {
             "xinfo",
             // Redis's SCRIPT also has DEBUG, for its Lua debugger.
             "script",
+            // Containers list subcommands in Redis's hash order; each subcommand is compared.
+            "function",
             // A shard server answers only the slot questions of CLUSTER, plus its own
             // PARTITION (the proxy's way to address a partition) and DIGEST (comparing copies).
             "cluster",

@@ -163,3 +163,86 @@ fn the_redis_crate_script_helper_loads_on_noscript() {
         .expect("after a flush");
     assert_eq!((first, second), (5, 7));
 }
+
+/// A library loaded through a proxy reaches every shard server leading a partition, so FCALL
+/// runs wherever its keys live; FUNCTION KILL stops a runaway function on a server, and SCRIPT
+/// KILL does not (as in Redis).
+#[test]
+fn functions_through_a_proxy_and_function_kill() {
+    let running = redis_tests::cluster::running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    let mut conn = proxy.connect();
+    let library = "#!lua name=counters\nredis.register_function('bump', function(keys, args) return redis.call('incrby', keys[1], args[1]) end)\nredis.register_function{function_name='peek', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}";
+    assert_eq!(
+        conn.call(&["FUNCTION", "LOAD", library]),
+        Frame::bulk("counters")
+    );
+    // Keys over every partition.
+    for i in 0..64 {
+        let key = format!("counter:{i}");
+        assert_eq!(conn.call(&["FCALL", "bump", "1", &key, "5"]), Frame::Int(5));
+        assert_eq!(
+            conn.call(&["FCALL_RO", "peek", "1", &key]),
+            Frame::bulk("5")
+        );
+    }
+    assert!(error_text(&conn.call(&["FCALL_RO", "bump", "1", "k", "1"]))
+        .contains("Can not execute a script with write flag"));
+    // Every shard server holds the library: running_script, engines.
+    for server in &running.servers {
+        let Frame::Array(stats) = server.connect().call(&["FUNCTION", "STATS"]) else {
+            panic!("FUNCTION STATS")
+        };
+        let Frame::Array(engines) = &stats[3] else {
+            panic!("engines: {stats:?}")
+        };
+        assert_eq!(
+            engines[1],
+            Frame::Array(vec![
+                Frame::bulk("libraries_count"),
+                Frame::Int(1),
+                Frame::bulk("functions_count"),
+                Frame::Int(2)
+            ])
+        );
+    }
+    assert_eq!(
+        conn.call(&["FUNCTION", "DELETE", "counters"]),
+        Frame::Simple("OK".into())
+    );
+    assert!(
+        error_text(&conn.call(&["FCALL", "bump", "1", "counter:1", "1"]))
+            .contains("Function not found")
+    );
+
+    let server = start_slotcache(&[]);
+    let mut admin = server.connect();
+    admin.call(&["CONFIG", "SET", "busy-reply-threshold", "50"]);
+    admin.call(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=spin\nredis.register_function('spin', function() local a = 1 while true do a = a + 1 end end)",
+    ]);
+    let mut runner = server.connect();
+    runner.send_raw(&redis_tests::encode(&[
+        b"FCALL".to_vec(),
+        b"spin".to_vec(),
+        b"0".to_vec(),
+    ]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match admin.call(&["SCRIPT", "KILL"]) {
+            Frame::Error(e) if e.starts_with("BUSY") => break,
+            Frame::Error(e) if e.starts_with("NOTBUSY") => {}
+            other => panic!("SCRIPT KILL during a function: {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "the function never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        admin.call(&["FUNCTION", "KILL"]),
+        Frame::Simple("OK".into())
+    );
+    assert!(error_text(&runner.read()).contains("Script killed by user"));
+    assert_eq!(admin.call(&["PING"]), Frame::Simple("PONG".into()));
+}

@@ -498,20 +498,24 @@ async fn keyspace_when_free(
 /// How often a connection whose requests wait for a script looks again.
 const SCRIPT_POLL: Duration = Duration::from_millis(2);
 
-/// What a request gets while a script has run past the busy threshold.
+/// What a request gets while a script has run past the busy threshold. SCRIPT KILL stops a
+/// script and FUNCTION KILL a function; the other is refused as busy, as in Redis.
 fn answer_while_busy(server: &Server, args: &[Bytes], out: &mut Reply) {
-    let is_script_kill = args.len() == 2
-        && args[0].eq_ignore_ascii_case(b"script")
-        && args[1].eq_ignore_ascii_case(b"kill");
-    let is_shutdown_nosave = args.len() == 2
-        && args[0].eq_ignore_ascii_case(b"shutdown")
-        && args[1].eq_ignore_ascii_case(b"nosave");
-    if is_script_kill {
+    let is = |i: usize, word: &[u8]| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word));
+    let function = server.scripts.running_is_function();
+    let busy = match function {
+        true => "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+        false => "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+    };
+    let kill_word: &[u8] = if function { b"function" } else { b"script" };
+    if args.len() == 2 && is(0, kill_word) && is(1, b"kill") {
         crate::commands::scripting::kill_reply(server.scripts.kill(), out);
-    } else if is_shutdown_nosave {
+    } else if args.len() == 2 && is(0, b"function") && is(1, b"stats") {
+        crate::commands::functions::stats_reply(&server.scripts, out);
+    } else if args.len() == 2 && is(0, b"shutdown") && is(1, b"nosave") {
         crate::commands::server::shutdown_now();
     } else {
-        out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+        out.error(busy);
     }
 }
 

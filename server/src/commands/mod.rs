@@ -6,6 +6,7 @@ pub mod bits;
 pub mod catalog;
 pub mod cluster;
 pub mod connection;
+pub mod functions;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -244,7 +245,7 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 15] {
+fn families() -> [&'static [CommandSpec]; 16] {
     [
         cluster::COMMANDS,
         connection::COMMANDS,
@@ -255,6 +256,7 @@ fn families() -> [&'static [CommandSpec]; 15] {
         hyperloglog::COMMANDS,
         streams::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
         transactions::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,

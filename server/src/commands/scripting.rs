@@ -6,7 +6,7 @@ use super::{int_arg, is, ks, ks_noted, Args, Begin, CmdError, CmdResult, Command
 use crate::scripting::{Invocation, Kill};
 
 /// The keys and arguments after `numkeys`.
-fn keys_and_args(args: &Args) -> Result<(&Args, &Args), CmdError> {
+pub fn keys_and_args(args: &Args) -> Result<(&Args, &Args), CmdError> {
     let numkeys = int_arg(&args[2])?;
     if numkeys < 0 {
         return Err(CmdError::err("Number of keys can't be negative"));

@@ -7,11 +7,15 @@ use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmStat
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// Registry names: the `redis` table (whose `call` and `pcall` are set for each run), and the
-/// error handler `xpcall` uses.
+/// Registry names: the `redis` table (whose `call` and `pcall` are set for each run), the
+/// error handler `xpcall` uses, the functions' globals, whether a library is loading, and the
+/// binder of a function to its keys and arguments.
 pub const REDIS: &str = "slotcache.redis";
 pub const ERROR_HANDLER: &str = "slotcache.error_handler";
 const SANDBOX: &str = "slotcache.sandbox";
+const FUNCTIONS: &str = "slotcache.functions";
+pub const SET_LOADING: &str = "slotcache.set_loading";
+pub const BIND: &str = "slotcache.bind";
 
 const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
@@ -42,24 +46,62 @@ end
 local libraries = {redis = redis, string = string, table = table, math = math}
 local globals = _G
 loadfile, dofile = nil, nil
-return function(extra)
+return function(extra, register_function, version, version_num)
+  redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = version, version_num
   for name, lib in pairs(extra) do
     for k, v in pairs(lib) do libraries[name] = libraries[name] or {} libraries[name][k] = v end
   end
   local shown = {}
   for name, lib in pairs(libraries) do shown[name] = readonly(lib) end
-  return setmetatable({}, {
+  local function missing(name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 3)
+  end
+  local sandbox = setmetatable({}, {
     __index = function(_, name)
       local value = shown[name]
       if value == nil then value = rawget(globals, name) end
-      if value == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-      end
+      if value == nil then missing(name) end
       return value
     end,
     __newindex = function() error(readonly_error, 2) end,
     __metatable = false,
   })
+  -- What a library's code sees while FUNCTION LOAD runs it: `redis` with the library API only.
+  local library_api = {
+    register_function = register_function, log = redis.log,
+    LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
+    LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
+    REDIS_VERSION = version, REDIS_VERSION_NUM = version_num,
+  }
+  local library_redis = setmetatable({}, {
+    __index = function(_, name)
+      local value = library_api[name]
+      if value == nil then missing(name) end
+      return value
+    end,
+    __newindex = function() error(readonly_error, 2) end,
+    __metatable = false,
+  })
+  -- Functions' globals: the library API while loading, then what scripts see but KEYS and ARGV.
+  local loading = false
+  local functions = setmetatable({}, {
+    __index = function(_, name)
+      local value
+      if loading then
+        if name == "redis" then value = library_redis end
+      elseif name ~= "KEYS" and name ~= "ARGV" then
+        value = shown[name]
+        if value == nil then value = rawget(globals, name) end
+      end
+      if value == nil then missing(name) end
+      return value
+    end,
+    __newindex = function() error(readonly_error, 2) end,
+    __metatable = false,
+  })
+  local function set_loading(on) loading = on end
+  local function bind(f, keys, args) return function() return f(keys, args) end end
+  return sandbox, functions, set_loading, bind
 end
 "#;
 
@@ -86,8 +128,17 @@ pub fn create(running: Arc<Running>) -> mlua::Result<Lua> {
         })?,
     )?;
     extra.raw_set("redis", redis_extra)?;
-    let sandbox: Table = finish.call(extra)?;
+    let version = crate::commands::connection::REDIS_VERSION;
+    let version_num = version.split('.').fold(0i64, |num, part| {
+        (num << 8) | part.parse::<i64>().unwrap_or(0)
+    });
+    let register = lua.create_function(super::functions::register_function)?;
+    let (sandbox, functions, set_loading, bind): (Table, Table, Function, Function) =
+        finish.call((extra, register, version, version_num))?;
     lua.set_named_registry_value(SANDBOX, sandbox)?;
+    lua.set_named_registry_value(FUNCTIONS, functions)?;
+    lua.set_named_registry_value(SET_LOADING, set_loading)?;
+    lua.set_named_registry_value(BIND, bind)?;
     lua.set_named_registry_value(ERROR_HANDLER, lua.create_function(error_handler)?)?;
     watch_for_kill(&lua, running)?;
     Ok(lua)
@@ -109,6 +160,9 @@ type Hook = Box<dyn Fn(&Lua, &mlua::Debug) -> mlua::Result<VmState> + Send>;
 
 fn kill_hook(running: Arc<Running>) -> Hook {
     Box::new(move |lua, _| {
+        if running.load_overdue() {
+            return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
+        }
         if !running.kill.load(Ordering::Acquire) {
             return Ok(VmState::Continue);
         }
@@ -117,19 +171,28 @@ fn kill_hook(running: Arc<Running>) -> Hook {
     })
 }
 
-/// Compiles a body as Redis does (chunk name `@user_script`) inside the sandbox; the error is
-/// Lua's message.
+/// Compiles a script body as Redis does (chunk name `@user_script`) inside the sandbox; the
+/// error is Lua's message.
 pub fn compile(lua: &Lua, body: &[u8]) -> Result<Function, String> {
+    compile_in(lua, body, "@user_script", SANDBOX)
+}
+
+/// Compiles a library's code (chunk name `@user_function`) with the functions' globals.
+pub fn compile_library(lua: &Lua, code: &[u8]) -> Result<Function, String> {
+    compile_in(lua, code, "@user_function", FUNCTIONS)
+}
+
+fn compile_in(lua: &Lua, body: &[u8], chunk: &str, globals: &str) -> Result<Function, String> {
     let function = lua
         .load(body)
-        .set_name("@user_script")
+        .set_name(chunk)
         .into_function()
         .map_err(|err| match err {
             mlua::Error::SyntaxError { message, .. } => message,
             other => other.to_string(),
         })?;
     let sandbox: Table = lua
-        .named_registry_value(SANDBOX)
+        .named_registry_value(globals)
         .map_err(|err| err.to_string())?;
     function
         .set_environment(sandbox)
@@ -151,11 +214,10 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
                     None if convert::error_text(&err) == KILLED => KILLED.to_string(),
                     // A library function's error names the script line that called it, as
                     // Lua's `luaL_error` does.
-                    None => format!(
-                        "user_script:{}: {}",
-                        script_line(lua).unwrap_or(0),
-                        convert::error_text(&err)
-                    ),
+                    None => {
+                        let (chunk, line) = script_line(lua).unwrap_or(("@user_script", 0));
+                        format!("{}:{line}: {}", &chunk[1..], convert::error_text(&err))
+                    }
                 },
                 Value::String(s) => s.to_string_lossy(),
                 other => lua
@@ -169,8 +231,9 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     located(lua, table)
 }
 
-/// The line of the innermost script frame on the stack.
-fn script_line(lua: &Lua) -> Option<usize> {
+/// The chunk (`@user_script` or `@user_function`) and line of the innermost script frame on
+/// the stack.
+fn script_line(lua: &Lua) -> Option<(&'static str, usize)> {
     let mut level = 0;
     while let Some((source, line)) = lua.inspect_stack(level, |frame| {
         (
@@ -178,8 +241,10 @@ fn script_line(lua: &Lua) -> Option<usize> {
             frame.current_line(),
         )
     }) {
-        if source.as_deref() == Some("@user_script") {
-            return Some(line.unwrap_or(0));
+        for chunk in ["@user_script", "@user_function"] {
+            if source.as_deref() == Some(chunk) {
+                return Some((chunk, line.unwrap_or(0)));
+            }
         }
         level += 1;
     }
@@ -188,8 +253,8 @@ fn script_line(lua: &Lua) -> Option<usize> {
 
 /// Records in an error table where in the script it happened.
 fn located(lua: &Lua, table: Table) -> mlua::Result<Table> {
-    if let Some(line) = script_line(lua) {
-        table.raw_set("source", "@user_script")?;
+    if let Some((chunk, line)) = script_line(lua) {
+        table.raw_set("source", chunk)?;
         table.raw_set("line", line)?;
     }
     Ok(table)

@@ -5,6 +5,7 @@
 
 mod convert;
 mod env;
+pub mod functions;
 
 use crate::client::Client;
 use crate::commands::{CmdError, Ctx, Table};
@@ -33,9 +34,24 @@ pub fn sha1_hex(body: &[u8]) -> String {
 #[derive(Default)]
 struct Running {
     since: Mutex<Option<Instant>>,
+    /// The function running (FCALL), and the command that called it, for FUNCTION STATS.
+    function: Mutex<Option<(String, Vec<Bytes>)>>,
     kill: AtomicBool,
     wrote: AtomicBool,
+    /// While FUNCTION LOAD runs a library's code: when it must have finished.
+    load_deadline: Mutex<Option<Instant>>,
 }
+
+impl Running {
+    fn load_overdue(&self) -> bool {
+        self.load_deadline
+            .lock()
+            .is_some_and(|deadline| Instant::now() > deadline)
+    }
+}
+
+/// How long a library's code may run at FUNCTION LOAD, as Redis's load timeout.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// SCRIPT KILL's outcomes.
 pub enum Kill {
@@ -46,9 +62,90 @@ pub enum Kill {
 
 pub struct Scripts {
     lua: Mutex<Lua>,
-    cache: Mutex<HashMap<String, Function>>,
+    cache: Mutex<HashMap<String, Cached>>,
+    pub functions: Mutex<functions::Registry>,
     running: Arc<Running>,
 }
+
+/// A compiled script, with the flags of its `#!lua flags=...` line (None without one: Redis's
+/// backwards-compatible mode, where each command is checked as it runs).
+#[derive(Clone)]
+struct Cached {
+    function: Function,
+    flags: Option<Vec<&'static str>>,
+}
+
+/// The flags of a script's shebang line, and the body after it.
+fn shebang(body: &[u8]) -> Result<(Option<Vec<&'static str>>, &[u8]), CmdError> {
+    let Some(rest) = body.strip_prefix(b"#!") else {
+        return Ok((None, body));
+    };
+    let line_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    let line = String::from_utf8_lossy(&rest[..line_end]);
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or_default();
+    if engine != "lua" {
+        return Err(CmdError::err(format!(
+            "Unexpected engine in script shebang: {engine}"
+        )));
+    }
+    let mut flags = Vec::new();
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(CmdError::err(format!("Unknown lua shebang option: {part}")));
+        };
+        for flag in list.split(',').filter(|f| !f.is_empty()) {
+            match functions::FLAGS.iter().find(|known| **known == flag) {
+                Some(known) => flags.push(*known),
+                None => {
+                    return Err(CmdError::err(format!(
+                        "Unexpected flag in script shebang: {flag}"
+                    )))
+                }
+            }
+        }
+    }
+    // The shebang line stays a (blank) line, so line numbers in errors match the body's.
+    Ok((Some(flags), &rest[line_end..]))
+}
+
+/// FUNCTION RESTORE's policies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    Flush,
+    Append,
+    Replace,
+}
+
+/// What runs: a script (its globals KEYS and ARGV set) or a function (called with them).
+struct Body<'a> {
+    function: Function,
+    /// The SHA1 of a script, the name of a function: errors end with it.
+    name: &'a str,
+    is_function: bool,
+    keys: &'a [Bytes],
+    argv: &'a [Bytes],
+    read_only: bool,
+    /// Commands that may use memory run even over `maxmemory`.
+    allow_oom: bool,
+}
+
+/// Whether the server is over its `maxmemory` now.
+fn over_maxmemory(server: &Server) -> bool {
+    let limit = server.config.read().maxmemory as usize;
+    limit > 0 && server.evictor.counted_memory() > limit
+}
+
+/// A script or function with flags that may write is refused under OOM unless it allows it.
+fn refuse_under_oom(ctx: &Ctx, flags: &[&str]) -> Result<(), CmdError> {
+    let exempt = flags.contains(&"no-writes") || flags.contains(&"allow-oom");
+    if !exempt && over_maxmemory(ctx.server) {
+        return Err(CmdError::Other(OOM.into()));
+    }
+    Ok(())
+}
+
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 /// A script run: what it may do and what it is given.
 pub struct Invocation<'a> {
@@ -68,6 +165,7 @@ impl Scripts {
         Scripts {
             lua: Mutex::new(lua),
             cache: Mutex::new(HashMap::new()),
+            functions: Mutex::new(functions::Registry::default()),
             running,
         }
     }
@@ -87,11 +185,14 @@ impl Scripts {
         if self.cache.lock().contains_key(&sha) {
             return Ok(sha);
         }
+        let (flags, code) = shebang(body)?;
         let lua = self.lua.lock();
-        let function = env::compile(&lua, body).map_err(|message| {
+        let function = env::compile(&lua, code).map_err(|message| {
             CmdError::err(format!("Error compiling script (new function): {message}"))
         })?;
-        self.cache.lock().insert(sha.clone(), function);
+        self.cache
+            .lock()
+            .insert(sha.clone(), Cached { function, flags });
         Ok(sha)
     }
 
@@ -122,23 +223,213 @@ impl Scripts {
 
     /// Runs a cached script for the client of `ctx`, replying to it.
     pub fn run(&self, ctx: &mut Ctx, call: &Invocation) -> Result<(), CmdError> {
-        let function = self.cache.lock().get(call.sha).cloned().ok_or_else(|| {
+        let cached = self.cache.lock().get(call.sha).cloned().ok_or_else(|| {
             CmdError::Other("NOSCRIPT No matching script. Please use EVAL.".into())
         })?;
+        let read_only = match &cached.flags {
+            Some(flags) => {
+                let no_writes = flags.contains(&"no-writes");
+                if call.read_only && !no_writes {
+                    return Err(CmdError::err(
+                        "Can not execute a script with write flag using *_ro command.",
+                    ));
+                }
+                refuse_under_oom(ctx, flags)?;
+                call.read_only || no_writes
+            }
+            None => call.read_only,
+        };
+        let allow_oom = cached
+            .flags
+            .as_ref()
+            .is_some_and(|f| f.contains(&"allow-oom"));
+        self.run_body(
+            ctx,
+            Body {
+                function: cached.function,
+                name: call.sha,
+                is_function: false,
+                keys: call.keys,
+                argv: call.argv,
+                read_only,
+                allow_oom,
+            },
+        )
+    }
+
+    /// FCALL and FCALL_RO (`read_only`): runs a registered function with its keys and
+    /// arguments. `command` is the whole request, for FUNCTION STATS.
+    pub fn call_function(
+        &self,
+        ctx: &mut Ctx,
+        command: &[Bytes],
+        keys: &[Bytes],
+        argv: &[Bytes],
+        read_only: bool,
+    ) -> Result<(), CmdError> {
+        let name = String::from_utf8_lossy(&command[1]).to_ascii_lowercase();
+        let function = self
+            .functions
+            .lock()
+            .functions
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| CmdError::err("Function not found"))?;
+        let no_writes = function.has_flag("no-writes");
+        if read_only && !no_writes {
+            return Err(CmdError::err(
+                "Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        refuse_under_oom(ctx, &function.flags)?;
+        *self.running.function.lock() = Some((function.name.clone(), command.to_vec()));
+        let result = self.run_body(
+            ctx,
+            Body {
+                function: function.callback.clone(),
+                name: &function.name,
+                is_function: true,
+                keys,
+                argv,
+                read_only: read_only || no_writes,
+                allow_oom: function.has_flag("allow-oom"),
+            },
+        );
+        *self.running.function.lock() = None;
+        result
+    }
+
+    /// Whether what runs is a function (FCALL) rather than a script (EVAL).
+    pub fn running_is_function(&self) -> bool {
+        self.running.function.lock().is_some()
+    }
+
+    /// FUNCTION STATS' running script: the function's name, its command and how long it has
+    /// run, in ms.
+    pub fn running_function(&self) -> Option<(String, Vec<Bytes>, u64)> {
+        let (name, command) = self.running.function.lock().clone()?;
+        let since = (*self.running.since.lock())?;
+        Some((name, command, since.elapsed().as_millis() as u64))
+    }
+
+    fn run_body(&self, ctx: &mut Ctx, body: Body) -> Result<(), CmdError> {
         // The script holds the keyspace lock for as long as it runs; hand this worker's other
         // connections to another thread meanwhile, so SCRIPT KILL can reach us.
         let result = block_in_place(|| {
             let lua = self.lua.lock();
-            if self.running.kill.swap(false, Ordering::AcqRel) {
-                env::watch_for_kill(&lua, self.running.clone())
-                    .map_err(|err| CmdError::err(format!("Error running script: {err}")))?;
-            }
+            self.rearm(&lua)?;
             self.running.wrote.store(false, Ordering::Release);
             *self.running.since.lock() = Some(Instant::now());
-            execute(&lua, function, ctx, call, &self.running)
+            execute(&lua, body, ctx, &self.running)
         });
         *self.running.since.lock() = None;
         result
+    }
+
+    /// Goes back to counting instructions after a kill made the hook fire at every line.
+    fn rearm(&self, lua: &Lua) -> Result<(), CmdError> {
+        if self.running.kill.swap(false, Ordering::AcqRel) {
+            env::watch_for_kill(lua, self.running.clone())
+                .map_err(|err| CmdError::err(format!("Error running script: {err}")))?;
+        }
+        Ok(())
+    }
+
+    /// FUNCTION LOAD: runs a library's code, which must register at least one function, and
+    /// installs it (replacing the library of the same name only when `replace`); the
+    /// library's name.
+    pub fn load_library(&self, code: &Bytes, replace: bool) -> Result<String, CmdError> {
+        let metadata = functions::metadata(code)?;
+        let key = metadata.name.to_ascii_lowercase();
+        if !replace && self.functions.lock().libraries.contains_key(&key) {
+            return Err(CmdError::err(format!(
+                "Library '{}' already exists",
+                metadata.name
+            )));
+        }
+        let lua = self.lua.lock();
+        self.rearm(&lua)?;
+        let chunk = env::compile_library(&lua, metadata.body)
+            .map_err(|message| CmdError::err(format!("Error compiling function: {message}")))?;
+        let internal = |err: mlua::Error| CmdError::err(format!("Error running script: {err}"));
+        let set_loading: Function = lua
+            .named_registry_value(env::SET_LOADING)
+            .map_err(internal)?;
+        set_loading.call::<()>(true).map_err(internal)?;
+        functions::begin_registrations();
+        *self.running.load_deadline.lock() = Some(Instant::now() + LOAD_TIMEOUT);
+        let ran = chunk.call::<Value>(());
+        *self.running.load_deadline.lock() = None;
+        let registered = functions::end_registrations();
+        set_loading.call::<()>(false).map_err(internal)?;
+        if let Err(err) = ran {
+            // As Redis words it: the Lua error (with its line) behind an `ERR ` of its own.
+            let text = convert::error_text(&err);
+            let message = text.split("\nstack traceback:").next().unwrap_or_default();
+            let message = message.strip_prefix("ERR ").unwrap_or(message);
+            return Err(CmdError::err(format!(
+                "Error registering functions: ERR {message}"
+            )));
+        }
+        if registered.is_empty() {
+            return Err(CmdError::err("No functions registered"));
+        }
+        let registered: Vec<_> = registered
+            .into_iter()
+            .map(|mut f| {
+                f.library = key.clone();
+                f
+            })
+            .collect();
+        let library = functions::Library {
+            name: metadata.name.clone(),
+            code: code.clone(),
+            functions: registered
+                .iter()
+                .map(|f| f.name.to_ascii_lowercase())
+                .collect(),
+        };
+        let mut registry = self.functions.lock();
+        let old_functions: Vec<_> = registry
+            .libraries
+            .get(&key)
+            .map(|old| {
+                old.functions
+                    .iter()
+                    .filter_map(|f| registry.functions.get(f).cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let old = registry.remove_library(&key);
+        if let Err(err) = registry.install(library, registered) {
+            // The library replaced stays as it was.
+            if let Some(old) = old {
+                let _ = registry.install(old, old_functions);
+            }
+            return Err(err);
+        }
+        Ok(metadata.name)
+    }
+
+    /// FUNCTION RESTORE: loads every library of a FUNCTION DUMP payload under `policy`.
+    pub fn restore_libraries(&self, payload: &[u8], policy: RestorePolicy) -> Result<(), CmdError> {
+        let codes = functions::undump(payload)?;
+        if policy == RestorePolicy::Flush {
+            *self.functions.lock() = functions::Registry::default();
+        }
+        if policy == RestorePolicy::Append {
+            let registry = self.functions.lock();
+            for code in &codes {
+                let name = functions::metadata(code)?.name;
+                if registry.libraries.contains_key(&name.to_ascii_lowercase()) {
+                    return Err(CmdError::err(format!("Library {name} already exists")));
+                }
+            }
+        }
+        for code in &codes {
+            self.load_library(code, true)?;
+        }
+        Ok(())
     }
 }
 
@@ -164,16 +455,13 @@ struct CallContext<'a> {
     ks: &'a mut Keyspace,
     now: i64,
     read_only: bool,
+    /// Over `maxmemory` when the script started, and not allowed past it: commands that may
+    /// use memory are refused.
+    deny_oom: bool,
     running: &'a Running,
 }
 
-fn execute(
-    lua: &Lua,
-    function: Function,
-    ctx: &mut Ctx,
-    call: &Invocation,
-    running: &Running,
-) -> Result<(), CmdError> {
+fn execute(lua: &Lua, call: Body, ctx: &mut Ctx, running: &Running) -> Result<(), CmdError> {
     let internal = |err: mlua::Error| CmdError::err(format!("Error running script: {err}"));
     let globals = lua.globals();
     let to_table = |items: &[Bytes]| -> mlua::Result<LuaTable> {
@@ -183,12 +471,20 @@ fn execute(
         }
         Ok(table)
     };
-    globals
-        .raw_set("KEYS", to_table(call.keys).map_err(internal)?)
-        .map_err(internal)?;
-    globals
-        .raw_set("ARGV", to_table(call.argv).map_err(internal)?)
-        .map_err(internal)?;
+    let keys = to_table(call.keys).map_err(internal)?;
+    let argv = to_table(call.argv).map_err(internal)?;
+    // A script reads KEYS and ARGV as globals; a function is called with them.
+    let function = match call.is_function {
+        true => {
+            let bind: Function = lua.named_registry_value(env::BIND).map_err(internal)?;
+            bind.call((call.function, keys, argv)).map_err(internal)?
+        }
+        false => {
+            globals.raw_set("KEYS", keys).map_err(internal)?;
+            globals.raw_set("ARGV", argv).map_err(internal)?;
+            call.function
+        }
+    };
     let mut script_client = Client::new(ctx.client.info.clone(), true);
     script_client.select(ctx.client.db);
     script_client.in_script = true;
@@ -198,6 +494,7 @@ fn execute(
         ks: &mut *ctx.ks,
         now: ctx.now,
         read_only: call.read_only,
+        deny_oom: !call.allow_oom && over_maxmemory(ctx.server),
         running,
     });
     let outcome: mlua::Result<(bool, Value)> = lua.scope(|scope| {
@@ -229,7 +526,7 @@ fn execute(
         convert::lua_to_reply(ctx.out, &value, 0);
         return Ok(());
     }
-    Err(CmdError::Other(convert::error_message(&value, call.sha)))
+    Err(CmdError::Other(convert::error_message(&value, call.name)))
 }
 
 /// One `redis.call`/`redis.pcall`: runs the command and returns its reply as Lua values, or
@@ -271,6 +568,9 @@ fn redis_call(
     }
     if spec.has_flag("noscript") {
         return fail(lua, "ERR This Redis command is not allowed from script");
+    }
+    if state.deny_oom && spec.has_flag("denyoom") {
+        return fail(lua, OOM);
     }
     if spec.has_flag("write") {
         if state.read_only {
