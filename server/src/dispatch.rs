@@ -163,6 +163,9 @@ pub fn execute(
     ks.log.begin();
     run(server, client, ks, out, args, batch);
     ks.log.end(batch.now_ms, client.db);
+    if out.buf.get(mark) == Some(&b'-') {
+        server.stats.count_error(&out.buf[mark..]);
+    }
     if client
         .reply_mode
         .end(args.first().map_or(&[][..], |name| name))

@@ -27,11 +27,24 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub errors: AtomicU64,
+    /// INFO errorstats: error replies by their code (the first word: ERR, WRONGTYPE...).
+    pub error_codes: Mutex<AHashMap<String, u64>>,
 }
 
 impl Stats {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts an error reply (`-CODE message\r\n`) under its code.
+    pub fn count_error(&self, reply: &[u8]) {
+        let text = reply.strip_prefix(b"-").unwrap_or(reply);
+        let end = text
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r')
+            .unwrap_or(text.len());
+        let code = String::from_utf8_lossy(&text[..end]).into_owned();
+        *self.error_codes.lock().entry(code).or_insert(0) += 1;
     }
 }
 
@@ -106,6 +119,7 @@ impl Server {
             s.failed.store(0, Ordering::Relaxed);
         }
         let st = &self.stats;
+        st.error_codes.lock().clear();
         for counter in [
             &st.connections_received,
             &st.rejected_connections,

@@ -69,6 +69,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "errorstats",
     "cluster",
     "keyspace",
 ];
@@ -91,6 +92,7 @@ fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
         "replication",
         "cpu",
         "commandstats",
+        "errorstats",
         "cluster",
         "keyspace",
     ];
@@ -317,6 +319,19 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                     spec.name,
                     load(&counters.failed),
                 );
+            }
+        }
+        "errorstats" => {
+            text.push_str("# Errorstats\r\n");
+            let mut codes: Vec<(String, u64)> = stats
+                .error_codes
+                .lock()
+                .iter()
+                .map(|(code, n)| (code.clone(), *n))
+                .collect();
+            codes.sort();
+            for (code, count) in codes {
+                let _ = write!(text, "errorstat_{code}:count={count}\r\n");
             }
         }
         "cluster" => {

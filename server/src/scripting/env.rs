@@ -26,7 +26,16 @@ const KILL_CHECK_INSTRUCTIONS: u32 = 100_000;
 /// read-only sandbox.
 const PRELUDE: &str = r#"
 local redis, readonly_error = ...
-redis.error_reply = function(message) return {err = message} end
+-- As Redis's luaPushErrorBuff: "-CODE msg" keeps its code, a message without one gets ERR.
+redis.error_reply = function(message)
+  if type(message) ~= "string" then error("wrong number or type of arguments", 2) end
+  local text = message:gsub("^%-", "")
+  local space = text:find(" ", 1, true)
+  local code, msg = "ERR", text
+  if space then code, msg = text:sub(1, space - 1), text:sub(space + 1) end
+  msg = msg:gsub("[\r\n]+$", "")
+  return {err = code .. " " .. msg}
+end
 redis.status_reply = function(message) return {ok = message} end
 redis.log = function() end
 redis.setresp = function() end
@@ -45,18 +54,35 @@ local function readonly(t)
 end
 local libraries = {redis = redis, string = string, table = table, math = math}
 local globals = _G
-loadfile, dofile = nil, nil
+loadfile, dofile, print = nil, nil, nil
+-- Binary chunks could bypass the sandbox: loadstring takes source text only, as in Redis.
+local raw_loadstring = loadstring
+loadstring = function(chunk, name)
+  if type(chunk) == "string" and chunk:byte(1) == 27 then return nil, "binary code not allowed" end
+  return raw_loadstring(chunk, name)
+end
+-- The sandboxes' metatables can be neither read nor replaced.
+local protected = setmetatable({}, {__mode = "k"})
+local raw_setmetatable, raw_getmetatable = setmetatable, getmetatable
+setmetatable = function(t, mt)
+  if protected[t] then error(readonly_error, 2) end
+  return raw_setmetatable(t, mt)
+end
+getmetatable = function(t)
+  if protected[t] then return readonly({}) end
+  return raw_getmetatable(t)
+end
 return function(extra, register_function, version, version_num)
   redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = version, version_num
   for name, lib in pairs(extra) do
     for k, v in pairs(lib) do libraries[name] = libraries[name] or {} libraries[name][k] = v end
   end
   local shown = {}
-  for name, lib in pairs(libraries) do shown[name] = readonly(lib) end
+  for name, lib in pairs(libraries) do shown[name] = readonly(lib) protected[shown[name]] = true end
   local function missing(name)
     error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 3)
   end
-  local sandbox = setmetatable({}, {
+  local sandbox = raw_setmetatable({}, {
     __index = function(_, name)
       local value = shown[name]
       if value == nil then value = rawget(globals, name) end
@@ -73,7 +99,7 @@ return function(extra, register_function, version, version_num)
     LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
     REDIS_VERSION = version, REDIS_VERSION_NUM = version_num,
   }
-  local library_redis = setmetatable({}, {
+  local library_redis = raw_setmetatable({}, {
     __index = function(_, name)
       local value = library_api[name]
       if value == nil then missing(name) end
@@ -84,7 +110,7 @@ return function(extra, register_function, version, version_num)
   })
   -- Functions' globals: the library API while loading, then what scripts see but KEYS and ARGV.
   local loading = false
-  local functions = setmetatable({}, {
+  local functions = raw_setmetatable({}, {
     __index = function(_, name)
       local value
       if loading then
@@ -99,6 +125,8 @@ return function(extra, register_function, version, version_num)
     __newindex = function() error(readonly_error, 2) end,
     __metatable = false,
   })
+  for _, t in ipairs({sandbox, functions, library_redis}) do protected[t] = true end
+  shown._G = sandbox
   local function set_loading(on) loading = on end
   local function bind(f, keys, args) return function() return f(keys, args) end end
   return sandbox, functions, set_loading, bind
