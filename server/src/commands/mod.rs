@@ -11,6 +11,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod pops;
 pub mod pubsub;
 pub mod scripting;
@@ -245,7 +246,7 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 16] {
+fn families() -> [&'static [CommandSpec]; 17] {
     [
         cluster::COMMANDS,
         connection::COMMANDS,
@@ -260,6 +261,7 @@ fn families() -> [&'static [CommandSpec]; 16] {
         transactions::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,
+        memory::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
         bits::COMMANDS,
