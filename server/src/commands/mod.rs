@@ -17,6 +17,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod transactions;
@@ -189,6 +190,10 @@ impl CommandSpec {
                 i += step;
             }
         }
+        // SORT's STORE key can stand anywhere: Redis finds it with a procedure of its own.
+        if self.name == "sort" {
+            positions.extend(sort::store_position(args));
+        }
         positions
     }
 }
@@ -246,7 +251,7 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 17] {
+fn families() -> [&'static [CommandSpec]; 18] {
     [
         cluster::COMMANDS,
         connection::COMMANDS,
@@ -263,6 +268,7 @@ fn families() -> [&'static [CommandSpec]; 17] {
         server::COMMANDS,
         memory::COMMANDS,
         keys::COMMANDS,
+        sort::COMMANDS,
         strings::COMMANDS,
         bits::COMMANDS,
     ]

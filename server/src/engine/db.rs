@@ -182,6 +182,12 @@ impl Db {
         }
     }
 
+    /// Marks a key changed without changing it (SORT ... STORE of nothing over no key still
+    /// breaks a WATCH on it, as in Redis).
+    pub fn touch(&mut self, key: &[u8]) {
+        self.touched(key);
+    }
+
     pub fn block_on(&mut self, key: &[u8]) {
         *self.blocked_keys.entry(key.into()).or_insert(0) += 1;
     }
