@@ -248,15 +248,9 @@ fn run(
         reject(client, batch, Some(resolved.index), out, refusal);
         return;
     }
-    if let Some(queue) = client.multi.as_mut() {
-        if !RUN_IN_MULTI.contains(&spec.name) {
-            queue.push(args.to_vec());
-            out.simple("QUEUED");
-            return;
-        }
-    }
+    // Inside EXEC the transaction was checked whole before it ran.
     let memory = batch.memory;
-    if memory.limit > 0 && server.evictor.counted_memory() > memory.limit {
+    if memory.limit > 0 && !client.in_exec && server.evictor.counted_memory() > memory.limit {
         let current = client
             .partition
             .as_ref()
@@ -270,7 +264,11 @@ fn run(
             memory.limit,
             batch.now_ms,
         );
-        if !room && spec.has_flag("denyoom") {
+        // Queueing in MULTI uses memory too: under OOM Redis refuses every command but
+        // EXEC, DISCARD, QUIT and RESET there.
+        let queues =
+            client.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
+        if !room && (spec.has_flag("denyoom") || queues) {
             reject(
                 client,
                 batch,
@@ -278,6 +276,23 @@ fn run(
                 out,
                 "OOM command not allowed when used memory > 'maxmemory'.",
             );
+            return;
+        }
+    }
+    if client.multi.is_some() && !RUN_IN_MULTI.contains(&spec.name) && spec.has_flag("no_multi") {
+        reject(
+            client,
+            batch,
+            Some(resolved.index),
+            out,
+            "ERR Command not allowed inside a transaction",
+        );
+        return;
+    }
+    if let Some(queue) = client.multi.as_mut() {
+        if !RUN_IN_MULTI.contains(&spec.name) {
+            queue.push(args.to_vec());
+            out.simple("QUEUED");
             return;
         }
     }

@@ -285,7 +285,7 @@ fn run_requests(
             let threshold = server.config.read().busy_reply_threshold;
             if server.scripts.is_busy(threshold) {
                 while let Some(args) = backlog.pending.pop_front() {
-                    answer_while_busy(server, &args, out);
+                    answer_while_busy(server, client, &args, out);
                 }
             }
             return None;
@@ -499,8 +499,10 @@ async fn keyspace_when_free(
 const SCRIPT_POLL: Duration = Duration::from_millis(2);
 
 /// What a request gets while a script has run past the busy threshold. SCRIPT KILL stops a
-/// script and FUNCTION KILL a function; the other is refused as busy, as in Redis.
-fn answer_while_busy(server: &Server, args: &[Bytes], out: &mut Reply) {
+/// script and FUNCTION KILL a function; the other is refused as busy, as in Redis. MULTI and
+/// DISCARD are `allow_busy` commands; any other refusal inside MULTI fails the transaction,
+/// and an EXEC refused aborts it.
+fn answer_while_busy(server: &Server, client: &mut Client, args: &[Bytes], out: &mut Reply) {
     let is = |i: usize, word: &[u8]| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word));
     let function = server.scripts.running_is_function();
     let busy = match function {
@@ -514,7 +516,24 @@ fn answer_while_busy(server: &Server, args: &[Bytes], out: &mut Reply) {
         crate::commands::functions::stats_reply(&server.scripts, out);
     } else if args.len() == 2 && is(0, b"shutdown") && is(1, b"nosave") {
         crate::commands::server::shutdown_now();
+    } else if args.len() == 1 && is(0, b"multi") && client.multi.is_none() {
+        client.multi = Some(Vec::new());
+        client.multi_failed = false;
+        out.ok();
+    } else if args.len() == 1 && is(0, b"discard") && client.multi.is_some() {
+        client.multi = None;
+        client.multi_failed = false;
+        out.ok();
+    } else if args.len() == 1 && is(0, b"exec") && client.multi.is_some() {
+        client.multi = None;
+        client.multi_failed = false;
+        out.error(&format!(
+            "EXECABORT Transaction discarded because of: {busy}"
+        ));
     } else {
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
         out.error(busy);
     }
 }

@@ -31,6 +31,20 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
             "EXECABORT Transaction discarded because of previous errors.".into(),
         ));
     }
+    // Over maxmemory (eviction ran before EXEC did), a transaction that may use memory is
+    // refused whole, as Redis refuses it; one of reads only runs.
+    let limit = ctx.server.config.read().maxmemory as usize;
+    let table = crate::commands::Table::get();
+    let uses_memory = queued.iter().any(|args| {
+        table
+            .resolve(args)
+            .is_ok_and(|resolved| resolved.spec.has_flag("denyoom"))
+    });
+    if uses_memory && limit > 0 && ctx.server.evictor.counted_memory() > limit {
+        return Err(CmdError::Other(
+            "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.".into(),
+        ));
+    }
     if broken {
         ctx.out.null_array();
         return Ok(());
