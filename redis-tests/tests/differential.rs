@@ -293,6 +293,7 @@ fn command_table_matches_redis() {
             // Containers list subcommands in Redis's hash order; each subcommand is compared.
             "function",
             "memory",
+            "slowlog",
             // A shard server answers only the slot questions of CLUSTER, plus its own
             // PARTITION (the proxy's way to address a partition) and DIGEST (comparing copies).
             "cluster",

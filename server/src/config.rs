@@ -59,6 +59,9 @@ pub struct Config {
     pub replica_lag_timeout: u64,
     /// Bytes of replication log each led partition keeps for followers' partial resyncs.
     pub repl_backlog_size: u64,
+    /// Microseconds past which a command is logged in SLOWLOG; negative: never.
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: u64,
 }
 
 impl Default for Config {
@@ -92,6 +95,8 @@ impl Default for Config {
             node_id: None,
             replica_lag_timeout: 1000,
             repl_backlog_size: crate::replication::log::DEFAULT_BACKLOG as u64,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
         }
     }
 }
@@ -360,6 +365,15 @@ pub static PARAMS: &[Param] = &[
     count_param!("set-max-intset-entries", set_max_intset_entries),
     count_param!("set-max-listpack-entries", set_max_listpack_entries),
     count_param!("set-max-listpack-value", set_max_listpack_value),
+    Param {
+        name: "slowlog-log-slower-than",
+        get: |c| c.slowlog_log_slower_than.to_string(),
+        set: Some(|c, v| {
+            c.slowlog_log_slower_than = parse_i64(v)?;
+            Ok(())
+        }),
+    },
+    count_param!("slowlog-max-len", slowlog_max_len),
     Param {
         name: "threads",
         get: |c| c.worker_threads().to_string(),

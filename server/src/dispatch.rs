@@ -29,6 +29,8 @@ pub struct Batch {
     pending: Vec<PendingStat>,
     errors: u64,
     memory: MemoryLimit,
+    /// `slowlog-log-slower-than` (negative: off) and `slowlog-max-len`, read once per batch.
+    slowlog: (i64, u64),
 }
 
 /// `maxmemory` and its policy, read once per batch.
@@ -47,30 +49,37 @@ impl Default for Batch {
 
 impl Batch {
     pub fn new() -> Batch {
-        Batch::with_limit(MemoryLimit {
-            limit: 0,
-            policy: Policy::NoEviction,
-            samples: 5,
-        })
+        Batch::with_limit(
+            MemoryLimit {
+                limit: 0,
+                policy: Policy::NoEviction,
+                samples: 5,
+            },
+            (-1, 0),
+        )
     }
 
     /// A batch that enforces the server's `maxmemory`.
     pub fn for_server(server: &Server) -> Batch {
         let config = server.config.read();
-        Batch::with_limit(MemoryLimit {
-            limit: config.maxmemory as usize,
-            policy: Policy::from_name(&config.maxmemory_policy),
-            samples: config.maxmemory_samples as usize,
-        })
+        Batch::with_limit(
+            MemoryLimit {
+                limit: config.maxmemory as usize,
+                policy: Policy::from_name(&config.maxmemory_policy),
+                samples: config.maxmemory_samples as usize,
+            },
+            (config.slowlog_log_slower_than, config.slowlog_max_len),
+        )
     }
 
-    fn with_limit(memory: MemoryLimit) -> Batch {
+    fn with_limit(memory: MemoryLimit, slowlog: (i64, u64)) -> Batch {
         Batch {
             now_ms: now_ms(),
             last: Instant::now(),
             pending: Vec::new(),
             errors: 0,
             memory,
+            slowlog,
         }
     }
 
@@ -320,6 +329,12 @@ fn run(
         _ => ks.log.discard_substitute(),
     }
     let usec = batch.lap();
+    if !spec.has_flag("skip_slowlog") {
+        let (slower_than, max_len) = batch.slowlog;
+        server
+            .slowlog
+            .record(args, usec, slower_than, max_len, &client.info);
+    }
     let failed = result.is_err();
     let stat = batch.stat(resolved.index);
     stat.calls += 1;

@@ -16,6 +16,7 @@ pub mod replication;
 pub mod resp;
 pub mod routing;
 pub mod scripting;
+pub mod slowlog;
 pub mod state;
 
 #[global_allocator]

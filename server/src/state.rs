@@ -61,6 +61,7 @@ pub struct Server {
     pub pubsub: Mutex<crate::pubsub::Registry>,
     pub scripts: crate::scripting::Scripts,
     pub evictor: crate::eviction::Evictor,
+    pub slowlog: crate::slowlog::SlowLog,
     next_client_id: AtomicU64,
     pub stats: Stats,
     pub command_stats: Vec<CommandStats>,
@@ -88,6 +89,7 @@ impl Server {
             pubsub: Mutex::new(Default::default()),
             scripts: crate::scripting::Scripts::new(),
             evictor: crate::eviction::Evictor::new(),
+            slowlog: Default::default(),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             command_stats: (0..command_count)

@@ -63,16 +63,18 @@ fn function_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "FUNCTION FLUSH only supports SYNC|ASYNC option",
             ))
         }
-        _ => return Err(subcommand_error("flush")),
+        _ => return Err(subcommand_error(&args[1])),
     }
     *ctx.server.scripts.functions.lock() = Default::default();
     ctx.out.ok();
     Ok(())
 }
 
-fn subcommand_error(name: &str) -> CmdError {
+/// Redis's error for a subcommand's wrong arguments, naming it as the client wrote it.
+fn subcommand_error(name: &[u8]) -> CmdError {
     CmdError::err(format!(
-        "unknown subcommand or wrong number of arguments for '{name}'. Try FUNCTION HELP."
+        "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+        String::from_utf8_lossy(name)
     ))
 }
 
@@ -157,7 +159,7 @@ fn function_restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
             ))
         }
-        _ => return Err(subcommand_error("restore")),
+        _ => return Err(subcommand_error(&args[1])),
     };
     ctx.server.scripts.restore_libraries(&args[2], policy)?;
     ctx.out.ok();

@@ -17,6 +17,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod slowlog;
 pub mod sort;
 pub mod streams;
 pub mod strings;
@@ -251,7 +252,7 @@ impl Ctx<'_> {
 }
 
 /// Every family's table, in one list.
-fn families() -> [&'static [CommandSpec]; 18] {
+fn families() -> [&'static [CommandSpec]; 19] {
     [
         cluster::COMMANDS,
         connection::COMMANDS,
@@ -267,6 +268,7 @@ fn families() -> [&'static [CommandSpec]; 18] {
         pubsub::COMMANDS,
         server::COMMANDS,
         memory::COMMANDS,
+        slowlog::COMMANDS,
         keys::COMMANDS,
         sort::COMMANDS,
         strings::COMMANDS,

@@ -1,0 +1,105 @@
+//! SLOWLOG's log: commands that ran longer than `slowlog-log-slower-than` microseconds, the
+//! newest first, at most `slowlog-max-len` of them, with Redis's trimming of long requests.
+
+use crate::client::ClientInfo;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+
+/// Arguments kept per entry, and bytes per argument, as Redis's SLOWLOG_ENTRY_MAX_*.
+const MAX_ARGS: usize = 32;
+const MAX_ARG_BYTES: usize = 128;
+
+pub struct Entry {
+    pub id: u64,
+    /// Unix time in seconds when the command was logged.
+    pub time: i64,
+    pub micros: u64,
+    pub args: Vec<Bytes>,
+    pub client_addr: String,
+    pub client_name: String,
+}
+
+#[derive(Default)]
+pub struct SlowLog {
+    entries: Mutex<(VecDeque<Entry>, u64)>,
+}
+
+/// The request as the log keeps it: at most 32 arguments (the last one saying how many more
+/// there were) of at most 128 bytes (saying how many more bytes there were).
+fn trimmed(args: &[Bytes]) -> Vec<Bytes> {
+    let kept = if args.len() > MAX_ARGS {
+        MAX_ARGS - 1
+    } else {
+        args.len()
+    };
+    let mut out: Vec<Bytes> = args[..kept]
+        .iter()
+        .map(|arg| match arg.len() > MAX_ARG_BYTES {
+            true => {
+                let mut short = arg[..MAX_ARG_BYTES].to_vec();
+                short.extend_from_slice(
+                    format!("... ({} more bytes)", arg.len() - MAX_ARG_BYTES).as_bytes(),
+                );
+                Bytes::from(short)
+            }
+            false => arg.clone(),
+        })
+        .collect();
+    if args.len() > MAX_ARGS {
+        out.push(Bytes::from(format!(
+            "... ({} more arguments)",
+            args.len() - kept
+        )));
+    }
+    out
+}
+
+impl SlowLog {
+    /// Logs a command that took `micros`, if it is slow enough; `max_len` bounds the log.
+    pub fn record(
+        &self,
+        args: &[Bytes],
+        micros: u64,
+        slower_than: i64,
+        max_len: u64,
+        client: &ClientInfo,
+    ) {
+        if slower_than < 0 || (micros as i64) < slower_than {
+            return;
+        }
+        let entry = Entry {
+            id: 0,
+            time: crate::state::now_ms() / 1000,
+            micros,
+            args: trimmed(args),
+            client_addr: client.addr.to_string(),
+            client_name: client.name.lock().clone(),
+        };
+        let mut guard = self.entries.lock();
+        let (entries, next_id) = &mut *guard;
+        entries.push_front(Entry {
+            id: *next_id,
+            ..entry
+        });
+        *next_id += 1;
+        entries.truncate(max_len as usize);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn reset(&self) {
+        self.entries.lock().0.clear();
+    }
+
+    /// Reads the entries, the newest first.
+    pub fn read<R>(&self, read: impl FnOnce(&VecDeque<Entry>) -> R) -> R {
+        read(&self.entries.lock().0)
+    }
+}
