@@ -329,11 +329,9 @@ fn run(
         _ => ks.log.discard_substitute(),
     }
     let usec = batch.lap();
-    if !spec.has_flag("skip_slowlog") {
-        let (slower_than, max_len) = batch.slowlog;
-        server
-            .slowlog
-            .record(args, usec, slower_than, max_len, &client.info);
+    let (slower_than, max_len) = batch.slowlog;
+    if slower_than >= 0 && usec as i64 >= slower_than && !spec.has_flag("skip_slowlog") {
+        server.slowlog.record(args, usec, max_len, &client.info);
     }
     let failed = result.is_err();
     let stat = batch.stat(resolved.index);

@@ -56,18 +56,9 @@ fn trimmed(args: &[Bytes]) -> Vec<Bytes> {
 }
 
 impl SlowLog {
-    /// Logs a command that took `micros`, if it is slow enough; `max_len` bounds the log.
-    pub fn record(
-        &self,
-        args: &[Bytes],
-        micros: u64,
-        slower_than: i64,
-        max_len: u64,
-        client: &ClientInfo,
-    ) {
-        if slower_than < 0 || (micros as i64) < slower_than {
-            return;
-        }
+    /// Logs a command that took `micros` (the caller found it slow enough); `max_len`
+    /// bounds the log.
+    pub fn record(&self, args: &[Bytes], micros: u64, max_len: u64, client: &ClientInfo) {
         let entry = Entry {
             id: 0,
             time: crate::state::now_ms() / 1000,
