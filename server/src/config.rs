@@ -62,6 +62,16 @@ pub struct Config {
     /// Microseconds past which a command is logged in SLOWLOG; negative: never.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// Accepted and reported as Redis reports them; the engine's own layout does not use
+    /// them (its lists are not compressed, streams not split into nodes, frees not deferred).
+    pub list_compress_depth: u64,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: u64,
+    pub lazyfree_lazy_eviction: bool,
+    pub lazyfree_lazy_expire: bool,
+    pub lazyfree_lazy_server_del: bool,
+    pub lazyfree_lazy_user_del: bool,
+    pub lazyfree_lazy_user_flush: bool,
 }
 
 impl Default for Config {
@@ -97,6 +107,14 @@ impl Default for Config {
             repl_backlog_size: crate::replication::log::DEFAULT_BACKLOG as u64,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            list_compress_depth: 0,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
+            lazyfree_lazy_eviction: false,
+            lazyfree_lazy_expire: false,
+            lazyfree_lazy_server_del: false,
+            lazyfree_lazy_user_del: false,
+            lazyfree_lazy_user_flush: false,
         }
     }
 }
@@ -242,6 +260,19 @@ macro_rules! count_param {
     };
 }
 
+macro_rules! yes_no_param {
+    ($name:literal, $field:ident) => {
+        Param {
+            name: $name,
+            get: |c| if c.$field { "yes" } else { "no" }.into(),
+            set: Some(|c, v| {
+                c.$field = parse_bool(v)?;
+                Ok(())
+            }),
+        }
+    };
+}
+
 /// The parameters CONFIG knows, sorted by name.
 pub static PARAMS: &[Param] = &[
     Param {
@@ -273,6 +304,12 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
+    yes_no_param!("lazyfree-lazy-eviction", lazyfree_lazy_eviction),
+    yes_no_param!("lazyfree-lazy-expire", lazyfree_lazy_expire),
+    yes_no_param!("lazyfree-lazy-server-del", lazyfree_lazy_server_del),
+    yes_no_param!("lazyfree-lazy-user-del", lazyfree_lazy_user_del),
+    yes_no_param!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush),
+    count_param!("list-compress-depth", list_compress_depth),
     Param {
         name: "list-max-listpack-size",
         get: |c| c.list_max_listpack_size.to_string(),
@@ -374,6 +411,8 @@ pub static PARAMS: &[Param] = &[
         }),
     },
     count_param!("slowlog-max-len", slowlog_max_len),
+    count_param!("stream-node-max-bytes", stream_node_max_bytes),
+    count_param!("stream-node-max-entries", stream_node_max_entries),
     Param {
         name: "threads",
         get: |c| c.worker_threads().to_string(),
