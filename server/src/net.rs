@@ -287,6 +287,14 @@ fn run_requests(
                 while let Some(args) = backlog.pending.pop_front() {
                     answer_while_busy(server, client, &args, out);
                 }
+            } else {
+                // A kill is answered at once, before the threshold too: a client that gives
+                // up waiting must not leave the script running past its kill.
+                while backlog.pending.front().is_some_and(|args| is_kill(args)) {
+                    if let Some(args) = backlog.pending.pop_front() {
+                        answer_while_busy(server, client, &args, out);
+                    }
+                }
             }
             return None;
         }
@@ -497,6 +505,13 @@ async fn keyspace_when_free(
 
 /// How often a connection whose requests wait for a script looks again.
 const SCRIPT_POLL: Duration = Duration::from_millis(2);
+
+/// SCRIPT KILL or FUNCTION KILL.
+fn is_kill(args: &[Bytes]) -> bool {
+    args.len() == 2
+        && (args[0].eq_ignore_ascii_case(b"script") || args[0].eq_ignore_ascii_case(b"function"))
+        && args[1].eq_ignore_ascii_case(b"kill")
+}
 
 /// What a request gets while a script has run past the busy threshold. SCRIPT KILL stops a
 /// script and FUNCTION KILL a function; the other is refused as busy, as in Redis. MULTI and
