@@ -3,9 +3,9 @@
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use slotcache_benches::{args, client, server};
+use slotcache_protocol::resp::{ParseLimits, Protocol, Reply, RequestParser};
 use slotcache_server::dispatch::{execute, Batch};
 use slotcache_server::engine::{Db, Value};
-use slotcache_server::resp::{ParseLimits, Protocol, Reply, RequestParser};
 use std::hint::black_box;
 
 fn resp_parsing(c: &mut Criterion) {

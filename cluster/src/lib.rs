@@ -7,8 +7,8 @@ pub mod offsets;
 pub mod placement;
 pub mod records;
 pub mod routing;
-pub mod slot;
 pub mod store;
 pub mod supervision;
 
-pub use slot::{hash_tag, key_slot, SLOTS};
+pub use slotcache_protocol::slot;
+pub use slotcache_protocol::{hash_tag, key_slot, SLOTS};

@@ -7,8 +7,8 @@ use crate::session::{Pending, Session};
 use crate::Announce;
 use bytes::Bytes;
 use slotcache_cluster::{key_slot, SLOTS};
-use slotcache_server::commands::cluster::parse_slot;
-use slotcache_server::resp::Reply;
+use slotcache_protocol::resp::Reply;
+use slotcache_protocol::slot::parse_slot;
 
 /// One announced master: its node id, address and slot range.
 struct Master {

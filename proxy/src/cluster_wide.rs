@@ -22,8 +22,8 @@ use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, FutureExt};
 use rand::seq::SliceRandom;
 use slotcache_cluster::{key_slot, SLOTS};
-use slotcache_server::resp::Reply;
-use slotcache_server::routing::route_request;
+use slotcache_protocol::command::route::route_request;
+use slotcache_protocol::resp::Reply;
 use std::sync::Arc;
 
 const PARTITION_BITS: u32 = 14;

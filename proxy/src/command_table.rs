@@ -4,10 +4,12 @@
 
 use crate::refusals::refusal;
 use bytes::Bytes;
-use slotcache_server::commands::catalog::Catalog;
-use slotcache_server::commands::cluster::{CONTAINER, COUNTKEYSINSLOT, GETKEYSINSLOT, KEYSLOT};
-use slotcache_server::commands::connection::CLIENT_HELP;
-use slotcache_server::commands::{CommandSpec, Table};
+use slotcache_protocol::command::catalog::Catalog;
+use slotcache_protocol::command::help::CLIENT_HELP;
+use slotcache_protocol::command::specs::cluster::{
+    CONTAINER, COUNTKEYSINSLOT, GETKEYSINSLOT, KEYSLOT,
+};
+use slotcache_protocol::command::{CommandSpec, Table};
 use std::sync::OnceLock;
 
 /// A CLUSTER subcommand the proxy answers from its view of the cluster.

@@ -71,7 +71,7 @@ impl Proxy {
             .count();
         format!(
             "# Server\r\nredis_version:{}\r\nredis_mode:cluster\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n\r\n# Persistence\r\nloading:0\r\n\r\n# Cluster\r\ncluster_enabled:1\r\n\r\n# Proxy\r\nslotcache_proxy_id:{}\r\nslotcache_partitions:{}\r\nslotcache_partitions_routable:{}\r\nslotcache_shard_servers:{}\r\n",
-            slotcache_server::commands::connection::REDIS_VERSION,
+            slotcache_protocol::command::REDIS_VERSION,
             std::process::id(),
             self.port,
             self.started.elapsed().as_secs(),

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
+/// mimalloc, as the shard servers use: many small buffers per request, freed across threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "slotcache-proxy", version, about = "slotcache RESP proxy")]
 struct Args {

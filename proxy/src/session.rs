@@ -12,13 +12,12 @@ use crate::{cluster_view, cluster_wide, fanout, Proxy};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, BoxFuture, FutureExt};
 use slotcache_cluster::key_slot;
-use slotcache_server::client::ReplyMode;
-use slotcache_server::commands::connection::{
-    check_client_name, hello_reply, library_attribute, write_help,
-};
-use slotcache_server::commands::CmdError;
-use slotcache_server::resp::{ParseLimits, Protocol, Reply, RequestParser};
-use slotcache_server::routing::route_request;
+use slotcache_protocol::command::connection::{check_client_name, hello_reply, library_attribute};
+use slotcache_protocol::command::help::write_help;
+use slotcache_protocol::command::route::route_request;
+use slotcache_protocol::command::CmdError;
+use slotcache_protocol::reply_mode::ReplyMode;
+use slotcache_protocol::resp::{ParseLimits, Protocol, Reply, RequestParser};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

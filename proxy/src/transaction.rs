@@ -11,7 +11,7 @@ use crate::session::{
     ROUTE_PATIENCE,
 };
 use bytes::{Bytes, BytesMut};
-use slotcache_server::routing::{route_request, RouteError};
+use slotcache_protocol::command::route::{route_request, RouteError};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;

@@ -7,10 +7,10 @@
 use crate::client::{Client, ClientInfo};
 use crate::dispatch::{execute, Batch};
 use crate::engine::{Keyspace, ValueType};
-use crate::resp::{Protocol, Reply};
 use crate::state::Server;
 use ahash::AHashMap;
 use bytes::Bytes;
+use slotcache_protocol::resp::{Protocol, Reply};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,14 +1,15 @@
 //! Runs one parsed request: resolution, the checks Redis makes before a command runs (arity,
 //! authentication), the handler, CLIENT REPLY suppression and per-command statistics.
 
-use crate::client::{Client, SUBSCRIPTION_COMMANDS};
+use crate::client::Client;
 use crate::commands::{arity_error, Ctx, Table};
 use crate::engine::evict::Policy;
 use crate::engine::{Keyspace, STANDALONE_PARTITION};
 use crate::replication::log::Role;
-use crate::resp::{Protocol, Reply};
 use crate::state::{now_ms, Server, Stats};
 use bytes::Bytes;
+use slotcache_protocol::reply_mode::SUBSCRIPTION_COMMANDS;
+use slotcache_protocol::resp::{Protocol, Reply};
 use std::time::Instant;
 
 /// Per-command counters gathered during one batch.
@@ -309,7 +310,7 @@ fn run(
         reject(client, batch, Some(resolved.index), out, refusal);
         return;
     }
-    let Some(handler) = spec.handler else {
+    let Some(handler) = crate::commands::handler(resolved) else {
         return;
     };
     client.last_command = resolved.index;

@@ -4,34 +4,16 @@
 //! `client-output-buffer-limit pubsub`.
 
 use crate::client::ClientInfo;
-use crate::glob;
 use ahash::AHashMap;
 use bytes::Bytes;
+use slotcache_protocol::glob;
+use slotcache_protocol::pubsub::Kind;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Redis's hard limit for pub/sub clients.
 pub const OUTPUT_LIMIT: usize = 32 * 1024 * 1024;
-
-/// The three namespaces: channels, patterns, and shard channels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Channel,
-    Pattern,
-    Shard,
-}
-
-impl Kind {
-    /// The reply words: (subscribe, unsubscribe, message).
-    pub fn words(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Kind::Channel => ("subscribe", "unsubscribe", "message"),
-            Kind::Pattern => ("psubscribe", "punsubscribe", "pmessage"),
-            Kind::Shard => ("ssubscribe", "sunsubscribe", "smessage"),
-        }
-    }
-}
 
 /// A published message as one subscriber receives it.
 pub struct Message {

@@ -2,9 +2,9 @@
 //! Bits are numbered from the most significant bit of the first byte, as in Redis.
 
 use super::strings::{read_string, string_for_update, MAX_STRING};
-use super::{int_arg, is, ks, ks_noted, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::Value;
-use crate::resp::parse::parse_i64;
+use slotcache_protocol::resp::parse::parse_i64;
 
 fn offset_error() -> CmdError {
     CmdError::err("bit offset is not an integer or out of range")
@@ -472,106 +472,15 @@ fn bitfield_ro(ctx: &mut Ctx, args: &Args) -> CmdResult {
     run_bitfield(ctx, args, true)
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "setbit",
-        arity: 4,
-        flags: "write denyoom",
-        acl: "@write @bitmap @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Sets or clears the bit at offset in the string value stored at key",
-        since: "2.2.0",
-        group: "bitmap",
-        complexity: "O(1)",
-        handler: Some(setbit),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "getbit",
-        arity: 3,
-        flags: "readonly fast",
-        acl: "@read @bitmap @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Returns the bit value at offset in the string value stored at key",
-        since: "2.2.0",
-        group: "bitmap",
-        complexity: "O(1)",
-        handler: Some(getbit),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "bitcount",
-        arity: -2,
-        flags: "readonly",
-        acl: "@read @bitmap @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Count set bits in a string",
-        since: "2.6.0",
-        group: "bitmap",
-        complexity: "O(N)",
-        handler: Some(bitcount),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "bitpos",
-        arity: -3,
-        flags: "readonly",
-        acl: "@read @bitmap @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Find first bit set or clear in a string",
-        since: "2.8.7",
-        group: "bitmap",
-        complexity: "O(N)",
-        handler: Some(bitpos),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "bitop",
-        arity: -4,
-        flags: "write denyoom",
-        acl: "@write @bitmap @slow",
-        keys: (2, -1, 1),
-        key_specs: &[ks("OW update", Begin::Index(2), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(3), Find::Range(-1, 1, 0))],
-        summary: "Perform bitwise operations between strings",
-        since: "2.6.0",
-        group: "bitmap",
-        complexity: "O(N)",
-        handler: Some(bitop),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "bitfield",
-        arity: -2,
-        flags: "write denyoom",
-        acl: "@write @bitmap @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks_noted("This command allows both access and modification of the key", "RW access update variable_flags", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Perform arbitrary bitfield integer operations on strings",
-        since: "3.2.0",
-        group: "bitmap",
-        complexity: "O(1) for each subcommand specified",
-        handler: Some(bitfield),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "bitfield_ro",
-        arity: -2,
-        flags: "readonly fast",
-        acl: "@read @bitmap @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
-        since: "6.0.0",
-        group: "bitmap",
-        complexity: "O(1) for each subcommand specified",
-        handler: Some(bitfield_ro),
-        ..CommandSpec::DEFAULT
-    },
-
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("setbit", setbit),
+    ("getbit", getbit),
+    ("bitcount", bitcount),
+    ("bitpos", bitpos),
+    ("bitop", bitop),
+    ("bitfield", bitfield),
+    ("bitfield_ro", bitfield_ro),
 ];
 
 #[cfg(test)]

@@ -5,24 +5,18 @@
 //! keyless requests (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHALL) at one partition. DIGEST
 //! fingerprints any copy this server hosts, leader or follower, to compare replicas.
 
-use super::{Args, CmdError, CmdResult, CommandSpec, Ctx};
+use super::{Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::dump::{checksum, serialize};
 use crate::engine::Keyspace;
-use crate::resp::parse::parse_i64;
-use slotcache_cluster::{key_slot, SLOTS};
+use slotcache_cluster::key_slot;
+use slotcache_protocol::resp::parse::parse_i64;
+use slotcache_protocol::slot::parse_slot;
 
 fn cluster_mode(ctx: &Ctx) -> CmdResult {
     match ctx.server.routes.get() {
         Some(_) => Ok(()),
         None => Err(CmdError::err("This instance has cluster support disabled")),
     }
-}
-
-/// A slot argument, when it names one.
-pub fn parse_slot(arg: &[u8]) -> Option<u16> {
-    parse_i64(arg)
-        .filter(|slot| (0..i64::from(SLOTS)).contains(slot))
-        .map(|slot| slot as u16)
 }
 
 fn keyslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -135,120 +129,13 @@ fn fingerprint(ks: &Keyspace, now: i64) -> (u64, u64, usize, u64) {
     (ks.log.next_offset(), ks.log.last_epoch(), keys, combined)
 }
 
-const fn sub(
-    name: &'static str,
-    arity: i64,
-    tips: &'static str,
-    summary: &'static str,
-    since: &'static str,
-    complexity: &'static str,
-    handler: super::Handler,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags: "stale",
-        acl: "@slow",
-        tips,
-        summary,
-        since,
-        group: "cluster",
-        complexity,
-        handler: Some(handler),
-        ..CommandSpec::DEFAULT
-    }
-}
-
-/// The CLUSTER subcommands a proxy serves as a shard server does.
-pub const COUNTKEYSINSLOT: CommandSpec = sub(
-    "cluster|countkeysinslot",
-    3,
-    "",
-    "Returns the number of keys in a hash slot",
-    "3.0.0",
-    "O(N) where N is the number of keys in the partition",
-    countkeysinslot,
-);
-pub const GETKEYSINSLOT: CommandSpec = sub(
-    "cluster|getkeysinslot",
-    4,
-    "nondeterministic_output",
-    "Returns the key names in a hash slot",
-    "3.0.0",
-    "O(N) where N is the number of keys in the partition",
-    getkeysinslot,
-);
-pub const KEYSLOT: CommandSpec = sub(
-    "cluster|keyslot",
-    3,
-    "",
-    "Returns the hash slot of the specified key",
-    "3.0.0",
-    "O(N) where N is the number of bytes in the key",
-    keyslot,
-);
-
-/// CLUSTER without its subcommands: a proxy serves others.
-pub const CONTAINER: CommandSpec = CommandSpec {
-    name: "cluster",
-    arity: -2,
-    acl: "@slow",
-    summary: "A container for Redis Cluster commands",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "Depends on subcommand.",
-    ..CommandSpec::DEFAULT
-};
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        subcommands: &[
-            COUNTKEYSINSLOT,
-            sub(
-                "cluster|digest",
-                3,
-                "",
-                "Fingerprints this server's copy of a partition (offset, epoch, keys, digest)",
-                "slotcache",
-                "O(N) where N is the number of keys in the partition",
-                digest,
-            ),
-            GETKEYSINSLOT,
-            KEYSLOT,
-            sub(
-                "cluster|partition",
-                3,
-                "",
-                "Points the connection's keyless commands at a partition this server leads",
-                "slotcache",
-                "O(1)",
-                partition,
-            ),
-        ],
-        ..CONTAINER
-    },
-    CommandSpec {
-        name: "readonly",
-        arity: 1,
-        flags: "loading stale fast",
-        acl: "@fast @connection",
-        summary: "Enables read queries for a connection to a cluster replica node",
-        since: "3.0.0",
-        group: "cluster",
-        complexity: "O(1)",
-        handler: Some(readonly),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "readwrite",
-        arity: 1,
-        flags: "loading stale fast",
-        acl: "@fast @connection",
-        summary: "Disables read queries for a connection to a cluster replica node",
-        since: "3.0.0",
-        group: "cluster",
-        complexity: "O(1)",
-        handler: Some(readwrite),
-        ..CommandSpec::DEFAULT
-    },
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("cluster|countkeysinslot", countkeysinslot),
+    ("cluster|digest", digest),
+    ("cluster|getkeysinslot", getkeysinslot),
+    ("cluster|keyslot", keyslot),
+    ("cluster|partition", partition),
+    ("readonly", readonly),
+    ("readwrite", readwrite),
 ];

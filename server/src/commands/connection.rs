@@ -1,12 +1,13 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, SWAPDB, QUIT, RESET and CLIENT.
 
-use super::{int_arg, is, Args, CmdError, CmdResult, CommandSpec, Ctx};
-use crate::client::ReplyMode;
-use crate::resp::{Protocol, Reply};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
+use slotcache_protocol::command::connection::{
+    check_client_name, hello_reply, library_attribute, LibraryAttribute,
+};
+use slotcache_protocol::command::help::{write_help, CLIENT_HELP};
+use slotcache_protocol::reply_mode::ReplyMode;
+use slotcache_protocol::resp::Protocol;
 use std::sync::atomic::Ordering;
-
-/// The Redis version clients are told; 7.x turns on RESP3 and the 7.0 command set in clients.
-pub const REDIS_VERSION: &str = "7.0.15";
 
 fn ping(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if args.len() > 2 {
@@ -63,20 +64,6 @@ fn auth(ctx: &mut Ctx, args: &Args) -> CmdResult {
     ctx.client.authenticated = true;
     ctx.out.ok();
     Ok(())
-}
-
-fn valid_client_name(name: &[u8]) -> bool {
-    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
-}
-
-/// Redis's check of a name given by CLIENT SETNAME or HELLO SETNAME.
-pub fn check_client_name(name: &[u8]) -> Result<(), CmdError> {
-    match valid_client_name(name) {
-        true => Ok(()),
-        false => Err(CmdError::err(
-            "Client names cannot contain spaces, newlines or special characters.",
-        )),
-    }
 }
 
 fn set_client_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
@@ -140,26 +127,6 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     hello_reply(ctx.out, ctx.client.id, "standalone");
     Ok(())
-}
-
-/// HELLO's description of the server, in the connection's protocol.
-pub fn hello_reply(out: &mut Reply, client_id: u64, mode: &str) {
-    let proto = if out.proto == Protocol::Resp3 { 3 } else { 2 };
-    out.map(7);
-    out.bulk(b"server");
-    out.bulk(b"redis");
-    out.bulk(b"version");
-    out.bulk(REDIS_VERSION.as_bytes());
-    out.bulk(b"proto");
-    out.int(proto);
-    out.bulk(b"id");
-    out.int(client_id as i64);
-    out.bulk(b"mode");
-    out.bulk(mode.as_bytes());
-    out.bulk(b"role");
-    out.bulk(b"master");
-    out.bulk(b"modules");
-    out.array(0);
 }
 
 /// A database index argument for SELECT, MOVE and SWAPDB.
@@ -384,37 +351,6 @@ fn kill_replication_links(ctx: &Ctx, filters: &[(String, String)]) -> i64 {
     cut as i64
 }
 
-/// What CLIENT SETINFO sets.
-pub enum LibraryAttribute {
-    Name,
-    Version,
-}
-
-/// The attribute `CLIENT SETINFO attribute value` sets, after Redis's checks of both.
-pub fn library_attribute(args: &Args) -> Result<LibraryAttribute, CmdError> {
-    let [_, _, attribute, value] = args else {
-        return Err(CmdError::err(
-            "wrong number of arguments for 'client|setinfo' command",
-        ));
-    };
-    let (attribute, word) = if is(attribute, "lib-name") {
-        (LibraryAttribute::Name, "lib-name")
-    } else if is(attribute, "lib-ver") {
-        (LibraryAttribute::Version, "lib-ver")
-    } else {
-        return Err(CmdError::err(format!(
-            "Unrecognized option '{}'",
-            String::from_utf8_lossy(attribute)
-        )));
-    };
-    if !valid_client_name(value) {
-        return Err(CmdError::err(format!(
-            "{word} cannot contain spaces, newlines or special characters."
-        )));
-    }
-    Ok(attribute)
-}
-
 fn client_setinfo(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let value = String::from_utf8_lossy(&args[3]).into_owned();
     match library_attribute(args)? {
@@ -447,296 +383,28 @@ pub fn help_reply(ctx: &mut Ctx, command: &str, lines: &[&str]) -> CmdResult {
     Ok(())
 }
 
-/// A container command's HELP text, as Redis words it.
-pub fn write_help(out: &mut Reply, command: &str, lines: &[&str]) {
-    out.array(lines.len() + 3);
-    out.simple(&format!(
-        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for line in lines {
-        out.simple(line);
-    }
-    out.simple("HELP");
-    out.simple("    Prints this help.");
-}
-
-/// CLIENT HELP's text: pairs of a usage line and its description.
-pub const CLIENT_HELP: &[&str] = &[
-    "GETNAME",
-    "    Return the name of the current connection.",
-    "ID",
-    "    Return the ID of the current connection.",
-    "INFO",
-    "    Return information about the current client connection.",
-    "KILL <ip:port> | <option> <value> [<option> <value> [...]]",
-    "    Kill connections by address or by ID, ADDR, LADDR, USER, SKIPME, MAXAGE.",
-    "LIST [TYPE <type>] [ID <id> [<id> ...]]",
-    "    Return information about client connections.",
-    "NO-EVICT (ON|OFF)",
-    "    Protect the current client connection from eviction.",
-    "REPLY (ON|OFF|SKIP)",
-    "    Control the replies sent to the current connection.",
-    "SETINFO <LIB-NAME|LIB-VER> <value>",
-    "    Set client library name or version.",
-    "SETNAME <name>",
-    "    Assign the name <name> to the current connection.",
-];
-
 fn client_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     help_reply(ctx, "CLIENT", CLIENT_HELP)
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "ping",
-        arity: -1,
-        flags: "fast",
-        acl: "@fast @connection",
-        keys: (0, 0, 0),
-        tips: "request_policy:all_shards response_policy:all_succeeded",
-        summary: "Ping the server",
-        since: "1.0.0",
-        group: "connection",
-        complexity: "O(1)",
-        handler: Some(ping),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "echo",
-        arity: 2,
-        flags: "loading stale fast",
-        acl: "@fast @connection",
-        keys: (0, 0, 0),
-        summary: "Echo the given string",
-        since: "1.0.0",
-        group: "connection",
-        complexity: "O(1)",
-        handler: Some(echo),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hello",
-        arity: -1,
-        flags: "noscript loading stale fast no_auth allow_busy",
-        acl: "@fast @connection",
-        keys: (0, 0, 0),
-        summary: "Handshake with Redis",
-        since: "6.0.0",
-        group: "connection",
-        complexity: "O(1)",
-        handler: Some(hello),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "auth",
-        arity: -2,
-        flags: "noscript loading stale fast no_auth allow_busy",
-        acl: "@fast @connection",
-        keys: (0, 0, 0),
-        summary: "Authenticate to the server",
-        since: "1.0.0",
-        group: "connection",
-        complexity: "O(N) where N is the number of passwords defined for the user",
-        handler: Some(auth),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "select",
-        arity: 2,
-        flags: "loading stale fast",
-        acl: "@fast @connection",
-        keys: (0, 0, 0),
-        summary: "Change the selected database for the current connection",
-        since: "1.0.0",
-        group: "connection",
-        complexity: "O(1)",
-        handler: Some(select),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "swapdb",
-        arity: 3,
-        flags: "write fast",
-        acl: "@keyspace @write @fast @dangerous",
-        keys: (0, 0, 0),
-        summary: "Swaps two Redis databases",
-        since: "4.0.0",
-        group: "server",
-        complexity:
-            "O(N) where N is the count of clients watching or blocking on keys from both databases.",
-        handler: Some(swapdb),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "quit",
-        arity: -1,
-        flags: "noscript loading stale fast no_auth allow_busy",
-        acl: "@fast @connection",
-        keys: (0, 0, 0),
-        summary: "Close the connection",
-        since: "1.0.0",
-        group: "connection",
-        complexity: "O(1)",
-        handler: Some(quit),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "reset",
-        arity: 1,
-        flags: "noscript loading stale fast no_auth allow_busy",
-        acl: "@fast @connection",
-        keys: (0, 0, 0),
-        summary: "Reset the connection",
-        since: "6.2.0",
-        group: "connection",
-        complexity: "O(1)",
-        handler: Some(reset),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "client",
-        arity: -2,
-        flags: "",
-        acl: "@slow",
-        keys: (0, 0, 0),
-        summary: "A container for client connection commands",
-        since: "2.4.0",
-        group: "connection",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            CommandSpec {
-                name: "client|setname",
-                arity: 3,
-                flags: "noscript loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                summary: "Set the current connection name",
-                since: "2.6.9",
-                group: "connection",
-                complexity: "O(1)",
-                handler: Some(client_setname),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "client|reply",
-                arity: 3,
-                flags: "noscript loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                summary: "Instruct the server whether to reply to commands",
-                since: "3.2.0",
-                group: "connection",
-                complexity: "O(1)",
-                handler: Some(client_reply),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "client|getname",
-                arity: 2,
-                flags: "noscript loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                summary: "Get the current connection name",
-                since: "2.6.9",
-                group: "connection",
-                complexity: "O(1)",
-                handler: Some(client_getname),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "client|info",
-                arity: 2,
-                flags: "noscript loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                tips: "nondeterministic_output",
-                summary: "Returns information about the current client connection.",
-                since: "6.2.0",
-                group: "connection",
-                complexity: "O(1)",
-                handler: Some(client_info),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "client|setinfo",
-                arity: 4,
-                flags: "noscript loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                summary: "Set client or connection specific info",
-                since: "7.2.0",
-                group: "connection",
-                complexity: "O(1)",
-                handler: Some(client_setinfo),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "client|help",
-                arity: 2,
-                flags: "loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                summary: "Show helpful text about the different subcommands",
-                since: "5.0.0",
-                group: "connection",
-                complexity: "O(1)",
-                handler: Some(client_help),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "client|list",
-                arity: -2,
-                flags: "admin noscript loading stale",
-                acl: "@admin @slow @dangerous @connection",
-                keys: (0, 0, 0),
-                tips: "nondeterministic_output",
-                summary: "Get the list of client connections",
-                since: "2.4.0",
-                group: "connection",
-                complexity: "O(N) where N is the number of client connections",
-                handler: Some(client_list),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "client|id",
-                arity: 2,
-                flags: "noscript loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                summary: "Returns the client ID for the current connection",
-                since: "5.0.0",
-                group: "connection",
-                complexity: "O(1)",
-                handler: Some(client_id),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "client|kill",
-                arity: -3,
-                flags: "admin noscript loading stale",
-                acl: "@admin @slow @dangerous @connection",
-                keys: (0, 0, 0),
-                summary: "Kill the connection of a client",
-                since: "2.4.0",
-                group: "connection",
-                complexity: "O(N) where N is the number of client connections",
-                handler: Some(client_kill),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "client|no-evict",
-                arity: 3,
-                flags: "admin noscript loading stale",
-                acl: "@admin @slow @dangerous @connection",
-                keys: (0, 0, 0),
-                summary: "Set client eviction mode for the current connection",
-                since: "7.0.0",
-                group: "connection",
-                complexity: "O(1)",
-                handler: Some(client_no_evict),
-                ..CommandSpec::DEFAULT
-            },
-        ],
-        ..CommandSpec::DEFAULT
-    },
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("ping", ping),
+    ("echo", echo),
+    ("hello", hello),
+    ("auth", auth),
+    ("select", select),
+    ("swapdb", swapdb),
+    ("quit", quit),
+    ("reset", reset),
+    ("client|setname", client_setname),
+    ("client|reply", client_reply),
+    ("client|getname", client_getname),
+    ("client|info", client_info),
+    ("client|setinfo", client_setinfo),
+    ("client|help", client_help),
+    ("client|list", client_list),
+    ("client|id", client_id),
+    ("client|kill", client_kill),
+    ("client|no-evict", client_no_evict),
 ];

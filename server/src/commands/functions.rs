@@ -2,9 +2,9 @@
 
 use super::connection::help_reply;
 use super::scripting::{keys_and_args, kill_reply};
-use super::{is, ks_noted, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
-use crate::glob;
+use super::{is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::scripting::RestorePolicy;
+use slotcache_protocol::glob;
 
 /// FCALL and FCALL_RO: a numkeys that is no number gets FCALL's own error.
 fn call(ctx: &mut Ctx, args: &Args, read_only: bool) -> CmdResult {
@@ -167,7 +167,7 @@ fn function_restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 /// FUNCTION STATS: the function running, if any, and the engine's counts.
-pub fn stats_reply(scripts: &crate::scripting::Scripts, out: &mut crate::resp::Reply) {
+pub fn stats_reply(scripts: &crate::scripting::Scripts, out: &mut slotcache_protocol::resp::Reply) {
     out.map(2);
     out.bulk(b"running_script");
     match scripts.running_function() {
@@ -253,175 +253,17 @@ fn function_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     )
 }
 
-const WRITE_ACL: &str = "@write @slow @scripting";
-const READ_ACL: &str = "@slow @scripting";
-const ALL_SHARDS: &str = "request_policy:all_shards response_policy:all_succeeded";
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "fcall",
-        arity: -3,
-        flags: "noscript stale skip_monitor no_mandatory_keys movablekeys",
-        acl: "@slow @scripting",
-        keys: (0, 0, 0),
-        key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE", "RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
-        summary: "Invoke a function",
-        since: "7.0.0",
-        group: "scripting",
-        complexity: "Depends on the function that is executed.",
-        handler: Some(fcall),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "fcall_ro",
-        arity: -3,
-        flags: "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
-        acl: "@slow @scripting",
-        keys: (0, 0, 0),
-        key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS", "RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
-        summary: "Invoke a read-only function",
-        since: "7.0.0",
-        group: "scripting",
-        complexity: "Depends on the function that is executed.",
-        handler: Some(fcall_ro),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "function",
-        arity: -2,
-        flags: "",
-        acl: "@slow",
-        keys: (0, 0, 0),
-        summary: "A container for function commands",
-        since: "7.0.0",
-        group: "scripting",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            CommandSpec {
-                name: "function|load",
-                arity: -3,
-                flags: "write denyoom noscript",
-                acl: WRITE_ACL,
-                keys: (0, 0, 0),
-                tips: ALL_SHARDS,
-                summary: "Create a function with the given arguments (name, code, description)",
-                since: "7.0.0",
-                group: "scripting",
-                complexity: "O(1) (considering compilation time is redundant)",
-                handler: Some(function_load),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "function|restore",
-                arity: -3,
-                flags: "write denyoom noscript",
-                acl: WRITE_ACL,
-                keys: (0, 0, 0),
-                tips: ALL_SHARDS,
-                summary: "Restore all the functions on the given payload",
-                since: "7.0.0",
-                group: "scripting",
-                complexity: "O(N) where N is the number of functions on the payload",
-                handler: Some(function_restore),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "function|delete",
-                arity: 3,
-                flags: "write noscript",
-                acl: WRITE_ACL,
-                keys: (0, 0, 0),
-                tips: ALL_SHARDS,
-                summary: "Delete a function by name",
-                since: "7.0.0",
-                group: "scripting",
-                complexity: "O(1)",
-                handler: Some(function_delete),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "function|flush",
-                arity: -2,
-                flags: "write noscript",
-                acl: WRITE_ACL,
-                keys: (0, 0, 0),
-                tips: ALL_SHARDS,
-                summary: "Deleting all functions",
-                since: "7.0.0",
-                group: "scripting",
-                complexity: "O(N) where N is the number of functions deleted",
-                handler: Some(function_flush),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "function|list",
-                arity: -2,
-                flags: "noscript",
-                acl: READ_ACL,
-                keys: (0, 0, 0),
-                tips: "nondeterministic_output_order",
-                summary: "List information about all the functions",
-                since: "7.0.0",
-                group: "scripting",
-                complexity: "O(N) where N is the number of functions",
-                handler: Some(function_list),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "function|dump",
-                arity: 2,
-                flags: "noscript",
-                acl: READ_ACL,
-                keys: (0, 0, 0),
-                summary: "Dump all functions into a serialized binary payload",
-                since: "7.0.0",
-                group: "scripting",
-                complexity: "O(N) where N is the number of functions",
-                handler: Some(function_dump),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "function|stats",
-                arity: 2,
-                flags: "noscript allow_busy",
-                acl: READ_ACL,
-                keys: (0, 0, 0),
-                tips: "nondeterministic_output request_policy:all_shards response_policy:special",
-                summary: "Return information about the function currently running (name, description, duration)",
-                since: "7.0.0",
-                group: "scripting",
-                complexity: "O(1)",
-                handler: Some(function_stats),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "function|kill",
-                arity: 2,
-                flags: "noscript allow_busy",
-                acl: READ_ACL,
-                keys: (0, 0, 0),
-                tips: "request_policy:all_shards response_policy:one_succeeded",
-                summary: "Kill the function currently in execution.",
-                since: "7.0.0",
-                group: "scripting",
-                complexity: "O(1)",
-                handler: Some(function_kill),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "function|help",
-                arity: 2,
-                flags: "loading stale",
-                acl: READ_ACL,
-                keys: (0, 0, 0),
-                summary: "Show helpful text about the different subcommands",
-                since: "7.0.0",
-                group: "scripting",
-                complexity: "O(1)",
-                handler: Some(function_help),
-                ..CommandSpec::DEFAULT
-            },
-        ],
-        ..CommandSpec::DEFAULT
-    },
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("fcall", fcall),
+    ("fcall_ro", fcall_ro),
+    ("function|load", function_load),
+    ("function|restore", function_restore),
+    ("function|delete", function_delete),
+    ("function|flush", function_flush),
+    ("function|list", function_list),
+    ("function|dump", function_dump),
+    ("function|stats", function_stats),
+    ("function|kill", function_kill),
+    ("function|help", function_help),
 ];

@@ -1,13 +1,11 @@
 //! Hash commands.
 
 use super::keys::scan_collection;
-use super::{
-    int_arg, ks, read_typed, write_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find,
-};
+use super::{int_arg, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler};
 use super::{random_pair_args, random_picks, remove_members, reply_no_random, reply_pairs};
 use crate::engine::hash::Hash;
 use crate::engine::longdouble;
-use crate::resp::Reply;
+use slotcache_protocol::resp::Reply;
 
 fn check_pairs(args: &Args, name: &str) -> CmdResult {
     if args.len() % 2 != 0 {
@@ -148,7 +146,7 @@ fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let hash = write_typed::<Hash>(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
     let current = match hash.get(&args[2]) {
-        Some(value) => crate::resp::parse::parse_i64(value)
+        Some(value) => slotcache_protocol::resp::parse::parse_i64(value)
             .ok_or_else(|| CmdError::err("hash value is not an integer"))?,
         None => 0,
     };
@@ -214,234 +212,22 @@ fn hscan(ctx: &mut Ctx, args: &Args) -> CmdResult {
     })
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "hset",
-        arity: -4,
-        flags: "write denyoom fast",
-        acl: "@write @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Set the string value of a hash field",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
-        handler: Some(hset),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hsetnx",
-        arity: 4,
-        flags: "write denyoom fast",
-        acl: "@write @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Set the value of a hash field, only if the field does not exist",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(1)",
-        handler: Some(hsetnx),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hget",
-        arity: 3,
-        flags: "readonly fast",
-        acl: "@read @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Get the value of a hash field",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(1)",
-        handler: Some(hget),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hmset",
-        arity: -4,
-        flags: "write denyoom fast",
-        acl: "@write @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Set multiple hash fields to multiple values",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(N) where N is the number of fields being set.",
-        handler: Some(hmset),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hmget",
-        arity: -3,
-        flags: "readonly fast",
-        acl: "@read @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Get the values of all the given hash fields",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(N) where N is the number of fields being requested.",
-        handler: Some(hmget),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hgetall",
-        arity: 2,
-        flags: "readonly",
-        acl: "@read @hash @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output_order",
-        summary: "Get all the fields and values in a hash",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(N) where N is the size of the hash.",
-        handler: Some(hgetall),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hdel",
-        arity: -3,
-        flags: "write fast",
-        acl: "@write @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Delete one or more hash fields",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(N) where N is the number of fields to be removed.",
-        handler: Some(hdel),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hexists",
-        arity: 3,
-        flags: "readonly fast",
-        acl: "@read @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Determine if a hash field exists",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(1)",
-        handler: Some(hexists),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hlen",
-        arity: 2,
-        flags: "readonly fast",
-        acl: "@read @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Get the number of fields in a hash",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(1)",
-        handler: Some(hlen),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hkeys",
-        arity: 2,
-        flags: "readonly",
-        acl: "@read @hash @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output_order",
-        summary: "Get all the fields in a hash",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(N) where N is the size of the hash.",
-        handler: Some(hkeys),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hvals",
-        arity: 2,
-        flags: "readonly",
-        acl: "@read @hash @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output_order",
-        summary: "Get all the values in a hash",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(N) where N is the size of the hash.",
-        handler: Some(hvals),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hincrby",
-        arity: 4,
-        flags: "write denyoom fast",
-        acl: "@write @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Increment the integer value of a hash field by the given number",
-        since: "2.0.0",
-        group: "hash",
-        complexity: "O(1)",
-        handler: Some(hincrby),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hincrbyfloat",
-        arity: 4,
-        flags: "write denyoom fast",
-        acl: "@write @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Increment the float value of a hash field by the given amount",
-        since: "2.6.0",
-        group: "hash",
-        complexity: "O(1)",
-        handler: Some(hincrbyfloat),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hstrlen",
-        arity: 3,
-        flags: "readonly fast",
-        acl: "@read @hash @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Get the length of the value of a hash field",
-        since: "3.2.0",
-        group: "hash",
-        complexity: "O(1)",
-        handler: Some(hstrlen),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hrandfield",
-        arity: -2,
-        flags: "readonly",
-        acl: "@read @hash @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output",
-        summary: "Get one or multiple random fields from a hash",
-        since: "6.2.0",
-        group: "hash",
-        complexity: "O(N) where N is the number of fields returned",
-        handler: Some(hrandfield),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "hscan",
-        arity: -3,
-        flags: "readonly",
-        acl: "@read @hash @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output",
-        summary: "Incrementally iterate hash fields and associated values",
-        since: "2.8.0",
-        group: "hash",
-        complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..",
-        handler: Some(hscan),
-        ..CommandSpec::DEFAULT
-    },
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("hset", hset),
+    ("hsetnx", hsetnx),
+    ("hget", hget),
+    ("hmset", hmset),
+    ("hmget", hmget),
+    ("hgetall", hgetall),
+    ("hdel", hdel),
+    ("hexists", hexists),
+    ("hlen", hlen),
+    ("hkeys", hkeys),
+    ("hvals", hvals),
+    ("hincrby", hincrby),
+    ("hincrbyfloat", hincrbyfloat),
+    ("hstrlen", hstrlen),
+    ("hrandfield", hrandfield),
+    ("hscan", hscan),
 ];

@@ -1,6 +1,6 @@
 //! HyperLogLog commands over string values in Redis's HLL format (see `engine::hll`).
 
-use super::{ks, ks_noted, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use super::{Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::hll::{self, Corrupt};
 use crate::engine::value::Value;
 use crate::engine::Db;
@@ -137,47 +137,6 @@ fn pfmerge(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "pfadd",
-        arity: -2,
-        flags: "write denyoom fast",
-        acl: "@write @hyperloglog @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Adds the specified elements to the specified HyperLogLog.",
-        since: "2.8.9",
-        group: "hyperloglog",
-        complexity: "O(1) to add every element.",
-        handler: Some(pfadd),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "pfcount",
-        arity: -2,
-        flags: "readonly",
-        acl: "@read @hyperloglog @slow",
-        keys: (1, -1, 1),
-        key_specs: &[ks_noted("RW because it may change the internal representation of the key, and propagate to replicas", "RW access", Begin::Index(1), Find::Range(-1, 1, 0))],
-        summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
-        since: "2.8.9",
-        group: "hyperloglog",
-        complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
-        handler: Some(pfcount),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "pfmerge",
-        arity: -2,
-        flags: "write denyoom",
-        acl: "@write @hyperloglog @slow",
-        keys: (1, -1, 1),
-        key_specs: &[ks("RW access insert", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(-1, 1, 0))],
-        summary: "Merge N different HyperLogLogs into a single one.",
-        since: "2.8.9",
-        group: "hyperloglog",
-        complexity: "O(N) to merge N HyperLogLogs, but with high constant times.",
-        handler: Some(pfmerge),
-        ..CommandSpec::DEFAULT
-    },
-];
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] =
+    &[("pfadd", pfadd), ("pfcount", pfcount), ("pfmerge", pfmerge)];

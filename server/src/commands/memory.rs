@@ -1,7 +1,7 @@
 //! MEMORY USAGE, STATS, DOCTOR, PURGE, MALLOC-STATS and HELP.
 
 use super::connection::help_reply;
-use super::{int_arg, is, ks, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::dump::serialize;
 use crate::memory::{peak_memory, rss_bytes, used_memory};
 
@@ -116,103 +116,12 @@ fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     )
 }
 
-const DIAGNOSTIC: &str =
-    "nondeterministic_output request_policy:all_shards response_policy:special";
-
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
-    name: "memory",
-    arity: -2,
-    flags: "",
-    acl: "@slow",
-    keys: (0, 0, 0),
-    summary: "A container for memory diagnostics commands",
-    since: "4.0.0",
-    group: "server",
-    complexity: "Depends on subcommand.",
-    subcommands: &[
-        CommandSpec {
-            name: "memory|usage",
-            arity: -3,
-            flags: "readonly",
-            acl: "@read @slow",
-            keys: (2, 2, 1),
-            key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
-            summary: "Estimate the memory usage of a key",
-            since: "4.0.0",
-            group: "server",
-            complexity: "O(N) where N is the number of samples.",
-            handler: Some(usage),
-            ..CommandSpec::DEFAULT
-        },
-        CommandSpec {
-            name: "memory|stats",
-            arity: 2,
-            flags: "",
-            acl: "@slow",
-            keys: (0, 0, 0),
-            tips: DIAGNOSTIC,
-            summary: "Show memory usage details",
-            since: "4.0.0",
-            group: "server",
-            complexity: "O(1)",
-            handler: Some(stats),
-            ..CommandSpec::DEFAULT
-        },
-        CommandSpec {
-            name: "memory|doctor",
-            arity: 2,
-            flags: "",
-            acl: "@slow",
-            keys: (0, 0, 0),
-            tips: DIAGNOSTIC,
-            summary: "Outputs memory problems report",
-            since: "4.0.0",
-            group: "server",
-            complexity: "O(1)",
-            handler: Some(doctor),
-            ..CommandSpec::DEFAULT
-        },
-        CommandSpec {
-            name: "memory|purge",
-            arity: 2,
-            flags: "",
-            acl: "@slow",
-            keys: (0, 0, 0),
-            tips: "request_policy:all_shards response_policy:all_succeeded",
-            summary: "Ask the allocator to release memory",
-            since: "4.0.0",
-            group: "server",
-            complexity: "Depends on how much memory is allocated, could be slow",
-            handler: Some(purge),
-            ..CommandSpec::DEFAULT
-        },
-        CommandSpec {
-            name: "memory|malloc-stats",
-            arity: 2,
-            flags: "",
-            acl: "@slow",
-            keys: (0, 0, 0),
-            tips: DIAGNOSTIC,
-            summary: "Show allocator internal stats",
-            since: "4.0.0",
-            group: "server",
-            complexity: "Depends on how much memory is allocated, could be slow",
-            handler: Some(malloc_stats),
-            ..CommandSpec::DEFAULT
-        },
-        CommandSpec {
-            name: "memory|help",
-            arity: 2,
-            flags: "loading stale",
-            acl: "@slow",
-            keys: (0, 0, 0),
-            summary: "Show helpful text about the different subcommands",
-            since: "4.0.0",
-            group: "server",
-            complexity: "O(1)",
-            handler: Some(help),
-            ..CommandSpec::DEFAULT
-        },
-    ],
-    ..CommandSpec::DEFAULT
-}];
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("memory|usage", usage),
+    ("memory|stats", stats),
+    ("memory|doctor", doctor),
+    ("memory|purge", purge),
+    ("memory|malloc-stats", malloc_stats),
+    ("memory|help", help),
+];

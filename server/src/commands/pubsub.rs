@@ -2,11 +2,13 @@
 //! drains its mailbox into the reply stream.
 
 use super::connection::help_reply;
-use super::{ks, Args, Begin, CmdResult, CommandSpec, Ctx, Find};
+use super::{Args, CmdResult, Ctx, Handler};
 use crate::client::Client;
-use crate::pubsub::{Kind, Mailbox, Registry};
-use crate::resp::Reply;
+use crate::pubsub::{Mailbox, Registry};
 use bytes::Bytes;
+use slotcache_protocol::command::help::PUBSUB_HELP;
+use slotcache_protocol::pubsub::{confirm, Kind};
+use slotcache_protocol::resp::Reply;
 
 fn mailbox(client: &mut Client) -> std::sync::Arc<Mailbox> {
     if let Some(mailbox) = &client.subscriptions.mailbox {
@@ -23,13 +25,6 @@ fn count_for(client: &Client, kind: Kind) -> usize {
         Kind::Shard => client.subscriptions.shards.len(),
         _ => client.subscriptions.count(),
     }
-}
-
-pub fn confirm(out: &mut Reply, word: &str, name: Option<&[u8]>, count: usize) {
-    out.push(3);
-    out.bulk(word.as_bytes());
-    out.bulk_or_null(name);
-    out.int(count as i64);
 }
 
 fn subscribe_to(ctx: &mut Ctx, args: &Args, kind: Kind) -> CmdResult {
@@ -173,21 +168,6 @@ fn pubsub_numpat(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// PUBSUB HELP's text, which a proxy answers too.
-pub const PUBSUB_HELP: &[&str] = &[
-    "CHANNELS [<pattern>]",
-    "    Return the currently active channels matching a <pattern> (default: '*').",
-    "NUMPAT",
-    "    Return number of subscriptions to patterns.",
-    "NUMSUB [<channel> ...]",
-    "    Return the number of subscribers for the specified channels, excluding",
-    "    pattern subscriptions(default: no channels).",
-    "SHARDCHANNELS [<pattern>]",
-    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
-    "SHARDNUMSUB [<shardchannel> ...]",
-    "    Return the number of subscribers for the specified shard level channel(s)",
-];
-
 fn pubsub_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     help_reply(ctx, "PUBSUB", PUBSUB_HELP)
 }
@@ -210,205 +190,20 @@ pub fn write_message(out: &mut Reply, message: &crate::pubsub::Message) {
     out.bulk(&message.payload);
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "subscribe",
-        arity: -2,
-        flags: "pubsub noscript loading stale",
-        acl: "@pubsub @slow",
-        keys: (0, 0, 0),
-        summary: "Listen for messages published to the given channels",
-        since: "2.0.0",
-        group: "pubsub",
-        complexity: "O(N) where N is the number of channels to subscribe to.",
-        handler: Some(subscribe),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "unsubscribe",
-        arity: -1,
-        flags: "pubsub noscript loading stale",
-        acl: "@pubsub @slow",
-        keys: (0, 0, 0),
-        summary: "Stop listening for messages posted to the given channels",
-        since: "2.0.0",
-        group: "pubsub",
-        complexity: "O(N) where N is the number of clients already subscribed to a channel.",
-        handler: Some(unsubscribe),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "psubscribe",
-        arity: -2,
-        flags: "pubsub noscript loading stale",
-        acl: "@pubsub @slow",
-        keys: (0, 0, 0),
-        summary: "Listen for messages published to channels matching the given patterns",
-        since: "2.0.0",
-        group: "pubsub",
-        complexity: "O(N) where N is the number of patterns the client is already subscribed to.",
-        handler: Some(psubscribe),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "punsubscribe",
-        arity: -1,
-        flags: "pubsub noscript loading stale",
-        acl: "@pubsub @slow",
-        keys: (0, 0, 0),
-        summary: "Stop listening for messages posted to channels matching the given patterns",
-        since: "2.0.0",
-        group: "pubsub",
-        complexity: "O(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).",
-        handler: Some(punsubscribe),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "publish",
-        arity: 3,
-        flags: "pubsub loading stale fast",
-        acl: "@pubsub @fast",
-        keys: (0, 0, 0),
-        summary: "Post a message to a channel",
-        since: "2.0.0",
-        group: "pubsub",
-        complexity: "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
-        handler: Some(publish),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "pubsub",
-        arity: -2,
-        flags: "",
-        acl: "@slow",
-        keys: (0, 0, 0),
-        summary: "A container for Pub/Sub commands",
-        since: "2.8.0",
-        group: "pubsub",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            CommandSpec {
-                name: "pubsub|numsub",
-                arity: -2,
-                flags: "pubsub loading stale",
-                acl: "@pubsub @slow",
-                keys: (0, 0, 0),
-                summary: "Get the count of subscribers for channels",
-                since: "2.8.0",
-                group: "pubsub",
-                complexity: "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
-                handler: Some(pubsub_numsub),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "pubsub|numpat",
-                arity: 2,
-                flags: "pubsub loading stale",
-                acl: "@pubsub @slow",
-                keys: (0, 0, 0),
-                summary: "Get the count of unique patterns pattern subscriptions",
-                since: "2.8.0",
-                group: "pubsub",
-                complexity: "O(1)",
-                handler: Some(pubsub_numpat),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "pubsub|help",
-                arity: 2,
-                flags: "loading stale",
-                acl: "@slow",
-                keys: (0, 0, 0),
-                summary: "Show helpful text about the different subcommands",
-                since: "6.2.0",
-                group: "pubsub",
-                complexity: "O(1)",
-                handler: Some(pubsub_help),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "pubsub|channels",
-                arity: -2,
-                flags: "pubsub loading stale",
-                acl: "@pubsub @slow",
-                keys: (0, 0, 0),
-                summary: "List active channels",
-                since: "2.8.0",
-                group: "pubsub",
-                complexity: "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)",
-                handler: Some(pubsub_channels),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "pubsub|shardnumsub",
-                arity: -2,
-                flags: "pubsub loading stale",
-                acl: "@pubsub @slow",
-                keys: (0, 0, 0),
-                summary: "Get the count of subscribers for shard channels",
-                since: "7.0.0",
-                group: "pubsub",
-                complexity: "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
-                handler: Some(pubsub_shardnumsub),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "pubsub|shardchannels",
-                arity: -2,
-                flags: "pubsub loading stale",
-                acl: "@pubsub @slow",
-                keys: (0, 0, 0),
-                summary: "List active shard channels",
-                since: "7.0.0",
-                group: "pubsub",
-                complexity: "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
-                handler: Some(pubsub_shardchannels),
-                ..CommandSpec::DEFAULT
-            },
-        ],
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "ssubscribe",
-        arity: -2,
-        flags: "pubsub noscript loading stale",
-        acl: "@pubsub @slow",
-        keys: (1, -1, 1),
-        key_specs: &[ks("not_key", Begin::Index(1), Find::Range(-1, 1, 0))],
-        summary: "Listen for messages published to the given shard channels",
-        since: "7.0.0",
-        group: "pubsub",
-        complexity: "O(N) where N is the number of shard channels to subscribe to.",
-        handler: Some(ssubscribe),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "sunsubscribe",
-        arity: -1,
-        flags: "pubsub noscript loading stale",
-        acl: "@pubsub @slow",
-        keys: (1, -1, 1),
-        key_specs: &[ks("not_key", Begin::Index(1), Find::Range(-1, 1, 0))],
-        summary: "Stop listening for messages posted to the given shard channels",
-        since: "7.0.0",
-        group: "pubsub",
-        complexity: "O(N) where N is the number of clients already subscribed to a shard channel.",
-        handler: Some(sunsubscribe),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "spublish",
-        arity: 3,
-        flags: "pubsub loading stale fast",
-        acl: "@pubsub @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("not_key", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Post a message to a shard channel",
-        since: "7.0.0",
-        group: "pubsub",
-        complexity: "O(N) where N is the number of clients subscribed to the receiving shard channel.",
-        handler: Some(spublish),
-        ..CommandSpec::DEFAULT
-    },
-
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("subscribe", subscribe),
+    ("unsubscribe", unsubscribe),
+    ("psubscribe", psubscribe),
+    ("punsubscribe", punsubscribe),
+    ("publish", publish),
+    ("pubsub|numsub", pubsub_numsub),
+    ("pubsub|numpat", pubsub_numpat),
+    ("pubsub|help", pubsub_help),
+    ("pubsub|channels", pubsub_channels),
+    ("pubsub|shardnumsub", pubsub_shardnumsub),
+    ("pubsub|shardchannels", pubsub_shardchannels),
+    ("ssubscribe", ssubscribe),
+    ("sunsubscribe", sunsubscribe),
+    ("spublish", spublish),
 ];

@@ -2,7 +2,7 @@
 //! `crate::scripting`).
 
 use super::connection::help_reply;
-use super::{int_arg, is, ks, ks_noted, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::scripting::{Invocation, Kill};
 
 /// The keys and arguments after `numkeys`.
@@ -89,7 +89,7 @@ fn script_kill(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 /// SCRIPT KILL's replies.
-pub fn kill_reply(outcome: Kill, out: &mut crate::resp::Reply) {
+pub fn kill_reply(outcome: Kill, out: &mut slotcache_protocol::resp::Reply) {
     match outcome {
         Kill::Killed => out.ok(),
         Kill::NotBusy => out.error("NOTBUSY No scripts in execution right now."),
@@ -120,144 +120,15 @@ fn script_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     )
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "eval",
-        arity: -3,
-        flags: "noscript stale skip_monitor no_mandatory_keys movablekeys",
-        acl: "@slow @scripting",
-        keys: (0, 0, 0),
-        key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE", "RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
-        summary: "Execute a Lua script server side",
-        since: "2.6.0",
-        group: "scripting",
-        complexity: "Depends on the script that is executed.",
-        handler: Some(eval),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "evalsha",
-        arity: -3,
-        flags: "noscript stale skip_monitor no_mandatory_keys movablekeys",
-        acl: "@slow @scripting",
-        keys: (0, 0, 0),
-        key_specs: &[ks("RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
-        summary: "Execute a Lua script server side",
-        since: "2.6.0",
-        group: "scripting",
-        complexity: "Depends on the script that is executed.",
-        handler: Some(evalsha),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "eval_ro",
-        arity: -3,
-        flags: "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
-        acl: "@slow @scripting",
-        keys: (0, 0, 0),
-        key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS", "RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
-        summary: "Execute a read-only Lua script server side",
-        since: "7.0.0",
-        group: "scripting",
-        complexity: "Depends on the script that is executed.",
-        handler: Some(eval_ro),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "evalsha_ro",
-        arity: -3,
-        flags: "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
-        acl: "@slow @scripting",
-        keys: (0, 0, 0),
-        key_specs: &[ks("RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
-        summary: "Execute a read-only Lua script server side",
-        since: "7.0.0",
-        group: "scripting",
-        complexity: "Depends on the script that is executed.",
-        handler: Some(evalsha_ro),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "script",
-        arity: -2,
-        flags: "",
-        acl: "@slow",
-        keys: (0, 0, 0),
-        summary: "A container for Lua scripts management commands",
-        since: "2.6.0",
-        group: "scripting",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            CommandSpec {
-                name: "script|flush",
-                arity: -2,
-                flags: "noscript",
-                acl: "@slow @scripting",
-                keys: (0, 0, 0),
-                tips: "request_policy:all_nodes response_policy:all_succeeded",
-                summary: "Remove all the scripts from the script cache.",
-                since: "2.6.0",
-                group: "scripting",
-                complexity: "O(N) with N being the number of scripts in cache",
-                handler: Some(script_flush),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "script|help",
-                arity: 2,
-                flags: "loading stale",
-                acl: "@slow @scripting",
-                keys: (0, 0, 0),
-                summary: "Show helpful text about the different subcommands",
-                since: "5.0.0",
-                group: "scripting",
-                complexity: "O(1)",
-                handler: Some(script_help),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "script|exists",
-                arity: -3,
-                flags: "noscript",
-                acl: "@slow @scripting",
-                keys: (0, 0, 0),
-                tips: "request_policy:all_shards response_policy:agg_logical_and",
-                summary: "Check existence of scripts in the script cache.",
-                since: "2.6.0",
-                group: "scripting",
-                complexity: "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
-                handler: Some(script_exists),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "script|load",
-                arity: 3,
-                flags: "noscript stale",
-                acl: "@slow @scripting",
-                keys: (0, 0, 0),
-                tips: "request_policy:all_nodes response_policy:all_succeeded",
-                summary: "Load the specified Lua script into the script cache.",
-                since: "2.6.0",
-                group: "scripting",
-                complexity: "O(N) with N being the length in bytes of the script body.",
-                handler: Some(script_load),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "script|kill",
-                arity: 2,
-                flags: "noscript allow_busy",
-                acl: "@slow @scripting",
-                keys: (0, 0, 0),
-                tips: "request_policy:all_shards response_policy:one_succeeded",
-                summary: "Kill the script currently in execution.",
-                since: "2.6.0",
-                group: "scripting",
-                complexity: "O(1)",
-                handler: Some(script_kill),
-                ..CommandSpec::DEFAULT
-            },
-        ],
-        ..CommandSpec::DEFAULT
-    },
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("eval", eval),
+    ("evalsha", evalsha),
+    ("eval_ro", eval_ro),
+    ("evalsha_ro", evalsha_ro),
+    ("script|flush", script_flush),
+    ("script|help", script_help),
+    ("script|exists", script_exists),
+    ("script|load", script_load),
+    ("script|kill", script_kill),
 ];

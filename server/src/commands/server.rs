@@ -1,15 +1,16 @@
 //! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, CONFIG and COMMAND.
 
-use super::catalog::Catalog;
-use super::connection::{help_reply, REDIS_VERSION};
-use super::{arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Table};
+use super::connection::help_reply;
+use super::{arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Handler, Table};
 use crate::config::PARAMS;
 use crate::engine::evict::Policy;
 use crate::engine::{Db, DbStats, Keyspace, STANDALONE_PARTITION};
-use crate::glob;
 use crate::memory::{human, peak_memory, rss_bytes, used_memory};
 use crate::replication::log::Role;
 use crate::state::now_us;
+use slotcache_protocol::command::catalog::Catalog;
+use slotcache_protocol::command::REDIS_VERSION;
+use slotcache_protocol::glob;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
@@ -507,8 +508,9 @@ pub fn shutdown_now() -> ! {
 
 /// WAIT's arguments: the replicas wanted and the timeout in milliseconds (0: no timeout).
 fn parse_wait(args: &Args) -> Result<(usize, u64), CmdError> {
-    let wanted = crate::resp::parse::parse_i64(&args[1]).ok_or(CmdError::NotInteger)?;
-    let timeout = crate::resp::parse::parse_i64(&args[2])
+    let wanted =
+        slotcache_protocol::resp::parse::parse_i64(&args[1]).ok_or(CmdError::NotInteger)?;
+    let timeout = slotcache_protocol::resp::parse::parse_i64(&args[2])
         .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
     if timeout < 0 {
         return Err(CmdError::err("timeout is negative"));
@@ -533,267 +535,24 @@ fn wait(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "wait",
-        arity: 3,
-        flags: "noscript",
-        acl: "@slow @connection",
-        keys: (0, 0, 0),
-        tips: "request_policy:all_shards response_policy:agg_min",
-        summary: "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
-        since: "3.0.0",
-        group: "generic",
-        complexity: "O(1)",
-        handler: Some(wait),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "info",
-        arity: -1,
-        flags: "loading stale",
-        acl: "@slow @dangerous",
-        keys: (0, 0, 0),
-        tips: "nondeterministic_output request_policy:all_shards response_policy:special",
-        summary: "Get information and statistics about the server",
-        since: "1.0.0",
-        group: "server",
-        complexity: "O(1)",
-        handler: Some(info),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "dbsize",
-        arity: 1,
-        flags: "readonly fast",
-        acl: "@keyspace @read @fast",
-        keys: (0, 0, 0),
-        tips: "request_policy:all_shards response_policy:agg_sum",
-        summary: "Return the number of keys in the selected database",
-        since: "1.0.0",
-        group: "server",
-        complexity: "O(1)",
-        handler: Some(dbsize),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "flushdb",
-        arity: -1,
-        flags: "write",
-        acl: "@keyspace @write @slow @dangerous",
-        keys: (0, 0, 0),
-        tips: "request_policy:all_shards response_policy:all_succeeded",
-        summary: "Remove all keys from the current database",
-        since: "1.0.0",
-        group: "server",
-        complexity: "O(N) where N is the number of keys in the selected database",
-        handler: Some(flushdb),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "flushall",
-        arity: -1,
-        flags: "write",
-        acl: "@keyspace @write @slow @dangerous",
-        keys: (0, 0, 0),
-        tips: "request_policy:all_shards response_policy:all_succeeded",
-        summary: "Remove all keys from all databases",
-        since: "1.0.0",
-        group: "server",
-        complexity: "O(N) where N is the total number of keys in all databases",
-        handler: Some(flushall),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "time",
-        arity: 1,
-        flags: "loading stale fast",
-        acl: "@fast",
-        keys: (0, 0, 0),
-        tips: "nondeterministic_output",
-        summary: "Return the current server time",
-        since: "2.6.0",
-        group: "server",
-        complexity: "O(1)",
-        handler: Some(time),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "config",
-        arity: -2,
-        flags: "",
-        acl: "@slow",
-        keys: (0, 0, 0),
-        summary: "A container for server configuration commands",
-        since: "2.0.0",
-        group: "server",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            CommandSpec {
-                name: "config|help",
-                arity: 2,
-                flags: "loading stale",
-                acl: "@slow",
-                keys: (0, 0, 0),
-                summary: "Show helpful text about the different subcommands",
-                since: "5.0.0",
-                group: "server",
-                complexity: "O(1)",
-                handler: Some(config_help),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "config|resetstat",
-                arity: 2,
-                flags: "admin noscript loading stale",
-                acl: "@admin @slow @dangerous",
-                keys: (0, 0, 0),
-                summary: "Reset the stats returned by INFO",
-                since: "2.0.0",
-                group: "server",
-                complexity: "O(1)",
-                handler: Some(config_resetstat),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "config|get",
-                arity: -3,
-                flags: "admin noscript loading stale",
-                acl: "@admin @slow @dangerous",
-                keys: (0, 0, 0),
-                summary: "Get the values of configuration parameters",
-                since: "2.0.0",
-                group: "server",
-                complexity: "O(N) when N is the number of configuration parameters provided",
-                handler: Some(config_get),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "config|set",
-                arity: -4,
-                flags: "admin noscript loading stale",
-                acl: "@admin @slow @dangerous",
-                keys: (0, 0, 0),
-                tips: "request_policy:all_nodes response_policy:all_succeeded",
-                summary: "Set configuration parameters to the given values",
-                since: "2.0.0",
-                group: "server",
-                complexity: "O(N) when N is the number of configuration parameters provided",
-                handler: Some(config_set),
-                ..CommandSpec::DEFAULT
-            },
-        ],
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "command",
-        arity: -1,
-        flags: "loading stale",
-        acl: "@slow @connection",
-        keys: (0, 0, 0),
-        tips: "nondeterministic_output_order",
-        summary: "Get array of Redis command details",
-        since: "2.8.13",
-        group: "server",
-        complexity: "O(N) where N is the total number of Redis commands",
-        handler: Some(command),
-        subcommands: &[
-            CommandSpec {
-                name: "command|info",
-                arity: -2,
-                flags: "loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                tips: "nondeterministic_output_order",
-                summary:
-                    "Get array of specific Redis command details, or all when no argument is given.",
-                since: "2.8.13",
-                group: "server",
-                complexity: "O(N) where N is the number of commands to look up",
-                handler: Some(command_info),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "command|getkeys",
-                arity: -4,
-                flags: "loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                summary: "Extract keys given a full Redis command",
-                since: "2.8.13",
-                group: "server",
-                complexity: "O(N) where N is the number of arguments to the command",
-                handler: Some(command_getkeys),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "command|list",
-                arity: -2,
-                flags: "loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                tips: "nondeterministic_output_order",
-                summary: "Get an array of Redis command names",
-                since: "7.0.0",
-                group: "server",
-                complexity: "O(N) where N is the total number of Redis commands",
-                handler: Some(command_list),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "command|count",
-                arity: 2,
-                flags: "loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                summary: "Get total number of Redis commands",
-                since: "2.8.13",
-                group: "server",
-                complexity: "O(1)",
-                handler: Some(command_count),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "command|help",
-                arity: 2,
-                flags: "loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                summary: "Show helpful text about the different subcommands",
-                since: "5.0.0",
-                group: "server",
-                complexity: "O(1)",
-                handler: Some(command_help),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "command|docs",
-                arity: -2,
-                flags: "loading stale",
-                acl: "@slow @connection",
-                keys: (0, 0, 0),
-                tips: "nondeterministic_output_order",
-                summary: "Get array of specific Redis command documentation",
-                since: "7.0.0",
-                group: "server",
-                complexity: "O(N) where N is the number of commands to look up",
-                handler: Some(command_docs),
-                ..CommandSpec::DEFAULT
-            },
-        ],
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "shutdown",
-        arity: -1,
-        flags: "admin noscript loading stale no_multi allow_busy",
-        acl: "@admin @slow @dangerous",
-        keys: (0, 0, 0),
-        summary: "Synchronously save the dataset to disk and then shut down the server",
-        since: "1.0.0",
-        group: "server",
-        complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
-        handler: Some(shutdown),
-        ..CommandSpec::DEFAULT
-    },
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("wait", wait),
+    ("info", info),
+    ("dbsize", dbsize),
+    ("flushdb", flushdb),
+    ("flushall", flushall),
+    ("time", time),
+    ("config|help", config_help),
+    ("config|resetstat", config_resetstat),
+    ("config|get", config_get),
+    ("config|set", config_set),
+    ("command", command),
+    ("command|info", command_info),
+    ("command|getkeys", command_getkeys),
+    ("command|list", command_list),
+    ("command|count", command_count),
+    ("command|help", command_help),
+    ("command|docs", command_docs),
+    ("shutdown", shutdown),
 ];

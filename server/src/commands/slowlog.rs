@@ -1,7 +1,7 @@
 //! SLOWLOG GET, LEN, RESET and HELP (the log itself is `crate::slowlog`).
 
 use super::connection::help_reply;
-use super::{int_arg, Args, CmdError, CmdResult, CommandSpec, Ctx};
+use super::{int_arg, Args, CmdError, CmdResult, Ctx, Handler};
 
 /// SLOWLOG GET [count]: the newest `count` entries (10 by default, -1 for all).
 fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -69,75 +69,10 @@ fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     )
 }
 
-const ADMIN: &str = "admin loading stale";
-const ADMIN_ACL: &str = "@admin @slow @dangerous";
-
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
-    name: "slowlog",
-    arity: -2,
-    flags: "",
-    acl: "@slow",
-    keys: (0, 0, 0),
-    summary: "A container for slow log commands",
-    since: "2.2.12",
-    group: "server",
-    complexity: "Depends on subcommand.",
-    subcommands: &[
-        CommandSpec {
-            name: "slowlog|get",
-            arity: -2,
-            flags: ADMIN,
-            acl: ADMIN_ACL,
-            keys: (0, 0, 0),
-            tips: "request_policy:all_nodes nondeterministic_output",
-            summary: "Get the slow log's entries",
-            since: "2.2.12",
-            group: "server",
-            complexity: "O(N) where N is the number of entries returned",
-            handler: Some(get),
-            ..CommandSpec::DEFAULT
-        },
-        CommandSpec {
-            name: "slowlog|len",
-            arity: 2,
-            flags: ADMIN,
-            acl: ADMIN_ACL,
-            keys: (0, 0, 0),
-            tips: "request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
-            summary: "Get the slow log's length",
-            since: "2.2.12",
-            group: "server",
-            complexity: "O(1)",
-            handler: Some(len),
-            ..CommandSpec::DEFAULT
-        },
-        CommandSpec {
-            name: "slowlog|reset",
-            arity: 2,
-            flags: ADMIN,
-            acl: ADMIN_ACL,
-            keys: (0, 0, 0),
-            tips: "request_policy:all_nodes response_policy:all_succeeded",
-            summary: "Clear all entries from the slow log",
-            since: "2.2.12",
-            group: "server",
-            complexity: "O(N) where N is the number of entries in the slowlog",
-            handler: Some(reset),
-            ..CommandSpec::DEFAULT
-        },
-        CommandSpec {
-            name: "slowlog|help",
-            arity: 2,
-            flags: "loading stale",
-            acl: "@slow",
-            keys: (0, 0, 0),
-            summary: "Show helpful text about the different subcommands",
-            since: "6.2.0",
-            group: "server",
-            complexity: "O(1)",
-            handler: Some(help),
-            ..CommandSpec::DEFAULT
-        },
-    ],
-    ..CommandSpec::DEFAULT
-}];
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("slowlog|get", get),
+    ("slowlog|len", len),
+    ("slowlog|reset", reset),
+    ("slowlog|help", help),
+];

@@ -2,15 +2,13 @@
 
 use super::connection::help_reply;
 use super::pops::block_or_give_up;
-use super::{
-    int_arg, is, ks, ks_noted, read_typed, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find,
-};
+use super::{int_arg, is, read_typed, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::stream::{Fields, Group, Stream, StreamId, Trim};
 use crate::engine::value::Typed;
 use crate::engine::{Db, ValueType};
-use crate::resp::parse::parse_i64;
-use crate::resp::Reply;
 use bytes::Bytes;
+use slotcache_protocol::resp::parse::parse_i64;
+use slotcache_protocol::resp::Reply;
 use std::time::{Duration, Instant};
 
 fn invalid_id() -> CmdError {
@@ -629,13 +627,13 @@ fn read_generic(ctx: &mut Ctx, args: &Args, group_form: bool) -> CmdResult {
         return Ok(());
     }
     let out = &mut *ctx.out;
-    if out.proto == crate::resp::Protocol::Resp3 {
+    if out.proto == slotcache_protocol::resp::Protocol::Resp3 {
         out.map(served.len());
     } else {
         out.array(served.len());
     }
     for (key, entries) in &served {
-        if out.proto == crate::resp::Protocol::Resp2 {
+        if out.proto == slotcache_protocol::resp::Protocol::Resp2 {
             out.array(2);
         }
         out.bulk(key);
@@ -1395,359 +1393,29 @@ fn xsetid(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "xadd",
-        arity: -5,
-        flags: "write denyoom fast",
-        acl: "@write @stream @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks_noted("UPDATE instead of INSERT because of the optional trimming feature", "RW update", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output",
-        summary: "Appends a new entry to a stream",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.",
-        handler: Some(xadd),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xlen",
-        arity: 2,
-        flags: "readonly fast",
-        acl: "@read @stream @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Return the number of entries in a stream",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(1)",
-        handler: Some(xlen),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xrange",
-        arity: -4,
-        flags: "readonly",
-        acl: "@read @stream @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
-        handler: Some(xrange),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xrevrange",
-        arity: -4,
-        flags: "readonly",
-        acl: "@read @stream @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).",
-        handler: Some(xrevrange),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xread",
-        arity: -4,
-        flags: "readonly blocking movablekeys",
-        acl: "@read @stream @slow @blocking",
-        keys: (0, 0, 0),
-        key_specs: &[ks("RO access", Begin::Keyword("STREAMS", 1), Find::Range(-1, 1, 2))],
-        summary: "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.",
-        handler: Some(xread),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xreadgroup",
-        arity: -7,
-        flags: "write blocking movablekeys",
-        acl: "@write @stream @slow @blocking",
-        keys: (0, 0, 0),
-        key_specs: &[ks("RO access", Begin::Keyword("STREAMS", 4), Find::Range(-1, 1, 2))],
-        summary: "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.",
-        handler: Some(xreadgroup),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xdel",
-        arity: -3,
-        flags: "write fast",
-        acl: "@write @stream @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(1) for each single item to delete in the stream, regardless of the stream size.",
-        handler: Some(xdel),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xtrim",
-        arity: -4,
-        flags: "write",
-        acl: "@write @stream @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output",
-        summary: "Trims the stream to (approximately if '~' is passed) a certain size",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.",
-        handler: Some(xtrim),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xgroup",
-        arity: -2,
-        flags: "",
-        acl: "@slow",
-        keys: (0, 0, 0),
-        summary: "A container for consumer groups commands",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            CommandSpec {
-                name: "xgroup|delconsumer",
-                arity: 5,
-                flags: "write",
-                acl: "@write @stream @slow",
-                keys: (2, 2, 1),
-                key_specs: &[ks("RW delete", Begin::Index(2), Find::Range(0, 1, 0))],
-                summary: "Delete a consumer from a consumer group.",
-                since: "5.0.0",
-                group: "stream",
-                complexity: "O(1)",
-                handler: Some(xgroup_delconsumer),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "xgroup|create",
-                arity: -5,
-                flags: "write denyoom",
-                acl: "@write @stream @slow",
-                keys: (2, 2, 1),
-                key_specs: &[ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
-                summary: "Create a consumer group.",
-                since: "5.0.0",
-                group: "stream",
-                complexity: "O(1)",
-                handler: Some(xgroup_create),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "xgroup|setid",
-                arity: -5,
-                flags: "write",
-                acl: "@write @stream @slow",
-                keys: (2, 2, 1),
-                key_specs: &[ks("RW update", Begin::Index(2), Find::Range(0, 1, 0))],
-                summary: "Set a consumer group to an arbitrary last delivered ID value.",
-                since: "5.0.0",
-                group: "stream",
-                complexity: "O(1)",
-                handler: Some(xgroup_setid),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "xgroup|help",
-                arity: 2,
-                flags: "loading stale",
-                acl: "@stream @slow",
-                keys: (0, 0, 0),
-                summary: "Show helpful text about the different subcommands",
-                since: "5.0.0",
-                group: "stream",
-                complexity: "O(1)",
-                handler: Some(xgroup_help),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "xgroup|createconsumer",
-                arity: 5,
-                flags: "write denyoom",
-                acl: "@write @stream @slow",
-                keys: (2, 2, 1),
-                key_specs: &[ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
-                summary: "Create a consumer in a consumer group.",
-                since: "6.2.0",
-                group: "stream",
-                complexity: "O(1)",
-                handler: Some(xgroup_createconsumer),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "xgroup|destroy",
-                arity: 4,
-                flags: "write",
-                acl: "@write @stream @slow",
-                keys: (2, 2, 1),
-                key_specs: &[ks("RW delete", Begin::Index(2), Find::Range(0, 1, 0))],
-                summary: "Destroy a consumer group.",
-                since: "5.0.0",
-                group: "stream",
-                complexity: "O(N) where N is the number of entries in the group's pending entries list (PEL).",
-                handler: Some(xgroup_destroy),
-                ..CommandSpec::DEFAULT
-            },
-        ],
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xack",
-        arity: -4,
-        flags: "write fast",
-        acl: "@write @stream @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(1) for each message ID processed.",
-        handler: Some(xack),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xpending",
-        arity: -3,
-        flags: "readonly",
-        acl: "@read @stream @slow",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output",
-        summary: "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.",
-        handler: Some(xpending),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xclaim",
-        arity: -6,
-        flags: "write fast",
-        acl: "@write @stream @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output",
-        summary: "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(log N) with N being the number of messages in the PEL of the consumer group.",
-        handler: Some(xclaim),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xautoclaim",
-        arity: -6,
-        flags: "write fast",
-        acl: "@write @stream @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
-        tips: "nondeterministic_output",
-        summary: "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.",
-        since: "6.2.0",
-        group: "stream",
-        complexity: "O(1) if COUNT is small.",
-        handler: Some(xautoclaim),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xinfo",
-        arity: -2,
-        flags: "",
-        acl: "@slow",
-        keys: (0, 0, 0),
-        summary: "A container for stream introspection commands",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "Depends on subcommand.",
-        subcommands: &[
-            CommandSpec {
-                name: "xinfo|stream",
-                arity: -3,
-                flags: "readonly",
-                acl: "@read @stream @slow",
-                keys: (2, 2, 1),
-                key_specs: &[ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
-                summary: "Get information about a stream",
-                since: "5.0.0",
-                group: "stream",
-                complexity: "O(1)",
-                handler: Some(xinfo_stream),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "xinfo|groups",
-                arity: 3,
-                flags: "readonly",
-                acl: "@read @stream @slow",
-                keys: (2, 2, 1),
-                key_specs: &[ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
-                summary: "List the consumer groups of a stream",
-                since: "5.0.0",
-                group: "stream",
-                complexity: "O(1)",
-                handler: Some(xinfo_groups),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "xinfo|consumers",
-                arity: 4,
-                flags: "readonly",
-                acl: "@read @stream @slow",
-                keys: (2, 2, 1),
-                key_specs: &[ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
-                tips: "nondeterministic_output",
-                summary: "List the consumers in a consumer group",
-                since: "5.0.0",
-                group: "stream",
-                complexity: "O(1)",
-                handler: Some(xinfo_consumers),
-                ..CommandSpec::DEFAULT
-            },
-            CommandSpec {
-                name: "xinfo|help",
-                arity: 2,
-                flags: "loading stale",
-                acl: "@stream @slow",
-                keys: (0, 0, 0),
-                summary: "Show helpful text about the different subcommands",
-                since: "5.0.0",
-                group: "stream",
-                complexity: "O(1)",
-                handler: Some(xinfo_help),
-                ..CommandSpec::DEFAULT
-            },
-        ],
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "xsetid",
-        arity: -3,
-        flags: "write denyoom fast",
-        acl: "@write @stream @fast",
-        keys: (1, 1, 1),
-        key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
-        summary: "An internal command for replicating stream values",
-        since: "5.0.0",
-        group: "stream",
-        complexity: "O(1)",
-        handler: Some(xsetid),
-        ..CommandSpec::DEFAULT
-    },
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("xadd", xadd),
+    ("xlen", xlen),
+    ("xrange", xrange),
+    ("xrevrange", xrevrange),
+    ("xread", xread),
+    ("xreadgroup", xreadgroup),
+    ("xdel", xdel),
+    ("xtrim", xtrim),
+    ("xgroup|delconsumer", xgroup_delconsumer),
+    ("xgroup|create", xgroup_create),
+    ("xgroup|setid", xgroup_setid),
+    ("xgroup|help", xgroup_help),
+    ("xgroup|createconsumer", xgroup_createconsumer),
+    ("xgroup|destroy", xgroup_destroy),
+    ("xack", xack),
+    ("xpending", xpending),
+    ("xclaim", xclaim),
+    ("xautoclaim", xautoclaim),
+    ("xinfo|stream", xinfo_stream),
+    ("xinfo|groups", xinfo_groups),
+    ("xinfo|consumers", xinfo_consumers),
+    ("xinfo|help", xinfo_help),
+    ("xsetid", xsetid),
 ];

@@ -1,7 +1,7 @@
 //! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH. Queueing happens in dispatch; EXEC runs
 //! the queue while the connection holds the keyspace lock, so nothing interleaves.
 
-use super::{ks, Args, Begin, CmdError, CmdResult, CommandSpec, Ctx, Find};
+use super::{Args, CmdError, CmdResult, Ctx, Handler};
 use crate::dispatch::{execute, Batch};
 
 fn multi(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -97,71 +97,11 @@ fn unwatch(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "multi",
-        arity: 1,
-        flags: "noscript loading stale fast allow_busy",
-        acl: "@fast @transaction",
-        keys: (0, 0, 0),
-        summary: "Mark the start of a transaction block",
-        since: "1.2.0",
-        group: "transactions",
-        complexity: "O(1)",
-        handler: Some(multi),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "exec",
-        arity: 1,
-        flags: "noscript loading stale skip_slowlog",
-        acl: "@slow @transaction",
-        keys: (0, 0, 0),
-        summary: "Execute all commands issued after MULTI",
-        since: "1.2.0",
-        group: "transactions",
-        complexity: "Depends on commands in the transaction",
-        handler: Some(exec),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "discard",
-        arity: 1,
-        flags: "noscript loading stale fast allow_busy",
-        acl: "@fast @transaction",
-        keys: (0, 0, 0),
-        summary: "Discard all commands issued after MULTI",
-        since: "2.0.0",
-        group: "transactions",
-        complexity: "O(N), when N is the number of queued commands",
-        handler: Some(discard),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "watch",
-        arity: -2,
-        flags: "noscript loading stale fast allow_busy",
-        acl: "@fast @transaction",
-        keys: (1, -1, 1),
-        key_specs: &[ks("RO", Begin::Index(1), Find::Range(-1, 1, 0))],
-        summary: "Watch the given keys to determine execution of the MULTI/EXEC block",
-        since: "2.2.0",
-        group: "transactions",
-        complexity: "O(1) for every key.",
-        handler: Some(watch),
-        ..CommandSpec::DEFAULT
-    },
-    CommandSpec {
-        name: "unwatch",
-        arity: 1,
-        flags: "noscript loading stale fast allow_busy",
-        acl: "@fast @transaction",
-        keys: (0, 0, 0),
-        summary: "Forget about all watched keys",
-        since: "2.2.0",
-        group: "transactions",
-        complexity: "O(1)",
-        handler: Some(unwatch),
-        ..CommandSpec::DEFAULT
-    },
+/// The handlers of the family's commands, joined to their specs by name.
+pub static HANDLERS: &[(&str, Handler)] = &[
+    ("multi", multi),
+    ("exec", exec),
+    ("discard", discard),
+    ("watch", watch),
+    ("unwatch", unwatch),
 ];

@@ -5,8 +5,8 @@
 use super::dict::Dict;
 use super::limits;
 use super::listpack::Listpack;
-use crate::resp::parse::parse_i64;
 use rand::Rng;
+use slotcache_protocol::resp::parse::parse_i64;
 
 #[derive(Clone)]
 pub enum Set {

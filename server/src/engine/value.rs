@@ -6,7 +6,7 @@ use super::list::List;
 use super::set::Set;
 use super::stream::Stream;
 use super::zset::ZSet;
-use crate::resp::parse::parse_i64;
+use slotcache_protocol::resp::parse::parse_i64;
 
 /// Longest string stored inline.
 pub const INLINE_CAP: usize = 22;

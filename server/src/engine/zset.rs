@@ -8,8 +8,8 @@ use super::dict::Dict;
 use super::limits;
 use super::listpack::Listpack;
 use super::rank_tree::{before, RankTree};
-use crate::resp::parse::parse_i64;
 use rand::Rng;
+use slotcache_protocol::resp::parse::parse_i64;
 
 #[derive(Clone)]
 pub enum ZSet {

@@ -10,9 +10,9 @@ use super::wire::Message;
 use crate::client::{Client, ClientInfo};
 use crate::commands::{Ctx, Table};
 use crate::engine::{Db, Keyspace};
-use crate::resp::{Protocol, Reply};
 use crate::state::Server;
 use slotcache_cluster::records::PartitionRecord;
+use slotcache_protocol::resp::{Protocol, Reply};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -296,7 +296,7 @@ fn apply_effect(
     let handler = Table::get()
         .resolve(effect)
         .ok()
-        .and_then(|resolved| resolved.spec.handler);
+        .and_then(crate::commands::handler);
     let Some(handler) = handler else {
         warn!(command = %String::from_utf8_lossy(&effect[0]), "cannot replay effect");
         return;

@@ -524,8 +524,11 @@ mod tests {
 
     fn decoded(stored: &Stored) -> Record {
         let mut input = BytesMut::from(&stored.message[..]);
-        let fields = crate::resp::RequestParser::default()
-            .next_request(&mut input, &crate::resp::ParseLimits::default())
+        let fields = slotcache_protocol::resp::RequestParser::default()
+            .next_request(
+                &mut input,
+                &slotcache_protocol::resp::ParseLimits::default(),
+            )
             .expect("parses")
             .expect("whole");
         match super::super::wire::Message::decode(fields) {

@@ -256,7 +256,7 @@ fn encode_array(fields: &[Bytes]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resp::{ParseLimits, RequestParser};
+    use slotcache_protocol::resp::{ParseLimits, RequestParser};
 
     fn round_trip(message: Message) {
         let mut input = BytesMut::from(&message.encode()[..]);

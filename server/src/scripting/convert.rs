@@ -1,10 +1,10 @@
 //! Conversions between Lua values and RESP as Redis 7.0 defines them, and the `cjson` and
 //! `bit` libraries scripts expect.
 
-use crate::resp::reply::format_double;
-use crate::resp::Reply;
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
+use slotcache_protocol::resp::reply::format_double;
+use slotcache_protocol::resp::Reply;
 
 /// Deepest nesting converted either way; deeper (or cyclic) values are an error.
 const MAX_DEPTH: usize = 256;
@@ -151,7 +151,7 @@ fn line<'a>(data: &'a [u8], at: &mut usize) -> mlua::Result<&'a [u8]> {
 }
 
 fn number(text: &[u8]) -> mlua::Result<i64> {
-    crate::resp::parse::parse_i64(text)
+    slotcache_protocol::resp::parse::parse_i64(text)
         .ok_or_else(|| mlua::Error::RuntimeError("malformed reply length".into()))
 }
 

@@ -156,7 +156,7 @@ pub fn create(running: Arc<Running>) -> mlua::Result<Lua> {
         })?,
     )?;
     extra.raw_set("redis", redis_extra)?;
-    let version = crate::commands::connection::REDIS_VERSION;
+    let version = slotcache_protocol::command::REDIS_VERSION;
     let version_num = version.split('.').fold(0i64, |num, part| {
         (num << 8) | part.parse::<i64>().unwrap_or(0)
     });

@@ -10,12 +10,12 @@ pub mod functions;
 use crate::client::Client;
 use crate::commands::{CmdError, Ctx, Table};
 use crate::engine::Keyspace;
-use crate::resp::{Protocol, Reply};
 use crate::state::Server;
 use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table as LuaTable, Value};
 use parking_lot::Mutex;
 use sha1::{Digest, Sha1};
+use slotcache_protocol::resp::{Protocol, Reply};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -581,7 +581,7 @@ fn redis_call(
         }
         state.running.wrote.store(true, Ordering::Release);
     }
-    let Some(handler) = spec.handler else {
+    let Some(handler) = crate::commands::handler(resolved) else {
         return fail(lua, "ERR Unknown Redis command called from script");
     };
     let mut out = Reply::new(Protocol::Resp2);

@@ -1,5 +1,7 @@
 //! Redis Cluster's key → slot mapping: CRC16-XMODEM of the key's hash tag, modulo 16384.
 
+use crate::resp::parse::parse_i64;
+
 /// Number of hash slots, as Redis Cluster.
 pub const SLOTS: u16 = 16384;
 
@@ -18,6 +20,13 @@ pub fn hash_tag(key: &[u8]) -> &[u8] {
 
 pub fn key_slot(key: &[u8]) -> u16 {
     crc16::State::<crc16::XMODEM>::calculate(hash_tag(key)) % SLOTS
+}
+
+/// A slot argument, when it names one.
+pub fn parse_slot(arg: &[u8]) -> Option<u16> {
+    parse_i64(arg)
+        .filter(|slot| (0..i64::from(SLOTS)).contains(slot))
+        .map(|slot| slot as u16)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! or what a proxy in front of the cluster serves (its own CLUSTER emulation, only the CLIENT
 //! subcommands it answers, none of the commands it refuses).
 
-use super::connection::write_help;
+use super::help::write_help;
 use super::{
     arity_error, is, unknown_command, unknown_subcommand, Begin, CmdError, CommandSpec, Find, Table,
 };

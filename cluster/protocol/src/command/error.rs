@@ -1,0 +1,74 @@
+//! Command failures, rendered with Redis's exact texts.
+
+use super::{Args, CommandSpec};
+use thiserror::Error;
+
+/// A command failure; rendered with Redis's exact texts.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CmdError {
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpire(&'static str),
+    #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
+    TooBig,
+    /// Any other error, with its prefix (`ERR ...`, `NOAUTH ...`).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CmdError {
+    pub fn err(text: impl Into<String>) -> CmdError {
+        CmdError::Other(format!("ERR {}", text.into()))
+    }
+}
+
+/// `ERR unknown subcommand 'x'. Try CONTAINER HELP.`, exactly as Redis 7.
+pub fn unknown_subcommand(container: &str, sub: &[u8]) -> CmdError {
+    CmdError::Other(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncated_lossy(sub, 128),
+        container.to_ascii_uppercase()
+    ))
+}
+
+fn truncated_lossy(data: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&data[..data.len().min(max)]).into_owned()
+}
+
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, exactly as Redis 7.
+pub fn unknown_command(args: &Args) -> CmdError {
+    let mut text = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        truncated_lossy(&args[0], 128)
+    );
+    let mut budget = 128usize;
+    for arg in &args[1..] {
+        if budget == 0 {
+            break;
+        }
+        let shown = arg.len().min(budget);
+        text.push('\'');
+        text.push_str(&truncated_lossy(arg, shown));
+        text.push_str("' ");
+        budget -= shown;
+    }
+    CmdError::Other(text)
+}
+
+pub fn arity_error(spec: &CommandSpec) -> CmdError {
+    CmdError::Other(format!(
+        "ERR wrong number of arguments for '{}' command",
+        spec.full_name()
+    ))
+}

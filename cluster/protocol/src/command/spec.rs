@@ -1,0 +1,163 @@
+//! A command's description, as Redis 7 keeps it: arity, flags, key specs, ACL categories and
+//! docs, and the key positions of a concrete call found from the key specs.
+
+use super::Args;
+
+/// Where a key spec starts looking for keys (Redis 7 `begin_search`).
+#[derive(Debug, Clone, Copy)]
+pub enum Begin {
+    Index(i64),
+    Keyword(&'static str, i64),
+    Unknown,
+}
+
+/// How a key spec finds its keys from the start (Redis 7 `find_keys`).
+#[derive(Debug, Clone, Copy)]
+pub enum Find {
+    /// lastkey, keystep, limit
+    Range(i64, i64, i64),
+    /// keynumidx, firstkey, keystep
+    Keynum(i64, i64, i64),
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    pub notes: &'static str,
+    pub flags: &'static str,
+    pub begin: Begin,
+    pub find: Find,
+}
+
+pub const fn ks(flags: &'static str, begin: Begin, find: Find) -> KeySpec {
+    KeySpec {
+        notes: "",
+        flags,
+        begin,
+        find,
+    }
+}
+
+/// A key spec with a note, as Redis documents some of them.
+pub const fn ks_noted(
+    notes: &'static str,
+    flags: &'static str,
+    begin: Begin,
+    find: Find,
+) -> KeySpec {
+    KeySpec {
+        notes,
+        flags,
+        begin,
+        find,
+    }
+}
+
+/// One command of the table. Lists are space-separated words to keep the table readable.
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub arity: i64,
+    pub flags: &'static str,
+    pub acl: &'static str,
+    /// Legacy (first key, last key, step), as COMMAND INFO reports them.
+    pub keys: (i64, i64, i64),
+    pub key_specs: &'static [KeySpec],
+    pub tips: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub group: &'static str,
+    pub complexity: &'static str,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub const DEFAULT: CommandSpec = CommandSpec {
+        name: "",
+        arity: 0,
+        flags: "",
+        acl: "",
+        keys: (0, 0, 0),
+        key_specs: &[],
+        tips: "",
+        summary: "",
+        since: "",
+        group: "",
+        complexity: "",
+        subcommands: &[],
+    };
+
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.split(' ').any(|f| f == flag)
+    }
+
+    /// The name used in error messages: `get`, or `client|kill` for a subcommand.
+    pub fn full_name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        (self.arity > 0 && argc == self.arity) || (self.arity < 0 && argc >= -self.arity)
+    }
+
+    /// Key positions of a concrete call, from the key specs (COMMAND GETKEYS, routing).
+    pub fn key_positions(&self, args: &Args) -> Vec<usize> {
+        let argc = args.len() as i64;
+        let mut positions = Vec::new();
+        for spec in self.key_specs {
+            let start = match spec.begin {
+                Begin::Index(i) => i,
+                Begin::Keyword(word, from) => {
+                    let found = if from >= 0 {
+                        (from..argc)
+                            .find(|&i| args[i as usize].eq_ignore_ascii_case(word.as_bytes()))
+                    } else {
+                        (1..=(argc + from))
+                            .rev()
+                            .find(|&i| args[i as usize].eq_ignore_ascii_case(word.as_bytes()))
+                    };
+                    match found {
+                        Some(i) => i + 1,
+                        None => continue,
+                    }
+                }
+                Begin::Unknown => continue,
+            };
+            let (first, last, step) = match spec.find {
+                Find::Range(lastkey, step, limit) => {
+                    let last = if lastkey >= 0 {
+                        start + lastkey
+                    } else if limit > 1 {
+                        start + (argc - start) / limit - 1
+                    } else {
+                        argc + lastkey
+                    };
+                    (start, last, step)
+                }
+                Find::Keynum(numidx, firstkey, step) => {
+                    let Some(n) = args
+                        .get((start + numidx) as usize)
+                        .and_then(|a| crate::resp::parse::parse_i64(a))
+                    else {
+                        continue;
+                    };
+                    let first = start + firstkey;
+                    (first, first + (n - 1) * step, step)
+                }
+                Find::Unknown => continue,
+            };
+            let mut i = first;
+            while i <= last && i < argc && step > 0 {
+                if i >= 1 {
+                    positions.push(i as usize);
+                }
+                i += step;
+            }
+        }
+        // SORT's STORE key can stand anywhere: Redis finds it with a procedure of its own.
+        if self.name == "sort" {
+            positions.extend(super::specs::sort::store_position(args));
+        }
+        positions
+    }
+}

@@ -1,0 +1,98 @@
+//! The bits family's command specs: what COMMAND reports and routing reads.
+
+use crate::command::{ks, ks_noted, Begin, CommandSpec, Find};
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "setbit",
+        arity: 4,
+        flags: "write denyoom",
+        acl: "@write @bitmap @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Sets or clears the bit at offset in the string value stored at key",
+        since: "2.2.0",
+        group: "bitmap",
+        complexity: "O(1)",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "getbit",
+        arity: 3,
+        flags: "readonly fast",
+        acl: "@read @bitmap @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Returns the bit value at offset in the string value stored at key",
+        since: "2.2.0",
+        group: "bitmap",
+        complexity: "O(1)",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bitcount",
+        arity: -2,
+        flags: "readonly",
+        acl: "@read @bitmap @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Count set bits in a string",
+        since: "2.6.0",
+        group: "bitmap",
+        complexity: "O(N)",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bitpos",
+        arity: -3,
+        flags: "readonly",
+        acl: "@read @bitmap @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Find first bit set or clear in a string",
+        since: "2.8.7",
+        group: "bitmap",
+        complexity: "O(N)",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bitop",
+        arity: -4,
+        flags: "write denyoom",
+        acl: "@write @bitmap @slow",
+        keys: (2, -1, 1),
+        key_specs: &[ks("OW update", Begin::Index(2), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(3), Find::Range(-1, 1, 0))],
+        summary: "Perform bitwise operations between strings",
+        since: "2.6.0",
+        group: "bitmap",
+        complexity: "O(N)",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bitfield",
+        arity: -2,
+        flags: "write denyoom",
+        acl: "@write @bitmap @slow",
+        keys: (1, 1, 1),
+        key_specs: &[ks_noted("This command allows both access and modification of the key", "RW access update variable_flags", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Perform arbitrary bitfield integer operations on strings",
+        since: "3.2.0",
+        group: "bitmap",
+        complexity: "O(1) for each subcommand specified",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bitfield_ro",
+        arity: -2,
+        flags: "readonly fast",
+        acl: "@read @bitmap @fast",
+        keys: (1, 1, 1),
+        key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
+        summary: "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+        since: "6.0.0",
+        group: "bitmap",
+        complexity: "O(1) for each subcommand specified",
+        ..CommandSpec::DEFAULT
+    },
+
+];

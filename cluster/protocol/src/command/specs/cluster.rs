@@ -1,0 +1,113 @@
+//! The cluster family's command specs. A proxy serves COUNTKEYSINSLOT, GETKEYSINSLOT and
+//! KEYSLOT as a shard server does, and answers the rest of CLUSTER from its own view.
+
+use crate::command::CommandSpec;
+
+const fn sub(
+    name: &'static str,
+    arity: i64,
+    tips: &'static str,
+    summary: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags: "stale",
+        acl: "@slow",
+        tips,
+        summary,
+        since,
+        group: "cluster",
+        complexity,
+        ..CommandSpec::DEFAULT
+    }
+}
+
+/// The CLUSTER subcommands a proxy serves as a shard server does.
+pub const COUNTKEYSINSLOT: CommandSpec = sub(
+    "cluster|countkeysinslot",
+    3,
+    "",
+    "Returns the number of keys in a hash slot",
+    "3.0.0",
+    "O(N) where N is the number of keys in the partition",
+);
+pub const GETKEYSINSLOT: CommandSpec = sub(
+    "cluster|getkeysinslot",
+    4,
+    "nondeterministic_output",
+    "Returns the key names in a hash slot",
+    "3.0.0",
+    "O(N) where N is the number of keys in the partition",
+);
+pub const KEYSLOT: CommandSpec = sub(
+    "cluster|keyslot",
+    3,
+    "",
+    "Returns the hash slot of the specified key",
+    "3.0.0",
+    "O(N) where N is the number of bytes in the key",
+);
+
+/// CLUSTER without its subcommands: a proxy serves others.
+pub const CONTAINER: CommandSpec = CommandSpec {
+    name: "cluster",
+    arity: -2,
+    acl: "@slow",
+    summary: "A container for Redis Cluster commands",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "Depends on subcommand.",
+    ..CommandSpec::DEFAULT
+};
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        subcommands: &[
+            COUNTKEYSINSLOT,
+            sub(
+                "cluster|digest",
+                3,
+                "",
+                "Fingerprints this server's copy of a partition (offset, epoch, keys, digest)",
+                "slotcache",
+                "O(N) where N is the number of keys in the partition",
+            ),
+            GETKEYSINSLOT,
+            KEYSLOT,
+            sub(
+                "cluster|partition",
+                3,
+                "",
+                "Points the connection's keyless commands at a partition this server leads",
+                "slotcache",
+                "O(1)",
+            ),
+        ],
+        ..CONTAINER
+    },
+    CommandSpec {
+        name: "readonly",
+        arity: 1,
+        flags: "loading stale fast",
+        acl: "@fast @connection",
+        summary: "Enables read queries for a connection to a cluster replica node",
+        since: "3.0.0",
+        group: "cluster",
+        complexity: "O(1)",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "readwrite",
+        arity: 1,
+        flags: "loading stale fast",
+        acl: "@fast @connection",
+        summary: "Disables read queries for a connection to a cluster replica node",
+        since: "3.0.0",
+        group: "cluster",
+        complexity: "O(1)",
+        ..CommandSpec::DEFAULT
+    },
+];

@@ -1,0 +1,12 @@
+//! What every part of slotcache speaks, kept apart from any engine or network code so that the
+//! shard server, the proxy and the tools share one copy: the RESP wire format, the command
+//! catalog (arity, flags, key specs, docs) with key extraction and slot routing, glob matching.
+
+pub mod command;
+pub mod glob;
+pub mod pubsub;
+pub mod reply_mode;
+pub mod resp;
+pub mod slot;
+
+pub use slot::{hash_tag, key_slot, SLOTS};
