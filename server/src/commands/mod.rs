@@ -19,9 +19,11 @@ pub mod server;
 pub mod sets;
 pub mod slowlog;
 pub mod sort;
+pub mod stream_groups;
 pub mod streams;
 pub mod strings;
 pub mod transactions;
+pub mod zset_algebra;
 pub mod zsets;
 
 use crate::client::Client;
@@ -63,15 +65,17 @@ impl Ctx<'_> {
 }
 
 /// Every family's handlers, in one list.
-const FAMILIES: [&[(&str, Handler)]; 19] = [
+const FAMILIES: [&[(&str, Handler)]; 21] = [
     cluster::HANDLERS,
     connection::HANDLERS,
     hashes::HANDLERS,
     sets::HANDLERS,
     lists::HANDLERS,
     zsets::HANDLERS,
+    zset_algebra::HANDLERS,
     hyperloglog::HANDLERS,
     streams::HANDLERS,
+    stream_groups::HANDLERS,
     scripting::HANDLERS,
     functions::HANDLERS,
     transactions::HANDLERS,
