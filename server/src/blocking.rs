@@ -6,7 +6,8 @@
 
 use crate::client::{Client, ClientInfo};
 use crate::dispatch::{execute, Batch};
-use crate::engine::{Keyspace, ValueType};
+use crate::engine::ValueType;
+use crate::partition::Keyspace;
 use crate::state::Server;
 use ahash::AHashMap;
 use bytes::Bytes;

@@ -137,7 +137,7 @@ pub struct Client {
     pub watched: Vec<(usize, Vec<u8>, crate::engine::WatchMark)>,
     /// In cluster mode, the partition this connection last addressed and its keyspace: where
     /// keyless requests, WATCH state and blocked commands live. None: the server's own keyspace.
-    pub partition: Option<(u32, crate::engine::SharedKeyspace)>,
+    pub partition: Option<(u32, crate::partition::SharedKeyspace)>,
     pub info: std::sync::Arc<ClientInfo>,
 }
 
@@ -166,7 +166,7 @@ impl Client {
     }
 
     /// Drops every WATCH of this client.
-    pub fn unwatch_all(&mut self, ks: &mut crate::engine::Keyspace) {
+    pub fn unwatch_all(&mut self, ks: &mut crate::partition::Keyspace) {
         for (db, key, _) in self.watched.drain(..) {
             if let Some(db) = ks.dbs.get_mut(db) {
                 db.unwatch(&key);
@@ -178,7 +178,7 @@ impl Client {
     pub fn keyspace<'a>(
         &'a self,
         server: &'a crate::state::Server,
-    ) -> &'a crate::engine::SharedKeyspace {
+    ) -> &'a crate::partition::SharedKeyspace {
         match &self.partition {
             Some((_, keyspace)) => keyspace,
             None => &server.keyspace,

@@ -4,7 +4,7 @@
 use crate::client::Client;
 use crate::commands::{arity_error, Ctx, Table};
 use crate::engine::evict::Policy;
-use crate::engine::{Keyspace, STANDALONE_PARTITION};
+use crate::partition::{Keyspace, STANDALONE_PARTITION};
 use crate::replication::log::Role;
 use crate::state::{now_ms, Server, Stats};
 use bytes::Bytes;

@@ -12,9 +12,9 @@
 //! with a budget of its own. A server at RF r therefore holds up to about r times
 //! `maxmemory` of data in all.
 
-use crate::engine::evict::{evict_key, rescore, sample, Candidate, Policy};
-use crate::engine::{Keyspace, SharedKeyspace, STANDALONE_PARTITION};
+use crate::engine::evict::{rescore, sample, Candidate, Policy};
 use crate::memory::used_memory;
+use crate::partition::{Keyspace, SharedKeyspace, STANDALONE_PARTITION};
 use crate::replication::log::{backlogs_bytes, Role};
 use crate::state::Server;
 use parking_lot::Mutex;
@@ -67,10 +67,10 @@ fn pick(ks: &mut Keyspace, policy: Policy, entry: &Pooled, runner_up: u64, now: 
     if !evictable(ks) {
         return Pick::Dropped;
     }
-    match rescore(ks, policy, &entry.candidate, now) {
+    match rescore(&ks.dbs, policy, &entry.candidate, now) {
         None => Pick::Dropped,
         Some(score) if score < runner_up => Pick::Demoted(score),
-        Some(_) => match evict_key(ks, entry.candidate.db, entry.candidate.key.clone(), now) {
+        Some(_) => match ks.evict(entry.candidate.db, entry.candidate.key.clone(), now) {
             true => Pick::Evicted,
             false => Pick::Dropped,
         },
@@ -162,12 +162,12 @@ impl Evictor {
                 }
             };
             if evictable(ks) {
-                add(current, sample(ks, policy, samples, now, &mut rng));
+                add(current, sample(&ks.dbs, policy, samples, now, &mut rng));
             }
             for (pid, keyspace) in others.choose_multiple(&mut rng, OTHERS_PER_ROUND) {
                 if let Some(other) = keyspace.try_lock() {
                     if evictable(&other) {
-                        add(*pid, sample(&other, policy, samples, now, &mut rng));
+                        add(*pid, sample(&other.dbs, policy, samples, now, &mut rng));
                     }
                 }
             }

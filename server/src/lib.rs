@@ -10,6 +10,7 @@ pub mod eviction;
 pub mod membership;
 pub mod memory;
 pub mod net;
+pub mod partition;
 pub mod pubsub;
 pub mod replication;
 pub mod routing;

@@ -4,7 +4,7 @@
 use crate::blocking::{self, Blocked};
 use crate::client::{Client, ClientInfo};
 use crate::dispatch::{execute, Batch};
-use crate::engine::SharedKeyspace;
+use crate::partition::SharedKeyspace;
 use crate::replication::log::Role;
 use crate::replication::Progress;
 use crate::routing::Target;
@@ -328,7 +328,7 @@ fn run_batch(
     // The log's head when the keyspace's lock was taken.
     let mut since = 0;
     let mut pid = client.partition.as_ref().map(|(pid, _)| *pid);
-    let mut finish = |pid: Option<u32>, ks: Option<&mut crate::engine::Keyspace>, since| {
+    let mut finish = |pid: Option<u32>, ks: Option<&mut crate::partition::Keyspace>, since| {
         if let Some(commit) = ks.and_then(|ks| awaited_commit(server, pid?, ks, since)) {
             commits.push(commit);
         }
@@ -385,7 +385,7 @@ fn run_batch(
 fn wait_for_replicas(
     server: &Server,
     client: &Client,
-    ks: &crate::engine::Keyspace,
+    ks: &crate::partition::Keyspace,
     wanted: usize,
     deadline: Option<Instant>,
 ) -> Blocked {
@@ -443,7 +443,7 @@ type Commits = Vec<(Arc<Progress>, u64)>;
 fn awaited_commit(
     server: &Server,
     pid: u32,
-    ks: &mut crate::engine::Keyspace,
+    ks: &mut crate::partition::Keyspace,
     since: u64,
 ) -> Option<(Arc<Progress>, u64)> {
     if ks.log.role() != Role::Leader {
@@ -492,7 +492,7 @@ fn switch_keyspace(server: &Server, client: &mut Client, args: &[Bytes]) -> Resu
 async fn keyspace_when_free(
     server: &Server,
     keyspace: &SharedKeyspace,
-) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, crate::engine::Keyspace> {
+) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, crate::partition::Keyspace> {
     loop {
         if let Some(guard) = keyspace.try_lock_arc() {
             return guard;

@@ -8,7 +8,7 @@ use crate::commands::CommandSpec;
 use slotcache_protocol::command::route::{route_request, RouteError};
 use slotcache_protocol::slot::parse_slot;
 
-use crate::engine::SharedKeyspace;
+use crate::partition::SharedKeyspace;
 use ahash::AHashMap;
 use bytes::Bytes;
 use slotcache_cluster::records::PartitionRecord;
@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn slots_route_to_led_partitions_or_redirect() {
         let mut routes = Routes::new("n1");
-        let led = std::sync::Arc::new(parking_lot::Mutex::new(crate::engine::Keyspace::new(1)));
+        let led = std::sync::Arc::new(parking_lot::Mutex::new(crate::partition::Keyspace::new(1)));
         let record = |leader: &str, slots: [u16; 2]| PartitionRecord {
             leader: Some(leader.to_string()),
             slots: vec![slots],
@@ -157,7 +157,7 @@ mod tests {
         assert_eq!(routes.locate(9000, false).err(), moved);
         // A follower copy serves READONLY reads only.
         let followed =
-            std::sync::Arc::new(parking_lot::Mutex::new(crate::engine::Keyspace::new(1)));
+            std::sync::Arc::new(parking_lot::Mutex::new(crate::partition::Keyspace::new(1)));
         routes.update(1, Some(record("n2", [8192, 16383])), Some(followed));
         assert!(matches!(
             routes.target(&args("GET a"), true),

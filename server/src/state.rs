@@ -4,7 +4,7 @@
 use crate::client::ClientInfo;
 use crate::commands::Table;
 use crate::config::Config;
-use crate::engine::{Engine, SharedKeyspace, STANDALONE_PARTITION};
+use crate::partition::{Partitions, SharedKeyspace, STANDALONE_PARTITION};
 use ahash::AHashMap;
 use parking_lot::{Mutex, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,7 +50,7 @@ impl Stats {
 
 pub struct Server {
     pub config: RwLock<Config>,
-    pub engine: Engine,
+    pub engine: Partitions,
     /// The keyspace client connections address (standalone: the one partition).
     pub keyspace: SharedKeyspace,
     /// Cluster mode's placement, set once the server has joined.
@@ -76,7 +76,7 @@ impl Server {
         crate::engine::db::set_lfu_mode(
             crate::engine::evict::Policy::from_name(&config.maxmemory_policy).is_lfu(),
         );
-        let engine = Engine::new(config.databases as usize);
+        let engine = Partitions::new(config.databases as usize);
         let keyspace = engine.open(STANDALONE_PARTITION);
         let command_count = Table::get().all.len();
         Server {

@@ -7,7 +7,7 @@
 
 use super::{Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::dump::{checksum, serialize};
-use crate::engine::Keyspace;
+use crate::partition::Keyspace;
 use slotcache_cluster::key_slot;
 use slotcache_protocol::resp::parse::parse_i64;
 use slotcache_protocol::slot::parse_slot;

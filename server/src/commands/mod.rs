@@ -28,7 +28,8 @@ pub mod zsets;
 
 use crate::client::Client;
 use crate::engine::value::{Collection, Typed};
-use crate::engine::{Db, Keyspace};
+use crate::engine::Db;
+use crate::partition::Keyspace;
 use crate::state::Server;
 use bytes::Bytes;
 use slotcache_protocol::resp::Reply;

@@ -4,8 +4,9 @@ use super::connection::help_reply;
 use super::{arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Handler, Table};
 use crate::config::PARAMS;
 use crate::engine::evict::Policy;
-use crate::engine::{Db, DbStats, Keyspace, STANDALONE_PARTITION};
+use crate::engine::{Db, DbStats};
 use crate::memory::{human, peak_memory, rss_bytes, used_memory};
+use crate::partition::{Keyspace, STANDALONE_PARTITION};
 use crate::replication::log::Role;
 use crate::state::now_us;
 use slotcache_protocol::command::catalog::Catalog;
@@ -345,7 +346,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                     .all()
                     .into_iter()
                     .map(|(pid, _)| pid)
-                    .filter(|pid| *pid != crate::engine::STANDALONE_PARTITION)
+                    .filter(|pid| *pid != crate::partition::STANDALONE_PARTITION)
                     .map(|pid| pid.to_string())
                     .collect();
                 let _ = write!(

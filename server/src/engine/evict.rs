@@ -2,8 +2,7 @@
 //! candidates, re-scoring one, and evicting it. The pool of the best candidates across every
 //! keyspace a server leads, and when to evict, are the server's (`crate::eviction`).
 
-use super::Keyspace;
-use bytes::Bytes;
+use super::Db;
 use rand::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,10 +64,10 @@ pub struct Candidate {
     pub key: Vec<u8>,
 }
 
-/// Samples `samples` keys of every database of `ks` that `policy` may evict, scored (Redis's
-/// `evictionPoolPopulate` for one keyspace). Under the random policies the score is random.
+/// Samples `samples` keys of every database of `dbs` that `policy` may evict, scored (Redis's
+/// `evictionPoolPopulate` for one partition). Under the random policies the score is random.
 pub fn sample(
-    ks: &Keyspace,
+    dbs: &[Db],
     policy: Policy,
     samples: usize,
     now: i64,
@@ -80,7 +79,7 @@ pub fn sample(
     let volatile = policy.volatile_only();
     let random = matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom);
     let mut found = Vec::new();
-    for (db, keys) in ks.dbs.iter().enumerate() {
+    for (db, keys) in dbs.iter().enumerate() {
         for (key, entry, deadline) in keys.sample_for_eviction(rng, samples, volatile) {
             let score = match random {
                 true => rng.random(),
@@ -95,8 +94,8 @@ pub fn sample(
 /// A candidate's score now: None once it is gone (or lost the TTL a volatile policy needs).
 /// Re-scoring at the pick keeps a key touched since it was sampled from being evicted on a
 /// stale score.
-pub fn rescore(ks: &Keyspace, policy: Policy, candidate: &Candidate, now: i64) -> Option<u64> {
-    let db = ks.dbs.get(candidate.db)?;
+pub fn rescore(dbs: &[Db], policy: Policy, candidate: &Candidate, now: i64) -> Option<u64> {
+    let db = dbs.get(candidate.db)?;
     let deadline = db.deadline(&candidate.key);
     if policy.volatile_only() && deadline.is_none() {
         return None;
@@ -106,44 +105,4 @@ pub fn rescore(ks: &Keyspace, policy: Policy, candidate: &Candidate, now: i64) -
         Policy::AllKeysRandom | Policy::VolatileRandom => candidate.score,
         _ => score(policy, entry, deadline, now),
     })
-}
-
-/// Evicts one key: deleted, counted, and recorded as a DEL for the copies that follow.
-pub fn evict_key(ks: &mut Keyspace, db: usize, key: Vec<u8>, now: i64) -> bool {
-    if ks.dbs[db].remove(&key).is_none() {
-        return false;
-    }
-    ks.dbs[db].stats.evicted_keys += 1;
-    let effect = vec![Bytes::from_static(b"DEL"), Bytes::from(key)];
-    ks.log.record(now, db, effect);
-    true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::Value;
-
-    #[test]
-    fn scores_idle_keys_higher_and_volatile_policies_see_only_keys_with_a_ttl() {
-        let mut ks = Keyspace::new(1);
-        ks.dbs[0].set(b"old", Value::Int(1), 0);
-        ks.dbs[0].set(b"new", Value::Int(2), 3_600_000);
-        let mut rng = rand::rng();
-        let found = sample(&ks, Policy::AllKeysLru, 5, 3_600_000, &mut rng);
-        let score_of = |key: &[u8]| found.iter().find(|c| c.key == key).map(|c| c.score);
-        assert!(score_of(b"old") > score_of(b"new"), "{found:?}");
-        assert!(sample(&ks, Policy::VolatileLru, 5, 3_600_000, &mut rng).is_empty());
-        assert!(sample(&ks, Policy::NoEviction, 5, 3_600_000, &mut rng).is_empty());
-        let old = found
-            .iter()
-            .find(|c| c.key == b"old")
-            .cloned()
-            .expect("sampled");
-        assert!(rescore(&ks, Policy::VolatileLru, &old, 3_600_000).is_none());
-        assert!(evict_key(&mut ks, 0, b"old".to_vec(), 3_600_000));
-        assert!(rescore(&ks, Policy::AllKeysLru, &old, 3_600_000).is_none());
-        assert!(!evict_key(&mut ks, 0, b"old".to_vec(), 3_600_000));
-        assert_eq!(ks.dbs[0].stats.evicted_keys, 1);
-    }
 }

@@ -7,7 +7,7 @@
 //! is acknowledged before the switch.
 
 use super::Replication;
-use crate::engine::SharedKeyspace;
+use crate::partition::SharedKeyspace;
 use crate::state::Server;
 use slotcache_cluster::records::PartitionRecord;
 use std::sync::Arc;
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn a_pause_given_up_or_called_off_resumes_writes_and_a_kept_one_stays() {
-        let keyspace = crate::engine::Engine::new(1).open(0);
+        let keyspace = crate::partition::Partitions::new(1).open(0);
         keyspace.lock().log.lead(3);
         assert!(Pause::start(&keyspace, 2).is_none(), "another epoch");
         let (pause, _) = Pause::start(&keyspace, 3).expect("leading at epoch 3");

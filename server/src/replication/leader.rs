@@ -5,7 +5,8 @@
 use super::log::{Head, Role, Stored};
 use super::wire::Message;
 use super::{Progress, Replication};
-use crate::engine::{Keyspace, SharedKeyspace, StepBudget};
+use crate::engine::StepBudget;
+use crate::partition::{Keyspace, SharedKeyspace};
 use crate::state::{now_ms, Server};
 use bytes::BytesMut;
 use slotcache_cluster::records::PartitionRecord;

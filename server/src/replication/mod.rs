@@ -30,7 +30,7 @@ use tokio::sync::watch;
 pub fn progress_at(
     server: &Server,
     client: &crate::client::Client,
-    ks: &crate::engine::Keyspace,
+    ks: &crate::partition::Keyspace,
 ) -> Option<(Arc<Progress>, u64)> {
     if ks.log.role() != log::Role::Leader {
         return None;

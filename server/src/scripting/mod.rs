@@ -9,7 +9,7 @@ pub mod functions;
 
 use crate::client::Client;
 use crate::commands::{CmdError, Ctx, Table};
-use crate::engine::Keyspace;
+use crate::partition::Keyspace;
 use crate::state::Server;
 use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table as LuaTable, Value};
