@@ -4,11 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-
-/// The longest INFO reply read.
-const MAX_INFO: usize = 4 << 20;
 
 /// Partition → node → next log offset of that node's copy.
 pub type CopyOffsets = BTreeMap<u32, BTreeMap<String, u64>>;
@@ -36,25 +31,13 @@ pub async fn ask(
 }
 
 /// `INFO replication` from the server at `addr`.
-async fn replication_info(addr: &str) -> std::io::Result<String> {
-    let stream = TcpStream::connect(addr).await?;
-    let (reader, mut writer) = stream.into_split();
-    writer
-        .write_all(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")
-        .await?;
-    let mut reader = BufReader::new(reader);
-    let mut header = String::new();
-    reader.read_line(&mut header).await?;
-    let invalid =
-        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
-    let length: usize = header
-        .strip_prefix('$')
-        .and_then(|n| n.trim().parse().ok())
-        .filter(|n| *n <= MAX_INFO)
-        .ok_or_else(|| invalid(header.trim()))?;
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).await?;
-    String::from_utf8(body).map_err(|_| invalid("INFO is not UTF-8"))
+async fn replication_info(addr: &str) -> redis::RedisResult<String> {
+    let client = redis::Client::open(format!("redis://{addr}/"))?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut connection)
+        .await
 }
 
 /// The `partition<id>:...,offset=<n>` lines of an INFO reply.

@@ -4,10 +4,10 @@
 //! order; no request crosses threads. A connection that dies fails the requests in flight and
 //! is opened again, with backoff, when the next request comes.
 
-use crate::frame::Framer;
 use ahash::AHashMap;
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
+use slotcache_protocol::resp::frame::Framer;
 use std::collections::VecDeque;
 use std::thread::ThreadId;
 use std::time::Duration;

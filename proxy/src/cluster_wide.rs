@@ -13,16 +13,16 @@
 
 use crate::backend::call_dedicated;
 use crate::cluster_view::own_slots;
-use crate::frame::{elements, integer, text};
-use crate::session::{
-    encode, error_reply, last_reply, reply_in, send_routed, Pending, Session, NO_LEADER,
-};
+use crate::forward::{last_reply, send_routed, NO_LEADER};
+use crate::session::{error_reply, reply_in, Pending, Session};
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, FutureExt};
 use rand::seq::SliceRandom;
 use slotcache_cluster::{key_slot, SLOTS};
 use slotcache_protocol::command::route::route_request;
+use slotcache_protocol::resp::frame::{elements, integer, text};
+use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::Reply;
 use std::sync::Arc;
 

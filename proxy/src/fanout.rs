@@ -3,11 +3,12 @@
 //! server, replies merged in the order of the keys. A split MSET is not atomic: each partition
 //! applies its part on its own.
 
-use crate::frame::{frame_len, integer};
-use crate::session::{error_reply, UNEXPECTED_REPLY};
+use crate::forward::UNEXPECTED_REPLY;
+use crate::session::error_reply;
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
 use slotcache_cluster::key_slot;
+use slotcache_protocol::resp::frame::{frame_len, integer};
 
 #[derive(Clone, Copy)]
 enum Merge {

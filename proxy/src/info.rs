@@ -3,11 +3,12 @@
 //! `keyspace` summed per database (each server counts the keys of the partitions it leads,
 //! so every key counts once), and one line per server in `# Shards` with its own figures.
 
-use crate::frame::text;
-use crate::session::{encode, Pending, Session};
+use crate::session::{Pending, Session};
 use crate::Proxy;
 use bytes::Bytes;
 use futures_util::future::{join_all, FutureExt};
+use slotcache_protocol::resp::frame::text;
+use slotcache_protocol::resp::request::encode;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;

@@ -8,7 +8,7 @@ pub mod cluster_view;
 pub mod cluster_wide;
 pub mod command_table;
 pub mod fanout;
-pub mod frame;
+pub mod forward;
 pub mod info;
 pub mod pubsub;
 pub mod refusals;

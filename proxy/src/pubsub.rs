@@ -7,8 +7,7 @@
 //! at-most-once, so a message published during the move can be missed, as in Redis.
 
 use crate::backend::connect;
-use crate::frame::{elements, frame_len, text};
-use crate::session::{encode, error_reply, Pending, Session};
+use crate::session::{error_reply, Pending, Session};
 use crate::Proxy;
 use ahash::AHashMap;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -21,6 +20,8 @@ use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::glob;
 use slotcache_protocol::pubsub::confirm;
 use slotcache_protocol::pubsub::Kind;
+use slotcache_protocol::resp::frame::{elements, frame_len, text};
+use slotcache_protocol::resp::request::encode;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! slot. All requests of one read are dispatched at once and their replies written back in
 //! request order in one write.
 
-use crate::backend::{call_dedicated, BackendError};
+use crate::backend::call_dedicated;
 use crate::fanout::Merger;
-use crate::frame::frames;
+use crate::forward::{is_redirect, send_batch, send_routed, RoutedCommand, NO_LEADER};
 use crate::pubsub::{self, Subscriptions};
 use crate::transaction::{Transaction, Watch};
 use crate::{cluster_view, cluster_wide, fanout, Proxy};
@@ -17,16 +17,13 @@ use slotcache_protocol::command::help::write_help;
 use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::command::CmdError;
 use slotcache_protocol::reply_mode::ReplyMode;
+use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::{ParseLimits, Protocol, Reply, RequestParser};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// How long a request waits for its partition to get a reachable leader before TRYAGAIN.
-pub const ROUTE_PATIENCE: Duration = Duration::from_secs(3);
 
 /// A reply: ready now, or coming from a shard server.
 pub enum Pending {
@@ -234,9 +231,6 @@ async fn write_replies(
     }
     stream.write_all(&out).await
 }
-
-/// A routed command: its place among the replies, its slot and its arguments.
-type RoutedCommand = (usize, u16, Vec<Bytes>);
 
 impl Session {
     pub fn proto(&self) -> Protocol {
@@ -574,152 +568,4 @@ pub fn reply_in(proto: Protocol, build: impl FnOnce(&mut Reply)) -> Bytes {
     let mut out = Reply::new(proto);
     build(&mut out);
     out.buf.freeze()
-}
-
-/// A shard server's answer meaning "not here (any more)": the route must be looked up again.
-pub fn is_redirect(reply: &[u8]) -> bool {
-    reply.starts_with(b"-MOVED ") || reply.starts_with(b"-CLUSTERDOWN ")
-}
-
-/// Whether any of a run's `replies` replies redirects (a single reply is checked without
-/// framing it: most requests are one command).
-fn redirected(reply: &[u8], replies: usize) -> bool {
-    match replies {
-        1 => is_redirect(reply),
-        _ => frames(reply).any(is_redirect),
-    }
-}
-
-/// The answer of a run of commands sent by [`send_routed`]: its last reply (EXEC's after
-/// MULTI and the queued commands, a command's after CLUSTER PARTITION). A run refused as a
-/// whole (TRYAGAIN, a lost connection) is a single error, returned as it is.
-pub fn last_reply(all: &Bytes) -> Bytes {
-    match frames(all).last() {
-        Some(last) => all.slice_ref(last),
-        None => error_reply(UNEXPECTED_REPLY),
-    }
-}
-
-pub const UNEXPECTED_REPLY: &str = "ERR unexpected reply from a shard server";
-
-pub const NO_LEADER: &str = "TRYAGAIN the slot's partition has no reachable leader yet";
-
-/// Sends commands back to back to the leader of `slot`'s partition (any leader for None) and
-/// returns their `replies` replies in one buffer. A leader change is waited out: while the
-/// partition has no reachable leader, or a reply redirects, the request is sent again when the
-/// route changes, until TRYAGAIN after [`ROUTE_PATIENCE`].
-pub async fn send_routed(
-    proxy: &Proxy,
-    resp: u8,
-    slot: Option<u16>,
-    request: Bytes,
-    replies: usize,
-) -> Bytes {
-    // Timed from the first failure: most requests never need the clock.
-    let mut started = None;
-    for attempt in 0usize.. {
-        let seen = proxy.table.version();
-        let addr = match slot {
-            Some(slot) => proxy.table.leader_of(slot),
-            None => {
-                let addrs = proxy.table.leader_addrs();
-                addrs.get(attempt % addrs.len().max(1)).cloned()
-            }
-        };
-        if let Some(addr) = addr {
-            match proxy
-                .backends
-                .call_many(&addr, resp, request.clone(), replies)
-                .await
-            {
-                Ok(reply) if !redirected(&reply, replies) => return reply,
-                Ok(_) | Err(BackendError::Unreachable(_)) => {}
-                Err(lost @ BackendError::Lost(_)) => return lost_reply(&lost),
-            }
-        }
-        if started.get_or_insert_with(Instant::now).elapsed() >= ROUTE_PATIENCE {
-            break;
-        }
-        let wait = crate::table::retry_wait(attempt);
-        proxy.table.changed_since(seen, wait).await;
-    }
-    error_reply(NO_LEADER)
-}
-
-fn lost_reply(lost: &BackendError) -> Bytes {
-    error_reply(&format!("ERR {lost}: the request may or may not have run"))
-}
-
-/// Sends independent commands to `addr` as one request. Those redirected, or all of them when
-/// the server cannot be reached, are sent again one by one through [`send_routed`].
-async fn send_batch(
-    proxy: &Proxy,
-    resp: u8,
-    addr: &str,
-    commands: Vec<RoutedCommand>,
-) -> Vec<(usize, Bytes)> {
-    let mut request = BytesMut::with_capacity(commands.iter().map(|c| encoded_len(&c.2)).sum());
-    for (_, _, args) in &commands {
-        encode_into(&mut request, args);
-    }
-    let mut answered = Vec::with_capacity(commands.len());
-    let mut again = Vec::new();
-    match proxy
-        .backends
-        .call_many(addr, resp, request.freeze(), commands.len())
-        .await
-    {
-        Ok(all) => {
-            let mut replies = frames(&all);
-            for command in commands {
-                match replies.next() {
-                    Some(reply) if is_redirect(reply) => again.push(command),
-                    Some(reply) => answered.push((command.0, all.slice_ref(reply))),
-                    None => answered.push((command.0, error_reply(UNEXPECTED_REPLY))),
-                }
-            }
-        }
-        Err(BackendError::Unreachable(_)) => again = commands,
-        Err(lost @ BackendError::Lost(_)) => {
-            let reply = lost_reply(&lost);
-            answered.extend(
-                commands
-                    .into_iter()
-                    .map(|(index, ..)| (index, reply.clone())),
-            );
-        }
-    }
-    for (index, slot, args) in again {
-        answered.push((
-            index,
-            send_routed(proxy, resp, Some(slot), encode(&args), 1).await,
-        ));
-    }
-    answered
-}
-
-/// A request as a RESP array of bulk strings.
-pub fn encode(args: &[Bytes]) -> Bytes {
-    let mut out = BytesMut::with_capacity(encoded_len(args));
-    encode_into(&mut out, args);
-    out.freeze()
-}
-
-/// Room for a request's encoding (an upper bound).
-fn encoded_len(args: &[Bytes]) -> usize {
-    16 + args.iter().map(|a| a.len() + 16).sum::<usize>()
-}
-
-fn encode_into(out: &mut BytesMut, args: &[Bytes]) {
-    let mut digits = itoa::Buffer::new();
-    out.extend_from_slice(b"*");
-    out.extend_from_slice(digits.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for arg in args {
-        out.extend_from_slice(b"$");
-        out.extend_from_slice(digits.format(arg.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
 }

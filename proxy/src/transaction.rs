@@ -6,18 +6,14 @@
 //! transaction then runs there, so the server sees the watch and the transaction together.
 
 use crate::backend::{connect, read_reply};
-use crate::session::{
-    encode, error_reply, is_redirect, last_reply, send_routed, Pending, Session, NO_LEADER,
-    ROUTE_PATIENCE,
-};
+use crate::forward::{is_redirect, last_reply, send_routed, until_routed, NO_LEADER};
+use crate::session::{error_reply, Pending, Session};
 use bytes::{Bytes, BytesMut};
 use slotcache_protocol::command::route::{route_request, RouteError};
+use slotcache_protocol::resp::request::encode;
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 
 /// A transaction being queued.
 #[derive(Default)]
@@ -117,7 +113,7 @@ impl Session {
             return error_reply("EXECABORT Transaction discarded because of previous errors.");
         }
         if transaction.cross_slot {
-            return error_reply(CROSSSLOT);
+            return error_reply(&RouteError::CrossSlot.to_string());
         }
         let mut request = BytesMut::with_capacity(transaction.queued.len() + 32);
         request.extend_from_slice(MULTI);
@@ -137,7 +133,7 @@ impl Session {
         };
         let partition = transaction.slot.map(|s| self.proxy.table.partition_of(s));
         if partition.is_some_and(|p| p != watch.partition) {
-            return error_reply(CROSSSLOT);
+            return error_reply(&RouteError::CrossSlot.to_string());
         }
         match watch.call(&request, replies).await {
             // The watched keys' partition moved to another leader since WATCH: the watch no
@@ -163,7 +159,7 @@ impl Session {
         let request = encode(args);
         if let Some(watch) = self.watch.as_mut() {
             if watch.partition != partition {
-                return error_reply(CROSSSLOT);
+                return error_reply(&RouteError::CrossSlot.to_string());
             }
             return match watch.call(&request, 1).await {
                 Ok(mut replies) => replies.pop().unwrap_or_default(),
@@ -173,34 +169,35 @@ impl Session {
                 }
             };
         }
-        let started = Instant::now();
-        for attempt in 0usize.. {
-            let seen = self.proxy.table.version();
-            if let Some(addr) = self.proxy.table.leader_of(slot) {
-                if let Ok(stream) = connect(&addr, self.resp).await {
-                    let mut watch = Watch {
-                        partition,
-                        addr,
-                        stream,
-                        input: BytesMut::new(),
-                    };
-                    if let Ok(mut replies) = watch.call(&request, 1).await {
-                        let reply = replies.pop().unwrap_or_default();
-                        if !is_redirect(&reply) {
-                            if !reply.starts_with(b"-") {
-                                self.watch = Some(watch);
-                            }
-                            return reply;
-                        }
-                    }
+        let resp = self.resp;
+        let watched = until_routed(&self.proxy, Some(slot), |addr| {
+            let request = request.clone();
+            async move {
+                let stream = connect(&addr, resp).await.ok()?;
+                let mut watch = Watch {
+                    partition,
+                    addr,
+                    stream,
+                    input: BytesMut::new(),
+                };
+                let reply = watch
+                    .call(&request, 1)
+                    .await
+                    .ok()?
+                    .pop()
+                    .unwrap_or_default();
+                match is_redirect(&reply) {
+                    true => None,
+                    false => Some((reply, watch)),
                 }
             }
-            if started.elapsed() >= ROUTE_PATIENCE {
-                break;
-            }
-            let wait = crate::table::retry_wait(attempt);
-            self.proxy.table.changed_since(seen, wait).await;
+        });
+        let Some((reply, watch)) = watched.await else {
+            return error_reply(NO_LEADER);
+        };
+        if !reply.starts_with(b"-") {
+            self.watch = Some(watch);
         }
-        error_reply(NO_LEADER)
+        reply
     }
 }

@@ -3,6 +3,7 @@
 
 use super::log::{Effect, Record};
 use bytes::{Bytes, BytesMut};
+use slotcache_protocol::resp::request::{encode, put_array_header, put_bulk};
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +104,7 @@ impl Message {
                 fields.push(Bytes::from(why.clone()));
             }
         }
-        encode_array(&fields)
+        encode(&fields)
     }
 
     pub fn decode(fields: Vec<Bytes>) -> Result<Message, WireError> {
@@ -182,9 +183,7 @@ impl EncodedEffects {
     pub fn seal(&mut self, out: &mut BytesMut, offset: u64, epoch: u64, now: i64, db: usize) {
         let mut digits = itoa::Buffer::new();
         out.reserve(64 + self.body.len());
-        out.extend_from_slice(b"*");
-        out.extend_from_slice(digits.format(6 + self.fields).as_bytes());
-        out.extend_from_slice(b"\r\n");
+        put_array_header(out, 6 + self.fields);
         put_bulk(out, b"record");
         put_bulk(out, digits.format(offset).as_bytes());
         put_bulk(out, digits.format(epoch).as_bytes());
@@ -204,15 +203,6 @@ impl EncodedEffects {
 
 /// The most room a record's buffer keeps between records.
 const RETAINED_CAPACITY: usize = 1024 * 1024;
-
-fn put_bulk(out: &mut BytesMut, data: &[u8]) {
-    let mut digits = itoa::Buffer::new();
-    out.extend_from_slice(b"$");
-    out.extend_from_slice(digits.format(data.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-}
 
 fn push_effects(fields: &mut Vec<Bytes>, effects: &[Effect]) {
     fields.push(Bytes::from(effects.len().to_string()));
@@ -242,15 +232,6 @@ fn number<T: std::str::FromStr>(field: Option<Bytes>) -> Result<T, WireError> {
         .ok()
         .and_then(|text| text.parse().ok())
         .ok_or(WireError("not a number"))
-}
-
-fn encode_array(fields: &[Bytes]) -> Bytes {
-    let mut out = BytesMut::with_capacity(16 + fields.iter().map(|f| f.len() + 16).sum::<usize>());
-    out.extend_from_slice(format!("*{}\r\n", fields.len()).as_bytes());
-    for field in fields {
-        put_bulk(&mut out, field);
-    }
-    out.freeze()
 }
 
 #[cfg(test)]
