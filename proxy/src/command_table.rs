@@ -9,7 +9,7 @@ use slotcache_protocol::command::help::CLIENT_HELP;
 use slotcache_protocol::command::specs::cluster::{
     CONTAINER, COUNTKEYSINSLOT, GETKEYSINSLOT, KEYSLOT,
 };
-use slotcache_protocol::command::{CommandSpec, Table};
+use slotcache_protocol::command::{CommandSpec, Flags, Table};
 use std::sync::OnceLock;
 
 /// A CLUSTER subcommand the proxy answers from its view of the cluster.
@@ -17,7 +17,7 @@ const fn view(name: &'static str, tips: &'static str, summary: &'static str) -> 
     CommandSpec {
         name,
         arity: 2,
-        flags: "stale",
+        flags: Flags::of("stale"),
         acl: "@slow",
         tips,
         summary,
@@ -70,7 +70,7 @@ static CLUSTER: CommandSpec = CommandSpec {
 static ASKING: CommandSpec = CommandSpec {
     name: "asking",
     arity: 1,
-    flags: "fast",
+    flags: Flags::of("fast"),
     acl: "@fast @connection",
     summary: "Sent by cluster clients after an -ASK redirect",
     since: "3.0.0",

@@ -16,6 +16,7 @@ use slotcache_protocol::command::connection::{check_client_name, hello_reply, li
 use slotcache_protocol::command::help::write_help;
 use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::command::CmdError;
+use slotcache_protocol::command::Flag;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::{ParseLimits, Protocol, Reply, RequestParser};
@@ -347,8 +348,8 @@ impl Session {
             Err(err) => return Pending::error(&err.to_string()),
         };
         match slot {
-            Some(slot) if spec.has_flag("blocking") => self.blocking(slot, encode(&args)),
-            Some(slot) if self.readonly && spec.has_flag("readonly") => {
+            Some(slot) if spec.flags.has(Flag::Blocking) => self.blocking(slot, encode(&args)),
+            Some(slot) if self.readonly && spec.flags.has(Flag::Readonly) => {
                 self.read_any_copy(slot, encode(&args))
             }
             Some(slot) => self.forward(slot, args),

@@ -8,6 +8,7 @@ use crate::partition::{Keyspace, STANDALONE_PARTITION};
 use crate::replication::log::Role;
 use crate::state::{now_ms, Server, Stats};
 use bytes::Bytes;
+use slotcache_protocol::command::Flag;
 use slotcache_protocol::reply_mode::SUBSCRIPTION_COMMANDS;
 use slotcache_protocol::resp::{Protocol, Reply};
 use std::time::Instant;
@@ -151,13 +152,13 @@ fn reject(
 /// connection (it may be stale: a read that must see every acknowledged write goes to the
 /// leader), and scripts never (they read and write as they go).
 fn follower_may_serve(readonly: bool, spec: &crate::commands::CommandSpec) -> bool {
-    if spec.has_flag("write") {
+    if spec.flags.has(Flag::Write) {
         return false;
     }
-    if spec.has_flag("readonly") {
+    if spec.flags.has(Flag::Readonly) {
         return readonly;
     }
-    !spec.has_flag("movablekeys")
+    !spec.flags.has(Flag::Movablekeys)
 }
 
 pub fn execute(
@@ -211,7 +212,7 @@ fn run(
         );
         return;
     }
-    if !client.authenticated && !spec.has_flag("no_auth") {
+    if !client.authenticated && !spec.flags.has(Flag::NoAuth) {
         reject(
             client,
             batch,
@@ -238,7 +239,7 @@ fn run(
         );
         return;
     }
-    let writes = spec.has_flag("write");
+    let writes = spec.flags.has(Flag::Write);
     let serves = match ks.log.role() {
         Role::Follower => follower_may_serve(client.readonly, spec),
         // Commands that touch no data still run (PING, CLIENT...) on a connection that last
@@ -278,7 +279,7 @@ fn run(
         // EXEC, DISCARD, QUIT and RESET there.
         let queues =
             client.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
-        if !room && (spec.has_flag("denyoom") || queues) {
+        if !room && (spec.flags.has(Flag::Denyoom) || queues) {
             reject(
                 client,
                 batch,
@@ -289,7 +290,8 @@ fn run(
             return;
         }
     }
-    if client.multi.is_some() && !RUN_IN_MULTI.contains(&spec.name) && spec.has_flag("no_multi") {
+    if client.multi.is_some() && !RUN_IN_MULTI.contains(&spec.name) && spec.flags.has(Flag::NoMulti)
+    {
         reject(
             client,
             batch,
@@ -331,7 +333,7 @@ fn run(
     }
     let usec = batch.lap();
     let (slower_than, max_len) = batch.slowlog;
-    if slower_than >= 0 && usec as i64 >= slower_than && !spec.has_flag("skip_slowlog") {
+    if slower_than >= 0 && usec as i64 >= slower_than && !spec.flags.has(Flag::SkipSlowlog) {
         server.slowlog.record(args, usec, max_len, &client.info);
     }
     let failed = result.is_err();

@@ -6,6 +6,7 @@
 
 use crate::commands::CommandSpec;
 use slotcache_protocol::command::route::{route_request, RouteError};
+use slotcache_protocol::command::Flag;
 use slotcache_protocol::slot::parse_slot;
 
 use crate::partition::SharedKeyspace;
@@ -97,7 +98,7 @@ impl Routes {
         let mut any_copy = false;
         let slot = match route_request(args, same_partition) {
             Ok((spec, Some(slot))) => {
-                any_copy = readonly && spec.has_flag("readonly");
+                any_copy = readonly && spec.flags.has(Flag::Readonly);
                 slot
             }
             Ok((spec, None)) => match self.addressed_slot(spec, args) {

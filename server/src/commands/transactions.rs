@@ -3,6 +3,7 @@
 
 use super::{Args, CmdError, CmdResult, Ctx, Handler};
 use crate::dispatch::{execute, Batch};
+use slotcache_protocol::command::Flag;
 
 fn multi(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     if ctx.client.multi.is_some() {
@@ -38,7 +39,7 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let uses_memory = queued.iter().any(|args| {
         table
             .resolve(args)
-            .is_ok_and(|resolved| resolved.spec.has_flag("denyoom"))
+            .is_ok_and(|resolved| resolved.spec.flags.has(Flag::Denyoom))
     });
     if uses_memory && limit > 0 && ctx.server.evictor.counted_memory() > limit {
         return Err(CmdError::Other(

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table as LuaTable, Value};
 use parking_lot::Mutex;
 use sha1::{Digest, Sha1};
+use slotcache_protocol::command::Flag;
 use slotcache_protocol::resp::{Protocol, Reply};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -566,13 +567,13 @@ fn redis_call(
             "ERR Wrong number of args calling Redis command from script",
         );
     }
-    if spec.has_flag("noscript") {
+    if spec.flags.has(Flag::Noscript) {
         return fail(lua, "ERR This Redis command is not allowed from script");
     }
-    if state.deny_oom && spec.has_flag("denyoom") {
+    if state.deny_oom && spec.flags.has(Flag::Denyoom) {
         return fail(lua, OOM);
     }
-    if spec.has_flag("write") {
+    if spec.flags.has(Flag::Write) {
         if state.read_only {
             return fail(
                 lua,
@@ -599,7 +600,7 @@ fn redis_call(
         state.ks.log.discard_substitute();
         return fail(lua, &err.to_string());
     }
-    if spec.has_flag("write") {
+    if spec.flags.has(Flag::Write) {
         state.ks.log.effect(&argv);
     }
     if let Some(message) = out.buf.strip_prefix(b"-") {

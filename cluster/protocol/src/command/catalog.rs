@@ -217,7 +217,7 @@ impl Catalog {
         out.array(10);
         out.bulk(spec.name.as_bytes());
         out.int(spec.arity);
-        write_words(out, spec.flags, false);
+        write_words(out, spec.flags.words(), false);
         out.int(spec.keys.0);
         out.int(spec.keys.1);
         out.int(spec.keys.2);

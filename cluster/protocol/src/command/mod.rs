@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod connection;
 mod error;
+mod flags;
 pub mod help;
 pub mod route;
 mod spec;
@@ -13,6 +14,7 @@ pub mod specs;
 mod table;
 
 pub use error::{arity_error, unknown_command, unknown_subcommand, CmdError};
+pub use flags::{Flag, Flags};
 pub use spec::{ks, ks_noted, Begin, CommandSpec, Find, KeySpec};
 pub use table::{Resolved, Table};
 

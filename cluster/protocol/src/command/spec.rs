@@ -1,7 +1,7 @@
 //! A command's description, as Redis 7 keeps it: arity, flags, key specs, ACL categories and
 //! docs, and the key positions of a concrete call found from the key specs.
 
-use super::Args;
+use super::{Args, Flags};
 
 /// Where a key spec starts looking for keys (Redis 7 `begin_search`).
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +57,7 @@ pub const fn ks_noted(
 pub struct CommandSpec {
     pub name: &'static str,
     pub arity: i64,
-    pub flags: &'static str,
+    pub flags: Flags,
     pub acl: &'static str,
     /// Legacy (first key, last key, step), as COMMAND INFO reports them.
     pub keys: (i64, i64, i64),
@@ -74,7 +74,7 @@ impl CommandSpec {
     pub const DEFAULT: CommandSpec = CommandSpec {
         name: "",
         arity: 0,
-        flags: "",
+        flags: Flags::NONE,
         acl: "",
         keys: (0, 0, 0),
         key_specs: &[],
@@ -85,10 +85,6 @@ impl CommandSpec {
         complexity: "",
         subcommands: &[],
     };
-
-    pub fn has_flag(&self, flag: &str) -> bool {
-        self.flags.split(' ').any(|f| f == flag)
-    }
 
     /// The name used in error messages: `get`, or `client|kill` for a subcommand.
     pub fn full_name(&self) -> &'static str {

@@ -1,12 +1,12 @@
 //! The bits family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, ks_noted, Begin, CommandSpec, Find};
+use crate::command::{ks, ks_noted, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setbit",
         arity: 4,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @bitmap @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getbit",
         arity: 3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @bitmap @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitcount",
         arity: -2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @bitmap @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitpos",
         arity: -3,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @bitmap @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitop",
         arity: -4,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @bitmap @slow",
         keys: (2, -1, 1),
         key_specs: &[ks("OW update", Begin::Index(2), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(3), Find::Range(-1, 1, 0))],
@@ -71,7 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitfield",
         arity: -2,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @bitmap @slow",
         keys: (1, 1, 1),
         key_specs: &[ks_noted("This command allows both access and modification of the key", "RW access update variable_flags", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -84,7 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bitfield_ro",
         arity: -2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @bitmap @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],

@@ -1,7 +1,7 @@
 //! The cluster family's command specs. A proxy serves COUNTKEYSINSLOT, GETKEYSINSLOT and
 //! KEYSLOT as a shard server does, and answers the rest of CLUSTER from its own view.
 
-use crate::command::CommandSpec;
+use crate::command::{CommandSpec, Flags};
 
 const fn sub(
     name: &'static str,
@@ -14,7 +14,7 @@ const fn sub(
     CommandSpec {
         name,
         arity,
-        flags: "stale",
+        flags: Flags::of("stale"),
         acl: "@slow",
         tips,
         summary,
@@ -91,7 +91,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "readonly",
         arity: 1,
-        flags: "loading stale fast",
+        flags: Flags::of("loading stale fast"),
         acl: "@fast @connection",
         summary: "Enables read queries for a connection to a cluster replica node",
         since: "3.0.0",
@@ -102,7 +102,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "readwrite",
         arity: 1,
-        flags: "loading stale fast",
+        flags: Flags::of("loading stale fast"),
         acl: "@fast @connection",
         summary: "Disables read queries for a connection to a cluster replica node",
         since: "3.0.0",

@@ -1,12 +1,12 @@
 //! The connection family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::CommandSpec;
+use crate::command::{CommandSpec, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ping",
         arity: -1,
-        flags: "fast",
+        flags: Flags::of("fast"),
         acl: "@fast @connection",
         keys: (0, 0, 0),
         tips: "request_policy:all_shards response_policy:all_succeeded",
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "echo",
         arity: 2,
-        flags: "loading stale fast",
+        flags: Flags::of("loading stale fast"),
         acl: "@fast @connection",
         keys: (0, 0, 0),
         summary: "Echo the given string",
@@ -31,7 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hello",
         arity: -1,
-        flags: "noscript loading stale fast no_auth allow_busy",
+        flags: Flags::of("noscript loading stale fast no_auth allow_busy"),
         acl: "@fast @connection",
         keys: (0, 0, 0),
         summary: "Handshake with Redis",
@@ -43,7 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "auth",
         arity: -2,
-        flags: "noscript loading stale fast no_auth allow_busy",
+        flags: Flags::of("noscript loading stale fast no_auth allow_busy"),
         acl: "@fast @connection",
         keys: (0, 0, 0),
         summary: "Authenticate to the server",
@@ -55,7 +55,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "select",
         arity: 2,
-        flags: "loading stale fast",
+        flags: Flags::of("loading stale fast"),
         acl: "@fast @connection",
         keys: (0, 0, 0),
         summary: "Change the selected database for the current connection",
@@ -67,7 +67,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "swapdb",
         arity: 3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@keyspace @write @fast @dangerous",
         keys: (0, 0, 0),
         summary: "Swaps two Redis databases",
@@ -80,7 +80,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "quit",
         arity: -1,
-        flags: "noscript loading stale fast no_auth allow_busy",
+        flags: Flags::of("noscript loading stale fast no_auth allow_busy"),
         acl: "@fast @connection",
         keys: (0, 0, 0),
         summary: "Close the connection",
@@ -92,7 +92,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "reset",
         arity: 1,
-        flags: "noscript loading stale fast no_auth allow_busy",
+        flags: Flags::of("noscript loading stale fast no_auth allow_busy"),
         acl: "@fast @connection",
         keys: (0, 0, 0),
         summary: "Reset the connection",
@@ -104,7 +104,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "client",
         arity: -2,
-        flags: "",
+        flags: Flags::of(""),
         acl: "@slow",
         keys: (0, 0, 0),
         summary: "A container for client connection commands",
@@ -115,7 +115,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|setname",
                 arity: 3,
-                flags: "noscript loading stale",
+                flags: Flags::of("noscript loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 summary: "Set the current connection name",
@@ -127,7 +127,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|reply",
                 arity: 3,
-                flags: "noscript loading stale",
+                flags: Flags::of("noscript loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 summary: "Instruct the server whether to reply to commands",
@@ -139,7 +139,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|getname",
                 arity: 2,
-                flags: "noscript loading stale",
+                flags: Flags::of("noscript loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 summary: "Get the current connection name",
@@ -151,7 +151,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|info",
                 arity: 2,
-                flags: "noscript loading stale",
+                flags: Flags::of("noscript loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 tips: "nondeterministic_output",
@@ -164,7 +164,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|setinfo",
                 arity: 4,
-                flags: "noscript loading stale",
+                flags: Flags::of("noscript loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 summary: "Set client or connection specific info",
@@ -176,7 +176,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|help",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 summary: "Show helpful text about the different subcommands",
@@ -188,7 +188,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|list",
                 arity: -2,
-                flags: "admin noscript loading stale",
+                flags: Flags::of("admin noscript loading stale"),
                 acl: "@admin @slow @dangerous @connection",
                 keys: (0, 0, 0),
                 tips: "nondeterministic_output",
@@ -201,7 +201,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|id",
                 arity: 2,
-                flags: "noscript loading stale",
+                flags: Flags::of("noscript loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 summary: "Returns the client ID for the current connection",
@@ -213,7 +213,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|kill",
                 arity: -3,
-                flags: "admin noscript loading stale",
+                flags: Flags::of("admin noscript loading stale"),
                 acl: "@admin @slow @dangerous @connection",
                 keys: (0, 0, 0),
                 summary: "Kill the connection of a client",
@@ -225,7 +225,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "client|no-evict",
                 arity: 3,
-                flags: "admin noscript loading stale",
+                flags: Flags::of("admin noscript loading stale"),
                 acl: "@admin @slow @dangerous @connection",
                 keys: (0, 0, 0),
                 summary: "Set client eviction mode for the current connection",

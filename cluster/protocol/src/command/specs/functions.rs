@@ -1,6 +1,6 @@
 //! The functions family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks_noted, Begin, CommandSpec, Find};
+use crate::command::{ks_noted, Begin, CommandSpec, Find, Flags};
 
 const ALL_SHARDS: &str = "request_policy:all_shards response_policy:all_succeeded";
 
@@ -12,7 +12,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "fcall",
         arity: -3,
-        flags: "noscript stale skip_monitor no_mandatory_keys movablekeys",
+        flags: Flags::of("noscript stale skip_monitor no_mandatory_keys movablekeys"),
         acl: "@slow @scripting",
         keys: (0, 0, 0),
         key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE", "RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -25,7 +25,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "fcall_ro",
         arity: -3,
-        flags: "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
+        flags: Flags::of("readonly noscript stale skip_monitor no_mandatory_keys movablekeys"),
         acl: "@slow @scripting",
         keys: (0, 0, 0),
         key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS", "RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -38,7 +38,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "function",
         arity: -2,
-        flags: "",
+        flags: Flags::of(""),
         acl: "@slow",
         keys: (0, 0, 0),
         summary: "A container for function commands",
@@ -49,7 +49,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "function|load",
                 arity: -3,
-                flags: "write denyoom noscript",
+                flags: Flags::of("write denyoom noscript"),
                 acl: WRITE_ACL,
                 keys: (0, 0, 0),
                 tips: ALL_SHARDS,
@@ -62,7 +62,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "function|restore",
                 arity: -3,
-                flags: "write denyoom noscript",
+                flags: Flags::of("write denyoom noscript"),
                 acl: WRITE_ACL,
                 keys: (0, 0, 0),
                 tips: ALL_SHARDS,
@@ -75,7 +75,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "function|delete",
                 arity: 3,
-                flags: "write noscript",
+                flags: Flags::of("write noscript"),
                 acl: WRITE_ACL,
                 keys: (0, 0, 0),
                 tips: ALL_SHARDS,
@@ -88,7 +88,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "function|flush",
                 arity: -2,
-                flags: "write noscript",
+                flags: Flags::of("write noscript"),
                 acl: WRITE_ACL,
                 keys: (0, 0, 0),
                 tips: ALL_SHARDS,
@@ -101,7 +101,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "function|list",
                 arity: -2,
-                flags: "noscript",
+                flags: Flags::of("noscript"),
                 acl: READ_ACL,
                 keys: (0, 0, 0),
                 tips: "nondeterministic_output_order",
@@ -114,7 +114,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "function|dump",
                 arity: 2,
-                flags: "noscript",
+                flags: Flags::of("noscript"),
                 acl: READ_ACL,
                 keys: (0, 0, 0),
                 summary: "Dump all functions into a serialized binary payload",
@@ -126,7 +126,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "function|stats",
                 arity: 2,
-                flags: "noscript allow_busy",
+                flags: Flags::of("noscript allow_busy"),
                 acl: READ_ACL,
                 keys: (0, 0, 0),
                 tips: "nondeterministic_output request_policy:all_shards response_policy:special",
@@ -139,7 +139,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "function|kill",
                 arity: 2,
-                flags: "noscript allow_busy",
+                flags: Flags::of("noscript allow_busy"),
                 acl: READ_ACL,
                 keys: (0, 0, 0),
                 tips: "request_policy:all_shards response_policy:one_succeeded",
@@ -152,7 +152,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "function|help",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: READ_ACL,
                 keys: (0, 0, 0),
                 summary: "Show helpful text about the different subcommands",

@@ -1,12 +1,12 @@
 //! The hashes family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, Begin, CommandSpec, Find};
+use crate::command::{ks, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hset",
         arity: -4,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hsetnx",
         arity: 4,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hget",
         arity: 3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmset",
         arity: -4,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hmget",
         arity: -3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -71,7 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hgetall",
         arity: 2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @hash @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -85,7 +85,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hdel",
         arity: -3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -98,7 +98,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hexists",
         arity: 3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -111,7 +111,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hlen",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -124,7 +124,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hkeys",
         arity: 2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @hash @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -138,7 +138,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hvals",
         arity: 2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @hash @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -152,7 +152,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrby",
         arity: 4,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -165,7 +165,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hincrbyfloat",
         arity: 4,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -178,7 +178,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hstrlen",
         arity: 3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @hash @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -191,7 +191,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hrandfield",
         arity: -2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @hash @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -205,7 +205,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "hscan",
         arity: -3,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @hash @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],

@@ -1,12 +1,12 @@
 //! The hyperloglog family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, ks_noted, Begin, CommandSpec, Find};
+use crate::command::{ks, ks_noted, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfadd",
         arity: -2,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @hyperloglog @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfcount",
         arity: -2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @hyperloglog @slow",
         keys: (1, -1, 1),
         key_specs: &[ks_noted("RW because it may change the internal representation of the key, and propagate to replicas", "RW access", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfmerge",
         arity: -2,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @hyperloglog @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("RW access insert", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(-1, 1, 0))],

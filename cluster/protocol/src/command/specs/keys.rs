@@ -1,12 +1,12 @@
 //! The keys family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, Begin, CommandSpec, Find};
+use crate::command::{ks, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "del",
         arity: -2,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@keyspace @write @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("RM delete", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -20,7 +20,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unlink",
         arity: -2,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@keyspace @write @fast",
         keys: (1, -1, 1),
         key_specs: &[ks("RM delete", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -34,7 +34,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exists",
         arity: -2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@keyspace @read @fast",
         keys: (1, -1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -48,7 +48,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "type",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@keyspace @read @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -61,7 +61,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "touch",
         arity: -2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@keyspace @read @fast",
         keys: (1, -1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -75,7 +75,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expire",
         arity: -3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@keyspace @write @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -88,7 +88,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpire",
         arity: -3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@keyspace @write @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -101,7 +101,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expireat",
         arity: -3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@keyspace @write @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -114,7 +114,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpireat",
         arity: -3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@keyspace @write @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -127,7 +127,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ttl",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@keyspace @read @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -141,7 +141,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pttl",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@keyspace @read @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -155,7 +155,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "expiretime",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@keyspace @read @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -168,7 +168,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pexpiretime",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@keyspace @read @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -181,7 +181,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "persist",
         arity: 2,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@keyspace @write @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -194,7 +194,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rename",
         arity: 3,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@keyspace @write @slow",
         keys: (1, 2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("OW update", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -207,7 +207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "renamenx",
         arity: 3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@keyspace @write @fast",
         keys: (1, 2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("OW insert", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -220,7 +220,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "copy",
         arity: -3,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@keyspace @write @slow",
         keys: (1, 2, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0)), ks("OW update", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -233,7 +233,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "move",
         arity: 3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@keyspace @write @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -246,7 +246,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "keys",
         arity: 2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@keyspace @read @slow @dangerous",
         keys: (0, 0, 0),
         tips: "request_policy:all_shards nondeterministic_output_order",
@@ -259,7 +259,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scan",
         arity: -2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@keyspace @read @slow",
         keys: (0, 0, 0),
         tips: "nondeterministic_output request_policy:special",
@@ -272,7 +272,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "randomkey",
         arity: 1,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@keyspace @read @slow",
         keys: (0, 0, 0),
         tips: "request_policy:all_shards nondeterministic_output",
@@ -285,7 +285,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "object",
         arity: -2,
-        flags: "",
+        flags: Flags::of(""),
         acl: "@slow",
         keys: (0, 0, 0),
         summary: "A container for object introspection commands",
@@ -296,7 +296,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "object|freq",
                 arity: 3,
-                flags: "readonly",
+                flags: Flags::of("readonly"),
                 acl: "@keyspace @read @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -310,7 +310,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "object|help",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@keyspace @slow",
                 keys: (0, 0, 0),
                 summary: "Show helpful text about the different subcommands",
@@ -322,7 +322,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "object|encoding",
                 arity: 3,
-                flags: "readonly",
+                flags: Flags::of("readonly"),
                 acl: "@keyspace @read @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -336,7 +336,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "object|idletime",
                 arity: 3,
-                flags: "readonly",
+                flags: Flags::of("readonly"),
                 acl: "@keyspace @read @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -350,7 +350,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "object|refcount",
                 arity: 3,
-                flags: "readonly",
+                flags: Flags::of("readonly"),
                 acl: "@keyspace @read @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -367,7 +367,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dump",
         arity: 2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@keyspace @read @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -381,7 +381,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "restore",
         arity: -4,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@keyspace @write @slow @dangerous",
         keys: (1, 1, 1),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0))],

@@ -1,12 +1,12 @@
 //! The lists family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, Begin, CommandSpec, Find};
+use crate::command::{ks, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpush",
         arity: -3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @list @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpush",
         arity: -3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @list @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpushx",
         arity: -3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @list @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpushx",
         arity: -3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @list @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpop",
         arity: -2,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @list @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -71,7 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpop",
         arity: -2,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @list @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -84,7 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "llen",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @list @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -97,7 +97,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrange",
         arity: 4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @list @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -110,7 +110,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lindex",
         arity: 3,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @list @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -123,7 +123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lset",
         arity: 4,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @list @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -136,7 +136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "linsert",
         arity: 5,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @list @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -149,7 +149,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lrem",
         arity: 4,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@write @list @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -162,7 +162,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ltrim",
         arity: 4,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@write @list @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -175,7 +175,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lpos",
         arity: -3,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @list @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -188,7 +188,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmove",
         arity: 5,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @list @slow",
         keys: (1, 2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -201,7 +201,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "rpoplpush",
         arity: 3,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @list @slow",
         keys: (1, 2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -214,7 +214,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lmpop",
         arity: -4,
-        flags: "write movablekeys",
+        flags: Flags::of("write movablekeys"),
         acl: "@write @list @slow",
         keys: (0, 0, 0),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Keynum(0, 1, 1))],
@@ -227,7 +227,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blpop",
         arity: -3,
-        flags: "write noscript blocking",
+        flags: Flags::of("write noscript blocking"),
         acl: "@write @list @slow @blocking",
         keys: (1, -2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(-2, 1, 0))],
@@ -240,7 +240,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpop",
         arity: -3,
-        flags: "write noscript blocking",
+        flags: Flags::of("write noscript blocking"),
         acl: "@write @list @slow @blocking",
         keys: (1, -2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(-2, 1, 0))],
@@ -253,7 +253,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmove",
         arity: 6,
-        flags: "write denyoom noscript blocking",
+        flags: Flags::of("write denyoom noscript blocking"),
         acl: "@write @list @slow @blocking",
         keys: (1, 2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -266,7 +266,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "brpoplpush",
         arity: 4,
-        flags: "write denyoom noscript blocking",
+        flags: Flags::of("write denyoom noscript blocking"),
         acl: "@write @list @slow @blocking",
         keys: (1, 2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -279,7 +279,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "blmpop",
         arity: -5,
-        flags: "write blocking movablekeys",
+        flags: Flags::of("write blocking movablekeys"),
         acl: "@write @list @slow @blocking",
         keys: (0, 0, 0),
         key_specs: &[ks("RW access delete", Begin::Index(2), Find::Keynum(0, 1, 1))],

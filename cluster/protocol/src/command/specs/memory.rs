@@ -1,6 +1,6 @@
 //! The memory family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, Begin, CommandSpec, Find};
+use crate::command::{ks, Begin, CommandSpec, Find, Flags};
 
 const DIAGNOSTIC: &str =
     "nondeterministic_output request_policy:all_shards response_policy:special";
@@ -8,7 +8,7 @@ const DIAGNOSTIC: &str =
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "memory",
     arity: -2,
-    flags: "",
+    flags: Flags::of(""),
     acl: "@slow",
     keys: (0, 0, 0),
     summary: "A container for memory diagnostics commands",
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         CommandSpec {
             name: "memory|usage",
             arity: -3,
-            flags: "readonly",
+            flags: Flags::of("readonly"),
             acl: "@read @slow",
             keys: (2, 2, 1),
             key_specs: &[ks("RO", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         CommandSpec {
             name: "memory|stats",
             arity: 2,
-            flags: "",
+            flags: Flags::of(""),
             acl: "@slow",
             keys: (0, 0, 0),
             tips: DIAGNOSTIC,
@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         CommandSpec {
             name: "memory|doctor",
             arity: 2,
-            flags: "",
+            flags: Flags::of(""),
             acl: "@slow",
             keys: (0, 0, 0),
             tips: DIAGNOSTIC,
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         CommandSpec {
             name: "memory|purge",
             arity: 2,
-            flags: "",
+            flags: Flags::of(""),
             acl: "@slow",
             keys: (0, 0, 0),
             tips: "request_policy:all_shards response_policy:all_succeeded",
@@ -71,7 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         CommandSpec {
             name: "memory|malloc-stats",
             arity: 2,
-            flags: "",
+            flags: Flags::of(""),
             acl: "@slow",
             keys: (0, 0, 0),
             tips: DIAGNOSTIC,
@@ -84,7 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         CommandSpec {
             name: "memory|help",
             arity: 2,
-            flags: "loading stale",
+            flags: Flags::of("loading stale"),
             acl: "@slow",
             keys: (0, 0, 0),
             summary: "Show helpful text about the different subcommands",

@@ -1,12 +1,12 @@
 //! The pubsub family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, Begin, CommandSpec, Find};
+use crate::command::{ks, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "subscribe",
         arity: -2,
-        flags: "pubsub noscript loading stale",
+        flags: Flags::of("pubsub noscript loading stale"),
         acl: "@pubsub @slow",
         keys: (0, 0, 0),
         summary: "Listen for messages published to the given channels",
@@ -18,7 +18,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unsubscribe",
         arity: -1,
-        flags: "pubsub noscript loading stale",
+        flags: Flags::of("pubsub noscript loading stale"),
         acl: "@pubsub @slow",
         keys: (0, 0, 0),
         summary: "Stop listening for messages posted to the given channels",
@@ -30,7 +30,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psubscribe",
         arity: -2,
-        flags: "pubsub noscript loading stale",
+        flags: Flags::of("pubsub noscript loading stale"),
         acl: "@pubsub @slow",
         keys: (0, 0, 0),
         summary: "Listen for messages published to channels matching the given patterns",
@@ -42,7 +42,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "punsubscribe",
         arity: -1,
-        flags: "pubsub noscript loading stale",
+        flags: Flags::of("pubsub noscript loading stale"),
         acl: "@pubsub @slow",
         keys: (0, 0, 0),
         summary: "Stop listening for messages posted to channels matching the given patterns",
@@ -54,7 +54,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         arity: 3,
-        flags: "pubsub loading stale fast",
+        flags: Flags::of("pubsub loading stale fast"),
         acl: "@pubsub @fast",
         keys: (0, 0, 0),
         summary: "Post a message to a channel",
@@ -66,7 +66,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pubsub",
         arity: -2,
-        flags: "",
+        flags: Flags::of(""),
         acl: "@slow",
         keys: (0, 0, 0),
         summary: "A container for Pub/Sub commands",
@@ -77,7 +77,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "pubsub|numsub",
                 arity: -2,
-                flags: "pubsub loading stale",
+                flags: Flags::of("pubsub loading stale"),
                 acl: "@pubsub @slow",
                 keys: (0, 0, 0),
                 summary: "Get the count of subscribers for channels",
@@ -89,7 +89,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "pubsub|numpat",
                 arity: 2,
-                flags: "pubsub loading stale",
+                flags: Flags::of("pubsub loading stale"),
                 acl: "@pubsub @slow",
                 keys: (0, 0, 0),
                 summary: "Get the count of unique patterns pattern subscriptions",
@@ -101,7 +101,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "pubsub|help",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow",
                 keys: (0, 0, 0),
                 summary: "Show helpful text about the different subcommands",
@@ -113,7 +113,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "pubsub|channels",
                 arity: -2,
-                flags: "pubsub loading stale",
+                flags: Flags::of("pubsub loading stale"),
                 acl: "@pubsub @slow",
                 keys: (0, 0, 0),
                 summary: "List active channels",
@@ -125,7 +125,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "pubsub|shardnumsub",
                 arity: -2,
-                flags: "pubsub loading stale",
+                flags: Flags::of("pubsub loading stale"),
                 acl: "@pubsub @slow",
                 keys: (0, 0, 0),
                 summary: "Get the count of subscribers for shard channels",
@@ -137,7 +137,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "pubsub|shardchannels",
                 arity: -2,
-                flags: "pubsub loading stale",
+                flags: Flags::of("pubsub loading stale"),
                 acl: "@pubsub @slow",
                 keys: (0, 0, 0),
                 summary: "List active shard channels",
@@ -152,7 +152,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "ssubscribe",
         arity: -2,
-        flags: "pubsub noscript loading stale",
+        flags: Flags::of("pubsub noscript loading stale"),
         acl: "@pubsub @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("not_key", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -165,7 +165,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunsubscribe",
         arity: -1,
-        flags: "pubsub noscript loading stale",
+        flags: Flags::of("pubsub noscript loading stale"),
         acl: "@pubsub @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("not_key", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -178,7 +178,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spublish",
         arity: 3,
-        flags: "pubsub loading stale fast",
+        flags: Flags::of("pubsub loading stale fast"),
         acl: "@pubsub @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("not_key", Begin::Index(1), Find::Range(0, 1, 0))],

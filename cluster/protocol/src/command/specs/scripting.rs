@@ -1,12 +1,12 @@
 //! The scripting family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, ks_noted, Begin, CommandSpec, Find};
+use crate::command::{ks, ks_noted, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval",
         arity: -3,
-        flags: "noscript stale skip_monitor no_mandatory_keys movablekeys",
+        flags: Flags::of("noscript stale skip_monitor no_mandatory_keys movablekeys"),
         acl: "@slow @scripting",
         keys: (0, 0, 0),
         key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE", "RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha",
         arity: -3,
-        flags: "noscript stale skip_monitor no_mandatory_keys movablekeys",
+        flags: Flags::of("noscript stale skip_monitor no_mandatory_keys movablekeys"),
         acl: "@slow @scripting",
         keys: (0, 0, 0),
         key_specs: &[ks("RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval_ro",
         arity: -3,
-        flags: "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
+        flags: Flags::of("readonly noscript stale skip_monitor no_mandatory_keys movablekeys"),
         acl: "@slow @scripting",
         keys: (0, 0, 0),
         key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS", "RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha_ro",
         arity: -3,
-        flags: "readonly noscript stale skip_monitor no_mandatory_keys movablekeys",
+        flags: Flags::of("readonly noscript stale skip_monitor no_mandatory_keys movablekeys"),
         acl: "@slow @scripting",
         keys: (0, 0, 0),
         key_specs: &[ks("RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "script",
         arity: -2,
-        flags: "",
+        flags: Flags::of(""),
         acl: "@slow",
         keys: (0, 0, 0),
         summary: "A container for Lua scripts management commands",
@@ -69,7 +69,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "script|flush",
                 arity: -2,
-                flags: "noscript",
+                flags: Flags::of("noscript"),
                 acl: "@slow @scripting",
                 keys: (0, 0, 0),
                 tips: "request_policy:all_nodes response_policy:all_succeeded",
@@ -82,7 +82,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "script|help",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow @scripting",
                 keys: (0, 0, 0),
                 summary: "Show helpful text about the different subcommands",
@@ -94,7 +94,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "script|exists",
                 arity: -3,
-                flags: "noscript",
+                flags: Flags::of("noscript"),
                 acl: "@slow @scripting",
                 keys: (0, 0, 0),
                 tips: "request_policy:all_shards response_policy:agg_logical_and",
@@ -107,7 +107,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "script|load",
                 arity: 3,
-                flags: "noscript stale",
+                flags: Flags::of("noscript stale"),
                 acl: "@slow @scripting",
                 keys: (0, 0, 0),
                 tips: "request_policy:all_nodes response_policy:all_succeeded",
@@ -120,7 +120,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "script|kill",
                 arity: 2,
-                flags: "noscript allow_busy",
+                flags: Flags::of("noscript allow_busy"),
                 acl: "@slow @scripting",
                 keys: (0, 0, 0),
                 tips: "request_policy:all_shards response_policy:one_succeeded",

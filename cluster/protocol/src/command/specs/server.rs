@@ -1,12 +1,12 @@
 //! The server family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::CommandSpec;
+use crate::command::{CommandSpec, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "wait",
         arity: 3,
-        flags: "noscript",
+        flags: Flags::of("noscript"),
         acl: "@slow @connection",
         keys: (0, 0, 0),
         tips: "request_policy:all_shards response_policy:agg_min",
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "info",
         arity: -1,
-        flags: "loading stale",
+        flags: Flags::of("loading stale"),
         acl: "@slow @dangerous",
         keys: (0, 0, 0),
         tips: "nondeterministic_output request_policy:all_shards response_policy:special",
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "dbsize",
         arity: 1,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@keyspace @read @fast",
         keys: (0, 0, 0),
         tips: "request_policy:all_shards response_policy:agg_sum",
@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushdb",
         arity: -1,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@keyspace @write @slow @dangerous",
         keys: (0, 0, 0),
         tips: "request_policy:all_shards response_policy:all_succeeded",
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "flushall",
         arity: -1,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@keyspace @write @slow @dangerous",
         keys: (0, 0, 0),
         tips: "request_policy:all_shards response_policy:all_succeeded",
@@ -71,7 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "time",
         arity: 1,
-        flags: "loading stale fast",
+        flags: Flags::of("loading stale fast"),
         acl: "@fast",
         keys: (0, 0, 0),
         tips: "nondeterministic_output",
@@ -84,7 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "config",
         arity: -2,
-        flags: "",
+        flags: Flags::of(""),
         acl: "@slow",
         keys: (0, 0, 0),
         summary: "A container for server configuration commands",
@@ -95,7 +95,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "config|help",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow",
                 keys: (0, 0, 0),
                 summary: "Show helpful text about the different subcommands",
@@ -107,7 +107,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "config|resetstat",
                 arity: 2,
-                flags: "admin noscript loading stale",
+                flags: Flags::of("admin noscript loading stale"),
                 acl: "@admin @slow @dangerous",
                 keys: (0, 0, 0),
                 summary: "Reset the stats returned by INFO",
@@ -119,7 +119,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "config|get",
                 arity: -3,
-                flags: "admin noscript loading stale",
+                flags: Flags::of("admin noscript loading stale"),
                 acl: "@admin @slow @dangerous",
                 keys: (0, 0, 0),
                 summary: "Get the values of configuration parameters",
@@ -131,7 +131,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "config|set",
                 arity: -4,
-                flags: "admin noscript loading stale",
+                flags: Flags::of("admin noscript loading stale"),
                 acl: "@admin @slow @dangerous",
                 keys: (0, 0, 0),
                 tips: "request_policy:all_nodes response_policy:all_succeeded",
@@ -147,7 +147,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "command",
         arity: -1,
-        flags: "loading stale",
+        flags: Flags::of("loading stale"),
         acl: "@slow @connection",
         keys: (0, 0, 0),
         tips: "nondeterministic_output_order",
@@ -159,7 +159,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "command|info",
                 arity: -2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 tips: "nondeterministic_output_order",
@@ -173,7 +173,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "command|getkeys",
                 arity: -4,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 summary: "Extract keys given a full Redis command",
@@ -185,7 +185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "command|list",
                 arity: -2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 tips: "nondeterministic_output_order",
@@ -198,7 +198,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "command|count",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 summary: "Get total number of Redis commands",
@@ -210,7 +210,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "command|help",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 summary: "Show helpful text about the different subcommands",
@@ -222,7 +222,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "command|docs",
                 arity: -2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@slow @connection",
                 keys: (0, 0, 0),
                 tips: "nondeterministic_output_order",
@@ -238,7 +238,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "shutdown",
         arity: -1,
-        flags: "admin noscript loading stale no_multi allow_busy",
+        flags: Flags::of("admin noscript loading stale no_multi allow_busy"),
         acl: "@admin @slow @dangerous",
         keys: (0, 0, 0),
         summary: "Synchronously save the dataset to disk and then shut down the server",

@@ -1,12 +1,12 @@
 //! The sets family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, Begin, CommandSpec, Find};
+use crate::command::{ks, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sadd",
         arity: -3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @set @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srem",
         arity: -3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @set @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smembers",
         arity: 2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @set @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -46,7 +46,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sismember",
         arity: 3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @set @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -59,7 +59,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smismember",
         arity: -3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @set @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -72,7 +72,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "scard",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @set @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -85,7 +85,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spop",
         arity: -2,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @set @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -99,7 +99,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "srandmember",
         arity: -2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @set @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -113,7 +113,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "smove",
         arity: 4,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @set @fast",
         keys: (1, 2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0)), ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -126,7 +126,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinter",
         arity: -2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @set @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -140,7 +140,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sintercard",
         arity: -3,
-        flags: "readonly movablekeys",
+        flags: Flags::of("readonly movablekeys"),
         acl: "@read @set @slow",
         keys: (0, 0, 0),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
@@ -153,7 +153,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunion",
         arity: -2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @set @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -167,7 +167,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiff",
         arity: -2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @set @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -181,7 +181,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sinterstore",
         arity: -3,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @set @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(-1, 1, 0))],
@@ -194,7 +194,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sunionstore",
         arity: -3,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @set @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(-1, 1, 0))],
@@ -207,7 +207,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sdiffstore",
         arity: -3,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @set @slow",
         keys: (1, -1, 1),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(-1, 1, 0))],
@@ -220,7 +220,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sscan",
         arity: -3,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @set @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],

@@ -1,15 +1,15 @@
 //! The slowlog family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::CommandSpec;
+use crate::command::{CommandSpec, Flags};
 
-const ADMIN: &str = "admin loading stale";
+const ADMIN: Flags = Flags::of("admin loading stale");
 
 const ADMIN_ACL: &str = "@admin @slow @dangerous";
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     name: "slowlog",
     arity: -2,
-    flags: "",
+    flags: Flags::of(""),
     acl: "@slow",
     keys: (0, 0, 0),
     summary: "A container for slow log commands",
@@ -59,7 +59,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         CommandSpec {
             name: "slowlog|help",
             arity: 2,
-            flags: "loading stale",
+            flags: Flags::of("loading stale"),
             acl: "@slow",
             keys: (0, 0, 0),
             summary: "Show helpful text about the different subcommands",

@@ -1,6 +1,6 @@
 //! The sort family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{is, ks, ks_noted, Args, Begin, CommandSpec, Find};
+use crate::command::{is, ks, ks_noted, Args, Begin, CommandSpec, Find, Flags};
 
 const BY_GET_NOTE: &str = "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort";
 
@@ -10,7 +10,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort",
         arity: -2,
-        flags: "write denyoom movablekeys",
+        flags: Flags::of("write denyoom movablekeys"),
         acl: "@write @set @sortedset @list @slow @dangerous",
         keys: (1, 1, 1),
         key_specs: &[
@@ -27,7 +27,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "sort_ro",
         arity: -2,
-        flags: "readonly movablekeys",
+        flags: Flags::of("readonly movablekeys"),
         acl: "@read @set @sortedset @list @slow @dangerous",
         keys: (1, 1, 1),
         key_specs: &[

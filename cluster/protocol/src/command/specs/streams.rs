@@ -1,12 +1,12 @@
 //! The streams family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, ks_noted, Begin, CommandSpec, Find};
+use crate::command::{ks, ks_noted, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xadd",
         arity: -5,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @stream @fast",
         keys: (1, 1, 1),
         key_specs: &[ks_noted("UPDATE instead of INSERT because of the optional trimming feature", "RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -20,7 +20,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xlen",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @stream @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -33,7 +33,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrange",
         arity: -4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @stream @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -46,7 +46,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xrevrange",
         arity: -4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @stream @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -59,7 +59,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xread",
         arity: -4,
-        flags: "readonly blocking movablekeys",
+        flags: Flags::of("readonly blocking movablekeys"),
         acl: "@read @stream @slow @blocking",
         keys: (0, 0, 0),
         key_specs: &[ks("RO access", Begin::Keyword("STREAMS", 1), Find::Range(-1, 1, 2))],
@@ -72,7 +72,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xreadgroup",
         arity: -7,
-        flags: "write blocking movablekeys",
+        flags: Flags::of("write blocking movablekeys"),
         acl: "@write @stream @slow @blocking",
         keys: (0, 0, 0),
         key_specs: &[ks("RO access", Begin::Keyword("STREAMS", 4), Find::Range(-1, 1, 2))],
@@ -85,7 +85,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xdel",
         arity: -3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @stream @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -98,7 +98,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xtrim",
         arity: -4,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@write @stream @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -112,7 +112,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xgroup",
         arity: -2,
-        flags: "",
+        flags: Flags::of(""),
         acl: "@slow",
         keys: (0, 0, 0),
         summary: "A container for consumer groups commands",
@@ -123,7 +123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xgroup|delconsumer",
                 arity: 5,
-                flags: "write",
+                flags: Flags::of("write"),
                 acl: "@write @stream @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RW delete", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -136,7 +136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xgroup|create",
                 arity: -5,
-                flags: "write denyoom",
+                flags: Flags::of("write denyoom"),
                 acl: "@write @stream @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -149,7 +149,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xgroup|setid",
                 arity: -5,
-                flags: "write",
+                flags: Flags::of("write"),
                 acl: "@write @stream @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RW update", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -162,7 +162,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xgroup|help",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@stream @slow",
                 keys: (0, 0, 0),
                 summary: "Show helpful text about the different subcommands",
@@ -174,7 +174,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xgroup|createconsumer",
                 arity: 5,
-                flags: "write denyoom",
+                flags: Flags::of("write denyoom"),
                 acl: "@write @stream @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RW insert", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -187,7 +187,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xgroup|destroy",
                 arity: 4,
-                flags: "write",
+                flags: Flags::of("write"),
                 acl: "@write @stream @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RW delete", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -203,7 +203,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xack",
         arity: -4,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @stream @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -216,7 +216,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xpending",
         arity: -3,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @stream @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -230,7 +230,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xclaim",
         arity: -6,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @stream @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -244,7 +244,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xautoclaim",
         arity: -6,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @stream @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -258,7 +258,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xinfo",
         arity: -2,
-        flags: "",
+        flags: Flags::of(""),
         acl: "@slow",
         keys: (0, 0, 0),
         summary: "A container for stream introspection commands",
@@ -269,7 +269,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xinfo|stream",
                 arity: -3,
-                flags: "readonly",
+                flags: Flags::of("readonly"),
                 acl: "@read @stream @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -282,7 +282,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xinfo|groups",
                 arity: 3,
-                flags: "readonly",
+                flags: Flags::of("readonly"),
                 acl: "@read @stream @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -295,7 +295,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xinfo|consumers",
                 arity: 4,
-                flags: "readonly",
+                flags: Flags::of("readonly"),
                 acl: "@read @stream @slow",
                 keys: (2, 2, 1),
                 key_specs: &[ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -309,7 +309,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             CommandSpec {
                 name: "xinfo|help",
                 arity: 2,
-                flags: "loading stale",
+                flags: Flags::of("loading stale"),
                 acl: "@stream @slow",
                 keys: (0, 0, 0),
                 summary: "Show helpful text about the different subcommands",
@@ -324,7 +324,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "xsetid",
         arity: -3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @stream @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],

@@ -1,12 +1,12 @@
 //! The strings family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, ks_noted, Begin, CommandSpec, Find};
+use crate::command::{ks, ks_noted, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "get",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "set",
         arity: -3,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @string @slow",
         keys: (1, 1, 1),
         key_specs: &[ks_noted("RW and ACCESS due to the optional `GET` argument", "RW access update variable_flags", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setnx",
         arity: 3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("OW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setex",
         arity: 4,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @string @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "psetex",
         arity: 4,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @string @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -71,7 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getset",
         arity: 3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -84,7 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getdel",
         arity: 2,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -97,7 +97,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getex",
         arity: -2,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks_noted("RW and UPDATE because it changes the TTL", "RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -110,7 +110,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mget",
         arity: -2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @string @fast",
         keys: (1, -1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -124,7 +124,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "mset",
         arity: -3,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @string @slow",
         keys: (1, -1, 2),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(-1, 2, 0))],
@@ -138,7 +138,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "msetnx",
         arity: -3,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @string @slow",
         keys: (1, -1, 2),
         key_specs: &[ks("OW insert", Begin::Index(1), Find::Range(-1, 2, 0))],
@@ -152,7 +152,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "append",
         arity: 3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW insert", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -165,7 +165,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "strlen",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -178,7 +178,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incr",
         arity: 2,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -191,7 +191,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decr",
         arity: 2,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -204,7 +204,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrby",
         arity: 3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -217,7 +217,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "decrby",
         arity: 3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -230,7 +230,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "incrbyfloat",
         arity: 3,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @string @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -243,7 +243,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "getrange",
         arity: 4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @string @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -256,7 +256,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "substr",
         arity: 4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @string @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -269,7 +269,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "setrange",
         arity: 4,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @string @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -282,7 +282,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "lcs",
         arity: -3,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @string @slow",
         keys: (1, 2, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(1, 1, 0))],

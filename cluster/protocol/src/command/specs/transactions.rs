@@ -1,12 +1,12 @@
 //! The transactions family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, Begin, CommandSpec, Find};
+use crate::command::{ks, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "multi",
         arity: 1,
-        flags: "noscript loading stale fast allow_busy",
+        flags: Flags::of("noscript loading stale fast allow_busy"),
         acl: "@fast @transaction",
         keys: (0, 0, 0),
         summary: "Mark the start of a transaction block",
@@ -18,7 +18,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "exec",
         arity: 1,
-        flags: "noscript loading stale skip_slowlog",
+        flags: Flags::of("noscript loading stale skip_slowlog"),
         acl: "@slow @transaction",
         keys: (0, 0, 0),
         summary: "Execute all commands issued after MULTI",
@@ -30,7 +30,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "discard",
         arity: 1,
-        flags: "noscript loading stale fast allow_busy",
+        flags: Flags::of("noscript loading stale fast allow_busy"),
         acl: "@fast @transaction",
         keys: (0, 0, 0),
         summary: "Discard all commands issued after MULTI",
@@ -42,7 +42,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "watch",
         arity: -2,
-        flags: "noscript loading stale fast allow_busy",
+        flags: Flags::of("noscript loading stale fast allow_busy"),
         acl: "@fast @transaction",
         keys: (1, -1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(-1, 1, 0))],
@@ -55,7 +55,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "unwatch",
         arity: 1,
-        flags: "noscript loading stale fast allow_busy",
+        flags: Flags::of("noscript loading stale fast allow_busy"),
         acl: "@fast @transaction",
         keys: (0, 0, 0),
         summary: "Forget about all watched keys",

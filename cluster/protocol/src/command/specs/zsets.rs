@@ -1,12 +1,12 @@
 //! The zsets family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, Begin, CommandSpec, Find};
+use crate::command::{ks, Begin, CommandSpec, Find, Flags};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zadd",
         arity: -4,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zincrby",
         arity: 4,
-        flags: "write denyoom fast",
+        flags: Flags::of("write denyoom fast"),
         acl: "@write @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access update", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -32,7 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrem",
         arity: -3,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscore",
         arity: 3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -58,7 +58,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmscore",
         arity: -3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -71,7 +71,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcard",
         arity: 2,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -84,7 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zcount",
         arity: 4,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -97,7 +97,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zlexcount",
         arity: 4,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -110,7 +110,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrange",
         arity: -4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -123,7 +123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangestore",
         arity: -5,
-        flags: "write denyoom",
+        flags: Flags::of("write denyoom"),
         acl: "@write @sortedset @slow",
         keys: (1, 2, 1),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Range(0, 1, 0))],
@@ -136,7 +136,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrange",
         arity: -4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -149,7 +149,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebyscore",
         arity: -4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -162,7 +162,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebyscore",
         arity: -4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -175,7 +175,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrangebylex",
         arity: -4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -188,7 +188,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrangebylex",
         arity: -4,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -201,7 +201,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrank",
         arity: -3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -214,7 +214,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrevrank",
         arity: -3,
-        flags: "readonly fast",
+        flags: Flags::of("readonly fast"),
         acl: "@read @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -227,7 +227,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyrank",
         arity: 4,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@write @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -240,7 +240,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebyscore",
         arity: 4,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@write @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -253,7 +253,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zremrangebylex",
         arity: 4,
-        flags: "write",
+        flags: Flags::of("write"),
         acl: "@write @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RW delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -266,7 +266,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmin",
         arity: -2,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -279,7 +279,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zpopmax",
         arity: -2,
-        flags: "write fast",
+        flags: Flags::of("write fast"),
         acl: "@write @sortedset @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -292,7 +292,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zmpop",
         arity: -4,
-        flags: "write movablekeys",
+        flags: Flags::of("write movablekeys"),
         acl: "@write @sortedset @slow",
         keys: (0, 0, 0),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Keynum(0, 1, 1))],
@@ -305,7 +305,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmin",
         arity: -3,
-        flags: "write noscript blocking fast",
+        flags: Flags::of("write noscript blocking fast"),
         acl: "@write @sortedset @fast @blocking",
         keys: (1, -2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(-2, 1, 0))],
@@ -318,7 +318,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzpopmax",
         arity: -3,
-        flags: "write noscript blocking fast",
+        flags: Flags::of("write noscript blocking fast"),
         acl: "@write @sortedset @fast @blocking",
         keys: (1, -2, 1),
         key_specs: &[ks("RW access delete", Begin::Index(1), Find::Range(-2, 1, 0))],
@@ -331,7 +331,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "bzmpop",
         arity: -5,
-        flags: "write blocking movablekeys",
+        flags: Flags::of("write blocking movablekeys"),
         acl: "@write @sortedset @slow @blocking",
         keys: (0, 0, 0),
         key_specs: &[ks("RW access delete", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -344,7 +344,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunion",
         arity: -3,
-        flags: "readonly movablekeys",
+        flags: Flags::of("readonly movablekeys"),
         acl: "@read @sortedset @slow",
         keys: (0, 0, 0),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
@@ -357,7 +357,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinter",
         arity: -3,
-        flags: "readonly movablekeys",
+        flags: Flags::of("readonly movablekeys"),
         acl: "@read @sortedset @slow",
         keys: (0, 0, 0),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
@@ -370,7 +370,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiff",
         arity: -3,
-        flags: "readonly movablekeys",
+        flags: Flags::of("readonly movablekeys"),
         acl: "@read @sortedset @slow",
         keys: (0, 0, 0),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
@@ -383,7 +383,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zunionstore",
         arity: -4,
-        flags: "write denyoom movablekeys",
+        flags: Flags::of("write denyoom movablekeys"),
         acl: "@write @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -396,7 +396,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zinterstore",
         arity: -4,
-        flags: "write denyoom movablekeys",
+        flags: Flags::of("write denyoom movablekeys"),
         acl: "@write @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -409,7 +409,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zdiffstore",
         arity: -4,
-        flags: "write denyoom movablekeys",
+        flags: Flags::of("write denyoom movablekeys"),
         acl: "@write @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("OW update", Begin::Index(1), Find::Range(0, 1, 0)), ks("RO access", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -422,7 +422,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zintercard",
         arity: -3,
-        flags: "readonly movablekeys",
+        flags: Flags::of("readonly movablekeys"),
         acl: "@read @sortedset @slow",
         keys: (0, 0, 0),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Keynum(0, 1, 1))],
@@ -435,7 +435,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zrandmember",
         arity: -2,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
@@ -449,7 +449,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "zscan",
         arity: -3,
-        flags: "readonly",
+        flags: Flags::of("readonly"),
         acl: "@read @sortedset @slow",
         keys: (1, 1, 1),
         key_specs: &[ks("RO access", Begin::Index(1), Find::Range(0, 1, 0))],
