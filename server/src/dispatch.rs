@@ -2,7 +2,7 @@
 //! authentication), the handler, CLIENT REPLY suppression and per-command statistics.
 
 use crate::client::Client;
-use crate::commands::{arity_error, Ctx, Table};
+use crate::commands::{arity_error, CmdError, Ctx, Resolved, Table};
 use crate::engine::evict::Policy;
 use crate::partition::{Keyspace, STANDALONE_PARTITION};
 use crate::replication::log::Role;
@@ -169,10 +169,24 @@ pub fn execute(
     args: &[Bytes],
     batch: &mut Batch,
 ) {
+    let command = Table::get().resolve(args);
+    execute_resolved(server, client, ks, out, args, command, batch);
+}
+
+/// [`execute`] for a request already looked up in the table.
+pub fn execute_resolved(
+    server: &Server,
+    client: &mut Client,
+    ks: &mut Keyspace,
+    out: &mut Reply,
+    args: &[Bytes],
+    command: Result<Resolved, CmdError>,
+    batch: &mut Batch,
+) {
     client.reply_mode.begin();
     let mark = out.buf.len();
     ks.log.begin();
-    run(server, client, ks, out, args, batch);
+    run(server, client, ks, out, args, command, batch);
     ks.log.end(batch.now_ms, client.db);
     if out.buf.get(mark) == Some(&b'-') {
         server.stats.count_error(&out.buf[mark..]);
@@ -191,10 +205,10 @@ fn run(
     ks: &mut Keyspace,
     out: &mut Reply,
     args: &[Bytes],
+    command: Result<Resolved, CmdError>,
     batch: &mut Batch,
 ) {
-    let table = Table::get();
-    let resolved = match table.resolve(args) {
+    let resolved = match command {
         Ok(resolved) => resolved,
         Err(err) => {
             reject(client, batch, None, out, &err.to_string());

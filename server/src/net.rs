@@ -3,7 +3,8 @@
 
 use crate::blocking::{self, Blocked};
 use crate::client::{Client, ClientInfo};
-use crate::dispatch::{execute, Batch};
+use crate::commands::{CmdError, Resolved, Table};
+use crate::dispatch::{execute_resolved, Batch};
 use crate::partition::SharedKeyspace;
 use crate::replication::log::Role;
 use crate::replication::Progress;
@@ -334,7 +335,9 @@ fn run_batch(
         }
     };
     while let Some(args) = backlog.pending.front() {
-        match switch_keyspace(server, client, args) {
+        // Resolved once: the routing and the command's run share it.
+        let command = Table::get().resolve(args);
+        match switch_keyspace(server, client, &command, args) {
             Ok(false) => {}
             Ok(true) => {
                 finish(pid, ks.take().as_deref_mut(), since);
@@ -360,7 +363,7 @@ fn run_batch(
         let Some(args) = backlog.pending.pop_front() else {
             break;
         };
-        execute(server, client, ks, out, &args, batch);
+        execute_resolved(server, client, ks, out, &args, command, batch);
         blocking::serve_ready(server, ks);
         if let Some((wanted, deadline)) = client.awaiting_replicas.take() {
             let waiting = wait_for_replicas(server, client, ks, wanted, deadline);
@@ -464,14 +467,27 @@ fn awaited_commit(
 /// In cluster mode, points the connection at the partition a request addresses; true when
 /// that changed its keyspace. The error refuses the request here: a redirect, CROSSSLOT, or a
 /// transaction's keys leaving its partition.
-fn switch_keyspace(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<bool, String> {
+fn switch_keyspace(
+    server: &Server,
+    client: &mut Client,
+    command: &Result<Resolved, CmdError>,
+    args: &[Bytes],
+) -> Result<bool, String> {
     let routes = match server.routes.get() {
         Some(routes) if client.authenticated => routes,
         _ => return Ok(false),
     };
     let routes = routes.read();
     // The keyspace is compared where the routes hold it: most requests stay where they are.
-    match (routes.target(args, client.readonly)?, &client.partition) {
+    let spec = command
+        .as_ref()
+        .ok()
+        .map(|resolved| resolved.spec)
+        .filter(|spec| spec.arity_ok(args.len()));
+    match (
+        routes.target(spec, args, client.readonly)?,
+        &client.partition,
+    ) {
         (Target::Current, _) => Ok(false),
         // The same keyspace: a partition dropped and hosted again has a new one, and the old
         // one's data is gone from the cluster's view.

@@ -5,7 +5,7 @@
 //! addressed, as it would on the Redis Cluster node owning it.
 
 use crate::commands::CommandSpec;
-use slotcache_protocol::command::route::{route_request, RouteError};
+use slotcache_protocol::command::route::slot_of;
 use slotcache_protocol::command::Flag;
 use slotcache_protocol::slot::parse_slot;
 
@@ -89,24 +89,31 @@ impl Routes {
         }
     }
 
-    /// Where `args` runs; an error reply when it cannot run here. Keys of different slots
+    /// Where `args`, a call of `command` (None: unknown, or of the wrong arity), runs; an
+    /// error reply when it cannot run here. Keys of different slots
     /// may meet in one request when they share a partition: the proxy sends such requests
     /// when it splits a multi-key command by partition. A READONLY connection's reads may run
     /// on a follower copy.
-    pub fn target(&self, args: &[Bytes], readonly: bool) -> Result<Target<'_>, String> {
+    pub fn target(
+        &self,
+        command: Option<&'static CommandSpec>,
+        args: &[Bytes],
+        readonly: bool,
+    ) -> Result<Target<'_>, String> {
+        let Some(spec) = command else {
+            return Ok(Target::Current);
+        };
         let same_partition = |a, b| self.table.partition_of(a) == self.table.partition_of(b);
         let mut any_copy = false;
-        let slot = match route_request(args, same_partition) {
-            Ok((spec, Some(slot))) => {
+        let slot = match slot_of(spec, args, same_partition).map_err(|err| err.to_string())? {
+            Some(slot) => {
                 any_copy = readonly && spec.flags.has(Flag::Readonly);
                 slot
             }
-            Ok((spec, None)) => match self.addressed_slot(spec, args) {
+            None => match self.addressed_slot(spec, args) {
                 Some(slot) => slot?,
                 None => return Ok(Target::Current),
             },
-            Err(RouteError::Command(_)) => return Ok(Target::Current),
-            Err(err @ RouteError::CrossSlot) => return Err(err.to_string()),
         };
         let (pid, keyspace) = self.locate(slot, any_copy)?;
         Ok(Target::Partition(pid, keyspace))
@@ -134,6 +141,21 @@ impl Routes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use slotcache_protocol::command::Table;
+
+    /// Where a request runs, resolved as the connection resolves it.
+    fn target<'a>(
+        routes: &'a Routes,
+        args: &[Bytes],
+        readonly: bool,
+    ) -> Result<Target<'a>, String> {
+        let command = Table::get()
+            .resolve(args)
+            .ok()
+            .map(|resolved| resolved.spec)
+            .filter(|spec| spec.arity_ok(args.len()));
+        routes.target(command, args, readonly)
+    }
 
     fn args(line: &str) -> Vec<Bytes> {
         line.split(' ')
@@ -161,30 +183,30 @@ mod tests {
             std::sync::Arc::new(parking_lot::Mutex::new(crate::partition::Keyspace::new(1)));
         routes.update(1, Some(record("n2", [8192, 16383])), Some(followed));
         assert!(matches!(
-            routes.target(&args("GET a"), true),
+            target(&routes, &args("GET a"), true),
             Ok(Target::Partition(1, _))
         ));
         assert_eq!(
-            routes.target(&args("GET a"), false).err(),
+            target(&routes, &args("GET a"), false).err(),
             moved.map(|m| m.replace("9000", "15495"))
         );
-        assert!(routes.target(&args("SET a 1"), true).is_err());
+        assert!(target(&routes, &args("SET a 1"), true).is_err());
         routes.update(1, None, None);
         assert_eq!(
             routes.locate(9000, false).err(),
             Some("CLUSTERDOWN Hash slot not served".to_string())
         );
         assert!(matches!(
-            routes.target(&args("PING"), false),
+            target(&routes, &args("PING"), false),
             Ok(Target::Current)
         ));
         // Slots 3300 ("b") and 7365 ("c") differ but share partition 0; "a" is in 15495.
         assert!(matches!(
-            routes.target(&args("MGET b c"), false),
+            target(&routes, &args("MGET b c"), false),
             Ok(Target::Partition(0, _))
         ));
         assert_eq!(
-            routes.target(&args("MGET a b"), false).err(),
+            target(&routes, &args("MGET a b"), false).err(),
             Some("CROSSSLOT Keys in request don't hash to the same slot".to_string())
         );
     }

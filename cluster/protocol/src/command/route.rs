@@ -29,6 +29,16 @@ pub fn route_request(
     if !spec.arity_ok(args.len()) {
         return Err(RouteError::Command(arity_error(spec).to_string()));
     }
+    Ok((spec, slot_of(spec, args, together)?))
+}
+
+/// The slot the keys of a call of `spec` (resolved, of the right arity) hash to; None for a
+/// keyless call, CROSSSLOT when they are not together.
+pub fn slot_of(
+    spec: &CommandSpec,
+    args: &[Bytes],
+    together: impl Fn(u16, u16) -> bool,
+) -> Result<Option<u16>, RouteError> {
     if let [KeySpec {
         begin: Begin::Index(1),
         find: Find::Range(0, ..),
@@ -36,7 +46,7 @@ pub fn route_request(
     }] = spec.key_specs
     {
         // One key, the first argument: most commands, routed without listing positions.
-        return Ok((spec, args.get(1).map(|key| key_slot(key))));
+        return Ok(args.get(1).map(|key| key_slot(key)));
     }
     let mut first = None;
     for position in spec.key_positions(args) {
@@ -47,7 +57,7 @@ pub fn route_request(
             Some(_) => return Err(RouteError::CrossSlot),
         }
     }
-    Ok((spec, first))
+    Ok(first)
 }
 
 #[cfg(test)]
