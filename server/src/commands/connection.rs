@@ -1,10 +1,11 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, SWAPDB, QUIT, RESET and CLIENT.
 
+use super::help_reply;
 use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use slotcache_protocol::command::connection::{
     check_client_name, hello_reply, library_attribute, LibraryAttribute,
 };
-use slotcache_protocol::command::help::{write_help, CLIENT_HELP};
+use slotcache_protocol::command::help::CLIENT_HELP;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::Protocol;
 use std::sync::atomic::Ordering;
@@ -374,12 +375,6 @@ fn client_reply(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     ctx.out.ok();
-    Ok(())
-}
-
-/// Writes a HELP reply: a title line, then the lines given.
-pub fn help_reply(ctx: &mut Ctx, command: &str, lines: &[&str]) -> CmdResult {
-    write_help(ctx.out, command, lines);
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! FCALL, FCALL_RO and FUNCTION (the libraries live in `crate::scripting::functions`).
 
-use super::connection::help_reply;
+use super::help_reply;
 use super::scripting::{keys_and_args, kill_reply};
 use super::{is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::scripting::RestorePolicy;

@@ -1,6 +1,6 @@
 //! Hash commands.
 
-use super::keys::scan_collection;
+use super::scan::scan_collection;
 use super::{int_arg, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler};
 use super::{random_pair_args, random_picks, remove_members, reply_no_random, reply_pairs};
 use crate::engine::hash::Hash;

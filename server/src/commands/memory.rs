@@ -1,6 +1,6 @@
 //! MEMORY USAGE, STATS, DOCTOR, PURGE, MALLOC-STATS and HELP.
 
-use super::connection::help_reply;
+use super::help_reply;
 use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::dump::serialize;
 use crate::memory::{peak_memory, rss_bytes, used_memory};

@@ -8,12 +8,14 @@ pub mod cluster;
 pub mod connection;
 pub mod functions;
 pub mod hashes;
+pub mod helpers;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod memory;
 pub mod pops;
 pub mod pubsub;
+pub mod scan;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -27,17 +29,20 @@ pub mod zset_algebra;
 pub mod zsets;
 
 use crate::client::Client;
-use crate::engine::value::{Collection, Typed};
 use crate::engine::Db;
 use crate::partition::Keyspace;
 use crate::state::Server;
-use bytes::Bytes;
 use slotcache_protocol::resp::Reply;
 use std::sync::OnceLock;
 
 pub use slotcache_protocol::command::{
     arity_error, is, ks, unknown_command, unknown_subcommand, Args, Begin, CmdError, CommandSpec,
     Find, Resolved, Table,
+};
+
+pub use helpers::{
+    help_reply, index_range, int_arg, parse_f64, random_count, random_pair_args, random_picks,
+    read_typed, remove_members, reply_no_random, reply_pairs, write_typed,
 };
 
 pub type CmdResult = Result<(), CmdError>;
@@ -104,183 +109,6 @@ pub fn handler(resolved: Resolved) -> Option<Handler> {
         }
         handlers
     })[resolved.index]
-}
-
-/// The collection at `key` for reading (counts a keyspace hit or miss): `None` when the key is
-/// absent, WRONGTYPE when it holds another type.
-pub fn read_typed<'a, T: Typed>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a T>, CmdError> {
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(entry) => T::of(&entry.value).map(Some).ok_or(CmdError::WrongType),
-    }
-}
-
-/// The collection at `key` for writing, created empty when absent if `create`.
-pub fn write_typed<'a, T: Typed>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: i64,
-    create: bool,
-) -> Result<Option<&'a mut T>, CmdError> {
-    if !db.contains(key, now) {
-        if !create {
-            return Ok(None);
-        }
-        db.set(key, T::default().into_value(), now);
-    }
-    match db.get_mut(key, now) {
-        Some(entry) => T::of_mut(&mut entry.value)
-            .map(Some)
-            .ok_or(CmdError::WrongType),
-        None => Ok(None),
-    }
-}
-
-/// HDEL, SREM and the like: removes the members named from `args[2..]`, deletes the key once
-/// the collection is empty, and replies with how many were removed.
-pub fn remove_members<T: Collection>(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let now = ctx.now;
-    let db = ctx.db();
-    let Some(collection) = write_typed::<T>(db, &args[1], now, false)? else {
-        ctx.out.int(0);
-        return Ok(());
-    };
-    let removed = args[2..]
-        .iter()
-        .filter(|m| collection.remove_member(m))
-        .count();
-    if collection.is_empty() {
-        db.remove(&args[1]);
-    }
-    ctx.out.int(removed as i64);
-    Ok(())
-}
-
-/// The count argument of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER, in Redis's range
-/// (-LONG_MAX..=LONG_MAX).
-pub fn random_count(arg: Option<&Bytes>) -> Result<Option<i64>, CmdError> {
-    let Some(arg) = arg else { return Ok(None) };
-    match int_arg(arg)? {
-        i64::MIN => Err(CmdError::err(
-            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        )),
-        count => Ok(Some(count)),
-    }
-}
-
-/// What HRANDFIELD, SRANDMEMBER and ZRANDMEMBER answer for a missing key: an empty array when
-/// a count was given, else null.
-pub fn reply_no_random(out: &mut Reply, count: Option<i64>) {
-    match count {
-        Some(_) => out.array(0),
-        None => out.null(),
-    }
-}
-
-/// HRANDFIELD/ZRANDMEMBER arguments: the count, and whether `word` (WITHVALUES, WITHSCORES)
-/// asks for the second half of each pair.
-pub fn random_pair_args(args: &Args, word: &str) -> Result<(Option<i64>, bool), CmdError> {
-    let count = random_count(args.get(2))?;
-    let with_second = match args.len() {
-        2 | 3 => false,
-        4 if is(&args[3], word) => true,
-        _ => return Err(CmdError::Syntax),
-    };
-    if with_second && count.is_some_and(|c| !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c)) {
-        return Err(CmdError::err("value is out of range"));
-    }
-    Ok((count, with_second))
-}
-
-/// Pairs as RESP3 nests them ([a, b] each) or RESP2 flattens them; first halves only unless
-/// `both`.
-pub fn reply_pairs<A, B>(
-    out: &mut Reply,
-    pairs: &[(A, B)],
-    both: bool,
-    first: impl Fn(&mut Reply, &A),
-    second: impl Fn(&mut Reply, &B),
-) {
-    let nested = both && out.proto == slotcache_protocol::resp::Protocol::Resp3;
-    out.array(if both && !nested {
-        pairs.len() * 2
-    } else {
-        pairs.len()
-    });
-    for (a, b) in pairs {
-        if nested {
-            out.array(2);
-        }
-        first(out, a);
-        if both {
-            second(out, b);
-        }
-    }
-}
-
-/// The elements HRANDFIELD, SRANDMEMBER and ZRANDMEMBER return for a count: a negative count
-/// asks for that many independent picks (repeats allowed), a positive one for that many
-/// distinct elements, or all of them.
-pub fn random_picks<T: Clone>(mut all: Vec<T>, count: i64, rng: &mut impl rand::Rng) -> Vec<T> {
-    if all.is_empty() {
-        return all;
-    }
-    if count < 0 {
-        return (0..count.unsigned_abs())
-            .map(|_| all[rng.random_range(0..all.len())].clone())
-            .collect();
-    }
-    let count = count as usize;
-    if count < all.len() {
-        // A partial Fisher-Yates shuffle.
-        for i in 0..count {
-            let j = rng.random_range(i..all.len());
-            all.swap(i, j);
-        }
-        all.truncate(count);
-    }
-    all
-}
-
-/// Resolves start and stop indexes (negative ones count from the end) against a length, as
-/// LRANGE, ZRANGE and their kin do: the inclusive range, or None when it selects nothing.
-pub fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let stop = if stop < 0 { len + stop } else { stop };
-    if start > stop || start >= len {
-        return None;
-    }
-    Some((start as usize, stop.min(len - 1) as usize))
-}
-
-/// Parses an integer argument with Redis's strict rules.
-pub fn int_arg(arg: &[u8]) -> Result<i64, CmdError> {
-    slotcache_protocol::resp::parse::parse_i64(arg).ok_or(CmdError::NotInteger)
-}
-
-/// Parses a float argument as Redis's `getDoubleFromObject` (`strtod`, no NaN, no spaces).
-pub fn parse_f64(arg: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(arg).ok()?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    let lower = text.to_ascii_lowercase();
-    let value = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ if lower.contains("inf") || lower.contains("nan") => return None,
-        _ => text.parse::<f64>().ok()?,
-    };
-    (!value.is_nan()).then_some(value)
 }
 
 #[cfg(test)]

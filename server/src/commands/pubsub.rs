@@ -1,7 +1,7 @@
 //! Pub/sub commands. Delivery happens in the subscriber's connection loop (`net.rs`), which
 //! drains its mailbox into the reply stream.
 
-use super::connection::help_reply;
+use super::help_reply;
 use super::{Args, CmdResult, Ctx, Handler};
 use crate::client::Client;
 use crate::pubsub::{Mailbox, Registry};

@@ -1,7 +1,7 @@
 //! EVAL, EVALSHA, their read-only forms and SCRIPT (the interpreter lives in
 //! `crate::scripting`).
 
-use super::connection::help_reply;
+use super::help_reply;
 use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::scripting::{Invocation, Kill};
 

@@ -1,6 +1,6 @@
 //! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, CONFIG and COMMAND.
 
-use super::connection::help_reply;
+use super::help_reply;
 use super::{arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Handler, Table};
 use crate::config::PARAMS;
 use crate::engine::evict::Policy;

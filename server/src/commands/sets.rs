@@ -1,6 +1,6 @@
 //! Set commands.
 
-use super::keys::scan_collection;
+use super::scan::scan_collection;
 use super::{int_arg, is, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler};
 use super::{random_count, random_picks, remove_members, reply_no_random};
 use crate::engine::set::Set;

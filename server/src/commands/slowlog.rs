@@ -1,6 +1,6 @@
 //! SLOWLOG GET, LEN, RESET and HELP (the log itself is `crate::slowlog`).
 
-use super::connection::help_reply;
+use super::help_reply;
 use super::{int_arg, Args, CmdError, CmdResult, Ctx, Handler};
 
 /// SLOWLOG GET [count]: the newest `count` entries (10 by default, -1 for all).

@@ -1,7 +1,7 @@
 //! Consumer groups (XGROUP, XREADGROUP's bookkeeping, XACK, XPENDING, XCLAIM, XAUTOCLAIM)
 //! and XINFO: what a stream's readers have been handed and not yet acknowledged.
 
-use super::connection::help_reply;
+use super::help_reply;
 use super::streams::{
     end_bound, no_group, parse_id, read_stream, reply_entries, reply_entry, reply_id, start_bound,
     write_stream,

@@ -23,12 +23,10 @@ pub fn read_string<'a>(
 fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let mut digits = itoa::Buffer::new();
-    match read_string(ctx.db(), &args[1], now)? {
-        Some(value) => {
-            let bytes = value.as_bytes(&mut digits).to_vec();
-            ctx.out.bulk(&bytes)
-        }
-        None => ctx.out.null(),
+    let (db, out) = ctx.db_and_out();
+    match read_string(db, &args[1], now)? {
+        Some(value) => out.bulk(value.as_bytes(&mut digits)),
+        None => out.null(),
     }
     Ok(())
 }

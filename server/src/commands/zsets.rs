@@ -2,8 +2,8 @@
 //! LIMIT) reduces to two partition points and one run of elements, which is O(log n + m) on the
 //! large (tree) encoding.
 
-use super::keys::scan_collection;
 use super::pops::{block_or_give_up, parse_mpop, parse_timeout};
+use super::scan::scan_collection;
 use super::{index_range, random_picks, Handler, Table};
 use super::{
     int_arg, is, parse_f64, random_pair_args, read_typed, remove_members, reply_no_random,
