@@ -3,6 +3,7 @@
 //! wants. (The database moves Redis Cluster refuses, shard servers refuse themselves.)
 
 use bytes::Bytes;
+use slotcache_protocol::command::NOT_IN_MULTI;
 
 /// The error for a command the proxy does not send on; None for every other command.
 pub fn refusal(name: &str, args: &[Bytes]) -> Option<&'static str> {
@@ -33,8 +34,7 @@ pub fn refusal_in_transaction(name: &str) -> Option<&'static str> {
         name,
         "hello" | "select" | "client" | "auth" | "readonly" | "readwrite" | "asking"
     );
-    (changes_connection || crate::pubsub::is_subscription(name))
-        .then_some("ERR Command not allowed inside a transaction")
+    (changes_connection || crate::pubsub::is_subscription(name)).then_some(NOT_IN_MULTI)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use slotcache_protocol::command::help::write_help;
 use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::command::CmdError;
 use slotcache_protocol::command::Flag;
+use slotcache_protocol::command::NOPROTO;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::{ParseLimits, Protocol, Reply, RequestParser};
@@ -461,7 +462,7 @@ impl Session {
                 .and_then(|v| v.parse::<i64>().ok())
             {
                 Some(version @ (2 | 3)) => resp = version as u8,
-                Some(_) => return error_reply("NOPROTO unsupported protocol version"),
+                Some(_) => return error_reply(NOPROTO),
                 None => {
                     return error_reply("ERR Protocol version is not an integer or out of range")
                 }

@@ -10,6 +10,7 @@ use crate::forward::{is_redirect, last_reply, send_routed, until_routed, NO_LEAD
 use crate::session::{error_reply, Pending, Session};
 use bytes::{Bytes, BytesMut};
 use slotcache_protocol::command::route::{route_request, RouteError};
+use slotcache_protocol::command::{EXECABORT, EXEC_WITHOUT_MULTI};
 use slotcache_protocol::resp::request::encode;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
@@ -78,7 +79,7 @@ impl Session {
             _ => {}
         }
         let Some(transaction) = self.transaction.as_mut() else {
-            return Pending::error("ERR EXEC without MULTI");
+            return Pending::error(EXEC_WITHOUT_MULTI);
         };
         let refused = crate::refusals::refusal(name, &args)
             .or_else(|| crate::refusals::refusal_in_transaction(name));
@@ -106,11 +107,11 @@ impl Session {
 
     pub async fn exec(&mut self) -> Bytes {
         let Some(transaction) = self.transaction.take() else {
-            return error_reply("ERR EXEC without MULTI");
+            return error_reply(EXEC_WITHOUT_MULTI);
         };
         let watch = self.watch.take();
         if transaction.failed {
-            return error_reply("EXECABORT Transaction discarded because of previous errors.");
+            return error_reply(EXECABORT);
         }
         if transaction.cross_slot {
             return error_reply(&RouteError::CrossSlot.to_string());

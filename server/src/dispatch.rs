@@ -9,6 +9,7 @@ use crate::replication::log::Role;
 use crate::state::{now_ms, Server, Stats};
 use bytes::Bytes;
 use slotcache_protocol::command::Flag;
+use slotcache_protocol::command::{NOT_IN_MULTI, OOM};
 use slotcache_protocol::reply_mode::SUBSCRIPTION_COMMANDS;
 use slotcache_protocol::resp::{Protocol, Reply};
 use std::time::Instant;
@@ -294,25 +295,13 @@ fn run(
         let queues =
             client.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
         if !room && (spec.flags.has(Flag::Denyoom) || queues) {
-            reject(
-                client,
-                batch,
-                Some(resolved.index),
-                out,
-                "OOM command not allowed when used memory > 'maxmemory'.",
-            );
+            reject(client, batch, Some(resolved.index), out, OOM);
             return;
         }
     }
     if client.multi.is_some() && !RUN_IN_MULTI.contains(&spec.name) && spec.flags.has(Flag::NoMulti)
     {
-        reject(
-            client,
-            batch,
-            Some(resolved.index),
-            out,
-            "ERR Command not allowed inside a transaction",
-        );
+        reject(client, batch, Some(resolved.index), out, NOT_IN_MULTI);
         return;
     }
     if let Some(queue) = client.multi.as_mut() {

@@ -6,6 +6,7 @@ use slotcache_protocol::command::connection::{
     check_client_name, hello_reply, library_attribute, LibraryAttribute,
 };
 use slotcache_protocol::command::help::CLIENT_HELP;
+use slotcache_protocol::command::NOPROTO;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::Protocol;
 use std::sync::atomic::Ordering;
@@ -80,9 +81,7 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
         let version = int_arg(version)
             .map_err(|_| CmdError::err("Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&version) {
-            return Err(CmdError::Other(
-                "NOPROTO unsupported protocol version".into(),
-            ));
+            return Err(CmdError::Other(NOPROTO.into()));
         }
         proto = Some(if version == 3 {
             Protocol::Resp3

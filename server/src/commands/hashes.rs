@@ -5,13 +5,12 @@ use super::{int_arg, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Ha
 use super::{random_pair_args, random_picks, remove_members, reply_no_random, reply_pairs};
 use crate::engine::hash::Hash;
 use crate::engine::longdouble;
+use slotcache_protocol::command::wrong_arity;
 use slotcache_protocol::resp::Reply;
 
 fn check_pairs(args: &Args, name: &str) -> CmdResult {
     if args.len() % 2 != 0 {
-        return Err(CmdError::Other(format!(
-            "ERR wrong number of arguments for '{name}' command"
-        )));
+        return Err(wrong_arity(name));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use super::{
 };
 use crate::engine::list::{End, List};
 use crate::engine::{Db, ValueType};
+use slotcache_protocol::command::wrong_arity;
 
 fn end_arg(arg: &[u8]) -> Result<End, CmdError> {
     if is(arg, "left") {
@@ -73,9 +74,7 @@ fn pop_items(
 
 fn pop(ctx: &mut Ctx, args: &Args, end: End, name: &str) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::Other(format!(
-            "ERR wrong number of arguments for '{name}' command"
-        )));
+        return Err(wrong_arity(name));
     }
     let count = match args.get(2) {
         Some(arg) => Some(match int_arg(arg) {

@@ -7,6 +7,7 @@ use super::{int_arg, is, parse_f64, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::list::{End, List};
 use crate::engine::{Db, Value};
 use bytes::Bytes;
+use slotcache_protocol::command::route::RouteError;
 use std::cmp::Ordering;
 
 struct Options {
@@ -132,9 +133,7 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, read_only: bool) -> CmdResult {
     let mut options = parse(args, read_only, cluster)?;
     if let Some(store) = &options.store {
         if cluster && slotcache_cluster::key_slot(store) != slotcache_cluster::key_slot(&args[1]) {
-            return Err(CmdError::Other(
-                "CROSSSLOT Keys in request don't hash to the same slot".into(),
-            ));
+            return Err(CmdError::Other(RouteError::CrossSlot.to_string()));
         }
     }
     let now = ctx.now;

@@ -3,6 +3,7 @@
 use super::keys::deadline_ms;
 use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::{longdouble, Db, Value};
+use slotcache_protocol::command::wrong_arity;
 
 /// Maximum string size, as Redis's default `proto-max-bulk-len`.
 pub const MAX_STRING: usize = 512 * 1024 * 1024;
@@ -318,9 +319,7 @@ fn mget(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn check_pairs(args: &Args, name: &str) -> CmdResult {
     if args.len() % 2 == 0 {
-        return Err(CmdError::Other(format!(
-            "ERR wrong number of arguments for '{name}' command"
-        )));
+        return Err(wrong_arity(name));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 use super::{Args, CmdError, CmdResult, Ctx, Handler};
 use crate::dispatch::{execute, Batch};
 use slotcache_protocol::command::Flag;
+use slotcache_protocol::command::{EXECABORT, EXEC_WITHOUT_MULTI, OOM};
 
 fn multi(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     if ctx.client.multi.is_some() {
@@ -17,7 +18,7 @@ fn multi(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 
 fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let Some(queued) = ctx.client.multi.take() else {
-        return Err(CmdError::err("EXEC without MULTI"));
+        return Err(CmdError::Other(EXEC_WITHOUT_MULTI.into()));
     };
     let failed = std::mem::take(&mut ctx.client.multi_failed);
     let now = ctx.now;
@@ -28,9 +29,7 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         .any(|(db, key, mark)| ctx.ks.dbs[*db].watch_broken(key, mark, now));
     ctx.client.unwatch_all(ctx.ks);
     if failed {
-        return Err(CmdError::Other(
-            "EXECABORT Transaction discarded because of previous errors.".into(),
-        ));
+        return Err(CmdError::Other(EXECABORT.into()));
     }
     // Over maxmemory (eviction ran before EXEC did), a transaction that may use memory is
     // refused whole, as Redis refuses it; one of reads only runs.
@@ -42,9 +41,9 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
             .is_ok_and(|resolved| resolved.spec.flags.has(Flag::Denyoom))
     });
     if uses_memory && limit > 0 && ctx.server.evictor.counted_memory() > limit {
-        return Err(CmdError::Other(
-            "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.".into(),
-        ));
+        return Err(CmdError::Other(format!(
+            "EXECABORT Transaction discarded because of: {OOM}"
+        )));
     }
     if broken {
         ctx.out.null_array();

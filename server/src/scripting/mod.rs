@@ -16,6 +16,7 @@ use mlua::{Function, Lua, MultiValue, Table as LuaTable, Value};
 use parking_lot::Mutex;
 use sha1::{Digest, Sha1};
 use slotcache_protocol::command::Flag;
+use slotcache_protocol::command::OOM;
 use slotcache_protocol::resp::{Protocol, Reply};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -50,6 +51,9 @@ impl Running {
             .is_some_and(|deadline| Instant::now() > deadline)
     }
 }
+
+/// What `redis.call` raises for a name that is no command.
+const UNKNOWN_FROM_SCRIPT: &str = "ERR Unknown Redis command called from script";
 
 /// How long a library's code may run at FUNCTION LOAD, as Redis's load timeout.
 const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
@@ -145,8 +149,6 @@ fn refuse_under_oom(ctx: &Ctx, flags: &[&str]) -> Result<(), CmdError> {
     }
     Ok(())
 }
-
-const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 /// A script run: what it may do and what it is given.
 pub struct Invocation<'a> {
@@ -558,7 +560,7 @@ fn redis_call(
     }
     let table = Table::get();
     let Ok(resolved) = table.resolve(&argv) else {
-        return fail(lua, "ERR Unknown Redis command called from script");
+        return fail(lua, UNKNOWN_FROM_SCRIPT);
     };
     let spec = resolved.spec;
     if !spec.arity_ok(argv.len()) {
@@ -583,7 +585,7 @@ fn redis_call(
         state.running.wrote.store(true, Ordering::Release);
     }
     let Some(handler) = crate::commands::handler(resolved) else {
-        return fail(lua, "ERR Unknown Redis command called from script");
+        return fail(lua, UNKNOWN_FROM_SCRIPT);
     };
     let mut out = Reply::new(Protocol::Resp2);
     let result = {

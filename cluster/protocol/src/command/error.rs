@@ -67,8 +67,19 @@ pub fn unknown_command(args: &Args) -> CmdError {
 }
 
 pub fn arity_error(spec: &CommandSpec) -> CmdError {
+    wrong_arity(spec.full_name())
+}
+
+/// `ERR wrong number of arguments for 'name' command`, for a command that counts its own.
+pub fn wrong_arity(name: &str) -> CmdError {
     CmdError::Other(format!(
-        "ERR wrong number of arguments for '{}' command",
-        spec.full_name()
+        "ERR wrong number of arguments for '{name}' command"
     ))
 }
+
+/// Texts more than one part replies with.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";

@@ -13,7 +13,10 @@ mod spec;
 pub mod specs;
 mod table;
 
-pub use error::{arity_error, unknown_command, unknown_subcommand, CmdError};
+pub use error::{
+    arity_error, unknown_command, unknown_subcommand, wrong_arity, CmdError, EXECABORT,
+    EXEC_WITHOUT_MULTI, NOPROTO, NOT_IN_MULTI, OOM,
+};
 pub use flags::{Flag, Flags};
 pub use spec::{ks, ks_noted, Begin, CommandSpec, Find, KeySpec};
 pub use table::{Resolved, Table};
