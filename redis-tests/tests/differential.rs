@@ -294,6 +294,7 @@ fn command_table_matches_redis() {
             "function",
             "memory",
             "slowlog",
+            "latency",
             // A shard server answers only the slot questions of CLUSTER, plus its own
             // PARTITION (the proxy's way to address a partition) and DIGEST (comparing copies).
             "cluster",

@@ -362,3 +362,59 @@ fn encoding_thresholds_are_configurable() {
     );
     assert_eq!(conn.call(&["SCARD", "numbers"]), Frame::Int(3));
 }
+
+/// The latency monitor records a command slower than the threshold (a script that spins for
+/// 30 ms), and LATENCY HISTOGRAM counts each command's calls from the last CONFIG RESETSTAT.
+#[test]
+fn latency_monitor_and_histograms() {
+    let server = start_slotcache(&[]);
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.call(&["CONFIG", "SET", "latency-monitor-threshold", "10"]),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(conn.call(&["LATENCY", "LATEST"]), Frame::Array(vec![]));
+    let spin = "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] \
+                while true do t = redis.call('TIME') \
+                if t[1] * 1000000 + t[2] - start > 30000 then return 1 end end";
+    assert_eq!(conn.call(&["EVAL", spin, "0"]), Frame::Int(1));
+    let Frame::Array(events) = conn.call(&["LATENCY", "LATEST"]) else {
+        panic!("LATENCY LATEST is an array");
+    };
+    let [Frame::Array(command)] = &events[..] else {
+        panic!("one event: {events:?}");
+    };
+    assert_eq!(command[0], Frame::bulk("command"));
+    assert!(
+        matches!(command[2], Frame::Int(ms) if ms >= 30),
+        "{command:?}"
+    );
+    let Frame::Array(history) = conn.call(&["LATENCY", "HISTORY", "command"]) else {
+        panic!("LATENCY HISTORY is an array");
+    };
+    assert_eq!(history.len(), 1);
+    assert_eq!(conn.call(&["LATENCY", "RESET"]), Frame::Int(1));
+    assert_eq!(conn.call(&["LATENCY", "LATEST"]), Frame::Array(vec![]));
+
+    conn.call(&["CONFIG", "RESETSTAT"]);
+    conn.call(&["SET", "a", "1"]);
+    conn.call(&["SET", "b", "2"]);
+    let Frame::Array(histogram) = conn.call(&["LATENCY", "HISTOGRAM", "set", "get", "nosuch"])
+    else {
+        panic!("LATENCY HISTOGRAM is a map");
+    };
+    assert_eq!(histogram.len(), 2, "set only: {histogram:?}");
+    assert_eq!(histogram[0], Frame::bulk("set"));
+    let Frame::Array(set) = &histogram[1] else {
+        panic!("a command's histogram is a map");
+    };
+    assert_eq!(set[..2], [Frame::bulk("calls"), Frame::Int(2)]);
+    let Frame::Array(buckets) = &set[3] else {
+        panic!("histogram_usec is a map");
+    };
+    assert_eq!(
+        buckets.last(),
+        Some(&Frame::Int(2)),
+        "cumulative: {buckets:?}"
+    );
+}

@@ -62,6 +62,8 @@ pub struct Config {
     /// Microseconds past which a command is logged in SLOWLOG; negative: never.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// Milliseconds from which an event is recorded by the latency monitor; 0: off.
+    pub latency_monitor_threshold: u64,
     /// Accepted and reported as Redis reports them; the engine's own layout does not use
     /// them (its lists are not compressed, streams not split into nodes, frees not deferred).
     pub list_compress_depth: u64,
@@ -107,6 +109,7 @@ impl Default for Config {
             repl_backlog_size: crate::replication::log::DEFAULT_BACKLOG as u64,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
             list_compress_depth: 0,
             stream_node_max_bytes: 4096,
             stream_node_max_entries: 100,
@@ -411,6 +414,7 @@ pub static PARAMS: &[Param] = &[
         }),
     },
     count_param!("slowlog-max-len", slowlog_max_len),
+    count_param!("latency-monitor-threshold", latency_monitor_threshold),
     count_param!("stream-node-max-bytes", stream_node_max_bytes),
     count_param!("stream-node-max-entries", stream_node_max_entries),
     Param {

@@ -6,7 +6,7 @@ use crate::commands::{arity_error, CmdError, Ctx, Resolved, Table};
 use crate::engine::evict::Policy;
 use crate::partition::{Keyspace, STANDALONE_PARTITION};
 use crate::replication::log::Role;
-use crate::state::{now_ms, Server, Stats};
+use crate::state::{latency_bucket, now_ms, Server, Stats, LATENCY_BUCKETS};
 use bytes::Bytes;
 use slotcache_protocol::command::Flag;
 use slotcache_protocol::command::{NOT_IN_MULTI, OOM};
@@ -21,6 +21,7 @@ struct PendingStat {
     usec: u64,
     failed: u64,
     rejected: u64,
+    histogram: [u64; LATENCY_BUCKETS],
 }
 
 /// What the commands of one pipelined batch share: one notion of "now" (so expiry is
@@ -34,6 +35,8 @@ pub struct Batch {
     memory: MemoryLimit,
     /// `slowlog-log-slower-than` (negative: off) and `slowlog-max-len`, read once per batch.
     slowlog: (i64, u64),
+    /// `latency-monitor-threshold` in microseconds (0: off), read once per batch.
+    latency_threshold: u64,
 }
 
 /// `maxmemory` and its policy, read once per batch.
@@ -59,6 +62,7 @@ impl Batch {
                 samples: 5,
             },
             (-1, 0),
+            0,
         )
     }
 
@@ -72,10 +76,11 @@ impl Batch {
                 samples: config.maxmemory_samples as usize,
             },
             (config.slowlog_log_slower_than, config.slowlog_max_len),
+            config.latency_monitor_threshold.saturating_mul(1000),
         )
     }
 
-    fn with_limit(memory: MemoryLimit, slowlog: (i64, u64)) -> Batch {
+    fn with_limit(memory: MemoryLimit, slowlog: (i64, u64), latency_threshold: u64) -> Batch {
         Batch {
             now_ms: now_ms(),
             last: Instant::now(),
@@ -83,6 +88,7 @@ impl Batch {
             errors: 0,
             memory,
             slowlog,
+            latency_threshold,
         }
     }
 
@@ -96,6 +102,7 @@ impl Batch {
                     usec: 0,
                     failed: 0,
                     rejected: 0,
+                    histogram: [0; LATENCY_BUCKETS],
                 });
                 self.pending.len() - 1
             }
@@ -119,6 +126,11 @@ impl Batch {
             Stats::add(&shared.usec, stat.usec);
             Stats::add(&shared.failed, stat.failed);
             Stats::add(&shared.rejected, stat.rejected);
+            for (bucket, count) in stat.histogram.iter().enumerate() {
+                if *count > 0 {
+                    Stats::add(&shared.histogram[bucket], *count);
+                }
+            }
         }
         Stats::add(&server.stats.errors, self.errors);
         self.errors = 0;
@@ -339,10 +351,20 @@ fn run(
     if slower_than >= 0 && usec as i64 >= slower_than && !spec.flags.has(Flag::SkipSlowlog) {
         server.slowlog.record(args, usec, max_len, &client.info);
     }
+    if batch.latency_threshold > 0 && usec >= batch.latency_threshold {
+        let event = match spec.flags.has(Flag::Fast) {
+            true => "fast-command",
+            false => "command",
+        };
+        server
+            .latency
+            .record(event, batch.now_ms / 1000, usec / 1000);
+    }
     let failed = result.is_err();
     let stat = batch.stat(resolved.index);
     stat.calls += 1;
     stat.usec += usec;
+    stat.histogram[latency_bucket(usec)] += 1;
     if let Err(err) = result {
         out.buf.truncate(mark);
         out.error(&err.to_string());

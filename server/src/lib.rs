@@ -7,6 +7,7 @@ pub mod config;
 pub mod dispatch;
 pub mod engine;
 pub mod eviction;
+pub mod latency;
 pub mod membership;
 pub mod memory;
 pub mod net;

@@ -576,6 +576,7 @@ pub async fn expiry_cycle(server: Arc<Server>) {
     loop {
         let hz = server.config.read().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        let started = Instant::now();
         let copies = server.engine.all();
         server.evictor.measure_followers(&copies);
         for (_, keyspace) in copies {
@@ -598,6 +599,13 @@ pub async fn expiry_cycle(server: Arc<Server>) {
                     }
                 }
             }
+        }
+        let threshold = server.config.read().latency_monitor_threshold;
+        let millis = started.elapsed().as_millis() as u64;
+        if threshold > 0 && millis >= threshold {
+            server
+                .latency
+                .record("expire-cycle", now_ms() / 1000, millis);
         }
     }
 }

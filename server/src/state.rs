@@ -11,13 +11,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Per-command counters for INFO commandstats.
+/// Buckets of a command's latency histogram: bucket `b` counts calls that took less than
+/// 2^b microseconds (and at least 2^(b-1)); the last one takes everything longer.
+pub const LATENCY_BUCKETS: usize = 32;
+
+/// The histogram bucket of a call that took `usec`.
+pub fn latency_bucket(usec: u64) -> usize {
+    ((u64::BITS - usec.leading_zeros()) as usize).min(LATENCY_BUCKETS - 1)
+}
+
+/// Per-command counters for INFO commandstats and LATENCY HISTOGRAM.
 #[derive(Default)]
 pub struct CommandStats {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    pub histogram: [AtomicU64; LATENCY_BUCKETS],
 }
 
 #[derive(Default)]
@@ -62,6 +72,7 @@ pub struct Server {
     pub scripts: crate::scripting::Scripts,
     pub evictor: crate::eviction::Evictor,
     pub slowlog: crate::slowlog::SlowLog,
+    pub latency: crate::latency::LatencyMonitor,
     next_client_id: AtomicU64,
     pub stats: Stats,
     pub command_stats: Vec<CommandStats>,
@@ -90,6 +101,7 @@ impl Server {
             scripts: crate::scripting::Scripts::new(),
             evictor: crate::eviction::Evictor::new(),
             slowlog: Default::default(),
+            latency: Default::default(),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             command_stats: (0..command_count)
@@ -119,6 +131,9 @@ impl Server {
             s.usec.store(0, Ordering::Relaxed);
             s.rejected.store(0, Ordering::Relaxed);
             s.failed.store(0, Ordering::Relaxed);
+            for bucket in &s.histogram {
+                bucket.store(0, Ordering::Relaxed);
+            }
         }
         let st = &self.stats;
         st.error_codes.lock().clear();

@@ -11,6 +11,7 @@ pub mod hashes;
 pub mod helpers;
 pub mod hyperloglog;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod memory;
 pub mod pops;
@@ -71,7 +72,7 @@ impl Ctx<'_> {
 }
 
 /// Every family's handlers, in one list.
-const FAMILIES: [&[(&str, Handler)]; 21] = [
+const FAMILIES: [&[(&str, Handler)]; 22] = [
     cluster::HANDLERS,
     connection::HANDLERS,
     hashes::HANDLERS,
@@ -89,6 +90,7 @@ const FAMILIES: [&[(&str, Handler)]; 21] = [
     server::HANDLERS,
     memory::HANDLERS,
     slowlog::HANDLERS,
+    latency::HANDLERS,
     keys::HANDLERS,
     sort::HANDLERS,
     strings::HANDLERS,

@@ -7,6 +7,7 @@ pub mod functions;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod memory;
 pub mod pubsub;
@@ -23,7 +24,7 @@ pub mod zsets;
 use super::CommandSpec;
 
 /// Every family's table, in one list.
-pub fn families() -> [&'static [CommandSpec]; 19] {
+pub fn families() -> [&'static [CommandSpec]; 20] {
     [
         cluster::COMMANDS,
         connection::COMMANDS,
@@ -40,6 +41,7 @@ pub fn families() -> [&'static [CommandSpec]; 19] {
         server::COMMANDS,
         memory::COMMANDS,
         slowlog::COMMANDS,
+        latency::COMMANDS,
         keys::COMMANDS,
         sort::COMMANDS,
         strings::COMMANDS,
