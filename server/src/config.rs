@@ -290,6 +290,11 @@ pub static PARAMS: &[Param] = &[
     },
     count_param!("busy-reply-threshold", busy_reply_threshold),
     Param {
+        name: "daemonize",
+        get: |_| "no".to_string(),
+        set: None,
+    },
+    Param {
         name: "databases",
         get: |c| c.databases.to_string(),
         set: None,
@@ -307,6 +312,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
+    count_param!("latency-monitor-threshold", latency_monitor_threshold),
     yes_no_param!("lazyfree-lazy-eviction", lazyfree_lazy_eviction),
     yes_no_param!("lazyfree-lazy-expire", lazyfree_lazy_expire),
     yes_no_param!("lazyfree-lazy-server-del", lazyfree_lazy_server_del),
@@ -414,7 +420,6 @@ pub static PARAMS: &[Param] = &[
         }),
     },
     count_param!("slowlog-max-len", slowlog_max_len),
-    count_param!("latency-monitor-threshold", latency_monitor_threshold),
     count_param!("stream-node-max-bytes", stream_node_max_bytes),
     count_param!("stream-node-max-entries", stream_node_max_entries),
     Param {

@@ -392,8 +392,15 @@ fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Err(arity_error(ctx_spec("config|set")));
     }
     let mut config = ctx.server.config.read().clone();
+    let mut named = Vec::new();
     for pair in args[2..].chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        if named.contains(&name) {
+            return Err(CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )));
+        }
+        named.push(name.clone());
         let Some(param) = PARAMS.iter().find(|p| p.name == name) else {
             return Err(CmdError::err(format!(
                 "Unknown option or number of arguments for CONFIG SET - '{name}'"

@@ -64,7 +64,9 @@ impl Table {
 
     /// Resolves a call to its command or subcommand, or the error Redis gives.
     pub fn resolve(&self, args: &Args) -> Result<Resolved, CmdError> {
-        let Some(top) = self.lookup(&args[0]) else {
+        // `container|sub` names a subcommand in COMMAND INFO and ACL rules, never in a call.
+        let called = Some(&args[0]).filter(|name| !name.contains(&b'|'));
+        let Some(top) = called.and_then(|name| self.lookup(name)) else {
             return Err(unknown_command(args));
         };
         if top.spec.subcommands.is_empty() {
