@@ -418,3 +418,40 @@ fn latency_monitor_and_histograms() {
         "cumulative: {buckets:?}"
     );
 }
+
+/// RESTORE's IDLETIME and FREQ set the access record the maxmemory policy reads, as OBJECT
+/// IDLETIME and OBJECT FREQ then report it.
+#[test]
+fn restore_sets_idle_time_and_frequency() {
+    let server = start_slotcache(&[]);
+    let mut conn = server.connect();
+    conn.call(&["SET", "source", "value"]);
+    let Frame::Bulk(payload) = conn.call(&["DUMP", "source"]) else {
+        panic!("DUMP answers a bulk string");
+    };
+    let restore = |conn: &mut redis_tests::Conn, option: &str, n: &str| {
+        let args: Vec<Vec<u8>> = ["RESTORE", "copy", "0"]
+            .iter()
+            .map(|a| a.as_bytes().to_vec())
+            .chain([payload.clone()])
+            .chain(["REPLACE", option, n].iter().map(|a| a.as_bytes().to_vec()))
+            .collect();
+        conn.call_bytes(&args)
+    };
+    conn.call(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    assert_eq!(
+        restore(&mut conn, "IDLETIME", "1000"),
+        Frame::Simple("OK".into())
+    );
+    let Frame::Int(idle) = conn.call(&["OBJECT", "IDLETIME", "copy"]) else {
+        panic!("OBJECT IDLETIME answers an integer");
+    };
+    assert!((1000..=1010).contains(&idle), "idle {idle}");
+    conn.call(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    assert_eq!(
+        restore(&mut conn, "FREQ", "100"),
+        Frame::Simple("OK".into())
+    );
+    assert_eq!(conn.call(&["OBJECT", "FREQ", "copy"]), Frame::Int(100));
+    assert!(matches!(restore(&mut conn, "FREQ", "256"), Frame::Error(e) if e.contains("FREQ")));
+}

@@ -505,6 +505,7 @@ fn dump(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut replace = false;
     let mut absttl = false;
+    let (mut idle, mut frequency) = (None, None);
     let mut i = 4;
     while i < args.len() {
         let has_value = i + 1 < args.len();
@@ -513,15 +514,14 @@ fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
         } else if is(&args[i], "absttl") {
             absttl = true;
         } else if is(&args[i], "idletime") && has_value {
-            if int_arg(&args[i + 1])? < 0 {
-                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
-            }
+            let seconds = u64::try_from(int_arg(&args[i + 1])?)
+                .map_err(|_| CmdError::err("Invalid IDLETIME value, must be >= 0"))?;
+            idle = Some(seconds);
             i += 1;
         } else if is(&args[i], "freq") && has_value {
-            let freq = int_arg(&args[i + 1])?;
-            if !(0..=255).contains(&freq) {
-                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
-            }
+            let freq = u8::try_from(int_arg(&args[i + 1])?)
+                .map_err(|_| CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"))?;
+            frequency = Some(freq);
             i += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -553,6 +553,9 @@ fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
         db.set(key, value, now);
         if let Some(at) = deadline {
             db.set_deadline(key, at);
+        }
+        if let Some(entry) = db.get_mut(key, now) {
+            entry.set_access(now, idle, frequency);
         }
     }
     ctx.out.ok();

@@ -88,6 +88,20 @@ impl Entry {
         (self.lru & 0xff).saturating_sub(periods)
     }
 
+    /// RESTORE's IDLETIME and FREQ, as Redis's `objectSetLRUOrLFU`: under an LFU policy the
+    /// counter is set to `frequency`, otherwise the key reads as last touched `idle_seconds`
+    /// ago; the one the policy does not use is ignored.
+    pub fn set_access(&mut self, now_ms: i64, idle_seconds: Option<u64>, frequency: Option<u8>) {
+        match (lfu_mode(), idle_seconds, frequency) {
+            (true, _, Some(frequency)) => self.lru = (minutes(now_ms) << 8) | u32::from(frequency),
+            (false, Some(idle), _) => {
+                let idle_ms = i64::try_from(idle.saturating_mul(1000)).unwrap_or(i64::MAX);
+                self.lru = lru_tick(now_ms.saturating_sub(idle_ms).max(0));
+            }
+            _ => {}
+        }
+    }
+
     /// Records an access: refreshes the LRU clock, or decays then probabilistically bumps the
     /// LFU counter as Redis's `updateLFU`.
     fn touch(&mut self, now_ms: i64) {
