@@ -36,20 +36,28 @@ fn parse(info: &str) -> Sections {
     sections
 }
 
-/// Which of the totalled sections INFO's arguments ask for (none: the default set).
-fn wanted(args: &[Bytes]) -> Vec<&'static str> {
-    let names: Vec<String> = args[1..]
-        .iter()
-        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
-        .collect();
-    let everything = names.is_empty()
-        || names
+/// Which sections INFO's arguments ask for: none, `default`, `all` or `everything` mean every
+/// section; otherwise those named, in any case.
+struct Selection(Option<Vec<String>>);
+
+impl Selection {
+    fn of(args: &[Bytes]) -> Selection {
+        let names: Vec<String> = args[1..]
             .iter()
-            .any(|n| matches!(n.as_str(), "all" | "default" | "everything"));
-    TOTALLED
-        .into_iter()
-        .filter(|section| everything || names.iter().any(|n| n == section))
-        .collect()
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+            .collect();
+        let everything = names.is_empty()
+            || names
+                .iter()
+                .any(|n| matches!(n.as_str(), "all" | "default" | "everything"));
+        Selection((!everything).then_some(names))
+    }
+
+    fn wants(&self, section: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == section))
+    }
 }
 
 /// Sums each integer field over the servers, in the first server's order.
@@ -96,13 +104,24 @@ fn field<'a>(server: &'a Sections, section: &str, key: &str) -> &'a str {
         .map_or("0", |(_, v)| v.as_str())
 }
 
-fn compose(own: String, servers: &[(Arc<str>, Sections)], sections: &[&str]) -> String {
-    let mut text = own;
+/// The reply: the proxy's sections and the servers' totals that `selection` wants, then
+/// `# Shards`, one line per server.
+fn compose(
+    own: Vec<(&'static str, String)>,
+    servers: &[(Arc<str>, Sections)],
+    selection: &Selection,
+) -> String {
     let all: Vec<Sections> = servers.iter().map(|(_, s)| s.clone()).collect();
-    for section in sections {
-        match *section {
+    let mut sections: Vec<String> = own
+        .into_iter()
+        .filter(|(name, _)| selection.wants(name))
+        .map(|(_, text)| text)
+        .collect();
+    for section in TOTALLED.into_iter().filter(|s| selection.wants(s)) {
+        let mut text = String::new();
+        match section {
             "memory" => {
-                text.push_str("\r\n# Memory\r\n");
+                text.push_str("# Memory\r\n");
                 for (key, total) in sum_fields(&all, "memory") {
                     let _ = write!(text, "{key}:{total}\r\n");
                 }
@@ -112,21 +131,22 @@ fn compose(own: String, servers: &[(Arc<str>, Sections)], sections: &[&str]) -> 
                 }
             }
             "stats" => {
-                text.push_str("\r\n# Stats\r\n");
+                text.push_str("# Stats\r\n");
                 for (key, total) in sum_fields(&all, "stats") {
                     let _ = write!(text, "{key}:{total}\r\n");
                 }
             }
             _ => {
-                text.push_str("\r\n# Keyspace\r\n");
+                text.push_str("# Keyspace\r\n");
                 for (db, (keys, expires)) in sum_keyspace(&all) {
                     let _ = write!(text, "{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
                 }
             }
         }
+        sections.push(text);
     }
-    if !sections.is_empty() {
-        text.push_str("\r\n# Shards\r\n");
+    if selection.wants("shards") {
+        let mut text = String::from("# Shards\r\n");
         for (i, (addr, server)) in servers.iter().enumerate() {
             let keys: i64 = sum_keyspace(std::slice::from_ref(server))
                 .values()
@@ -143,22 +163,25 @@ fn compose(own: String, servers: &[(Arc<str>, Sections)], sections: &[&str]) -> 
                 field(server, "stats", "keyspace_misses"),
             );
         }
+        sections.push(text);
     }
-    text
+    sections.join("\r\n")
 }
 
 /// INFO [section ...]: asks every shard server leading a partition for what is totalled.
 pub fn answer(session: &Session, args: &[Bytes]) -> Pending {
     let proxy: Arc<Proxy> = session.proxy.clone();
     let proto = session.proto();
-    let sections = wanted(args);
+    let selection = Selection::of(args);
     Pending::Forwarded(
         async move {
-            let own = proxy.info();
+            let own = proxy.info_sections();
             let request = encode(&[Bytes::from_static(b"INFO"), Bytes::from_static(b"all")]);
-            let addrs = match sections.is_empty() {
-                true => Vec::new(),
-                false => proxy.table.leader_addrs(),
+            let from_servers =
+                TOTALLED.into_iter().any(|s| selection.wants(s)) || selection.wants("shards");
+            let addrs = match from_servers {
+                true => proxy.table.leader_addrs(),
+                false => Vec::new(),
             };
             let replies = join_all(addrs.iter().map(|addr| {
                 let proxy = proxy.clone();
@@ -175,7 +198,7 @@ pub fn answer(session: &Session, args: &[Bytes]) -> Pending {
                     Some((addr, parse(&info)))
                 })
                 .collect();
-            let info = compose(own, &servers, &sections);
+            let info = compose(own, &servers, &selection);
             crate::session::reply_in(proto, |out| out.bulk(info.as_bytes()))
         }
         .boxed(),

@@ -63,24 +63,44 @@ impl Proxy {
 
     /// INFO, with the fields clients look at (`redis_version`, `loading`, `cluster_enabled`)
     /// and the proxy's own.
-    pub fn info(&self) -> String {
+    /// The proxy's own INFO sections, by lower-case name, each with its `# Title` line.
+    pub fn info_sections(&self) -> Vec<(&'static str, String)> {
         let partitions = self.table.partitions();
         let routable = partitions
             .iter()
             .filter(|(_, route)| route.is_some())
             .count();
-        format!(
-            "# Server\r\nredis_version:{}\r\nredis_mode:cluster\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n\r\n# Persistence\r\nloading:0\r\n\r\n# Cluster\r\ncluster_enabled:1\r\n\r\n# Proxy\r\nslotcache_proxy_id:{}\r\nslotcache_partitions:{}\r\nslotcache_partitions_routable:{}\r\nslotcache_shard_servers:{}\r\n",
-            slotcache_protocol::command::REDIS_VERSION,
-            std::process::id(),
-            self.port,
-            self.started.elapsed().as_secs(),
-            self.connected_clients.load(Ordering::Relaxed),
-            self.id,
-            partitions.len(),
-            routable,
-            self.table.leader_addrs().len(),
-        )
+        vec![
+            (
+                "server",
+                format!(
+                    "# Server\r\nredis_version:{}\r\nredis_mode:cluster\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n",
+                    slotcache_protocol::command::REDIS_VERSION,
+                    std::process::id(),
+                    self.port,
+                    self.started.elapsed().as_secs(),
+                ),
+            ),
+            (
+                "clients",
+                format!(
+                    "# Clients\r\nconnected_clients:{}\r\n",
+                    self.connected_clients.load(Ordering::Relaxed)
+                ),
+            ),
+            ("persistence", "# Persistence\r\nloading:0\r\n".into()),
+            ("cluster", "# Cluster\r\ncluster_enabled:1\r\n".into()),
+            (
+                "proxy",
+                format!(
+                    "# Proxy\r\nslotcache_proxy_id:{}\r\nslotcache_partitions:{}\r\nslotcache_partitions_routable:{}\r\nslotcache_shard_servers:{}\r\n",
+                    self.id,
+                    partitions.len(),
+                    routable,
+                    self.table.leader_addrs().len(),
+                ),
+            ),
+        ]
     }
 }
 

@@ -179,6 +179,42 @@ fn copies_identical(cluster: &Cluster, servers: &[Process]) {
     }
 }
 
+/// Keys with a TTL over every slot expire, and INFO counts each once, on the server leading
+/// its partition (a follower's own expirations repeat its leader's) and through the proxy.
+fn expirations_count_once(proxy: &Process, servers: &[Process]) {
+    const VOLATILE: usize = 3000;
+    let mut conn = proxy.connect();
+    let requests: Vec<Request> = (0..VOLATILE)
+        .map(|i| {
+            let mut request = set(&format!("volatile:{i}"));
+            request.extend([b"PX".to_vec(), b"200".to_vec()]);
+            request
+        })
+        .collect();
+    pipelined_hits(&mut conn, &requests.iter().collect::<Vec<_>>());
+    assert_eq!(info_field(&mut conn, "keyspace", "db0"), VOLATILE as u64);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(&mut conn, "stats", "expired_keys") < VOLATILE as u64 {
+        assert!(Instant::now() < deadline, "the keys never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Followers finish their own sweep by the leader's clock, which must not count.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        info_field(&mut conn, "stats", "expired_keys"),
+        VOLATILE as u64
+    );
+    let by_server: u64 = servers
+        .iter()
+        .map(|s| info_field(&mut s.connect(), "stats", "expired_keys"))
+        .sum();
+    assert_eq!(by_server, VOLATILE as u64);
+    let Frame::Bulk(keyspace) = conn.call(&["INFO", "keyspace"]) else {
+        panic!("INFO keyspace")
+    };
+    assert_eq!(String::from_utf8_lossy(&keyspace), "# Keyspace\r\n");
+}
+
 #[test]
 fn evicts_across_partitions_with_a_hit_rate_like_redis_clusters() {
     let limit = LIMIT.to_string();
@@ -201,6 +237,7 @@ fn evicts_across_partitions_with_a_hit_rate_like_redis_clusters() {
         },
     );
     let proxy = cluster.proxy(&[]);
+    expirations_count_once(&proxy, &servers);
     let mut ours = Target::Proxy(proxy.connect());
     let started = Instant::now();
     let our_hits = run_load(&mut ours);
@@ -209,11 +246,18 @@ fn evicts_across_partitions_with_a_hit_rate_like_redis_clusters() {
     let started = Instant::now();
     let redis_hits = run_load(&mut theirs);
     let redis_took = started.elapsed();
+    let Target::RedisCluster { masters, .. } = &mut theirs else {
+        unreachable!()
+    };
+    let redis_keys: u64 = masters
+        .iter_mut()
+        .map(|m| info_field(m, "keyspace", "db0"))
+        .sum();
     let mut conn = proxy.connect();
     let evicted = info_field(&mut conn, "stats", "evicted_keys");
     let keys = info_field(&mut conn, "keyspace", "db0");
     eprintln!(
-        "hit rate: slotcache {:.1}% ({ours_took:.1?}), Redis Cluster {:.1}% ({redis_took:.1?}); through the proxy: evicted_keys {evicted}, db0 keys {keys}",
+        "hit rate: slotcache {:.2}% ({ours_took:.1?}), Redis Cluster {:.2}% ({redis_took:.1?}); keys held: slotcache {keys}, Redis Cluster {redis_keys}; through the proxy: evicted_keys {evicted}",
         our_hits * 100.0,
         redis_hits * 100.0,
     );
@@ -249,8 +293,14 @@ fn evicts_across_partitions_with_a_hit_rate_like_redis_clusters() {
         "keys {keys} + evicted {evicted} against {written} written"
     );
     copies_identical(&cluster, &servers);
+    // The same memory holds at least as many keys as Redis Cluster's masters do, so the hit
+    // rate is at least theirs, but for the sampling noise of approximate LRU on both sides.
     assert!(
-        our_hits >= redis_hits - 0.10,
-        "hit rate more than 10 points below Redis Cluster's: {our_hits:.3} vs {redis_hits:.3}"
+        keys >= redis_keys,
+        "slotcache holds {keys} keys in the memory where Redis Cluster holds {redis_keys}"
+    );
+    assert!(
+        our_hits >= redis_hits - 0.005,
+        "hit rate below Redis Cluster's: {our_hits:.4} vs {redis_hits:.4}"
     );
 }

@@ -99,6 +99,14 @@ impl Keyspace {
         true
     }
 
+    /// Clears the counters, as a follower becomes leader: INFO counts what copies did as
+    /// leaders, since a follower's own expirations repeat its leader's.
+    pub fn reset_stats(&mut self) {
+        self.dbs
+            .iter_mut()
+            .for_each(|db| db.stats = DbStats::default());
+    }
+
     pub fn stats(&self) -> DbStats {
         self.dbs.iter().fold(DbStats::default(), |mut acc, db| {
             acc.expired_keys += db.stats.expired_keys;

@@ -7,7 +7,7 @@ use crate::engine::evict::Policy;
 use crate::engine::{Db, DbStats};
 use crate::memory::{human, peak_memory, rss_bytes, used_memory};
 use crate::partition::{Keyspace, STANDALONE_PARTITION};
-use crate::replication::log::Role;
+use crate::replication::log::{backlogs_bytes, Role};
 use crate::state::now_us;
 use slotcache_protocol::command::catalog::Catalog;
 use slotcache_protocol::command::REDIS_VERSION;
@@ -149,8 +149,8 @@ fn visit_copies(ctx: &Ctx, mut visit: impl FnMut(u32, &Keyspace)) {
     }
 }
 
-/// What INFO's `stats` and `keyspace` count: the counters of every copy, and the keys of
-/// the copies this server leads (as a Redis Cluster master shows its own slots' keys).
+/// What INFO's `stats` and `keyspace` count: the counters and the keys of the copies this
+/// server leads (as a Redis Cluster master shows its own slots'), and how many keys it follows.
 #[derive(Default)]
 struct Holdings {
     stats: DbStats,
@@ -162,12 +162,14 @@ struct Holdings {
 fn holdings(ctx: &Ctx) -> Holdings {
     let mut all = Holdings::default();
     visit_copies(ctx, |_, ks| {
-        let stats = ks.stats();
-        all.stats.expired_keys += stats.expired_keys;
-        all.stats.evicted_keys += stats.evicted_keys;
-        all.stats.keyspace_hits += stats.keyspace_hits;
-        all.stats.keyspace_misses += stats.keyspace_misses;
         let leads = matches!(ks.log.role(), Role::Standalone | Role::Leader);
+        if leads {
+            let stats = ks.stats();
+            all.stats.expired_keys += stats.expired_keys;
+            all.stats.evicted_keys += stats.evicted_keys;
+            all.stats.keyspace_hits += stats.keyspace_hits;
+            all.stats.keyspace_misses += stats.keyspace_misses;
+        }
         if all.led.len() < ks.dbs.len() {
             all.led.resize(ks.dbs.len(), (0, 0));
         }
@@ -253,7 +255,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
             let peak = peak_memory();
             let _ = write!(
                 text,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nmem_not_counted_for_evict:{}\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nlazyfree_pending_objects:0\r\n",
                 human(used),
                 human(rss),
                 human(peak),
@@ -262,6 +264,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                 config.maxmemory_policy,
                 if used > 0 { rss as f64 / used as f64 } else { 0.0 },
                 server.evictor.not_counted(used),
+                backlogs_bytes(),
             );
         }
         "stats" => {

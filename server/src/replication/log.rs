@@ -69,8 +69,9 @@ impl Head {
     }
 }
 
-/// The bytes of every backlog of the process. Eviction does not count them as data: a leader
-/// evicting its keys to make room for backlogs would empty itself under a steady write load.
+/// The bytes every backlog of the process holds: its records, their index and its segment's
+/// unused room. Eviction does not count them as data: a leader evicting its keys to make room
+/// for backlogs would empty itself under a steady write load.
 static BACKLOGS: AtomicUsize = AtomicUsize::new(0);
 
 /// The bytes every partition's backlog keeps.
@@ -114,6 +115,8 @@ pub struct Log {
     last_now: i64,
     backlog: VecDeque<Stored>,
     backlog_bytes: usize,
+    /// What this log adds to [`BACKLOGS`]: its records' bytes and what holding them costs.
+    accounted: usize,
     backlog_limit: usize,
     /// Offsets that streams sending a snapshot will send records from: the backlog keeps
     /// them, up to [`PINNED_BACKLOG_LIMIT`].
@@ -161,7 +164,7 @@ pub const PINNED_BACKLOG_LIMIT: usize = 256 * 1024 * 1024;
 
 impl Drop for Log {
     fn drop(&mut self) {
-        BACKLOGS.fetch_sub(self.backlog_bytes, Ordering::Relaxed);
+        BACKLOGS.fetch_sub(self.accounted, Ordering::Relaxed);
     }
 }
 
@@ -175,6 +178,7 @@ impl Default for Log {
             last_now: 0,
             backlog: VecDeque::new(),
             backlog_bytes: 0,
+            accounted: 0,
             backlog_limit: DEFAULT_BACKLOG,
             pins: Vec::new(),
             replicated: true,
@@ -302,8 +306,23 @@ impl Log {
 
     fn clear_backlog(&mut self) {
         self.backlog.clear();
-        BACKLOGS.fetch_sub(self.backlog_bytes, Ordering::Relaxed);
         self.backlog_bytes = 0;
+        self.account();
+    }
+
+    /// Brings [`BACKLOGS`] up to date with what the backlog holds now, its index and the
+    /// segment's unused room included: at a million small records the index alone is tens of
+    /// megabytes, which eviction would otherwise take for data.
+    fn account(&mut self) {
+        let held = self.backlog_bytes
+            + self.backlog.capacity() * std::mem::size_of::<Stored>()
+            + self.segment.capacity();
+        if held >= self.accounted {
+            BACKLOGS.fetch_add(held - self.accounted, Ordering::Relaxed);
+        } else {
+            BACKLOGS.fetch_sub(self.accounted - held, Ordering::Relaxed);
+        }
+        self.accounted = held;
     }
 
     /// The offset the next record gets.
@@ -413,7 +432,6 @@ impl Log {
         self.unit.seal(&mut self.segment, offset, epoch, now, db);
         let message = self.segment.split().freeze();
         self.backlog_bytes += message.len();
-        BACKLOGS.fetch_add(message.len(), Ordering::Relaxed);
         self.backlog.push_back(Stored {
             offset,
             epoch,
@@ -454,9 +472,9 @@ impl Log {
             }
             if let Some(old) = self.backlog.pop_front() {
                 self.backlog_bytes -= old.message.len();
-                BACKLOGS.fetch_sub(old.message.len(), Ordering::Relaxed);
             }
         }
+        self.account();
     }
 
     /// After a full resync: this copy's state is the leader's at `next`, whose last record

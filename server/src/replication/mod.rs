@@ -236,6 +236,9 @@ impl Replication {
                         self.retire(self.progress.lock().insert(pid, progress));
                     }
                 }
+                if ks.log.role() != log::Role::Leader {
+                    ks.reset_stats();
+                }
                 ks.log.lead(record.epoch);
                 match (self.mode, self.progress(pid), self.lease.get()) {
                     (ReplicationMode::Sync, Some(progress), _) => ks
