@@ -7,6 +7,7 @@ pub mod bits;
 pub mod cluster;
 pub mod connection;
 pub mod functions;
+pub mod geo;
 pub mod hashes;
 pub mod helpers;
 pub mod hyperloglog;
@@ -72,7 +73,7 @@ impl Ctx<'_> {
 }
 
 /// Every family's handlers, in one list.
-const FAMILIES: [&[(&str, Handler)]; 22] = [
+const FAMILIES: [&[(&str, Handler)]; 23] = [
     cluster::HANDLERS,
     connection::HANDLERS,
     hashes::HANDLERS,
@@ -80,6 +81,7 @@ const FAMILIES: [&[(&str, Handler)]; 22] = [
     lists::HANDLERS,
     zsets::HANDLERS,
     zset_algebra::HANDLERS,
+    geo::HANDLERS,
     hyperloglog::HANDLERS,
     streams::HANDLERS,
     stream_groups::HANDLERS,

@@ -189,7 +189,7 @@ fn add(ctx: &mut Ctx, args: &Args, flags: AddFlags, first: usize) -> CmdResult {
     Ok(())
 }
 
-fn zadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
+pub(super) fn zadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (flags, first) = parse_add_flags(args)?;
     add(ctx, args, flags, first)
 }

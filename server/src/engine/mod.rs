@@ -7,6 +7,7 @@ pub mod db;
 pub mod dict;
 pub mod dump;
 pub mod evict;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod limits;

@@ -126,7 +126,12 @@ impl Reply {
 
     /// A double: `,` in RESP3, a bulk string in RESP2, formatted like Redis's `%.17g`.
     pub fn double(&mut self, value: f64) {
-        let text = format_double(value);
+        self.double_text(&format_double(value));
+    }
+
+    /// A double formatted by the caller (as Redis's `addReplyHumanLongDouble` does): `,` in
+    /// RESP3, a bulk string in RESP2.
+    pub fn double_text(&mut self, text: &str) {
         match self.proto {
             Protocol::Resp2 => self.bulk(text.as_bytes()),
             Protocol::Resp3 => self.line(b',', text.as_bytes()),

@@ -4,6 +4,7 @@ pub mod bits;
 pub mod cluster;
 pub mod connection;
 pub mod functions;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -24,7 +25,7 @@ pub mod zsets;
 use super::CommandSpec;
 
 /// Every family's table, in one list.
-pub fn families() -> [&'static [CommandSpec]; 20] {
+pub fn families() -> [&'static [CommandSpec]; 21] {
     [
         cluster::COMMANDS,
         connection::COMMANDS,
@@ -32,6 +33,7 @@ pub fn families() -> [&'static [CommandSpec]; 20] {
         sets::COMMANDS,
         lists::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         hyperloglog::COMMANDS,
         streams::COMMANDS,
         scripting::COMMANDS,
