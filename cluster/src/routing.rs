@@ -63,6 +63,13 @@ impl RoutingTable {
             .map(|(node, _)| node.as_str())
     }
 
+    /// Every live shard server's client address, in order.
+    pub fn server_addrs(&self) -> Vec<Arc<str>> {
+        let mut addrs: Vec<Arc<str>> = self.node_addrs.values().cloned().collect();
+        addrs.sort();
+        addrs
+    }
+
     /// The client address of a partition's leader, when it has a known one.
     pub fn leader_addr(&self, pid: u32) -> Option<Arc<str>> {
         let leader = self.partitions.get(&pid)?.leader.as_ref()?;

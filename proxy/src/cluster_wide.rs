@@ -3,7 +3,8 @@
 //! partition in turn (a shard server runs them in a partition after `CLUSTER PARTITION`),
 //! keeping only keys of the announced slots; SCRIPT LOAD, EXISTS, FLUSH and KILL, and FUNCTION
 //! LOAD, DELETE, FLUSH, RESTORE and KILL go to every shard server leading a partition, so
-//! EVALSHA and FCALL find their script or library wherever their keys are. WAIT
+//! EVALSHA and FCALL find their script or library wherever their keys are. CONFIG SET,
+//! RESETSTAT and REWRITE reach every shard server, followers included. WAIT
 //! waits at every partition's leader, each on a connection of its own, and answers the fewest
 //! replicas any partition reached.
 //!
@@ -120,6 +121,7 @@ pub fn answer(session: &Session, name: &str, args: &[Bytes]) -> Pending {
                     .await
                     .map(|key| reply(&|out| out.bulk_or_null(key.as_deref()))),
                 "script" | "function" => scripting(&scope, &args).await,
+                "config" => every_server(&scope, &args).await,
                 "wait" => wait(&scope, &args).await,
                 _ => flush(&scope, &args).await,
             };
@@ -292,7 +294,6 @@ async fn flush(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
 /// STATS, DUMP, HELP, errors) any one answers.
 async fn scripting(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    let request = encode(args);
     let mut addrs = scope.proxy.table.leader_addrs();
     if !matches!(
         sub.as_str(),
@@ -300,16 +301,9 @@ async fn scripting(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
     ) {
         addrs.truncate(1);
     }
-    if addrs.is_empty() {
-        return Err(error_reply("CLUSTERDOWN no shard server is reachable"));
-    }
-    let calls = addrs
-        .iter()
-        .map(|addr| scope.proxy.backends.call(addr, scope.resp, request.clone()));
-    let mut replies = Vec::with_capacity(addrs.len());
-    for (reply, addr) in join_all(calls).await.into_iter().zip(&addrs) {
-        replies.push(reply.map_err(|err| error_reply(&format!("ERR {addr}: {err}")))?);
-    }
+    // KILL goes on connections of its own: the shared one to a server running a script
+    // waits behind the script's reply.
+    let replies = call_all(scope, &addrs, args, sub == "kill").await?;
     match sub.as_str() {
         "exists" => all_exist(&replies).ok_or_else(|| replies[0].clone()),
         // KILL succeeds where a script was running; NOTBUSY only when none was.
@@ -318,11 +312,54 @@ async fn scripting(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
             .find(|r| r.starts_with(b"+"))
             .unwrap_or(&replies[0])
             .clone()),
-        _ => match replies.iter().find(|r| r.starts_with(b"-")) {
-            Some(error) => Err(error.clone()),
-            None => Ok(replies[0].clone()),
-        },
+        _ => first_error_or_reply(replies),
     }
+}
+
+/// The first error among replies from several servers, else the first reply.
+fn first_error_or_reply(mut replies: Vec<Bytes>) -> Result<Bytes, Bytes> {
+    match replies.iter().position(|r| r.starts_with(b"-")) {
+        Some(at) => Err(replies.swap_remove(at)),
+        None => Ok(replies.swap_remove(0)),
+    }
+}
+
+/// Sends `args` to every server of `addrs` at once, on the shared connections or on
+/// `dedicated` ones; their replies, or an error when there is no server or one cannot be
+/// reached.
+async fn call_all(
+    scope: &Scope,
+    addrs: &[Arc<str>],
+    args: &[Bytes],
+    dedicated: bool,
+) -> Result<Vec<Bytes>, Bytes> {
+    if addrs.is_empty() {
+        return Err(error_reply("CLUSTERDOWN no shard server is reachable"));
+    }
+    let request = encode(args);
+    let calls = addrs.iter().map(|addr| {
+        let request = request.clone();
+        async move {
+            match dedicated {
+                true => call_dedicated(addr, scope.resp, &request, 1)
+                    .await
+                    .map(|mut replies| replies.pop().unwrap_or_default()),
+                false => scope
+                    .proxy
+                    .backends
+                    .call(addr, scope.resp, request)
+                    .await
+                    .map_err(|err| error_reply(&format!("ERR {addr}: {err}"))),
+            }
+        }
+    });
+    join_all(calls).await.into_iter().collect()
+}
+
+/// CONFIG SET, RESETSTAT and REWRITE on every shard server, followers included (a follower
+/// promoted later must run with the same settings): the first error, else the first reply.
+async fn every_server(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
+    first_error_or_reply(call_all(scope, &scope.proxy.table.server_addrs(), args, false).await?)
 }
 
 /// SCRIPT EXISTS over several servers: 1 where every one answered 1.

@@ -3,7 +3,6 @@
 //! the proxy answers are listed, and the commands it refuses are not.
 
 use crate::refusals::refusal;
-use bytes::Bytes;
 use slotcache_protocol::command::catalog::Catalog;
 use slotcache_protocol::command::help::CLIENT_HELP;
 use slotcache_protocol::command::specs::cluster::{
@@ -109,11 +108,7 @@ fn serves(name: &str) -> bool {
     if container == "client" && name != container {
         return CLIENT_SUBCOMMANDS.contains(&name);
     }
-    let words: Vec<Bytes> = name
-        .split('|')
-        .map(|word| Bytes::copy_from_slice(word.as_bytes()))
-        .collect();
-    refusal(container, &words).is_none()
+    refusal(container).is_none()
 }
 
 /// What COMMAND answers through the proxy.

@@ -2,6 +2,8 @@
 //! Redis Cluster user would total its masters: `stats` counters and `memory` figures summed,
 //! `keyspace` summed per database (each server counts the keys of the partitions it leads,
 //! so every key counts once), and one line per server in `# Shards` with its own figures.
+//! `# Clients` counts the proxy's own clients, and the clients blocked at the servers (where
+//! a proxy's blocking commands wait).
 
 use crate::session::{Pending, Session};
 use crate::Proxy;
@@ -115,7 +117,17 @@ fn compose(
     let mut sections: Vec<String> = own
         .into_iter()
         .filter(|(name, _)| selection.wants(name))
-        .map(|(_, text)| text)
+        .map(|(name, mut text)| {
+            if name == "clients" {
+                // Clients blocked at the servers: the proxy's blocked clients wait there.
+                let blocked: i64 = sum_fields(&all, "clients")
+                    .into_iter()
+                    .find_map(|(key, total)| (key == "blocked_clients").then_some(total))
+                    .unwrap_or(0);
+                let _ = write!(text, "blocked_clients:{blocked}\r\n");
+            }
+            text
+        })
         .collect();
     for section in TOTALLED.into_iter().filter(|s| selection.wants(s)) {
         let mut text = String::new();

@@ -289,8 +289,11 @@ impl Session {
         if let Some(refusal) = self.subscriptions.refuses(self.resp, name) {
             return Pending::error(&refusal);
         }
-        if let Some(refusal) = crate::refusals::refusal(name, &args) {
+        if let Some(refusal) = crate::refusals::refusal(name) {
             return Pending::error(refusal);
+        }
+        if crate::refusals::changes_every_server(name, &args) {
+            return cluster_wide::answer(self, name, &args);
         }
         match name {
             "ping" if self.resp == 2 && self.subscriptions.active() => self.reply(|out| {

@@ -155,6 +155,11 @@ impl RouteTable {
         addrs
     }
 
+    /// Every live shard server's address, leader or not: where settings go.
+    pub fn server_addrs(&self) -> Vec<Arc<str>> {
+        self.topology.read().routing.server_addrs()
+    }
+
     /// Live proxies (id, announced address), in id order.
     pub fn proxies(&self) -> Vec<(String, String)> {
         let topology = self.topology.read();

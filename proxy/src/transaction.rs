@@ -81,8 +81,8 @@ impl Session {
         let Some(transaction) = self.transaction.as_mut() else {
             return Pending::error(EXEC_WITHOUT_MULTI);
         };
-        let refused = crate::refusals::refusal(name, &args)
-            .or_else(|| crate::refusals::refusal_in_transaction(name));
+        let refused = crate::refusals::refusal(name)
+            .or_else(|| crate::refusals::refusal_in_transaction(name, &args));
         if let Some(refusal) = refused {
             transaction.failed = true;
             return Pending::error(refusal);

@@ -144,6 +144,21 @@ impl Cluster {
     }
 
     /// Polls `status` until `done` holds; returns how long that took.
+    /// Waits until `partitions` partitions each have a leader and `copies` in-sync copies.
+    pub fn wait_in_sync(&self, partitions: usize, copies: usize) {
+        self.wait_for(
+            "every partition in sync",
+            Duration::from_secs(30),
+            |state| {
+                let all = partition_records(state);
+                all.len() == partitions
+                    && all
+                        .iter()
+                        .all(|p| p["leader"].is_string() && names(&p["isr"]).len() == copies)
+            },
+        );
+    }
+
     pub fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Duration {
         let start = Instant::now();
         loop {

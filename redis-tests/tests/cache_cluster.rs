@@ -225,17 +225,7 @@ fn evicts_across_partitions_with_a_hit_rate_like_redis_clusters() {
         .map(|n| cluster.server_with(n, &cluster.endpoint, &extra))
         .collect();
     let _controller = cluster.controller("c1");
-    cluster.wait_for(
-        "every partition in sync",
-        Duration::from_secs(30),
-        |state| {
-            let all = partition_records(state);
-            all.len() == PARTITIONS
-                && all
-                    .iter()
-                    .all(|p| p["leader"].is_string() && names(&p["isr"]).len() == 2)
-        },
-    );
+    cluster.wait_in_sync(PARTITIONS, 2);
     let proxy = cluster.proxy(&[]);
     expirations_count_once(&proxy, &servers);
     let mut ours = Target::Proxy(proxy.connect());

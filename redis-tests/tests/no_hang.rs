@@ -2,8 +2,8 @@
 //! test suite. Each is sent as a client would, its reply is checked, and then another
 //! connection must get PONG within a second: against a standalone server and through a proxy.
 
-use redis_tests::cluster::running_cluster;
-use redis_tests::{encode, start_slotcache, Conn, Frame};
+use redis_tests::cluster::{running_cluster, Cluster};
+use redis_tests::{encode, start_slotcache, Conn, Frame, Process};
 use std::time::Duration;
 
 /// 40 `a`s, and a pattern whose stars backtrack exponentially without Redis's early exit.
@@ -217,8 +217,11 @@ fn blocked_group_reader_whose_stream_goes(port: u16, servers: &[u16], ways: &[&[
     }
 }
 
-/// A script that catches SCRIPT KILL's error with pcall still ends.
-fn script_catching_its_kill(port: u16) {
+/// A script that catches SCRIPT KILL's error with pcall still ends. While it runs, a server
+/// answers PING with BUSY (`ping_sees_busy`; a proxy answers PING itself), and SCRIPT KILL
+/// reaches it, through a proxy too, though the script holds up the connection it came on.
+/// The kill comes `runs_for` after the script started.
+fn script_catching_its_kill(port: u16, ping_sees_busy: bool, runs_for: Duration) {
     let mut admin = impatient(port, 5);
     admin.call(&["CONFIG", "SET", "busy-reply-threshold", "100"]);
     let mut runner = impatient(port, 10);
@@ -226,9 +229,21 @@ fn script_catching_its_kill(port: u16) {
         b"EVAL".to_vec(),
         b"local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end"
             .to_vec(),
-        b"0".to_vec(),
+        // A key puts the script in its partition, which a replicated server streams.
+        b"1".to_vec(),
+        b"script-key".to_vec(),
     ]));
+    std::thread::sleep(runs_for);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ping_sees_busy
+        && !matches!(admin.call(&["PING"]), Frame::Error(e) if e.starts_with("BUSY"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "PING never answered BUSY"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     loop {
         match admin.call(&["SCRIPT", "KILL"]) {
             Frame::Simple(ok) if ok == "OK" => break,
@@ -274,7 +289,7 @@ fn hostile_requests_never_hang_a_server() {
             ],
         ],
     );
-    script_catching_its_kill(server.port);
+    script_catching_its_kill(server.port, true, Duration::ZERO);
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
 
@@ -296,4 +311,21 @@ fn hostile_requests_never_hang_a_proxy() {
         assert!(!server.log().contains("panicked"), "{}", server.log());
     }
     assert!(!proxy.log().contains("panicked"), "{}", proxy.log());
+}
+
+/// A script running forever on a leader of a replicated partition: its replication tasks
+/// once parked both worker threads of a 2-core server on the partition's lock, and then
+/// nothing, SCRIPT KILL included, was ever answered again. Killed through a proxy, the
+/// servers answer at once.
+#[test]
+fn a_script_never_hangs_a_replicated_server() {
+    let cluster = Cluster::new(4, 2);
+    let servers: Vec<Process> = ["n1", "n2"].iter().map(|n| cluster.server(n)).collect();
+    let _controller = cluster.controller("c1");
+    cluster.wait_in_sync(4, 2);
+    let proxy = cluster.proxy(&[]);
+    script_catching_its_kill(proxy.port, false, Duration::from_secs(3));
+    for server in &servers {
+        answers_ping(server.port, "a script killed through the proxy");
+    }
 }

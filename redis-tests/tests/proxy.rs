@@ -488,8 +488,8 @@ fn whole_cluster_commands() {
 }
 
 /// Commands that a shard server would run on one partition's database or on itself, where the
-/// client means the cluster, are refused: SHUTDOWN once stopped a shard server. The database
-/// moves are refused by the shard servers, as Redis Cluster nodes refuse them, so scripts and
+/// client means the cluster, are refused (SHUTDOWN once stopped a shard server), or reach
+/// every server (CONFIG SET). The database moves are refused by the shard servers, as Redis Cluster nodes refuse them, so scripts and
 /// transactions meet the same errors as in Redis Cluster.
 #[test]
 fn commands_acting_on_one_server_or_database_are_refused() {
@@ -513,15 +513,32 @@ fn commands_acting_on_one_server_or_database_are_refused() {
         refused(&mut conn, "COPY k {k}2 DB 1"),
         "ERR Copying to another database is not allowed in cluster mode"
     );
-    for line in ["SHUTDOWN", "SHUTDOWN NOSAVE", "CONFIG SET maxmemory 1mb"] {
+    for line in ["SHUTDOWN", "SHUTDOWN NOSAVE"] {
         let text = refused(&mut conn, line);
         assert!(
             text.contains("not supported through slotcache-proxy"),
             "{line}: {text}"
         );
     }
-    // Inside a transaction the proxy's refusal fails it, as a command Redis refuses at
-    // queueing; a database move is queued, and fails when run, as in Redis Cluster.
+    // CONFIG SET reaches every shard server; a bad one changes none.
+    assert_eq!(
+        call(&mut conn, "CONFIG SET hash-max-listpack-entries 7"),
+        Frame::Simple("OK".into())
+    );
+    assert!(refused(&mut conn, "CONFIG SET hash-max-listpack-entries x").starts_with("ERR"));
+    for server in &running.servers {
+        let Frame::Array(pair) =
+            server
+                .connect()
+                .call(&["CONFIG", "GET", "hash-max-listpack-entries"])
+        else {
+            panic!("CONFIG GET")
+        };
+        assert_eq!(pair[1], Frame::bulk("7"), "server {}", server.port);
+    }
+    // Inside a transaction it would change only the server the transaction runs on: the
+    // proxy's refusal fails the transaction, as a command Redis refuses at queueing; a
+    // database move is queued, and fails when run, as in Redis Cluster.
     assert_eq!(call(&mut conn, "MULTI"), Frame::Simple("OK".into()));
     refused(&mut conn, "CONFIG SET maxmemory 1mb");
     assert!(matches!(call(&mut conn, "EXEC"), Frame::Error(text) if text.starts_with("EXECABORT")));
@@ -683,6 +700,7 @@ fn command_describes_what_the_proxy_serves() {
         "cluster|slots",
         "cluster|shards",
         "client|setname",
+        "config|set",
     ] {
         assert!(names.iter().any(|n| n == served), "{served} missing");
     }
@@ -690,7 +708,6 @@ fn command_describes_what_the_proxy_serves() {
         "shutdown",
         "client|list",
         "client|kill",
-        "config|set",
         "cluster|digest",
     ] {
         assert!(!names.iter().any(|n| n == refused), "{refused} listed");

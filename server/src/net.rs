@@ -355,7 +355,11 @@ fn run_batch(
         let ks = match &mut ks {
             Some(ks) => ks,
             None => {
-                let locked = client.keyspace(server).lock_arc();
+                let Some(locked) = lock_unless_scripted(server, client.keyspace(server)) else {
+                    // The connection loop waits for the script, without this worker.
+                    backlog.waiting_for_script = true;
+                    break;
+                };
                 since = locked.log.next_offset();
                 ks.insert(locked)
             }
@@ -500,6 +504,23 @@ fn switch_keyspace(
         (Target::Partition(pid, keyspace), _) => {
             client.partition = Some((pid, keyspace.clone()));
             Ok(true)
+        }
+    }
+}
+
+/// A keyspace's lock, or None once a script is found holding it. Waits are timed: a script
+/// that starts between a look at `is_running` and the lock would otherwise park this worker
+/// for as long as it runs, and with every worker parked nothing answers SCRIPT KILL.
+fn lock_unless_scripted(
+    server: &Server,
+    keyspace: &SharedKeyspace,
+) -> Option<parking_lot::ArcMutexGuard<parking_lot::RawMutex, crate::partition::Keyspace>> {
+    loop {
+        if let Some(guard) = keyspace.try_lock_arc_for(Duration::from_millis(1)) {
+            return Some(guard);
+        }
+        if server.scripts.is_running() {
+            return None;
         }
     }
 }

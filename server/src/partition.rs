@@ -129,6 +129,27 @@ pub struct CaptureStep {
 
 pub type SharedKeyspace = Arc<Mutex<Keyspace>>;
 
+/// A keyspace's lock, as async code must take it: without parking the worker thread. A
+/// script holds its keyspace's lock for as long as it runs, and workers parked on that lock
+/// (a replication stream and its in-sync check did, on a 2-core server) leave none to answer
+/// SCRIPT KILL, so the server hangs for good. Brief contention is waited out by yielding,
+/// a long hold by looking again every millisecond.
+pub async fn lock_yielding(
+    keyspace: &SharedKeyspace,
+) -> parking_lot::ArcMutexGuard<parking_lot::RawMutex, Keyspace> {
+    let mut tries = 0u32;
+    loop {
+        if let Some(guard) = keyspace.try_lock_arc() {
+            return guard;
+        }
+        tries += 1;
+        match tries < 64 {
+            true => tokio::task::yield_now().await,
+            false => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+        }
+    }
+}
+
 /// Every keyspace this server hosts, by partition id.
 pub struct Partitions {
     partitions: Mutex<AHashMap<u32, SharedKeyspace>>,

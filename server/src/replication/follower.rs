@@ -10,7 +10,7 @@ use super::wire::Message;
 use crate::client::{Client, ClientInfo};
 use crate::commands::{Ctx, Table};
 use crate::engine::Db;
-use crate::partition::Keyspace;
+use crate::partition::{lock_yielding, Keyspace};
 use crate::state::Server;
 use slotcache_cluster::records::PartitionRecord;
 use slotcache_protocol::resp::{Protocol, Reply};
@@ -148,7 +148,7 @@ async fn attach(
     let (reader, mut writer) = stream.into_split();
     let mut messages = MessageReader::new(reader);
     let (next, last_epoch) = {
-        let ks = keyspace.lock();
+        let ks = lock_yielding(&keyspace).await;
         (ks.log.next_offset(), ks.log.last_epoch())
     };
     let sync = Message::Sync {
@@ -174,7 +174,7 @@ async fn attach(
             // The snapshot is rebuilt aside as it arrives, this copy's lock not held, then
             // replaces the copy at its end: a stream that breaks halfway leaves the copy as it
             // was, and the server's other partitions go on meanwhile.
-            let mut rebuilt = Keyspace::new(keyspace.lock().dbs.len());
+            let mut rebuilt = Keyspace::new(lock_yielding(&keyspace).await.dbs.len());
             loop {
                 match messages.next().await? {
                     Message::Snapshot { db, effects } => {
@@ -197,7 +197,7 @@ async fn attach(
                 }
             }
             let replaced: Vec<Db> = {
-                let mut ks = keyspace.lock();
+                let mut ks = lock_yielding(&keyspace).await;
                 let replaced = ks
                     .dbs
                     .iter_mut()
@@ -218,7 +218,7 @@ async fn attach(
         other => return Err(StreamError::Protocol(format!("unexpected {other:?}"))),
     }
     // Where this copy stands now: it may count as caught up before any record comes.
-    let next = keyspace.lock().log.next_offset();
+    let next = lock_yielding(&keyspace).await.log.next_offset();
     writer.write_all(&Message::Ack { next }.encode()).await?;
     loop {
         let first = tokio::select! {
@@ -232,7 +232,7 @@ async fn attach(
             batch.push(message);
         }
         let applied = {
-            let mut ks = keyspace.lock();
+            let mut ks = lock_yielding(&keyspace).await;
             // The record that moved this copy on (to lead, or to follow another epoch) ends
             // this stream: what arrives on it is no longer this copy's to apply or acknowledge.
             if ks.log.role() != super::log::Role::Follower || ks.log.epoch() != epoch {

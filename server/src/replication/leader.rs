@@ -6,7 +6,7 @@ use super::log::{Head, Role, Stored};
 use super::wire::Message;
 use super::{Progress, Replication};
 use crate::engine::StepBudget;
-use crate::partition::{Keyspace, SharedKeyspace};
+use crate::partition::{lock_yielding, Keyspace, SharedKeyspace};
 use crate::state::{now_ms, Server};
 use bytes::BytesMut;
 use slotcache_cluster::records::PartitionRecord;
@@ -164,7 +164,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
         return Ok(());
     };
     let started = {
-        let mut ks = keyspace.lock();
+        let mut ks = lock_yielding(&keyspace).await;
         if ks.log.role() == Role::Leader && ks.log.epoch() == epoch {
             start_for(&keyspace, &mut ks, next, last_epoch, pid, &node)
         } else {
@@ -375,7 +375,7 @@ async fn stream_records(
 ) -> Result<(), StreamError> {
     loop {
         let records = {
-            let mut ks = keyspace.lock();
+            let mut ks = lock_yielding(keyspace).await;
             if ks.log.role() != Role::Leader || ks.log.epoch() != epoch {
                 return Ok(());
             }
@@ -412,7 +412,7 @@ pub async fn keep_in_sync(server: Arc<Server>, pid: u32, epoch: u64) {
         if progress.epoch != epoch {
             return;
         }
-        let head = keyspace.lock().log.next_offset();
+        let head = lock_yielding(&keyspace).await.log.next_offset();
         let (lagging, caught_up) = progress.changes(head, replication.lag_timeout, |node| {
             replication.is_gone(node)
         });
