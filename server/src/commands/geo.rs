@@ -11,6 +11,7 @@ use crate::engine::geohash::{
 };
 use crate::engine::zset::ZSet;
 use bytes::Bytes;
+use slotcache_protocol::resp::reply::format_human;
 use slotcache_protocol::resp::Reply;
 
 /// A longitude and latitude argument pair, checked against what the index can hold.
@@ -62,19 +63,6 @@ fn member_point(zset: &ZSet, member: &[u8]) -> Result<(f64, f64), CmdError> {
     zset.score(member)
         .map(decode_score)
         .ok_or_else(|| CmdError::err("could not decode requested zset member"))
-}
-
-/// Redis's `addReplyHumanLongDouble`: `%.17Lf` without trailing zeros.
-fn human(value: f64) -> String {
-    let mut text = format!("{value:.17}");
-    if text.contains('.') {
-        let kept = text.trim_end_matches('0').trim_end_matches('.').len();
-        text.truncate(kept);
-    }
-    if text == "-0" {
-        text = "0".into();
-    }
-    text
 }
 
 /// Redis's `addReplyDoubleDistance`: four decimals, rounded half to even at that scale.
@@ -138,8 +126,8 @@ fn geopos(ctx: &mut Ctx, args: &Args) -> CmdResult {
     per_member(ctx, args, Reply::null_array, |out, score| {
         let (longitude, latitude) = decode_score(score);
         out.array(2);
-        out.double_text(&human(longitude));
-        out.double_text(&human(latitude));
+        out.double_text(&format_human(longitude));
+        out.double_text(&format_human(latitude));
     })
 }
 
@@ -459,8 +447,8 @@ fn reply_hits(ctx: &mut Ctx, hits: &[Hit], options: &Options) {
         }
         if options.with_coord {
             out.array(2);
-            out.double_text(&human(hit.longitude));
-            out.double_text(&human(hit.latitude));
+            out.double_text(&format_human(hit.longitude));
+            out.double_text(&format_human(hit.latitude));
         }
     }
 }
@@ -496,9 +484,9 @@ mod tests {
 
     #[test]
     fn numbers_print_as_redis_prints_them() {
-        assert_eq!(human(13.361389338970184), "13.36138933897018433");
-        assert_eq!(human(-0.0), "0");
-        assert_eq!(human(2.0), "2");
+        assert_eq!(format_human(13.361389338970184), "13.36138933897018433");
+        assert_eq!(format_human(-0.0), "0");
+        assert_eq!(format_human(2.0), "2");
         assert_eq!(distance_text(0.0), "0.0000");
         assert_eq!(distance_text(166274.15156960033), "166274.1516");
         assert_eq!(distance_text(0.00005), "0.0000");

@@ -201,6 +201,15 @@ pub fn format_g(value: f64, precision: usize) -> String {
     }
 }
 
+/// A double as Redis's human-friendly long double form (`%.17Lf`, trailing zeros dropped, no
+/// `-0`), which GEOPOS and WITHCOORD reply with.
+pub fn format_human(value: f64) -> String {
+    match trim_fraction(&format!("{value:.17}")) {
+        "-0" => "0".to_string(),
+        text => text.to_string(),
+    }
+}
+
 fn trim_fraction(s: &str) -> &str {
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.')
