@@ -25,7 +25,14 @@ pub struct ClientInfo {
     pub resp: AtomicU64,
     pub killed: AtomicBool,
     pub kill_signal: Notify,
+    /// Client-side caching messages other connections decided for this one.
+    pushes: Mutex<Vec<crate::tracking::Push>>,
+    pub push_signal: Notify,
 }
+
+/// Most messages a connection may leave unread before it is disconnected, as the output
+/// buffer limit would.
+const MAX_QUEUED_PUSHES: usize = 1 << 20;
 
 impl ClientInfo {
     pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientInfo {
@@ -43,7 +50,27 @@ impl ClientInfo {
             resp: AtomicU64::new(2),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            pushes: Mutex::new(Vec::new()),
+            push_signal: Notify::new(),
         }
+    }
+
+    /// Queues a message for the connection's task to write.
+    pub fn send_push(&self, push: crate::tracking::Push) {
+        let mut pushes = self.pushes.lock();
+        if pushes.len() >= MAX_QUEUED_PUSHES {
+            drop(pushes);
+            self.kill();
+            return;
+        }
+        pushes.push(push);
+        drop(pushes);
+        self.push_signal.notify_one();
+    }
+
+    /// The messages queued so far.
+    pub fn take_pushes(&self) -> Vec<crate::tracking::Push> {
+        std::mem::take(&mut *self.pushes.lock())
     }
 
     pub fn kill(&self) {
@@ -131,6 +158,14 @@ pub struct Client {
     pub in_script: bool,
     /// READONLY: reads may be served by a follower copy, possibly stale.
     pub readonly: bool,
+    /// CLIENT TRACKING's mode while on (the server's table holds the same).
+    pub tracking: Option<crate::tracking::Mode>,
+    /// CLIENT CACHING was given for the next command.
+    pub caching: bool,
+    /// A script's commands read data (tracking then remembers the script's keys).
+    pub read_in_script: bool,
+    /// This connection's own tracking messages, written after the running command's reply.
+    pub pushes: Vec<crate::tracking::Push>,
     /// Pub/sub subscriptions, in the order they were made, and where messages arrive.
     pub subscriptions: Subscriptions,
     /// Keys under WATCH: (database, key, what was seen).
@@ -158,6 +193,10 @@ impl Client {
             in_exec: false,
             in_script: false,
             readonly: false,
+            tracking: None,
+            caching: false,
+            read_in_script: false,
+            pushes: Vec::new(),
             multi_failed: false,
             watched: Vec::new(),
             partition: None,

@@ -74,6 +74,8 @@ pub struct Config {
     pub lazyfree_lazy_server_del: bool,
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
+    /// Most keys CLIENT TRACKING remembers; past it, keys are invalidated to make room.
+    pub tracking_table_max_keys: u64,
 }
 
 impl Default for Config {
@@ -118,6 +120,7 @@ impl Default for Config {
             lazyfree_lazy_server_del: false,
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
+            tracking_table_max_keys: 1_000_000,
         }
     }
 }
@@ -435,6 +438,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
+    count_param!("tracking-table-max-keys", tracking_table_max_keys),
     count_param!("zset-max-listpack-entries", zset_max_listpack_entries),
     count_param!("zset-max-listpack-value", zset_max_listpack_value),
     count_param!("zset-max-ziplist-entries", zset_max_listpack_entries),

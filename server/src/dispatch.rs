@@ -311,6 +311,10 @@ fn run(
             return;
         }
     }
+    // What eviction let go is invalidated before the reply, as in Redis.
+    if server.tracking.active() && !client.in_exec && !client.in_script {
+        crate::tracking::hooks::after_command(server, client, ks, out);
+    }
     if client.multi.is_some() && !RUN_IN_MULTI.contains(&spec.name) && spec.flags.has(Flag::NoMulti)
     {
         reject(client, batch, Some(resolved.index), out, NOT_IN_MULTI);
@@ -345,6 +349,9 @@ fn run(
     match (&result, writes) {
         (Ok(()), true) => ks.log.effect(args),
         _ => ks.log.discard_substitute(),
+    }
+    if result.is_ok() {
+        crate::tracking::hooks::after_run(server, client, spec, args);
     }
     let usec = batch.lap();
     let (slower_than, max_len) = batch.slowlog;

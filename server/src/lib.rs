@@ -18,6 +18,7 @@ pub mod routing;
 pub mod scripting;
 pub mod slowlog;
 pub mod state;
+pub mod tracking;
 
 #[global_allocator]
 static GLOBAL: memory::CountingAlloc = memory::CountingAlloc;

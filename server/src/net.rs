@@ -80,6 +80,9 @@ async fn handle(
     if client.subscriptions.is_subscribed() {
         crate::commands::pubsub::unsubscribe_all(&mut client, &mut server.pubsub.lock());
     }
+    if client.tracking.is_some() {
+        server.tracking.disable(id);
+    }
     if blocked.is_some() || !client.watched.is_empty() {
         let keyspace = client.keyspace(&server).clone();
         let mut ks = keyspace_when_free(&server, &keyspace).await;
@@ -173,6 +176,20 @@ async fn connection_loop(
                 *info.last_interaction.lock() = std::time::Instant::now();
                 if blocked.is_none() {
                     *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
+                }
+            }
+            _ = info.push_signal.notified() => {
+                // A blocked command's reply that is already in comes first, as the server
+                // served it before the change that sent these messages.
+                if let Some(reply) = blocked.as_mut().and_then(|b| b.reply.try_recv().ok()) {
+                    *blocked = None;
+                    out.buf.extend_from_slice(&reply);
+                    client.pushes.extend(info.take_pushes());
+                    crate::tracking::hooks::write_own(client, &mut out);
+                    *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
+                } else {
+                    client.pushes.extend(info.take_pushes());
+                    crate::tracking::hooks::write_own(client, &mut out);
                 }
             }
             message = delivery => {
@@ -369,6 +386,7 @@ fn run_batch(
         };
         execute_resolved(server, client, ks, out, &args, command, batch);
         blocking::serve_ready(server, ks);
+        crate::tracking::hooks::after_command(server, client, ks, out);
         if let Some((wanted, deadline)) = client.awaiting_replicas.take() {
             let waiting = wait_for_replicas(server, client, ks, wanted, deadline);
             finish(pid, Some(ks), since);
@@ -615,12 +633,15 @@ pub async fn expiry_cycle(server: Arc<Server>) {
                     if db.volatile_len() == 0 {
                         break;
                     }
-                    if db.expire_sweep(now, Duration::from_millis(1)) == 0 {
+                    let expired = db.expire_sweep(now, Duration::from_millis(1));
+                    crate::tracking::hooks::after_server_work(&server, &mut ks);
+                    if expired == 0 {
                         break;
                     }
                 }
             }
         }
+        crate::tracking::hooks::cron(&server);
         let threshold = server.config.read().latency_monitor_threshold;
         let millis = started.elapsed().as_millis() as u64;
         if threshold > 0 && millis >= threshold {

@@ -177,6 +177,10 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.client.multi = None;
     ctx.client.multi_failed = false;
     ctx.client.unwatch_all(ctx.ks);
+    if ctx.client.tracking.take().is_some() {
+        ctx.server.tracking.disable(ctx.client.id);
+    }
+    ctx.client.caching = false;
     ctx.client.select(0);
     ctx.client.proto = Protocol::Resp2;
     ctx.out.proto = Protocol::Resp2;

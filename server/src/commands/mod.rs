@@ -26,6 +26,7 @@ pub mod sort;
 pub mod stream_groups;
 pub mod streams;
 pub mod strings;
+pub mod tracking;
 pub mod transactions;
 pub mod zset_algebra;
 pub mod zsets;
@@ -73,9 +74,10 @@ impl Ctx<'_> {
 }
 
 /// Every family's handlers, in one list.
-const FAMILIES: [&[(&str, Handler)]; 23] = [
+const FAMILIES: [&[(&str, Handler)]; 24] = [
     cluster::HANDLERS,
     connection::HANDLERS,
+    tracking::HANDLERS,
     hashes::HANDLERS,
     sets::HANDLERS,
     lists::HANDLERS,

@@ -42,6 +42,7 @@ fn flushdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let lazy = flush_mode(args)?;
     let old = ctx.db().take();
     dispose(old, lazy);
+    crate::tracking::hooks::flushed(ctx.server, ctx.client);
     ctx.out.ok();
     Ok(())
 }
@@ -52,6 +53,7 @@ fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
         let old = db.take();
         dispose(old, lazy);
     }
+    crate::tracking::hooks::flushed(ctx.server, ctx.client);
     ctx.out.ok();
     Ok(())
 }
@@ -243,10 +245,11 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
         "clients" => {
             let _ = write!(
                 text,
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
                 server.clients.lock().len(),
                 config.maxclients,
                 blocked_clients(ctx),
+                server.tracking.state.lock().totals().3,
             );
         }
         "memory" => {
@@ -269,9 +272,10 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
         }
         "stats" => {
             let ks = holdings(ctx).stats;
+            let tracking = server.tracking.state.lock().totals();
             let _ = write!(
                 text,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\ntotal_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
                 load(&stats.connections_received),
                 server.commands_processed(),
                 load(&stats.net_input_bytes),
@@ -284,6 +288,9 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                 links.map_or(0, |l| load(&l.sync_full)),
                 links.map_or(0, |l| load(&l.sync_partial_ok)),
                 links.map_or(0, |l| load(&l.sync_partial_err)),
+                tracking.0,
+                tracking.1,
+                tracking.2,
                 load(&stats.errors),
             );
         }

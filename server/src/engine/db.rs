@@ -5,7 +5,7 @@ use super::capture::{Capture, Copy, StepBudget};
 use super::dict::Dict;
 use super::value::Value;
 use rand::Rng;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A stored key's value and its access record: 24 bits as Redis's `lru` field, either an LRU
@@ -33,6 +33,34 @@ pub fn set_lfu_mode(lfu: bool) {
 
 fn lfu_mode() -> bool {
     LFU_MODE.load(Ordering::Relaxed)
+}
+
+/// How many users of this process want changed keys recorded (client-side caching). Zero,
+/// a write pays one relaxed load for it.
+static CHANGE_RECORDERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Most changes a database keeps for its reader: past it (nobody reads them), the oldest are
+/// dropped rather than let memory grow.
+const MAX_RECORDED_CHANGES: usize = 1 << 16;
+
+/// Starts (`true`) or stops recording, for one user, the keys every database changes.
+pub fn record_changes(on: bool) {
+    match on {
+        true => CHANGE_RECORDERS.fetch_add(1, Ordering::Relaxed),
+        false => CHANGE_RECORDERS.fetch_sub(1, Ordering::Relaxed),
+    };
+}
+
+/// Whether changed keys are being recorded.
+pub fn recording_changes() -> bool {
+    CHANGE_RECORDERS.load(Ordering::Relaxed) > 0
+}
+
+/// A key that changed, while changes are recorded.
+pub struct Change {
+    pub key: Box<[u8]>,
+    /// The server let the key go (expiry, eviction) rather than a command changing it.
+    pub by_server: bool,
 }
 
 /// LRU records count tenths of a second (Redis counts seconds): keys touched within the same
@@ -158,6 +186,8 @@ pub struct Db {
     ready_keys: Vec<Box<[u8]>>,
     /// The snapshot being taken of this database while it is written, if any.
     capture: Option<Capture>,
+    /// Keys changed since the last look, while [`recording_changes`].
+    changes: Vec<Change>,
     pub stats: DbStats,
 }
 
@@ -179,8 +209,21 @@ impl Db {
     }
 
     /// Called before a key changes: copies it for the snapshots being taken, and marks it
-    /// changed for the clients watching it or blocked on it.
+    /// changed for the clients watching it, blocked on it or caching it.
     fn touched(&mut self, key: &[u8]) {
+        self.touched_by(key, false);
+    }
+
+    fn touched_by(&mut self, key: &[u8], by_server: bool) {
+        if recording_changes() {
+            if self.changes.len() >= MAX_RECORDED_CHANGES {
+                self.changes.drain(..MAX_RECORDED_CHANGES / 2);
+            }
+            self.changes.push(Change {
+                key: key.into(),
+                by_server,
+            });
+        }
         if let Some(capture) = &mut self.capture {
             if let Some(entry) = self.dict.get_mut(key) {
                 capture.before_write(key, entry, self.expires.get(key).copied());
@@ -213,6 +256,11 @@ impl Db {
                 self.blocked_keys.remove(key);
             }
         }
+    }
+
+    /// The keys changed since the last call, while changes are recorded.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
     }
 
     /// One key that was written while clients wait on it.
@@ -274,7 +322,7 @@ impl Db {
     /// Deletes the key if its deadline has passed; true when it did.
     pub fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
         if self.is_expired(key, now) {
-            self.remove(key);
+            self.expel(key);
             self.stats.expired_keys += 1;
             true
         } else {
@@ -349,7 +397,16 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        self.touched(key);
+        self.remove_by(key, false)
+    }
+
+    /// Removes a key the server lets go of itself (expiry, eviction), not a command.
+    pub fn expel(&mut self, key: &[u8]) -> Option<Value> {
+        self.remove_by(key, true)
+    }
+
+    fn remove_by(&mut self, key: &[u8], by_server: bool) -> Option<Value> {
+        self.touched_by(key, by_server);
         let entry = self.dict.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -436,7 +493,7 @@ impl Db {
             }
         }
         for key in &due {
-            self.remove(key);
+            self.expel(key);
         }
         self.stats.expired_keys += due.len() as u64;
         due.len()

@@ -257,6 +257,8 @@ async fn attach(
                     }
                 }
             }
+            // READONLY connections reading this copy may track what it applied.
+            crate::tracking::hooks::after_server_work(server, &mut ks);
             ks.log.next_offset()
         };
         writer

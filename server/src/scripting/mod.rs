@@ -524,6 +524,11 @@ fn execute(lua: &Lua, call: Body, ctx: &mut Ctx, running: &Running) -> Result<()
         redis.raw_set("pcall", Value::Nil)?;
         result
     });
+    // What the script's commands left for the caller: whether they read (client-side
+    // caching remembers the script's keys then) and the caller's own tracking messages.
+    let script_client = &mut state.borrow_mut().client;
+    ctx.client.read_in_script = script_client.read_in_script;
+    ctx.client.pushes.append(&mut script_client.pushes);
     let (ok, value) = outcome.map_err(internal)?;
     if ok {
         convert::lua_to_reply(ctx.out, &value, 0);
@@ -605,6 +610,7 @@ fn redis_call(
     if spec.flags.has(Flag::Write) {
         state.ks.log.effect(&argv);
     }
+    state.client.read_in_script |= spec.flags.has(Flag::Readonly);
     if let Some(message) = out.buf.strip_prefix(b"-") {
         let text = String::from_utf8_lossy(message);
         return fail(lua, text.trim_end_matches("\r\n"));

@@ -223,6 +223,54 @@ pub static COMMANDS: &[CommandSpec] = &[
                 ..CommandSpec::DEFAULT
             },
             CommandSpec {
+                name: "client|tracking",
+                arity: -3,
+                flags: Flags::of("noscript loading stale"),
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Enable or disable server assisted client side caching support",
+                since: "6.0.0",
+                group: "connection",
+                complexity: "O(1). Some options may introduce additional complexity.",
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|caching",
+                arity: 3,
+                flags: Flags::of("noscript loading stale"),
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Instruct the server about tracking or not keys in the next request",
+                since: "6.0.0",
+                group: "connection",
+                complexity: "O(1)",
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|getredir",
+                arity: 2,
+                flags: Flags::of("noscript loading stale"),
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Get tracking notifications redirection client ID if any",
+                since: "6.0.0",
+                group: "connection",
+                complexity: "O(1)",
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|trackinginfo",
+                arity: 2,
+                flags: Flags::of("noscript loading stale"),
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Return information about server assisted client side caching for the current connection",
+                since: "6.2.0",
+                group: "connection",
+                complexity: "O(1)",
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
                 name: "client|no-evict",
                 arity: 3,
                 flags: Flags::of("admin noscript loading stale"),
