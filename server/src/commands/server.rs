@@ -258,7 +258,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
             let peak = peak_memory();
             let _ = write!(
                 text,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nlazyfree_pending_objects:0\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nmem_not_counted_for_evict:{}\r\nmem_replication_backlog:{}\r\nnumber_of_cached_scripts:{}\r\nlazyfree_pending_objects:0\r\n",
                 human(used),
                 human(rss),
                 human(peak),
@@ -268,6 +268,7 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                 if used > 0 { rss as f64 / used as f64 } else { 0.0 },
                 server.evictor.not_counted(used),
                 backlogs_bytes(),
+                server.scripts.cached(),
             );
         }
         "stats" => {

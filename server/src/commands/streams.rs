@@ -390,7 +390,8 @@ enum ReadFrom {
     New,
 }
 
-fn parse_read_args(args: &Args, group_form: bool) -> Result<ReadArgs, CmdError> {
+/// `in_script`: BLOCK is refused from scripts, as in Redis (a script never waits).
+fn parse_read_args(args: &Args, group_form: bool, in_script: bool) -> Result<ReadArgs, CmdError> {
     let name = if group_form { "xreadgroup" } else { "xread" };
     let mut read = ReadArgs {
         count: 0,
@@ -405,6 +406,12 @@ fn parse_read_args(args: &Args, group_form: bool) -> Result<ReadArgs, CmdError> 
         let more = args.len() - i - 1;
         let arg = &args[i];
         if is(arg, "block") && more > 0 {
+            if in_script {
+                return Err(CmdError::err(format!(
+                    "{} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(&args[0])
+                )));
+            }
             let ms = int_arg(&args[i + 1])
                 .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
             if ms < 0 {
@@ -566,7 +573,7 @@ fn read_group(
 /// XREAD and XREADGROUP: serve what is there, else block (with `$` resolved, so a wake-up
 /// reads from where the stream stood) or answer null.
 fn read_generic(ctx: &mut Ctx, args: &Args, group_form: bool) -> CmdResult {
-    let read = parse_read_args(args, group_form)?;
+    let read = parse_read_args(args, group_form, ctx.client.in_script)?;
     let ids = resolve_read_ids(ctx, args, &read)?;
     let now = ctx.now;
     let mut served: Vec<(Bytes, Vec<Delivered>)> = Vec::new();

@@ -1,5 +1,5 @@
-//! Conversions between Lua values and RESP as Redis 7.0 defines them, and the `cjson` and
-//! `bit` libraries scripts expect.
+//! Conversions between Lua values and RESP as Redis 7.0 defines them, and the `bit` library
+//! scripts expect.
 
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
@@ -198,112 +198,6 @@ fn parse(lua: &Lua, data: &[u8], at: &mut usize, depth: usize) -> mlua::Result<V
         }
         _ => Err(mlua::Error::RuntimeError("unexpected reply type".into())),
     }
-}
-
-fn json_from_lua(value: &Value, depth: usize) -> mlua::Result<serde_json::Value> {
-    use serde_json::Value as Json;
-    if depth > MAX_DEPTH {
-        return Err(mlua::Error::RuntimeError(
-            "Cannot serialise, excessive nesting (1001)".into(),
-        ));
-    }
-    Ok(match value {
-        Value::Nil => Json::Null,
-        Value::LightUserData(ptr) if ptr.0.is_null() => Json::Null,
-        Value::Boolean(b) => Json::Bool(*b),
-        Value::Integer(n) => Json::from(*n),
-        Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => Json::from(*n as i64),
-        Value::Number(n) => serde_json::Number::from_f64(*n)
-            .map(Json::Number)
-            .ok_or_else(|| {
-                mlua::Error::RuntimeError("Cannot serialise number: must not be NaN or Inf".into())
-            })?,
-        Value::String(s) => Json::String(s.to_string_lossy()),
-        Value::Table(table) => {
-            let len = table.raw_len();
-            let pairs: Vec<(Value, Value)> =
-                table.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-            if len > 0 && pairs.len() == len {
-                let mut items = Vec::with_capacity(len);
-                for i in 1..=len {
-                    items.push(json_from_lua(&table.raw_get::<Value>(i)?, depth + 1)?);
-                }
-                Json::Array(items)
-            } else {
-                let mut map = serde_json::Map::new();
-                for (key, item) in pairs {
-                    let key = match key {
-                        Value::String(s) => s.to_string_lossy(),
-                        Value::Number(n) => format_double(n),
-                        Value::Integer(n) => n.to_string(),
-                        _ => {
-                            return Err(mlua::Error::RuntimeError(
-                                "Cannot serialise table: table key must be a number or string"
-                                    .into(),
-                            ))
-                        }
-                    };
-                    map.insert(key, json_from_lua(&item, depth + 1)?);
-                }
-                Json::Object(map)
-            }
-        }
-        _ => {
-            return Err(mlua::Error::RuntimeError(
-                "Cannot serialise: type not supported".into(),
-            ))
-        }
-    })
-}
-
-fn json_to_lua(lua: &Lua, json: &serde_json::Value) -> mlua::Result<Value> {
-    use serde_json::Value as Json;
-    Ok(match json {
-        Json::Null => Value::NULL,
-        Json::Bool(b) => Value::Boolean(*b),
-        Json::Number(n) => Value::Number(n.as_f64().unwrap_or_default()),
-        Json::String(s) => Value::String(lua.create_string(s)?),
-        Json::Array(items) => {
-            let table = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                table.raw_set(i + 1, json_to_lua(lua, item)?)?;
-            }
-            Value::Table(table)
-        }
-        Json::Object(map) => {
-            let table = lua.create_table_with_capacity(0, map.len())?;
-            for (key, item) in map {
-                table.raw_set(key.as_str(), json_to_lua(lua, item)?)?;
-            }
-            Value::Table(table)
-        }
-    })
-}
-
-/// `cjson.encode`, `cjson.decode` and `cjson.null`.
-pub fn cjson(lua: &Lua) -> mlua::Result<Table> {
-    let table = lua.create_table()?;
-    table.raw_set(
-        "encode",
-        lua.create_function(|_, value: Value| {
-            serde_json::to_string(&json_from_lua(&value, 0)?)
-                .map_err(|err| mlua::Error::RuntimeError(err.to_string()))
-        })?,
-    )?;
-    table.raw_set(
-        "decode",
-        lua.create_function(|lua, text: mlua::String| {
-            let json: serde_json::Value =
-                serde_json::from_slice(&text.as_bytes()).map_err(|err| {
-                    mlua::Error::RuntimeError(format!(
-                        "Expected value but found invalid token: {err}"
-                    ))
-                })?;
-            json_to_lua(lua, &json)
-        })?,
-    )?;
-    table.raw_set("null", Value::NULL)?;
-    Ok(table)
 }
 
 /// LuaBitOp's conversion: round to nearest, keep the low 32 bits.

@@ -1,5 +1,5 @@
 //! The Lua environment scripts see: the base, table, string and math libraries, `redis`,
-//! `cjson` and `bit`, all read-only, and globals that may be read but never created.
+//! `cjson`, `cmsgpack` and `bit`, all read-only, and globals that may be read but never created.
 
 use super::convert;
 use super::Running;
@@ -146,12 +146,20 @@ pub fn create(running: Arc<Running>) -> mlua::Result<Lua> {
         .set_name("@slotcache_prelude")
         .call((redis, "Attempt to modify a readonly table"))?;
     let extra = lua.create_table()?;
-    extra.raw_set("cjson", convert::cjson(&lua)?)?;
+    extra.raw_set("cjson", super::json::library(&lua)?)?;
+    extra.raw_set("cmsgpack", super::msgpack::library(&lua)?)?;
     extra.raw_set("bit", convert::bit(&lua)?)?;
     let redis_extra = lua.create_table()?;
     redis_extra.raw_set(
         "sha1hex",
-        lua.create_function(|lua, text: mlua::String| {
+        lua.create_function(|lua, args: mlua::MultiValue| {
+            let [text] = args
+                .into_vec()
+                .try_into()
+                .map_err(|_| mlua::Error::RuntimeError("wrong number of arguments".into()))?;
+            let text = lua
+                .coerce_string(text)?
+                .ok_or_else(|| mlua::Error::RuntimeError("wrong number of arguments".into()))?;
             lua.create_string(super::sha1_hex(&text.as_bytes()))
         })?,
     )?;

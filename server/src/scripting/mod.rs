@@ -6,6 +6,8 @@
 mod convert;
 mod env;
 pub mod functions;
+mod json;
+mod msgpack;
 
 use crate::client::Client;
 use crate::commands::{CmdError, Ctx, Table};
@@ -180,6 +182,11 @@ impl Scripts {
 
     pub fn flush(&self) {
         self.cache.lock().clear();
+    }
+
+    /// How many scripts are cached (INFO's number_of_cached_scripts).
+    pub fn cached(&self) -> usize {
+        self.cache.lock().len()
     }
 
     /// Compiles and caches a body; returns its SHA1, or Redis's compile error.
