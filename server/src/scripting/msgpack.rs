@@ -154,12 +154,13 @@ impl<'a> Cursor<'a> {
             Marker::F32 => number(f32::from_bits(self.uint(4)? as u32) as f64),
             Marker::F64 => number(f64::from_bits(self.uint(8)?)),
             Marker::FixStr(n) => self.string(lua, n as usize),
-            Marker::Str8 | Marker::Bin8 => {
-                let n = self.uint(1)? as usize;
-                self.string(lua, n)
-            }
-            Marker::Str16 | Marker::Bin16 => {
-                let n = self.uint(2)? as usize;
+            Marker::Str8 | Marker::Bin8 | Marker::Str16 | Marker::Bin16 => {
+                let width = if matches!(marker, Marker::Str8 | Marker::Bin8) {
+                    1
+                } else {
+                    2
+                };
+                let n = self.uint(width)? as usize;
                 self.string(lua, n)
             }
             Marker::Str32 | Marker::Bin32 => {
@@ -167,21 +168,13 @@ impl<'a> Cursor<'a> {
                 self.string(lua, n)
             }
             Marker::FixArray(n) => self.array(lua, n as usize, depth),
-            Marker::Array16 => {
-                let n = self.count(2, 1)?;
-                self.array(lua, n, depth)
-            }
-            Marker::Array32 => {
-                let n = self.count(4, 1)?;
+            Marker::Array16 | Marker::Array32 => {
+                let n = self.count(if marker == Marker::Array16 { 2 } else { 4 }, 1)?;
                 self.array(lua, n, depth)
             }
             Marker::FixMap(n) => self.map(lua, n as usize, depth),
-            Marker::Map16 => {
-                let n = self.count(2, 2)?;
-                self.map(lua, n, depth)
-            }
-            Marker::Map32 => {
-                let n = self.count(4, 2)?;
+            Marker::Map16 | Marker::Map32 => {
+                let n = self.count(if marker == Marker::Map16 { 2 } else { 4 }, 2)?;
                 self.map(lua, n, depth)
             }
             _ => Err(DecodeError::BadFormat),
