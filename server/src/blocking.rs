@@ -45,6 +45,7 @@ struct Waiter {
     keys: Vec<Vec<u8>>,
     kind: ValueType,
     fails_when_gone: bool,
+    null_array_on_timeout: bool,
     reply: oneshot::Sender<Vec<u8>>,
 }
 
@@ -107,6 +108,7 @@ pub fn block(ks: &mut Keyspace, client: &Client, args: &[Bytes], request: BlockR
         keys: request.keys.clone(),
         kind: request.kind,
         fails_when_gone: request.fails_when_gone,
+        null_array_on_timeout: request.null_array_on_timeout,
         reply: tx,
     };
     let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
@@ -122,6 +124,23 @@ pub fn block(ks: &mut Keyspace, client: &Client, args: &[Bytes], request: BlockR
 pub fn unblock(ks: &mut Keyspace, id: u64) -> bool {
     let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
     waiters.dequeue(dbs, id).is_some()
+}
+
+/// CLIENT UNBLOCK: ends a waiter now, with its timeout reply or, when `error`, an UNBLOCKED
+/// error. False when this keyspace has no such waiter.
+pub fn unblock_now(ks: &mut Keyspace, id: u64, error: bool) -> bool {
+    let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
+    let Some(waiter) = waiters.dequeue(dbs, id) else {
+        return false;
+    };
+    let mut out = Reply::new(waiter.proto);
+    match (error, waiter.null_array_on_timeout) {
+        (true, _) => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        (false, true) => out.null_array(),
+        (false, false) => out.null(),
+    }
+    let _ = waiter.reply.send(out.buf.to_vec());
+    true
 }
 
 /// Serves the waiters of every key written since the last call, oldest first.

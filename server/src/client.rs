@@ -25,14 +25,21 @@ pub struct ClientInfo {
     pub resp: AtomicU64,
     pub killed: AtomicBool,
     pub kill_signal: Notify,
-    /// Client-side caching messages other connections decided for this one.
-    pushes: Mutex<Vec<crate::tracking::Push>>,
-    pub push_signal: Notify,
+    /// Messages other connections decided for this one (client-side caching, MONITOR).
+    notices: Mutex<Vec<Notice>>,
+    pub notice_signal: Notify,
+}
+
+/// What another connection sends this one outside any reply.
+pub enum Notice {
+    Tracking(crate::tracking::Push),
+    /// A MONITOR line, formatted.
+    Monitor(bytes::Bytes),
 }
 
 /// Most messages a connection may leave unread before it is disconnected, as the output
 /// buffer limit would.
-const MAX_QUEUED_PUSHES: usize = 1 << 20;
+const MAX_QUEUED_NOTICES: usize = 1 << 20;
 
 impl ClientInfo {
     pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientInfo {
@@ -50,27 +57,9 @@ impl ClientInfo {
             resp: AtomicU64::new(2),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
-            pushes: Mutex::new(Vec::new()),
-            push_signal: Notify::new(),
+            notices: Mutex::new(Vec::new()),
+            notice_signal: Notify::new(),
         }
-    }
-
-    /// Queues a message for the connection's task to write.
-    pub fn send_push(&self, push: crate::tracking::Push) {
-        let mut pushes = self.pushes.lock();
-        if pushes.len() >= MAX_QUEUED_PUSHES {
-            drop(pushes);
-            self.kill();
-            return;
-        }
-        pushes.push(push);
-        drop(pushes);
-        self.push_signal.notify_one();
-    }
-
-    /// The messages queued so far.
-    pub fn take_pushes(&self) -> Vec<crate::tracking::Push> {
-        std::mem::take(&mut *self.pushes.lock())
     }
 
     pub fn kill(&self) {
@@ -78,8 +67,42 @@ impl ClientInfo {
         self.kill_signal.notify_one();
     }
 
+    /// Queues a message for the connection's task to write.
+    pub fn send(&self, notice: Notice) {
+        let mut notices = self.notices.lock();
+        if notices.len() >= MAX_QUEUED_NOTICES {
+            drop(notices);
+            self.kill();
+            return;
+        }
+        notices.push(notice);
+        drop(notices);
+        self.notice_signal.notify_one();
+    }
+
+    /// The messages queued so far.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        std::mem::take(&mut *self.notices.lock())
+    }
+
     /// One CLIENT LIST / CLIENT INFO line, with Redis 7's fields.
-    pub fn describe(&self, current_command: Option<&str>) -> String {
+    /// `current`: the command this connection is running and its arguments, which Redis still
+    /// counts in the query buffer (`qbuf`) and argument memory (`argv-mem`).
+    pub fn describe(&self, current: Option<(&str, &[bytes::Bytes])>) -> String {
+        let current_command = current.map(|(name, _)| name);
+        let args = current.map_or(&[][..], |(_, args)| args);
+        let argv_mem: usize = args.iter().map(|a| a.len()).sum();
+        let digits = |n: usize| n.to_string().len();
+        let qbuf = match args.len() {
+            0 => 0,
+            n => {
+                3 + digits(n)
+                    + args
+                        .iter()
+                        .map(|a| 5 + digits(a.len()) + a.len())
+                        .sum::<usize>()
+            }
+        };
         let age = self.created.elapsed().as_secs();
         let idle = self.last_interaction.lock().elapsed().as_secs();
         let last = self.last_command.load(Ordering::Relaxed);
@@ -87,7 +110,7 @@ impl ClientInfo {
             .or_else(|| crate::commands::Table::get().all.get(last).map(|s| s.name))
             .unwrap_or("NULL");
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -95,6 +118,8 @@ impl ClientInfo {
             age,
             idle,
             self.db.load(Ordering::Relaxed),
+            qbuf,
+            argv_mem,
             cmd,
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
@@ -162,6 +187,8 @@ pub struct Client {
     pub tracking: Option<crate::tracking::Mode>,
     /// CLIENT CACHING was given for the next command.
     pub caching: bool,
+    /// MONITOR was called: every command the server runs is sent here.
+    pub monitoring: bool,
     /// A script's commands read data (tracking then remembers the script's keys).
     pub read_in_script: bool,
     /// This connection's own tracking messages, written after the running command's reply.
@@ -195,6 +222,7 @@ impl Client {
             readonly: false,
             tracking: None,
             caching: false,
+            monitoring: false,
             read_in_script: false,
             pushes: Vec::new(),
             multi_failed: false,

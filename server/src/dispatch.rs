@@ -335,6 +335,18 @@ fn run(
         return;
     };
     client.last_command = resolved.index;
+    let monitored = server.monitors.active()
+        && !spec.flags.has(Flag::Admin)
+        && !client
+            .info
+            .killed
+            .load(std::sync::atomic::Ordering::Relaxed);
+    // Scripts are shown before the commands they run, as in Redis.
+    if monitored && spec.flags.has(Flag::SkipMonitor) && spec.group == "scripting" {
+        server
+            .monitors
+            .feed(client.db, Some(client.info.addr), args);
+    }
     let mark = out.buf.len();
     let result = {
         let mut ctx = Ctx {
@@ -352,6 +364,11 @@ fn run(
     }
     if result.is_ok() {
         crate::tracking::hooks::after_run(server, client, spec, args);
+    }
+    if monitored && !spec.flags.has(Flag::SkipMonitor) {
+        server
+            .monitors
+            .feed(client.db, Some(client.info.addr), args);
     }
     let usec = batch.lap();
     let (slower_than, max_len) = batch.slowlog;

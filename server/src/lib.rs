@@ -10,6 +10,7 @@ pub mod eviction;
 pub mod latency;
 pub mod membership;
 pub mod memory;
+pub mod monitor;
 pub mod net;
 pub mod partition;
 pub mod pubsub;

@@ -83,6 +83,9 @@ async fn handle(
     if client.tracking.is_some() {
         server.tracking.disable(id);
     }
+    if client.monitoring {
+        server.monitors.remove(id);
+    }
     if blocked.is_some() || !client.watched.is_empty() {
         let keyspace = client.keyspace(&server).clone();
         let mut ks = keyspace_when_free(&server, &keyspace).await;
@@ -178,18 +181,17 @@ async fn connection_loop(
                     *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
                 }
             }
-            _ = info.push_signal.notified() => {
+            _ = info.notice_signal.notified() => {
                 // A blocked command's reply that is already in comes first, as the server
                 // served it before the change that sent these messages.
-                if let Some(reply) = blocked.as_mut().and_then(|b| b.reply.try_recv().ok()) {
+                let served = blocked.as_mut().and_then(|b| b.reply.try_recv().ok());
+                if let Some(reply) = &served {
                     *blocked = None;
-                    out.buf.extend_from_slice(&reply);
-                    client.pushes.extend(info.take_pushes());
-                    crate::tracking::hooks::write_own(client, &mut out);
+                    out.buf.extend_from_slice(reply);
+                }
+                write_notices(client, info.take_notices(), &mut out);
+                if served.is_some() {
                     *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
-                } else {
-                    client.pushes.extend(info.take_pushes());
-                    crate::tracking::hooks::write_own(client, &mut out);
                 }
             }
             message = delivery => {
@@ -237,6 +239,19 @@ async fn connection_loop(
                 time_out(server, &client.keyspace(server).clone(), waiting, &mut out).await;
                 *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
             }
+        }
+    }
+}
+
+/// Writes what other connections sent this one, in the order they sent it.
+fn write_notices(client: &mut Client, notices: Vec<crate::client::Notice>, out: &mut Reply) {
+    for notice in notices {
+        match notice {
+            crate::client::Notice::Tracking(push) => {
+                client.pushes.push(push);
+                crate::tracking::hooks::write_own(client, out);
+            }
+            crate::client::Notice::Monitor(line) => out.buf.extend_from_slice(&line),
         }
     }
 }

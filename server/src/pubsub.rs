@@ -159,7 +159,9 @@ impl Registry {
         })
     }
 
+    /// Distinct patterns subscribed to (PUBSUB NUMPAT), not subscriptions.
     pub fn pattern_count(&self) -> usize {
-        self.patterns.len()
+        let distinct: ahash::AHashSet<&Bytes> = self.patterns.iter().map(|(p, _)| p).collect();
+        distinct.len()
     }
 }

@@ -181,6 +181,9 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         ctx.server.tracking.disable(ctx.client.id);
     }
     ctx.client.caching = false;
+    if std::mem::take(&mut ctx.client.monitoring) {
+        ctx.server.monitors.remove(ctx.client.id);
+    }
     ctx.client.select(0);
     ctx.client.proto = Protocol::Resp2;
     ctx.out.proto = Protocol::Resp2;
@@ -257,7 +260,7 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&client.id)) {
             continue;
         }
-        let current = (client.id == ctx.client.id).then_some("client|list");
+        let current = (client.id == ctx.client.id).then_some(("client|list", args));
         text.push_str(&client.describe(current));
         text.push('\n');
     }
@@ -265,8 +268,8 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-fn client_info(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    let mut text = ctx.client.info.describe(Some("client|info"));
+fn client_info(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut text = ctx.client.info.describe(Some(("client|info", args)));
     text.push('\n');
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
@@ -279,7 +282,10 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
         let Some(target) = registry.iter().find(|c| c.addr.to_string() == addr) else {
             return Err(CmdError::err("No such client"));
         };
-        target.kill();
+        match target.id == ctx.client.id {
+            true => ctx.client.close_after_reply = true,
+            false => target.kill(),
+        }
         ctx.out.ok();
         return Ok(());
     }
@@ -307,6 +313,10 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
                     return Err(CmdError::err(format!("Unknown client type '{value}'")));
                 }
             }
+            // Only the default user exists until ACLs do.
+            "user" if value != "default" => {
+                return Err(CmdError::err(format!("No such user '{value}'")));
+            }
             "addr" | "laddr" | "user" | "maxage" => {}
             _ => return Err(CmdError::Syntax),
         }
@@ -329,7 +339,11 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
             _ => true,
         });
         if matches {
-            client.kill();
+            // This connection gets its reply first, as in Redis.
+            match client.id == ctx.client.id {
+                true => ctx.client.close_after_reply = true,
+                false => client.kill(),
+            }
             killed += 1;
         }
     }
@@ -381,6 +395,35 @@ fn client_reply(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: the waiter is looked for in this connection's keyspace,
+/// then in every other one not busy (a script's keyspace is skipped).
+fn client_unblock(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let id = int_arg(&args[2])? as u64;
+    let error = match args.get(3) {
+        None => false,
+        Some(mode) if is(mode, "timeout") && args.len() == 4 => false,
+        Some(mode) if is(mode, "error") && args.len() == 4 => true,
+        Some(_) => {
+            return Err(CmdError::err(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let mut unblocked = crate::blocking::unblock_now(ctx.ks, id, error);
+    if !unblocked {
+        for (_, keyspace) in ctx.server.engine.all() {
+            if let Some(mut ks) = keyspace.try_lock() {
+                if crate::blocking::unblock_now(&mut ks, id, error) {
+                    unblocked = true;
+                    break;
+                }
+            }
+        }
+    }
+    ctx.out.int(unblocked as i64);
+    Ok(())
+}
+
 fn client_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     help_reply(ctx, "CLIENT", CLIENT_HELP)
 }
@@ -404,5 +447,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("client|list", client_list),
     ("client|id", client_id),
     ("client|kill", client_kill),
+    ("client|unblock", client_unblock),
     ("client|no-evict", client_no_evict),
 ];

@@ -61,7 +61,8 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, CmdError> {
 }
 
 /// Nothing to serve: block on `keys` until one holds a `kind`, or, inside EXEC where nothing
-/// may block, answer the timeout reply at once.
+/// may block, answer at once (a null array, or a null for BLMOVE and BRPOPLPUSH). A wait that
+/// times out is always answered with a null array, as Redis 7.0 answers every key wait.
 pub fn block_or_give_up(
     ctx: &mut Ctx,
     keys: &Args,
@@ -82,7 +83,7 @@ pub fn block_or_give_up(
         deadline,
         kind,
         replay: None,
-        null_array_on_timeout: null_array,
+        null_array_on_timeout: true,
         fails_when_gone: false,
     });
 }

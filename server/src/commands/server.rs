@@ -58,6 +58,19 @@ fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// MONITOR: from now on the connection is sent every command the server runs.
+fn monitor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    if ctx.client.in_exec {
+        return Err(CmdError::err(
+            "MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    ctx.client.monitoring = true;
+    ctx.server.monitors.add(&ctx.client.info);
+    ctx.out.ok();
+    Ok(())
+}
+
 fn time(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let us = now_us();
     ctx.out.array(2);
@@ -561,6 +574,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("dbsize", dbsize),
     ("flushdb", flushdb),
     ("flushall", flushall),
+    ("monitor", monitor),
     ("time", time),
     ("config|help", config_help),
     ("config|resetstat", config_resetstat),

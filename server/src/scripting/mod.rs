@@ -610,6 +610,9 @@ fn redis_call(
         };
         handler(&mut ctx, &argv)
     };
+    if !spec.flags.has(Flag::Admin) && !spec.flags.has(Flag::SkipMonitor) {
+        state.server.monitors.feed(state.client.db, None, &argv);
+    }
     if let Err(err) = result {
         state.ks.log.discard_substitute();
         return fail(lua, &err.to_string());

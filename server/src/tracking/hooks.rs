@@ -131,7 +131,7 @@ pub fn deliver(server: &Server, client: &mut Client, pushes: Pushes) {
 fn send(server: &Server, id: u64, push: Push) {
     let target = server.clients.lock().get(&id).cloned();
     if let Some(info) = target {
-        info.send_push(push);
+        info.send(crate::client::Notice::Tracking(push));
     }
 }
 

@@ -271,6 +271,18 @@ pub static COMMANDS: &[CommandSpec] = &[
                 ..CommandSpec::DEFAULT
             },
             CommandSpec {
+                name: "client|unblock",
+                arity: -3,
+                flags: Flags::of("admin noscript loading stale"),
+                acl: "@admin @slow @dangerous @connection",
+                keys: (0, 0, 0),
+                summary: "Unblock a client blocked in a blocking command from a different connection",
+                since: "5.0.0",
+                group: "connection",
+                complexity: "O(log N) where N is the number of client connections",
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
                 name: "client|no-evict",
                 arity: 3,
                 flags: Flags::of("admin noscript loading stale"),

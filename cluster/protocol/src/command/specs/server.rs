@@ -56,6 +56,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
+        name: "monitor",
+        arity: 1,
+        flags: Flags::of("admin noscript loading stale"),
+        acl: "@admin @slow @dangerous",
+        keys: (0, 0, 0),
+        summary: "Listen for all requests received by the server in real time",
+        since: "1.0.0",
+        group: "server",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
         name: "flushall",
         arity: -1,
         flags: Flags::of("write"),
