@@ -76,6 +76,8 @@ pub struct Config {
     pub lazyfree_lazy_user_flush: bool,
     /// Most keys CLIENT TRACKING remembers; past it, keys are invalidated to make room.
     pub tracking_table_max_keys: u64,
+    /// The keyspace event classes published (`notify-keyspace-events`), as flags.
+    pub notify_keyspace_events: u32,
 }
 
 impl Default for Config {
@@ -121,6 +123,7 @@ impl Default for Config {
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
             tracking_table_max_keys: 1_000_000,
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -376,6 +379,17 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.maxmemory_samples.to_string(),
         set: Some(|c, v| {
             c.maxmemory_samples = parse_u64(v)?.clamp(1, 64);
+            Ok(())
+        }),
+    },
+    Param {
+        name: "notify-keyspace-events",
+        get: |c| crate::notify::format(c.notify_keyspace_events),
+        set: Some(|c, v| {
+            let flags = crate::notify::parse(v).ok_or_else(|| {
+                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+            })?;
+            c.notify_keyspace_events = flags;
             Ok(())
         }),
     },

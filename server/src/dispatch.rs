@@ -174,6 +174,38 @@ fn follower_may_serve(readonly: bool, spec: &crate::commands::CommandSpec) -> bo
     !spec.flags.has(Flag::Movablekeys)
 }
 
+/// Evicts until the memory counted is within `memory.limit`, starting with the partition
+/// `client` addresses; false when nothing more could go.
+fn make_room(
+    server: &Server,
+    client: &Client,
+    ks: &mut Keyspace,
+    memory: MemoryLimit,
+    now: i64,
+) -> bool {
+    let current = client
+        .partition
+        .as_ref()
+        .map_or(STANDALONE_PARTITION, |(pid, _)| *pid);
+    server.evictor.make_room(
+        server,
+        current,
+        ks,
+        memory.policy,
+        memory.samples,
+        memory.limit,
+        now,
+    )
+}
+
+/// Evicts at once what a new `maxmemory` (or policy) asks for, as Redis's CONFIG SET does.
+pub fn evict_now(server: &Server, client: &Client, ks: &mut Keyspace, now: i64) {
+    let memory = Batch::for_server(server).memory;
+    if memory.limit > 0 && server.evictor.counted_memory() > memory.limit {
+        make_room(server, client, ks, memory, now);
+    }
+}
+
 pub fn execute(
     server: &Server,
     client: &mut Client,
@@ -289,19 +321,7 @@ fn run(
     // Inside EXEC the transaction was checked whole before it ran.
     let memory = batch.memory;
     if memory.limit > 0 && !client.in_exec && server.evictor.counted_memory() > memory.limit {
-        let current = client
-            .partition
-            .as_ref()
-            .map_or(STANDALONE_PARTITION, |(pid, _)| *pid);
-        let room = server.evictor.make_room(
-            server,
-            current,
-            ks,
-            memory.policy,
-            memory.samples,
-            memory.limit,
-            batch.now_ms,
-        );
+        let room = make_room(server, client, ks, memory, batch.now_ms);
         // Queueing in MULTI uses memory too: under OOM Redis refuses every command but
         // EXEC, DISCARD, QUIT and RESET there.
         let queues =

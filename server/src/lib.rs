@@ -12,6 +12,7 @@ pub mod membership;
 pub mod memory;
 pub mod monitor;
 pub mod net;
+pub mod notify;
 pub mod partition;
 pub mod pubsub;
 pub mod replication;

@@ -90,7 +90,10 @@ impl Keyspace {
 
     /// Evicts one key: deleted, counted, and recorded as a DEL for the copies that follow.
     pub fn evict(&mut self, db: usize, key: Vec<u8>, now: i64) -> bool {
-        if self.dbs[db].expel(&key).is_none() {
+        if self.dbs[db]
+            .expel(&key, crate::engine::db::Cause::Evicted)
+            .is_none()
+        {
             return false;
         }
         self.dbs[db].stats.evicted_keys += 1;

@@ -86,6 +86,7 @@ pub struct Server {
 impl Server {
     pub fn new(config: Config, tcp_port: u16) -> Server {
         crate::engine::limits::apply(config.encoding_limits());
+        crate::notify::set_flags(config.notify_keyspace_events);
         crate::engine::db::set_lfu_mode(
             crate::engine::evict::Policy::from_name(&config.maxmemory_policy).is_lfu(),
         );

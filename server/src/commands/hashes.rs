@@ -28,6 +28,7 @@ fn set_pairs(ctx: &mut Ctx, args: &Args) -> Result<i64, CmdError> {
 fn hset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     check_pairs(args, "hset")?;
     let added = set_pairs(ctx, args)?;
+    ctx.notify(crate::notify::HASH, "hset", &args[1]);
     ctx.out.int(added);
     Ok(())
 }
@@ -35,6 +36,7 @@ fn hset(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn hmset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     check_pairs(args, "hmset")?;
     set_pairs(ctx, args)?;
+    ctx.notify(crate::notify::HASH, "hset", &args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -43,6 +45,9 @@ fn hsetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let hash = write_typed::<Hash>(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
     let added = hash.get(&args[2]).is_none() && hash.insert(&args[2], &args[3]);
+    if added {
+        ctx.notify(crate::notify::HASH, "hset", &args[1]);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -113,7 +118,7 @@ fn hvals(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn hdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    remove_members::<Hash>(ctx, args)
+    remove_members::<Hash>(ctx, args, crate::notify::HASH)
 }
 
 fn hexists(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -151,6 +156,7 @@ fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let next = current.checked_add(delta).ok_or(CmdError::Overflow)?;
     hash.insert(&args[2], itoa::Buffer::new().format(next).as_bytes());
+    ctx.notify(crate::notify::HASH, "hincrby", &args[1]);
     ctx.out.int(next);
     Ok(())
 }
@@ -173,6 +179,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     })?;
     hash.insert(&args[2], &sum);
+    ctx.notify(crate::notify::HASH, "hincrbyfloat", &args[1]);
     ctx.out.bulk(&sum);
     Ok(())
 }

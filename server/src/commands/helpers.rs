@@ -44,7 +44,8 @@ pub fn write_typed<'a, T: Typed>(
 
 /// HDEL, SREM and the like: removes the members named from `args[2..]`, deletes the key once
 /// the collection is empty, and replies with how many were removed.
-pub fn remove_members<T: Collection>(ctx: &mut Ctx, args: &Args) -> CmdResult {
+/// Publishes `event` of `class` (the command's name: srem, hdel, zrem) when anything went.
+pub fn remove_members<T: Collection>(ctx: &mut Ctx, args: &Args, class: u32) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
     let Some(collection) = write_typed::<T>(db, &args[1], now, false)? else {
@@ -55,8 +56,16 @@ pub fn remove_members<T: Collection>(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .iter()
         .filter(|m| collection.remove_member(m))
         .count();
-    if collection.is_empty() {
+    let emptied = collection.is_empty();
+    if emptied {
         db.remove(&args[1]);
+    }
+    if removed > 0 {
+        let event = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+        ctx.notify(class, &event, &args[1]);
+        if emptied {
+            ctx.notify(crate::notify::GENERIC, "del", &args[1]);
+        }
     }
     ctx.out.int(removed as i64);
     Ok(())

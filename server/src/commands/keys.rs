@@ -7,18 +7,22 @@ use super::scan::{parse_scan, reply_scan};
 use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::dump::{deserialize, serialize};
 use crate::engine::{Db, Value};
+use crate::notify;
 use slotcache_protocol::glob;
 
 fn del(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
-    let mut removed = 0;
+    let mut removed = Vec::new();
     for key in &args[1..] {
         if !db.expire_if_needed(key, now) && db.remove(key).is_some() {
-            removed += 1;
+            removed.push(key);
         }
     }
-    ctx.out.int(removed);
+    for key in &removed {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+    ctx.out.int(removed.len() as i64);
     Ok(())
 }
 
@@ -139,8 +143,10 @@ fn generic_expire(ctx: &mut Ctx, args: &Args, form: ExpireForm) -> CmdResult {
     }
     if at <= now {
         db.remove(&args[1]);
+        ctx.notify(notify::GENERIC, "del", &args[1]);
     } else {
         db.set_deadline(&args[1], at);
+        ctx.notify(notify::GENERIC, "expire", &args[1]);
     }
     ctx.out.int(1);
     Ok(())
@@ -230,6 +236,9 @@ fn persist(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
     let done = db.contains(&args[1], now) && db.persist(&args[1]);
+    if done {
+        ctx.notify(notify::GENERIC, "persist", &args[1]);
+    }
     ctx.out.int(done as i64);
     Ok(())
 }
@@ -260,9 +269,16 @@ fn rename_within(
     Ok(true)
 }
 
+/// The events of a rename that happened.
+fn notify_rename(ctx: &mut Ctx, args: &Args) {
+    ctx.notify(notify::GENERIC, "rename_from", &args[1]);
+    ctx.notify(notify::GENERIC, "rename_to", &args[2]);
+}
+
 fn rename(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     rename_within(ctx.db(), &args[1], &args[2], false, now)?;
+    notify_rename(ctx, args);
     ctx.out.ok();
     Ok(())
 }
@@ -270,6 +286,9 @@ fn rename(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn renamenx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let done = rename_within(ctx.db(), &args[1], &args[2], true, now)?;
+    if done {
+        notify_rename(ctx, args);
+    }
     ctx.out.int(done as i64);
     Ok(())
 }
@@ -316,6 +335,7 @@ fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if let Some(at) = deadline {
         target.set_deadline(dst, at);
     }
+    crate::notify::event(ctx.server, notify::GENERIC, "copy_to", dst, target_db);
     ctx.out.int(1);
     Ok(())
 }
@@ -343,6 +363,8 @@ fn move_(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if let Some(at) = deadline {
         target.set_deadline(key, at);
     }
+    ctx.notify(notify::GENERIC, "move_from", key);
+    crate::notify::event(ctx.server, notify::GENERIC, "move_to", key, target_db);
     ctx.out.int(1);
     Ok(())
 }

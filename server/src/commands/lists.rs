@@ -6,6 +6,7 @@ use super::{
 };
 use crate::engine::list::{End, List};
 use crate::engine::{Db, ValueType};
+use crate::notify;
 use slotcache_protocol::command::wrong_arity;
 
 fn end_arg(arg: &[u8]) -> Result<End, CmdError> {
@@ -28,6 +29,7 @@ fn push(ctx: &mut Ctx, args: &Args, end: End, only_existing: bool) -> CmdResult 
         list.push(end, item);
     }
     let len = list.len();
+    ctx.notify(notify::LIST, push_event(end), &args[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -46,6 +48,29 @@ fn lpushx(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn rpushx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     push(ctx, args, End::Tail, true)
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
+/// The events of items popped from `key`'s `end`: the pop, then `del` once the list is gone.
+fn notify_popped(ctx: &mut Ctx, key: &[u8], end: End) {
+    if notify::flags() == 0 {
+        return;
+    }
+    let event = match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    };
+    ctx.notify(notify::LIST, event, key);
+    let now = ctx.now;
+    if !ctx.db().contains(key, now) {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
 }
 
 /// Pops up to `count` items from `end`, deleting the key once the list is empty.
@@ -85,6 +110,9 @@ fn pop(ctx: &mut Ctx, args: &Args, end: End, name: &str) -> CmdResult {
     };
     let now = ctx.now;
     let popped = pop_items(ctx.db(), &args[1], now, end, count.unwrap_or(1))?;
+    if popped.as_ref().is_some_and(|items| !items.is_empty()) {
+        notify_popped(ctx, &args[1], end);
+    }
     match (popped, count) {
         (None, Some(_)) => ctx.out.null_array(),
         (None, None) => ctx.out.null(),
@@ -347,13 +375,26 @@ fn lmove(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let to = end_arg(&args[4])?;
     let now = ctx.now;
     let item = move_item(ctx.db(), &args[1], &args[2], from, to, now)?;
+    if item.is_some() {
+        notify_moved(ctx, args, from, to);
+    }
     ctx.out.bulk_or_null(item.as_deref());
     Ok(())
+}
+
+/// LMOVE's events, in Redis's order: the push onto the destination, then the pop from the
+/// source.
+fn notify_moved(ctx: &mut Ctx, args: &Args, from: End, to: End) {
+    ctx.notify(notify::LIST, push_event(to), &args[2]);
+    notify_popped(ctx, &args[1], from);
 }
 
 fn rpoplpush(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let item = move_item(ctx.db(), &args[1], &args[2], End::Tail, End::Head, now)?;
+    if item.is_some() {
+        notify_moved(ctx, args, End::Tail, End::Head);
+    }
     ctx.out.bulk_or_null(item.as_deref());
     Ok(())
 }
@@ -369,10 +410,10 @@ fn mpop_first(
     count: usize,
 ) -> Result<Option<Popped>, CmdError> {
     let now = ctx.now;
-    let db = ctx.db();
     for key in keys {
-        if let Some(items) = pop_items(db, key, now, end, count)? {
+        if let Some(items) = pop_items(ctx.db(), key, now, end, count)? {
             if !items.is_empty() {
+                notify_popped(ctx, key, end);
                 return Ok(Some((key.to_vec(), items)));
             }
         }
@@ -433,7 +474,10 @@ fn blocking_move(ctx: &mut Ctx, args: &Args, from: End, to: End, timeout: &[u8])
     let deadline = parse_timeout(timeout)?;
     let now = ctx.now;
     match move_item(ctx.db(), &args[1], &args[2], from, to, now)? {
-        Some(item) => ctx.out.bulk(&item),
+        Some(item) => {
+            notify_moved(ctx, args, from, to);
+            ctx.out.bulk(&item)
+        }
         None => block_or_give_up(ctx, &args[1..2], deadline, ValueType::List, false),
     }
     Ok(())

@@ -67,6 +67,23 @@ impl Ctx<'_> {
         &mut self.ks.dbs[self.client.db]
     }
 
+    /// Publishes a keyspace event about `key` in this connection's database (see
+    /// [`crate::notify`]); nothing when the setting leaves `class` out.
+    /// Keys the command created are announced first (`new`), as Redis does on creation.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let flags = crate::notify::flags();
+        if flags & class == 0 && flags & crate::notify::NEW == 0 {
+            return;
+        }
+        let db = self.client.db;
+        if flags & crate::notify::NEW != 0 {
+            for created in self.ks.dbs[db].take_created() {
+                crate::notify::event(self.server, crate::notify::NEW, "new", &created, db);
+            }
+        }
+        crate::notify::event(self.server, class, event, key, db);
+    }
+
     /// The database and the reply at once, to reply while borrowing a value.
     pub fn db_and_out(&mut self) -> (&mut Db, &mut Reply) {
         (&mut self.ks.dbs[self.client.db], &mut *self.out)

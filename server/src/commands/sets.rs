@@ -20,12 +20,15 @@ fn sadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let set = write_typed::<Set>(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
     let added = args[2..].iter().filter(|m| set.insert(m)).count();
+    if added > 0 {
+        ctx.notify(crate::notify::SET, "sadd", &args[1]);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
 
 fn srem(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    remove_members::<Set>(ctx, args)
+    remove_members::<Set>(ctx, args, crate::notify::SET)
 }
 
 fn smembers(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -153,8 +156,9 @@ fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
+    // Checked by reading: a look for writing would count as a change to WATCH.
     let src_is_set = read_typed::<Set>(db, src, now)?.is_some();
-    if !src_is_set || write_typed::<Set>(db, dst, now, false).is_err() {
+    if !src_is_set || read_typed::<Set>(db, dst, now).is_err() {
         return Err(CmdError::WrongType);
     }
     if src == dst {
@@ -167,12 +171,25 @@ fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if source.is_empty() {
+    let emptied = source.is_empty();
+    if emptied {
         db.remove(src);
     }
-    write_typed::<Set>(db, dst, now, true)?
-        .ok_or(CmdError::NoSuchKey)?
-        .insert(member);
+    // Events in Redis's order: the removal, the source's deletion, then the destination's
+    // creation and addition.
+    ctx.notify(crate::notify::SET, "srem", src);
+    if emptied {
+        ctx.notify(crate::notify::GENERIC, "del", src);
+    }
+    // A destination that has the member already is left untouched (its watchers too).
+    let db = ctx.db();
+    let added = !read_typed::<Set>(db, dst, now)?.is_some_and(|s| s.contains(member));
+    if added {
+        write_typed::<Set>(db, dst, now, true)?
+            .ok_or(CmdError::NoSuchKey)?
+            .insert(member);
+        ctx.notify(crate::notify::SET, "sadd", dst);
+    }
     ctx.out.int(1);
     Ok(())
 }

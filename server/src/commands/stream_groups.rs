@@ -10,6 +10,7 @@ use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::stream::{Group, Stream, StreamId};
 use crate::engine::value::Typed;
 use crate::engine::Db;
+use crate::notify;
 use slotcache_protocol::resp::Reply;
 
 /// The stream at `key` and its group `name`, or the NOGROUP error.
@@ -151,6 +152,11 @@ fn reply_claimed(out: &mut Reply, stream: &Stream, id: StreamId, just_id: bool) 
 }
 
 fn xclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (keys, group, consumer) = (&args[1..2], &args[2], &args[3]);
+    with_consumer_events(ctx, keys, group, consumer, |ctx| claim(ctx, args))
+}
+
+fn claim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let exists =
         read_stream(ctx.db(), &args[1], now)?.is_some_and(|s| s.groups.contains_key(&args[2][..]));
@@ -250,6 +256,11 @@ fn xclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (keys, group, consumer) = (&args[1..2], &args[2], &args[3]);
+    with_consumer_events(ctx, keys, group, consumer, |ctx| autoclaim(ctx, args))
+}
+
+fn autoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let min_idle = int_arg(&args[4])
         .map_err(|_| CmdError::err("Invalid min-idle-time argument for XAUTOCLAIM"))?
         .max(0);
@@ -404,6 +415,7 @@ fn xgroup_create(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ..Group::default()
     };
     stream.groups.insert(args[3].to_vec(), group);
+    ctx.notify(notify::STREAM, "xgroup-create", &args[2]);
     ctx.out.ok();
     Ok(())
 }
@@ -435,6 +447,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: &Args) -> CmdResult {
         group.last_id = id;
         group.entries_read = entries_read;
     }
+    ctx.notify(notify::STREAM, "xgroup-setid", &args[2]);
     ctx.out.ok();
     Ok(())
 }
@@ -445,6 +458,9 @@ fn xgroup_destroy(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Err(key_required());
     };
     let removed = stream.groups.remove(&args[3][..]).is_some();
+    if removed {
+        ctx.notify(notify::STREAM, "xgroup-destroy", &args[2]);
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -459,6 +475,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let created = !group.consumers.contains_key(&args[4][..]);
     if created {
         group.consumer(&args[4], now);
+        ctx.notify(notify::STREAM, "xgroup-createconsumer", &args[2]);
     }
     ctx.out.int(created as i64);
     Ok(())
@@ -475,12 +492,48 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
             for id in &consumer.pending {
                 group.pending.remove(id);
             }
+            ctx.notify(notify::STREAM, "xgroup-delconsumer", &args[2]);
             consumer.pending.len()
         }
         None => 0,
     };
     ctx.out.int(pending as i64);
     Ok(())
+}
+
+/// Whether the stream at `key` has `consumer` in `group`.
+fn has_consumer(ctx: &mut Ctx, key: &[u8], group: &[u8], consumer: &[u8]) -> bool {
+    let now = ctx.now;
+    read_stream(ctx.db(), key, now)
+        .ok()
+        .flatten()
+        .and_then(|stream| stream.groups.get(group))
+        .is_some_and(|g| g.consumers.contains_key(consumer))
+}
+
+/// Runs a command that may create `consumer` in `group` of each stream of `keys` (XREADGROUP,
+/// XCLAIM, XAUTOCLAIM), publishing `xgroup-createconsumer` where it did, as Redis does.
+pub fn with_consumer_events(
+    ctx: &mut Ctx,
+    keys: &[bytes::Bytes],
+    group: &[u8],
+    consumer: &[u8],
+    run: impl FnOnce(&mut Ctx) -> CmdResult,
+) -> CmdResult {
+    if notify::flags() & notify::STREAM == 0 {
+        return run(ctx);
+    }
+    let before: Vec<bool> = keys
+        .iter()
+        .map(|key| has_consumer(ctx, key, group, consumer))
+        .collect();
+    let result = run(ctx);
+    for (key, had) in keys.iter().zip(before) {
+        if !had && has_consumer(ctx, key, group, consumer) {
+            ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
+        }
+    }
+    result
 }
 
 fn xgroup_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

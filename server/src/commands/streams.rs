@@ -4,6 +4,7 @@ use super::pops::block_or_give_up;
 use super::{int_arg, is, read_typed, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::stream::{Fields, Stream, StreamId, Trim};
 use crate::engine::{Db, ValueType};
+use crate::notify;
 use bytes::Bytes;
 use slotcache_protocol::resp::parse::parse_i64;
 use slotcache_protocol::resp::Reply;
@@ -284,10 +285,15 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     let fields: Vec<&[u8]> = args[fields_at..].iter().map(|a| &a[..]).collect();
     stream.append(id, &fields);
-    if let Some(strategy) = trim.strategy {
-        stream.trim(strategy, trim.approx, trim.limit);
-    }
+    let trimmed = match trim.strategy {
+        Some(strategy) => stream.trim(strategy, trim.approx, trim.limit) > 0,
+        None => false,
+    };
     reply_id(out, id);
+    ctx.notify(notify::STREAM, "xadd", &args[1]);
+    if trimmed {
+        ctx.notify(notify::STREAM, "xtrim", &args[1]);
+    }
     Ok(())
 }
 
@@ -304,6 +310,9 @@ fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         None => 0,
     };
     out.int(removed as i64);
+    if removed > 0 {
+        ctx.notify(notify::STREAM, "xtrim", &args[1]);
+    }
     Ok(())
 }
 
@@ -327,6 +336,9 @@ fn xdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()?;
     let deleted = ids.into_iter().filter(|id| stream.delete(*id)).count();
     out.int(deleted as i64);
+    if deleted > 0 {
+        ctx.notify(notify::STREAM, "xdel", &args[1]);
+    }
     Ok(())
 }
 
@@ -591,20 +603,12 @@ fn read_generic(ctx: &mut Ctx, args: &Args, group_form: bool) -> CmdResult {
                 let group_last = stream.groups.get(&group[..]).map(|g| g.last_id);
                 let has_new = matches!(from, ReadFrom::After(_))
                     || newest.is_some_and(|n| Some(n) > group_last);
-                let known = stream
-                    .groups
-                    .get(&group[..])
-                    .is_some_and(|g| g.consumers.contains_key(&consumer[..]));
-                if !has_new && known {
+                // Nothing to serve: the consumer is not created either (Redis 7.0 creates it
+                // only when it serves it something).
+                if !has_new {
                     continue;
                 }
                 let stream = write_stream(db, key, now)?.ok_or(CmdError::NoSuchKey)?;
-                if !has_new {
-                    if let Some(group) = stream.groups.get_mut(&group[..]) {
-                        group.consumer(consumer, now);
-                    }
-                    continue;
-                }
                 read_group(stream, group, consumer, *from, read.count, read.noack, now)
             }
             (None, ReadFrom::After(after)) => newest.filter(|n| *n > after).map(|_| {
@@ -676,7 +680,14 @@ fn xread(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn xreadgroup(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    read_generic(ctx, args, true)
+    let keys = match parse_read_args(args, true, false) {
+        Ok(read) => &args[read.streams_at..read.streams_at + read.streams],
+        Err(_) => &args[..0],
+    };
+    let (group, consumer) = (&args[2], &args[3]);
+    super::stream_groups::with_consumer_events(ctx, keys, group, consumer, |ctx| {
+        read_generic(ctx, args, true)
+    })
 }
 
 fn xsetid(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -3,6 +3,7 @@
 use super::keys::deadline_ms;
 use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::{longdouble, Db, Value};
+use crate::notify;
 use slotcache_protocol::command::wrong_arity;
 
 /// Maximum string size, as Redis's default `proto-max-bulk-len`.
@@ -203,6 +204,10 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     if allowed {
         store(db, key, Value::from_bytes(&args[2]), ttl, now);
+        ctx.notify(notify::STRING, "set", key);
+        if matches!(ttl, TtlAction::Set(_)) {
+            ctx.notify(notify::GENERIC, "expire", key);
+        }
     }
     match (want_old, old, allowed) {
         (true, Some(old), _) => ctx.out.bulk(&old),
@@ -218,6 +223,7 @@ fn setnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let absent = !db.contains(&args[1], now);
     if absent {
         db.set(&args[1], Value::from_bytes(&args[2]), now);
+        ctx.notify(notify::STRING, "set", &args[1]);
     }
     ctx.out.int(absent as i64);
     Ok(())
@@ -237,6 +243,8 @@ fn set_with_expire(ctx: &mut Ctx, args: &Args, unit_ms: i64, command: &'static s
         TtlAction::Set(at),
         now,
     );
+    ctx.notify(notify::STRING, "set", &args[1]);
+    ctx.notify(notify::GENERIC, "expire", &args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -254,6 +262,7 @@ fn getset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     let old = read_string(db, &args[1], now)?.map(|v| v.to_vec());
     db.set(&args[1], Value::from_bytes(&args[2]), now);
+    ctx.notify(notify::STRING, "set", &args[1]);
     ctx.out.bulk_or_null(old.as_deref());
     Ok(())
 }
@@ -265,6 +274,7 @@ fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     match old {
         Some(old) => {
             db.remove(&args[1]);
+            ctx.notify(notify::GENERIC, "del", &args[1]);
             ctx.out.bulk(&old)
         }
         None => ctx.out.null(),
@@ -290,10 +300,16 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     match resolve_ttl(args, ttl, now, "getex")? {
         TtlAction::Set(at) if at <= now => {
             db.remove(key);
+            ctx.notify(notify::GENERIC, "del", key);
         }
-        TtlAction::Set(at) => db.set_deadline(key, at),
+        TtlAction::Set(at) => {
+            db.set_deadline(key, at);
+            ctx.notify(notify::GENERIC, "expire", key);
+        }
         TtlAction::Persist => {
-            db.persist(key);
+            if db.persist(key) {
+                ctx.notify(notify::GENERIC, "persist", key);
+            }
         }
         TtlAction::Clear | TtlAction::Keep => {}
     }
@@ -324,13 +340,18 @@ fn check_pairs(args: &Args, name: &str) -> CmdResult {
     Ok(())
 }
 
+/// MSET's stores, each followed by its event (a key's `new` comes before its `set`).
+fn set_pairs(ctx: &mut Ctx, args: &Args, now: i64) {
+    for pair in args[1..].chunks(2) {
+        ctx.db().set(&pair[0], Value::from_bytes(&pair[1]), now);
+        ctx.notify(notify::STRING, "set", &pair[0]);
+    }
+}
+
 fn mset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     check_pairs(args, "mset")?;
     let now = ctx.now;
-    let db = ctx.db();
-    for pair in args[1..].chunks(2) {
-        db.set(&pair[0], Value::from_bytes(&pair[1]), now);
-    }
+    set_pairs(ctx, args, now);
     ctx.out.ok();
     Ok(())
 }
@@ -343,9 +364,7 @@ fn msetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    for pair in args[1..].chunks(2) {
-        db.set(&pair[0], Value::from_bytes(&pair[1]), now);
-    }
+    set_pairs(ctx, args, now);
     ctx.out.int(1);
     Ok(())
 }
@@ -385,6 +404,7 @@ fn append(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let old_len = value.str_len();
     let new_len = old_len + args[2].len();
     value.bytes_mut(new_len)[old_len..].copy_from_slice(&args[2]);
+    ctx.notify(notify::STRING, "append", &args[1]);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -405,6 +425,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
     };
     let next = current.checked_add(delta).ok_or(CmdError::Overflow)?;
     db.set_keep_ttl(key, Value::Int(next), now);
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.out.int(next);
     Ok(())
 }
@@ -444,6 +465,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     })?;
     db.set_keep_ttl(&args[1], Value::from_bytes(&sum), now);
+    ctx.notify(notify::STRING, "incrbyfloat", &args[1]);
     ctx.out.bulk(&sum);
     Ok(())
 }
@@ -507,6 +529,7 @@ fn setrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let value = string_for_update(db, &args[1], now, !exists)?.ok_or(CmdError::NoSuchKey)?;
     let new_len = value.str_len().max(offset + data.len());
     value.bytes_mut(new_len)[offset..offset + data.len()].copy_from_slice(data);
+    ctx.notify(notify::STRING, "setrange", &args[1]);
     ctx.out.int(new_len as i64);
     Ok(())
 }

@@ -186,6 +186,10 @@ fn add(ctx: &mut Ctx, args: &Args, flags: AddFlags, first: usize) -> CmdResult {
     } else {
         out.int(if flags.ch { added + updated } else { added });
     }
+    if added + updated > 0 {
+        let event = if flags.incr { "zincr" } else { "zadd" };
+        ctx.notify(crate::notify::ZSET, event, &args[1]);
+    }
     Ok(())
 }
 
@@ -203,7 +207,7 @@ fn zincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn zrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    remove_members::<ZSet>(ctx, args)
+    remove_members::<ZSet>(ctx, args, crate::notify::ZSET)
 }
 
 fn zscore(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -39,6 +39,9 @@ fn lfu_mode() -> bool {
 /// a write pays one relaxed load for it.
 static CHANGE_RECORDERS: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether expiries, evictions and new keys are recorded too (keyspace notifications).
+static RECORD_EVENTS: AtomicBool = AtomicBool::new(false);
+
 /// Most changes a database keeps for its reader: past it (nobody reads them), the oldest are
 /// dropped rather than let memory grow.
 const MAX_RECORDED_CHANGES: usize = 1 << 16;
@@ -51,16 +54,37 @@ pub fn record_changes(on: bool) {
     };
 }
 
-/// Whether changed keys are being recorded.
+/// Starts or stops recording expiries, evictions and new keys.
+pub fn record_events(on: bool) {
+    RECORD_EVENTS.store(on, Ordering::Relaxed);
+}
+
+fn recording_events() -> bool {
+    RECORD_EVENTS.load(Ordering::Relaxed)
+}
+
+/// Whether anything is being recorded.
 pub fn recording_changes() -> bool {
-    CHANGE_RECORDERS.load(Ordering::Relaxed) > 0
+    CHANGE_RECORDERS.load(Ordering::Relaxed) > 0 || recording_events()
+}
+
+/// Why a key changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// A command wrote it.
+    Command,
+    /// Its deadline passed.
+    Expired,
+    /// Eviction took it to make room.
+    Evicted,
+    /// A command created it (recorded besides its `Command` change, for events only).
+    Created,
 }
 
 /// A key that changed, while changes are recorded.
 pub struct Change {
     pub key: Box<[u8]>,
-    /// The server let the key go (expiry, eviction) rather than a command changing it.
-    pub by_server: bool,
+    pub cause: Cause,
 }
 
 /// LRU records count tenths of a second (Redis counts seconds): keys touched within the same
@@ -211,18 +235,22 @@ impl Db {
     /// Called before a key changes: copies it for the snapshots being taken, and marks it
     /// changed for the clients watching it, blocked on it or caching it.
     fn touched(&mut self, key: &[u8]) {
-        self.touched_by(key, false);
+        self.touched_by(key, Cause::Command);
     }
 
-    fn touched_by(&mut self, key: &[u8], by_server: bool) {
+    fn record(&mut self, key: &[u8], cause: Cause) {
+        if self.changes.len() >= MAX_RECORDED_CHANGES {
+            self.changes.drain(..MAX_RECORDED_CHANGES / 2);
+        }
+        self.changes.push(Change {
+            key: key.into(),
+            cause,
+        });
+    }
+
+    fn touched_by(&mut self, key: &[u8], cause: Cause) {
         if recording_changes() {
-            if self.changes.len() >= MAX_RECORDED_CHANGES {
-                self.changes.drain(..MAX_RECORDED_CHANGES / 2);
-            }
-            self.changes.push(Change {
-                key: key.into(),
-                by_server,
-            });
+            self.record(key, cause);
         }
         if let Some(capture) = &mut self.capture {
             if let Some(entry) = self.dict.get_mut(key) {
@@ -256,6 +284,19 @@ impl Db {
                 self.blocked_keys.remove(key);
             }
         }
+    }
+
+    /// The keys created since the last look (`Cause::Created` records), taken out in order.
+    pub fn take_created(&mut self) -> Vec<Box<[u8]>> {
+        let mut created = Vec::new();
+        self.changes.retain_mut(|change| match change.cause {
+            Cause::Created => {
+                created.push(std::mem::take(&mut change.key));
+                false
+            }
+            _ => true,
+        });
+        created
     }
 
     /// The keys changed since the last call, while changes are recorded.
@@ -322,7 +363,7 @@ impl Db {
     /// Deletes the key if its deadline has passed; true when it did.
     pub fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
         if self.is_expired(key, now) {
-            self.expel(key);
+            self.expel(key, Cause::Expired);
             self.stats.expired_keys += 1;
             true
         } else {
@@ -376,6 +417,9 @@ impl Db {
     /// Stores a value, dropping any TTL the key had (SET without KEEPTTL).
     pub fn set(&mut self, key: &[u8], value: Value, now: i64) {
         self.touched(key);
+        if recording_events() && !self.dict.contains_key(key) {
+            self.record(key, Cause::Created);
+        }
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -397,16 +441,12 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        self.remove_by(key, false)
+        self.expel(key, Cause::Command)
     }
 
-    /// Removes a key the server lets go of itself (expiry, eviction), not a command.
-    pub fn expel(&mut self, key: &[u8]) -> Option<Value> {
-        self.remove_by(key, true)
-    }
-
-    fn remove_by(&mut self, key: &[u8], by_server: bool) -> Option<Value> {
-        self.touched_by(key, by_server);
+    /// Removes a key, for `cause` (the server lets keys go itself on expiry and eviction).
+    pub fn expel(&mut self, key: &[u8], cause: Cause) -> Option<Value> {
+        self.touched_by(key, cause);
         let entry = self.dict.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -493,7 +533,7 @@ impl Db {
             }
         }
         for key in &due {
-            self.expel(key);
+            self.expel(key, Cause::Expired);
         }
         self.stats.expired_keys += due.len() as u64;
         due.len()

@@ -1,9 +1,12 @@
 //! Where tracking meets the running server: what a command read and changed, what expiry and
-//! eviction let go, and the hand-over of each message to the connection it is for.
+//! eviction let go (also published as keyspace events), and the hand-over of each message to
+//! the connection it is for.
 
 use super::{Push, Pushes, Tracking};
 use crate::client::Client;
 use crate::commands::CommandSpec;
+use crate::engine::db::Cause;
+use crate::notify;
 use crate::partition::Keyspace;
 use crate::state::Server;
 use bytes::Bytes;
@@ -59,17 +62,35 @@ fn decide(
     pushes
 }
 
-/// Invalidates what the keyspace's databases changed since the last look. `current`: the
-/// connection whose command ran (None: the server's own work).
+/// What the keyspace's databases changed since the last look: expiries, evictions and new
+/// keys are published as keyspace events, and every change is invalidated for the
+/// connections tracking it. `current`: the connection whose command ran (None: the server's
+/// own work).
 fn invalidate_changes(server: &Server, ks: &mut Keyspace, current: Option<u64>) -> Pushes {
-    let changes: Vec<_> = ks.dbs.iter_mut().flat_map(|db| db.take_changes()).collect();
+    let mut changes = Vec::new();
+    for (db, database) in ks.dbs.iter_mut().enumerate() {
+        changes.extend(database.take_changes().into_iter().map(|c| (db, c)));
+    }
+    for (db, change) in &changes {
+        let (class, event) = match change.cause {
+            Cause::Expired => (notify::EXPIRED, "expired"),
+            Cause::Evicted => (notify::EVICTED, "evicted"),
+            Cause::Created => (notify::NEW, "new"),
+            Cause::Command => continue,
+        };
+        notify::event(server, class, event, &change.key, *db);
+    }
     if !server.tracking.active() {
         return Vec::new();
     }
     let max_keys = server.config.read().tracking_table_max_keys as usize;
     decide(server, |state, exists, pushes| {
-        for change in &changes {
-            let by = if change.by_server { None } else { current };
+        for (_, change) in &changes {
+            let by = match change.cause {
+                Cause::Command => current,
+                Cause::Created => continue,
+                Cause::Expired | Cause::Evicted => None,
+            };
             state.invalidate(&change.key, by, current, exists, pushes);
         }
         state.broadcast(exists, pushes);
