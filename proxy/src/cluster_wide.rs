@@ -297,14 +297,21 @@ async fn scripting(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
     let mut addrs = scope.proxy.table.leader_addrs();
     if !matches!(
         sub.as_str(),
-        "load" | "flush" | "kill" | "exists" | "delete" | "restore"
+        "load" | "flush" | "kill" | "exists" | "delete" | "restore" | "stats"
     ) {
         addrs.truncate(1);
     }
-    // KILL goes on connections of its own: the shared one to a server running a script
-    // waits behind the script's reply.
-    let replies = call_all(scope, &addrs, args, sub == "kill").await?;
+    // KILL and STATS go on connections of their own: the shared one to a server running a
+    // script waits behind the script's reply.
+    let dedicated = sub == "kill" || sub == "stats";
+    let replies = call_all(scope, &addrs, args, dedicated).await?;
     match sub.as_str() {
+        // The server running a function tells about it; otherwise any one answers.
+        "stats" => Ok(replies
+            .iter()
+            .find(|r| elements(r).and_then(|e| e.get(1).map(|s| !is_null(s))) == Some(true))
+            .unwrap_or(&replies[0])
+            .clone()),
         "exists" => all_exist(&replies).ok_or_else(|| replies[0].clone()),
         // KILL succeeds where a script was running; NOTBUSY only when none was.
         "kill" => Ok(replies
@@ -314,6 +321,11 @@ async fn scripting(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
             .clone()),
         _ => first_error_or_reply(replies),
     }
+}
+
+/// A RESP2 or RESP3 null.
+fn is_null(frame: &[u8]) -> bool {
+    matches!(frame, b"$-1\r\n" | b"*-1\r\n" | b"_\r\n")
 }
 
 /// The first error among replies from several servers, else the first reply.
@@ -340,7 +352,11 @@ async fn call_all(
     let calls = addrs.iter().map(|addr| {
         let request = request.clone();
         async move {
+            // A server running a script past the threshold answers BUSY (the shared
+            // connection would wait behind the script).
+            let busy = scope.proxy.scripts.busy(Some(addr));
             match dedicated {
+                false if busy.is_some() => Ok(error_reply(busy.unwrap_or_default())),
                 true => call_dedicated(addr, scope.resp, &request, 1)
                     .await
                     .map(|mut replies| replies.pop().unwrap_or_default()),

@@ -57,9 +57,27 @@ pub async fn send_routed(
     request: Bytes,
     replies: usize,
 ) -> Bytes {
+    send_routed_as(proxy, resp, slot, request, replies, None).await
+}
+
+/// [`send_routed`], for a request that runs a script when `script` is `Some(function)`: it
+/// counts as running at the server it reaches until its reply comes. A server running a
+/// script past the busy threshold gets no request: BUSY is the answer, as from Redis.
+pub async fn send_routed_as(
+    proxy: &Proxy,
+    resp: u8,
+    slot: Option<u16>,
+    request: Bytes,
+    replies: usize,
+    script: Option<bool>,
+) -> Bytes {
     let answer = until_routed(proxy, slot, |addr| {
         let request = request.clone();
         async move {
+            if let Some(busy) = proxy.scripts.busy(Some(&addr)) {
+                return Some(error_reply(busy));
+            }
+            let _running = script.map(|function| proxy.scripts.start(addr.clone(), function));
             match proxy
                 .backends
                 .call_many(&addr, resp, request, replies)
@@ -120,6 +138,10 @@ pub async fn send_batch(
     addr: &str,
     commands: Vec<RoutedCommand>,
 ) -> Vec<(usize, Bytes)> {
+    if let Some(busy) = proxy.scripts.busy(Some(addr)) {
+        let reply = error_reply(busy);
+        return commands.into_iter().map(|c| (c.0, reply.clone())).collect();
+    }
     let mut request = BytesMut::with_capacity(commands.iter().map(|c| encoded_len(&c.2)).sum());
     for (_, _, args) in &commands {
         encode_into(&mut request, args);

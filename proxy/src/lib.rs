@@ -4,6 +4,7 @@
 //! as Redis Cluster masters made of proxies.
 
 pub mod backend;
+pub mod busy;
 pub mod cluster_view;
 pub mod cluster_wide;
 pub mod command_table;
@@ -35,6 +36,8 @@ pub struct Proxy {
     pub id: String,
     pub table: table::RouteTable,
     pub backends: backend::Backends,
+    /// Scripts running at the shard servers, for BUSY replies.
+    pub scripts: busy::Scripts,
     pub pubsub: pubsub::Hub,
     pub announce: Announce,
     /// The address announced for this proxy; by default the one each client connected to.
@@ -51,6 +54,7 @@ impl Proxy {
             id,
             table: table::RouteTable::default(),
             backends: backend::Backends::default(),
+            scripts: busy::Scripts::default(),
             pubsub: pubsub::Hub::default(),
             announce,
             announce_addr,

@@ -5,7 +5,9 @@
 
 use crate::backend::call_dedicated;
 use crate::fanout::Merger;
-use crate::forward::{is_redirect, send_batch, send_routed, RoutedCommand, NO_LEADER};
+use crate::forward::{
+    is_redirect, send_batch, send_routed, send_routed_as, RoutedCommand, NO_LEADER,
+};
 use crate::pubsub::{self, Subscriptions};
 use crate::transaction::{Transaction, Watch};
 use crate::{cluster_view, cluster_wide, fanout, Proxy};
@@ -293,7 +295,14 @@ impl Session {
             return Pending::error(refusal);
         }
         if crate::refusals::changes_every_server(name, &args) {
+            self.proxy.scripts.follow_config(&args);
             return cluster_wide::answer(self, name, &args);
+        }
+        if let Some(busy) = (name == "ping")
+            .then(|| self.proxy.scripts.busy(None))
+            .flatten()
+        {
+            return Pending::error(busy);
         }
         match name {
             "ping" if self.resp == 2 && self.subscriptions.active() => self.reply(|out| {
@@ -351,6 +360,14 @@ impl Session {
             Ok(routed) => routed,
             Err(err) => return Pending::error(&err.to_string()),
         };
+        if let Some(function) = runs_script(name) {
+            let (proxy, resp) = (self.proxy.clone(), self.resp);
+            let request = encode(&args);
+            return Pending::Forwarded(
+                async move { send_routed_as(&proxy, resp, slot, request, 1, Some(function)).await }
+                    .boxed(),
+            );
+        }
         match slot {
             Some(slot) if spec.flags.has(Flag::Blocking) => self.blocking(slot, encode(&args)),
             Some(slot) if self.readonly && spec.flags.has(Flag::Readonly) => {
@@ -565,6 +582,15 @@ impl Session {
                 )))
             }
         })
+    }
+}
+
+/// Whether a command runs a script (`Some(false)`) or a function (`Some(true)`).
+fn runs_script(name: &str) -> Option<bool> {
+    match name {
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => Some(false),
+        "fcall" | "fcall_ro" => Some(true),
+        _ => None,
     }
 }
 

@@ -591,10 +591,7 @@ fn is_kill(args: &[Bytes]) -> bool {
 fn answer_while_busy(server: &Server, client: &mut Client, args: &[Bytes], out: &mut Reply) {
     let is = |i: usize, word: &[u8]| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word));
     let function = server.scripts.running_is_function();
-    let busy = match function {
-        true => "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
-        false => "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-    };
+    let busy = slotcache_protocol::command::busy(function);
     let kill_word: &[u8] = if function { b"function" } else { b"script" };
     if args.len() == 2 && is(0, kill_word) && is(1, b"kill") {
         crate::commands::scripting::kill_reply(server.scripts.kill(), out);

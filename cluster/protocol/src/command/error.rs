@@ -83,3 +83,12 @@ pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous
 pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+
+/// What others get while a script (or, with `function`, a function) runs past the busy
+/// threshold.
+pub fn busy(function: bool) -> &'static str {
+    match function {
+        true => "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+        false => "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+    }
+}

@@ -14,7 +14,7 @@ pub mod specs;
 mod table;
 
 pub use error::{
-    arity_error, unknown_command, unknown_subcommand, wrong_arity, CmdError, EXECABORT,
+    arity_error, busy, unknown_command, unknown_subcommand, wrong_arity, CmdError, EXECABORT,
     EXEC_WITHOUT_MULTI, NOPROTO, NOT_IN_MULTI, OOM,
 };
 pub use flags::{Flag, Flags};
