@@ -249,7 +249,13 @@ impl Db {
     }
 
     fn touched_by(&mut self, key: &[u8], cause: Cause) {
-        if recording_changes() {
+        // A command's own writes matter to client-side caching only; expiry and eviction to
+        // keyspace events as well.
+        let wanted = match cause {
+            Cause::Command => CHANGE_RECORDERS.load(Ordering::Relaxed) > 0,
+            _ => recording_changes(),
+        };
+        if wanted {
             self.record(key, cause);
         }
         if let Some(capture) = &mut self.capture {
