@@ -167,15 +167,15 @@ impl<'a> Cursor<'a> {
                 let n = self.uint(4)? as usize;
                 self.string(lua, n)
             }
-            Marker::FixArray(n) => self.array(lua, n as usize, depth),
+            Marker::FixArray(n) => self.table(lua, n as usize, depth, false),
             Marker::Array16 | Marker::Array32 => {
                 let n = self.count(if marker == Marker::Array16 { 2 } else { 4 }, 1)?;
-                self.array(lua, n, depth)
+                self.table(lua, n, depth, false)
             }
-            Marker::FixMap(n) => self.map(lua, n as usize, depth),
+            Marker::FixMap(n) => self.table(lua, n as usize, depth, true),
             Marker::Map16 | Marker::Map32 => {
                 let n = self.count(if marker == Marker::Map16 { 2 } else { 4 }, 2)?;
-                self.map(lua, n, depth)
+                self.table(lua, n, depth, true)
             }
             _ => Err(DecodeError::BadFormat),
         }
@@ -186,37 +186,23 @@ impl<'a> Cursor<'a> {
         Ok(lua.create_string(bytes).map(Value::String))
     }
 
-    fn array(
+    /// An array (keys 1 to `len`) or, when `keyed`, a map of `len` pairs, as a Lua table.
+    fn table(
         &mut self,
         lua: &Lua,
         len: usize,
         depth: usize,
+        keyed: bool,
     ) -> Result<mlua::Result<Value>, DecodeError> {
         let table = match lua.create_table() {
             Ok(table) => table,
             Err(err) => return Ok(Err(err)),
         };
         for i in 1..=len {
-            let item = self.value(lua, depth + 1)?;
-            if let Err(err) = item.and_then(|item| table.raw_set(i, item)) {
-                return Ok(Err(err));
-            }
-        }
-        Ok(Ok(Value::Table(table)))
-    }
-
-    fn map(
-        &mut self,
-        lua: &Lua,
-        len: usize,
-        depth: usize,
-    ) -> Result<mlua::Result<Value>, DecodeError> {
-        let table = match lua.create_table() {
-            Ok(table) => table,
-            Err(err) => return Ok(Err(err)),
-        };
-        for _ in 0..len {
-            let key = self.value(lua, depth + 1)?;
+            let key = match keyed {
+                true => self.value(lua, depth + 1)?,
+                false => Ok(Value::Integer(i as i64)),
+            };
             let item = self.value(lua, depth + 1)?;
             let stored = key.and_then(|key| match key {
                 // A nil key cannot be stored; lua_cmsgpack's settable would fail the same way.
