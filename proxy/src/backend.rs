@@ -4,11 +4,13 @@
 //! order; no request crosses threads. A connection that dies fails the requests in flight and
 //! is opened again, with backoff, when the next request comes.
 
+use crate::tracking::lane::{tracking_request, LaneTracking, Push};
 use ahash::AHashMap;
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use slotcache_protocol::resp::frame::Framer;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::Duration;
 use thiserror::Error;
@@ -34,6 +36,28 @@ struct Job {
     /// How many replies the request's commands produce; they come back as one buffer.
     replies: usize,
     reply: oneshot::Sender<ReplyResult>,
+    /// A CLIENT TRACKING ON request of a tracking client's own lane: the lane adds its own
+    /// redirection, if it has one, before sending it.
+    tracking: Option<Vec<Bytes>>,
+}
+
+/// The lanes a client's requests take: the proxy's shared ones, or the client's own while it
+/// tracks keys for client-side caching (the shard servers then track its reads).
+#[derive(Clone)]
+pub struct Via {
+    pub resp: u8,
+    pub own: Option<Arc<Backends>>,
+}
+
+impl Via {
+    /// The proxy's shared lanes, in protocol `resp`.
+    pub fn shared(resp: u8) -> Via {
+        Via { resp, own: None }
+    }
+
+    pub fn backends<'a>(&'a self, shared: &'a Backends) -> &'a Backends {
+        self.own.as_deref().unwrap_or(shared)
+    }
 }
 
 /// A server's lanes: for RESP2 and RESP3 clients, each plain and READONLY (reads that a
@@ -44,6 +68,8 @@ type Lanes = [Option<mpsc::UnboundedSender<Job>>; 4];
 /// runs on the thread (and single-threaded runtime) whose clients use it.
 pub struct Backends {
     lanes: Mutex<AHashMap<ThreadId, AHashMap<String, Lanes>>>,
+    /// Set for a tracking client's own pool.
+    tracking: Option<Arc<LaneTracking>>,
     /// Addresses that refused a connection: their process may have crashed.
     refused: mpsc::UnboundedSender<String>,
     refusals: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
@@ -54,6 +80,7 @@ impl Default for Backends {
         let (refused, refusals) = mpsc::unbounded_channel();
         Backends {
             lanes: Mutex::default(),
+            tracking: None,
             refused,
             refusals: Mutex::new(Some(refusals)),
         }
@@ -66,6 +93,57 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 
 impl Backends {
+    /// A tracking client's own pool: every lane replays the client's CLIENT TRACKING requests
+    /// when it connects and passes on the invalidation messages its server sends.
+    pub fn tracking(tracking: Arc<LaneTracking>) -> Backends {
+        Backends {
+            tracking: Some(tracking),
+            ..Backends::default()
+        }
+    }
+
+    /// Sends CLIENT TRACKING `args` on every lane of this thread, and on a new plain lane to
+    /// each of `also` that has none in protocol `resp`; their replies, one per lane.
+    pub fn broadcast_tracking(
+        &self,
+        args: &[Bytes],
+        resp: u8,
+        also: &[Arc<str>],
+    ) -> Vec<oneshot::Receiver<ReplyResult>> {
+        let job = |replies: &mut Vec<_>| {
+            let (reply, receiver) = oneshot::channel();
+            replies.push(receiver);
+            Job {
+                request: Bytes::new(),
+                replies: 1,
+                reply,
+                tracking: Some(args.to_vec()),
+            }
+        };
+        let mut replies = Vec::new();
+        let lane = usize::from(resp == 3);
+        let missing: Vec<&Arc<str>> = {
+            let threads = self.lanes.lock();
+            let lanes = threads.get(&std::thread::current().id());
+            let senders = lanes.into_iter().flat_map(|l| l.values()).flatten();
+            for sender in senders.flatten() {
+                if sender.send(job(&mut replies)).is_err() {
+                    replies.pop();
+                }
+            }
+            also.iter()
+                .filter(|addr| {
+                    lanes.is_none_or(|l| l.get(&***addr).is_none_or(|l| l[lane].is_none()))
+                })
+                .collect()
+        };
+        for addr in missing {
+            let job = job(&mut replies);
+            self.send_job(addr, resp, false, job);
+        }
+        replies
+    }
+
     /// The addresses that refuse connections, as they do (once: for the one reporting them).
     pub fn take_refusals(&self) -> Option<mpsc::UnboundedReceiver<String>> {
         self.refusals.lock().take()
@@ -82,27 +160,38 @@ impl Backends {
         replies: usize,
     ) -> oneshot::Receiver<ReplyResult> {
         let (reply, receiver) = oneshot::channel();
-        let mut job = Job {
+        let job = Job {
             request,
             replies,
             reply,
+            tracking: None,
         };
+        self.send_job(addr, resp, readonly, job);
+        receiver
+    }
+
+    fn send_job(&self, addr: &str, resp: u8, readonly: bool, mut job: Job) {
         let lane = usize::from(resp == 3) + 2 * usize::from(readonly);
         let mut threads = self.lanes.lock();
         let lanes = threads.entry(std::thread::current().id()).or_default();
         if let Some(sender) = lanes.get(addr).and_then(|l| l[lane].as_ref()) {
             match sender.send(job) {
-                Ok(()) => return receiver,
+                Ok(()) => return,
                 Err(mpsc::error::SendError(returned)) => job = returned,
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let refused = self.refused.clone();
-        tokio::spawn(run_lane(addr.to_string(), resp, readonly, rx, refused));
+        let lane_of = Lane {
+            addr: addr.to_string(),
+            resp,
+            readonly,
+            refused: self.refused.clone(),
+            tracking: self.tracking.clone(),
+        };
+        tokio::spawn(run_lane(lane_of, rx));
         // A fresh lane's receiver is alive, so this send cannot fail.
         let _ = tx.send(job);
         lanes.entry(addr.to_string()).or_default()[lane] = Some(tx);
-        receiver
     }
 
     /// Sends one command and waits for its reply.
@@ -131,25 +220,49 @@ impl Backends {
     }
 }
 
-/// One backend lane: connects when a request arrives, serves until the connection fails.
-async fn run_lane(
+/// What a lane is: its server, protocol and mode, and whose it is.
+struct Lane {
     addr: String,
     resp: u8,
     readonly: bool,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
     refused: mpsc::UnboundedSender<String>,
-) {
+    tracking: Option<Arc<LaneTracking>>,
+}
+
+/// One backend lane: connects when a request arrives, serves until the connection fails.
+async fn run_lane(lane: Lane, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let Lane {
+        addr,
+        resp,
+        readonly,
+        refused,
+        tracking,
+    } = &lane;
     let mut backoff = Duration::from_millis(50);
     while let Some(first) = jobs.recv().await {
-        let connected = match connect(&addr, resp).await {
-            Ok(stream) if readonly => send_readonly(stream).await,
+        let connected = match connect(addr, *resp).await {
+            Ok(stream) if *readonly => send_readonly(stream).await,
             connected => connected,
         };
-        match connected {
-            Ok(stream) => {
+        let tracked = match (connected, tracking) {
+            (Ok(stream), Some(tracking)) => tracking.start(stream, addr, *resp).await,
+            (connected, _) => connected.map(|stream| (stream, None)),
+        };
+        match tracked {
+            Ok((stream, link)) => {
                 backoff = Duration::from_millis(50);
-                if let Err(err) = serve(stream, first, &mut jobs, &addr).await {
+                let pushes = tracking.as_ref().map(|t| &t.pushes);
+                let lane_link = LaneLink {
+                    pushes,
+                    from: addr.as_str().into(),
+                    redirect: link.as_ref().map(|l| l.id),
+                };
+                if let Err(err) = serve(stream, first, &mut jobs, addr, &lane_link).await {
                     debug!(%addr, %err, "backend connection ended");
+                    if let Some(pushes) = pushes {
+                        // What the server tracked for the client is gone with the connection.
+                        let _ = pushes.send(Push::flush(lane_link.from.clone()));
+                    }
                 }
             }
             Err(err) => {
@@ -234,15 +347,44 @@ pub async fn read_reply(stream: &mut TcpStream, input: &mut BytesMut) -> std::io
     }
 }
 
+/// A tracking client's lane: where its server's messages go, and the listener its server
+/// redirects them to (a RESP2 lane's).
+struct LaneLink<'a> {
+    pushes: Option<&'a mpsc::UnboundedSender<Push>>,
+    from: Arc<str>,
+    redirect: Option<i64>,
+}
+
+impl LaneLink<'_> {
+    fn write_job(&self, out: &mut BytesMut, job: &Job) {
+        match &job.tracking {
+            Some(args) => out.extend_from_slice(&tracking_request(args, self.redirect)),
+            None => out.extend_from_slice(&job.request),
+        }
+    }
+
+    fn pass_on(&self, frame: Bytes, before_reply: bool) {
+        if let Some(pushes) = self.pushes {
+            let _ = pushes.send(Push {
+                frame,
+                from: self.from.clone(),
+                before_reply,
+            });
+        }
+    }
+}
+
 async fn serve(
     mut stream: TcpStream,
     first: Job,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
     addr: &str,
+    link: &LaneLink<'_>,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.split();
     let mut in_flight: VecDeque<(oneshot::Sender<ReplyResult>, usize)> = VecDeque::new();
-    let mut out = BytesMut::from(&first.request[..]);
+    let mut out = BytesMut::new();
+    link.write_job(&mut out, &first);
     in_flight.push_back((first.reply, first.replies));
     // Replies of the oldest job already framed: their length and count.
     let (mut framed, mut framed_count) = (0, 0);
@@ -255,10 +397,10 @@ async fn serve(
         tokio::select! {
             job = jobs.recv(), if out.len() < WRITE_HIGH_WATER => {
                 let Some(job) = job else { break Ok(()) };
-                out.extend_from_slice(&job.request);
+                link.write_job(&mut out, &job);
                 in_flight.push_back((job.reply, job.replies));
                 while let Ok(job) = jobs.try_recv() {
-                    out.extend_from_slice(&job.request);
+                    link.write_job(&mut out, &job);
                     in_flight.push_back((job.reply, job.replies));
                 }
             }
@@ -276,6 +418,12 @@ async fn serve(
                 }
                 loop {
                     match framer.scan(&input[framed..]) {
+                        Ok(Some(len)) if input[framed] == b'>' && link.pushes.is_some() => {
+                            let mut rest = input.split_off(framed);
+                            let push = rest.split_to(len).freeze();
+                            input.unsplit(rest);
+                            link.pass_on(push, !in_flight.is_empty());
+                        }
                         Ok(Some(len)) => {
                             let Some((_, wanted)) = in_flight.front() else {
                                 return Err(std::io::Error::other("unsolicited reply"));

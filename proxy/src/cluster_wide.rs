@@ -12,7 +12,7 @@
 //! them. Partitions are visited in id order, so one scan returns every key that lives
 //! throughout it exactly once; scanning every announced proxy covers each slot once.
 
-use crate::backend::call_dedicated;
+use crate::backend::{call_dedicated, Via};
 use crate::cluster_view::own_slots;
 use crate::forward::{last_reply, send_routed, NO_LEADER};
 use crate::session::{error_reply, reply_in, Pending, Session};
@@ -57,7 +57,7 @@ impl Scope {
             return error_reply("CLUSTERDOWN the partition is gone");
         };
         let request = partition_request(pid, args);
-        let both = send_routed(&self.proxy, self.resp, Some(slot), request, 2).await;
+        let both = send_routed(&self.proxy, &Via::shared(self.resp), Some(slot), request, 2).await;
         last_reply(&both)
     }
 
@@ -279,7 +279,14 @@ async fn flush(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
             let mut unlink = vec![Bytes::from_static(b"UNLINK")];
             unlink.extend_from_slice(batch);
             let slot = key_slot(&batch[0]);
-            let reply = send_routed(&scope.proxy, scope.resp, Some(slot), encode(&unlink), 1).await;
+            let reply = send_routed(
+                &scope.proxy,
+                &Via::shared(scope.resp),
+                Some(slot),
+                encode(&unlink),
+                1,
+            )
+            .await;
             if reply.starts_with(b"-") {
                 return Err(reply);
             }

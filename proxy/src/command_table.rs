@@ -86,6 +86,10 @@ const CLIENT_SUBCOMMANDS: &[&str] = &[
     "client|setinfo",
     "client|reply",
     "client|help",
+    "client|tracking",
+    "client|caching",
+    "client|getredir",
+    "client|trackinginfo",
 ];
 
 /// CLIENT HELP through the proxy: the shard servers' text for the subcommands it answers.

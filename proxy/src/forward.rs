@@ -2,7 +2,7 @@
 //! server, and the wait through a leader change (a redirect, or no reachable leader) that
 //! every forwarded request shares.
 
-use crate::backend::BackendError;
+use crate::backend::{BackendError, Via};
 use crate::session::error_reply;
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
@@ -52,12 +52,12 @@ pub const NO_LEADER: &str = "TRYAGAIN the slot's partition has no reachable lead
 /// route changes, until TRYAGAIN after [`ROUTE_PATIENCE`].
 pub async fn send_routed(
     proxy: &Proxy,
-    resp: u8,
+    via: &Via,
     slot: Option<u16>,
     request: Bytes,
     replies: usize,
 ) -> Bytes {
-    send_routed_as(proxy, resp, slot, request, replies, None).await
+    send_routed_as(proxy, via, slot, request, replies, None).await
 }
 
 /// [`send_routed`], for a request that runs a script when `script` is `Some(function)`: it
@@ -65,7 +65,7 @@ pub async fn send_routed(
 /// script past the busy threshold gets no request: BUSY is the answer, as from Redis.
 pub async fn send_routed_as(
     proxy: &Proxy,
-    resp: u8,
+    via: &Via,
     slot: Option<u16>,
     request: Bytes,
     replies: usize,
@@ -78,9 +78,9 @@ pub async fn send_routed_as(
                 return Some(error_reply(busy));
             }
             let _running = script.map(|function| proxy.scripts.start(addr.clone(), function));
-            match proxy
-                .backends
-                .call_many(&addr, resp, request, replies)
+            match via
+                .backends(&proxy.backends)
+                .call_many(&addr, via.resp, request, replies)
                 .await
             {
                 Ok(reply) if !redirected(&reply, replies) => Some(reply),
@@ -134,7 +134,7 @@ fn lost_reply(lost: &BackendError) -> Bytes {
 /// the server cannot be reached, are sent again one by one through [`send_routed`].
 pub async fn send_batch(
     proxy: &Proxy,
-    resp: u8,
+    via: &Via,
     addr: &str,
     commands: Vec<RoutedCommand>,
 ) -> Vec<(usize, Bytes)> {
@@ -148,9 +148,9 @@ pub async fn send_batch(
     }
     let mut answered = Vec::with_capacity(commands.len());
     let mut again = Vec::new();
-    match proxy
-        .backends
-        .call_many(addr, resp, request.freeze(), commands.len())
+    match via
+        .backends(&proxy.backends)
+        .call_many(addr, via.resp, request.freeze(), commands.len())
         .await
     {
         Ok(all) => {
@@ -176,7 +176,7 @@ pub async fn send_batch(
     for (index, slot, args) in again {
         answered.push((
             index,
-            send_routed(proxy, resp, Some(slot), encode(&args), 1).await,
+            send_routed(proxy, via, Some(slot), encode(&args), 1).await,
         ));
     }
     answered

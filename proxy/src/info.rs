@@ -62,7 +62,12 @@ impl Selection {
     }
 }
 
-/// Sums each integer field over the servers, in the first server's order.
+/// Fields that count the same thing at every server, so the cluster's figure is the largest:
+/// a BCAST client follows its prefixes at every leader.
+const LARGEST: [&str; 1] = ["tracking_total_prefixes"];
+
+/// Sums each integer field over the servers (takes the largest of [`LARGEST`]), in the first
+/// server's order.
 fn sum_fields(servers: &[Sections], section: &str) -> Vec<(String, i64)> {
     let mut totals: Vec<(String, i64)> = Vec::new();
     for fields in servers.iter().filter_map(|s| s.get(section)) {
@@ -71,6 +76,9 @@ fn sum_fields(servers: &[Sections], section: &str) -> Vec<(String, i64)> {
                 continue;
             };
             match totals.iter_mut().find(|(k, _)| k == key) {
+                Some((_, total)) if LARGEST.contains(&key.as_str()) => {
+                    *total = (*total).max(number)
+                }
                 Some((_, total)) => *total += number,
                 None => totals.push((key.clone(), number)),
             }

@@ -15,10 +15,14 @@ pub mod pubsub;
 pub mod refusals;
 pub mod session;
 pub mod table;
+pub mod tracking;
 pub mod transaction;
 
+use ahash::AHashMap;
+use bytes::Bytes;
+use parking_lot::Mutex;
 use sha1::{Digest, Sha1};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// How cluster-aware clients are told the slots are spread.
@@ -44,6 +48,13 @@ pub struct Proxy {
     pub announce_addr: Option<String>,
     pub next_client_id: AtomicU64,
     pub connected_clients: AtomicU64,
+    /// A CONFIG SET through this proxy gave the servers a `maxmemory`: commands that may use
+    /// memory are checked as a transaction queues them.
+    pub memory_limited: AtomicBool,
+    /// Clients with CLIENT TRACKING on.
+    pub tracking_clients: AtomicU64,
+    /// Each connected client's messages, by client id: what a tracking client redirects to.
+    pub clients: Mutex<AHashMap<u64, tokio::sync::mpsc::UnboundedSender<Bytes>>>,
     pub port: u16,
     pub started: Instant,
 }
@@ -60,8 +71,30 @@ impl Proxy {
             announce_addr,
             next_client_id: AtomicU64::new(1),
             connected_clients: AtomicU64::new(0),
+            memory_limited: AtomicBool::new(false),
+            tracking_clients: AtomicU64::new(0),
+            clients: Mutex::default(),
             port,
             started: Instant::now(),
+        }
+    }
+
+    /// Follows the settings a CONFIG SET through this proxy gives every server that the proxy
+    /// acts on itself.
+    pub fn follow_config(&self, args: &[Bytes]) {
+        self.scripts.follow_config(args);
+        for pair in args.get(2..).unwrap_or_default().chunks(2) {
+            if let [name, value] = pair {
+                if name.eq_ignore_ascii_case(b"maxmemory") {
+                    let digits: Vec<u8> = value
+                        .iter()
+                        .copied()
+                        .take_while(u8::is_ascii_digit)
+                        .collect();
+                    let limited = digits.iter().any(|&d| d != b'0');
+                    self.memory_limited.store(limited, Ordering::Relaxed);
+                }
+            }
         }
     }
 
@@ -88,8 +121,9 @@ impl Proxy {
             (
                 "clients",
                 format!(
-                    "# Clients\r\nconnected_clients:{}\r\n",
-                    self.connected_clients.load(Ordering::Relaxed)
+                    "# Clients\r\nconnected_clients:{}\r\ntracking_clients:{}\r\n",
+                    self.connected_clients.load(Ordering::Relaxed),
+                    self.tracking_clients.load(Ordering::Relaxed),
                 ),
             ),
             ("persistence", "# Persistence\r\nloading:0\r\n".into()),

@@ -328,6 +328,11 @@ impl Subscriptions {
         (subscriptions, receiver)
     }
 
+    /// Where this client's messages go.
+    pub fn sender(&self) -> mpsc::UnboundedSender<Bytes> {
+        self.messages.clone()
+    }
+
     pub fn active(&self) -> bool {
         !(self.channels.is_empty() && self.patterns.is_empty() && self.shards.is_empty())
     }
@@ -380,6 +385,9 @@ impl Drop for Subscriptions {
 impl Session {
     /// Writes a message from the hub in the client's protocol (RESP2 has no push type).
     pub fn push_message(&self, out: &mut BytesMut, frame: &[u8]) {
+        if let Some(keys) = frame.strip_prefix(crate::tracking::REDIRECTED) {
+            return self.write_redirected(out, keys);
+        }
         match frame.split_first() {
             Some((b'>', rest)) if self.resp == 2 => {
                 out.put_u8(b'*');

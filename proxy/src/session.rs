@@ -3,12 +3,14 @@
 //! slot. All requests of one read are dispatched at once and their replies written back in
 //! request order in one write.
 
-use crate::backend::call_dedicated;
+use crate::backend::{call_dedicated, Via};
 use crate::fanout::Merger;
 use crate::forward::{
     is_redirect, send_batch, send_routed, send_routed_as, RoutedCommand, NO_LEADER,
 };
 use crate::pubsub::{self, Subscriptions};
+use crate::tracking::lane::Push;
+use crate::tracking::ClientTracking;
 use crate::transaction::{Transaction, Watch};
 use crate::{cluster_view, cluster_wide, fanout, Proxy};
 use bytes::{Bytes, BytesMut};
@@ -18,8 +20,8 @@ use slotcache_protocol::command::connection::{check_client_name, hello_reply, li
 use slotcache_protocol::command::help::write_help;
 use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::command::CmdError;
-use slotcache_protocol::command::Flag;
 use slotcache_protocol::command::NOPROTO;
+use slotcache_protocol::command::{is, Flag};
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::{ParseLimits, Protocol, Reply, RequestParser};
@@ -28,6 +30,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
 /// A reply: ready now, or coming from a shard server.
 pub enum Pending {
@@ -63,7 +66,8 @@ pub struct Session {
     /// The address this client reached the proxy at: what it is told to connect to.
     pub local_addr: String,
     pub transaction: Option<Transaction>,
-    pub watch: Option<Watch>,
+    /// Keys under WATCH, one connection per partition watched.
+    pub watches: Vec<Watch>,
     pub subscriptions: Subscriptions,
     /// READONLY was sent: reads may be answered by followers.
     readonly: bool,
@@ -72,6 +76,19 @@ pub struct Session {
     /// CLIENT REPLY: the client's replies are dropped here, after their commands ran.
     reply_mode: ReplyMode,
     quit: bool,
+    /// CLIENT TRACKING is on.
+    pub tracking: Option<ClientTracking>,
+    /// Where the shard servers' messages for this client go.
+    pub pushes: mpsc::UnboundedSender<Push>,
+}
+
+/// A client's entry in the proxy's list of clients, removed when it goes.
+struct Listed(Arc<Proxy>, u64);
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        self.0.clients.lock().remove(&self.1);
+    }
 }
 
 pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream) -> std::io::Result<()> {
@@ -86,6 +103,9 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
     let local_addr = stream.local_addr()?.to_string();
     let id = proxy.next_client_id.fetch_add(1, Ordering::Relaxed);
     let (subscriptions, mut messages) = Subscriptions::new(proxy.clone(), id);
+    proxy.clients.lock().insert(id, subscriptions.sender());
+    let _listed = Listed(proxy.clone(), id);
+    let (pushes, mut pushed) = mpsc::unbounded_channel();
     let mut session = Session {
         proxy,
         id,
@@ -93,12 +113,14 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         name: Bytes::new(),
         local_addr,
         transaction: None,
-        watch: None,
+        watches: Vec::new(),
         subscriptions,
         readonly: false,
         reads: 0,
         reply_mode: ReplyMode::On,
         quit: false,
+        tracking: None,
+        pushes,
     };
     let mut parser = RequestParser::default();
     let mut input = BytesMut::with_capacity(16 * 1024);
@@ -119,6 +141,15 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                 stream.write_all(&out).await?;
                 continue;
             }
+            Some(push) = pushed.recv() => {
+                let mut out = BytesMut::new();
+                session.deliver(push, &mut out);
+                while let Ok(push) = pushed.try_recv() {
+                    session.deliver(push, &mut out);
+                }
+                stream.write_all(&out).await?;
+                continue;
+            }
         }
         let mut pending = Vec::new();
         loop {
@@ -128,10 +159,11 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                     let name = lowercase_name(&args[0], &mut lowered);
                     let name = &*name;
                     session.reply_mode.begin();
-                    if session.takes_own_turn(name) {
+                    if session.takes_own_turn(name, &args) {
                         // Connection state changes (WATCH, EXEC, subscriptions) must follow
                         // every earlier request and precede every later one.
-                        write_replies(&session, &mut stream, std::mem::take(&mut pending)).await?;
+                        let earlier = std::mem::take(&mut pending);
+                        write_replies(&mut session, &mut stream, &mut pushed, earlier).await?;
                         let reply = session.own_turn(name, args).await;
                         if !session.reply_mode.end(name.as_bytes()) {
                             stream.write_all(&reply).await?;
@@ -156,7 +188,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                 }
             }
         }
-        write_replies(&session, &mut stream, pending).await?;
+        write_replies(&mut session, &mut stream, &mut pushed, pending).await?;
     }
     Ok(())
 }
@@ -178,22 +210,41 @@ fn lowercase_name<'a>(name: &[u8], buffer: &'a mut [u8; NAME_BUFFER]) -> Cow<'a,
 }
 
 /// Sends a run of requests, waits for their replies and writes them in request order, in one
-/// write.
+/// write, with the tracking messages that came meanwhile: before the replies those that came
+/// while they were awaited, as Redis writes them, after them the rest.
 async fn write_replies(
-    session: &Session,
+    session: &mut Session,
     stream: &mut TcpStream,
+    pushed: &mut mpsc::UnboundedReceiver<Push>,
     pending: Vec<Pending>,
 ) -> std::io::Result<()> {
+    let replies = await_replies(session, pending).await;
+    if session.tracking.is_none() {
+        return stream.write_all(&replies).await;
+    }
+    let (mut before, mut after) = (BytesMut::new(), BytesMut::new());
+    while let Ok(push) = pushed.try_recv() {
+        match push.before_reply {
+            true => session.deliver(push, &mut before),
+            false => session.deliver(push, &mut after),
+        }
+    }
+    before.extend_from_slice(&replies);
+    before.extend_from_slice(&after);
+    stream.write_all(&before).await
+}
+
+/// Sends a run of requests and waits for their replies, in request order.
+async fn await_replies(session: &Session, pending: Vec<Pending>) -> Bytes {
     if pending.len() == 1 && !matches!(pending[0], Pending::Split(..)) {
-        let reply = match pending.into_iter().next() {
+        return match pending.into_iter().next() {
             Some(Pending::Ready(reply)) => reply,
             Some(Pending::Forwarded(future)) => future.await,
             Some(Pending::Routed { slot, args }) => {
-                send_routed(&session.proxy, session.resp, Some(slot), encode(&args), 1).await
+                send_routed(&session.proxy, &session.via(), Some(slot), encode(&args), 1).await
             }
-            _ => return Ok(()),
+            _ => Bytes::new(),
         };
-        return stream.write_all(&reply).await;
     }
     let requests = pending.len();
     // The requests' replies, then the replies of split commands' parts.
@@ -233,7 +284,7 @@ async fn write_replies(
     for reply in replies {
         out.extend_from_slice(&reply);
     }
-    stream.write_all(&out).await
+    out.freeze()
 }
 
 impl Session {
@@ -255,9 +306,14 @@ impl Session {
     }
 
     /// Requests that change the connection's state and must run in order with the rest.
-    fn takes_own_turn(&self, name: &str) -> bool {
+    fn takes_own_turn(&self, name: &str, args: &[Bytes]) -> bool {
         match name {
             "exec" | "reset" => true,
+            "client" => self.transaction.is_none() && args.len() > 2 && is(&args[1], "tracking"),
+            "multi" | "discard" | "quit" => false,
+            _ if self.transaction.is_some() => {
+                self.proxy.memory_limited.load(Ordering::Relaxed) && may_use_memory(name)
+            }
             // HELLO sets the protocol the requests before it must still be answered in.
             "watch" | "unwatch" | "hello" => self.transaction.is_none(),
             _ => self.transaction.is_none() && pubsub::is_subscription(name),
@@ -271,8 +327,10 @@ impl Session {
             "reset" => error_reply("ERR wrong number of arguments for 'reset' command"),
             "watch" => self.watch(&args).await,
             "hello" => self.hello(&args),
+            "client" => self.client_tracking(&args).await,
+            _ if self.transaction.is_some() => self.queue_checked(name, args).await,
             "unwatch" => {
-                self.watch = None;
+                self.watches.clear();
                 self.reply_bytes(|out| out.ok())
             }
             _ => self.subscription(name, &args).await,
@@ -280,6 +338,9 @@ impl Session {
     }
 
     fn handle(&mut self, name: &str, args: Vec<Bytes>) -> Pending {
+        if let Some(tracking) = self.tracking.as_mut() {
+            tracking.begin_command();
+        }
         // As Redis does, QUIT closes the connection even inside MULTI.
         if name == "quit" {
             self.quit = true;
@@ -295,7 +356,7 @@ impl Session {
             return Pending::error(refusal);
         }
         if crate::refusals::changes_every_server(name, &args) {
-            self.proxy.scripts.follow_config(&args);
+            self.proxy.follow_config(&args);
             return cluster_wide::answer(self, name, &args);
         }
         if let Some(busy) = (name == "ping")
@@ -360,16 +421,27 @@ impl Session {
             Ok(routed) => routed,
             Err(err) => return Pending::error(&err.to_string()),
         };
+        let caching = self
+            .tracking
+            .as_mut()
+            .and_then(ClientTracking::take_caching);
+        if let (Some(caching), Some(slot)) = (caching, slot) {
+            return self.with_caching(slot, caching, &args);
+        }
         if let Some(function) = runs_script(name) {
-            let (proxy, resp) = (self.proxy.clone(), self.resp);
+            let (proxy, via) = (self.proxy.clone(), self.via());
             let request = encode(&args);
             return Pending::Forwarded(
-                async move { send_routed_as(&proxy, resp, slot, request, 1, Some(function)).await }
+                async move { send_routed_as(&proxy, &via, slot, request, 1, Some(function)).await }
                     .boxed(),
             );
         }
         match slot {
-            Some(slot) if spec.flags.has(Flag::Blocking) => self.blocking(slot, encode(&args)),
+            // A tracking client's lanes are its own: blocking one holds up nobody else, and
+            // its reply keeps its place among the lane's messages.
+            Some(slot) if spec.flags.has(Flag::Blocking) && self.tracking.is_none() => {
+                self.blocking(slot, encode(&args))
+            }
             Some(slot) if self.readonly && spec.flags.has(Flag::Readonly) => {
                 self.read_any_copy(slot, encode(&args))
             }
@@ -385,9 +457,8 @@ impl Session {
 
     /// Sends a request to the leader of `slot`'s partition; waits out a leader change.
     pub fn routed(&self, slot: u16, request: Bytes) -> BoxFuture<'static, Bytes> {
-        let proxy = self.proxy.clone();
-        let resp = self.resp;
-        async move { send_routed(&proxy, resp, Some(slot), request, 1).await }.boxed()
+        let (proxy, via) = (self.proxy.clone(), self.via());
+        async move { send_routed(&proxy, &via, Some(slot), request, 1).await }.boxed()
     }
 
     /// Groups routed commands by the server leading their slots, each group one request; a
@@ -406,9 +477,8 @@ impl Session {
             );
         }
         for (addr, commands) in groups {
-            let proxy = self.proxy.clone();
-            let resp = self.resp;
-            batches.push(async move { send_batch(&proxy, resp, &addr, commands).await }.boxed());
+            let (proxy, via) = (self.proxy.clone(), self.via());
+            batches.push(async move { send_batch(&proxy, &via, &addr, commands).await }.boxed());
         }
         batches
     }
@@ -428,7 +498,7 @@ impl Session {
                         _ => {}
                     }
                 }
-                send_routed(&proxy, resp, Some(slot), request, 1).await
+                send_routed(&proxy, &Via::shared(resp), Some(slot), request, 1).await
             }
             .boxed(),
         )
@@ -455,21 +525,21 @@ impl Session {
 
     /// Keyless commands that every shard server answers alike go to any one of them.
     fn any_leader(&self, request: Bytes) -> Pending {
-        let proxy = self.proxy.clone();
-        let resp = self.resp;
-        Pending::Forwarded(async move { send_routed(&proxy, resp, None, request, 1).await }.boxed())
+        let (proxy, via) = (self.proxy.clone(), self.via());
+        Pending::Forwarded(async move { send_routed(&proxy, &via, None, request, 1).await }.boxed())
     }
 
     /// RESET, answered here: it must reset this client's state, not that of the shared
     /// backend connection it would reach (which other clients' replies rely on).
     fn reset(&mut self) -> Bytes {
         self.transaction = None;
-        self.watch = None;
+        self.watches.clear();
         self.subscriptions.clear();
         self.resp = 2;
         self.readonly = false;
         self.reply_mode = ReplyMode::On;
         self.name = Bytes::new();
+        self.tracking = None;
         Bytes::from_static(b"+RESET\r\n")
     }
 
@@ -519,17 +589,17 @@ impl Session {
 
     /// A request whose reply CLIENT REPLY drops: it still runs, in its turn.
     fn silenced(&self, pending: Pending) -> Pending {
-        let (proxy, resp) = (self.proxy.clone(), self.resp);
+        let (proxy, via) = (self.proxy.clone(), self.via());
         let run: BoxFuture<'static, ()> = match pending {
             Pending::Ready(_) => return Pending::Ready(Bytes::new()),
             Pending::Forwarded(future) => future.map(drop).boxed(),
             Pending::Routed { slot, args } => async move {
-                send_routed(&proxy, resp, Some(slot), encode(&args), 1).await;
+                send_routed(&proxy, &via, Some(slot), encode(&args), 1).await;
             }
             .boxed(),
             Pending::Split(_, parts) => async move {
                 for (slot, args) in parts {
-                    send_routed(&proxy, resp, Some(slot), encode(&args), 1).await;
+                    send_routed(&proxy, &via, Some(slot), encode(&args), 1).await;
                 }
             }
             .boxed(),
@@ -571,6 +641,9 @@ impl Session {
                 }
                 self.reply(|out| out.ok())
             }
+            ("client|caching", _) => self.client_caching(args)?,
+            ("client|getredir", _) => self.client_getredir(),
+            ("client|trackinginfo", _) => self.client_trackinginfo(),
             ("client|help", _) => {
                 let lines = crate::command_table::client_help();
                 self.reply(|out| write_help(out, "CLIENT", &lines))
@@ -583,6 +656,13 @@ impl Session {
             }
         })
     }
+}
+
+/// Whether a command may use memory (Redis's `denyoom` flag).
+fn may_use_memory(name: &str) -> bool {
+    slotcache_protocol::command::Table::get()
+        .lookup(name.as_bytes())
+        .is_some_and(|resolved| resolved.spec.flags.has(Flag::Denyoom))
 }
 
 /// Whether a command runs a script (`Some(false)`) or a function (`Some(true)`).

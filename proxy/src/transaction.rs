@@ -2,15 +2,21 @@
 //! Cluster checks it (an unknown command or a cross-slot one fails it; commands of different
 //! slots fail EXEC with CROSSSLOT), then sent as one run of MULTI, the commands and EXEC to
 //! the leader of its slot. A shared backend connection carries it unless keys are watched:
-//! WATCH opens a connection of the client's own to the leader of the watched keys, and the
-//! transaction then runs there, so the server sees the watch and the transaction together.
+//! WATCH opens a connection of the client's own to the leader of the watched keys' partition
+//! (one per partition watched), and the transaction then runs on the connection watching its
+//! partition, so the server sees the watch and the transaction together. The watches of
+//! other partitions are checked first, each with an empty transaction: a broken one aborts
+//! EXEC as a changed key does in Redis.
 
 use crate::backend::{connect, read_reply};
-use crate::forward::{is_redirect, last_reply, send_routed, until_routed, NO_LEADER};
+use crate::forward::{
+    is_redirect, last_reply, send_routed, until_routed, NO_LEADER, UNEXPECTED_REPLY,
+};
 use crate::session::{error_reply, Pending, Session};
 use bytes::{Bytes, BytesMut};
 use slotcache_protocol::command::route::{route_request, RouteError};
 use slotcache_protocol::command::{EXECABORT, EXEC_WITHOUT_MULTI};
+use slotcache_protocol::resp::frame::frames;
 use slotcache_protocol::resp::request::encode;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
@@ -48,10 +54,28 @@ impl Watch {
         }
         Ok(found)
     }
+
+    /// Whether no watched key of this partition changed: an empty transaction runs unless
+    /// one did.
+    async fn unchanged(&mut self) -> bool {
+        let request = [MULTI, EXEC].concat();
+        match self.call(&request, 2).await {
+            Ok(replies) => replies
+                .last()
+                .is_some_and(|exec| !is_redirect(exec) && !is_null(exec)),
+            Err(_) => false,
+        }
+    }
+}
+
+/// A null reply (an aborted EXEC's), in either protocol.
+fn is_null(reply: &[u8]) -> bool {
+    matches!(reply, b"*-1\r\n" | b"_\r\n")
 }
 
 const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
 const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
+const DISCARD: &[u8] = b"*1\r\n$7\r\nDISCARD\r\n";
 
 impl Session {
     pub fn multi(&mut self, args: &[Bytes]) -> Pending {
@@ -66,7 +90,7 @@ impl Session {
         if self.transaction.take().is_none() {
             return Pending::error("ERR DISCARD without MULTI");
         }
-        self.watch = None;
+        self.watches.clear();
         self.reply(|out| out.ok())
     }
 
@@ -81,8 +105,11 @@ impl Session {
         let Some(transaction) = self.transaction.as_mut() else {
             return Pending::error(EXEC_WITHOUT_MULTI);
         };
+        // A script running past the busy threshold refuses what is queued, as in Redis (where
+        // every command waits behind it; here the cluster answers as one server, as PING does).
         let refused = crate::refusals::refusal(name)
-            .or_else(|| crate::refusals::refusal_in_transaction(name, &args));
+            .or_else(|| crate::refusals::refusal_in_transaction(name, &args))
+            .or_else(|| self.proxy.scripts.busy(None));
         if let Some(refusal) = refused {
             transaction.failed = true;
             return Pending::error(refusal);
@@ -105,11 +132,43 @@ impl Session {
         }
     }
 
+    /// Queues a command that may use memory while a `maxmemory` is set: it is refused with
+    /// OOM (failing the transaction) when its server is out of memory, as Redis refuses it
+    /// when it is queued. The server is asked with a transaction it discards.
+    pub async fn queue_checked(&mut self, name: &str, args: Vec<Bytes>) -> Bytes {
+        if let Ok((_, slot @ Some(_))) = route_request(&args, |a, b| a == b) {
+            let mut probe = BytesMut::from(MULTI);
+            probe.extend_from_slice(&encode(&args));
+            probe.extend_from_slice(DISCARD);
+            let (proxy, via) = (self.proxy.clone(), self.via());
+            let replies = send_routed(&proxy, &via, slot, probe.freeze(), 3).await;
+            let oom = frames(&replies)
+                .nth(1)
+                .filter(|r| r.starts_with(b"-OOM"))
+                .map(|r| replies.slice_ref(r));
+            if let Some(refusal) = oom {
+                if let Some(transaction) = self.transaction.as_mut() {
+                    transaction.failed = true;
+                }
+                return refusal;
+            }
+        }
+        match self.queue(name, args) {
+            Pending::Ready(reply) => reply,
+            _ => error_reply(UNEXPECTED_REPLY),
+        }
+    }
+
     pub async fn exec(&mut self) -> Bytes {
         let Some(transaction) = self.transaction.take() else {
             return error_reply(EXEC_WITHOUT_MULTI);
         };
-        let watch = self.watch.take();
+        let watches = std::mem::take(&mut self.watches);
+        if let Some(busy) = self.proxy.scripts.busy(None) {
+            return error_reply(&format!(
+                "EXECABORT Transaction discarded because of: {busy}"
+            ));
+        }
         if transaction.failed {
             return error_reply(EXECABORT);
         }
@@ -121,21 +180,24 @@ impl Session {
         request.extend_from_slice(&transaction.queued);
         request.extend_from_slice(EXEC);
         let replies = transaction.count + 2;
-        let Some(mut watch) = watch else {
-            let proxy = self.proxy.clone();
-            let all = send_routed(
-                &proxy,
-                self.resp,
-                transaction.slot,
-                request.freeze(),
-                replies,
-            );
+        let partition = transaction.slot.map(|s| self.proxy.table.partition_of(s));
+        // The connection watching the transaction's partition runs it (a keyless one runs
+        // on the first watching connection).
+        let runner = watches
+            .iter()
+            .position(|w| partition.is_none_or(|p| p == w.partition));
+        let mut watches = watches;
+        let runner = runner.map(|i| watches.swap_remove(i));
+        for mut other in watches {
+            if !other.unchanged().await {
+                return self.reply_bytes(|out| out.null_array());
+            }
+        }
+        let Some(mut watch) = runner else {
+            let (proxy, via) = (self.proxy.clone(), self.via());
+            let all = send_routed(&proxy, &via, transaction.slot, request.freeze(), replies);
             return last_reply(&all.await);
         };
-        let partition = transaction.slot.map(|s| self.proxy.table.partition_of(s));
-        if partition.is_some_and(|p| p != watch.partition) {
-            return error_reply(&RouteError::CrossSlot.to_string());
-        }
         match watch.call(&request, replies).await {
             // The watched keys' partition moved to another leader since WATCH: the watch no
             // longer holds, so the transaction aborts as when a watched key changed.
@@ -158,14 +220,11 @@ impl Session {
         };
         let partition = self.proxy.table.partition_of(slot);
         let request = encode(args);
-        if let Some(watch) = self.watch.as_mut() {
-            if watch.partition != partition {
-                return error_reply(&RouteError::CrossSlot.to_string());
-            }
+        if let Some(watch) = self.watches.iter_mut().find(|w| w.partition == partition) {
             return match watch.call(&request, 1).await {
                 Ok(mut replies) => replies.pop().unwrap_or_default(),
                 Err(err) => {
-                    self.watch = None;
+                    self.watches.clear();
                     error_reply(&format!("ERR shard server lost during WATCH: {err}"))
                 }
             };
@@ -197,7 +256,7 @@ impl Session {
             return error_reply(NO_LEADER);
         };
         if !reply.starts_with(b"-") {
-            self.watch = Some(watch);
+            self.watches.push(watch);
         }
         reply
     }

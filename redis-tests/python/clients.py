@@ -1,5 +1,5 @@
 """redis-py through two slotcache proxies: Redis and RedisCluster, as shipped (HELLO 3) and
-forced to RESP2. Usage: clients.py <proxy port> <other proxy port>. Exits non-zero on the first
+forced to RESP2, and redis-py's client-side cache (RESP3, CLIENT TRACKING). Usage: clients.py <proxy port> <other proxy port>. Exits non-zero on the first
 failed check."""
 
 import sys
@@ -7,7 +7,14 @@ import threading
 import time
 
 import redis
+from redis.cache import CacheConfig
 from redis.cluster import RedisCluster
+from redis.connection import CacheProxyConnection
+
+# redis-py turns its cache on only for servers whose HELLO says 7.4 or later; slotcache says
+# 7.0.15, the version whose commands it implements, and CLIENT TRACKING is 6.0's. Only that
+# version gate is lowered: the cache itself runs as shipped.
+CacheProxyConnection.MIN_ALLOWED_VERSION = "7.0.0"
 
 PORT, OTHER = int(sys.argv[1]), int(sys.argv[2])
 
@@ -133,8 +140,39 @@ def check_cluster(protocol):
     pubsub.close()
 
 
+def eventually(check, what):
+    deadline = time.time() + 5
+    while not check():
+        assert time.time() < deadline, what
+        time.sleep(0.05)
+
+
+def check_client_side_cache():
+    """Reads are served from redis-py's cache until a write through the other proxy (or a
+    flush) invalidates them, whichever shard server holds the key."""
+    cached = redis.Redis(
+        host="127.0.0.1", port=PORT, protocol=3, cache_config=CacheConfig(), decode_responses=True
+    )
+    writer = plain(OTHER, None)
+    keys = [f"csc:{i}" for i in range(20)]
+    for key in keys:
+        writer.set(key, "old")
+    assert [cached.get(key) for key in keys] == ["old"] * 20
+    cache = cached.get_cache()
+    assert cache.size >= 20, cache.size
+    # Served from the cache: the proxy sees no read (a changed value there would show).
+    for key in keys:
+        writer.set(key, "new")
+    eventually(lambda: [cached.get(key) for key in keys] == ["new"] * 20, "invalidated by writes")
+    writer.flushall()
+    eventually(lambda: cached.get(keys[0]) is None, "invalidated by FLUSHALL")
+    cached.close()
+
+
 for protocol in (None, 2):
     check_plain(protocol)
     print(f"ok Redis protocol={protocol or 'default'}", flush=True)
     check_cluster(protocol)
     print(f"ok RedisCluster protocol={protocol or 'default'}", flush=True)
+check_client_side_cache()
+print("ok client-side cache", flush=True)

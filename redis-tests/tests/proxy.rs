@@ -259,6 +259,35 @@ fn transactions_and_pub_sub_across_proxies() {
     call(&mut a, "MULTI");
     call(&mut a, "DECR balance");
     assert_eq!(call(&mut a, "EXEC"), Frame::Array(vec![Frame::Int(99)]));
+    // Keys watched in several partitions, one WATCH each: a change to any aborts EXEC, as in
+    // Redis, whichever partition the transaction runs in; a flush changes only what it
+    // empties.
+    let watched: Vec<String> = (0..8).map(|i| format!("watched:{i}")).collect();
+    for key in &watched {
+        call(&mut a, &format!("WATCH {key}"));
+    }
+    call(&mut b, &format!("SET {} changed", watched[5]));
+    call(&mut a, "MULTI");
+    call(&mut a, &format!("SET {} mine", watched[0]));
+    assert_eq!(call(&mut a, "EXEC"), Frame::NullArray);
+    for key in &watched {
+        call(&mut a, &format!("WATCH {key}"));
+    }
+    call(&mut a, "MULTI");
+    call(&mut a, &format!("SET {} mine", watched[0]));
+    assert_eq!(
+        call(&mut a, "EXEC"),
+        Frame::Array(vec![Frame::Simple("OK".into())])
+    );
+    call(&mut a, "WATCH never-written");
+    call(&mut b, "FLUSHALL");
+    call(&mut a, "MULTI");
+    call(&mut a, "PING");
+    assert_eq!(
+        call(&mut a, "EXEC"),
+        Frame::Array(vec![Frame::Simple("PONG".into())])
+    );
+    call(&mut a, "SET balance 99");
     // The redis crate's atomic pipeline.
     let mut client = redis::Client::open(url(&p2))
         .and_then(|c| c.get_connection())

@@ -41,6 +41,7 @@ fn redis_py_plain_and_cluster_clients() {
         "ok RedisCluster protocol=default",
         "ok Redis protocol=2",
         "ok RedisCluster protocol=2",
+        "ok client-side cache",
     ] {
         assert!(stdout.contains(line), "{stdout}");
     }

@@ -1,7 +1,9 @@
 //! Client-side caching (CLIENT TRACKING), side by side with Redis: the same conversation is
-//! held with a slotcache server and a redis-server, and every frame each connection reads must
-//! be the same (client ids, which differ, are replaced by `ID`).
+//! held with a slotcache server, through a proxy of a replicated cluster, and with a
+//! redis-server, and every frame each connection reads must be the same (client ids, which
+//! differ, are replaced by `ID`).
 
+use redis_tests::cluster::Cluster;
 use redis_tests::{start_redis, start_slotcache, Conn, Frame, Process};
 use std::time::Duration;
 
@@ -18,6 +20,10 @@ impl Transcript {
             text = text.replace(&format!(":{id}"), ":ID");
             text = text.replace(&format!("\"{id}\""), "\"ID\"");
         }
+        // A proxy is a cluster's endpoint, and HELLO says so.
+        let text = text
+            .replace("\"mode\": \"cluster\"", "\"mode\": \"standalone\"")
+            .replace("\"mode\", \"cluster\"", "\"mode\", \"standalone\"");
         self.lines.push(format!("{who}: {text}"));
         frame
     }
@@ -77,7 +83,7 @@ fn conversation(server: &Process) -> Vec<String> {
     say!(cache, "GET k1");
     say!(cache, "MULTI");
     say!(cache, "INCR k1");
-    say!(cache, "GET k2");
+    say!(cache, "GET k1");
     say!(cache, "EXEC");
     hear!(cache);
     say!(cache, "CLIENT TRACKINGINFO");
@@ -142,16 +148,35 @@ fn conversation(server: &Process) -> Vec<String> {
     t.lines
 }
 
-#[test]
-fn tracking_conversation_matches_redis() {
+/// Holds the conversation with Redis and with `slotcache`, line by line the same.
+fn assert_same_conversation(slotcache: &Process) {
     let redis = start_redis(&[]);
-    let slotcache = start_slotcache(&[]);
     let expected = conversation(&redis);
-    let got = conversation(&slotcache);
+    let got = conversation(slotcache);
     for (line, (want, have)) in expected.iter().zip(&got).enumerate() {
         assert_eq!(want, have, "line {line} differs");
     }
     assert_eq!(expected.len(), got.len());
+}
+
+#[test]
+fn tracking_conversation_matches_redis() {
+    assert_same_conversation(&start_slotcache(&[]));
+}
+
+/// Through a proxy, the keys live on three servers that each keep a copy of another's
+/// partitions: the messages must still be Redis's, one per change (not one more from the
+/// follower that applied it too), one per flush (not one per server).
+#[test]
+fn tracking_conversation_through_a_proxy_matches_redis() {
+    let cluster = Cluster::new(8, 2);
+    let _servers: Vec<Process> = ["n1", "n2", "n3"].map(|n| cluster.server(n)).into();
+    let _controller = cluster.controller("c1");
+    cluster.wait_for("leaders", Duration::from_secs(20), |state| {
+        let partitions = state["partitions"].as_array().cloned().unwrap_or_default();
+        partitions.len() == 8 && partitions.iter().all(|p| p[1]["leader"].is_string())
+    });
+    assert_same_conversation(&cluster.proxy(&[]));
 }
 
 /// Past `tracking-table-max-keys`, keys are invalidated to make room, and INFO counts what

@@ -185,17 +185,14 @@ pub struct DbStats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WatchMark {
     version: u64,
-    epoch: u64,
     existed: bool,
 }
 
-/// Versions of the keys some client watches, bumped by every change to them, and an epoch
-/// bumped when the whole database changes (FLUSHDB, SWAPDB). Empty, it costs one branch per
-/// write.
+/// Versions of the keys some client watches, bumped by every change to them (a flush or
+/// SWAPDB changes the keys it empties or replaces). Empty, it costs one branch per write.
 #[derive(Default)]
 struct Watches {
     versions: ahash::AHashMap<Box<[u8]>, (u64, usize)>,
-    epoch: u64,
 }
 
 #[derive(Default)]
@@ -321,7 +318,6 @@ impl Db {
         entry.1 += 1;
         WatchMark {
             version: entry.0,
-            epoch: self.watches.epoch,
             existed,
         }
     }
@@ -338,14 +334,13 @@ impl Db {
     /// Whether the key changed since `mark` was taken, expiry included.
     pub fn watch_broken(&self, key: &[u8], mark: &WatchMark, now: i64) -> bool {
         let version = self.watches.versions.get(key).map(|(v, _)| *v);
-        mark.epoch != self.watches.epoch
-            || version != Some(mark.version)
-            || (mark.existed && self.is_expired(key, now))
+        version != Some(mark.version) || (mark.existed && self.is_expired(key, now))
     }
 
     /// Takes over another database's contents, keeping this one's watches and snapshots
     /// (SWAPDB).
     pub fn restore(&mut self, contents: Db) {
+        self.touch_existing(Some(&contents.dict));
         let watches = std::mem::take(&mut self.watches);
         let blocked = std::mem::take(&mut self.blocked_keys);
         let capture = self.capture.take();
@@ -354,12 +349,17 @@ impl Db {
         self.watches = watches;
         self.ready_keys = blocked.keys().cloned().collect();
         self.blocked_keys = blocked;
-        self.touch_all();
     }
 
-    /// Breaks every watch on this database (FLUSHDB, SWAPDB).
-    pub fn touch_all(&mut self) {
-        self.watches.epoch += 1;
+    /// Breaks the watches on the keys this database holds, or `replacement` holds, as Redis 7
+    /// does when a database is emptied or swapped: a watched key that exists in neither did
+    /// not change.
+    fn touch_existing(&mut self, replacement: Option<&Dict<Entry>>) {
+        for (key, (version, _)) in self.watches.versions.iter_mut() {
+            if self.dict.get(key).is_some() || replacement.is_some_and(|d| d.get(key).is_some()) {
+                *version += 1;
+            }
+        }
     }
 
     fn is_expired(&self, key: &[u8], now: i64) -> bool {
@@ -585,6 +585,7 @@ impl Db {
         if let Some(capture) = &mut self.capture {
             capture.copy_rest(self.dict.iter(), |key| self.expires.get(key).copied());
         }
+        self.touch_existing(None);
         let watches = std::mem::take(&mut self.watches);
         let blocked = std::mem::take(&mut self.blocked_keys);
         let capture = self.capture.take();
@@ -595,7 +596,6 @@ impl Db {
         self.ready_keys = blocked.keys().cloned().collect();
         self.blocked_keys = blocked;
         self.capture = capture;
-        self.touch_all();
         old
     }
 
@@ -691,8 +691,14 @@ mod tests {
         db.set(b"a", Value::Int(2), 0);
         assert!(db.watch_broken(b"a", &mark, 0));
         let mark = db.watch(b"a", 0);
+        let missing = db.watch(b"missing", 0);
         db.take();
         assert!(db.watch_broken(b"a", &mark, 0));
+        assert!(
+            !db.watch_broken(b"missing", &missing, 0),
+            "a flush changes what it empties"
+        );
+        db.unwatch(b"missing");
         db.set(b"c", Value::Int(1), 0);
         db.set_deadline(b"c", 100);
         let mark = db.watch(b"c", 50);

@@ -14,67 +14,13 @@ pub mod hooks;
 
 use ahash::{AHashMap, AHashSet};
 use bytes::Bytes;
-use slotcache_protocol::resp::{Protocol, Reply};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// A connection's tracking options (CLIENT TRACKING ON ...).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Mode {
-    pub bcast: bool,
-    pub optin: bool,
-    pub optout: bool,
-    pub noloop: bool,
-    /// The connection its messages go to; 0: itself.
-    pub redirect: u64,
-}
-
-/// A message for one connection, formatted by that connection for its protocol.
-#[derive(Clone, Debug)]
-pub enum Push {
-    /// Keys to drop from the cache; `None` drops every key (a flush). `redirected`: sent on
-    /// behalf of another connection, so a RESP2 subscriber gets it as a Pub/Sub message.
-    Invalidate {
-        keys: Option<Arc<[Bytes]>>,
-        redirected: bool,
-    },
-    /// The connection this one redirected to is gone.
-    RedirectBroken(u64),
-}
-
-/// The channel RESP2 connections receive redirected invalidations on.
-pub const INVALIDATE_CHANNEL: &[u8] = b"__redis__:invalidate";
-
-/// Writes a push as `out`'s protocol carries it: a RESP3 push, a Pub/Sub message for a
-/// subscribed RESP2 connection redirected to, or nothing (RESP2 has no push of its own).
-pub fn write_push(out: &mut Reply, push: &Push, subscribed: bool) {
-    let resp3 = out.proto == Protocol::Resp3;
-    match push {
-        Push::Invalidate { keys, redirected } => {
-            if resp3 {
-                out.push(2);
-                out.bulk(b"invalidate");
-            } else if *redirected && subscribed {
-                out.push(3);
-                out.bulk(b"message");
-                out.bulk(INVALIDATE_CHANNEL);
-            } else {
-                return;
-            }
-            match keys {
-                Some(keys) => out.bulks(keys.iter()),
-                None => out.null(),
-            }
-        }
-        Push::RedirectBroken(id) if resp3 => {
-            out.push(2);
-            out.bulk(b"tracking-redir-broken");
-            out.int(*id as i64);
-        }
-        Push::RedirectBroken(_) => {}
-    }
-}
+pub use slotcache_protocol::command::tracking::{
+    write_push, Mode, Push, TrackingInfo, INVALIDATE_CHANNEL,
+};
 
 /// One tracking connection.
 struct Tracker {
@@ -89,13 +35,6 @@ struct Tracker {
 struct Broadcast {
     clients: BTreeSet<u64>,
     keys: BTreeMap<Bytes, Option<u64>>,
-}
-
-/// What CLIENT TRACKINGINFO reports.
-pub struct TrackingInfo {
-    pub mode: Mode,
-    pub prefixes: Vec<Bytes>,
-    pub broken_redirect: bool,
 }
 
 /// Messages decided, by the connection they go to.
@@ -206,6 +145,7 @@ impl Tracking {
             mode: t.mode,
             prefixes: t.prefixes.iter().cloned().collect(),
             broken_redirect: t.broken_redirect,
+            caching: false,
         })
     }
 

@@ -12,6 +12,7 @@ pub mod route;
 mod spec;
 pub mod specs;
 mod table;
+pub mod tracking;
 
 pub use error::{
     arity_error, busy, unknown_command, unknown_subcommand, wrong_arity, CmdError, EXECABORT,
