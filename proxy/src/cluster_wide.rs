@@ -320,6 +320,14 @@ async fn scripting(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
             .unwrap_or(&replies[0])
             .clone()),
         "exists" => all_exist(&replies).ok_or_else(|| replies[0].clone()),
+        // A leader's library changes reach its followers, which may be leaders themselves:
+        // one of them can see the change before the proxy's own request arrives ("already
+        // exists", "not found"). The change holds where any leader made it.
+        "load" | "delete" | "restore" if args[0].eq_ignore_ascii_case(b"function") => Ok(replies
+            .iter()
+            .find(|r| !r.starts_with(b"-"))
+            .unwrap_or(&replies[0])
+            .clone()),
         // KILL succeeds where a script was running; NOTBUSY only when none was.
         "kill" => Ok(replies
             .iter()

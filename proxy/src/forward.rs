@@ -6,6 +6,7 @@ use crate::backend::{BackendError, Via};
 use crate::session::error_reply;
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
+use futures_util::future::{join_all, FutureExt};
 use slotcache_protocol::resp::frame::frames;
 use slotcache_protocol::resp::request::{encode, encode_into, encoded_len};
 use std::future::Future;
@@ -180,4 +181,29 @@ pub async fn send_batch(
         ));
     }
     answered
+}
+
+/// Sends independent commands, each to the leader of its slot, grouped into one request per
+/// server; their replies, by their place.
+pub async fn send_all(
+    proxy: &Proxy,
+    via: &Via,
+    commands: Vec<RoutedCommand>,
+) -> Vec<(usize, Bytes)> {
+    let (groups, leaderless) = proxy.table.group_by_leader(commands, |command| command.1);
+    let singles = leaderless.into_iter().map(|(index, slot, args)| {
+        async move {
+            let reply = send_routed(proxy, via, Some(slot), encode(&args), 1).await;
+            vec![(index, reply)]
+        }
+        .boxed()
+    });
+    let batches = groups.into_iter().map(|(addr, commands)| {
+        async move { send_batch(proxy, via, &addr, commands).await }.boxed()
+    });
+    join_all(singles.chain(batches))
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }

@@ -14,6 +14,7 @@ pub mod info;
 pub mod pubsub;
 pub mod refusals;
 pub mod session;
+pub mod sort;
 pub mod table;
 pub mod tracking;
 pub mod transaction;

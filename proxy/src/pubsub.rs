@@ -7,11 +7,12 @@
 //! at-most-once, so a message published during the move can be missed, as in Redis.
 
 use crate::backend::connect;
+use crate::forward::send_routed;
 use crate::session::{error_reply, Pending, Session};
 use crate::Proxy;
 use ahash::AHashMap;
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_util::future::join_all;
+use futures_util::future::{join_all, FutureExt};
 use parking_lot::Mutex;
 use slotcache_cluster::key_slot;
 use slotcache_protocol::command::help::write_help;
@@ -20,7 +21,7 @@ use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::glob;
 use slotcache_protocol::pubsub::confirm;
 use slotcache_protocol::pubsub::Kind;
-use slotcache_protocol::resp::frame::{elements, frame_len, text};
+use slotcache_protocol::resp::frame::{elements, frame_len, integer, text};
 use slotcache_protocol::resp::request::encode;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,8 +40,12 @@ type Topic = (Kind, Bytes);
 
 enum LinkCommand {
     Subscribe(Topic, oneshot::Sender<()>),
-    Unsubscribe(Topic),
+    /// Leaves a topic; the sender, if any, hears when the server confirmed it.
+    Unsubscribe(Topic, Option<oneshot::Sender<()>>),
 }
+
+/// What a link waits the server's confirmation of: a topic joined (true) or left.
+type Confirming = VecDeque<(Topic, bool, oneshot::Sender<()>)>;
 
 struct Link {
     generation: u64,
@@ -94,20 +99,50 @@ impl Hub {
             .collect()
     }
 
-    fn unsubscribe(&self, topic: &Topic, id: u64) {
+    /// Removes a local subscriber; the receivers complete when the shard servers confirmed
+    /// leaving a topic that has no local subscriber left.
+    fn unsubscribe(&self, topic: &Topic, id: u64) -> Vec<oneshot::Receiver<()>> {
         let mut state = self.state.lock();
+        let mut confirmations = Vec::new();
         let Some(subscribers) = state.subscribers.get_mut(topic) else {
-            return;
+            return confirmations;
         };
         subscribers.remove(&id);
         if subscribers.is_empty() {
             state.subscribers.remove(topic);
             for addr in state.placed.remove(topic).unwrap_or_default() {
                 if let Some(link) = state.links.get(&addr) {
-                    let _ = link.commands.send(LinkCommand::Unsubscribe(topic.clone()));
+                    let (done, confirmed) = oneshot::channel();
+                    let leave = LinkCommand::Unsubscribe(topic.clone(), Some(done));
+                    if link.commands.send(leave).is_ok() {
+                        confirmations.push(confirmed);
+                    }
                 }
             }
         }
+        confirmations
+    }
+
+    /// How many more receive a message on `channel` (of `kind`) than its server counts: the
+    /// server counts this proxy's link once per topic, however many local clients share it.
+    pub fn uncounted(&self, kind: Kind, channel: &[u8]) -> i64 {
+        let state = self.state.lock();
+        let shared = |subscribers: Option<&AHashMap<u64, mpsc::UnboundedSender<Bytes>>>| {
+            subscribers.map_or(0, |s| s.len().saturating_sub(1) as i64)
+        };
+        let mut extra = shared(
+            state
+                .subscribers
+                .get(&(kind, Bytes::copy_from_slice(channel))),
+        );
+        if kind == Kind::Channel {
+            for ((topic_kind, pattern), subscribers) in &state.subscribers {
+                if *topic_kind == Kind::Pattern && glob::matches(pattern, channel, false) {
+                    extra += shared(Some(subscribers));
+                }
+            }
+        }
+        extra
     }
 
     /// Subscribes `topic` at `addr`, opening the link to it if needed.
@@ -149,7 +184,9 @@ impl Hub {
             let placed = state.placed.get(&topic).cloned().unwrap_or_default();
             for addr in placed.iter().filter(|a| !wanted.contains(a)) {
                 if let Some(link) = state.links.get(addr) {
-                    let _ = link.commands.send(LinkCommand::Unsubscribe(topic.clone()));
+                    let _ = link
+                        .commands
+                        .send(LinkCommand::Unsubscribe(topic.clone(), None));
                 }
             }
             if let Some(placed) = state.placed.get_mut(&topic) {
@@ -225,7 +262,7 @@ async fn serve_link(
 ) -> std::io::Result<()> {
     let mut stream = connect(addr, 3).await?;
     let (mut reader, mut writer) = stream.split();
-    let mut confirming: VecDeque<(Topic, oneshot::Sender<()>)> = VecDeque::new();
+    let mut confirming = Confirming::new();
     let mut input = BytesMut::with_capacity(16 * 1024);
     loop {
         tokio::select! {
@@ -234,11 +271,12 @@ async fn serve_link(
                     None => return Ok(()),
                     Some(LinkCommand::Subscribe(topic, done)) => {
                         let word = topic.0.words().0;
-                        confirming.push_back((topic.clone(), done));
+                        confirming.push_back((topic.clone(), true, done));
                         (topic, word)
                     }
-                    Some(LinkCommand::Unsubscribe(topic)) => {
+                    Some(LinkCommand::Unsubscribe(topic, done)) => {
                         let word = topic.0.words().1;
+                        confirming.extend(done.map(|done| (topic.clone(), false, done)));
                         (topic, word)
                     }
                 };
@@ -252,18 +290,47 @@ async fn serve_link(
                 }
                 while let Some(len) = frame_len(&input).map_err(std::io::Error::other)? {
                     let frame = input.split_to(len).freeze();
-                    received(proxy, &frame, &mut confirming);
+                    received(proxy, addr, &frame, &mut confirming);
                 }
             }
         }
     }
 }
 
+/// The key a keyspace notification is about (`__keyspace@db__:key`, or the message of
+/// `__keyevent@db__:event`); `parts`: a `message` or `pmessage` frame's.
+fn notified_key<'a>(parts: &[&'a [u8]]) -> Option<&'a [u8]> {
+    let (channel, payload) = match parts.len() {
+        3 => (text(parts[1])?, text(parts[2])?),
+        4 => (text(parts[2])?, text(parts[3])?),
+        _ => return None,
+    };
+    let (prefix, rest) = channel.split_at(channel.iter().position(|&b| b == b':')? + 1);
+    if prefix.starts_with(b"__keyspace@") {
+        Some(rest)
+    } else if prefix.starts_with(b"__keyevent@") {
+        Some(payload)
+    } else {
+        None
+    }
+}
+
 /// A frame from a shard server: a message for local subscribers, or a confirmation.
-fn received(proxy: &Proxy, frame: &Bytes, confirming: &mut VecDeque<(Topic, oneshot::Sender<()>)>) {
+fn received(proxy: &Proxy, addr: &str, frame: &Bytes, confirming: &mut Confirming) {
     let Some(parts) = elements(frame) else {
         return;
     };
+    // A server publishes the events of the partitions it follows too, as a Redis replica
+    // does; the leader's is the one its clients see.
+    if let Some(key) = notified_key(&parts) {
+        if proxy
+            .table
+            .leader_of(key_slot(key))
+            .is_some_and(|leader| *leader != *addr)
+        {
+            return;
+        }
+    }
     let (Some(word), Some(name)) = (parts.first().and_then(|w| text(w)), parts.get(1)) else {
         return;
     };
@@ -271,19 +338,42 @@ fn received(proxy: &Proxy, frame: &Bytes, confirming: &mut VecDeque<(Topic, ones
         return;
     };
     let kind = match word {
-        b"message" | b"subscribe" => Kind::Channel,
-        b"pmessage" | b"psubscribe" => Kind::Pattern,
-        b"smessage" | b"ssubscribe" => Kind::Shard,
+        b"message" | b"subscribe" | b"unsubscribe" => Kind::Channel,
+        b"pmessage" | b"psubscribe" | b"punsubscribe" => Kind::Pattern,
+        b"smessage" | b"ssubscribe" | b"sunsubscribe" => Kind::Shard,
         _ => return,
     };
     let topic = (kind, Bytes::copy_from_slice(name));
+    let joined = !word.ends_with(b"unsubscribe");
     if word.ends_with(b"message") {
         proxy.pubsub.dispatch(&topic, frame);
-    } else if let Some(at) = confirming.iter().position(|(t, _)| *t == topic) {
-        if let Some((_, done)) = confirming.remove(at) {
+    } else if let Some(at) = confirming
+        .iter()
+        .position(|(t, joining, _)| *t == topic && *joining == joined)
+    {
+        if let Some((_, _, done)) = confirming.remove(at) {
             let _ = done.send(());
         }
     }
+}
+
+/// PUBLISH and SPUBLISH at the channel's leader, counting every local subscriber.
+pub fn publish(session: &Session, kind: Kind, args: Vec<Bytes>) -> Pending {
+    let (proxy, via) = (session.proxy.clone(), session.via());
+    Pending::Forwarded(
+        async move {
+            let request = encode(&args);
+            let reply = send_routed(&proxy, &via, Some(key_slot(&args[1])), request, 1).await;
+            match integer(&reply) {
+                Some(count) => {
+                    let count = count + proxy.pubsub.uncounted(kind, &args[1]);
+                    Bytes::from(format!(":{count}\r\n"))
+                }
+                None => reply,
+            }
+        }
+        .boxed(),
+    )
 }
 
 /// SUBSCRIBE, UNSUBSCRIBE and their pattern and shard forms.
@@ -419,7 +509,7 @@ impl Session {
                 confirmations.extend(proxy.pubsub.subscribe(&proxy, topic, self.id, messages));
                 self.subscriptions.list(kind).push(name.clone());
             } else if !subscribing && subscribed {
-                self.proxy.pubsub.unsubscribe(&topic, self.id);
+                confirmations.extend(self.proxy.pubsub.unsubscribe(&topic, self.id));
                 self.subscriptions.list(kind).retain(|n| n != name);
             }
             counts.push(self.subscriptions.count(kind));

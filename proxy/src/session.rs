@@ -15,13 +15,13 @@ use crate::transaction::{Transaction, Watch};
 use crate::{cluster_view, cluster_wide, fanout, Proxy};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, BoxFuture, FutureExt};
-use slotcache_cluster::key_slot;
 use slotcache_protocol::command::connection::{check_client_name, hello_reply, library_attribute};
 use slotcache_protocol::command::help::write_help;
 use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::command::CmdError;
 use slotcache_protocol::command::NOPROTO;
 use slotcache_protocol::command::{is, Flag};
+use slotcache_protocol::pubsub::Kind;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::{ParseLimits, Protocol, Reply, RequestParser};
@@ -407,7 +407,8 @@ impl Session {
                 cluster_wide::answer(self, name, &args)
             }
             "pubsub" => pubsub::introspect(self, &args),
-            "publish" if args.len() == 3 => self.forward(key_slot(&args[1]), args),
+            "publish" if args.len() == 3 => pubsub::publish(self, Kind::Channel, args),
+            "spublish" if args.len() == 3 => pubsub::publish(self, Kind::Shard, args),
             _ => self.route(name, args),
         }
     }
@@ -416,6 +417,9 @@ impl Session {
         if let Some(split) = fanout::split(&self.proxy, name, &args) {
             let (merger, parts) = split.into_parts();
             return Pending::Split(merger, parts);
+        }
+        if let Some(options) = crate::sort::sorted_here(name, &args) {
+            return self.sort_here(args, options);
         }
         let (spec, slot) = match route_request(&args, |a, b| a == b) {
             Ok(routed) => routed,

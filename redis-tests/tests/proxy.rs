@@ -794,3 +794,51 @@ fn command_describes_what_the_proxy_serves() {
         Frame::Error("ERR lib-name cannot contain spaces, newlines or special characters.".into())
     );
 }
+
+/// SORT with BY and GET patterns and a STORE key in another slot, whose keys live on every
+/// server: the proxy runs it, and every reply is Redis's. PUBLISH counts every subscriber of
+/// the proxy's clients, however many share its subscription at the server.
+#[test]
+fn sort_patterns_across_servers_and_publish_counts_match_redis() {
+    let running = running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    let redis = redis_tests::start_redis(&[]);
+    let script = [
+        "RPUSH l 3 1 2 10 -5 1.5",
+        "MSET w_3 30 w_1 10 w_2 20 w_10 5 w_-5 50 w_1.5 15",
+        "HSET h_1 f a",
+        "HSET h_2 f b",
+        "HSET h_3 f c",
+        "SORT l BY w_*",
+        "SORT l BY w_* DESC GET # LIMIT 1 3",
+        "SORT l GET h_*->f GET # GET w_*",
+        "SORT l BY h_*->f ALPHA GET #",
+        "SORT_RO l BY w_* GET w_*",
+        "SORT l BY w_* STORE dst",
+        "LRANGE dst 0 -1",
+        "SORT nokey BY w_* STORE dst",
+        "EXISTS dst",
+        "SET w_2 notanumber",
+        "SORT l BY w_*",
+        "SADD s 3 1 2",
+        "SORT s BY nosort GET w_* STORE dst",
+        "LRANGE dst 0 -1",
+        "SET str x",
+        "SORT str BY w_*",
+    ];
+    let mut ours = proxy.connect();
+    let mut theirs = redis.connect();
+    for line in script {
+        let words: Vec<&str> = line.split(' ').collect();
+        assert_eq!(ours.call(&words), theirs.call(&words), "{line}");
+    }
+    let mut subscribers: Vec<redis_tests::Conn> = (0..3).map(|_| proxy.connect()).collect();
+    for (i, subscriber) in subscribers.iter_mut().enumerate() {
+        let command = if i == 2 { "PSUBSCRIBE" } else { "SUBSCRIBE" };
+        let topic = if i == 2 { "news*" } else { "news" };
+        subscriber.call(&[command, topic]);
+    }
+    assert_eq!(ours.call(&["PUBLISH", "news", "hello"]), Frame::Int(3));
+    subscribers[0].call(&["UNSUBSCRIBE"]);
+    assert_eq!(ours.call(&["PUBLISH", "news", "hello"]), Frame::Int(2));
+}

@@ -178,21 +178,7 @@ pub fn int_arg(arg: &[u8]) -> Result<i64, CmdError> {
     slotcache_protocol::resp::parse::parse_i64(arg).ok_or(CmdError::NotInteger)
 }
 
-/// Parses a float argument as Redis's `getDoubleFromObject` (`strtod`, no NaN, no spaces).
-pub fn parse_f64(arg: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(arg).ok()?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    let lower = text.to_ascii_lowercase();
-    let value = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ if lower.contains("inf") || lower.contains("nan") => return None,
-        _ => text.parse::<f64>().ok()?,
-    };
-    (!value.is_nan()).then_some(value)
-}
+pub use slotcache_protocol::resp::parse::parse_f64;
 
 /// Writes a HELP reply: a title line, then the lines given.
 pub fn help_reply(ctx: &mut Ctx, command: &str, lines: &[&str]) -> CmdResult {

@@ -9,6 +9,7 @@ mod error;
 mod flags;
 pub mod help;
 pub mod route;
+pub mod sort;
 mod spec;
 pub mod specs;
 mod table;

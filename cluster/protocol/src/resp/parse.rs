@@ -326,6 +326,22 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
+/// Parses a float argument as Redis's `getDoubleFromObject` (`strtod`, no NaN, no spaces).
+pub fn parse_f64(arg: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(arg).ok()?;
+    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let value = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ if lower.contains("inf") || lower.contains("nan") => return None,
+        _ => text.parse::<f64>().ok()?,
+    };
+    (!value.is_nan()).then_some(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
