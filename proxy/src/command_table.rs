@@ -90,6 +90,9 @@ const CLIENT_SUBCOMMANDS: &[&str] = &[
     "client|caching",
     "client|getredir",
     "client|trackinginfo",
+    "client|list",
+    "client|info",
+    "client|kill",
 ];
 
 /// CLIENT HELP through the proxy: the shard servers' text for the subcommands it answers.

@@ -5,12 +5,14 @@
 
 pub mod backend;
 pub mod busy;
+pub mod clients;
 pub mod cluster_view;
 pub mod cluster_wide;
 pub mod command_table;
 pub mod fanout;
 pub mod forward;
 pub mod info;
+pub mod monitor;
 pub mod pubsub;
 pub mod refusals;
 pub mod session;
@@ -54,8 +56,8 @@ pub struct Proxy {
     pub memory_limited: AtomicBool,
     /// Clients with CLIENT TRACKING on.
     pub tracking_clients: AtomicU64,
-    /// Each connected client's messages, by client id: what a tracking client redirects to.
-    pub clients: Mutex<AHashMap<u64, tokio::sync::mpsc::UnboundedSender<Bytes>>>,
+    /// The connected clients, by id.
+    pub clients: Mutex<AHashMap<u64, std::sync::Arc<clients::Connected>>>,
     pub port: u16,
     pub started: Instant,
 }

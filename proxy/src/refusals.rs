@@ -12,10 +12,6 @@ pub fn refusal(name: &str) -> Option<&'static str> {
             "ERR SHUTDOWN is not supported through slotcache-proxy: stop shard servers \
              themselves (slotcache node drain moves their partitions first)",
         ),
-        "monitor" => Some(
-            "ERR MONITOR is not supported through slotcache-proxy: monitor a shard server \
-             itself",
-        ),
         _ => None,
     }
 }

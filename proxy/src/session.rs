@@ -4,6 +4,7 @@
 //! request order in one write.
 
 use crate::backend::{call_dedicated, Via};
+use crate::clients::Connected;
 use crate::fanout::Merger;
 use crate::forward::{
     is_redirect, send_batch, send_routed, send_routed_as, RoutedCommand, NO_LEADER,
@@ -15,7 +16,9 @@ use crate::transaction::{Transaction, Watch};
 use crate::{cluster_view, cluster_wide, fanout, Proxy};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, BoxFuture, FutureExt};
-use slotcache_protocol::command::connection::{check_client_name, hello_reply, library_attribute};
+use slotcache_protocol::command::connection::{
+    check_client_name, hello_reply, library_attribute, LibraryAttribute,
+};
 use slotcache_protocol::command::help::write_help;
 use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::command::CmdError;
@@ -62,7 +65,8 @@ pub struct Session {
     pub proxy: Arc<Proxy>,
     pub id: u64,
     pub resp: u8,
-    pub name: Bytes,
+    /// What other clients see of this one.
+    pub me: Arc<Connected>,
     /// The address this client reached the proxy at: what it is told to connect to.
     pub local_addr: String,
     pub transaction: Option<Transaction>,
@@ -75,9 +79,11 @@ pub struct Session {
     reads: usize,
     /// CLIENT REPLY: the client's replies are dropped here, after their commands ran.
     reply_mode: ReplyMode,
-    quit: bool,
+    pub quit: bool,
     /// CLIENT TRACKING is on.
     pub tracking: Option<ClientTracking>,
+    /// MONITOR is on: the servers' lines come as messages.
+    pub monitors: Option<crate::monitor::Monitors>,
     /// Where the shard servers' messages for this client go.
     pub pushes: mpsc::UnboundedSender<Push>,
 }
@@ -101,16 +107,23 @@ pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream) -> std::io::Result<()> 
 async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let local_addr = stream.local_addr()?.to_string();
+    let peer_addr = stream.peer_addr()?.to_string();
     let id = proxy.next_client_id.fetch_add(1, Ordering::Relaxed);
     let (subscriptions, mut messages) = Subscriptions::new(proxy.clone(), id);
-    proxy.clients.lock().insert(id, subscriptions.sender());
+    let me = Arc::new(Connected::new(
+        id,
+        peer_addr,
+        local_addr.clone(),
+        subscriptions.sender(),
+    ));
+    proxy.clients.lock().insert(id, me.clone());
     let _listed = Listed(proxy.clone(), id);
     let (pushes, mut pushed) = mpsc::unbounded_channel();
     let mut session = Session {
         proxy,
         id,
         resp: 2,
-        name: Bytes::new(),
+        me: me.clone(),
         local_addr,
         transaction: None,
         watches: Vec::new(),
@@ -120,6 +133,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         reply_mode: ReplyMode::On,
         quit: false,
         tracking: None,
+        monitors: None,
         pushes,
     };
     let mut parser = RequestParser::default();
@@ -141,6 +155,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                 stream.write_all(&out).await?;
                 continue;
             }
+            _ = me.killed.notified() => return Ok(()),
             Some(push) = pushed.recv() => {
                 let mut out = BytesMut::new();
                 session.deliver(push, &mut out);
@@ -158,6 +173,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                     let mut lowered = [0u8; NAME_BUFFER];
                     let name = lowercase_name(&args[0], &mut lowered);
                     let name = &*name;
+                    me.running(name, &args);
                     session.reply_mode.begin();
                     if session.takes_own_turn(name, &args) {
                         // Connection state changes (WATCH, EXEC, subscriptions) must follow
@@ -309,6 +325,7 @@ impl Session {
     fn takes_own_turn(&self, name: &str, args: &[Bytes]) -> bool {
         match name {
             "exec" | "reset" => true,
+            "monitor" => self.transaction.is_none(),
             "client" => self.transaction.is_none() && args.len() > 2 && is(&args[1], "tracking"),
             "multi" | "discard" | "quit" => false,
             _ if self.transaction.is_some() => {
@@ -328,6 +345,7 @@ impl Session {
             "watch" => self.watch(&args).await,
             "hello" => self.hello(&args),
             "client" => self.client_tracking(&args).await,
+            "monitor" => self.monitor().await,
             _ if self.transaction.is_some() => self.queue_checked(name, args).await,
             "unwatch" => {
                 self.watches.clear();
@@ -542,8 +560,13 @@ impl Session {
         self.resp = 2;
         self.readonly = false;
         self.reply_mode = ReplyMode::On;
-        self.name = Bytes::new();
+        {
+            let mut state = self.me.state.lock();
+            state.name = Bytes::new();
+            state.resp = 2;
+        }
         self.tracking = None;
+        self.monitors = None;
         Bytes::from_static(b"+RESET\r\n")
     }
 
@@ -584,9 +607,12 @@ impl Session {
             }
         }
         self.resp = resp;
+        let mut state = self.me.state.lock();
+        state.resp = resp;
         if let Some(name) = name {
-            self.name = name;
+            state.name = name;
         }
+        drop(state);
         let id = self.id;
         self.reply_bytes(|out| hello_reply(out, id, "cluster"))
     }
@@ -628,17 +654,26 @@ impl Session {
             }
             ("client|setname", [_, _, name]) => {
                 check_client_name(name)?;
-                self.name = name.clone();
+                self.me.state.lock().name = name.clone();
                 self.reply(|out| out.ok())
             }
             ("client|getname", _) => {
-                let name = self.name.clone();
+                let name = self.me.state.lock().name.clone();
                 self.reply(|out| out.bulk_or_null((!name.is_empty()).then_some(&name[..])))
             }
             ("client|setinfo", _) => {
-                library_attribute(args)?;
+                let value = String::from_utf8_lossy(&args[3]).into_owned();
+                let mut state = self.me.state.lock();
+                match library_attribute(args)? {
+                    LibraryAttribute::Name => state.lib_name = value,
+                    LibraryAttribute::Version => state.lib_ver = value,
+                }
+                drop(state);
                 self.reply(|out| out.ok())
             }
+            ("client|list", _) => self.client_list(args)?,
+            ("client|info", _) => self.client_info(args),
+            ("client|kill", _) => self.client_kill(args)?,
             ("client|reply", [_, _, mode]) => {
                 if !self.reply_mode.set(mode) {
                     return Err(CmdError::Syntax);

@@ -73,8 +73,9 @@ fn is_null(reply: &[u8]) -> bool {
     matches!(reply, b"*-1\r\n" | b"_\r\n")
 }
 
-const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
-const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
+/// In lower case, as clients send them: MONITOR shows them as the servers get them.
+const MULTI: &[u8] = b"*1\r\n$5\r\nmulti\r\n";
+const EXEC: &[u8] = b"*1\r\n$4\r\nexec\r\n";
 const DISCARD: &[u8] = b"*1\r\n$7\r\nDISCARD\r\n";
 
 impl Session {

@@ -729,11 +729,14 @@ fn command_describes_what_the_proxy_serves() {
         "cluster|slots",
         "cluster|shards",
         "client|setname",
+        "client|list",
+        "client|kill",
+        "client|tracking",
         "config|set",
     ] {
         assert!(names.iter().any(|n| n == served), "{served} missing");
     }
-    for refused in ["shutdown", "client|list", "client|kill", "cluster|digest"] {
+    for refused in ["shutdown", "client|pause", "cluster|digest"] {
         assert!(!names.iter().any(|n| n == refused), "{refused} listed");
     }
     let Frame::Array(all) = call(&mut conn, "COMMAND") else {
@@ -788,7 +791,11 @@ fn command_describes_what_the_proxy_serves() {
     };
     let line = |text: &str| Frame::Simple(text.into());
     assert!(help.contains(&line("SETNAME <name>")), "{help:?}");
-    assert!(!help.contains(&line("LIST [TYPE <type>] [ID <id> [<id> ...]]")));
+    assert!(help.contains(&line("LIST [TYPE <type>] [ID <id> [<id> ...]]")));
+    assert!(
+        !help.contains(&line("NO-EVICT (ON|OFF)")),
+        "not answered by the proxy"
+    );
     assert_eq!(
         call(&mut conn, "CLIENT SETINFO lib-name a\tb"),
         Frame::Error("ERR lib-name cannot contain spaces, newlines or special characters.".into())
@@ -841,4 +848,50 @@ fn sort_patterns_across_servers_and_publish_counts_match_redis() {
     assert_eq!(ours.call(&["PUBLISH", "news", "hello"]), Frame::Int(3));
     subscribers[0].call(&["UNSUBSCRIBE"]);
     assert_eq!(ours.call(&["PUBLISH", "news", "hello"]), Frame::Int(2));
+}
+
+/// CLIENT LIST, INFO and KILL describe and act on the proxy's own clients, in Redis's format;
+/// MONITOR shows what the shard servers run.
+#[test]
+fn client_introspection_and_monitor_through_a_proxy() {
+    let running = running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    let mut me = proxy.connect();
+    let mut other = proxy.connect();
+    other.call(&["CLIENT", "SETNAME", "other"]);
+    let Frame::Int(other_id) = other.call(&["CLIENT", "ID"]) else {
+        panic!("CLIENT ID")
+    };
+    let list = me.call(&["CLIENT", "LIST"]).display();
+    assert!(list.contains(&format!("id={other_id} ")), "{list}");
+    assert!(list.contains("name=other "), "{list}");
+    assert!(list.contains("cmd=client|list "), "{list}");
+    let info = me.call(&["CLIENT", "INFO"]).display();
+    assert!(
+        info.contains("cmd=client|info") && info.contains("resp=2"),
+        "{info}"
+    );
+    assert_eq!(
+        me.call(&["CLIENT", "KILL", "ID", &other_id.to_string()]),
+        Frame::Int(1)
+    );
+    other.set_read_timeout(Duration::from_secs(5));
+    assert_eq!(
+        other.try_read_reply(&["PING"]),
+        None,
+        "a killed client is disconnected"
+    );
+    assert_eq!(me.call(&["CLIENT", "KILL", "ID", "999999"]), Frame::Int(0));
+
+    let mut monitor = proxy.connect();
+    monitor.set_read_timeout(Duration::from_secs(5));
+    assert_eq!(monitor.call(&["MONITOR"]), Frame::Simple("OK".into()));
+    me.call(&["SET", "watched-by-monitor", "1"]);
+    let Frame::Simple(line) = monitor.read() else {
+        panic!("a MONITOR line")
+    };
+    assert!(
+        line.contains("\"SET\" \"watched-by-monitor\" \"1\""),
+        "{line}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Per-connection state, and the part of it other connections see (CLIENT LIST, CLIENT KILL).
 
 use parking_lot::Mutex;
+use slotcache_protocol::command::clients::ClientLine;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::Protocol;
 use std::net::SocketAddr;
@@ -89,42 +90,27 @@ impl ClientInfo {
     /// `current`: the command this connection is running and its arguments, which Redis still
     /// counts in the query buffer (`qbuf`) and argument memory (`argv-mem`).
     pub fn describe(&self, current: Option<(&str, &[bytes::Bytes])>) -> String {
-        let current_command = current.map(|(name, _)| name);
-        let args = current.map_or(&[][..], |(_, args)| args);
-        let argv_mem: usize = args.iter().map(|a| a.len()).sum();
-        let digits = |n: usize| n.to_string().len();
-        let qbuf = match args.len() {
-            0 => 0,
-            n => {
-                3 + digits(n)
-                    + args
-                        .iter()
-                        .map(|a| 5 + digits(a.len()) + a.len())
-                        .sum::<usize>()
-            }
-        };
-        let age = self.created.elapsed().as_secs();
-        let idle = self.last_interaction.lock().elapsed().as_secs();
         let last = self.last_command.load(Ordering::Relaxed);
-        let cmd = current_command
+        let cmd = current
+            .map(|(name, _)| name)
             .or_else(|| crate::commands::Table::get().all.get(last).map(|s| s.name))
             .unwrap_or("NULL");
-        format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
-            self.id,
-            self.addr,
-            self.laddr,
-            self.name.lock(),
-            age,
-            idle,
-            self.db.load(Ordering::Relaxed),
-            qbuf,
-            argv_mem,
+        let (addr, laddr) = (self.addr.to_string(), self.laddr.to_string());
+        ClientLine {
+            id: self.id,
+            addr: &addr,
+            laddr: &laddr,
+            name: &self.name.lock(),
+            age: self.created.elapsed().as_secs(),
+            idle: self.last_interaction.lock().elapsed().as_secs(),
+            db: self.db.load(Ordering::Relaxed),
             cmd,
-            self.resp.load(Ordering::Relaxed),
-            self.lib_name.lock(),
-            self.lib_ver.lock(),
-        )
+            current_args: current.map_or(&[][..], |(_, args)| args),
+            resp: self.resp.load(Ordering::Relaxed) as u8,
+            lib_name: &self.lib_name.lock(),
+            lib_ver: &self.lib_ver.lock(),
+        }
+        .format()
     }
 }
 

@@ -291,7 +291,7 @@ impl Session {
                 Some(keys) => message.bulks(keys.iter()),
                 None => message.null(),
             }
-            let _ = target.send(message.buf.freeze());
+            let _ = target.messages.send(message.buf.freeze());
         } else {
             tracking.broken_redirect = true;
             write_push(&mut reply, &Message::RedirectBroken(redirect), false);

@@ -2,6 +2,7 @@
 
 use super::help_reply;
 use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
+use slotcache_protocol::command::clients::{list_filter, Kill, Killable};
 use slotcache_protocol::command::connection::{
     check_client_name, hello_reply, library_attribute, LibraryAttribute,
 };
@@ -217,38 +218,7 @@ fn client_getname(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let mut ids: Option<Vec<u64>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        if is(&args[i], "type") && i + 1 < args.len() {
-            let kind = &args[i + 1];
-            if !["normal", "master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|k| is(kind, k))
-            {
-                return Err(CmdError::err(format!(
-                    "Unknown client type '{}'",
-                    String::from_utf8_lossy(kind)
-                )));
-            }
-            if !is(kind, "normal") {
-                ids = Some(Vec::new());
-            }
-            i += 2;
-        } else if is(&args[i], "id") && i + 1 < args.len() {
-            let mut wanted = Vec::new();
-            for arg in &args[i + 1..] {
-                match int_arg(arg) {
-                    Ok(id) if id > 0 => wanted.push(id as u64),
-                    _ => return Err(CmdError::err("Invalid client ID")),
-                }
-            }
-            ids = Some(wanted);
-            i = args.len();
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let ids = list_filter(args)?;
     let clients: Vec<_> = {
         let registry = ctx.server.clients.lock();
         let mut all: Vec<_> = registry.values().cloned().collect();
@@ -277,68 +247,17 @@ fn client_info(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let registry: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
-    if args.len() == 3 {
-        let addr = String::from_utf8_lossy(&args[2]);
-        let Some(target) = registry.iter().find(|c| c.addr.to_string() == addr) else {
-            return Err(CmdError::err("No such client"));
-        };
-        match target.id == ctx.client.id {
-            true => ctx.client.close_after_reply = true,
-            false => target.kill(),
-        }
-        ctx.out.ok();
-        return Ok(());
-    }
-    if args.len() % 2 != 0 {
-        return Err(CmdError::Syntax);
-    }
-    let mut skip_me = true;
-    let mut filters: Vec<(String, String)> = Vec::new();
-    for pair in args[2..].chunks(2) {
-        let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        match key.as_str() {
-            "id" => {
-                if !matches!(int_arg(&pair[1]), Ok(id) if id > 0) {
-                    return Err(CmdError::err("client-id should be greater than 0"));
-                }
-            }
-            "skipme" => match value.to_ascii_lowercase().as_str() {
-                "yes" => skip_me = true,
-                "no" => skip_me = false,
-                _ => return Err(CmdError::Syntax),
-            },
-            "type" => {
-                if !["normal", "master", "replica", "slave", "pubsub"].contains(&value.as_str()) {
-                    return Err(CmdError::err(format!("Unknown client type '{value}'")));
-                }
-            }
-            // Only the default user exists until ACLs do.
-            "user" if value != "default" => {
-                return Err(CmdError::err(format!("No such user '{value}'")));
-            }
-            "addr" | "laddr" | "user" | "maxage" => {}
-            _ => return Err(CmdError::Syntax),
-        }
-        filters.push((key, value));
-    }
+    let kill = Kill::parse(args)?;
     let mut killed = 0;
     for client in &registry {
-        if skip_me && client.id == ctx.client.id {
-            continue;
-        }
-        let matches = filters.iter().all(|(key, value)| match key.as_str() {
-            "id" => client.id.to_string() == *value,
-            "addr" => client.addr.to_string() == *value,
-            "laddr" => client.laddr.to_string() == *value,
-            "user" => value == "default",
-            "type" => value == "normal",
-            "maxage" => value
-                .parse::<u64>()
-                .is_ok_and(|age| client.created.elapsed().as_secs() >= age),
-            _ => true,
-        });
-        if matches {
+        let (addr, laddr) = (client.addr.to_string(), client.laddr.to_string());
+        let killable = Killable {
+            id: client.id,
+            addr: &addr,
+            laddr: &laddr,
+            age: client.created.elapsed().as_secs(),
+        };
+        if kill.matches(&killable, ctx.client.id) {
             // This connection gets its reply first, as in Redis.
             match client.id == ctx.client.id {
                 true => ctx.client.close_after_reply = true,
@@ -347,7 +266,16 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
             killed += 1;
         }
     }
-    killed += kill_replication_links(ctx, &filters);
+    if let Kill::Addr(_) = kill {
+        if killed == 0 {
+            return Err(CmdError::err("No such client"));
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    if let Kill::Filters { filters, .. } = &kill {
+        killed += kill_replication_links(ctx, filters);
+    }
     ctx.out.int(killed);
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! crate only describes what a call means.
 
 pub mod catalog;
+pub mod clients;
 pub mod connection;
 mod error;
 mod flags;
