@@ -12,6 +12,7 @@ pub mod command_table;
 pub mod fanout;
 pub mod forward;
 pub mod info;
+pub mod merged;
 pub mod monitor;
 pub mod pubsub;
 pub mod refusals;

@@ -139,74 +139,81 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
     let mut parser = RequestParser::default();
     let mut input = BytesMut::with_capacity(16 * 1024);
     let limits = ParseLimits::default();
-    while !session.quit {
-        tokio::select! {
-            read = stream.read_buf(&mut input) => {
-                if read? == 0 {
-                    return Ok(());
+    // A CLIENT KILL from another connection ends this one whatever it waits for (a reply
+    // from a blocked command included), as in Redis.
+    let work = async {
+        while !session.quit {
+            tokio::select! {
+                read = stream.read_buf(&mut input) => {
+                    if read? == 0 {
+                        return Ok(());
+                    }
                 }
-            }
-            Some(message) = messages.recv() => {
-                let mut out = BytesMut::new();
-                session.push_message(&mut out, &message);
-                while let Ok(message) = messages.try_recv() {
+                Some(message) = messages.recv() => {
+                    let mut out = BytesMut::new();
                     session.push_message(&mut out, &message);
+                    while let Ok(message) = messages.try_recv() {
+                        session.push_message(&mut out, &message);
+                    }
+                    stream.write_all(&out).await?;
+                    continue;
                 }
-                stream.write_all(&out).await?;
-                continue;
-            }
-            _ = me.killed.notified() => return Ok(()),
-            Some(push) = pushed.recv() => {
-                let mut out = BytesMut::new();
-                session.deliver(push, &mut out);
-                while let Ok(push) = pushed.try_recv() {
+                Some(push) = pushed.recv() => {
+                    let mut out = BytesMut::new();
                     session.deliver(push, &mut out);
+                    while let Ok(push) = pushed.try_recv() {
+                        session.deliver(push, &mut out);
+                    }
+                    stream.write_all(&out).await?;
+                    continue;
                 }
-                stream.write_all(&out).await?;
-                continue;
             }
-        }
-        let mut pending = Vec::new();
-        loop {
-            match parser.next_request(&mut input, &limits) {
-                Ok(Some(args)) => {
-                    let mut lowered = [0u8; NAME_BUFFER];
-                    let name = lowercase_name(&args[0], &mut lowered);
-                    let name = &*name;
-                    me.running(name, &args);
-                    session.reply_mode.begin();
-                    if session.takes_own_turn(name, &args) {
-                        // Connection state changes (WATCH, EXEC, subscriptions) must follow
-                        // every earlier request and precede every later one.
-                        let earlier = std::mem::take(&mut pending);
-                        write_replies(&mut session, &mut stream, &mut pushed, earlier).await?;
-                        let reply = session.own_turn(name, args).await;
-                        if !session.reply_mode.end(name.as_bytes()) {
-                            stream.write_all(&reply).await?;
-                        }
-                    } else {
-                        let reply = session.handle(name, args);
-                        if session.reply_mode.end(name.as_bytes()) {
-                            pending.push(session.silenced(reply));
+            let mut pending = Vec::new();
+            loop {
+                match parser.next_request(&mut input, &limits) {
+                    Ok(Some(args)) => {
+                        let mut lowered = [0u8; NAME_BUFFER];
+                        let name = lowercase_name(&args[0], &mut lowered);
+                        let name = &*name;
+                        me.running(name, &args);
+                        session.reply_mode.begin();
+                        if session.takes_own_turn(name, &args) {
+                            // Connection state changes (WATCH, EXEC, subscriptions) must follow
+                            // every earlier request and precede every later one.
+                            let earlier = std::mem::take(&mut pending);
+                            write_replies(&mut session, &mut stream, &mut pushed, earlier).await?;
+                            let reply = session.own_turn(name, args).await;
+                            if !session.reply_mode.end(name.as_bytes()) {
+                                stream.write_all(&reply).await?;
+                            }
                         } else {
-                            pending.push(reply);
+                            let reply = session.handle(name, args);
+                            if session.reply_mode.end(name.as_bytes()) {
+                                pending.push(session.silenced(reply));
+                            } else {
+                                pending.push(reply);
+                            }
+                        }
+                        if session.quit {
+                            break;
                         }
                     }
-                    if session.quit {
+                    Ok(None) => break,
+                    Err(err) => {
+                        pending.push(Pending::error(&format!("ERR {err}")));
+                        session.quit = true;
                         break;
                     }
                 }
-                Ok(None) => break,
-                Err(err) => {
-                    pending.push(Pending::error(&format!("ERR {err}")));
-                    session.quit = true;
-                    break;
-                }
             }
+            write_replies(&mut session, &mut stream, &mut pushed, pending).await?;
         }
-        write_replies(&mut session, &mut stream, &mut pushed, pending).await?;
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::select! {
+        result = work => result,
+        _ = me.killed.notified() => Ok(()),
     }
-    Ok(())
 }
 
 /// Command names this long or shorter are lowered without an allocation.
@@ -425,6 +432,9 @@ impl Session {
                 cluster_wide::answer(self, name, &args)
             }
             "pubsub" => pubsub::introspect(self, &args),
+            "latency" if args.get(1).is_some_and(|sub| is(sub, "histogram")) => {
+                self.latency_histogram(&args)
+            }
             "publish" if args.len() == 3 => pubsub::publish(self, Kind::Channel, args),
             "spublish" if args.len() == 3 => pubsub::publish(self, Kind::Shard, args),
             _ => self.route(name, args),
