@@ -22,6 +22,7 @@ use futures_util::future::{join_all, FutureExt};
 use rand::seq::SliceRandom;
 use slotcache_cluster::{key_slot, SLOTS};
 use slotcache_protocol::command::route::route_request;
+use slotcache_protocol::pause::parse_pause;
 use slotcache_protocol::resp::frame::{elements, integer, text};
 use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::Reply;
@@ -122,6 +123,7 @@ pub fn answer(session: &Session, name: &str, args: &[Bytes]) -> Pending {
                     .map(|key| reply(&|out| out.bulk_or_null(key.as_deref()))),
                 "script" | "function" => scripting(&scope, &args).await,
                 "config" => every_server(&scope, &args).await,
+                "client" => pause(&scope, &args).await,
                 "wait" => wait(&scope, &args).await,
                 _ => flush(&scope, &args).await,
             };
@@ -391,6 +393,23 @@ async fn call_all(
 /// promoted later must run with the same settings): the first error, else the first reply.
 async fn every_server(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
     first_error_or_reply(call_all(scope, &scope.proxy.table.server_addrs(), args, false).await?)
+}
+
+/// CLIENT PAUSE and UNPAUSE at this proxy (its clients' held commands wait here) and on every
+/// shard server, followers included (one promoted while the pause holds must hold writes
+/// too), for their direct clients and other proxies. UNPAUSE goes on connections of its own: a shared
+/// one may be waiting behind a held write, and would hold the UNPAUSE with it.
+async fn pause(scope: &Scope, args: &[Bytes]) -> Result<Bytes, Bytes> {
+    let own_connections = args[1].eq_ignore_ascii_case(b"unpause");
+    match own_connections {
+        true => scope.proxy.pause.unpause(),
+        false => {
+            let (mode, millis) = parse_pause(args).map_err(|err| error_reply(&err.to_string()))?;
+            scope.proxy.pause.pause(mode, millis);
+        }
+    }
+    let addrs = scope.proxy.table.server_addrs();
+    first_error_or_reply(call_all(scope, &addrs, args, own_connections).await?)
 }
 
 /// SCRIPT EXISTS over several servers: 1 where every one answered 1.

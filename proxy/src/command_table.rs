@@ -90,21 +90,27 @@ const CLIENT_SUBCOMMANDS: &[&str] = &[
     "client|caching",
     "client|getredir",
     "client|trackinginfo",
+    "client|pause",
+    "client|unpause",
     "client|list",
     "client|info",
     "client|kill",
 ];
 
-/// CLIENT HELP through the proxy: the shard servers' text for the subcommands it answers.
+/// CLIENT HELP through the proxy: the shard servers' text for the subcommands it answers (a
+/// usage line and the indented lines under it).
 pub fn client_help() -> Vec<&'static str> {
+    let mut shown = false;
     CLIENT_HELP
-        .chunks(2)
-        .filter(|entry| {
-            let usage = entry[0].split(' ').next().unwrap_or_default();
-            let name = format!("client|{}", usage.to_ascii_lowercase());
-            CLIENT_SUBCOMMANDS.contains(&name.as_str())
+        .iter()
+        .filter(|line| {
+            if !line.starts_with(' ') {
+                let usage = line.split(' ').next().unwrap_or_default();
+                let name = format!("client|{}", usage.to_ascii_lowercase());
+                shown = CLIENT_SUBCOMMANDS.contains(&name.as_str());
+            }
+            shown
         })
-        .flatten()
         .copied()
         .collect()
 }

@@ -118,6 +118,7 @@ fn field<'a>(server: &'a Sections, section: &str, key: &str) -> &'a str {
 /// `# Shards`, one line per server.
 fn compose(
     own: Vec<(&'static str, String)>,
+    held: usize,
     servers: &[(Arc<str>, Sections)],
     selection: &Selection,
 ) -> String {
@@ -127,11 +128,13 @@ fn compose(
         .filter(|(name, _)| selection.wants(name))
         .map(|(name, mut text)| {
             if name == "clients" {
-                // Clients blocked at the servers: the proxy's blocked clients wait there.
+                // Clients blocked at the servers (the proxy's blocked clients wait there), and
+                // those CLIENT PAUSE holds here.
                 let blocked: i64 = sum_fields(&all, "clients")
                     .into_iter()
                     .find_map(|(key, total)| (key == "blocked_clients").then_some(total))
-                    .unwrap_or(0);
+                    .unwrap_or(0)
+                    + held as i64;
                 let _ = write!(text, "blocked_clients:{blocked}\r\n");
             }
             text
@@ -218,7 +221,7 @@ pub fn answer(session: &Session, args: &[Bytes]) -> Pending {
                     Some((addr, parse(&info)))
                 })
                 .collect();
-            let info = compose(own, &servers, &selection);
+            let info = compose(own, proxy.pause.waiting(), &servers, &selection);
             crate::session::reply_in(proto, |out| out.bulk(info.as_bytes()))
         }
         .boxed(),

@@ -57,6 +57,9 @@ pub struct Proxy {
     pub memory_limited: AtomicBool,
     /// Clients with CLIENT TRACKING on.
     pub tracking_clients: AtomicU64,
+    /// CLIENT PAUSE through this proxy: its clients' held commands wait here, not on a
+    /// backend connection that other clients share.
+    pub pause: slotcache_protocol::pause::ClientPause,
     /// The connected clients, by id.
     pub clients: Mutex<AHashMap<u64, std::sync::Arc<clients::Connected>>>,
     pub port: u16,
@@ -77,6 +80,7 @@ impl Proxy {
             connected_clients: AtomicU64::new(0),
             memory_limited: AtomicBool::new(false),
             tracking_clients: AtomicU64::new(0),
+            pause: Default::default(),
             clients: Mutex::default(),
             port,
             started: Instant::now(),

@@ -24,6 +24,7 @@ use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::command::CmdError;
 use slotcache_protocol::command::NOPROTO;
 use slotcache_protocol::command::{is, Flag};
+use slotcache_protocol::pause::{may_write, needed_for, PauseMode};
 use slotcache_protocol::pubsub::Kind;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
@@ -82,6 +83,9 @@ pub struct Session {
     pub quit: bool,
     /// CLIENT TRACKING is on.
     pub tracking: Option<ClientTracking>,
+    /// Lanes of this request's own, for one a shard server's CLIENT PAUSE may hold: held
+    /// there, it must not hold up the shared lanes' other requests.
+    pub apart: Option<Arc<crate::backend::Backends>>,
     /// MONITOR is on: the servers' lines come as messages.
     pub monitors: Option<crate::monitor::Monitors>,
     /// Where the shard servers' messages for this client go.
@@ -126,6 +130,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         me: me.clone(),
         local_addr,
         transaction: None,
+        apart: None,
         watches: Vec::new(),
         subscriptions,
         readonly: false,
@@ -177,6 +182,18 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                         let name = &*name;
                         me.running(name, &args);
                         session.reply_mode.begin();
+                        if let Some(needed) = session.held_by_pause(name, &args) {
+                            // Everything after a held command waits with it, as in Redis.
+                            let earlier = std::mem::take(&mut pending);
+                            write_replies(&mut session, &mut stream, &mut pushed, earlier).await?;
+                            session.proxy.pause.released(needed).await;
+                        }
+                        let apart = session.may_be_held_at_server(name);
+                        if apart {
+                            let earlier = std::mem::take(&mut pending);
+                            write_replies(&mut session, &mut stream, &mut pushed, earlier).await?;
+                            session.apart = Some(Arc::default());
+                        }
                         if session.takes_own_turn(name, &args) {
                             // Connection state changes (WATCH, EXEC, subscriptions) must follow
                             // every earlier request and precede every later one.
@@ -193,6 +210,11 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                             } else {
                                 pending.push(reply);
                             }
+                        }
+                        if apart {
+                            let held = std::mem::take(&mut pending);
+                            write_replies(&mut session, &mut stream, &mut pushed, held).await?;
+                            session.apart = None;
                         }
                         if session.quit {
                             break;
@@ -326,6 +348,38 @@ impl Session {
 
     pub fn reply_bytes(&self, build: impl FnOnce(&mut Reply)) -> Bytes {
         reply_in(self.proto(), build)
+    }
+
+    /// When CLIENT PAUSE through this proxy holds a request: the weakest mode that holds it.
+    /// A script is held here only by ALL: whether it writes, its shard server knows (from
+    /// its flags) and holds it there under WRITE.
+    fn held_by_pause(&self, name: &str, args: &[Bytes]) -> Option<PauseMode> {
+        let mode = self.proxy.pause.mode()?;
+        let spec = slotcache_protocol::command::Table::get()
+            .resolve(args)
+            .ok()?
+            .spec;
+        if !spec.arity_ok(args.len()) {
+            return None;
+        }
+        let writes = match name {
+            "exec" => self.transaction.as_ref().is_some_and(|t| t.writes),
+            _ => held_when_writes_pause(args),
+        };
+        let needed = needed_for(writes);
+        (needed <= mode).then_some(needed)
+    }
+
+    /// Whether a request goes on lanes of its own while a WRITE pause holds here: a script (or
+    /// EXEC of one), which its shard server holds if its flags say it writes.
+    fn may_be_held_at_server(&self, name: &str) -> bool {
+        if self.proxy.pause.mode() != Some(PauseMode::Write) || self.tracking.is_some() {
+            return false;
+        }
+        match name {
+            "exec" => self.transaction.as_ref().is_some_and(|t| t.scripts),
+            _ => runs_script(name).is_some(),
+        }
     }
 
     /// Requests that change the connection's state and must run in order with the rest.
@@ -690,6 +744,7 @@ impl Session {
                 }
                 self.reply(|out| out.ok())
             }
+            ("client|pause" | "client|unpause", _) => cluster_wide::answer(self, "client", args),
             ("client|caching", _) => self.client_caching(args)?,
             ("client|getredir", _) => self.client_getredir(),
             ("client|trackinginfo", _) => self.client_trackinginfo(),
@@ -707,6 +762,14 @@ impl Session {
     }
 }
 
+/// Whether CLIENT PAUSE WRITE holds a request at the proxy: it may write by its flags, and is
+/// no script (a script's shard server decides by the script's flags).
+pub fn held_when_writes_pause(args: &[Bytes]) -> bool {
+    slotcache_protocol::command::Table::get()
+        .resolve(args)
+        .is_ok_and(|resolved| resolved.spec.group != "scripting" && may_write(resolved.spec))
+}
+
 /// Whether a command may use memory (Redis's `denyoom` flag).
 fn may_use_memory(name: &str) -> bool {
     slotcache_protocol::command::Table::get()
@@ -715,7 +778,7 @@ fn may_use_memory(name: &str) -> bool {
 }
 
 /// Whether a command runs a script (`Some(false)`) or a function (`Some(true)`).
-fn runs_script(name: &str) -> Option<bool> {
+pub fn runs_script(name: &str) -> Option<bool> {
     match name {
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => Some(false),
         "fcall" | "fcall_ro" => Some(true),

@@ -34,6 +34,10 @@ pub struct Transaction {
     cross_slot: bool,
     /// A command was refused while queued: EXEC answers EXECABORT.
     failed: bool,
+    /// A queued command may write by its flags: CLIENT PAUSE WRITE holds the EXEC.
+    pub writes: bool,
+    /// A script is queued: CLIENT PAUSE WRITE may hold the EXEC at its shard server.
+    pub scripts: bool,
 }
 
 /// Keys under WATCH, on the client's own connection to their partition's leader.
@@ -128,6 +132,8 @@ impl Session {
                 }
                 transaction.queued.extend_from_slice(&encode(&args));
                 transaction.count += 1;
+                transaction.writes |= crate::session::held_when_writes_pause(&args);
+                transaction.scripts |= crate::session::runs_script(name).is_some();
                 self.reply(|out| out.simple("QUEUED"))
             }
         }

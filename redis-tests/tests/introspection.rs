@@ -1,5 +1,5 @@
-//! MONITOR and CLIENT UNBLOCK, side by side with Redis: the same requests, the same lines and
-//! replies (MONITOR's timestamps and client addresses masked).
+//! MONITOR, CLIENT UNBLOCK and CLIENT PAUSE, side by side with Redis: the same requests, the
+//! same lines and replies (MONITOR's timestamps and client addresses masked).
 
 use redis_tests::{start_redis, start_slotcache, Conn, Frame, Process};
 use std::time::Duration;
@@ -90,6 +90,74 @@ fn client_unblock_answers_as_redis_does() {
         expected[5],
         Frame::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
     );
+}
+
+/// Whether `conn` has a reply within a moment: a held command has none.
+fn answers_soon(conn: &mut Conn) -> Option<Frame> {
+    conn.set_read_timeout(Duration::from_millis(300));
+    let reply = conn.try_read();
+    conn.set_read_timeout(Duration::from_secs(30));
+    reply
+}
+
+/// What CLIENT PAUSE holds and lets through: writes, scripts that may write, PUBLISH and EXEC
+/// of a queued write wait under WRITE while reads and read-only scripts go on; everything waits
+/// under ALL (CLIENT UNPAUSE too) until the deadline (long enough that a loaded machine still
+/// sends the held requests before it); a held client counts as blocked.
+fn paused(server: &Process) -> Vec<String> {
+    let mut admin = server.connect();
+    let mut writer = server.connect();
+    let mut publisher = server.connect();
+    let mut reader = server.connect();
+    let mut seen = Vec::new();
+    let mut note = |what: &str, frame: Option<Frame>| seen.push(format!("{what}: {frame:?}"));
+    writer.call(&["MULTI"]);
+    writer.call(&["SET", "k", "v"]);
+    note(
+        "pause",
+        Some(admin.call(&["CLIENT", "PAUSE", "60000", "WRITE"])),
+    );
+    writer.send_raw(&redis_tests::encode(&[b"EXEC".to_vec()]));
+    let script = "return redis.call('publish', 'ch', 'm')";
+    let script_args: Vec<Vec<u8>> = ["EVAL", script, "0"]
+        .iter()
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
+    publisher.send_raw(&redis_tests::encode(&script_args));
+    admin.wait_blocked(2);
+    note("get", Some(reader.call(&["GET", "k"])));
+    note(
+        "read-only script",
+        Some(reader.call(&["EVAL", "#!lua flags=no-writes\nreturn 1", "0"])),
+    );
+    note("held exec", answers_soon(&mut writer));
+    note("unpause", Some(admin.call(&["CLIENT", "UNPAUSE"])));
+    note("exec", Some(writer.read()));
+    note("script", Some(publisher.read()));
+    note(
+        "pause all",
+        Some(admin.call(&["CLIENT", "PAUSE", "3000", "ALL"])),
+    );
+    reader.send_raw(&redis_tests::encode(&[b"GET".to_vec(), b"k".to_vec()]));
+    note("held get", answers_soon(&mut reader));
+    let unpause: Vec<Vec<u8>> = vec![b"CLIENT".to_vec(), b"UNPAUSE".to_vec()];
+    admin.send_raw(&redis_tests::encode(&unpause));
+    note("held unpause", answers_soon(&mut admin));
+    note("get", Some(reader.read()));
+    note("unpause", Some(admin.read()));
+    let blocked = redis_tests::info_field(&mut admin, "clients", "blocked_clients");
+    note("blocked after", Some(Frame::Int(blocked as i64)));
+    seen
+}
+
+#[test]
+fn client_pause_holds_what_redis_holds() {
+    let redis = start_redis(&[]);
+    let slotcache = start_slotcache(&[]);
+    let expected = paused(&redis);
+    assert_eq!(paused(&slotcache), expected);
+    assert_eq!(expected[3], "held exec: None");
+    assert_eq!(expected[6], r#"script: Some(Int(0))"#);
 }
 
 /// A connection that monitors and then goes away is forgotten; the server goes on.

@@ -732,11 +732,12 @@ fn command_describes_what_the_proxy_serves() {
         "client|list",
         "client|kill",
         "client|tracking",
+        "client|pause",
         "config|set",
     ] {
         assert!(names.iter().any(|n| n == served), "{served} missing");
     }
-    for refused in ["shutdown", "client|pause", "cluster|digest"] {
+    for refused in ["shutdown", "client|unblock", "cluster|digest"] {
         assert!(!names.iter().any(|n| n == refused), "{refused} listed");
     }
     let Frame::Array(all) = call(&mut conn, "COMMAND") else {
@@ -791,7 +792,8 @@ fn command_describes_what_the_proxy_serves() {
     };
     let line = |text: &str| Frame::Simple(text.into());
     assert!(help.contains(&line("SETNAME <name>")), "{help:?}");
-    assert!(help.contains(&line("LIST [TYPE <type>] [ID <id> [<id> ...]]")));
+    assert!(help.contains(&line("LIST [options ...]")));
+    assert!(help.contains(&line("PAUSE <timeout> [WRITE|ALL]")));
     assert!(
         !help.contains(&line("NO-EVICT (ON|OFF)")),
         "not answered by the proxy"
@@ -893,5 +895,60 @@ fn client_introspection_and_monitor_through_a_proxy() {
     assert!(
         line.contains("\"SET\" \"watched-by-monitor\" \"1\""),
         "{line}"
+    );
+}
+
+/// Sends a request without reading its reply.
+fn send(conn: &mut redis_tests::Conn, args: &[&str]) {
+    let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    conn.send_raw(&redis_tests::encode(&args));
+}
+
+/// CLIENT PAUSE WRITE through a proxy holds writes everywhere: its own clients' at the proxy,
+/// another proxy's and a direct client's at the shard servers, while reads and a read-only
+/// script go on; CLIENT UNPAUSE lets every one through.
+#[test]
+fn client_pause_through_a_proxy_holds_every_writer() {
+    let running = running_cluster();
+    let (p1, p2) = (running.cluster.proxy(&[]), running.cluster.proxy(&[]));
+    let mut admin = p1.connect();
+    let mut writers = [p1.connect(), p2.connect(), running.servers[0].connect()];
+    // The direct client writes a key its server leads (one it answers without MOVED).
+    let direct_key = (0..1000)
+        .map(|i| format!("direct-{i}"))
+        .find(|key| !matches!(writers[2].call(&["GET", key]), Frame::Error(_)))
+        .expect("a key the first server leads");
+    let keys = ["paused-0", "paused-1", direct_key.as_str()];
+    assert_eq!(
+        admin.call(&["CLIENT", "PAUSE", "60000", "WRITE"]),
+        Frame::Simple("OK".into())
+    );
+    for (writer, key) in writers.iter_mut().zip(keys) {
+        send(writer, &["SET", key, "v"]);
+    }
+    let mut reader = p1.connect();
+    reader.set_read_timeout(Duration::from_millis(500));
+    for writer in writers.iter_mut() {
+        writer.set_read_timeout(Duration::from_millis(500));
+        assert_eq!(writer.try_read(), None, "a write is held while paused");
+    }
+    assert_eq!(reader.call(&["GET", "paused-0"]), Frame::Null);
+    assert_eq!(
+        reader.call(&["EVAL", "#!lua flags=no-writes\nreturn 7", "0"]),
+        Frame::Int(7)
+    );
+    let info = reader.call(&["INFO"]).display();
+    assert!(!info.contains("blocked_clients:0\r"), "{info}");
+    assert_eq!(
+        admin.call(&["CLIENT", "UNPAUSE"]),
+        Frame::Simple("OK".into())
+    );
+    for writer in writers.iter_mut() {
+        writer.set_read_timeout(Duration::from_secs(10));
+        assert_eq!(writer.read(), Frame::Simple("OK".into()));
+    }
+    assert_eq!(
+        reader.call(&["GET", "paused-0"]),
+        Frame::Bulk(b"v".to_vec())
     );
 }

@@ -318,9 +318,14 @@ fn run(
         reject(client, batch, Some(resolved.index), out, refusal);
         return;
     }
-    // Inside EXEC the transaction was checked whole before it ran.
+    // Inside EXEC the transaction was checked whole before it ran. Nothing is evicted while
+    // CLIENT PAUSE holds deletions, as in Redis.
     let memory = batch.memory;
-    if memory.limit > 0 && !client.in_exec && server.evictor.counted_memory() > memory.limit {
+    if memory.limit > 0
+        && !client.in_exec
+        && !crate::engine::db::deletions_held(batch.now_ms)
+        && server.evictor.counted_memory() > memory.limit
+    {
         let room = make_room(server, client, ks, memory, batch.now_ms);
         // Queueing in MULTI uses memory too: under OOM Redis refuses every command but
         // EXEC, DISCARD, QUIT and RESET there.

@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod net;
 pub mod notify;
 pub mod partition;
+pub mod pause;
 pub mod pubsub;
 pub mod replication;
 pub mod routing;

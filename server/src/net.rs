@@ -384,6 +384,14 @@ fn run_batch(
                 continue;
             }
         }
+        // As in Redis, a request for another server's key is redirected before any pause.
+        if let Some(needed) = server
+            .pause
+            .holds(server, client, command.as_ref().ok(), args)
+        {
+            finish(pid, ks.as_deref_mut(), since);
+            return Some(server.pause.wait(client, needed));
+        }
         let ks = match &mut ks {
             Some(ks) => ks,
             None => {

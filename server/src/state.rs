@@ -75,6 +75,7 @@ pub struct Server {
     pub evictor: crate::eviction::Evictor,
     pub slowlog: crate::slowlog::SlowLog,
     pub latency: crate::latency::LatencyMonitor,
+    pub pause: crate::pause::ServerPause,
     next_client_id: AtomicU64,
     pub stats: Stats,
     pub command_stats: Vec<CommandStats>,
@@ -107,6 +108,7 @@ impl Server {
             evictor: crate::eviction::Evictor::new(),
             slowlog: Default::default(),
             latency: Default::default(),
+            pause: Default::default(),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
             command_stats: (0..command_count)

@@ -133,11 +133,16 @@ fn invalidated(frame: &[u8]) -> Option<Option<Arc<[Bytes]>>> {
 }
 
 impl Session {
-    /// The lanes this client's requests take.
+    /// The lanes this client's requests take: its own while it tracks keys, or while CLIENT
+    /// PAUSE may hold its request at a shard server.
     pub fn via(&self) -> Via {
         Via {
             resp: self.resp,
-            own: self.tracking.as_ref().map(|t| t.own.clone()),
+            own: self
+                .tracking
+                .as_ref()
+                .map(|t| t.own.clone())
+                .or_else(|| self.apart.clone()),
         }
     }
 

@@ -8,6 +8,7 @@ use slotcache_protocol::command::connection::{
 };
 use slotcache_protocol::command::help::CLIENT_HELP;
 use slotcache_protocol::command::NOPROTO;
+use slotcache_protocol::pause::parse_pause;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::Protocol;
 use std::sync::atomic::Ordering;
@@ -352,6 +353,20 @@ fn client_unblock(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT PAUSE timeout [WRITE|ALL]: see [`crate::pause`].
+fn client_pause(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let (mode, millis) = parse_pause(args)?;
+    ctx.server.pause.pause(mode, millis);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    ctx.server.pause.unpause();
+    ctx.out.ok();
+    Ok(())
+}
+
 fn client_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     help_reply(ctx, "CLIENT", CLIENT_HELP)
 }
@@ -377,4 +392,6 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("client|kill", client_kill),
     ("client|unblock", client_unblock),
     ("client|no-evict", client_no_evict),
+    ("client|pause", client_pause),
+    ("client|unpause", client_unpause),
 ];

@@ -2,7 +2,7 @@
 
 use super::help_reply;
 use super::scripting::{keys_and_args, kill_reply};
-use super::{is, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{is, subcommand_syntax, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::scripting::RestorePolicy;
 use slotcache_protocol::glob;
 
@@ -63,19 +63,11 @@ fn function_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "FUNCTION FLUSH only supports SYNC|ASYNC option",
             ))
         }
-        _ => return Err(subcommand_error(&args[1])),
+        _ => return Err(subcommand_syntax(args)),
     }
     *ctx.server.scripts.functions.lock() = Default::default();
     ctx.out.ok();
     Ok(())
-}
-
-/// Redis's error for a subcommand's wrong arguments, naming it as the client wrote it.
-fn subcommand_error(name: &[u8]) -> CmdError {
-    CmdError::err(format!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
-        String::from_utf8_lossy(name)
-    ))
 }
 
 /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE].
@@ -159,7 +151,7 @@ fn function_restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
             ))
         }
-        _ => return Err(subcommand_error(&args[1])),
+        _ => return Err(subcommand_syntax(args)),
     };
     ctx.server.scripts.restore_libraries(&args[2], policy)?;
     ctx.out.ok();

@@ -178,6 +178,7 @@ pub fn int_arg(arg: &[u8]) -> Result<i64, CmdError> {
     slotcache_protocol::resp::parse::parse_i64(arg).ok_or(CmdError::NotInteger)
 }
 
+pub use slotcache_protocol::pause::millis_arg;
 pub use slotcache_protocol::resp::parse::parse_f64;
 
 /// Writes a HELP reply: a title line, then the lines given.

@@ -201,9 +201,9 @@ fn holdings(ctx: &Ctx) -> Holdings {
     all
 }
 
-/// Clients blocked on keys of any copy this server holds.
+/// Clients blocked on keys of any copy this server holds, or held by CLIENT PAUSE.
 fn blocked_clients(ctx: &Ctx) -> usize {
-    let mut blocked = 0;
+    let mut blocked = ctx.server.pause.waiting();
     visit_copies(ctx, |_, ks| blocked += ks.waiters.blocked_clients());
     blocked
 }
@@ -546,12 +546,8 @@ pub fn shutdown_now() -> ! {
 fn parse_wait(args: &Args) -> Result<(usize, u64), CmdError> {
     let wanted =
         slotcache_protocol::resp::parse::parse_i64(&args[1]).ok_or(CmdError::NotInteger)?;
-    let timeout = slotcache_protocol::resp::parse::parse_i64(&args[2])
-        .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
-    if timeout < 0 {
-        return Err(CmdError::err("timeout is negative"));
-    }
-    Ok((usize::try_from(wanted).unwrap_or(0), timeout as u64))
+    let timeout = super::millis_arg(&args[2])?;
+    Ok((usize::try_from(wanted).unwrap_or(0), timeout))
 }
 
 /// WAIT: the connection waits, as for a blocking command, until enough replicas have every

@@ -6,10 +6,7 @@ use super::{int_arg, Args, CmdError, CmdResult, Ctx, Handler};
 /// SLOWLOG GET [count]: the newest `count` entries (10 by default, -1 for all).
 fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
-            String::from_utf8_lossy(&args[1])
-        )));
+        return Err(super::subcommand_syntax(args));
     }
     let bad_count = || CmdError::err("count should be greater than or equal to -1");
     let count = match args.get(2) {

@@ -6,7 +6,7 @@ use super::streams::{
     end_bound, no_group, parse_id, read_stream, reply_entries, reply_entry, reply_id, start_bound,
     write_stream,
 };
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, subcommand_syntax, Args, CmdError, CmdResult, Ctx, Handler};
 use crate::engine::stream::{Group, Stream, StreamId};
 use crate::engine::value::Typed;
 use crate::engine::Db;
@@ -365,14 +365,6 @@ fn key_required() -> CmdError {
     CmdError::err(
         "The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
     )
-}
-
-fn subcommand_syntax(args: &Args) -> CmdError {
-    CmdError::err(format!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&args[1]),
-        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
-    ))
 }
 
 fn xgroup_create(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -424,12 +424,8 @@ fn parse_read_args(args: &Args, group_form: bool, in_script: bool) -> Result<Rea
                     String::from_utf8_lossy(&args[0])
                 )));
             }
-            let ms = int_arg(&args[i + 1])
-                .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
-            if ms < 0 {
-                return Err(CmdError::err("timeout is negative"));
-            }
-            read.block = Some((ms > 0).then(|| Instant::now() + Duration::from_millis(ms as u64)));
+            let ms = super::millis_arg(&args[i + 1])?;
+            read.block = Some((ms > 0).then(|| Instant::now() + Duration::from_millis(ms)));
             i += 2;
         } else if is(arg, "count") && more > 0 {
             read.count = int_arg(&args[i + 1])?.max(0) as usize;

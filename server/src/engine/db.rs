@@ -5,7 +5,7 @@ use super::capture::{Capture, Copy, StepBudget};
 use super::dict::Dict;
 use super::value::Value;
 use rand::Rng;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A stored key's value and its access record: 24 bits as Redis's `lru` field, either an LRU
@@ -38,6 +38,24 @@ fn lfu_mode() -> bool {
 /// How many users of this process want changed keys recorded (client-side caching). Zero,
 /// a write pays one relaxed load for it.
 static CHANGE_RECORDERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Until when (Unix ms) keys past their deadline stay: they look expired but nothing deletes
+/// them, so a paused server writes nothing (CLIENT PAUSE). Zero: no hold.
+static DELETIONS_HELD_UNTIL: AtomicI64 = AtomicI64::new(0);
+
+/// Holds expiry until `until_ms` (the later of this and any hold in force), or lifts every
+/// hold (`None`).
+pub fn hold_deletions(until_ms: Option<i64>) {
+    match until_ms {
+        Some(until) => DELETIONS_HELD_UNTIL.fetch_max(until, Ordering::Relaxed),
+        None => DELETIONS_HELD_UNTIL.swap(0, Ordering::Relaxed),
+    };
+}
+
+/// Whether expiry (and eviction) must leave keys in place at `now`.
+pub fn deletions_held(now: i64) -> bool {
+    now < DELETIONS_HELD_UNTIL.load(Ordering::Relaxed)
+}
 
 /// Whether expiries, evictions and new keys are recorded too (keyspace notifications).
 static RECORD_EVENTS: AtomicBool = AtomicBool::new(false);
@@ -369,6 +387,9 @@ impl Db {
     /// Deletes the key if its deadline has passed; true when it did.
     pub fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
         if self.is_expired(key, now) {
+            if deletions_held(now) {
+                return true;
+            }
             self.expel(key, Cause::Expired);
             self.stats.expired_keys += 1;
             true
@@ -517,7 +538,7 @@ impl Db {
     /// whole table was seen or `budget` is spent. Returns how many keys it expired. Sweeping by
     /// cursor (not sampling) bounds how long any due key can survive unread.
     pub fn expire_sweep(&mut self, now: i64, budget: Duration) -> usize {
-        if self.expires.is_empty() {
+        if self.expires.is_empty() || deletions_held(now) {
             return 0;
         }
         let start = Instant::now();

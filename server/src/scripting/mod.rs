@@ -206,6 +206,31 @@ impl Scripts {
         Ok(sha)
     }
 
+    /// Whether a script call declares that it may write: by its shebang's flags (cached or
+    /// not yet) or its function's; `None` for a script without flags, or one not known, whose
+    /// command's own flags decide (CLIENT PAUSE WRITE holds such calls as Redis does).
+    pub fn declared_writes(&self, args: &[Bytes]) -> Option<bool> {
+        let command = args.first()?.to_ascii_lowercase();
+        let named = args.get(1)?;
+        let flags = match command.as_slice() {
+            b"eval" | b"eval_ro" => match self.cache.lock().get(&sha1_hex(named)) {
+                Some(cached) => cached.flags.clone(),
+                None => shebang(named).ok()?.0,
+            },
+            b"evalsha" | b"evalsha_ro" => {
+                let sha = std::str::from_utf8(named).ok()?.to_ascii_lowercase();
+                self.cache.lock().get(&sha)?.flags.clone()
+            }
+            b"fcall" | b"fcall_ro" => {
+                let name = String::from_utf8_lossy(named).to_ascii_lowercase();
+                let registry = self.functions.lock();
+                return Some(!registry.functions.get(&name)?.has_flag("no-writes"));
+            }
+            _ => None,
+        };
+        flags.map(|flags| !flags.contains(&"no-writes"))
+    }
+
     /// Whether a script is running at all.
     pub fn is_running(&self) -> bool {
         self.running.since.lock().is_some()
@@ -587,13 +612,16 @@ fn redis_call(
     if state.deny_oom && spec.flags.has(Flag::Denyoom) {
         return fail(lua, OOM);
     }
+    // PUBLISH and PFCOUNT write nothing but may replicate: a read-only script may not call
+    // them either (CLIENT PAUSE WRITE lets it run).
+    let may_replicate = spec.flags.has(Flag::MayReplicate);
+    if state.read_only && (spec.flags.has(Flag::Write) || may_replicate) {
+        return fail(
+            lua,
+            "ERR Write commands are not allowed from read-only scripts.",
+        );
+    }
     if spec.flags.has(Flag::Write) {
-        if state.read_only {
-            return fail(
-                lua,
-                "ERR Write commands are not allowed from read-only scripts.",
-            );
-        }
         state.running.wrote.store(true, Ordering::Release);
     }
     let Some(handler) = crate::commands::handler(resolved) else {

@@ -221,8 +221,8 @@ impl Catalog {
         out.int(spec.keys.0);
         out.int(spec.keys.1);
         out.int(spec.keys.2);
-        write_words(out, spec.acl, false);
-        write_words(out, spec.tips, true);
+        write_words(out, spec.acl.split(' '), false);
+        write_words(out, spec.tips.split(' '), true);
         out.set(spec.key_specs.len());
         for key_spec in spec.key_specs {
             write_key_spec(out, key_spec);
@@ -262,8 +262,8 @@ impl Catalog {
 }
 
 /// A set of words: flags and categories are status replies, tips are bulk strings.
-fn write_words(out: &mut Reply, words: &str, as_bulk: bool) {
-    let items: Vec<&str> = words.split(' ').filter(|w| !w.is_empty()).collect();
+fn write_words<'a>(out: &mut Reply, words: impl Iterator<Item = &'a str>, as_bulk: bool) {
+    let items: Vec<&str> = words.filter(|w| !w.is_empty()).collect();
     out.set(items.len());
     for item in items {
         if as_bulk {
@@ -282,7 +282,7 @@ fn write_key_spec(out: &mut Reply, spec: &super::KeySpec) {
         out.bulk(spec.notes.as_bytes());
     }
     out.bulk(b"flags");
-    write_words(out, spec.flags, false);
+    write_words(out, spec.flags.split(' '), false);
     out.bulk(b"begin_search");
     out.map(2);
     out.bulk(b"type");

@@ -42,6 +42,16 @@ pub fn unknown_subcommand(container: &str, sub: &[u8]) -> CmdError {
     ))
 }
 
+/// `ERR unknown subcommand or wrong number of arguments for 'x'. Try CONTAINER HELP.`: a
+/// subcommand's arguments that fit no form of it, named as the client wrote it.
+pub fn subcommand_syntax(args: &Args) -> CmdError {
+    CmdError::err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&args[1]),
+        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+    ))
+}
+
 fn truncated_lossy(data: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&data[..data.len().min(max)]).into_owned()
 }

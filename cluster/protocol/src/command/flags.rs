@@ -23,10 +23,13 @@ pub enum Flag {
     NoMulti,
     Movablekeys,
     AllowBusy,
+    /// Redis's hidden `may_replicate`: a command that writes nothing itself but may cause a
+    /// write or a message to replicas (PUBLISH, PFCOUNT, scripts). COMMAND does not show it.
+    MayReplicate,
 }
 
 /// Each flag's word, as Redis spells it.
-const WORDS: [(&str, Flag); 17] = [
+const WORDS: [(&str, Flag); 18] = [
     ("write", Flag::Write),
     ("readonly", Flag::Readonly),
     ("denyoom", Flag::Denyoom),
@@ -44,6 +47,7 @@ const WORDS: [(&str, Flag); 17] = [
     ("no_multi", Flag::NoMulti),
     ("movablekeys", Flag::Movablekeys),
     ("allow_busy", Flag::AllowBusy),
+    ("may_replicate", Flag::MayReplicate),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,9 +79,11 @@ impl Flags {
         self.bits & (1 << flag as u32) != 0
     }
 
-    /// The words, as COMMAND reports them.
-    pub fn words(self) -> &'static str {
+    /// The words, as COMMAND reports them (hidden ones left out).
+    pub fn words(self) -> impl Iterator<Item = &'static str> {
         self.words
+            .split(' ')
+            .filter(|word| !word.is_empty() && *word != "may_replicate")
     }
 }
 
@@ -109,7 +115,13 @@ mod tests {
         let flags = Flags::of("write denyoom fast");
         assert!(flags.has(Flag::Write) && flags.has(Flag::Denyoom) && flags.has(Flag::Fast));
         assert!(!flags.has(Flag::Readonly));
-        assert_eq!(flags.words(), "write denyoom fast");
+        assert_eq!(
+            flags.words().collect::<Vec<_>>(),
+            ["write", "denyoom", "fast"]
+        );
+        let hidden = Flags::of("readonly may_replicate");
+        assert!(hidden.has(Flag::MayReplicate));
+        assert_eq!(hidden.words().collect::<Vec<_>>(), ["readonly"]);
         assert!(!Flags::NONE.has(Flag::Write));
     }
 }

@@ -17,8 +17,8 @@ mod table;
 pub mod tracking;
 
 pub use error::{
-    arity_error, busy, unknown_command, unknown_subcommand, wrong_arity, CmdError, EXECABORT,
-    EXEC_WITHOUT_MULTI, NOPROTO, NOT_IN_MULTI, OOM,
+    arity_error, busy, subcommand_syntax, unknown_command, unknown_subcommand, wrong_arity,
+    CmdError, EXECABORT, EXEC_WITHOUT_MULTI, NOPROTO, NOT_IN_MULTI, OOM,
 };
 pub use flags::{Flag, Flags};
 pub use spec::{ks, ks_noted, Begin, CommandSpec, Find, KeySpec};

@@ -283,6 +283,30 @@ pub static COMMANDS: &[CommandSpec] = &[
                 ..CommandSpec::DEFAULT
             },
             CommandSpec {
+                name: "client|pause",
+                arity: -3,
+                flags: Flags::of("admin noscript loading stale"),
+                acl: "@admin @slow @dangerous @connection",
+                keys: (0, 0, 0),
+                summary: "Stop processing commands from clients for some time",
+                since: "2.9.50",
+                group: "connection",
+                complexity: "O(1)",
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "client|unpause",
+                arity: 2,
+                flags: Flags::of("admin noscript loading stale"),
+                acl: "@admin @slow @dangerous @connection",
+                keys: (0, 0, 0),
+                summary: "Resume processing of clients that were paused",
+                since: "6.2.0",
+                group: "connection",
+                complexity: "O(N) Where N is the number of paused clients",
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
                 name: "client|no-evict",
                 arity: 3,
                 flags: Flags::of("admin noscript loading stale"),

@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfcount",
         arity: -2,
-        flags: Flags::of("readonly"),
+        flags: Flags::of("readonly may_replicate"),
         acl: "@read @hyperloglog @slow",
         keys: (1, -1, 1),
         key_specs: &[ks_noted("RW because it may change the internal representation of the key, and propagate to replicas", "RW access", Begin::Index(1), Find::Range(-1, 1, 0))],

@@ -54,7 +54,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         arity: 3,
-        flags: Flags::of("pubsub loading stale fast"),
+        flags: Flags::of("pubsub loading stale fast may_replicate"),
         acl: "@pubsub @fast",
         keys: (0, 0, 0),
         summary: "Post a message to a channel",
@@ -178,7 +178,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spublish",
         arity: 3,
-        flags: Flags::of("pubsub loading stale fast"),
+        flags: Flags::of("pubsub loading stale fast may_replicate"),
         acl: "@pubsub @fast",
         keys: (1, 1, 1),
         key_specs: &[ks("not_key", Begin::Index(1), Find::Range(0, 1, 0))],

@@ -6,7 +6,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval",
         arity: -3,
-        flags: Flags::of("noscript stale skip_monitor no_mandatory_keys movablekeys"),
+        flags: Flags::of("noscript stale skip_monitor no_mandatory_keys movablekeys may_replicate"),
         acl: "@slow @scripting",
         keys: (0, 0, 0),
         key_specs: &[ks_noted("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE", "RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
@@ -19,7 +19,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha",
         arity: -3,
-        flags: Flags::of("noscript stale skip_monitor no_mandatory_keys movablekeys"),
+        flags: Flags::of("noscript stale skip_monitor no_mandatory_keys movablekeys may_replicate"),
         acl: "@slow @scripting",
         keys: (0, 0, 0),
         key_specs: &[ks("RW access update", Begin::Index(2), Find::Keynum(0, 1, 1))],
