@@ -26,7 +26,7 @@ use ahash::AHashMap;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use sha1::{Digest, Sha1};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// How cluster-aware clients are told the slots are spread.
@@ -55,6 +55,9 @@ pub struct Proxy {
     /// A CONFIG SET through this proxy gave the servers a `maxmemory`: commands that may use
     /// memory are checked as a transaction queues them.
     pub memory_limited: AtomicBool,
+    /// The shard servers' `slowlog-max-len` (Redis's default until a CONFIG SET through this
+    /// proxy): the merged SLOWLOG keeps as many entries.
+    pub slowlog_max_len: AtomicUsize,
     /// Clients with CLIENT TRACKING on.
     pub tracking_clients: AtomicU64,
     /// CLIENT PAUSE through this proxy: its clients' held commands wait here, not on a
@@ -79,6 +82,7 @@ impl Proxy {
             next_client_id: AtomicU64::new(1),
             connected_clients: AtomicU64::new(0),
             memory_limited: AtomicBool::new(false),
+            slowlog_max_len: AtomicUsize::new(128),
             tracking_clients: AtomicU64::new(0),
             pause: Default::default(),
             clients: Mutex::default(),
@@ -101,6 +105,11 @@ impl Proxy {
                         .collect();
                     let limited = digits.iter().any(|&d| d != b'0');
                     self.memory_limited.store(limited, Ordering::Relaxed);
+                } else if name.eq_ignore_ascii_case(b"slowlog-max-len") {
+                    if let Some(len) = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok())
+                    {
+                        self.slowlog_max_len.store(len, Ordering::Relaxed);
+                    }
                 }
             }
         }

@@ -489,6 +489,14 @@ impl Session {
             "latency" if args.get(1).is_some_and(|sub| is(sub, "histogram")) => {
                 self.latency_histogram(&args)
             }
+            "slowlog"
+                if args
+                    .get(1)
+                    .is_some_and(|sub| is(sub, "get") || is(sub, "len") || is(sub, "reset")) =>
+            {
+                self.slowlog(&args)
+            }
+            "memory" if args.len() == 2 && is(&args[1], "stats") => self.memory_stats(&args),
             "publish" if args.len() == 3 => pubsub::publish(self, Kind::Channel, args),
             "spublish" if args.len() == 3 => pubsub::publish(self, Kind::Shard, args),
             _ => self.route(name, args),

@@ -53,6 +53,7 @@ pub async fn join(
         let config = server.config.read();
         (config.replica_lag_timeout, config.repl_backlog_size)
     };
+    server.slowlog.use_clock_ids();
     let _ = server.replication.set(Replication::new(
         node_id,
         config.replication_mode,

@@ -5,6 +5,8 @@ use crate::client::ClientInfo;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Arguments kept per entry, and bytes per argument, as Redis's SLOWLOG_ENTRY_MAX_*.
 const MAX_ARGS: usize = 32;
@@ -23,6 +25,10 @@ pub struct Entry {
 #[derive(Default)]
 pub struct SlowLog {
     entries: Mutex<(VecDeque<Entry>, u64)>,
+    /// In a cluster, entry ids are the microseconds since the epoch when logged (kept
+    /// increasing), so a proxy can put several servers' logs in one order; standalone, they
+    /// count from 0 as Redis's do.
+    clock_ids: AtomicBool,
 }
 
 /// The request as the log keeps it: at most 32 arguments (the last one saying how many more
@@ -67,14 +73,22 @@ impl SlowLog {
             client_addr: client.addr.to_string(),
             client_name: client.name.lock().clone(),
         };
+        let clock = self.clock_ids.load(Ordering::Relaxed).then(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_micros() as u64)
+        });
         let mut guard = self.entries.lock();
         let (entries, next_id) = &mut *guard;
-        entries.push_front(Entry {
-            id: *next_id,
-            ..entry
-        });
-        *next_id += 1;
+        let id = clock.map_or(*next_id, |micros| micros.max(*next_id));
+        entries.push_front(Entry { id, ..entry });
+        *next_id = id + 1;
         entries.truncate(max_len as usize);
+    }
+
+    /// Numbers entries by the clock from now on (the server joined a cluster).
+    pub fn use_clock_ids(&self) {
+        self.clock_ids.store(true, Ordering::Relaxed);
     }
 
     pub fn len(&self) -> usize {

@@ -37,7 +37,12 @@ fn usage(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let used = used_memory();
     let not_counted = ctx.server.evictor.not_counted(used);
-    let keys: usize = ctx.ks.dbs.iter().map(|db| db.len()).sum();
+    // The keys of every copy it leads, as INFO's keyspace counts them.
+    let keys: usize = super::server::holdings(ctx)
+        .led
+        .iter()
+        .map(|(keys, _)| keys)
+        .sum();
     let rss = rss_bytes();
     let dataset = used.saturating_sub(not_counted);
     let fields: [(&str, f64); 11] = [
@@ -49,7 +54,10 @@ fn stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         ),
         ("overhead.total", not_counted as f64),
         ("keys.count", keys as f64),
-        ("keys.bytes-per-key", (dataset / keys.max(1)) as f64),
+        (
+            "keys.bytes-per-key",
+            dataset.checked_div(keys).unwrap_or(0) as f64,
+        ),
         ("dataset.bytes", dataset as f64),
         (
             "dataset.percentage",

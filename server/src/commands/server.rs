@@ -167,14 +167,14 @@ fn visit_copies(ctx: &Ctx, mut visit: impl FnMut(u32, &Keyspace)) {
 /// What INFO's `stats` and `keyspace` count: the counters and the keys of the copies this
 /// server leads (as a Redis Cluster master shows its own slots'), and how many keys it follows.
 #[derive(Default)]
-struct Holdings {
+pub(super) struct Holdings {
     stats: DbStats,
     /// Per database: keys and keys with a TTL.
-    led: Vec<(usize, usize)>,
+    pub led: Vec<(usize, usize)>,
     follower_keys: usize,
 }
 
-fn holdings(ctx: &Ctx) -> Holdings {
+pub(super) fn holdings(ctx: &Ctx) -> Holdings {
     let mut all = Holdings::default();
     visit_copies(ctx, |_, ks| {
         let leads = matches!(ks.log.role(), Role::Standalone | Role::Leader);
