@@ -89,3 +89,58 @@ fn timeouts_disconnects_and_pipelines() {
         ])
     );
 }
+
+/// `cmdstat_<name>`'s `calls` in INFO commandstats.
+fn calls(conn: &mut Conn, name: &str) -> Option<u64> {
+    let Frame::Bulk(info) = conn.call(&["INFO", "commandstats"]) else {
+        panic!("INFO is a bulk")
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    let line = info
+        .lines()
+        .find(|line| line.starts_with(&format!("cmdstat_{name}:")))?;
+    line.split([':', ','])
+        .find_map(|field| field.strip_prefix("calls=")?.parse().ok())
+}
+
+/// A command that blocks and is then served counts as one call, as in Redis (the run that
+/// found nothing is not counted), and a waiter failed by XGROUP DESTROY too.
+#[test]
+fn a_blocked_command_counts_once() {
+    for server in [redis_tests::start_redis(&[]), start_slotcache(&[])] {
+        let mut admin = server.connect();
+        let mut waiter = server.connect();
+        waiter.send_raw(&redis_tests::encode(&[
+            b"BLPOP".to_vec(),
+            b"list".to_vec(),
+            b"0".to_vec(),
+        ]));
+        admin.wait_blocked(1);
+        admin.call(&["RPUSH", "list", "a"]);
+        assert_eq!(waiter.read(), pair("list", "a"));
+        admin.call(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        let read = [
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ];
+        let read: Vec<Vec<u8>> = read.iter().map(|a| a.as_bytes().to_vec()).collect();
+        waiter.send_raw(&redis_tests::encode(&read));
+        admin.wait_blocked(1);
+        admin.call(&["XGROUP", "DESTROY", "s", "g"]);
+        assert!(matches!(waiter.read(), Frame::Error(e) if e.starts_with("NOGROUP")));
+        assert_eq!(calls(&mut admin, "blpop"), Some(1), "port {}", server.port);
+        assert_eq!(
+            calls(&mut admin, "xreadgroup"),
+            Some(1),
+            "port {}",
+            server.port
+        );
+    }
+}

@@ -396,6 +396,10 @@ fn run(
             .feed(client.db, Some(client.info.addr), args);
     }
     let usec = batch.lap();
+    // A command that blocked is counted (and logged) once, when it runs again to be served.
+    if client.blocked.is_some() {
+        return;
+    }
     let (slower_than, max_len) = batch.slowlog;
     if slower_than >= 0 && usec as i64 >= slower_than && !spec.flags.has(Flag::SkipSlowlog) {
         server.slowlog.record(args, usec, max_len, &client.info);
