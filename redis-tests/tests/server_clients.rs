@@ -455,3 +455,35 @@ fn restore_sets_idle_time_and_frequency() {
     assert_eq!(conn.call(&["OBJECT", "FREQ", "copy"]), Frame::Int(100));
     assert!(matches!(restore(&mut conn, "FREQ", "256"), Frame::Error(e) if e.contains("FREQ")));
 }
+
+/// CLIENT NO-TOUCH (Redis 7.2): a connection's reads and writes leave the keys' LFU counters
+/// as they were, except TOUCH, which is meant to touch; RESET turns it off.
+#[test]
+fn client_no_touch_leaves_access_records_alone() {
+    let server = start_slotcache(&[]);
+    let mut conn = server.connect();
+    conn.call(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    conn.call(&["SET", "k", "v"]);
+    // A new key's counter is 5; from 5, every access adds one.
+    let freq = |conn: &mut redis_tests::Conn| conn.call(&["OBJECT", "FREQ", "k"]);
+    assert_eq!(freq(&mut conn), Frame::Int(5));
+    assert_eq!(
+        conn.call(&["CLIENT", "NO-TOUCH", "ON"]),
+        Frame::Simple("OK".into())
+    );
+    conn.call(&["GET", "k"]);
+    conn.call(&["APPEND", "k", "w"]);
+    assert_eq!(freq(&mut conn), Frame::Int(5));
+    conn.call(&["TOUCH", "k"]);
+    assert_eq!(freq(&mut conn), Frame::Int(6));
+    assert_eq!(
+        conn.call(&["CLIENT", "NO-TOUCH", "MAYBE"]),
+        Frame::Error("ERR syntax error".into())
+    );
+    assert_eq!(conn.call(&["RESET"]), Frame::Simple("RESET".into()));
+    conn.call(&["GET", "k"]);
+    assert!(
+        freq(&mut conn) != Frame::Int(6),
+        "RESET turned NO-TOUCH off"
+    );
+}

@@ -169,6 +169,8 @@ pub struct Client {
     pub in_script: bool,
     /// READONLY: reads may be served by a follower copy, possibly stale.
     pub readonly: bool,
+    /// CLIENT NO-TOUCH: this connection's commands leave keys' access records alone.
+    pub no_touch: bool,
     /// CLIENT TRACKING's mode while on (the server's table holds the same).
     pub tracking: Option<crate::tracking::Mode>,
     /// CLIENT CACHING was given for the next command.
@@ -206,6 +208,7 @@ impl Client {
             in_exec: false,
             in_script: false,
             readonly: false,
+            no_touch: false,
             tracking: None,
             caching: false,
             monitoring: false,

@@ -381,7 +381,11 @@ fn run(
             out,
             now: batch.now_ms,
         };
-        handler(&mut ctx, args)
+        // CLIENT NO-TOUCH leaves access records alone, except for TOUCH itself.
+        match ctx.client.no_touch && spec.name != "touch" {
+            true => crate::engine::db::untouched(|| handler(&mut ctx, args)),
+            false => handler(&mut ctx, args),
+        }
     };
     match (&result, writes) {
         (Ok(()), true) => ks.log.effect(args),

@@ -183,6 +183,7 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         ctx.server.tracking.disable(ctx.client.id);
     }
     ctx.client.caching = false;
+    ctx.client.no_touch = false;
     if std::mem::take(&mut ctx.client.monitoring) {
         ctx.server.monitors.remove(ctx.client.id);
     }
@@ -316,6 +317,17 @@ fn client_no_evict(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT NO-TOUCH ON|OFF (Redis 7.2): see [`crate::engine::db::untouched`].
+fn client_no_touch(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    ctx.client.no_touch = match () {
+        _ if is(&args[2], "on") => true,
+        _ if is(&args[2], "off") => false,
+        _ => return Err(CmdError::Syntax),
+    };
+    ctx.out.ok();
+    Ok(())
+}
+
 fn client_reply(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if !ctx.client.reply_mode.set(&args[2]) {
         return Err(CmdError::Syntax);
@@ -392,6 +404,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("client|kill", client_kill),
     ("client|unblock", client_unblock),
     ("client|no-evict", client_no_evict),
+    ("client|no-touch", client_no_touch),
     ("client|pause", client_pause),
     ("client|unpause", client_unpause),
 ];

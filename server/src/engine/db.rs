@@ -57,6 +57,21 @@ pub fn deletions_held(now: i64) -> bool {
     now < DELETIONS_HELD_UNTIL.load(Ordering::Relaxed)
 }
 
+thread_local! {
+    /// Set while a command of a CLIENT NO-TOUCH connection runs on this thread.
+    static UNTOUCHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `run` with the keys it looks up keeping their access records (LRU clock or LFU
+/// counter) as they were: CLIENT NO-TOUCH, so an inspecting client does not change what
+/// eviction picks.
+pub fn untouched<R>(run: impl FnOnce() -> R) -> R {
+    UNTOUCHED.set(true);
+    let result = run();
+    UNTOUCHED.set(false);
+    result
+}
+
 /// Whether expiries, evictions and new keys are recorded too (keyspace notifications).
 static RECORD_EVENTS: AtomicBool = AtomicBool::new(false);
 
@@ -175,6 +190,9 @@ impl Entry {
     /// Records an access: refreshes the LRU clock, or decays then probabilistically bumps the
     /// LFU counter as Redis's `updateLFU`.
     fn touch(&mut self, now_ms: i64) {
+        if UNTOUCHED.get() {
+            return;
+        }
         if !lfu_mode() {
             self.lru = lru_tick(now_ms);
             return;

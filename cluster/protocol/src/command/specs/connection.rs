@@ -283,6 +283,18 @@ pub static COMMANDS: &[CommandSpec] = &[
                 ..CommandSpec::DEFAULT
             },
             CommandSpec {
+                name: "client|no-touch",
+                arity: 3,
+                flags: Flags::of("noscript loading stale"),
+                acl: "@slow @connection",
+                keys: (0, 0, 0),
+                summary: "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access.",
+                since: "7.2.0",
+                group: "connection",
+                complexity: "O(1)",
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
                 name: "client|pause",
                 arity: -3,
                 flags: Flags::of("admin noscript loading stale"),
