@@ -55,7 +55,7 @@ fn dispatch(c: &mut Criterion) {
             b.iter(|| {
                 let mut batch = Batch::new();
                 let mut ks = keyspace.lock();
-                execute(&server, &mut client, &mut ks, &mut out, request, &mut batch);
+                let _ = execute(&server, &mut client, &mut ks, &mut out, request, &mut batch);
                 out.buf.clear();
             })
         });

@@ -5,6 +5,7 @@
 //! does, so a pushed element goes to the longest-waiting client.
 
 use crate::client::{Client, ClientInfo};
+use crate::commands::Outcome;
 use crate::dispatch::{execute, Batch};
 use crate::engine::ValueType;
 use crate::partition::Keyspace;
@@ -194,9 +195,9 @@ pub fn serve_ready(server: &Server, ks: &mut Keyspace) {
             client.proto = waiter.proto;
             let mut out = Reply::new(waiter.proto);
             let mut batch = Batch::for_server(server);
-            execute(server, &mut client, ks, &mut out, &waiter.args, &mut batch);
+            let outcome = execute(server, &mut client, ks, &mut out, &waiter.args, &mut batch);
             batch.flush(server);
-            if client.blocked.is_some() {
+            if let Outcome::Block(_) = outcome {
                 // Nothing left for it after all: back to the head of the line.
                 let (dbs, waiters) = (&mut ks.dbs, &mut ks.waiters);
                 waiters.enqueue(dbs, id, waiter, true);

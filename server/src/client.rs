@@ -158,11 +158,6 @@ pub struct Client {
     pub multi: Option<Vec<Vec<bytes::Bytes>>>,
     /// A command was refused while queueing: EXEC must abort.
     pub multi_failed: bool,
-    /// Set by a blocking command that found nothing to serve.
-    pub blocked: Option<crate::blocking::BlockRequest>,
-    /// Set by WAIT: the connection waits until this many replicas have every write made so
-    /// far, or the deadline.
-    pub awaiting_replicas: Option<(usize, Option<std::time::Instant>)>,
     /// Running EXEC's queue: blocking commands must not block there.
     pub in_exec: bool,
     /// Runs commands for a script (`redis.call`): nothing may block.
@@ -202,8 +197,6 @@ impl Client {
             close_after_reply: false,
             last_command: usize::MAX,
             multi: None,
-            blocked: None,
-            awaiting_replicas: None,
             subscriptions: Subscriptions::default(),
             in_exec: false,
             in_script: false,

@@ -2,7 +2,7 @@
 //! authentication), the handler, CLIENT REPLY suppression and per-command statistics.
 
 use crate::client::Client;
-use crate::commands::{arity_error, CmdError, Ctx, Resolved, Table};
+use crate::commands::{arity_error, CmdError, Ctx, Outcome, Replied, Resolved, Table};
 use crate::engine::evict::Policy;
 use crate::partition::{Keyspace, STANDALONE_PARTITION};
 use crate::replication::log::Role;
@@ -213,9 +213,9 @@ pub fn execute(
     out: &mut Reply,
     args: &[Bytes],
     batch: &mut Batch,
-) {
+) -> Outcome {
     let command = Table::get().resolve(args);
-    execute_resolved(server, client, ks, out, args, command, batch);
+    execute_resolved(server, client, ks, out, args, command, batch)
 }
 
 /// [`execute`] for a request already looked up in the table.
@@ -227,11 +227,11 @@ pub fn execute_resolved(
     args: &[Bytes],
     command: Result<Resolved, CmdError>,
     batch: &mut Batch,
-) {
+) -> Outcome {
     client.reply_mode.begin();
     let mark = out.buf.len();
     ks.log.begin();
-    run(server, client, ks, out, args, command, batch);
+    let outcome = run(server, client, ks, out, args, command, batch);
     ks.log.end(batch.now_ms, client.db);
     if out.buf.get(mark) == Some(&b'-') {
         server.stats.count_error(&out.buf[mark..]);
@@ -242,8 +242,10 @@ pub fn execute_resolved(
     {
         out.buf.truncate(mark);
     }
+    outcome
 }
 
+/// Checks, runs and accounts for one command; what the handler left to do is returned.
 fn run(
     server: &Server,
     client: &mut Client,
@@ -252,12 +254,12 @@ fn run(
     args: &[Bytes],
     command: Result<Resolved, CmdError>,
     batch: &mut Batch,
-) {
+) -> Outcome {
     let resolved = match command {
         Ok(resolved) => resolved,
         Err(err) => {
             reject(client, batch, None, out, &err.to_string());
-            return;
+            return Replied;
         }
     };
     let spec = resolved.spec;
@@ -269,7 +271,7 @@ fn run(
             out,
             &arity_error(spec).to_string(),
         );
-        return;
+        return Replied;
     }
     if !client.authenticated && !spec.flags.has(Flag::NoAuth) {
         reject(
@@ -279,7 +281,7 @@ fn run(
             out,
             "NOAUTH Authentication required.",
         );
-        return;
+        return Replied;
     }
     if client.proto == Protocol::Resp2
         && client.subscriptions.is_subscribed()
@@ -296,7 +298,7 @@ fn run(
                 spec.name
             ),
         );
-        return;
+        return Replied;
     }
     let writes = spec.flags.has(Flag::Write);
     let serves = match ks.log.role() {
@@ -316,7 +318,7 @@ fn run(
             _ => "CLUSTERDOWN The partition's leader changed; retry",
         };
         reject(client, batch, Some(resolved.index), out, refusal);
-        return;
+        return Replied;
     }
     // Inside EXEC the transaction was checked whole before it ran. Nothing is evicted while
     // CLIENT PAUSE holds deletions, as in Redis.
@@ -333,7 +335,7 @@ fn run(
             client.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
         if !room && (spec.flags.has(Flag::Denyoom) || queues) {
             reject(client, batch, Some(resolved.index), out, OOM);
-            return;
+            return Replied;
         }
     }
     // What eviction let go is invalidated before the reply, as in Redis.
@@ -343,21 +345,21 @@ fn run(
     if client.multi.is_some() && !RUN_IN_MULTI.contains(&spec.name) && spec.flags.has(Flag::NoMulti)
     {
         reject(client, batch, Some(resolved.index), out, NOT_IN_MULTI);
-        return;
+        return Replied;
     }
     if let Some(queue) = client.multi.as_mut() {
         if !RUN_IN_MULTI.contains(&spec.name) {
             queue.push(args.to_vec());
             out.simple("QUEUED");
-            return;
+            return Replied;
         }
     }
     if let Some(refusal) = writes.then(|| ks.log.write_refusal()).flatten() {
         reject(client, batch, Some(resolved.index), out, refusal);
-        return;
+        return Replied;
     }
     let Some(handler) = crate::commands::handler(resolved) else {
-        return;
+        return Replied;
     };
     client.last_command = resolved.index;
     let monitored = server.monitors.active()
@@ -388,7 +390,7 @@ fn run(
         }
     };
     match (&result, writes) {
-        (Ok(()), true) => ks.log.effect(args),
+        (Ok(_), true) => ks.log.effect(args),
         _ => ks.log.discard_substitute(),
     }
     if result.is_ok() {
@@ -401,8 +403,8 @@ fn run(
     }
     let usec = batch.lap();
     // A command that blocked is counted (and logged) once, when it runs again to be served.
-    if client.blocked.is_some() {
-        return;
+    if let Ok(outcome @ Outcome::Block(_)) = result {
+        return outcome;
     }
     let (slower_than, max_len) = batch.slowlog;
     if slower_than >= 0 && usec as i64 >= slower_than && !spec.flags.has(Flag::SkipSlowlog) {
@@ -422,10 +424,14 @@ fn run(
     stat.calls += 1;
     stat.usec += usec;
     stat.histogram[latency_bucket(usec)] += 1;
-    if let Err(err) = result {
-        out.buf.truncate(mark);
-        out.error(&err.to_string());
-        stat.failed += failed as u64;
-        batch.errors += 1;
+    match result {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            out.buf.truncate(mark);
+            out.error(&err.to_string());
+            stat.failed += failed as u64;
+            batch.errors += 1;
+            Replied
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::blocking::{self, Blocked};
 use crate::client::{Client, ClientInfo};
+use crate::commands::Outcome;
 use crate::commands::{CmdError, Resolved, Table};
 use crate::dispatch::{execute_resolved, Batch};
 use crate::partition::SharedKeyspace;
@@ -407,18 +408,22 @@ fn run_batch(
         let Some(args) = backlog.pending.pop_front() else {
             break;
         };
-        execute_resolved(server, client, ks, out, &args, command, batch);
+        let outcome = execute_resolved(server, client, ks, out, &args, command, batch);
         blocking::serve_ready(server, ks);
         crate::tracking::hooks::after_command(server, client, ks, out);
-        if let Some((wanted, deadline)) = client.awaiting_replicas.take() {
-            let waiting = wait_for_replicas(server, client, ks, wanted, deadline);
-            finish(pid, Some(ks), since);
-            return Some(waiting);
-        }
-        if let Some(request) = client.blocked.take() {
-            let blocked = blocking::block(ks, client, &args, request);
-            finish(pid, Some(ks), since);
-            return Some(blocked);
+        match outcome {
+            Outcome::Replied => {}
+            Outcome::AwaitReplicas { wanted, deadline } => {
+                let waiting = wait_for_replicas(server, client, ks, wanted, deadline);
+                finish(pid, Some(ks), since);
+                return Some(waiting);
+            }
+            Outcome::Block(request) => {
+                let blocked = blocking::block(ks, client, &args, request);
+                finish(pid, Some(ks), since);
+                return Some(blocked);
+            }
+            Outcome::Close => client.close_after_reply = true,
         }
         if client.close_after_reply || !client.authenticated {
             break;

@@ -2,7 +2,7 @@
 //! Bits are numbered from the most significant bit of the first byte, as in Redis.
 
 use super::strings::{read_string, string_for_update, MAX_STRING};
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::Value;
 use slotcache_protocol::resp::parse::parse_i64;
 
@@ -61,7 +61,7 @@ fn setbit(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let old = get_bit(data, offset);
     set_bit(data, offset, on);
     ctx.out.int(old as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn getbit(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -72,7 +72,7 @@ fn getbit(ctx: &mut Ctx, args: &Args) -> CmdResult {
         None => 0,
     };
     ctx.out.int(bit as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// Resolves a BITCOUNT/BITPOS range into inclusive bit positions, or None when empty.
@@ -135,7 +135,7 @@ fn bitcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut digits = itoa::Buffer::new();
     let Some(value) = read_string(ctx.db(), &args[1], now)? else {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     let data = value.as_bytes(&mut digits).to_vec();
     let range = match args.len() {
@@ -155,7 +155,7 @@ fn bitcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let count = range.map_or(0, |(from, to)| count_ones(&data, from, to));
     ctx.out.int(count as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn bitpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -167,7 +167,7 @@ fn bitpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut digits = itoa::Buffer::new();
     let Some(value) = read_string(ctx.db(), &args[1], now)? else {
         ctx.out.int(if bit == 1 { -1 } else { 0 });
-        return Ok(());
+        return Ok(Replied);
     };
     let data = value.as_bytes(&mut digits).to_vec();
     let (range, end_given) = match args.len() {
@@ -182,7 +182,7 @@ fn bitpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     let Some((from, to)) = range else {
         ctx.out.int(-1);
-        return Ok(());
+        return Ok(Replied);
     };
     let found = (from..=to).find(|&i| get_bit(&data, i) == bit as u8);
     let pos = match found {
@@ -192,7 +192,7 @@ fn bitpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
         None => -1,
     };
     ctx.out.int(pos);
-    Ok(())
+    Ok(Replied)
 }
 
 fn bitop(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -234,7 +234,7 @@ fn bitop(ctx: &mut Ctx, args: &Args) -> CmdResult {
         db.set(&args[2], Value::from_bytes(&result), now);
     }
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -461,7 +461,7 @@ fn run_bitfield(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
             None => ctx.out.null(),
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn bitfield(ctx: &mut Ctx, args: &Args) -> CmdResult {

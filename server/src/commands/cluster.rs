@@ -5,14 +5,14 @@
 //! keyless requests (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHALL) at one partition. DIGEST
 //! fingerprints any copy this server hosts, leader or follower, to compare replicas.
 
-use super::{Args, CmdError, CmdResult, Ctx, Handler};
+use super::{Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::dump::{checksum, serialize};
 use crate::partition::Keyspace;
 use slotcache_cluster::key_slot;
 use slotcache_protocol::resp::parse::parse_i64;
 use slotcache_protocol::slot::parse_slot;
 
-fn cluster_mode(ctx: &Ctx) -> CmdResult {
+fn cluster_mode(ctx: &Ctx) -> Result<(), CmdError> {
     match ctx.server.routes.get() {
         Some(_) => Ok(()),
         None => Err(CmdError::err("This instance has cluster support disabled")),
@@ -21,7 +21,7 @@ fn cluster_mode(ctx: &Ctx) -> CmdResult {
 
 fn keyslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
     ctx.out.int(i64::from(key_slot(&args[2])));
-    Ok(())
+    Ok(Replied)
 }
 
 fn countkeysinslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -32,7 +32,7 @@ fn countkeysinslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     db.for_each_live_key(now, |key| count += usize::from(key_slot(key) == slot));
     ctx.out.int(count as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn getkeysinslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -50,7 +50,7 @@ fn getkeysinslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     });
     ctx.out.bulks(found.iter());
-    Ok(())
+    Ok(Replied)
 }
 
 /// The switch itself happens as the request is routed (`routing::Routes::target`), before
@@ -58,7 +58,7 @@ fn getkeysinslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn partition(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     cluster_mode(ctx)?;
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// READONLY: this connection's reads may be answered by follower copies, as on a Redis
@@ -67,7 +67,7 @@ fn readonly(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     cluster_mode(ctx)?;
     ctx.client.readonly = true;
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// READWRITE: back to reading from leaders only.
@@ -75,7 +75,7 @@ fn readwrite(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     cluster_mode(ctx)?;
     ctx.client.readonly = false;
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// `CLUSTER DIGEST <pid>`: the copy's next log offset, the epoch of its last record, its key
@@ -106,7 +106,7 @@ fn digest(ctx: &mut Ctx, args: &Args) -> CmdResult {
     ctx.out.int(epoch as i64);
     ctx.out.int(keys as i64);
     ctx.out.bulk(format!("{fingerprint:016x}").as_bytes());
-    Ok(())
+    Ok(Replied)
 }
 
 fn fingerprint(ks: &Keyspace, now: i64) -> (u64, u64, usize, u64) {

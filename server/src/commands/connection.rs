@@ -1,7 +1,8 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, SWAPDB, QUIT, RESET and CLIENT.
 
 use super::help_reply;
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use crate::commands::Outcome;
 use slotcache_protocol::command::clients::{list_filter, Kill, Killable};
 use slotcache_protocol::command::connection::{
     check_client_name, hello_reply, library_attribute, LibraryAttribute,
@@ -27,18 +28,18 @@ fn ping(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.array(2);
         ctx.out.bulk(b"pong");
         ctx.out.bulk(args.get(1).map_or(&b""[..], |m| &m[..]));
-        return Ok(());
+        return Ok(Replied);
     }
     match args.get(1) {
         Some(message) => ctx.out.bulk(message),
         None => ctx.out.simple("PONG"),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn echo(ctx: &mut Ctx, args: &Args) -> CmdResult {
     ctx.out.bulk(&args[1]);
-    Ok(())
+    Ok(Replied)
 }
 
 /// Checks a username/password pair against `requirepass` (only the `default` user exists).
@@ -67,10 +68,10 @@ fn auth(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     ctx.client.authenticated = true;
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
-fn set_client_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+fn set_client_name(ctx: &mut Ctx, name: &[u8]) -> Result<(), CmdError> {
     check_client_name(name)?;
     *ctx.client.info.name.lock() = String::from_utf8_lossy(name).into_owned();
     Ok(())
@@ -128,7 +129,7 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.client.info.resp.store(resp, Ordering::Relaxed);
     }
     hello_reply(ctx.out, ctx.client.id, "standalone");
-    Ok(())
+    Ok(Replied)
 }
 
 /// A database index argument for SELECT, MOVE and SWAPDB.
@@ -142,7 +143,7 @@ pub fn db_index(ctx: &Ctx, arg: &[u8], not_int: CmdError) -> Result<usize, CmdEr
 
 /// A Redis Cluster node has database 0 only: what would reach another is refused with
 /// `error`, as Redis Cluster refuses it.
-pub fn only_db_zero_in_cluster(ctx: &Ctx, error: &str) -> CmdResult {
+pub fn only_db_zero_in_cluster(ctx: &Ctx, error: &str) -> Result<(), CmdError> {
     match ctx.server.routes.get() {
         Some(_) => Err(CmdError::err(error)),
         None => Ok(()),
@@ -156,7 +157,7 @@ fn select(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let index = db_index(ctx, &args[1], CmdError::NotInteger)?;
     ctx.client.select(index);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -165,13 +166,12 @@ fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let b = db_index(ctx, &args[2], CmdError::err("invalid second DB index"))?;
     ctx.ks.swap_dbs(a, b);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn quit(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    ctx.client.close_after_reply = true;
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Close)
 }
 
 fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -195,18 +195,18 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.client.info.name.lock().clear();
     ctx.client.authenticated = ctx.server.config.read().requirepass.is_empty();
     ctx.out.simple("RESET");
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_id(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.out.int(ctx.client.id as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_setname(ctx: &mut Ctx, args: &Args) -> CmdResult {
     set_client_name(ctx, &args[2])?;
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_getname(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -216,7 +216,7 @@ fn client_getname(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     } else {
         ctx.out.bulk(name.as_bytes());
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -237,20 +237,20 @@ fn client_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
         text.push('\n');
     }
     ctx.out.verbatim("txt", text.as_bytes());
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_info(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut text = ctx.client.info.describe(Some(("client|info", args)));
     text.push('\n');
     ctx.out.verbatim("txt", text.as_bytes());
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let registry: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
     let kill = Kill::parse(args)?;
-    let mut killed = 0;
+    let (mut killed, mut outcome) = (0, Replied);
     for client in &registry {
         let (addr, laddr) = (client.addr.to_string(), client.laddr.to_string());
         let killable = Killable {
@@ -262,7 +262,7 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
         if kill.matches(&killable, ctx.client.id) {
             // This connection gets its reply first, as in Redis.
             match client.id == ctx.client.id {
-                true => ctx.client.close_after_reply = true,
+                true => outcome = Outcome::Close,
                 false => client.kill(),
             }
             killed += 1;
@@ -273,13 +273,13 @@ fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
             return Err(CmdError::err("No such client"));
         }
         ctx.out.ok();
-        return Ok(());
+        return Ok(outcome);
     }
     if let Kill::Filters { filters, .. } = &kill {
         killed += kill_replication_links(ctx, filters);
     }
     ctx.out.int(killed);
-    Ok(())
+    Ok(outcome)
 }
 
 /// CLIENT KILL TYPE replica|slave|master (no other filter): the replication streams this
@@ -306,7 +306,7 @@ fn client_setinfo(ctx: &mut Ctx, args: &Args) -> CmdResult {
         LibraryAttribute::Version => *ctx.client.info.lib_ver.lock() = value,
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_no_evict(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -314,7 +314,7 @@ fn client_no_evict(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// CLIENT NO-TOUCH ON|OFF (Redis 7.2): see [`crate::engine::db::untouched`].
@@ -325,7 +325,7 @@ fn client_no_touch(ctx: &mut Ctx, args: &Args) -> CmdResult {
         _ => return Err(CmdError::Syntax),
     };
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_reply(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -333,7 +333,7 @@ fn client_reply(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: the waiter is looked for in this connection's keyspace,
@@ -362,7 +362,7 @@ fn client_unblock(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     ctx.out.int(unblocked as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]: see [`crate::pause`].
@@ -370,13 +370,13 @@ fn client_pause(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (mode, millis) = parse_pause(args)?;
     ctx.server.pause.pause(mode, millis);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_unpause(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.server.pause.unpause();
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

@@ -2,7 +2,7 @@
 
 use super::help_reply;
 use super::scripting::{keys_and_args, kill_reply};
-use super::{is, subcommand_syntax, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{is, subcommand_syntax, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::scripting::RestorePolicy;
 use slotcache_protocol::glob;
 
@@ -14,7 +14,8 @@ fn call(ctx: &mut Ctx, args: &Args, read_only: bool) -> CmdResult {
     let (keys, argv) = keys_and_args(args)?;
     ctx.server
         .scripts
-        .call_function(ctx, args, keys, argv, read_only)
+        .call_function(ctx, args, keys, argv, read_only)?;
+    Ok(Replied)
 }
 
 fn fcall(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -41,7 +42,7 @@ fn function_load(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     let name = ctx.server.scripts.load_library(code, replace)?;
     ctx.out.bulk(name.as_bytes());
-    Ok(())
+    Ok(Replied)
 }
 
 fn function_delete(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -51,7 +52,7 @@ fn function_delete(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Err(CmdError::err("Library not found"));
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn function_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -67,7 +68,7 @@ fn function_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     *ctx.server.scripts.functions.lock() = Default::default();
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE].
@@ -130,13 +131,13 @@ fn function_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
             out.bulk(&library.code);
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn function_dump(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let payload = crate::scripting::functions::dump(&ctx.server.scripts.functions.lock());
     ctx.out.bulk(&payload);
-    Ok(())
+    Ok(Replied)
 }
 
 /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
@@ -155,7 +156,7 @@ fn function_restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     ctx.server.scripts.restore_libraries(&args[2], policy)?;
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// FUNCTION STATS: the function running, if any, and the engine's counts.
@@ -190,13 +191,13 @@ pub fn stats_reply(scripts: &crate::scripting::Scripts, out: &mut slotcache_prot
 
 fn function_stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     stats_reply(&ctx.server.scripts, ctx.out);
-    Ok(())
+    Ok(Replied)
 }
 
 /// FUNCTION KILL when no function holds the server (see `net` for the busy case).
 fn function_kill(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     kill_reply(ctx.server.scripts.kill(), ctx.out);
-    Ok(())
+    Ok(Replied)
 }
 
 fn function_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

@@ -4,7 +4,7 @@
 //! same error.
 
 use super::zsets::{store_items, zadd, Scored};
-use super::{is, parse_f64, read_typed, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{is, parse_f64, read_typed, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::geohash::{
     decode_score, distance, encode_wgs84, geohash_string, Search, Shape, LAT_MAX, LAT_MIN,
     LONG_MAX, LONG_MIN,
@@ -118,7 +118,7 @@ fn per_member(
             Some(score) => found(out, score),
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// GEOPOS key member ...
@@ -156,7 +156,7 @@ fn geodist(ctx: &mut Ctx, args: &Args) -> CmdResult {
             out.bulk(distance_text(distance(lon1, lat1, lon2, lat2) / to_meters).as_bytes());
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// Which search command runs, as Redis's `georadiusGeneric` flags.
@@ -397,7 +397,7 @@ fn search_generic(ctx: &mut Ctx, args: &Args, variant: Variant) -> CmdResult {
             }
             None => ctx.out.array(0),
         }
-        return Ok(());
+        return Ok(Replied);
     };
     match options.order {
         Order::Unsorted => {}
@@ -421,10 +421,10 @@ fn search_generic(ctx: &mut Ctx, args: &Args, variant: Variant) -> CmdResult {
             .collect();
         store_items(ctx.db(), dst, &items, now);
         ctx.out.int(items.len() as i64);
-        return Ok(());
+        return Ok(Replied);
     }
     reply_hits(ctx, &hits, &options);
-    Ok(())
+    Ok(Replied)
 }
 
 fn reply_hits(ctx: &mut Ctx, hits: &[Hit], options: &Options) {

@@ -1,14 +1,14 @@
 //! Hash commands.
 
 use super::scan::scan_collection;
-use super::{int_arg, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use super::{random_pair_args, random_picks, remove_members, reply_no_random, reply_pairs};
 use crate::engine::hash::Hash;
 use crate::engine::longdouble;
 use slotcache_protocol::command::wrong_arity;
 use slotcache_protocol::resp::Reply;
 
-fn check_pairs(args: &Args, name: &str) -> CmdResult {
+fn check_pairs(args: &Args, name: &str) -> Result<(), CmdError> {
     if args.len() % 2 != 0 {
         return Err(wrong_arity(name));
     }
@@ -30,7 +30,7 @@ fn hset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let added = set_pairs(ctx, args)?;
     ctx.notify(crate::notify::HASH, "hset", &args[1]);
     ctx.out.int(added);
-    Ok(())
+    Ok(Replied)
 }
 
 fn hmset(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -38,7 +38,7 @@ fn hmset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     set_pairs(ctx, args)?;
     ctx.notify(crate::notify::HASH, "hset", &args[1]);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn hsetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -49,7 +49,7 @@ fn hsetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.notify(crate::notify::HASH, "hset", &args[1]);
     }
     ctx.out.int(added as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn hget(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -57,7 +57,7 @@ fn hget(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let value = read_typed::<Hash>(ctx.db(), &args[1], now)?
         .and_then(|h| h.get(&args[2]).map(<[u8]>::to_vec));
     ctx.out.bulk_or_null(value.as_deref());
-    Ok(())
+    Ok(Replied)
 }
 
 fn hmget(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -73,7 +73,7 @@ fn hmget(ctx: &mut Ctx, args: &Args) -> CmdResult {
     for value in values {
         ctx.out.bulk_or_null(value.as_deref());
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// Writes field/value pairs as a map (RESP3) or flat array (RESP2).
@@ -92,7 +92,7 @@ fn hgetall(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(hash) => write_pairs(ctx.out, &hash.pairs()),
         None => ctx.out.map(0),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn hkeys_or_vals(ctx: &mut Ctx, args: &Args, keys: bool) -> CmdResult {
@@ -106,7 +106,7 @@ fn hkeys_or_vals(ctx: &mut Ctx, args: &Args, keys: bool) -> CmdResult {
         }
         None => ctx.out.array(0),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn hkeys(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -126,14 +126,14 @@ fn hexists(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let found =
         read_typed::<Hash>(ctx.db(), &args[1], now)?.is_some_and(|h| h.get(&args[2]).is_some());
     ctx.out.int(found as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn hlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let len = read_typed::<Hash>(ctx.db(), &args[1], now)?.map_or(0, Hash::len);
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn hstrlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -142,7 +142,7 @@ fn hstrlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .and_then(|h| h.get(&args[2]).map(<[u8]>::len))
         .unwrap_or(0);
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -158,7 +158,7 @@ fn hincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
     hash.insert(&args[2], itoa::Buffer::new().format(next).as_bytes());
     ctx.notify(crate::notify::HASH, "hincrby", &args[1]);
     ctx.out.int(next);
-    Ok(())
+    Ok(Replied)
 }
 
 fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -181,7 +181,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     hash.insert(&args[2], &sum);
     ctx.notify(crate::notify::HASH, "hincrbyfloat", &args[1]);
     ctx.out.bulk(&sum);
-    Ok(())
+    Ok(Replied)
 }
 
 fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -190,7 +190,7 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = &mut ctx.ks.dbs[ctx.client.db];
     let Some(hash) = read_typed::<Hash>(db, &args[1], now)? else {
         reply_no_random(ctx.out, count);
-        return Ok(());
+        return Ok(Replied);
     };
     let mut rng = rand::rng();
     let Some(count) = count else {
@@ -198,12 +198,12 @@ fn hrandfield(ctx: &mut Ctx, args: &Args) -> CmdResult {
             Some((field, _)) => ctx.out.bulk(field),
             None => ctx.out.null(),
         }
-        return Ok(());
+        return Ok(Replied);
     };
     let picked = random_picks(hash.pairs(), count, &mut rng);
     let bulk = |out: &mut Reply, data: &&[u8]| out.bulk(data);
     reply_pairs(ctx.out, &picked, with_values, bulk, bulk);
-    Ok(())
+    Ok(Replied)
 }
 
 fn hscan(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -1,7 +1,7 @@
 //! Helpers several families share: typed access to a key's collection, member removal, the
 //! random-pick and index-range rules of Redis, argument parsing, and HELP replies.
 
-use super::{is, Args, CmdError, CmdResult, Ctx};
+use super::{is, Args, CmdError, CmdResult, Ctx, Replied};
 use crate::engine::value::{Collection, Typed};
 use crate::engine::Db;
 use bytes::Bytes;
@@ -50,7 +50,7 @@ pub fn remove_members<T: Collection>(ctx: &mut Ctx, args: &Args, class: u32) -> 
     let db = ctx.db();
     let Some(collection) = write_typed::<T>(db, &args[1], now, false)? else {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     let removed = args[2..]
         .iter()
@@ -68,7 +68,7 @@ pub fn remove_members<T: Collection>(ctx: &mut Ctx, args: &Args, class: u32) -> 
         }
     }
     ctx.out.int(removed as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// The count argument of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER, in Redis's range
@@ -184,5 +184,5 @@ pub use slotcache_protocol::resp::parse::parse_f64;
 /// Writes a HELP reply: a title line, then the lines given.
 pub fn help_reply(ctx: &mut Ctx, command: &str, lines: &[&str]) -> CmdResult {
     write_help(ctx.out, command, lines);
-    Ok(())
+    Ok(Replied)
 }

@@ -1,6 +1,6 @@
 //! HyperLogLog commands over string values in Redis's HLL format (see `engine::hll`).
 
-use super::{Args, CmdError, CmdResult, Ctx, Handler};
+use super::{Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::hll::{self, Corrupt};
 use crate::engine::value::Value;
 use crate::engine::Db;
@@ -69,7 +69,7 @@ fn pfadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         },
     };
     out.int(changed as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// PFCOUNT: one key answers from (and refreshes) its cached cardinality; several are merged.
@@ -79,7 +79,7 @@ fn pfcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if args.len() == 2 {
         let Some(data) = hll_at(db, &args[1], now)? else {
             out.int(0);
-            return Ok(());
+            return Ok(Replied);
         };
         let count = match hll::cached(data) {
             Some(count) => count,
@@ -91,7 +91,7 @@ fn pfcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
             }
         };
         out.int(count as i64);
-        return Ok(());
+        return Ok(Replied);
     }
     let mut union = hll::zero_registers();
     for key in &args[1..] {
@@ -100,7 +100,7 @@ fn pfcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     out.int(hll::count(&union) as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn merge_into(union: &mut hll::Registers, other: &hll::Registers) {
@@ -134,7 +134,7 @@ fn pfmerge(ctx: &mut Ctx, args: &Args) -> CmdResult {
     hll::invalidate_cache(&mut data);
     db.set_keep_ttl(&args[1], Value::from_bytes(&data), now);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// The handlers of the family's commands, joined to their specs by name.

@@ -4,7 +4,7 @@
 use super::connection::{db_index, only_db_zero_in_cluster};
 use super::help_reply;
 use super::scan::{parse_scan, reply_scan};
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::dump::{deserialize, serialize};
 use crate::engine::{Db, Value};
 use crate::notify;
@@ -23,7 +23,7 @@ fn del(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.out.int(removed.len() as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn exists(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -31,7 +31,7 @@ fn exists(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     let found = args[1..].iter().filter(|key| db.contains(key, now)).count();
     ctx.out.int(found as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn touch(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -42,7 +42,7 @@ fn touch(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .filter(|key| db.get(key, now).is_some())
         .count();
     ctx.out.int(found as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn type_(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -52,7 +52,7 @@ fn type_(ctx: &mut Ctx, args: &Args) -> CmdResult {
         None => "none",
     };
     ctx.out.simple(name);
-    Ok(())
+    Ok(Replied)
 }
 
 /// How an EXPIRE-family command reads its time argument.
@@ -129,7 +129,7 @@ fn generic_expire(ctx: &mut Ctx, args: &Args, form: ExpireForm) -> CmdResult {
     let db = ctx.db();
     if !db.contains(&args[1], now) {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     }
     let current = db.deadline(&args[1]);
     let allowed = match current {
@@ -139,7 +139,7 @@ fn generic_expire(ctx: &mut Ctx, args: &Args, form: ExpireForm) -> CmdResult {
     };
     if !allowed {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     }
     if at <= now {
         db.remove(&args[1]);
@@ -149,7 +149,7 @@ fn generic_expire(ctx: &mut Ctx, args: &Args, form: ExpireForm) -> CmdResult {
         ctx.notify(notify::GENERIC, "expire", &args[1]);
     }
     ctx.out.int(1);
-    Ok(())
+    Ok(Replied)
 }
 
 fn expire(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -213,7 +213,7 @@ fn ttl_reply(ctx: &mut Ctx, key: &[u8], shown: impl Fn(i64, i64) -> i64) -> CmdR
         }
     };
     ctx.out.int(reply);
-    Ok(())
+    Ok(Replied)
 }
 
 fn ttl(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -240,7 +240,7 @@ fn persist(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.notify(notify::GENERIC, "persist", &args[1]);
     }
     ctx.out.int(done as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// Moves `from` to `to` inside one database keeping its TTL. False if `to` exists and `nx`.
@@ -280,7 +280,7 @@ fn rename(ctx: &mut Ctx, args: &Args) -> CmdResult {
     rename_within(ctx.db(), &args[1], &args[2], false, now)?;
     notify_rename(ctx, args);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn renamenx(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -290,7 +290,7 @@ fn renamenx(ctx: &mut Ctx, args: &Args) -> CmdResult {
         notify_rename(ctx, args);
     }
     ctx.out.int(done as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -322,14 +322,14 @@ fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let source_db = ctx.client.db;
     let Some(entry) = ctx.ks.dbs[source_db].peek(src, now) else {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     let value = entry.value.clone();
     let deadline = ctx.ks.dbs[source_db].deadline(src);
     let target = &mut ctx.ks.dbs[target_db];
     if target.contains(dst, now) && !replace {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     }
     target.set(dst, value, now);
     if let Some(at) = deadline {
@@ -337,7 +337,7 @@ fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     crate::notify::event(ctx.server, notify::GENERIC, "copy_to", dst, target_db);
     ctx.out.int(1);
-    Ok(())
+    Ok(Replied)
 }
 
 fn move_(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -351,12 +351,12 @@ fn move_(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let key = &args[1];
     if !ctx.ks.dbs[source_db].contains(key, now) || ctx.ks.dbs[target_db].contains(key, now) {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     }
     let deadline = ctx.ks.dbs[source_db].deadline(key);
     let Some(value) = ctx.ks.dbs[source_db].remove(key) else {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     let target = &mut ctx.ks.dbs[target_db];
     target.set(key, value, now);
@@ -366,7 +366,7 @@ fn move_(ctx: &mut Ctx, args: &Args) -> CmdResult {
     ctx.notify(notify::GENERIC, "move_from", key);
     crate::notify::event(ctx.server, notify::GENERIC, "move_to", key, target_db);
     ctx.out.int(1);
-    Ok(())
+    Ok(Replied)
 }
 
 fn keys(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -386,7 +386,7 @@ fn keys(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .filter(|key| !db.expire_if_needed(key, now))
         .collect();
     ctx.out.bulks(live.iter());
-    Ok(())
+    Ok(Replied)
 }
 
 fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -405,14 +405,14 @@ fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
         })
     });
     reply_scan(ctx.out, cursor, &found);
-    Ok(())
+    Ok(Replied)
 }
 
 fn randomkey(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let now = ctx.now;
     let key = ctx.db().random_key(&mut rand::rng(), now);
     ctx.out.bulk_or_null(key.as_deref());
-    Ok(())
+    Ok(Replied)
 }
 
 fn is_lfu(ctx: &Ctx) -> bool {
@@ -430,7 +430,7 @@ fn object_encoding(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         None => ctx.out.null(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -455,7 +455,7 @@ fn object_refcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
         },
         None => ctx.out.null(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn object_idletime(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -463,7 +463,7 @@ fn object_idletime(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let lfu = is_lfu(ctx);
     let Some(entry) = ctx.db().peek(&args[2], now) else {
         ctx.out.null();
-        return Ok(());
+        return Ok(Replied);
     };
     let idle = entry.idle_seconds(now);
     if lfu {
@@ -472,7 +472,7 @@ fn object_idletime(ctx: &mut Ctx, args: &Args) -> CmdResult {
         )));
     }
     ctx.out.int(idle as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn object_freq(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -480,7 +480,7 @@ fn object_freq(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let lfu = is_lfu(ctx);
     let Some(frequency) = ctx.db().peek(&args[2], now).map(|e| e.frequency(now)) else {
         ctx.out.null();
-        return Ok(());
+        return Ok(Replied);
     };
     if !lfu {
         return Err(CmdError::err(format!(
@@ -488,7 +488,7 @@ fn object_freq(ctx: &mut Ctx, args: &Args) -> CmdResult {
         )));
     }
     ctx.out.int(frequency as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn object_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -521,7 +521,7 @@ fn dump(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         None => ctx.out.null(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -581,7 +581,7 @@ fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// The handlers of the family's commands, joined to their specs by name.

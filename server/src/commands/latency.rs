@@ -1,7 +1,7 @@
 //! LATENCY: the latency monitor's events (`crate::latency`) and the per-command latency
 //! histograms kept with the command statistics.
 
-use super::{help_reply, Args, CmdError, CmdResult, Ctx, Handler, Table};
+use super::{help_reply, Args, CmdError, CmdResult, Ctx, Handler, Replied, Table};
 use crate::state::{CommandStats, LATENCY_BUCKETS};
 use std::sync::atomic::Ordering;
 
@@ -15,7 +15,7 @@ fn latest(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         ctx.out.int(entry.sample.millis as i64);
         ctx.out.int(entry.max as i64);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn history(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -29,7 +29,7 @@ fn history(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.int(sample.time);
         ctx.out.int(sample.millis as i64);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn reset(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -38,13 +38,13 @@ fn reset(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .map(|event| String::from_utf8_lossy(event).into_owned())
         .collect();
     ctx.out.int(ctx.server.latency.reset(&named) as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn doctor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let report = ctx.server.latency.doctor();
     ctx.out.verbatim("txt", report.as_bytes());
-    Ok(())
+    Ok(Replied)
 }
 
 /// LATENCY GRAPH: the event's samples as rows of bars scaled to its highest, oldest first.
@@ -68,7 +68,7 @@ fn graph(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ));
     }
     ctx.out.verbatim("txt", text.as_bytes());
-    Ok(())
+    Ok(Replied)
 }
 
 /// LATENCY HISTOGRAM [command ...]: each command's calls and cumulative distribution of
@@ -121,7 +121,7 @@ fn histogram(ctx: &mut Ctx, args: &Args) -> CmdResult {
             }
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn buckets(stats: &CommandStats) -> [u64; LATENCY_BUCKETS] {

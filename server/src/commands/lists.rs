@@ -3,6 +3,7 @@
 use super::pops::{block_or_give_up, parse_mpop, parse_timeout};
 use super::{
     index_range, int_arg, is, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler,
+    Replied,
 };
 use crate::engine::list::{End, List};
 use crate::engine::{Db, ValueType};
@@ -23,7 +24,7 @@ fn push(ctx: &mut Ctx, args: &Args, end: End, only_existing: bool) -> CmdResult 
     let now = ctx.now;
     let Some(list) = write_typed::<List>(ctx.db(), &args[1], now, !only_existing)? else {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     for item in &args[2..] {
         list.push(end, item);
@@ -31,7 +32,7 @@ fn push(ctx: &mut Ctx, args: &Args, end: End, only_existing: bool) -> CmdResult 
     let len = list.len();
     ctx.notify(notify::LIST, push_event(end), &args[1]);
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn lpush(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -120,7 +121,7 @@ fn pop(ctx: &mut Ctx, args: &Args, end: End, name: &str) -> CmdResult {
         (Some(items), Some(_)) => ctx.out.bulks(items.iter()),
         (Some(items), None) => ctx.out.bulk_or_null(items.first().map(Vec::as_slice)),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn lpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -135,7 +136,7 @@ fn llen(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let len = read_typed::<List>(ctx.db(), &args[1], now)?.map_or(0, List::len);
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn lrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -145,7 +146,7 @@ fn lrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = &mut ctx.ks.dbs[ctx.client.db];
     let Some(list) = read_typed::<List>(db, &args[1], now)? else {
         ctx.out.array(0);
-        return Ok(());
+        return Ok(Replied);
     };
     match index_range(start, stop, list.len()) {
         Some((from, to)) => ctx.out.bulks(
@@ -157,7 +158,7 @@ fn lrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ),
         None => ctx.out.array(0),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn ltrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -175,7 +176,7 @@ fn ltrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// A Redis list index (negative counts from the tail) resolved against `len`.
@@ -190,12 +191,12 @@ fn lindex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     // The key is looked up before the index is parsed, as Redis does.
     let Some(list) = read_typed::<List>(db, &args[1], now)? else {
         ctx.out.null();
-        return Ok(());
+        return Ok(Replied);
     };
     let index = int_arg(&args[2])?;
     ctx.out
         .bulk_or_null(resolve_index(index, list.len()).and_then(|i| list.get(i)));
-    Ok(())
+    Ok(Replied)
 }
 
 fn lset(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -206,7 +207,7 @@ fn lset(ctx: &mut Ctx, args: &Args) -> CmdResult {
         resolve_index(index, list.len()).ok_or_else(|| CmdError::err("index out of range"))?;
     list.set(index, &args[3]);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn linsert(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -220,16 +221,16 @@ fn linsert(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let Some(list) = write_typed::<List>(ctx.db(), &args[1], now, false)? else {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     let Some(pivot) = list.items().position(|item| item == &args[3][..]) else {
         ctx.out.int(-1);
-        return Ok(());
+        return Ok(Replied);
     };
     list.insert(pivot + after as usize, &args[4]);
     let len = list.len();
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn lrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -238,7 +239,7 @@ fn lrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     let Some(list) = write_typed::<List>(db, &args[1], now, false)? else {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     let item = &args[3][..];
     let mut positions: Vec<usize> = list
@@ -261,7 +262,7 @@ fn lrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
         db.remove(&args[1]);
     }
     ctx.out.int(positions.len() as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn lpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -300,7 +301,7 @@ fn lpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
             Some(_) => ctx.out.array(0),
             None => ctx.out.null(),
         }
-        return Ok(());
+        return Ok(Replied);
     };
     let len = list.len();
     let scan_limit = if maxlen == 0 { len } else { maxlen.min(len) };
@@ -343,7 +344,7 @@ fn lpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
             None => ctx.out.null(),
         },
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// Pops from `src` at `from` and pushes onto `dst` at `to`; the item moved, if any.
@@ -379,7 +380,7 @@ fn lmove(ctx: &mut Ctx, args: &Args) -> CmdResult {
         notify_moved(ctx, args, from, to);
     }
     ctx.out.bulk_or_null(item.as_deref());
-    Ok(())
+    Ok(Replied)
 }
 
 /// LMOVE's events, in Redis's order: the push onto the destination, then the pop from the
@@ -396,7 +397,7 @@ fn rpoplpush(ctx: &mut Ctx, args: &Args) -> CmdResult {
         notify_moved(ctx, args, End::Tail, End::Head);
     }
     ctx.out.bulk_or_null(item.as_deref());
-    Ok(())
+    Ok(Replied)
 }
 
 /// A key and the items popped from it.
@@ -434,7 +435,7 @@ fn lmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some((key, items)) => reply_key_items(ctx, &key, &items),
         None => ctx.out.null_array(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn blocking_pop(ctx: &mut Ctx, args: &Args, end: End) -> CmdResult {
@@ -446,9 +447,9 @@ fn blocking_pop(ctx: &mut Ctx, args: &Args, end: End) -> CmdResult {
             ctx.out.bulk(&key);
             ctx.out.bulk(&items[0]);
         }
-        None => block_or_give_up(ctx, keys, deadline, ValueType::List, true),
+        None => return Ok(block_or_give_up(ctx, keys, deadline, ValueType::List, true)),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn blpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -465,9 +466,17 @@ fn blmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let end = if head { End::Head } else { End::Tail };
     match mpop_first(ctx, &args[keys.clone()], end, count)? {
         Some((key, items)) => reply_key_items(ctx, &key, &items),
-        None => block_or_give_up(ctx, &args[keys], deadline, ValueType::List, true),
+        None => {
+            return Ok(block_or_give_up(
+                ctx,
+                &args[keys],
+                deadline,
+                ValueType::List,
+                true,
+            ))
+        }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn blocking_move(ctx: &mut Ctx, args: &Args, from: End, to: End, timeout: &[u8]) -> CmdResult {
@@ -478,9 +487,17 @@ fn blocking_move(ctx: &mut Ctx, args: &Args, from: End, to: End, timeout: &[u8])
             notify_moved(ctx, args, from, to);
             ctx.out.bulk(&item)
         }
-        None => block_or_give_up(ctx, &args[1..2], deadline, ValueType::List, false),
+        None => {
+            return Ok(block_or_give_up(
+                ctx,
+                &args[1..2],
+                deadline,
+                ValueType::List,
+                false,
+            ))
+        }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn blmove(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -1,7 +1,7 @@
 //! MEMORY USAGE, STATS, DOCTOR, PURGE, MALLOC-STATS and HELP.
 
 use super::help_reply;
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::dump::serialize;
 use crate::memory::{peak_memory, rss_bytes, used_memory};
 
@@ -30,7 +30,7 @@ fn usage(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(bytes) => ctx.out.int(bytes as i64),
         None => ctx.out.null(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// MEMORY STATS, with Redis's field names for what this server measures.
@@ -80,7 +80,7 @@ fn stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
             out.int(value as i64);
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn doctor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -90,18 +90,18 @@ fn doctor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
     };
     ctx.out.verbatim("txt", report.as_bytes());
-    Ok(())
+    Ok(Replied)
 }
 
 fn purge(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn malloc_stats(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.out
         .verbatim("txt", b"Stats not supported for the current allocator");
-    Ok(())
+    Ok(Replied)
 }
 
 fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

@@ -48,8 +48,28 @@ pub use helpers::{
     random_picks, read_typed, remove_members, reply_no_random, reply_pairs, write_typed,
 };
 
-pub type CmdResult = Result<(), CmdError>;
+pub type CmdResult = Result<Outcome, CmdError>;
 pub type Handler = fn(&mut Ctx, &Args) -> CmdResult;
+
+/// What a command leaves its connection to do once its reply (if any) is written: most
+/// only reply; a few wait or end the connection, which the caller carries out (the network
+/// loop blocks or closes; EXEC, scripts and replication, which cannot wait, ignore waits).
+#[must_use]
+#[derive(Debug)]
+pub enum Outcome {
+    Replied,
+    /// Nothing to serve yet: wait on keys (BLPOP, XREAD BLOCK...), replying nothing now.
+    Block(crate::blocking::BlockRequest),
+    /// WAIT: reply once `wanted` replicas have every write so far, or at the deadline.
+    AwaitReplicas {
+        wanted: usize,
+        deadline: Option<std::time::Instant>,
+    },
+    /// Close the connection after the reply (QUIT, CLIENT KILL of itself).
+    Close,
+}
+
+pub use Outcome::Replied;
 
 /// Everything a handler may touch while it runs.
 pub struct Ctx<'a> {

@@ -3,6 +3,7 @@
 
 use super::{int_arg, is, Args, CmdError, Ctx};
 use crate::blocking::BlockRequest;
+use crate::commands::{Outcome, Replied};
 use crate::engine::ValueType;
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -60,30 +61,31 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, CmdError> {
     Ok((seconds > 0.0).then(|| Instant::now() + Duration::from_secs_f64(seconds)))
 }
 
-/// Nothing to serve: block on `keys` until one holds a `kind`, or, inside EXEC where nothing
-/// may block, answer at once (a null array, or a null for BLMOVE and BRPOPLPUSH). A wait that
-/// times out is always answered with a null array, as Redis 7.0 answers every key wait.
+/// Nothing to serve: block on `keys` until one holds a `kind`, or, inside EXEC or a script
+/// where nothing may block, answer at once (a null array, or a null for BLMOVE and
+/// BRPOPLPUSH). A wait that times out is always answered with a null array, as Redis 7.0
+/// answers every key wait.
 pub fn block_or_give_up(
     ctx: &mut Ctx,
     keys: &Args,
     deadline: Option<Instant>,
     kind: ValueType,
     null_array: bool,
-) {
-    if ctx.client.in_exec {
+) -> Outcome {
+    if ctx.client.in_exec || ctx.client.in_script {
         if null_array {
             ctx.out.null_array();
         } else {
             ctx.out.null();
         }
-        return;
+        return Replied;
     }
-    ctx.client.blocked = Some(BlockRequest {
+    Outcome::Block(BlockRequest {
         keys: keys.iter().map(|k| k.to_vec()).collect(),
         deadline,
         kind,
         replay: None,
         null_array_on_timeout: true,
         fails_when_gone: false,
-    });
+    })
 }

@@ -2,7 +2,7 @@
 //! drains its mailbox into the reply stream.
 
 use super::help_reply;
-use super::{Args, CmdResult, Ctx, Handler};
+use super::{Args, CmdResult, Ctx, Handler, Replied};
 use crate::client::Client;
 use crate::pubsub::{Mailbox, Registry};
 use bytes::Bytes;
@@ -43,7 +43,7 @@ fn subscribe_to(ctx: &mut Ctx, args: &Args, kind: Kind) -> CmdResult {
             count_for(ctx.client, kind),
         );
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// Drops the named subscriptions (all of that kind when none are named), confirming each.
@@ -77,7 +77,7 @@ fn unsubscribe_from(
 fn unsubscribe_command(ctx: &mut Ctx, args: &Args, kind: Kind) -> CmdResult {
     let mut registry = ctx.server.pubsub.lock();
     unsubscribe_from(ctx.client, &mut registry, ctx.out, &args[1..], kind);
-    Ok(())
+    Ok(Replied)
 }
 
 /// Drops every subscription without replying (disconnect, RESET).
@@ -117,13 +117,13 @@ fn sunsubscribe(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn publish(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let received = ctx.server.pubsub.lock().publish(false, &args[1], &args[2]);
     ctx.out.int(received as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn spublish(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let received = ctx.server.pubsub.lock().publish(true, &args[1], &args[2]);
     ctx.out.int(received as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn list_channels(ctx: &mut Ctx, args: &Args, shard: bool) -> CmdResult {
@@ -133,7 +133,7 @@ fn list_channels(ctx: &mut Ctx, args: &Args, shard: bool) -> CmdResult {
         .lock()
         .channels(shard, args.get(2).map(|p| &p[..]));
     ctx.out.bulks(channels.iter());
-    Ok(())
+    Ok(Replied)
 }
 
 fn count_subscribers(ctx: &mut Ctx, args: &Args, shard: bool) -> CmdResult {
@@ -143,7 +143,7 @@ fn count_subscribers(ctx: &mut Ctx, args: &Args, shard: bool) -> CmdResult {
         ctx.out.bulk(channel);
         ctx.out.int(registry.subscribers(shard, channel) as i64);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn pubsub_channels(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -165,7 +165,7 @@ fn pubsub_shardnumsub(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn pubsub_numpat(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let patterns = ctx.server.pubsub.lock().pattern_count();
     ctx.out.int(patterns as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn pubsub_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

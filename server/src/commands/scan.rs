@@ -1,7 +1,7 @@
 //! The SCAN family's shared parts: cursor and options (COUNT, MATCH, TYPE), the bounded
 //! collection loop, the reply, and HSCAN/SSCAN/ZSCAN's common handler.
 
-use super::{int_arg, is, read_typed, Args, CmdError, CmdResult, Ctx};
+use super::{int_arg, is, read_typed, Args, CmdError, CmdResult, Ctx, Replied};
 use crate::engine::value::Collection;
 use slotcache_protocol::glob;
 use slotcache_protocol::resp::Reply;
@@ -104,10 +104,10 @@ pub fn scan_collection<T: Collection>(
     let db = &mut ctx.ks.dbs[ctx.client.db];
     let Some(collection) = read_typed::<T>(db, &args[1], now)? else {
         reply_scan(ctx.out, 0, &[]);
-        return Ok(());
+        return Ok(Replied);
     };
     let opts = parse_scan(args, 2, false)?;
     let (cursor, found) = opts.collect(|cursor, found| step(collection, cursor, &opts, found));
     reply_scan(ctx.out, cursor, &found);
-    Ok(())
+    Ok(Replied)
 }

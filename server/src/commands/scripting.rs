@@ -2,7 +2,7 @@
 //! `crate::scripting`).
 
 use super::help_reply;
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::scripting::{Invocation, Kill};
 
 /// The keys and arguments after `numkeys`.
@@ -35,7 +35,8 @@ fn run(ctx: &mut Ctx, args: &Args, by_sha: bool, read_only: bool) -> CmdResult {
         argv,
         read_only,
     };
-    scripts.run(ctx, &call)
+    scripts.run(ctx, &call)?;
+    Ok(Replied)
 }
 
 fn eval(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -57,7 +58,7 @@ fn evalsha_ro(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn script_load(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let sha = ctx.server.scripts.load(&args[2])?;
     ctx.out.bulk(sha.as_bytes());
-    Ok(())
+    Ok(Replied)
 }
 
 fn script_exists(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -66,7 +67,7 @@ fn script_exists(ctx: &mut Ctx, args: &Args) -> CmdResult {
         let known = ctx.server.scripts.exists(sha);
         ctx.out.int(known as i64);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn script_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -78,14 +79,14 @@ fn script_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     ctx.server.scripts.flush();
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// SCRIPT KILL, as it is answered when no script holds the server (see `net` for the busy
 /// case, where this is what runs too).
 fn script_kill(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     kill_reply(ctx.server.scripts.kill(), ctx.out);
-    Ok(())
+    Ok(Replied)
 }
 
 /// SCRIPT KILL's replies.

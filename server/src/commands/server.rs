@@ -1,7 +1,10 @@
 //! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, CONFIG and COMMAND.
 
 use super::help_reply;
-use super::{arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Handler, Table};
+use super::{
+    arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Handler, Replied, Table,
+};
+use crate::commands::Outcome;
 use crate::config::PARAMS;
 use crate::engine::evict::Policy;
 use crate::engine::{Db, DbStats};
@@ -18,7 +21,7 @@ use std::sync::atomic::Ordering;
 fn dbsize(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let len = ctx.db().len();
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// `[ASYNC|SYNC]`: true for ASYNC.
@@ -44,7 +47,7 @@ fn flushdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     dispose(old, lazy);
     crate::tracking::hooks::flushed(ctx.server, ctx.client);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -55,7 +58,7 @@ fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     crate::tracking::hooks::flushed(ctx.server, ctx.client);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// MONITOR: from now on the connection is sent every command the server runs.
@@ -68,7 +71,7 @@ fn monitor(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.client.monitoring = true;
     ctx.server.monitors.add(&ctx.client.info);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn time(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -76,7 +79,7 @@ fn time(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.out.array(2);
     ctx.out.bulk_int(us / 1_000_000);
     ctx.out.bulk_int(us % 1_000_000);
-    Ok(())
+    Ok(Replied)
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -128,7 +131,7 @@ fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
         write_section(ctx, section, &mut text);
     }
     ctx.out.verbatim("txt", text.as_bytes());
-    Ok(())
+    Ok(Replied)
 }
 
 fn cpu_seconds() -> (f64, f64) {
@@ -408,7 +411,7 @@ fn config_get(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.bulk(param.name.as_bytes());
         ctx.out.bulk((param.get)(&config).as_bytes());
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -449,7 +452,7 @@ fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         crate::dispatch::evict_now(ctx.server, ctx.client, ctx.ks, ctx.now);
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn ctx_spec(name: &str) -> &'static CommandSpec {
@@ -465,7 +468,7 @@ fn config_resetstat(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         db.stats = Default::default();
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn config_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -485,35 +488,37 @@ fn config_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 
 fn command(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Catalog::server().command(ctx.out);
-    Ok(())
+    Ok(Replied)
 }
 
 fn command_count(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Catalog::server().count(ctx.out);
-    Ok(())
+    Ok(Replied)
 }
 
 fn command_info(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Catalog::server().info(ctx.out, &args[2..]);
-    Ok(())
+    Ok(Replied)
 }
 
 fn command_docs(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Catalog::server().docs(ctx.out, &args[2..]);
-    Ok(())
+    Ok(Replied)
 }
 
 fn command_getkeys(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    Catalog::server().getkeys(ctx.out, &args[2..])
+    Catalog::server().getkeys(ctx.out, &args[2..])?;
+    Ok(Replied)
 }
 
 fn command_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    Catalog::server().list(ctx.out, &args[2..])
+    Catalog::server().list(ctx.out, &args[2..])?;
+    Ok(Replied)
 }
 
 fn command_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Catalog::help(ctx.out);
-    Ok(())
+    Ok(Replied)
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: there is nothing to save, so the process
@@ -558,13 +563,12 @@ fn wait(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if !ctx.client.in_exec {
         let deadline = (timeout > 0)
             .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout));
-        ctx.client.awaiting_replicas = Some((wanted, deadline));
-        return Ok(());
+        return Ok(Outcome::AwaitReplicas { wanted, deadline });
     }
     let have = crate::replication::progress_at(ctx.server, ctx.client, ctx.ks)
         .map_or(0, |(progress, head)| progress.replicas_at(head));
     ctx.out.int(have as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// The handlers of the family's commands, joined to their specs by name.

@@ -1,7 +1,9 @@
 //! Set commands.
 
 use super::scan::scan_collection;
-use super::{int_arg, is, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{
+    int_arg, is, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler, Replied,
+};
 use super::{random_count, random_picks, remove_members, reply_no_random};
 use crate::engine::set::Set;
 use crate::engine::value::Typed;
@@ -24,7 +26,7 @@ fn sadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.notify(crate::notify::SET, "sadd", &args[1]);
     }
     ctx.out.int(added as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn srem(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -37,14 +39,14 @@ fn smembers(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .map(|s| s.members().into_iter().map(<[u8]>::to_vec).collect())
         .unwrap_or_default();
     reply_set(ctx, &members);
-    Ok(())
+    Ok(Replied)
 }
 
 fn sismember(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let found = read_typed::<Set>(ctx.db(), &args[1], now)?.is_some_and(|s| s.contains(&args[2]));
     ctx.out.int(found as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn smismember(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -57,14 +59,14 @@ fn smismember(ctx: &mut Ctx, args: &Args) -> CmdResult {
     for f in found {
         ctx.out.int(f as i64);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn scard(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let len = read_typed::<Set>(ctx.db(), &args[1], now)?.map_or(0, Set::len);
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn positive_count(arg: &[u8]) -> Result<usize, CmdError> {
@@ -86,7 +88,7 @@ fn spop(ctx: &mut Ctx, args: &Args) -> CmdResult {
             Some(_) => ctx.out.set(0),
             None => ctx.out.null(),
         }
-        return Ok(());
+        return Ok(Replied);
     };
     let mut rng = rand::rng();
     let popped: Vec<Vec<u8>> = match count {
@@ -124,7 +126,7 @@ fn spop(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(_) => reply_set(ctx, &popped),
         None => ctx.out.bulk_or_null(popped.first().map(Vec::as_slice)),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn srandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -136,16 +138,16 @@ fn srandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = &mut ctx.ks.dbs[ctx.client.db];
     let Some(set) = read_typed::<Set>(db, &args[1], now)? else {
         reply_no_random(ctx.out, count);
-        return Ok(());
+        return Ok(Replied);
     };
     let mut rng = rand::rng();
     let Some(count) = count else {
         ctx.out.bulk_or_null(set.random_member(&mut rng));
-        return Ok(());
+        return Ok(Replied);
     };
     let picked = random_picks(set.members(), count, &mut rng);
     ctx.out.bulks(picked.iter());
-    Ok(())
+    Ok(Replied)
 }
 
 fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -154,7 +156,7 @@ fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     if !db.contains(src, now) {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     }
     // Checked by reading: a look for writing would count as a change to WATCH.
     let src_is_set = read_typed::<Set>(db, src, now)?.is_some();
@@ -164,12 +166,12 @@ fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if src == dst {
         let found = read_typed::<Set>(db, src, now)?.is_some_and(|s| s.contains(member));
         ctx.out.int(found as i64);
-        return Ok(());
+        return Ok(Replied);
     }
     let source = write_typed::<Set>(db, src, now, false)?.ok_or(CmdError::NoSuchKey)?;
     if !source.remove(member) {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     }
     let emptied = source.is_empty();
     if emptied {
@@ -191,7 +193,7 @@ fn smove(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.notify(crate::notify::SET, "sadd", dst);
     }
     ctx.out.int(1);
-    Ok(())
+    Ok(Replied)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -260,7 +262,7 @@ fn algebra(ctx: &mut Ctx, args: &Args, op: Algebra) -> CmdResult {
     let now = ctx.now;
     let members = combine(ctx.db(), &args[1..], now, op)?;
     reply_set(ctx, &members);
-    Ok(())
+    Ok(Replied)
 }
 
 fn algebra_store(ctx: &mut Ctx, args: &Args, op: Algebra) -> CmdResult {
@@ -277,7 +279,7 @@ fn algebra_store(ctx: &mut Ctx, args: &Args, op: Algebra) -> CmdResult {
         db.set(&args[1], set.into_value(), now);
     }
     ctx.out.int(members.len() as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// SINTER, SUNION, SDIFF and their STORE forms, told apart by name.
@@ -330,7 +332,7 @@ fn sintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
         members.len()
     };
     ctx.out.int(count as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn sscan(ctx: &mut Ctx, args: &Args) -> CmdResult {

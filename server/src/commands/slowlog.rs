@@ -1,7 +1,7 @@
 //! SLOWLOG GET, LEN, RESET and HELP (the log itself is `crate::slowlog`).
 
 use super::help_reply;
-use super::{int_arg, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 
 /// SLOWLOG GET [count]: the newest `count` entries (10 by default, -1 for all).
 fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -34,18 +34,18 @@ fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
             out.bulk(entry.client_name.as_bytes());
         }
     });
-    Ok(())
+    Ok(Replied)
 }
 
 fn len(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.out.int(ctx.server.slowlog.len() as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.server.slowlog.reset();
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

@@ -3,7 +3,7 @@
 //! ALPHA, in a LIMIT window, replying with them or with keys GET names, or storing the result
 //! as a list (STORE).
 
-use super::{Args, CmdError, CmdResult, Ctx, Handler};
+use super::{Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::list::{End, List};
 use crate::engine::{Db, Value};
 use slotcache_protocol::command::route::RouteError;
@@ -103,7 +103,7 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, read_only: bool) -> CmdResult {
             }
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn sort(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -6,7 +6,7 @@ use super::streams::{
     end_bound, no_group, parse_id, read_stream, reply_entries, reply_entry, reply_id, start_bound,
     write_stream,
 };
-use super::{int_arg, is, subcommand_syntax, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, subcommand_syntax, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::stream::{Group, Stream, StreamId};
 use crate::engine::value::Typed;
 use crate::engine::Db;
@@ -34,7 +34,7 @@ fn xack(ctx: &mut Ctx, args: &Args) -> CmdResult {
         read_stream(ctx.db(), &args[1], now)?.is_some_and(|s| s.groups.contains_key(&args[2][..]));
     if !exists {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     }
     let ids = args[3..]
         .iter()
@@ -47,7 +47,7 @@ fn xack(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .count();
     stream.groups.insert(args[2].to_vec(), group);
     ctx.out.int(acked as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn xpending(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -108,7 +108,7 @@ fn xpending(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 out.null_array();
             }
         }
-        return Ok(());
+        return Ok(Replied);
     };
     let ids: Vec<StreamId> = match &consumer {
         Some(name) => match group.consumers.get(&name[..]) {
@@ -136,7 +136,7 @@ fn xpending(ctx: &mut Ctx, args: &Args) -> CmdResult {
         out.int((now - pending.delivery_time).max(0));
         out.int(pending.delivery_count as i64);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// Replies with a claimed entry: its ID alone, or the entry (null if it is gone).
@@ -252,7 +252,7 @@ fn claim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         reply_claimed(out, stream, id, just_id);
     }
     stream.groups.insert(args[2].to_vec(), group);
-    Ok(())
+    Ok(Replied)
 }
 
 fn xautoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -337,7 +337,7 @@ fn autoclaim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         reply_id(out, id);
     }
     stream.groups.insert(args[2].to_vec(), group);
-    Ok(())
+    Ok(Replied)
 }
 
 /// An ENTRIESREAD value: a count, or -1 for unknown.
@@ -409,7 +409,7 @@ fn xgroup_create(ctx: &mut Ctx, args: &Args) -> CmdResult {
     stream.groups.insert(args[3].to_vec(), group);
     ctx.notify(notify::STREAM, "xgroup-create", &args[2]);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// The stream of an XGROUP subcommand that needs key and group to exist.
@@ -441,7 +441,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     ctx.notify(notify::STREAM, "xgroup-setid", &args[2]);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn xgroup_destroy(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -454,7 +454,7 @@ fn xgroup_destroy(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.notify(notify::STREAM, "xgroup-destroy", &args[2]);
     }
     ctx.out.int(removed as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn xgroup_createconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -470,7 +470,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.notify(notify::STREAM, "xgroup-createconsumer", &args[2]);
     }
     ctx.out.int(created as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn xgroup_delconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -490,7 +490,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: &Args) -> CmdResult {
         None => 0,
     };
     ctx.out.int(pending as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// Whether the stream at `key` has `consumer` in `group`.
@@ -611,7 +611,7 @@ fn xinfo_stream(ctx: &mut Ctx, args: &Args) -> CmdResult {
                 None => out.null(),
             }
         }
-        return Ok(());
+        return Ok(Replied);
     };
     let limit = if count == 0 { usize::MAX } else { count };
     reply_stream_head(out, stream, 9);
@@ -666,7 +666,7 @@ fn xinfo_stream(ctx: &mut Ctx, args: &Args) -> CmdResult {
             }
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn xinfo_groups(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -687,7 +687,7 @@ fn xinfo_groups(ctx: &mut Ctx, args: &Args) -> CmdResult {
         out.bulk(b"lag");
         reply_optional_count(out, stream.lag(group));
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn xinfo_consumers(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -706,7 +706,7 @@ fn xinfo_consumers(ctx: &mut Ctx, args: &Args) -> CmdResult {
         out.bulk(b"idle");
         out.int((now - consumer.seen_time).max(0));
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn xinfo_help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

@@ -1,7 +1,8 @@
 //! Stream commands, consumer groups included, with Redis 7.0's argument rules and replies.
 
 use super::pops::block_or_give_up;
-use super::{int_arg, is, read_typed, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, read_typed, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use crate::commands::Outcome;
 use crate::engine::stream::{Fields, Stream, StreamId, Trim};
 use crate::engine::{Db, ValueType};
 use crate::notify;
@@ -258,7 +259,7 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (db, out) = ctx.db_and_out();
     let Some(stream) = super::write_typed::<Stream>(db, &args[1], now, !no_mkstream)? else {
         out.null();
-        return Ok(());
+        return Ok(Replied);
     };
     if stream.last_id == StreamId::MAX {
         return Err(CmdError::err(
@@ -294,7 +295,7 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if trimmed {
         ctx.notify(notify::STREAM, "xtrim", &args[1]);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -303,7 +304,7 @@ fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (db, out) = ctx.db_and_out();
     let Some(stream) = write_stream(db, &args[1], now)? else {
         out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     let removed = match trim.strategy {
         Some(strategy) => stream.trim(strategy, trim.approx, trim.limit),
@@ -313,14 +314,14 @@ fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if removed > 0 {
         ctx.notify(notify::STREAM, "xtrim", &args[1]);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn xlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let len = read_stream(ctx.db(), &args[1], now)?.map_or(0, Stream::len);
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn xdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -328,7 +329,7 @@ fn xdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (db, out) = ctx.db_and_out();
     let Some(stream) = write_stream(db, &args[1], now)? else {
         out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     let ids = args[2..]
         .iter()
@@ -339,7 +340,7 @@ fn xdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if deleted > 0 {
         ctx.notify(notify::STREAM, "xdel", &args[1]);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// XRANGE and XREVRANGE.
@@ -365,14 +366,14 @@ fn range(ctx: &mut Ctx, args: &Args, rev: bool) -> CmdResult {
     let (db, out) = ctx.db_and_out();
     let Some(stream) = read_stream(db, &args[1], now)? else {
         out.array(0);
-        return Ok(());
+        return Ok(Replied);
     };
     if count == Some(0) {
         out.null_array();
-        return Ok(());
+        return Ok(Replied);
     }
     reply_entries(out, &stream.range(start, end, count.unwrap_or(0), rev));
-    Ok(())
+    Ok(Replied)
 }
 
 fn xrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -625,15 +626,16 @@ fn read_generic(ctx: &mut Ctx, args: &Args, group_form: bool) -> CmdResult {
         match read.block {
             Some(deadline) => {
                 let keys = &args[read.streams_at..read.streams_at + read.streams];
-                block_or_give_up(ctx, keys, deadline, ValueType::Stream, true);
-                if let Some(request) = ctx.client.blocked.as_mut() {
+                let mut outcome = block_or_give_up(ctx, keys, deadline, ValueType::Stream, true);
+                if let Outcome::Block(request) = &mut outcome {
                     request.replay = Some(replay_args(args, &read, &ids));
                     request.fails_when_gone = group_form;
                 }
+                return Ok(outcome);
             }
             None => ctx.out.null_array(),
         }
-        return Ok(());
+        return Ok(Replied);
     }
     let out = &mut *ctx.out;
     if out.proto == slotcache_protocol::resp::Protocol::Resp3 {
@@ -651,7 +653,7 @@ fn read_generic(ctx: &mut Ctx, args: &Args, group_form: bool) -> CmdResult {
             reply_entry(out, *id, fields.as_ref());
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// The command a blocked reader re-runs when woken: `$` replaced by the ID it stood for, and
@@ -739,7 +741,7 @@ fn xsetid(ctx: &mut Ctx, args: &Args) -> CmdResult {
         stream.max_deleted = max_deleted;
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// The handlers of the family's commands, joined to their specs by name.

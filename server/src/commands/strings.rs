@@ -1,7 +1,7 @@
 //! String commands: GET/SET and their variants, counters, ranges and LCS.
 
 use super::keys::deadline_ms;
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::{longdouble, Db, Value};
 use crate::notify;
 use slotcache_protocol::command::wrong_arity;
@@ -30,7 +30,7 @@ fn get(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(value) => out.bulk(value.as_bytes(&mut digits)),
         None => out.null(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// What to do with the TTL when a string is written.
@@ -214,7 +214,7 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         (true, None, _) | (false, _, false) => ctx.out.null(),
         (false, _, true) => ctx.out.ok(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn setnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -226,7 +226,7 @@ fn setnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.notify(notify::STRING, "set", &args[1]);
     }
     ctx.out.int(absent as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn set_with_expire(ctx: &mut Ctx, args: &Args, unit_ms: i64, command: &'static str) -> CmdResult {
@@ -246,7 +246,7 @@ fn set_with_expire(ctx: &mut Ctx, args: &Args, unit_ms: i64, command: &'static s
     ctx.notify(notify::STRING, "set", &args[1]);
     ctx.notify(notify::GENERIC, "expire", &args[1]);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn setex(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -264,7 +264,7 @@ fn getset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     db.set(&args[1], Value::from_bytes(&args[2]), now);
     ctx.notify(notify::STRING, "set", &args[1]);
     ctx.out.bulk_or_null(old.as_deref());
-    Ok(())
+    Ok(Replied)
 }
 
 fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -279,7 +279,7 @@ fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         None => ctx.out.null(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -295,7 +295,7 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     let Some(value) = read_string(db, key, now)?.map(|v| v.to_vec()) else {
         ctx.out.null();
-        return Ok(());
+        return Ok(Replied);
     };
     match resolve_ttl(args, ttl, now, "getex")? {
         TtlAction::Set(at) if at <= now => {
@@ -314,7 +314,7 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
         TtlAction::Clear | TtlAction::Keep => {}
     }
     ctx.out.bulk(&value);
-    Ok(())
+    Ok(Replied)
 }
 
 fn mget(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -330,10 +330,10 @@ fn mget(ctx: &mut Ctx, args: &Args) -> CmdResult {
             _ => ctx.out.null(),
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
-fn check_pairs(args: &Args, name: &str) -> CmdResult {
+fn check_pairs(args: &Args, name: &str) -> Result<(), CmdError> {
     if args.len() % 2 == 0 {
         return Err(wrong_arity(name));
     }
@@ -353,7 +353,7 @@ fn mset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     set_pairs(ctx, args, now);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn msetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -362,11 +362,11 @@ fn msetnx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let db = ctx.db();
     if args[1..].chunks(2).any(|pair| db.contains(&pair[0], now)) {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     }
     set_pairs(ctx, args, now);
     ctx.out.int(1);
-    Ok(())
+    Ok(Replied)
 }
 
 /// The string at `key` for in-place modification, created empty when absent if `create`.
@@ -406,14 +406,14 @@ fn append(ctx: &mut Ctx, args: &Args) -> CmdResult {
     value.bytes_mut(new_len)[old_len..].copy_from_slice(&args[2]);
     ctx.notify(notify::STRING, "append", &args[1]);
     ctx.out.int(new_len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn strlen(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let len = read_string(ctx.db(), &args[1], now)?.map_or(0, |v| v.str_len());
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
@@ -427,7 +427,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
     db.set_keep_ttl(key, Value::Int(next), now);
     ctx.notify(notify::STRING, "incrby", key);
     ctx.out.int(next);
-    Ok(())
+    Ok(Replied)
 }
 
 fn incr(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -467,7 +467,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     db.set_keep_ttl(&args[1], Value::from_bytes(&sum), now);
     ctx.notify(notify::STRING, "incrbyfloat", &args[1]);
     ctx.out.bulk(&sum);
-    Ok(())
+    Ok(Replied)
 }
 
 /// Clamps a Redis-style inclusive [start, end] range with negative indexes onto `len`.
@@ -505,7 +505,7 @@ fn getrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
         None => Vec::new(),
     };
     ctx.out.bulk(&bytes);
-    Ok(())
+    Ok(Replied)
 }
 
 fn setrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -521,7 +521,7 @@ fn setrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if data.is_empty() {
         let len = read_string(db, &args[1], now)?.map_or(0, |v| v.str_len());
         ctx.out.int(len as i64);
-        return Ok(());
+        return Ok(Replied);
     }
     if offset + data.len() > MAX_STRING {
         return Err(CmdError::TooBig);
@@ -531,7 +531,7 @@ fn setrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
     value.bytes_mut(new_len)[offset..offset + data.len()].copy_from_slice(data);
     ctx.notify(notify::STRING, "setrange", &args[1]);
     ctx.out.int(new_len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// LCS options.
@@ -604,7 +604,7 @@ fn lcs(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let total = table[a.len() * width + b.len()] as usize;
     if opts.len_only {
         ctx.out.int(total as i64);
-        return Ok(());
+        return Ok(Replied);
     }
     // Walk back from the end collecting the common string and the matching ranges.
     let mut result = vec![0u8; total];
@@ -639,7 +639,7 @@ fn lcs(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     if !opts.idx {
         ctx.out.bulk(&result);
-        return Ok(());
+        return Ok(Replied);
     }
     let kept: Vec<_> = matches
         .into_iter()
@@ -663,7 +663,7 @@ fn lcs(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     out.bulk(b"len");
     out.int(total as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// The handlers of the family's commands, joined to their specs by name.

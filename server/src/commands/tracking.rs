@@ -1,7 +1,7 @@
 //! Client-side caching commands: CLIENT TRACKING, CACHING, GETREDIR and TRACKINGINFO (the
 //! tables and messages are in [`crate::tracking`]).
 
-use super::{Args, CmdError, CmdResult, Ctx, Handler};
+use super::{Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use slotcache_protocol::command::tracking::{
     check_caching, parse_tracking, tracking_info_reply, TrackingInfo,
 };
@@ -25,20 +25,20 @@ fn client_tracking(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.client.caching = false;
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_caching(ctx: &mut Ctx, args: &Args) -> CmdResult {
     check_caching(ctx.client.tracking, &args[2])?;
     ctx.client.caching = true;
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_getredir(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let redirect = ctx.client.tracking.map_or(-1, |mode| mode.redirect as i64);
     ctx.out.int(redirect);
-    Ok(())
+    Ok(Replied)
 }
 
 fn client_trackinginfo(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -48,7 +48,7 @@ fn client_trackinginfo(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         ..info
     });
     tracking_info_reply(ctx.out, info.as_ref());
-    Ok(())
+    Ok(Replied)
 }
 
 /// The handlers of the family's commands, joined to their specs by name.

@@ -1,7 +1,7 @@
 //! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH. Queueing happens in dispatch; EXEC runs
 //! the queue while the connection holds the keyspace lock, so nothing interleaves.
 
-use super::{Args, CmdError, CmdResult, Ctx, Handler};
+use super::{Args, CmdError, CmdResult, Ctx, Handler, Outcome, Replied};
 use crate::dispatch::{execute, Batch};
 use slotcache_protocol::command::Flag;
 use slotcache_protocol::command::{EXECABORT, EXEC_WITHOUT_MULTI, OOM};
@@ -13,7 +13,7 @@ fn multi(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.client.multi = Some(Vec::new());
     ctx.client.multi_failed = false;
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -47,17 +47,22 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     }
     if broken {
         ctx.out.null_array();
-        return Ok(());
+        return Ok(Replied);
     }
     ctx.out.array(queued.len());
     let mut batch = Batch::for_server(ctx.server);
     ctx.client.in_exec = true;
+    // Nothing waits inside EXEC (blocking commands and WAIT answer at once there); a queued
+    // CLIENT KILL of this connection closes it after EXEC's reply.
+    let mut outcome = Replied;
     for args in &queued {
-        execute(ctx.server, ctx.client, ctx.ks, ctx.out, args, &mut batch);
+        if let Outcome::Close = execute(ctx.server, ctx.client, ctx.ks, ctx.out, args, &mut batch) {
+            outcome = Outcome::Close;
+        }
     }
     ctx.client.in_exec = false;
     batch.flush(ctx.server);
-    Ok(())
+    Ok(outcome)
 }
 
 fn discard(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -67,7 +72,7 @@ fn discard(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.client.multi_failed = false;
     ctx.client.unwatch_all(ctx.ks);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn watch(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -88,13 +93,13 @@ fn watch(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 fn unwatch(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.client.unwatch_all(ctx.ks);
     ctx.out.ok();
-    Ok(())
+    Ok(Replied)
 }
 
 /// The handlers of the family's commands, joined to their specs by name.

@@ -2,7 +2,7 @@
 //! sorted sets and plain sets, with WEIGHTS and AGGREGATE.
 
 use super::zsets::{owned, reply_scored, store_items, Scored};
-use super::{int_arg, is, parse_f64, Args, CmdError, CmdResult, Ctx, Handler};
+use super::{int_arg, is, parse_f64, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::set::Set;
 use crate::engine::value::Value;
 use crate::engine::zset::ZSet;
@@ -245,7 +245,7 @@ fn zset_algebra(ctx: &mut Ctx, args: &Args) -> CmdResult {
     } else {
         reply_scored(ctx.out, &items, call.with_scores);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn zintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -257,7 +257,7 @@ fn zintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
         count
     };
     ctx.out.int(count as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// The handlers of the family's algebra commands, joined to their specs by name.

@@ -7,7 +7,7 @@ use super::scan::scan_collection;
 use super::{index_range, random_picks, Handler, Table};
 use super::{
     int_arg, is, parse_f64, random_pair_args, read_typed, remove_members, reply_no_random,
-    reply_pairs, write_typed, Args, CmdError, CmdResult, Ctx,
+    reply_pairs, write_typed, Args, CmdError, CmdResult, Ctx, Replied,
 };
 use crate::engine::value::Typed;
 use crate::engine::zset::ZSet;
@@ -164,7 +164,7 @@ fn add(ctx: &mut Ctx, args: &Args, flags: AddFlags, first: usize) -> CmdResult {
         } else {
             out.int(0);
         }
-        return Ok(());
+        return Ok(Replied);
     };
     let (mut added, mut updated) = (0, 0);
     let mut last = None;
@@ -190,7 +190,7 @@ fn add(ctx: &mut Ctx, args: &Args, flags: AddFlags, first: usize) -> CmdResult {
         let event = if flags.incr { "zincr" } else { "zadd" };
         ctx.notify(crate::notify::ZSET, event, &args[1]);
     }
-    Ok(())
+    Ok(Replied)
 }
 
 pub(super) fn zadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -216,7 +216,7 @@ fn zscore(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some(score) => ctx.out.double(score),
         None => ctx.out.null(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn zmscore(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -232,14 +232,14 @@ fn zmscore(ctx: &mut Ctx, args: &Args) -> CmdResult {
             None => ctx.out.null(),
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn zcard(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let len = read_typed::<ZSet>(ctx.db(), &args[1], now)?.map_or(0, ZSet::len);
     ctx.out.int(len as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 /// A score or lex interval, as the element predicates its two ends give.
@@ -406,7 +406,7 @@ fn count_in(ctx: &mut Ctx, args: &Args, interval: &dyn Interval) -> CmdResult {
         end - start
     });
     ctx.out.int(count as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn zcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -528,7 +528,7 @@ fn range_generic(ctx: &mut Ctx, args: &Args, form: RangeForm) -> CmdResult {
         }
         None => reply_scored(ctx.out, &items, with_scores),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn zrange(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -598,7 +598,7 @@ fn rank(ctx: &mut Ctx, args: &Args, rev: bool) -> CmdResult {
         (None, true) => ctx.out.null_array(),
         (None, false) => ctx.out.null(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn zrank(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -619,7 +619,7 @@ fn remove_ranks(
     let db = ctx.db();
     let Some(zset) = write_typed::<ZSet>(db, key, now, false)? else {
         ctx.out.int(0);
-        return Ok(());
+        return Ok(Replied);
     };
     let doomed: Vec<Vec<u8>> = match pick(zset) {
         Some((from, count)) => zset
@@ -636,7 +636,7 @@ fn remove_ranks(
         db.remove(key);
     }
     ctx.out.int(doomed.len() as i64);
-    Ok(())
+    Ok(Replied)
 }
 
 fn zremrangebyrank(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -713,7 +713,7 @@ fn pop(ctx: &mut Ctx, args: &Args, highest: bool) -> CmdResult {
             ctx.out.double(*score);
         }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn zpopmin(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -743,7 +743,7 @@ fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
         Some((key, items)) => reply_mpop(ctx.out, &key, &items),
         None => ctx.out.null_array(),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 /// BZPOPMIN and BZPOPMAX: [key, member, score], or block.
@@ -759,9 +759,9 @@ fn blocking_pop(ctx: &mut Ctx, args: &Args, highest: bool) -> CmdResult {
             ctx.out.bulk(member);
             ctx.out.double(*score);
         }
-        None => block_or_give_up(ctx, keys, deadline, ValueType::ZSet, true),
+        None => return Ok(block_or_give_up(ctx, keys, deadline, ValueType::ZSet, true)),
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn bzpopmin(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -778,9 +778,17 @@ fn bzmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     match pop_first(ctx.db(), &args[keys.clone()], now, !lowest, count)? {
         Some((key, items)) => reply_mpop(ctx.out, &key, &items),
-        None => block_or_give_up(ctx, &args[keys], deadline, ValueType::ZSet, true),
+        None => {
+            return Ok(block_or_give_up(
+                ctx,
+                &args[keys],
+                deadline,
+                ValueType::ZSet,
+                true,
+            ))
+        }
     }
-    Ok(())
+    Ok(Replied)
 }
 
 fn zrandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -788,17 +796,17 @@ fn zrandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let Some(zset) = read_typed::<ZSet>(ctx.db(), &args[1], now)? else {
         reply_no_random(ctx.out, count);
-        return Ok(());
+        return Ok(Replied);
     };
     let mut rng = rand::rng();
     let Some(count) = count else {
         let member = zset.random_entry(&mut rng).map(|(m, _)| m.to_vec());
         ctx.out.bulk_or_null(member.as_deref());
-        return Ok(());
+        return Ok(Replied);
     };
     let picked = owned(random_picks(zset.entries(), count, &mut rng));
     reply_scored(ctx.out, &picked, with_scores);
-    Ok(())
+    Ok(Replied)
 }
 
 fn zscan(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -285,8 +285,6 @@ pub fn apply(server: &Server, ks: &mut Keyspace, client: &mut Client, record: &R
     for effect in &record.effects {
         apply_effect(server, ks, client, record.now, effect);
     }
-    // A replayed blocking command found what it waited for on the leader; it never waits.
-    client.blocked = None;
 }
 
 fn apply_effect(
@@ -312,6 +310,8 @@ fn apply_effect(
         out: &mut out,
         now,
     };
+    // A replayed blocking command found what it waited for on the leader: whatever the
+    // handler would wait for, a replica never waits.
     if let Err(err) = handler(&mut ctx, effect) {
         warn!(%err, command = %String::from_utf8_lossy(&effect[0]), "replayed effect failed");
     }
