@@ -2,7 +2,7 @@
 //! Bits are numbered from the most significant bit of the first byte, as in Redis.
 
 use super::strings::{read_string, string_for_update, MAX_STRING};
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use super::{int_arg, is, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::Value;
 use slotcache_protocol::resp::parse::parse_i64;
 
@@ -372,46 +372,42 @@ fn field_add(value: i64, incr: i64, ty: FieldType, policy: Overflow) -> Option<i
 fn parse_field_ops(args: &Args, readonly: bool) -> Result<Vec<FieldOp>, CmdError> {
     let mut ops = Vec::new();
     let mut policy = Overflow::Wrap;
-    let mut i = 2;
-    while i < args.len() {
-        let remaining = args.len() - i - 1;
-        let word = &args[i];
-        if is(word, "get") && remaining >= 2 {
-            let ty = field_type(&args[i + 1])?;
-            let offset = bit_offset(&args[i + 2], Some(ty.bits))?;
-            ops.push(FieldOp::Get(ty, offset));
-            i += 3;
-        } else if (is(word, "set") || is(word, "incrby")) && remaining >= 3 {
-            if readonly {
-                return Err(CmdError::err(
-                    "BITFIELD_RO only supports the GET subcommand",
-                ));
+    ArgCursor::new(args, 2).options(|word, cursor| {
+        match word {
+            "get" => {
+                let [ty, offset] = cursor.values()?;
+                let ty = field_type(ty)?;
+                ops.push(FieldOp::Get(ty, bit_offset(offset, Some(ty.bits))?));
             }
-            let ty = field_type(&args[i + 1])?;
-            let offset = bit_offset(&args[i + 2], Some(ty.bits))?;
-            let value = int_arg(&args[i + 3])?;
-            ops.push(if is(word, "set") {
-                FieldOp::Set(ty, offset, value, policy)
-            } else {
-                FieldOp::Incr(ty, offset, value, policy)
-            });
-            i += 4;
-        } else if is(word, "overflow") && remaining >= 1 {
-            let kind = &args[i + 1];
-            policy = if is(kind, "wrap") {
-                Overflow::Wrap
-            } else if is(kind, "sat") {
-                Overflow::Sat
-            } else if is(kind, "fail") {
-                Overflow::Fail
-            } else {
-                return Err(CmdError::err("Invalid OVERFLOW type specified"));
-            };
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+            "set" | "incrby" => {
+                let [ty, offset, value] = cursor.values()?;
+                if readonly {
+                    return Err(CmdError::err(
+                        "BITFIELD_RO only supports the GET subcommand",
+                    ));
+                }
+                let ty = field_type(ty)?;
+                let offset = bit_offset(offset, Some(ty.bits))?;
+                let value = int_arg(value)?;
+                ops.push(match word {
+                    "set" => FieldOp::Set(ty, offset, value, policy),
+                    _ => FieldOp::Incr(ty, offset, value, policy),
+                });
+            }
+            "overflow" => {
+                let choices = [
+                    ("wrap", Overflow::Wrap),
+                    ("sat", Overflow::Sat),
+                    ("fail", Overflow::Fail),
+                ];
+                policy = cursor
+                    .choice(&choices)?
+                    .ok_or_else(|| CmdError::err("Invalid OVERFLOW type specified"))?;
+            }
+            _ => return Err(CmdError::Syntax),
         }
-    }
+        Ok(())
+    })?;
     Ok(ops)
 }
 

@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, SWAPDB, QUIT, RESET and CLIENT.
 
 use super::help_reply;
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use super::{int_arg, is, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::commands::Outcome;
 use slotcache_protocol::command::clients::{list_filter, Kill, Killable};
 use slotcache_protocol::command::connection::{
@@ -95,19 +95,21 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     let mut name = None;
     let mut credentials = None;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        if is(&args[i], "auth") && more >= 2 {
-            credentials = Some((args[i + 1].clone(), args[i + 2].clone()));
-            i += 3;
-        } else if is(&args[i], "setname") && more >= 1 {
-            name = Some(args[i + 1].clone());
-            i += 2;
+    let hello_syntax = |option: &[u8]| {
+        CmdError::err(format!(
+            "Syntax error in HELLO option '{}'",
+            String::from_utf8_lossy(option)
+        ))
+    };
+    let mut cursor = ArgCursor::new(args, i);
+    while let Ok(option) = cursor.value() {
+        if is(option, "auth") {
+            let [user, pass] = cursor.values().map_err(|_| hello_syntax(option))?;
+            credentials = Some((user.clone(), pass.clone()));
+        } else if is(option, "setname") {
+            name = Some(cursor.value().map_err(|_| hello_syntax(option))?.clone());
         } else {
-            return Err(CmdError::err(format!(
-                "Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&args[i])
-            )));
+            return Err(hello_syntax(option));
         }
     }
     if let Some((user, pass)) = credentials {

@@ -4,7 +4,9 @@
 //! same error.
 
 use super::zsets::{store_items, zadd, Scored};
-use super::{is, parse_f64, read_typed, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use super::{
+    is, parse_f64, read_typed, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied,
+};
 use crate::engine::geohash::{
     decode_score, distance, encode_wgs84, geohash_string, Search, Shape, LAT_MAX, LAT_MIN,
     LONG_MAX, LONG_MIN,
@@ -224,59 +226,50 @@ fn parse_options<'a>(
         store_dist: false,
     };
     let (mut by_radius, mut by_box) = (false, false);
-    let rest = &args[base..];
-    let mut i = 0;
-    while i < rest.len() {
-        let arg = &rest[i];
-        let left = rest.len() - i - 1;
-        if is(arg, "withdist") {
-            options.with_dist = true;
-        } else if is(arg, "withhash") {
-            options.with_hash = true;
-        } else if is(arg, "withcoord") {
-            options.with_coord = true;
-        } else if is(arg, "any") {
-            options.any = true;
-        } else if is(arg, "asc") {
-            options.order = Order::Ascending;
-        } else if is(arg, "desc") {
-            options.order = Order::Descending;
-        } else if is(arg, "count") && left >= 1 {
-            let count = super::int_arg(&rest[i + 1])?;
-            if count <= 0 {
-                return Err(CmdError::err("COUNT must be > 0"));
+    ArgCursor::new(args, base).options(|word, cursor| {
+        match word {
+            "withdist" => options.with_dist = true,
+            "withhash" => options.with_hash = true,
+            "withcoord" => options.with_coord = true,
+            "any" => options.any = true,
+            "asc" => options.order = Order::Ascending,
+            "desc" => options.order = Order::Descending,
+            "count" => match cursor.next_i64()? {
+                count if count <= 0 => return Err(CmdError::err("COUNT must be > 0")),
+                count => options.count = count as usize,
+            },
+            "store" | "storedist" if radius_store => {
+                options.store = Some(cursor.value()?);
+                options.store_dist = word == "storedist";
             }
-            options.count = count as usize;
-            i += 1;
-        } else if (is(arg, "store") || is(arg, "storedist")) && left >= 1 && radius_store {
-            options.store = Some(&rest[i + 1]);
-            options.store_dist = is(arg, "storedist");
-            i += 1;
-        } else if is(arg, "storedist") && variant == (Variant::Search { store: true }) {
-            options.store_dist = true;
-        } else if is(arg, "frommember") && left >= 1 && search && !at.from_lonlat {
-            if let Some(zset) = zset {
-                at.centre = Some(member_point(zset, &rest[i + 1])?);
+            "storedist" if variant == (Variant::Search { store: true }) => {
+                options.store_dist = true
             }
-            at.from_member = true;
-            i += 1;
-        } else if is(arg, "fromlonlat") && left >= 2 && search && !at.from_member {
-            at.centre = Some(lon_lat(&rest[i + 1], &rest[i + 2])?);
-            at.from_lonlat = true;
-            i += 2;
-        } else if is(arg, "byradius") && left >= 2 && search && !by_box {
-            at.shape = Some(radius(&rest[i + 1], &rest[i + 2])?);
-            by_radius = true;
-            i += 2;
-        } else if is(arg, "bybox") && left >= 3 && search && !by_radius {
-            at.shape = Some(rectangle(&rest[i + 1..i + 4])?);
-            by_box = true;
-            i += 3;
-        } else {
-            return Err(CmdError::Syntax);
+            "frommember" if search && !at.from_lonlat => {
+                let member = cursor.value()?;
+                if let Some(zset) = zset {
+                    at.centre = Some(member_point(zset, member)?);
+                }
+                at.from_member = true;
+            }
+            "fromlonlat" if search && !at.from_member => {
+                let [longitude, latitude] = cursor.values()?;
+                at.centre = Some(lon_lat(longitude, latitude)?);
+                at.from_lonlat = true;
+            }
+            "byradius" if search && !by_box => {
+                let [distance, unit] = cursor.values()?;
+                at.shape = Some(radius(distance, unit)?);
+                by_radius = true;
+            }
+            "bybox" if search && !by_radius => {
+                at.shape = Some(rectangle(cursor.take(3)?)?);
+                by_box = true;
+            }
+            _ => return Err(CmdError::Syntax),
         }
-        i += 1;
-    }
+        Ok(())
+    })?;
     Ok(options)
 }
 

@@ -1,7 +1,7 @@
 //! Helpers several families share: typed access to a key's collection, member removal, the
 //! random-pick and index-range rules of Redis, argument parsing, and HELP replies.
 
-use super::{is, Args, CmdError, CmdResult, Ctx, Replied};
+use super::{is, ArgCursor, Args, CmdError, CmdResult, Ctx, Replied};
 use crate::engine::value::{Collection, Typed};
 use crate::engine::Db;
 use bytes::Bytes;
@@ -185,4 +185,14 @@ pub use slotcache_protocol::resp::parse::parse_f64;
 pub fn help_reply(ctx: &mut Ctx, command: &str, lines: &[&str]) -> CmdResult {
     write_help(ctx.out, command, lines);
     Ok(Replied)
+}
+
+/// SINTERCARD's and ZINTERCARD's LIMIT value: anything but a count (a missing value aside) is
+/// "LIMIT can't be negative", as Redis answers.
+pub fn intercard_limit(cursor: &mut ArgCursor) -> Result<usize, CmdError> {
+    let value = cursor.value()?;
+    int_arg(value)
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| CmdError::err("LIMIT can't be negative"))
 }

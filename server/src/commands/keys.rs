@@ -4,7 +4,7 @@
 use super::connection::{db_index, only_db_zero_in_cluster};
 use super::help_reply;
 use super::scan::{parse_scan, reply_scan};
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use super::{int_arg, is, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::dump::{deserialize, serialize};
 use crate::engine::{Db, Value};
 use crate::notify;
@@ -296,18 +296,14 @@ fn renamenx(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut target_db = ctx.client.db;
     let mut replace = false;
-    let mut i = 3;
-    while i < args.len() {
-        if is(&args[i], "replace") {
-            replace = true;
-            i += 1;
-        } else if is(&args[i], "db") && i + 1 < args.len() {
-            target_db = db_index(ctx, &args[i + 1], CmdError::NotInteger)?;
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+    ArgCursor::new(args, 3).options(|word, cursor| {
+        match word {
+            "replace" => replace = true,
+            "db" => target_db = db_index(ctx, cursor.value()?, CmdError::NotInteger)?,
+            _ => return Err(CmdError::Syntax),
         }
-    }
+        Ok(())
+    })?;
     if target_db != 0 || ctx.client.db != 0 {
         only_db_zero_in_cluster(
             ctx,
@@ -528,28 +524,23 @@ fn restore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut replace = false;
     let mut absttl = false;
     let (mut idle, mut frequency) = (None, None);
-    let mut i = 4;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(&args[i], "replace") {
-            replace = true;
-        } else if is(&args[i], "absttl") {
-            absttl = true;
-        } else if is(&args[i], "idletime") && has_value {
-            let seconds = u64::try_from(int_arg(&args[i + 1])?)
-                .map_err(|_| CmdError::err("Invalid IDLETIME value, must be >= 0"))?;
-            idle = Some(seconds);
-            i += 1;
-        } else if is(&args[i], "freq") && has_value {
-            let freq = u8::try_from(int_arg(&args[i + 1])?)
-                .map_err(|_| CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"))?;
-            frequency = Some(freq);
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
+    ArgCursor::new(args, 4).options(|word, cursor| {
+        match word {
+            "replace" => replace = true,
+            "absttl" => absttl = true,
+            "idletime" => {
+                let invalid = CmdError::err("Invalid IDLETIME value, must be >= 0");
+                idle = Some(cursor.next_count(invalid)? as u64);
+            }
+            "freq" => {
+                let freq = u8::try_from(cursor.next_i64()?)
+                    .map_err(|_| CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"))?;
+                frequency = Some(freq);
+            }
+            _ => return Err(CmdError::Syntax),
         }
-        i += 1;
-    }
+        Ok(())
+    })?;
     let now = ctx.now;
     let key = &args[1];
     if !replace && ctx.db().contains(key, now) {

@@ -2,8 +2,8 @@
 
 use super::pops::{block_or_give_up, parse_mpop, parse_timeout};
 use super::{
-    index_range, int_arg, is, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler,
-    Replied,
+    index_range, int_arg, is, read_typed, write_typed, ArgCursor, Args, CmdError, CmdResult, Ctx,
+    Handler, Replied,
 };
 use crate::engine::list::{End, List};
 use crate::engine::{Db, ValueType};
@@ -269,31 +269,22 @@ fn lpos(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut rank: i64 = 1;
     let mut count: Option<usize> = None;
     let mut maxlen: usize = 0;
-    let mut i = 3;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(&args[i], "rank") && has_value {
-            rank = int_arg(&args[i + 1])?;
-            if rank == 0 {
-                return Err(CmdError::err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+    ArgCursor::new(args, 3).options(|word, cursor| {
+        match word {
+            "rank" => {
+                rank = cursor.next_i64()?;
+                if rank == 0 {
+                    return Err(CmdError::err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+                }
             }
-        } else if is(&args[i], "count") && has_value {
-            let n = int_arg(&args[i + 1])?;
-            if n < 0 {
-                return Err(CmdError::err("COUNT can't be negative"));
+            "count" => {
+                count = Some(cursor.next_count(CmdError::err("COUNT can't be negative"))?)
             }
-            count = Some(n as usize);
-        } else if is(&args[i], "maxlen") && has_value {
-            let n = int_arg(&args[i + 1])?;
-            if n < 0 {
-                return Err(CmdError::err("MAXLEN can't be negative"));
-            }
-            maxlen = n as usize;
-        } else {
-            return Err(CmdError::Syntax);
+            "maxlen" => maxlen = cursor.next_count(CmdError::err("MAXLEN can't be negative"))?,
+            _ => return Err(CmdError::Syntax),
         }
-        i += 2;
-    }
+        Ok(())
+    })?;
     let now = ctx.now;
     let db = &mut ctx.ks.dbs[ctx.client.db];
     let Some(list) = read_typed::<List>(db, &args[1], now)? else {

@@ -39,13 +39,14 @@ use slotcache_protocol::resp::Reply;
 use std::sync::OnceLock;
 
 pub use slotcache_protocol::command::{
-    arity_error, is, ks, subcommand_syntax, unknown_command, unknown_subcommand, Args, Begin,
-    CmdError, CommandSpec, Find, Resolved, Table,
+    arity_error, is, ks, subcommand_syntax, unknown_command, unknown_subcommand, ArgCursor, Args,
+    Begin, CmdError, CommandSpec, Find, Resolved, Table,
 };
 
 pub use helpers::{
-    help_reply, index_range, int_arg, millis_arg, parse_f64, random_count, random_pair_args,
-    random_picks, read_typed, remove_members, reply_no_random, reply_pairs, write_typed,
+    help_reply, index_range, int_arg, intercard_limit, millis_arg, parse_f64, random_count,
+    random_pair_args, random_picks, read_typed, remove_members, reply_no_random, reply_pairs,
+    write_typed,
 };
 
 pub type CmdResult = Result<Outcome, CmdError>;

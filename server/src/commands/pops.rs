@@ -1,7 +1,7 @@
 //! What the list and sorted-set pop commands share: the arguments of the MPOP forms, blocking
 //! timeouts, and registering a blocked client (its waiting lives in `crate::blocking`).
 
-use super::{int_arg, is, Args, CmdError, Ctx};
+use super::{int_arg, is, ArgCursor, Args, CmdError, Ctx};
 use crate::blocking::BlockRequest;
 use crate::commands::{Outcome, Replied};
 use crate::engine::ValueType;
@@ -36,15 +36,13 @@ pub fn parse_mpop(
         return Err(CmdError::Syntax);
     };
     let mut count = None;
-    let mut i = where_at + 1;
-    while i < args.len() {
-        if count.is_none() && is(&args[i], "count") && i + 1 < args.len() {
-            count = Some(positive(&args[i + 1], "count should be greater than 0")?);
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+    ArgCursor::new(args, where_at + 1).options(|word, cursor| match word {
+        "count" if count.is_none() => {
+            count = Some(positive(cursor.value()?, "count should be greater than 0")?);
+            Ok(())
         }
-    }
+        _ => Err(CmdError::Syntax),
+    })?;
     Ok((numkeys_at + 1..where_at, first, count.unwrap_or(1)))
 }
 

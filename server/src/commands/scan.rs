@@ -1,7 +1,7 @@
 //! The SCAN family's shared parts: cursor and options (COUNT, MATCH, TYPE), the bounded
 //! collection loop, the reply, and HSCAN/SSCAN/ZSCAN's common handler.
 
-use super::{int_arg, is, read_typed, Args, CmdError, CmdResult, Ctx, Replied};
+use super::{read_typed, ArgCursor, Args, CmdError, CmdResult, Ctx, Replied};
 use crate::engine::value::Collection;
 use slotcache_protocol::glob;
 use slotcache_protocol::resp::Reply;
@@ -35,24 +35,21 @@ pub fn parse_scan(
         count: 10,
         type_filter: None,
     };
-    let mut i = cursor_at + 1;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(&args[i], "count") && has_value {
-            let count = int_arg(&args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
+    ArgCursor::new(args, cursor_at + 1).options(|word, cursor| {
+        match word {
+            "count" => match cursor.next_i64()? {
+                count if count < 1 => return Err(CmdError::Syntax),
+                count => opts.count = count as usize,
+            },
+            "match" => opts.pattern = Some(cursor.value()?.to_vec()),
+            "type" if allow_type => {
+                let kind = cursor.value()?;
+                opts.type_filter = Some(String::from_utf8_lossy(kind).to_ascii_lowercase());
             }
-            opts.count = count as usize;
-        } else if is(&args[i], "match") && has_value {
-            opts.pattern = Some(args[i + 1].to_vec());
-        } else if allow_type && is(&args[i], "type") && has_value {
-            opts.type_filter = Some(String::from_utf8_lossy(&args[i + 1]).to_ascii_lowercase());
-        } else {
-            return Err(CmdError::Syntax);
+            _ => return Err(CmdError::Syntax),
         }
-        i += 2;
-    }
+        Ok(())
+    })?;
     Ok(opts)
 }
 

@@ -2,7 +2,7 @@
 
 use super::scan::scan_collection;
 use super::{
-    int_arg, is, read_typed, write_typed, Args, CmdError, CmdResult, Ctx, Handler, Replied,
+    int_arg, read_typed, write_typed, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied,
 };
 use super::{random_count, random_picks, remove_members, reply_no_random};
 use crate::engine::set::Set;
@@ -310,20 +310,13 @@ fn sintercard(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ));
     }
     let mut limit = 0usize;
-    let mut i = 2 + numkeys;
-    while i < args.len() {
-        if is(&args[i], "limit") && i + 1 < args.len() {
-            let value =
-                int_arg(&args[i + 1]).map_err(|_| CmdError::err("LIMIT can't be negative"))?;
-            if value < 0 {
-                return Err(CmdError::err("LIMIT can't be negative"));
-            }
-            limit = value as usize;
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+    ArgCursor::new(args, 2 + numkeys).options(|word, cursor| match word {
+        "limit" => {
+            limit = super::intercard_limit(cursor)?;
+            Ok(())
         }
-    }
+        _ => Err(CmdError::Syntax),
+    })?;
     let now = ctx.now;
     let members = combine(ctx.db(), &args[2..2 + numkeys], now, Algebra::Inter)?;
     let count = if limit > 0 {

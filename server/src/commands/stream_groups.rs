@@ -6,7 +6,9 @@ use super::streams::{
     end_bound, no_group, parse_id, read_stream, reply_entries, reply_entry, reply_id, start_bound,
     write_stream,
 };
-use super::{int_arg, is, subcommand_syntax, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use super::{
+    int_arg, is, subcommand_syntax, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied,
+};
 use crate::engine::stream::{Group, Stream, StreamId};
 use crate::engine::value::Typed;
 use crate::engine::Db;
@@ -370,18 +372,17 @@ fn key_required() -> CmdError {
 fn xgroup_create(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut mkstream = false;
     let mut entries_read = None;
-    let mut i = 5;
-    while i < args.len() {
-        if is(&args[i], "mkstream") {
-            mkstream = true;
-            i += 1;
-        } else if is(&args[i], "entriesread") && i + 1 < args.len() {
-            entries_read = entries_read_arg(&args[i + 1])?;
-            i += 2;
-        } else {
-            return Err(subcommand_syntax(args));
+    ArgCursor::new(args, 5).options(|word, cursor| {
+        match word {
+            "mkstream" => mkstream = true,
+            "entriesread" => {
+                let count = cursor.value().map_err(|_| subcommand_syntax(args))?;
+                entries_read = entries_read_arg(count)?;
+            }
+            _ => return Err(subcommand_syntax(args)),
         }
-    }
+        Ok(())
+    })?;
     let now = ctx.now;
     let db = ctx.db();
     let stream = read_stream(db, &args[2], now)?;

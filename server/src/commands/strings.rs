@@ -1,7 +1,7 @@
 //! String commands: GET/SET and their variants, counters, ranges and LCS.
 
 use super::keys::deadline_ms;
-use super::{int_arg, is, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use super::{int_arg, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::{longdouble, Db, Value};
 use crate::notify;
 use slotcache_protocol::command::wrong_arity;
@@ -63,39 +63,32 @@ enum Condition {
     IfPresent,
 }
 
-/// Parses one of EX/PX/EXAT/PXAT (and KEEPTTL or PERSIST where allowed) at `args[*i]`;
-/// false when the argument is none of them.
+/// Parses `word`, when it is one of EX/PX/EXAT/PXAT (with its value from `cursor`) or
+/// KEEPTTL or PERSIST where allowed; false when it is none of them.
 fn parse_ttl_option(
-    args: &Args,
-    i: &mut usize,
+    word: &str,
+    cursor: &mut ArgCursor,
     ttl: &mut Option<TtlOption>,
     allow_keep: bool,
     allow_persist: bool,
 ) -> Result<bool, CmdError> {
-    let arg = &args[*i];
-    let forms: [(&str, i64, bool); 4] = [
-        ("ex", 1000, false),
-        ("px", 1, false),
-        ("exat", 1000, true),
-        ("pxat", 1, true),
-    ];
-    let option = if let Some((_, unit_ms, absolute)) = forms.iter().find(|(w, _, _)| is(arg, w)) {
-        if *i + 1 >= args.len() {
-            return Err(CmdError::Syntax);
-        }
-        *i += 1;
-        TtlOption::At {
-            arg: *i,
-            unit_ms: *unit_ms,
-            absolute: *absolute,
-        }
-    } else if allow_keep && is(arg, "keepttl") {
-        TtlOption::Keep
-    } else if allow_persist && is(arg, "persist") {
-        TtlOption::Persist
-    } else {
-        return Ok(false);
+    let at = |unit_ms, absolute| TtlOption::At {
+        arg: cursor.position(),
+        unit_ms,
+        absolute,
     };
+    let option = match word {
+        "ex" => at(1000, false),
+        "px" => at(1, false),
+        "exat" => at(1000, true),
+        "pxat" => at(1, true),
+        "keepttl" if allow_keep => TtlOption::Keep,
+        "persist" if allow_persist => TtlOption::Persist,
+        _ => return Ok(false),
+    };
+    if let TtlOption::At { .. } = option {
+        cursor.value()?;
+    }
     // Repeating the same option is allowed (the last value wins); mixing two is not.
     let same_kind = |a: &TtlOption, b: &TtlOption| match (a, b) {
         (
@@ -119,7 +112,6 @@ fn parse_ttl_option(
         return Err(CmdError::Syntax);
     }
     *ttl = Some(option);
-    *i += 1;
     Ok(true)
 }
 
@@ -167,23 +159,18 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut condition = Condition::Always;
     let mut ttl = None;
     let mut want_old = false;
-    let mut i = 3;
-    while i < args.len() {
-        if parse_ttl_option(args, &mut i, &mut ttl, true, false)? {
-            continue;
+    ArgCursor::new(args, 3).options(|word, cursor| {
+        if parse_ttl_option(word, cursor, &mut ttl, true, false)? {
+            return Ok(());
         }
-        let arg = &args[i];
-        if is(arg, "nx") && condition != Condition::IfPresent {
-            condition = Condition::IfAbsent;
-        } else if is(arg, "xx") && condition != Condition::IfAbsent {
-            condition = Condition::IfPresent;
-        } else if is(arg, "get") {
-            want_old = true;
-        } else {
-            return Err(CmdError::Syntax);
+        match word {
+            "nx" if condition != Condition::IfPresent => condition = Condition::IfAbsent,
+            "xx" if condition != Condition::IfAbsent => condition = Condition::IfPresent,
+            "get" => want_old = true,
+            _ => return Err(CmdError::Syntax),
         }
-        i += 1;
-    }
+        Ok(())
+    })?;
     let ttl = resolve_ttl(args, ttl, now, "set")?;
     let key = &args[1];
     let db = ctx.db();
@@ -285,12 +272,12 @@ fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;
     let mut ttl = None;
-    let mut i = 2;
-    while i < args.len() {
-        if !parse_ttl_option(args, &mut i, &mut ttl, false, true)? {
-            return Err(CmdError::Syntax);
+    ArgCursor::new(args, 2).options(|word, cursor| {
+        match parse_ttl_option(word, cursor, &mut ttl, false, true)? {
+            true => Ok(()),
+            false => Err(CmdError::Syntax),
         }
-    }
+    })?;
     let key = &args[1];
     let db = ctx.db();
     let Some(value) = read_string(db, key, now)?.map(|v| v.to_vec()) else {
@@ -563,22 +550,16 @@ fn lcs(ctx: &mut Ctx, args: &Args) -> CmdResult {
         min_match_len: 0,
         with_match_len: false,
     };
-    let mut i = 3;
-    while i < args.len() {
-        if is(&args[i], "len") {
-            opts.len_only = true;
-        } else if is(&args[i], "idx") {
-            opts.idx = true;
-        } else if is(&args[i], "withmatchlen") {
-            opts.with_match_len = true;
-        } else if is(&args[i], "minmatchlen") && i + 1 < args.len() {
-            opts.min_match_len = int_arg(&args[i + 1])?.max(0) as usize;
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
+    ArgCursor::new(args, 3).options(|word, cursor| {
+        match word {
+            "len" => opts.len_only = true,
+            "idx" => opts.idx = true,
+            "withmatchlen" => opts.with_match_len = true,
+            "minmatchlen" => opts.min_match_len = cursor.next_i64()?.max(0) as usize,
+            _ => return Err(CmdError::Syntax),
         }
-        i += 1;
-    }
+        Ok(())
+    })?;
     if opts.len_only && opts.idx {
         return Err(CmdError::err(
             "If you want both the length and indexes, please just use IDX.",

@@ -2,7 +2,7 @@
 //! sorted sets and plain sets, with WEIGHTS and AGGREGATE.
 
 use super::zsets::{owned, reply_scored, store_items, Scored};
-use super::{int_arg, is, parse_f64, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use super::{int_arg, parse_f64, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::set::Set;
 use crate::engine::value::Value;
 use crate::engine::zset::ZSet;
@@ -120,41 +120,31 @@ fn parse_algebra(
         with_scores: false,
         limit: 0,
     };
-    let mut i = numkeys_at + 1 + numkeys;
-    while i < args.len() {
-        let remaining = args.len() - i;
-        let options = op != Algebra::Diff && !card_only;
-        if options && remaining > numkeys && is(&args[i], "weights") {
-            for (weight, arg) in call.weights.iter_mut().zip(&args[i + 1..]) {
-                *weight =
-                    parse_f64(arg).ok_or_else(|| CmdError::err("weight value is not a float"))?;
+    let options = op != Algebra::Diff && !card_only;
+    ArgCursor::new(args, numkeys_at + 1 + numkeys).options(|word, cursor| {
+        match word {
+            "weights" if options => {
+                for (weight, arg) in call.weights.iter_mut().zip(cursor.take(numkeys)?) {
+                    *weight = parse_f64(arg)
+                        .ok_or_else(|| CmdError::err("weight value is not a float"))?;
+                }
             }
-            i += 1 + numkeys;
-        } else if options && remaining >= 2 && is(&args[i], "aggregate") {
-            let kind = &args[i + 1];
-            call.aggregate = if is(kind, "sum") {
-                Aggregate::Sum
-            } else if is(kind, "min") {
-                Aggregate::Min
-            } else if is(kind, "max") {
-                Aggregate::Max
-            } else {
-                return Err(CmdError::Syntax);
-            };
-            i += 2;
-        } else if !store && !card_only && is(&args[i], "withscores") {
-            call.with_scores = true;
-            i += 1;
-        } else if card_only && remaining >= 2 && is(&args[i], "limit") {
-            call.limit = match int_arg(&args[i + 1]) {
-                Ok(n) if n >= 0 => n as usize,
-                _ => return Err(CmdError::err("LIMIT can't be negative")),
-            };
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+            "aggregate" if options => {
+                let choices = [
+                    ("sum", Aggregate::Sum),
+                    ("min", Aggregate::Min),
+                    ("max", Aggregate::Max),
+                ];
+                call.aggregate = cursor.choice(&choices)?.ok_or(CmdError::Syntax)?;
+            }
+            "withscores" if !store && !card_only => call.with_scores = true,
+            "limit" if card_only => {
+                call.limit = super::intercard_limit(cursor)?;
+            }
+            _ => return Err(CmdError::Syntax),
         }
-    }
+        Ok(())
+    })?;
     Ok(call)
 }
 

@@ -4,7 +4,7 @@
 
 use super::pops::{block_or_give_up, parse_mpop, parse_timeout};
 use super::scan::scan_collection;
-use super::{index_range, random_picks, Handler, Table};
+use super::{index_range, random_picks, ArgCursor, Handler, Table};
 use super::{
     int_arg, is, parse_f64, random_pair_args, read_typed, remove_members, reply_no_random,
     reply_pairs, write_typed, Args, CmdError, CmdResult, Ctx, Replied,
@@ -464,26 +464,20 @@ fn range_generic(ctx: &mut Ctx, args: &Args, form: RangeForm) -> CmdResult {
     let (mut by, mut rev) = (form.by, form.rev);
     let mut with_scores = false;
     let (mut offset, mut limit) = (0i64, -1i64);
-    let mut i = form.key_at + 3;
-    while i < args.len() {
-        let arg = &args[i];
-        if form.dst.is_none() && is(arg, "withscores") {
-            with_scores = true;
-        } else if is(arg, "limit") && args.len() - i > 2 {
-            offset = int_arg(&args[i + 1])?;
-            limit = int_arg(&args[i + 2])?;
-            i += 2;
-        } else if rev.is_none() && is(arg, "rev") {
-            rev = Some(true);
-        } else if by.is_none() && is(arg, "bylex") {
-            by = Some(RangeBy::Lex);
-        } else if by.is_none() && is(arg, "byscore") {
-            by = Some(RangeBy::Score);
-        } else {
-            return Err(CmdError::Syntax);
+    ArgCursor::new(args, form.key_at + 3).options(|word, cursor| {
+        match word {
+            "withscores" if form.dst.is_none() => with_scores = true,
+            "limit" => {
+                let [first, count] = cursor.values()?;
+                (offset, limit) = (int_arg(first)?, int_arg(count)?);
+            }
+            "rev" if rev.is_none() => rev = Some(true),
+            "bylex" if by.is_none() => by = Some(RangeBy::Lex),
+            "byscore" if by.is_none() => by = Some(RangeBy::Score),
+            _ => return Err(CmdError::Syntax),
         }
-        i += 1;
-    }
+        Ok(())
+    })?;
     let by = by.unwrap_or(RangeBy::Rank);
     let rev = rev.unwrap_or(false);
     if limit != -1 && by == RangeBy::Rank {

@@ -2,7 +2,7 @@
 //! connections and the proxy's alike: one line per client with Redis's fields, the filters
 //! LIST takes and the filters KILL matches.
 
-use super::{is, Args, CmdError};
+use super::{is, ArgCursor, Args, CmdError};
 use crate::resp::parse::parse_i64;
 use bytes::Bytes;
 
@@ -55,34 +55,34 @@ const CLIENT_TYPES: [&str; 5] = ["normal", "master", "replica", "slave", "pubsub
 /// lists none of these connections).
 pub fn list_filter(args: &Args) -> Result<Option<Vec<u64>>, CmdError> {
     let mut ids: Option<Vec<u64>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        if is(&args[i], "type") && i + 1 < args.len() {
-            let kind = &args[i + 1];
-            if !CLIENT_TYPES.iter().any(|k| is(kind, k)) {
-                return Err(CmdError::err(format!(
-                    "Unknown client type '{}'",
-                    String::from_utf8_lossy(kind)
-                )));
-            }
-            if !is(kind, "normal") {
-                ids = Some(Vec::new());
-            }
-            i += 2;
-        } else if is(&args[i], "id") && i + 1 < args.len() {
-            let mut wanted = Vec::new();
-            for arg in &args[i + 1..] {
-                match parse_i64(arg) {
-                    Some(id) if id > 0 => wanted.push(id as u64),
-                    _ => return Err(CmdError::err("Invalid client ID")),
+    ArgCursor::new(args, 2).options(|word, cursor| {
+        match word {
+            "type" => {
+                let kind = cursor.value()?;
+                if !CLIENT_TYPES.iter().any(|k| is(kind, k)) {
+                    return Err(CmdError::err(format!(
+                        "Unknown client type '{}'",
+                        String::from_utf8_lossy(kind)
+                    )));
+                }
+                if !is(kind, "normal") {
+                    ids = Some(Vec::new());
                 }
             }
-            ids = Some(wanted);
-            i = args.len();
-        } else {
-            return Err(CmdError::Syntax);
+            "id" if !cursor.is_done() => {
+                let mut wanted = Vec::new();
+                for arg in cursor.take(cursor.rest().len())? {
+                    match parse_i64(arg) {
+                        Some(id) if id > 0 => wanted.push(id as u64),
+                        _ => return Err(CmdError::err("Invalid client ID")),
+                    }
+                }
+                ids = Some(wanted);
+            }
+            _ => return Err(CmdError::Syntax),
         }
-    }
+        Ok(())
+    })?;
     Ok(ids)
 }
 

@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod clients;
 pub mod connection;
+mod cursor;
 mod error;
 mod flags;
 pub mod help;
@@ -16,6 +17,7 @@ pub mod specs;
 mod table;
 pub mod tracking;
 
+pub use cursor::ArgCursor;
 pub use error::{
     arity_error, busy, subcommand_syntax, unknown_command, unknown_subcommand, wrong_arity,
     CmdError, EXECABORT, EXEC_WITHOUT_MULTI, NOPROTO, NOT_IN_MULTI, OOM,

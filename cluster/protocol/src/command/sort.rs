@@ -3,7 +3,7 @@
 //! what BY names) and the LIMIT window. The shard server looks patterns up in its database;
 //! the proxy, whose pattern keys may live on any server, fetches them first.
 
-use super::{is, Args, CmdError};
+use super::{ArgCursor, Args, CmdError};
 use crate::resp::parse::{parse_f64, parse_i64};
 use bytes::Bytes;
 use std::cmp::Ordering;
@@ -33,42 +33,36 @@ impl SortOptions {
             alpha: false,
             store: None,
         };
-        let mut i = 2;
-        while i < args.len() {
-            let left = args.len() - i - 1;
-            let arg = &args[i];
-            if is(arg, "asc") {
-                options.desc = false;
-            } else if is(arg, "desc") {
-                options.desc = true;
-            } else if is(arg, "alpha") {
-                options.alpha = true;
-            } else if is(arg, "limit") && left >= 2 {
-                options.limit = Some((int(&args[i + 1])?, int(&args[i + 2])?));
-                i += 2;
-            } else if is(arg, "store") && left >= 1 && !read_only {
-                options.store = Some(args[i + 1].clone());
-                i += 1;
-            } else if is(arg, "by") && left >= 1 {
-                let pattern = &args[i + 1];
-                if !pattern.contains(&b'*') {
-                    options.dont_sort = true;
-                } else if cluster {
-                    return Err(CmdError::err("BY option of SORT denied in Cluster mode."));
+        ArgCursor::new(args, 2).options(|word, cursor| {
+            match word {
+                "asc" => options.desc = false,
+                "desc" => options.desc = true,
+                "alpha" => options.alpha = true,
+                "limit" => {
+                    let [offset, count] = cursor.values()?;
+                    options.limit = Some((int(offset)?, int(count)?));
                 }
-                options.by = Some(pattern.clone());
-                i += 1;
-            } else if is(arg, "get") && left >= 1 {
-                if cluster {
-                    return Err(CmdError::err("GET option of SORT denied in Cluster mode."));
+                "store" if !read_only => options.store = Some(cursor.value()?.clone()),
+                "by" => {
+                    let pattern = cursor.value()?;
+                    if !pattern.contains(&b'*') {
+                        options.dont_sort = true;
+                    } else if cluster {
+                        return Err(CmdError::err("BY option of SORT denied in Cluster mode."));
+                    }
+                    options.by = Some(pattern.clone());
                 }
-                options.gets.push(args[i + 1].clone());
-                i += 1;
-            } else {
-                return Err(CmdError::Syntax);
+                "get" => {
+                    let pattern = cursor.value()?;
+                    if cluster {
+                        return Err(CmdError::err("GET option of SORT denied in Cluster mode."));
+                    }
+                    options.gets.push(pattern.clone());
+                }
+                _ => return Err(CmdError::Syntax),
             }
-            i += 1;
-        }
+            Ok(())
+        })?;
         Ok(options)
     }
 
