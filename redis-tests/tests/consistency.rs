@@ -1,0 +1,460 @@
+//! Consistency across failovers: linearizable reads, writes and compare-and-set; no stale read
+//! from a deposed leader or a dropped copy; follower reads only where asked for; what status
+//! shows; an etcd member lost; and what an unclean failover costs (harness:
+//! `redis_tests::failover`).
+
+use redis::Commands;
+use redis_tests::cluster::{names, partition_records, Cluster, TTL};
+use redis_tests::failover::*;
+use redis_tests::linearizability::{self, Event, Op};
+use redis_tests::{Conn, Frame, Process};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A compare-and-set in Lua: 1 when the key held ARGV[1] and now holds ARGV[2], else 0.
+const CAS: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then \
+                   redis.call('set', KEYS[1], ARGV[2]) return 1 else return 0 end";
+
+/// A client reading, writing and compare-and-setting `keys` through `url` until stopped,
+/// recording each operation's call and return times (ns since `base`).
+fn register_client(
+    id: u64,
+    url: String,
+    keys: Vec<String>,
+    stop: Arc<AtomicBool>,
+    base: Instant,
+) -> Vec<Event> {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let client = redis::Client::open(url).expect("client");
+    let mut conn: Option<redis::Connection> = None;
+    let mut history = Vec::new();
+    let mut last_seen: BTreeMap<String, u64> = BTreeMap::new();
+    let script = redis::Script::new(CAS);
+    let mut written = 0u64;
+    let clock = || base.elapsed().as_nanos() as u64;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(c) = reconnected(&client, &mut conn) else {
+            continue;
+        };
+        let key = keys[rng.random_range(0..keys.len())].clone();
+        written += 1;
+        let value = id * 1_000_000_000 + written;
+        let expected = last_seen.get(&key).copied().unwrap_or(0);
+        let call = clock();
+        // A key that does not exist cannot be compared with: write it instead.
+        let choice = match rng.random_range(0..10) {
+            7.. if expected == 0 => 4,
+            choice => choice,
+        };
+        let (op, outcome) = match choice {
+            0..4 => {
+                let read: redis::RedisResult<Option<u64>> = c.get(&key);
+                match read {
+                    Ok(seen) => {
+                        let seen = seen.unwrap_or(0);
+                        last_seen.insert(key.clone(), seen);
+                        (Op::Read(seen), Ok(()))
+                    }
+                    Err(err) => (Op::Read(0), Err(err)),
+                }
+            }
+            4..7 => (Op::Write(value), c.set::<_, _, ()>(&key, value)),
+            _ => {
+                let swapped: redis::RedisResult<i64> =
+                    script.key(&key).arg(expected).arg(value).invoke(c);
+                let told = swapped.as_ref().ok().map(|s| *s == 1);
+                let op = Op::Cas {
+                    expected,
+                    new: value,
+                    swapped: told,
+                };
+                (op, swapped.map(|_| ()))
+            }
+        };
+        let ret = match outcome {
+            Ok(()) => Some(clock()),
+            Err(err) => {
+                if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
+                    conn = None;
+                }
+                None
+            }
+        };
+        history.push(Event { key, op, call, ret });
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    history
+}
+
+/// The partition holding `key`, from a `status` document.
+fn partition_of_key(state: &Value, key: &str) -> usize {
+    let slot = u64::from(slotcache_cluster::slot::key_slot(key.as_bytes()));
+    partition_records(state)
+        .iter()
+        .position(|p| {
+            p["slots"].as_array().is_some_and(|ranges| {
+                ranges.iter().any(|r| {
+                    r[0].as_u64().is_some_and(|low| low <= slot)
+                        && r[1].as_u64().is_some_and(|high| slot <= high)
+                })
+            })
+        })
+        .expect("a partition owns every slot")
+}
+
+/// The node index of the current leader of `key`'s partition.
+fn leader_of_key(stack: &Stack, key: &str) -> usize {
+    let state = stack.cluster.status();
+    let pid = partition_of_key(&state, key);
+    let leader = partition_records(&state)[pid]["leader"]
+        .as_str()
+        .map(String::from)
+        .expect("a leader");
+    NODES.iter().position(|n| *n == leader).expect("known node")
+}
+
+#[test]
+fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
+    let mut stack = stack(8, 2, "sync");
+    let second = stack.cluster.proxy(&[]);
+    let urls = [stack.proxy.url(), second.url()];
+    let keys: Vec<String> = (0..6).map(|i| format!("lin:{i}")).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let base = Instant::now();
+    let clients: Vec<_> = (1..=6u64)
+        .map(|id| {
+            let (url, keys, stop) = (urls[id as usize % 2].clone(), keys.clone(), stop.clone());
+            std::thread::spawn(move || register_client(id, url, keys, stop, base))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    // kill -9 the leader of the first key's partition, then bring the node back.
+    let victim = leader_of_key(&stack, &keys[0]);
+    let killed_at = base.elapsed();
+    drop(stack.servers[victim].take());
+    let killed = new_leaders(&stack.cluster, NODES[victim]);
+    stack.start(victim);
+    replicas_converge(&stack, 8, 2);
+    // SIGSTOP the (new) leader of that partition for 2 x TTL.
+    let victim = leader_of_key(&stack, &keys[0]);
+    let paused = stack.servers[victim].as_ref().expect("running");
+    signal(paused, "STOP");
+    let stopped = Instant::now();
+    let stopped_at = base.elapsed();
+    let replaced = new_leaders(&stack.cluster, NODES[victim]);
+    std::thread::sleep(Duration::from_secs(2 * TTL).saturating_sub(stopped.elapsed()));
+    signal(stack.servers[victim].as_ref().expect("running"), "CONT");
+    replicas_converge(&stack, 8, 2);
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let history: Vec<Event> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    let answered = history.iter().filter(|e| e.ret.is_some()).count();
+    let checking = Instant::now();
+    let violations = linearizability::check(&history);
+    eprintln!(
+        "linearizability: {} operations ({answered} answered, {} without a reply) on {} keys \
+         through 2 proxies; kill -9 at {killed_at:?} took over in {killed:?}, SIGSTOP at \
+         {stopped_at:?} in {replaced:?}; \
+         checked in {:?}: {} violations",
+        history.len(),
+        history.len() - answered,
+        keys.len(),
+        checking.elapsed(),
+        violations.len()
+    );
+    for violation in &violations {
+        eprintln!(
+            "{} is not linearizable; the operations up to the first that cannot be placed:",
+            violation.key
+        );
+        let leading = linearizability::leading_to_violation(&history, &violation.key, 20);
+        for event in &leading {
+            eprintln!("  {event:?}");
+        }
+        // Where the value the last operation saw came from: how stale it is.
+        if let Some(Op::Read(seen) | Op::Cas { expected: seen, .. }) = leading.last().map(|e| &e.op)
+        {
+            for event in history.iter().filter(|e| {
+                e.key == violation.key
+                    && matches!(e.op, Op::Write(v) | Op::Cas { new: v, .. } if v == *seen)
+            }) {
+                eprintln!("  which was written by {event:?}");
+            }
+        }
+    }
+    assert!(answered > 1000, "the clients ran");
+    assert_eq!(violations, vec![], "histories that are not linearizable");
+}
+
+/// A sync stack of 4 partitions with `rf` copies, and a key of partition 0 set to `value`
+/// through the proxy (with the proxy connection).
+fn stack_with_key(rf: u32, value: &str) -> (Stack, String, Conn) {
+    let stack = stack(4, rf, "sync");
+    let key = keys_of_partition(&stack.cluster, 0)
+        .next()
+        .expect("a key of partition 0");
+    let mut conn = stack.proxy.connect();
+    assert_eq!(conn.call(&["SET", &key, value]), Frame::Simple("OK".into()));
+    (stack, key, conn)
+}
+
+#[test]
+fn a_deposed_leader_answers_no_stale_read() {
+    let (stack, key, mut conn) = stack_with_key(2, "old");
+    let victim = leader_of_key(&stack, &key);
+    let mut direct = stack.servers[victim].as_ref().expect("running").connect();
+    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"old".to_vec()));
+    // Cut off from etcd, the old leader never learns that it was replaced.
+    stack.links[victim].cut();
+    new_leaders(&stack.cluster, NODES[victim]);
+    // Straight to the new leader: nothing written reaches the old one.
+    let successor = leader_of_key(&stack, &key);
+    let mut at_successor = stack.servers[successor]
+        .as_ref()
+        .expect("running")
+        .connect();
+    until_ok(
+        &mut at_successor,
+        &["SET", &key, "new"],
+        Duration::from_secs(10),
+        "writes resume at the new leader",
+    );
+    direct.set_read_timeout(Duration::from_secs(2));
+    let reply = direct.try_read_reply(&["GET", &key]);
+    assert_ne!(
+        reply,
+        Some(Frame::Bulk(b"old".to_vec())),
+        "a read sent after a write was acknowledged saw the value before it"
+    );
+    eprintln!("the replaced leader answered {reply:?} (None: no answer)");
+    stack.links[victim].heal();
+    replicas_converge(&stack, 4, 2);
+    assert_eq!(conn.call(&["GET", &key]), Frame::Bulk(b"new".to_vec()));
+}
+
+#[test]
+fn a_connection_never_serves_from_a_copy_its_server_dropped() {
+    // Three copies of each partition on three servers: a server that comes back hosts them all.
+    let (stack, key, mut conn) = stack_with_key(3, "old");
+    let victim = leader_of_key(&stack, &key);
+    let paused = stack.servers[victim].as_ref().expect("running");
+    // This connection addresses the partition's keyspace on its leader.
+    let mut direct = paused.connect();
+    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"old".to_vec()));
+    // Paused past its lease, the server loses its copies; woken up, it gets new ones.
+    signal(paused, "STOP");
+    new_leaders(&stack.cluster, NODES[victim]);
+    until_ok(
+        &mut conn,
+        &["SET", &key, "new"],
+        Duration::from_secs(10),
+        "writes resume at the new leader",
+    );
+    std::thread::sleep(Duration::from_secs(TTL));
+    signal(stack.servers[victim].as_ref().expect("running"), "CONT");
+    replicas_converge(&stack, 4, 3);
+    if leader_of_key(&stack, &key) != victim {
+        let (ok, _, err) = stack.cluster.cli(&["failover", "0", "--to", NODES[victim]]);
+        assert!(ok, "failover: {err}");
+        stack.cluster.wait_for(
+            "the woken server leads again",
+            Duration::from_secs(10),
+            |s| partition_records(s)[0]["leader"] == NODES[victim],
+        );
+    }
+    // The connection goes on with the new copy: it reads what the cluster holds, and what it
+    // writes is what everyone reads.
+    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"new".to_vec()));
+    until_ok(
+        &mut direct,
+        &["SET", &key, "newer"],
+        Duration::from_secs(10),
+        "the woken server takes writes",
+    );
+    assert_eq!(conn.call(&["GET", &key]), Frame::Bulk(b"newer".to_vec()));
+}
+
+#[test]
+fn a_follower_answers_reads_only_to_readonly_connections_direct_or_through_the_proxy() {
+    let (stack, key, _) = stack_with_key(2, "v");
+    let state = stack.cluster.status();
+    let record = partition_records(&state)[0];
+    let follower = names(&record["replicas"])
+        .into_iter()
+        .find(|n| record["leader"] != n.as_str())
+        .and_then(|n| NODES.iter().position(|node| *node == n))
+        .and_then(|index| stack.servers[index].as_ref())
+        .expect("partition 0 has a follower");
+    let mut direct = follower.connect();
+    let redirected = |reply: Frame| matches!(reply, Frame::Error(e) if e.starts_with("MOVED "));
+    // Without READONLY a follower copy answers nothing about its data, as a Redis Cluster
+    // replica: the read could be stale, and a script could write.
+    assert!(redirected(direct.call(&["GET", &key])));
+    let script = "return redis.call('get', KEYS[1])";
+    assert!(redirected(direct.call(&["EVAL", script, "1", &key])));
+    assert_eq!(direct.call(&["READONLY"]), Frame::Simple("OK".into()));
+    // The write was acknowledged in sync mode, so this follower has it.
+    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"v".to_vec()));
+    assert!(redirected(direct.call(&["SET", &key, "w"])));
+    assert!(redirected(direct.call(&["EVAL", script, "1", &key])));
+    assert_eq!(direct.call(&["READWRITE"]), Frame::Simple("OK".into()));
+    assert!(redirected(direct.call(&["GET", &key])));
+
+    // Through the proxy: a READONLY client's reads take turns over the in-sync copies, its
+    // writes still go to the leader; READWRITE brings its reads back to the leader.
+    let ok = Frame::Simple("OK".into());
+    let mut client = stack.proxy.connect();
+    assert_eq!(client.call(&["READONLY"]), ok);
+    let before = command_calls(follower, "get");
+    for _ in 0..20 {
+        assert_eq!(client.call(&["GET", &key]), Frame::Bulk(b"v".to_vec()));
+    }
+    let served = command_calls(follower, "get") - before;
+    assert!(
+        (5..=15).contains(&served),
+        "the follower served {served} of 20"
+    );
+    assert_eq!(client.call(&["SET", &key, "w"]), ok);
+    assert_eq!(client.call(&["READWRITE"]), ok);
+    let before = command_calls(follower, "get");
+    for _ in 0..10 {
+        assert_eq!(client.call(&["GET", &key]), Frame::Bulk(b"w".to_vec()));
+    }
+    assert_eq!(command_calls(follower, "get"), before);
+}
+
+/// How many times `server` ran `command` (INFO commandstats).
+fn command_calls(server: &Process, command: &str) -> u64 {
+    info_line(server, "commandstats", &format!("cmdstat_{command}:calls="))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn status_shows_each_copys_offset() {
+    let stack = stack(4, 2, "sync");
+    let mut conn = stack.proxy.connect();
+    for i in 0..100 {
+        assert_eq!(
+            conn.call(&["SET", &format!("k{i}"), "v"]),
+            Frame::Simple("OK".into())
+        );
+    }
+    // Acknowledged in sync mode: both copies of every partition are at the same offset.
+    let state = stack.cluster.status();
+    for (pid, record) in partition_records(&state).iter().enumerate() {
+        let offsets = &state["offsets"][pid.to_string()];
+        let copies: Vec<u64> = names(&record["replicas"])
+            .iter()
+            .map(|node| offsets[node].as_u64().expect("an offset per copy"))
+            .collect();
+        assert_eq!(copies.len(), 2, "partition {pid}: {offsets}");
+        assert_eq!(copies[0], copies[1], "partition {pid}: {offsets}");
+    }
+    assert!(
+        state["offsets"]
+            .as_object()
+            .is_some_and(|all| all.values().any(|o| o
+                .as_object()
+                .is_some_and(|copies| copies.values().any(|v| v.as_u64() > Some(0))))),
+        "the writes moved offsets: {}",
+        state["offsets"]
+    );
+    let (ok, table, err) = stack.cluster.cli(&["status"]);
+    assert!(ok, "status: {err}");
+    assert!(table.contains("copies at offset"), "{table}");
+}
+
+#[test]
+fn losing_one_etcd_member_of_three_is_invisible_to_clients() {
+    let cluster = Cluster::on_etcd(3, 8, 2, &["--replication-mode", "sync"]);
+    let mut stack = Stack::start_all(cluster, Vec::new(), &[], 8, 2);
+    let epochs = |stack: &Stack| -> Vec<u64> {
+        partition_records(&stack.cluster.status())
+            .iter()
+            .map(|p| p["epoch"].as_u64().unwrap_or(0))
+            .collect()
+    };
+    let before = epochs(&stack);
+    let url = stack.proxy.url();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = start_writers(&url, 4, &stop);
+    std::thread::sleep(Duration::from_secs(1));
+    // The first member: every process's client starts there.
+    redis_tests::stop_etcd(&mut stack.cluster.etcd);
+    // Longer than the lease TTL: leases renewed through the other members hold.
+    std::thread::sleep(Duration::from_secs(3 * TTL));
+    let summary = Summary::collect(&stop, writers, &url, Duration::ZERO);
+    summary.report("one etcd member of three killed");
+    assert!(summary.acked.len() > 1000, "the load ran");
+    assert_eq!(summary.lost, 0, "acknowledged writes lost");
+    assert!(
+        summary.errors.is_empty(),
+        "clients saw errors: {:?}",
+        summary.errors
+    );
+    assert_eq!(epochs(&stack), before, "a partition changed leader");
+    // Placement goes on with two members: a leader killed now is replaced.
+    let kill = |stack: &mut Stack, index: usize| drop(stack.servers[index].take());
+    let summary = leader_fault(&mut stack, "kill -9 on two etcd members", kill, |_, _| {});
+    assert_eq!(summary.lost, 0, "acknowledged writes lost");
+}
+
+#[test]
+fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
+    // Leases outlive the follower's pause: a follower whose lease expired would come back as
+    // a new, empty replica, with nothing of the partition left to elect.
+    const LEASE: u64 = 10;
+    // Every field bound: a field left to `..` would be dropped here, killing its process.
+    let Pair {
+        cluster,
+        mut servers,
+        proxy,
+        _controller: _controller_running,
+    } = pair(
+        1,
+        &["--unclean-failover", "--lease-ttl", &LEASE.to_string()],
+    );
+    let mut conn = proxy.connect();
+    assert_eq!(conn.call(&["SET", "kept", "1"]), Frame::Simple("OK".into()));
+    let state = cluster.status();
+    let leader = partition_records(&state)[0]["leader"]
+        .as_str()
+        .map(String::from)
+        .expect("a leader");
+    let (l, f) = if leader == "n1" { (0, 1) } else { (1, 0) };
+    // The follower stalls and leaves the in-sync set; the leader acknowledges writes alone,
+    // more than the stream's socket buffers hold, so the last one never reaches the follower.
+    signal(servers[f].as_ref().expect("running"), "STOP");
+    write_bulk(&mut conn, (0..).map(|i| format!("bulk{i}")));
+    assert_eq!(conn.call(&["SET", "lost", "1"]), Frame::Simple("OK".into()));
+    cluster.wait_for("the follower out of sync", Duration::from_secs(10), |s| {
+        names(&partition_records(s)[0]["isr"]) == vec![leader.clone()]
+    });
+    drop(servers[l].take());
+    signal(servers[f].as_ref().expect("running"), "CONT");
+    let follower = if f == 0 { "n1" } else { "n2" };
+    cluster.wait_for(
+        "the stale copy elected",
+        Duration::from_secs(LEASE + 8),
+        |s| partition_records(s)[0]["leader"] == follower,
+    );
+    // Writes go on at the new leader; the write only the dead leader had is gone, as the
+    // setting says it may be.
+    let resumed = "writes never resumed";
+    until_ok(
+        &mut conn,
+        &["SET", "after", "1"],
+        Duration::from_secs(10),
+        resumed,
+    );
+    assert_eq!(conn.call(&["GET", "kept"]), Frame::Bulk(b"1".to_vec()));
+    assert_eq!(conn.call(&["GET", "lost"]), Frame::Null);
+}
