@@ -1,4 +1,6 @@
 //! RESP2/RESP3 reply frames as read off the wire, for exact comparison between servers.
+//! Hand-written because the comparison needs what `redis-protocol` and the `redis` crate
+//! merge: a null bulk is not a null array, and a double keeps its text (see the README).
 
 use std::io::{self, BufRead};
 
