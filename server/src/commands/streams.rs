@@ -1,7 +1,7 @@
 //! Stream commands, consumer groups included, with Redis 7.0's argument rules and replies.
 
 use super::pops::block_or_give_up;
-use super::{int_arg, is, read_typed, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use super::{int_arg, is, read_typed, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::commands::Outcome;
 use crate::engine::stream::{Fields, Stream, StreamId, Trim};
 use crate::engine::{Db, ValueType};
@@ -353,15 +353,13 @@ fn range(ctx: &mut Ctx, args: &Args, rev: bool) -> CmdResult {
     let start = start_bound(low)?;
     let end = end_bound(high)?;
     let mut count = None;
-    let mut i = 4;
-    while i < args.len() {
-        if is(&args[i], "count") && i + 1 < args.len() {
-            count = Some(int_arg(&args[i + 1])?.max(0) as usize);
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
+    ArgCursor::new(args, 4).options(|word, cursor| match word {
+        "count" => {
+            count = Some(cursor.next_i64()?.max(0) as usize);
+            Ok(())
         }
-    }
+        _ => Err(CmdError::Syntax),
+    })?;
     let now = ctx.now;
     let (db, out) = ctx.db_and_out();
     let Some(stream) = read_stream(db, &args[1], now)? else {
@@ -414,55 +412,53 @@ fn parse_read_args(args: &Args, group_form: bool, in_script: bool) -> Result<Rea
         group: None,
         noack: false,
     };
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        let arg = &args[i];
-        if is(arg, "block") && more > 0 {
-            if in_script {
-                return Err(CmdError::err(format!(
-                    "{} command is not allowed with BLOCK option from scripts",
-                    String::from_utf8_lossy(&args[0])
-                )));
+    ArgCursor::new(args, 1).options(|word, cursor| {
+        match word {
+            "block" => {
+                let ms = cursor.value()?;
+                if in_script {
+                    return Err(CmdError::err(format!(
+                        "{} command is not allowed with BLOCK option from scripts",
+                        String::from_utf8_lossy(&args[0])
+                    )));
+                }
+                let ms = super::millis_arg(ms)?;
+                read.block = Some((ms > 0).then(|| Instant::now() + Duration::from_millis(ms)));
             }
-            let ms = super::millis_arg(&args[i + 1])?;
-            read.block = Some((ms > 0).then(|| Instant::now() + Duration::from_millis(ms)));
-            i += 2;
-        } else if is(arg, "count") && more > 0 {
-            read.count = int_arg(&args[i + 1])?.max(0) as usize;
-            i += 2;
-        } else if is(arg, "streams") && more > 0 {
-            read.streams_at = i + 1;
-            let rest = args.len() - read.streams_at;
-            if rest % 2 != 0 {
-                let symbol = if group_form { '>' } else { '$' };
-                return Err(CmdError::err(format!(
-                    "Unbalanced {} list of streams: for each stream key an ID or '{symbol}' must be specified.",
-                    name.to_ascii_uppercase()
-                )));
+            "count" => read.count = cursor.next_i64()?.max(0) as usize,
+            "streams" if !cursor.is_done() => {
+                read.streams_at = cursor.position();
+                let rest = cursor.take(cursor.rest().len())?.len();
+                if rest % 2 != 0 {
+                    let symbol = if group_form { '>' } else { '$' };
+                    return Err(CmdError::err(format!(
+                        "Unbalanced {} list of streams: for each stream key an ID or '{symbol}' must be specified.",
+                        name.to_ascii_uppercase()
+                    )));
+                }
+                read.streams = rest / 2;
             }
-            read.streams = rest / 2;
-            break;
-        } else if is(arg, "group") && more >= 2 {
-            if !group_form {
-                return Err(CmdError::err(
-                    "The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
-                ));
+            "group" => {
+                let [group, consumer] = cursor.values()?;
+                if !group_form {
+                    return Err(CmdError::err(
+                        "The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                    ));
+                }
+                read.group = Some((group.clone(), consumer.clone()));
             }
-            read.group = Some((args[i + 1].clone(), args[i + 2].clone()));
-            i += 3;
-        } else if is(arg, "noack") {
-            if !group_form {
-                return Err(CmdError::err(
-                    "The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
-                ));
+            "noack" => {
+                if !group_form {
+                    return Err(CmdError::err(
+                        "The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                    ));
+                }
+                read.noack = true;
             }
-            read.noack = true;
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
+            _ => return Err(CmdError::Syntax),
         }
-    }
+        Ok(())
+    })?;
     if read.streams_at == 0 {
         return Err(CmdError::Syntax);
     }
@@ -692,27 +688,24 @@ fn xsetid(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let id = parse_id(&args[2], 0, true)?;
     let mut entries_added = None;
     let mut max_deleted = StreamId::ZERO;
-    let mut i = 3;
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        if is(&args[i], "entriesadded") && more > 0 {
-            let n = int_arg(&args[i + 1])?;
-            if n < 0 {
-                return Err(CmdError::err("entries_added must be positive"));
+    ArgCursor::new(args, 3).options(|word, cursor| {
+        match word {
+            "entriesadded" => {
+                let positive = CmdError::err("entries_added must be positive");
+                entries_added = Some(cursor.next_count(positive)? as u64);
             }
-            entries_added = Some(n as u64);
-        } else if is(&args[i], "maxdeletedid") && more > 0 {
-            max_deleted = parse_id(&args[i + 1], 0, true)?;
-            if id < max_deleted {
-                return Err(CmdError::err(
-                    "The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
-                ));
+            "maxdeletedid" => {
+                max_deleted = parse_id(cursor.value()?, 0, true)?;
+                if id < max_deleted {
+                    return Err(CmdError::err(
+                        "The ID specified in XSETID is smaller than the provided max_deleted_entry_id",
+                    ));
+                }
             }
-        } else {
-            return Err(CmdError::Syntax);
+            _ => return Err(CmdError::Syntax),
         }
-        i += 2;
-    }
+        Ok(())
+    })?;
     let now = ctx.now;
     let stream =
         write_stream(ctx.db(), &args[1], now)?.ok_or_else(|| CmdError::err("no such key"))?;
