@@ -122,7 +122,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
     ));
     proxy.clients.lock().insert(id, me.clone());
     let _listed = Listed(proxy.clone(), id);
-    let (pushes, mut pushed) = mpsc::unbounded_channel();
+    let (pushes, pushed) = mpsc::unbounded_channel();
     let mut session = Session {
         proxy,
         id,
@@ -142,40 +142,47 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         pushes,
     };
     let mut parser = RequestParser::default();
-    let mut input = BytesMut::with_capacity(16 * 1024);
+    let mut incoming = Incoming {
+        requests: BytesMut::with_capacity(16 * 1024),
+        pushes: pushed,
+    };
     let limits = ParseLimits::default();
     // A CLIENT KILL from another connection ends this one whatever it waits for (a reply
     // from a blocked command included), as in Redis.
     let work = async {
+        // False when the replies' wait read whole requests already: they are parsed first.
+        let mut needs_input = true;
         while !session.quit {
-            tokio::select! {
-                read = stream.read_buf(&mut input) => {
-                    if read? == 0 {
-                        return Ok(());
+            if needs_input {
+                tokio::select! {
+                    read = stream.read_buf(&mut incoming.requests) => {
+                        if read? == 0 {
+                            return Ok(());
+                        }
                     }
-                }
-                Some(message) = messages.recv() => {
-                    let mut out = BytesMut::new();
-                    session.push_message(&mut out, &message);
-                    while let Ok(message) = messages.try_recv() {
+                    Some(message) = messages.recv() => {
+                        let mut out = BytesMut::new();
                         session.push_message(&mut out, &message);
+                        while let Ok(message) = messages.try_recv() {
+                            session.push_message(&mut out, &message);
+                        }
+                        stream.write_all(&out).await?;
+                        continue;
                     }
-                    stream.write_all(&out).await?;
-                    continue;
-                }
-                Some(push) = pushed.recv() => {
-                    let mut out = BytesMut::new();
-                    session.deliver(push, &mut out);
-                    while let Ok(push) = pushed.try_recv() {
+                    Some(push) = incoming.pushes.recv() => {
+                        let mut out = BytesMut::new();
                         session.deliver(push, &mut out);
+                        while let Ok(push) = incoming.pushes.try_recv() {
+                            session.deliver(push, &mut out);
+                        }
+                        stream.write_all(&out).await?;
+                        continue;
                     }
-                    stream.write_all(&out).await?;
-                    continue;
                 }
             }
             let mut pending = Vec::new();
             loop {
-                match parser.next_request(&mut input, &limits) {
+                match parser.next_request(&mut incoming.requests, &limits) {
                     Ok(Some(args)) => {
                         let mut lowered = [0u8; NAME_BUFFER];
                         let name = lowercase_name(&args[0], &mut lowered);
@@ -185,20 +192,23 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                         if let Some(needed) = session.held_by_pause(name, &args) {
                             // Everything after a held command waits with it, as in Redis.
                             let earlier = std::mem::take(&mut pending);
-                            write_replies(&mut session, &mut stream, &mut pushed, earlier).await?;
+                            write_replies(&mut session, &mut stream, &mut incoming, earlier)
+                                .await?;
                             session.proxy.pause.released(needed).await;
                         }
                         let apart = session.may_be_held_at_server(name);
                         if apart {
                             let earlier = std::mem::take(&mut pending);
-                            write_replies(&mut session, &mut stream, &mut pushed, earlier).await?;
+                            write_replies(&mut session, &mut stream, &mut incoming, earlier)
+                                .await?;
                             session.apart = Some(Arc::default());
                         }
                         if session.takes_own_turn(name, &args) {
                             // Connection state changes (WATCH, EXEC, subscriptions) must follow
                             // every earlier request and precede every later one.
                             let earlier = std::mem::take(&mut pending);
-                            write_replies(&mut session, &mut stream, &mut pushed, earlier).await?;
+                            write_replies(&mut session, &mut stream, &mut incoming, earlier)
+                                .await?;
                             let reply = session.own_turn(name, args).await;
                             if !session.reply_mode.end(name.as_bytes()) {
                                 stream.write_all(&reply).await?;
@@ -213,7 +223,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                         }
                         if apart {
                             let held = std::mem::take(&mut pending);
-                            write_replies(&mut session, &mut stream, &mut pushed, held).await?;
+                            write_replies(&mut session, &mut stream, &mut incoming, held).await?;
                             session.apart = None;
                         }
                         if session.quit {
@@ -228,7 +238,9 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                     }
                 }
             }
-            write_replies(&mut session, &mut stream, &mut pushed, pending).await?;
+            let buffered = incoming.requests.len();
+            write_replies(&mut session, &mut stream, &mut incoming, pending).await?;
+            needs_input = incoming.requests.len() == buffered;
         }
         Ok::<(), std::io::Error>(())
     };
@@ -254,21 +266,29 @@ fn lowercase_name<'a>(name: &[u8], buffer: &'a mut [u8; NAME_BUFFER]) -> Cow<'a,
     Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
+/// What comes to a client's session besides its replies: the bytes it sent, not parsed yet,
+/// and the tracking messages its shard servers sent for it.
+struct Incoming {
+    requests: BytesMut,
+    pushes: mpsc::UnboundedReceiver<Push>,
+}
+
 /// Sends a run of requests, waits for their replies and writes them in request order, in one
 /// write, with the tracking messages that came meanwhile: before the replies those that came
 /// while they were awaited, as Redis writes them, after them the rest.
 async fn write_replies(
     session: &mut Session,
     stream: &mut TcpStream,
-    pushed: &mut mpsc::UnboundedReceiver<Push>,
+    incoming: &mut Incoming,
     pending: Vec<Pending>,
 ) -> std::io::Result<()> {
-    let replies = await_replies(session, pending).await;
+    let replies = await_replies(session, pending);
+    let replies = until_client_leaves(stream, &mut incoming.requests, replies).await?;
     if session.tracking.is_none() {
         return stream.write_all(&replies).await;
     }
     let (mut before, mut after) = (BytesMut::new(), BytesMut::new());
-    while let Ok(push) = pushed.try_recv() {
+    while let Ok(push) = incoming.pushes.try_recv() {
         match push.before_reply {
             true => session.deliver(push, &mut before),
             false => session.deliver(push, &mut after),
@@ -277,6 +297,33 @@ async fn write_replies(
     before.extend_from_slice(&replies);
     before.extend_from_slice(&after);
     stream.write_all(&before).await
+}
+
+/// What a client may send while its replies are awaited; past it, the proxy stops reading
+/// (and so notices a disconnection only once the replies came), rather than buffer more.
+const MAX_READ_WHILE_WAITING: usize = 1 << 20;
+
+/// Awaits `replies` unless the client closes its connection first: then the replies are
+/// dropped, and with them any connection a blocked command holds at its shard server, so the
+/// server forgets the waiter as Redis forgets a disconnected blocked client (a waiter left
+/// behind would take the next element pushed to its key). What the client sends meanwhile
+/// waits in `input`.
+async fn until_client_leaves(
+    stream: &mut TcpStream,
+    input: &mut BytesMut,
+    replies: impl std::future::Future<Output = Bytes>,
+) -> std::io::Result<Bytes> {
+    tokio::pin!(replies);
+    loop {
+        tokio::select! {
+            replies = &mut replies => return Ok(replies),
+            read = stream.read_buf(input), if input.len() < MAX_READ_WHILE_WAITING => {
+                if read? == 0 {
+                    return Err(std::io::ErrorKind::ConnectionAborted.into());
+                }
+            }
+        }
+    }
 }
 
 /// Sends a run of requests and waits for their replies, in request order.

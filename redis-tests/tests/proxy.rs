@@ -191,6 +191,18 @@ fn redis_cli_blocking_pops_and_cluster_views() {
     ]));
     assert_eq!(redis_cli(p1.port, &["GET", "greeting"]).trim(), "hello");
     assert_eq!(waiter.read(), Frame::NullArray);
+    // A client that leaves while blocked leaves no waiter at its shard server: the element
+    // pushed next stays in the list, where a waiter left behind would have taken it.
+    let mut leaving = p1.connect();
+    send(&mut leaving, &["BLPOP", "queue", "0"]);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(leaving);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(redis_cli(p2.port, &["RPUSH", "queue", "kept"]).trim(), "1");
+    assert_eq!(
+        redis_cli(p1.port, &["LRANGE", "queue", "0", "-1"]).trim(),
+        "kept"
+    );
 }
 
 fn call(conn: &mut redis_tests::Conn, line: &str) -> Frame {
