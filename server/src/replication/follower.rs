@@ -10,10 +10,11 @@ use super::wire::Message;
 use crate::client::{Client, ClientInfo};
 use crate::commands::{Ctx, Table};
 use crate::engine::Db;
-use crate::partition::{lock_yielding, Keyspace};
+use crate::partition::{lock_yielding, Keyspace, SharedKeyspace};
 use crate::state::Server;
 use slotcache_cluster::records::PartitionRecord;
 use slotcache_protocol::resp::{Protocol, Reply};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -231,40 +232,60 @@ async fn attach(
         while let Some(message) = messages.buffered()? {
             batch.push(message);
         }
-        let applied = {
-            let mut ks = lock_yielding(&keyspace).await;
-            // The record that moved this copy on (to lead, or to follow another epoch) ends
-            // this stream: what arrives on it is no longer this copy's to apply or acknowledge.
-            if ks.log.role() != super::log::Role::Follower || ks.log.epoch() != epoch {
-                return Err(StreamError::Protocol(format!(
-                    "no longer following {leader} at epoch {epoch}"
-                )));
-            }
-            for message in batch {
-                match message {
-                    Message::Record(record) => {
-                        if record.epoch > epoch || record.offset != ks.log.next_offset() {
-                            return Err(StreamError::Protocol(format!(
-                                "record {} of epoch {} out of place",
-                                record.offset, record.epoch
-                            )));
-                        }
-                        apply(server, &mut ks, &mut client, &record);
-                        ks.log.append(&record);
-                    }
-                    other => {
-                        return Err(StreamError::Protocol(format!("unexpected {other:?}")));
-                    }
-                }
-            }
-            // READONLY connections reading this copy may track what it applied.
-            crate::tracking::hooks::after_server_work(server, &mut ks);
-            ks.log.next_offset()
-        };
+        let applied = apply_batch(server, &keyspace, &mut client, (leader, epoch), batch).await?;
         writer
             .write_all(&Message::Ack { next: applied }.encode())
             .await?;
     }
+}
+
+/// Applies a batch of records under the copy's lock, taken once for every run of records
+/// up to one that acts on the server; returns the offset the copy reached.
+async fn apply_batch(
+    server: &Server,
+    keyspace: &SharedKeyspace,
+    client: &mut Client,
+    (leader, epoch): (&str, u64),
+    batch: Vec<Message>,
+) -> Result<u64, StreamError> {
+    let mut records = batch
+        .into_iter()
+        .map(|message| match message {
+            Message::Record(record) => Ok(record),
+            other => Err(StreamError::Protocol(format!("unexpected {other:?}"))),
+        })
+        .collect::<Result<VecDeque<Record>, _>>()?;
+    let mut applied = 0;
+    while let Some(first) = records.front() {
+        if first.effects.iter().any(acts_on_server) {
+            // FUNCTION LOAD waits for the interpreter, which a running script holds for as
+            // long as it runs: never with this copy's lock held, which the server's other
+            // tasks take expecting no script behind it.
+            in_place(&*lock_yielding(keyspace).await, leader, epoch, first)?;
+            while server.scripts.is_running() {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            replay(server, &mut Keyspace::new(1), client, first, acts_on_server);
+        }
+        let mut ks = lock_yielding(keyspace).await;
+        let mut run = 0;
+        while let Some(record) = records.front() {
+            if run > 0 && record.effects.iter().any(acts_on_server) {
+                break;
+            }
+            in_place(&ks, leader, epoch, record)?;
+            replay(server, &mut ks, client, record, |effect| {
+                !acts_on_server(effect)
+            });
+            ks.log.append(record);
+            records.pop_front();
+            run += 1;
+        }
+        // READONLY connections reading this copy may track what it applied.
+        crate::tracking::hooks::after_server_work(server, &mut ks);
+        applied = ks.log.next_offset();
+    }
+    Ok(applied)
 }
 
 /// Resolves once `node`'s liveness key is gone: its lease expired or was revoked, so another
@@ -281,10 +302,47 @@ fn unspecified() -> SocketAddr {
 
 /// Replays a record's effects at the leader's clock.
 pub fn apply(server: &Server, ks: &mut Keyspace, client: &mut Client, record: &Record) {
+    replay(server, ks, client, record, |_| true);
+}
+
+/// Replays those of a record's effects that `which` picks.
+fn replay(
+    server: &Server,
+    ks: &mut Keyspace,
+    client: &mut Client,
+    record: &Record,
+    which: impl Fn(&Effect) -> bool,
+) {
     client.db = record.db.min(ks.dbs.len().saturating_sub(1));
-    for effect in &record.effects {
+    for effect in record.effects.iter().filter(|effect| which(effect)) {
         apply_effect(server, ks, client, record.now, effect);
     }
+}
+
+/// Whether an effect acts on the server rather than on the partition's keys: FUNCTION's
+/// writes change the libraries, which every partition of the server shares.
+fn acts_on_server(effect: &Effect) -> bool {
+    effect
+        .first()
+        .is_some_and(|name| name.eq_ignore_ascii_case(b"function"))
+}
+
+/// Whether this copy still follows `leader` at `epoch`, with `record` next in its log. The
+/// record that moved this copy on (to lead, or to follow another epoch) ends the stream: what
+/// arrives on it is no longer this copy's to apply or acknowledge.
+fn in_place(ks: &Keyspace, leader: &str, epoch: u64, record: &Record) -> Result<(), StreamError> {
+    if ks.log.role() != super::log::Role::Follower || ks.log.epoch() != epoch {
+        return Err(StreamError::Protocol(format!(
+            "no longer following {leader} at epoch {epoch}"
+        )));
+    }
+    if record.epoch > epoch || record.offset != ks.log.next_offset() {
+        return Err(StreamError::Protocol(format!(
+            "record {} of epoch {} out of place",
+            record.offset, record.epoch
+        )));
+    }
+    Ok(())
 }
 
 fn apply_effect(

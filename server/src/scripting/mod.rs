@@ -196,7 +196,7 @@ impl Scripts {
             return Ok(sha);
         }
         let (flags, code) = shebang(body)?;
-        let lua = self.lua.lock();
+        let lua = self.interpreter();
         let function = env::compile(&lua, code).map_err(|message| {
             CmdError::err(format!("Error compiling script (new function): {message}"))
         })?;
@@ -361,6 +361,16 @@ impl Scripts {
         result
     }
 
+    /// The interpreter, for work outside a script run (compiling, loading a library). A
+    /// running script holds it for as long as it runs: waiting for it parks this thread, so the
+    /// wait hands the worker's other connections to another thread first, as a run does; with
+    /// every worker parked, nothing would answer SCRIPT KILL.
+    fn interpreter(&self) -> parking_lot::MutexGuard<'_, Lua> {
+        self.lua
+            .try_lock()
+            .unwrap_or_else(|| block_in_place(|| self.lua.lock()))
+    }
+
     /// Goes back to counting instructions after a kill made the hook fire at every line.
     fn rearm(&self, lua: &Lua) -> Result<(), CmdError> {
         if self.running.kill.swap(false, Ordering::AcqRel) {
@@ -382,7 +392,7 @@ impl Scripts {
                 metadata.name
             )));
         }
-        let lua = self.lua.lock();
+        let lua = self.interpreter();
         self.rearm(&lua)?;
         let chunk = env::compile_library(&lua, metadata.body)
             .map_err(|message| CmdError::err(format!("Error compiling function: {message}")))?;
