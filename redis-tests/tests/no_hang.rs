@@ -318,6 +318,19 @@ fn hostile_requests_never_hang_a_proxy() {
     assert!(!proxy.log().contains("panicked"), "{}", proxy.log());
 }
 
+/// Quick scripts sent back to back wait behind each other, longer than a short threshold,
+/// and yet none is busy: the proxy once answered them BUSY by their time in flight.
+fn pipelined_quick_scripts_are_not_busy(port: u16) {
+    let mut conn = impatient(port, 10);
+    conn.call(&["CONFIG", "SET", "busy-reply-threshold", "10"]);
+    let script = ["EVAL", "return redis.call('incr', KEYS[1])", "1", "quick"];
+    let request: Vec<Vec<u8>> = script.iter().map(|a| a.as_bytes().to_vec()).collect();
+    conn.send_raw(&encode(&request).repeat(10_000));
+    for count in 1..=10_000 {
+        assert_eq!(conn.read(), Frame::Int(count));
+    }
+}
+
 /// A script running forever on a leader of a replicated partition: its replication tasks
 /// once parked both worker threads of a 2-core server on the partition's lock, and then
 /// nothing, SCRIPT KILL included, was ever answered again. Through a proxy, PING and the
@@ -329,9 +342,80 @@ fn a_script_never_hangs_a_replicated_server() {
     let _controller = cluster.controller("c1");
     cluster.wait_in_sync(4, 2);
     let proxy = cluster.proxy(&[]);
+    pipelined_quick_scripts_are_not_busy(proxy.port);
     // The proxy answers BUSY as the server would: PING, and the script's partition.
     script_catching_its_kill(proxy.port, true, Duration::from_secs(3));
     for server in &servers {
         answers_ping(server.port, "a script killed through the proxy");
+    }
+}
+
+/// A key whose partition `conn`'s server leads (it answers, not MOVED), addressed once so
+/// that the connection's keyless requests run in that partition too.
+fn key_led_by(conn: &mut Conn) -> String {
+    (0..1000)
+        .map(|i| format!("key-{i}"))
+        .find(|key| !matches!(conn.call(&["GET", key]), Frame::Error(e) if e.starts_with("MOVED")))
+        .expect("no key of 1000 is led by this server")
+}
+
+/// A function looping forever on one server while a library loaded on the other replicates
+/// to it: the replicated FUNCTION LOAD waited for the interpreter on a worker thread, and with
+/// the script on the other worker of a 2-core server nothing, SCRIPT KILL included, was
+/// answered again (Redis's "Timedout script does not cause a false dead client", through a
+/// proxy). The server must answer BUSY, take the kill, and then load the library.
+#[test]
+fn a_replicated_function_load_never_waits_on_a_running_script() {
+    let cluster = Cluster::new(4, 2);
+    let servers: Vec<Process> = ["n1", "n2"].iter().map(|n| cluster.server(n)).collect();
+    let _controller = cluster.controller("c1");
+    cluster.wait_in_sync(4, 2);
+    let (runner_port, loader_port) = (servers[0].port, servers[1].port);
+    let mut runner = impatient(runner_port, 10);
+    let key = key_led_by(&mut runner);
+    let endless = "#!lua name=endless\nredis.register_function('endless', function() while 1 do redis.call('ping') end end)";
+    assert_eq!(
+        runner.call(&["FUNCTION", "LOAD", endless]),
+        Frame::Bulk(b"endless".to_vec())
+    );
+    runner.call(&["CONFIG", "SET", "busy-reply-threshold", "100"]);
+    runner.send_raw(&encode(&[
+        b"FCALL".to_vec(),
+        b"endless".to_vec(),
+        b"1".to_vec(),
+        key.into_bytes(),
+    ]));
+    let mut admin = impatient(runner_port, 5);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !matches!(admin.call(&["PING"]), Frame::Error(e) if e.starts_with("BUSY")) {
+        assert!(std::time::Instant::now() < deadline, "never busy");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Every partition the loader leads is followed on the runner (RF 2 on two servers).
+    let mut loader = impatient(loader_port, 5);
+    key_led_by(&mut loader);
+    let other = "#!lua name=other\nredis.register_function('other', function() return 1 end)";
+    assert_eq!(
+        loader.call(&["FUNCTION", "LOAD", other]),
+        Frame::Bulk(b"other".to_vec())
+    );
+    // Time for the load to reach the runner's follower and wait there.
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = error_text(impatient(runner_port, 1).try_read_reply(&["PING"]));
+    assert!(busy.starts_with("BUSY"), "{busy}");
+    assert_eq!(
+        impatient(runner_port, 1).try_read_reply(&["FUNCTION", "KILL"]),
+        Some(Frame::Simple("OK".into()))
+    );
+    let killed = error_text(runner.try_read());
+    assert!(killed.contains("Script killed by user"), "{killed}");
+    answers_ping(runner_port, "a function killed while a library replicated");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !matches!(admin.call(&["FCALL", "other", "0"]), Frame::Int(1)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the library never replicated"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
