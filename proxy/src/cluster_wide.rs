@@ -15,13 +15,13 @@
 use crate::backend::{call_dedicated, Via};
 use crate::cluster_view::own_slots;
 use crate::forward::{last_reply, send_routed, NO_LEADER};
+use crate::request::Command;
 use crate::session::{error_reply, reply_in, Pending, Session};
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, FutureExt};
 use rand::seq::SliceRandom;
 use slotcache_cluster::{key_slot, SLOTS};
-use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::pause::parse_pause;
 use slotcache_protocol::resp::frame::{elements, integer, text};
 use slotcache_protocol::resp::request::encode;
@@ -82,8 +82,8 @@ impl Scope {
     }
 }
 
-pub fn answer(session: &Session, name: &str, args: &[Bytes]) -> Pending {
-    if let Err(err) = route_request(args, |a, b| a == b) {
+pub fn answer(session: &Session, name: &str, command: Command, args: &[Bytes]) -> Pending {
+    if let Err(err) = command.route(args, |a, b| a == b) {
         return Pending::error(&err.to_string());
     }
     let mut partitions: Vec<u32> = session

@@ -16,6 +16,7 @@ pub mod merged;
 pub mod monitor;
 pub mod pubsub;
 pub mod refusals;
+pub mod request;
 pub mod session;
 pub mod sort;
 pub mod table;

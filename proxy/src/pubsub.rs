@@ -8,6 +8,7 @@
 
 use crate::backend::connect;
 use crate::forward::send_routed;
+use crate::request::Command;
 use crate::session::{error_reply, Pending, Session};
 use crate::Proxy;
 use ahash::AHashMap;
@@ -17,7 +18,6 @@ use parking_lot::Mutex;
 use slotcache_cluster::key_slot;
 use slotcache_protocol::command::help::write_help;
 use slotcache_protocol::command::help::PUBSUB_HELP;
-use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::glob;
 use slotcache_protocol::pubsub::confirm;
 use slotcache_protocol::pubsub::Kind;
@@ -487,11 +487,11 @@ impl Session {
         }
     }
 
-    pub async fn subscription(&mut self, name: &str, args: &[Bytes]) -> Bytes {
+    pub async fn subscription(&mut self, name: &str, command: Command, args: &[Bytes]) -> Bytes {
         let Some((kind, subscribing)) = kind_of(name) else {
             return error_reply("ERR unknown subscription command");
         };
-        if let Err(err) = route_request(args, |a, b| a == b) {
+        if let Err(err) = command.route(args, |a, b| a == b) {
             return error_reply(&err.to_string());
         }
         let names: Vec<Bytes> = match &args[1..] {
@@ -533,8 +533,8 @@ impl Session {
 
 /// PUBSUB CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS, SHARDNUMSUB and HELP, about this proxy's
 /// subscribers (as a Redis Cluster node reports its own).
-pub fn introspect(session: &Session, args: &[Bytes]) -> Pending {
-    if let Err(err) = route_request(args, |a, b| a == b) {
+pub fn introspect(session: &Session, command: Command, args: &[Bytes]) -> Pending {
+    if let Err(err) = command.route(args, |a, b| a == b) {
         return Pending::error(&err.to_string());
     }
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();

@@ -10,6 +10,7 @@ use crate::forward::{
     is_redirect, send_batch, send_routed, send_routed_as, RoutedCommand, NO_LEADER,
 };
 use crate::pubsub::{self, Subscriptions};
+use crate::request::{Command, Handling};
 use crate::tracking::lane::Push;
 use crate::tracking::ClientTracking;
 use crate::transaction::{Transaction, Watch};
@@ -20,11 +21,10 @@ use slotcache_protocol::command::connection::{
     check_client_name, hello_reply, library_attribute, LibraryAttribute,
 };
 use slotcache_protocol::command::help::write_help;
-use slotcache_protocol::command::route::route_request;
 use slotcache_protocol::command::CmdError;
 use slotcache_protocol::command::NOPROTO;
 use slotcache_protocol::command::{is, Flag};
-use slotcache_protocol::pause::{may_write, needed_for, PauseMode};
+use slotcache_protocol::pause::{needed_for, PauseMode};
 use slotcache_protocol::pubsub::Kind;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
@@ -189,32 +189,33 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                         let name = &*name;
                         me.running(name, &args);
                         session.reply_mode.begin();
-                        if let Some(needed) = session.held_by_pause(name, &args) {
+                        let command = Command::of(name, &args);
+                        if let Some(needed) = session.held_by_pause(command, &args) {
                             // Everything after a held command waits with it, as in Redis.
                             let earlier = std::mem::take(&mut pending);
                             write_replies(&mut session, &mut stream, &mut incoming, earlier)
                                 .await?;
                             session.proxy.pause.released(needed).await;
                         }
-                        let apart = session.may_be_held_at_server(name);
+                        let apart = session.may_be_held_at_server(command);
                         if apart {
                             let earlier = std::mem::take(&mut pending);
                             write_replies(&mut session, &mut stream, &mut incoming, earlier)
                                 .await?;
                             session.apart = Some(Arc::default());
                         }
-                        if session.takes_own_turn(name, &args) {
+                        if session.takes_own_turn(command) {
                             // Connection state changes (WATCH, EXEC, subscriptions) must follow
                             // every earlier request and precede every later one.
                             let earlier = std::mem::take(&mut pending);
                             write_replies(&mut session, &mut stream, &mut incoming, earlier)
                                 .await?;
-                            let reply = session.own_turn(name, args).await;
+                            let reply = session.own_turn(name, command, args).await;
                             if !session.reply_mode.end(name.as_bytes()) {
                                 stream.write_all(&reply).await?;
                             }
                         } else {
-                            let reply = session.handle(name, args);
+                            let reply = session.handle(name, command, args);
                             if session.reply_mode.end(name.as_bytes()) {
                                 pending.push(session.silenced(reply));
                             } else {
@@ -400,18 +401,12 @@ impl Session {
     /// When CLIENT PAUSE through this proxy holds a request: the weakest mode that holds it.
     /// A script is held here only by ALL: whether it writes, its shard server knows (from
     /// its flags) and holds it there under WRITE.
-    fn held_by_pause(&self, name: &str, args: &[Bytes]) -> Option<PauseMode> {
+    fn held_by_pause(&self, command: Command, args: &[Bytes]) -> Option<PauseMode> {
         let mode = self.proxy.pause.mode()?;
-        let spec = slotcache_protocol::command::Table::get()
-            .resolve(args)
-            .ok()?
-            .spec;
-        if !spec.arity_ok(args.len()) {
-            return None;
-        }
-        let writes = match name {
-            "exec" => self.transaction.as_ref().is_some_and(|t| t.writes),
-            _ => held_when_writes_pause(args),
+        command.well_formed(args)?;
+        let writes = match command.handling {
+            Handling::Exec => self.transaction.as_ref().is_some_and(|t| t.writes),
+            _ => command.held_when_writes_pause(),
         };
         let needed = needed_for(writes);
         (needed <= mode).then_some(needed)
@@ -419,61 +414,61 @@ impl Session {
 
     /// Whether a request goes on lanes of its own while a WRITE pause holds here: a script (or
     /// EXEC of one), which its shard server holds if its flags say it writes.
-    fn may_be_held_at_server(&self, name: &str) -> bool {
+    fn may_be_held_at_server(&self, command: Command) -> bool {
         if self.proxy.pause.mode() != Some(PauseMode::Write) || self.tracking.is_some() {
             return false;
         }
-        match name {
-            "exec" => self.transaction.as_ref().is_some_and(|t| t.scripts),
-            _ => runs_script(name).is_some(),
+        match command.handling {
+            Handling::Exec => self.transaction.as_ref().is_some_and(|t| t.scripts),
+            kind => matches!(kind, Handling::Script { .. }),
         }
     }
 
     /// Requests that change the connection's state and must run in order with the rest.
-    fn takes_own_turn(&self, name: &str, args: &[Bytes]) -> bool {
-        match name {
-            "exec" | "reset" => true,
-            "monitor" => self.transaction.is_none(),
-            "client" => self.transaction.is_none() && args.len() > 2 && is(&args[1], "tracking"),
-            "multi" | "discard" | "quit" => false,
-            _ if self.transaction.is_some() => {
-                self.proxy.memory_limited.load(Ordering::Relaxed) && may_use_memory(name)
+    fn takes_own_turn(&self, command: Command) -> bool {
+        let queueing = self.transaction.is_some();
+        match command.handling {
+            Handling::Exec | Handling::Reset => true,
+            Handling::Multi | Handling::Discard | Handling::Quit => false,
+            Handling::Monitor | Handling::ClientTracking if !queueing => true,
+            _ if queueing => {
+                self.proxy.memory_limited.load(Ordering::Relaxed) && command.may_use_memory()
             }
             // HELLO sets the protocol the requests before it must still be answered in.
-            "watch" | "unwatch" | "hello" => self.transaction.is_none(),
-            _ => self.transaction.is_none() && pubsub::is_subscription(name),
+            Handling::Watch | Handling::Unwatch | Handling::Hello | Handling::Subscription => true,
+            _ => false,
         }
     }
 
-    async fn own_turn(&mut self, name: &str, args: Vec<Bytes>) -> Bytes {
-        match name {
-            "exec" => self.exec().await,
-            "reset" if args.len() == 1 => self.reset(),
-            "reset" => error_reply("ERR wrong number of arguments for 'reset' command"),
-            "watch" => self.watch(&args).await,
-            "hello" => self.hello(&args),
-            "client" => self.client_tracking(&args).await,
-            "monitor" => self.monitor().await,
-            _ if self.transaction.is_some() => self.queue_checked(name, args).await,
-            "unwatch" => {
+    async fn own_turn(&mut self, name: &str, command: Command, args: Vec<Bytes>) -> Bytes {
+        match command.handling {
+            Handling::Exec => self.exec().await,
+            Handling::Reset if args.len() == 1 => self.reset(),
+            Handling::Reset => error_reply("ERR wrong number of arguments for 'reset' command"),
+            Handling::Watch => self.watch(command, &args).await,
+            Handling::Hello => self.hello(&args),
+            Handling::ClientTracking => self.client_tracking(&args).await,
+            Handling::Monitor => self.monitor().await,
+            _ if self.transaction.is_some() => self.queue_checked(name, command, args).await,
+            Handling::Unwatch => {
                 self.watches.clear();
                 self.reply_bytes(|out| out.ok())
             }
-            _ => self.subscription(name, &args).await,
+            _ => self.subscription(name, command, &args).await,
         }
     }
 
-    fn handle(&mut self, name: &str, args: Vec<Bytes>) -> Pending {
+    fn handle(&mut self, name: &str, command: Command, args: Vec<Bytes>) -> Pending {
         if let Some(tracking) = self.tracking.as_mut() {
             tracking.begin_command();
         }
         // As Redis does, QUIT closes the connection even inside MULTI.
-        if name == "quit" {
+        if command.handling == Handling::Quit {
             self.quit = true;
             return self.reply(|out| out.ok());
         }
         if self.transaction.is_some() {
-            return self.queue(name, args);
+            return self.queue(name, command, args);
         }
         if let Some(refusal) = self.subscriptions.refuses(self.resp, name) {
             return Pending::error(&refusal);
@@ -483,7 +478,7 @@ impl Session {
         }
         if crate::refusals::changes_every_server(name, &args) {
             self.proxy.follow_config(&args);
-            return cluster_wide::answer(self, name, &args);
+            return cluster_wide::answer(self, name, command, &args);
         }
         if let Some(busy) = (name == "ping")
             .then(|| self.proxy.scripts.busy(None))
@@ -519,7 +514,7 @@ impl Session {
             }
             "asking" if args.len() == 1 => self.reply(|out| out.ok()),
             "cluster" => cluster_view::answer(self, &args),
-            "client" => self.client_command(&args),
+            "client" => self.client_command(command, &args),
             "info" => crate::info::answer(self, &args),
             "command" => self.reply(|out| {
                 if let Err(error) = crate::command_table::catalog().answer(out, &args) {
@@ -530,9 +525,9 @@ impl Session {
             "discard" => self.discard(),
             "scan" | "keys" | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script"
             | "function" | "wait" => {
-                cluster_wide::answer(self, name, &args)
+                cluster_wide::answer(self, name, command, &args)
             }
-            "pubsub" => pubsub::introspect(self, &args),
+            "pubsub" => pubsub::introspect(self, command, &args),
             "latency" if args.get(1).is_some_and(|sub| is(sub, "histogram")) => {
                 self.latency_histogram(&args)
             }
@@ -546,11 +541,11 @@ impl Session {
             "memory" if args.len() == 2 && is(&args[1], "stats") => self.memory_stats(&args),
             "publish" if args.len() == 3 => pubsub::publish(self, Kind::Channel, args),
             "spublish" if args.len() == 3 => pubsub::publish(self, Kind::Shard, args),
-            _ => self.route(name, args),
+            _ => self.route(name, command, args),
         }
     }
 
-    fn route(&mut self, name: &str, args: Vec<Bytes>) -> Pending {
+    fn route(&mut self, name: &str, command: Command, args: Vec<Bytes>) -> Pending {
         if let Some(split) = fanout::split(&self.proxy, name, &args) {
             let (merger, parts) = split.into_parts();
             return Pending::Split(merger, parts);
@@ -558,7 +553,7 @@ impl Session {
         if let Some(options) = crate::sort::sorted_here(name, &args) {
             return self.sort_here(args, options);
         }
-        let (spec, slot) = match route_request(&args, |a, b| a == b) {
+        let (spec, slot) = match command.route(&args, |a, b| a == b) {
             Ok(routed) => routed,
             Err(err) => return Pending::error(&err.to_string()),
         };
@@ -569,7 +564,7 @@ impl Session {
         if let (Some(caching), Some(slot)) = (caching, slot) {
             return self.with_caching(slot, caching, &args);
         }
-        if let Some(function) = runs_script(name) {
+        if let Handling::Script { function } = command.handling {
             let (proxy, via) = (self.proxy.clone(), self.via());
             let request = encode(&args);
             return Pending::Forwarded(
@@ -756,15 +751,15 @@ impl Session {
         Pending::Forwarded(run.map(|()| Bytes::new()).boxed())
     }
 
-    fn client_command(&mut self, args: &[Bytes]) -> Pending {
-        match self.answer_client(args) {
+    fn client_command(&mut self, command: Command, args: &[Bytes]) -> Pending {
+        match self.answer_client(command, args) {
             Ok(pending) => pending,
             Err(error) => Pending::error(&error.to_string()),
         }
     }
 
     /// CLIENT's subcommands that COMMAND lists through the proxy.
-    fn answer_client(&mut self, args: &[Bytes]) -> Result<Pending, CmdError> {
+    fn answer_client(&mut self, command: Command, args: &[Bytes]) -> Result<Pending, CmdError> {
         let spec = crate::command_table::catalog().check(args)?;
         Ok(match (spec.name, args) {
             ("client|id", _) => {
@@ -799,7 +794,9 @@ impl Session {
                 }
                 self.reply(|out| out.ok())
             }
-            ("client|pause" | "client|unpause", _) => cluster_wide::answer(self, "client", args),
+            ("client|pause" | "client|unpause", _) => {
+                cluster_wide::answer(self, "client", command, args)
+            }
             ("client|caching", _) => self.client_caching(args)?,
             ("client|getredir", _) => self.client_getredir(),
             ("client|trackinginfo", _) => self.client_trackinginfo(),
@@ -814,30 +811,6 @@ impl Session {
                 )))
             }
         })
-    }
-}
-
-/// Whether CLIENT PAUSE WRITE holds a request at the proxy: it may write by its flags, and is
-/// no script (a script's shard server decides by the script's flags).
-pub fn held_when_writes_pause(args: &[Bytes]) -> bool {
-    slotcache_protocol::command::Table::get()
-        .resolve(args)
-        .is_ok_and(|resolved| resolved.spec.group != "scripting" && may_write(resolved.spec))
-}
-
-/// Whether a command may use memory (Redis's `denyoom` flag).
-fn may_use_memory(name: &str) -> bool {
-    slotcache_protocol::command::Table::get()
-        .lookup(name.as_bytes())
-        .is_some_and(|resolved| resolved.spec.flags.has(Flag::Denyoom))
-}
-
-/// Whether a command runs a script (`Some(false)`) or a function (`Some(true)`).
-pub fn runs_script(name: &str) -> Option<bool> {
-    match name {
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => Some(false),
-        "fcall" | "fcall_ro" => Some(true),
-        _ => None,
     }
 }
 

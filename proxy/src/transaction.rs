@@ -12,9 +12,10 @@ use crate::backend::{connect, read_reply};
 use crate::forward::{
     is_redirect, last_reply, send_routed, until_routed, NO_LEADER, UNEXPECTED_REPLY,
 };
+use crate::request::{Command, Handling};
 use crate::session::{error_reply, Pending, Session};
 use bytes::{Bytes, BytesMut};
-use slotcache_protocol::command::route::{route_request, RouteError};
+use slotcache_protocol::command::route::RouteError;
 use slotcache_protocol::command::{EXECABORT, EXEC_WITHOUT_MULTI};
 use slotcache_protocol::resp::frame::frames;
 use slotcache_protocol::resp::request::encode;
@@ -100,7 +101,7 @@ impl Session {
     }
 
     /// A command sent inside MULTI: queued, or refused (which fails the transaction).
-    pub fn queue(&mut self, name: &str, args: Vec<Bytes>) -> Pending {
+    pub fn queue(&mut self, name: &str, command: Command, args: Vec<Bytes>) -> Pending {
         match name {
             "multi" => return Pending::error("ERR MULTI calls can not be nested"),
             "watch" => return Pending::error("ERR WATCH inside MULTI is not allowed"),
@@ -119,7 +120,7 @@ impl Session {
             transaction.failed = true;
             return Pending::error(refusal);
         }
-        match route_request(&args, |a, b| a == b) {
+        match command.route(&args, |a, b| a == b) {
             Err(err) => {
                 transaction.failed = true;
                 Pending::error(&err.to_string())
@@ -132,8 +133,8 @@ impl Session {
                 }
                 transaction.queued.extend_from_slice(&encode(&args));
                 transaction.count += 1;
-                transaction.writes |= crate::session::held_when_writes_pause(&args);
-                transaction.scripts |= crate::session::runs_script(name).is_some();
+                transaction.writes |= command.held_when_writes_pause();
+                transaction.scripts |= matches!(command.handling, Handling::Script { .. });
                 self.reply(|out| out.simple("QUEUED"))
             }
         }
@@ -142,8 +143,8 @@ impl Session {
     /// Queues a command that may use memory while a `maxmemory` is set: it is refused with
     /// OOM (failing the transaction) when its server is out of memory, as Redis refuses it
     /// when it is queued. The server is asked with a transaction it discards.
-    pub async fn queue_checked(&mut self, name: &str, args: Vec<Bytes>) -> Bytes {
-        if let Ok((_, slot @ Some(_))) = route_request(&args, |a, b| a == b) {
+    pub async fn queue_checked(&mut self, name: &str, command: Command, args: Vec<Bytes>) -> Bytes {
+        if let Ok((_, slot @ Some(_))) = command.route(&args, |a, b| a == b) {
             let mut probe = BytesMut::from(MULTI);
             probe.extend_from_slice(&encode(&args));
             probe.extend_from_slice(DISCARD);
@@ -160,7 +161,7 @@ impl Session {
                 return refusal;
             }
         }
-        match self.queue(name, args) {
+        match self.queue(name, command, args) {
             Pending::Ready(reply) => reply,
             _ => error_reply(UNEXPECTED_REPLY),
         }
@@ -219,8 +220,8 @@ impl Session {
         }
     }
 
-    pub async fn watch(&mut self, args: &[Bytes]) -> Bytes {
-        let slot = match route_request(args, |a, b| a == b) {
+    pub async fn watch(&mut self, command: Command, args: &[Bytes]) -> Bytes {
+        let slot = match command.route(args, |a, b| a == b) {
             Ok((_, Some(slot))) => slot,
             Ok((_, None)) => return error_reply(&RouteError::CrossSlot.to_string()),
             Err(err) => return error_reply(&err.to_string()),

@@ -25,7 +25,15 @@ pub fn route_request(
     let resolved = table
         .resolve(args)
         .map_err(|err| RouteError::Command(err.to_string()))?;
-    let spec = resolved.spec;
+    route_resolved(resolved.spec, args, together)
+}
+
+/// [`route_request`] for a request whose command was resolved already.
+pub fn route_resolved(
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    together: impl Fn(u16, u16) -> bool,
+) -> Result<(&'static CommandSpec, Option<u16>), RouteError> {
     if !spec.arity_ok(args.len()) {
         return Err(RouteError::Command(arity_error(spec).to_string()));
     }
