@@ -4,9 +4,7 @@
 //! same error.
 
 use super::zsets::{store_items, zadd, Scored};
-use super::{
-    is, parse_f64, read_typed, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied,
-};
+use super::{parse_f64, read_typed, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::geohash::{
     decode_score, distance, encode_wgs84, geohash_string, Search, Shape, LAT_MAX, LAT_MIN,
     LONG_MAX, LONG_MIN,
@@ -77,19 +75,20 @@ fn distance_text(value: f64) -> String {
 
 /// GEOADD key [NX|XX] [CH] longitude latitude member ...: ZADD with the encoded scores.
 fn geoadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let mut first = 2;
     let (mut nx, mut xx) = (false, false);
-    while first < args.len() {
-        let arg = &args[first];
-        if is(arg, "nx") {
+    let mut cursor = ArgCursor::new(args, 2);
+    cursor.leading(|word| match word {
+        "nx" => {
             nx = true;
-        } else if is(arg, "xx") {
-            xx = true;
-        } else if !is(arg, "ch") {
-            break;
+            true
         }
-        first += 1;
-    }
+        "xx" => {
+            xx = true;
+            true
+        }
+        word => word == "ch",
+    });
+    let first = cursor.position();
     if (args.len() - first) % 3 != 0 || (nx && xx) {
         return Err(CmdError::Syntax);
     }

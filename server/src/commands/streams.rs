@@ -1,7 +1,7 @@
 //! Stream commands, consumer groups included, with Redis 7.0's argument rules and replies.
 
 use super::pops::block_or_give_up;
-use super::{int_arg, is, read_typed, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use super::{int_arg, read_typed, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::commands::Outcome;
 use crate::engine::stream::{Fields, Stream, StreamId, Trim};
 use crate::engine::{Db, ValueType};
@@ -164,56 +164,48 @@ fn parse_trim_args(args: &Args, xadd: bool) -> Result<(TrimArgs, usize, bool), C
     };
     let mut limit = None;
     let mut no_mkstream = false;
-    let mut i = 2;
     let both = || {
         CmdError::err("syntax error, MAXLEN and MINID options at the same time are not compatible")
     };
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        let arg = &args[i];
-        if xadd && &arg[..] == b"*" {
-            break;
-        } else if (is(arg, "maxlen") || is(arg, "minid")) && more > 0 {
-            if trim.strategy.is_some() {
-                return Err(both());
-            }
-            trim.approx = false;
-            let next = &args[i + 1];
-            if more >= 2 && &next[..] == b"~" {
-                trim.approx = true;
-                i += 1;
-            } else if more >= 2 && &next[..] == b"=" {
-                i += 1;
-            }
-            let value = &args[i + 1];
-            trim.strategy = Some(if is(arg, "maxlen") {
-                let max = int_arg(value)?;
-                if max < 0 {
-                    return Err(CmdError::err("The MAXLEN argument must be >= 0."));
+    let mut cursor = ArgCursor::new(args, 2);
+    // An option word with nothing after it is XADD's ID, as in Redis.
+    cursor.leading_options(|word, cursor| {
+        let more = cursor.rest().len();
+        match word {
+            "*" if xadd => return Ok(false),
+            "maxlen" | "minid" if more > 0 => {
+                if trim.strategy.is_some() {
+                    return Err(both());
                 }
-                Trim::MaxLen(max as u64)
-            } else {
-                Trim::MinId(parse_id(value, 0, true)?)
-            });
-            i += 2;
-            continue;
-        } else if is(arg, "limit") && more > 0 {
-            let value = int_arg(&args[i + 1])?;
-            if value < 0 {
-                return Err(CmdError::err("The LIMIT argument must be >= 0."));
+                trim.approx = false;
+                if more >= 2 && matches!(&cursor.rest()[0][..], b"~" | b"=") {
+                    trim.approx = &cursor.value()?[..] == b"~";
+                }
+                let value = cursor.value()?;
+                trim.strategy = Some(if word == "maxlen" {
+                    let max = int_arg(value)?;
+                    if max < 0 {
+                        return Err(CmdError::err("The MAXLEN argument must be >= 0."));
+                    }
+                    Trim::MaxLen(max as u64)
+                } else {
+                    Trim::MinId(parse_id(value, 0, true)?)
+                });
             }
-            limit = Some(value as u64);
-            i += 2;
-            continue;
-        } else if xadd && is(arg, "nomkstream") {
-            no_mkstream = true;
-        } else if xadd {
-            break;
-        } else {
-            return Err(CmdError::Syntax);
+            "limit" if more > 0 => {
+                let value = cursor.next_i64()?;
+                if value < 0 {
+                    return Err(CmdError::err("The LIMIT argument must be >= 0."));
+                }
+                limit = Some(value as u64);
+            }
+            "nomkstream" if xadd => no_mkstream = true,
+            _ if xadd => return Ok(false),
+            _ => return Err(CmdError::Syntax),
         }
-        i += 1;
-    }
+        Ok(true)
+    })?;
+    let i = cursor.position();
     if limit.is_some() && trim.strategy.is_none() {
         return Err(CmdError::err(
             "syntax error, LIMIT cannot be used without specifying a trimming strategy",

@@ -62,27 +62,21 @@ const NAN_SCORE: &str = "resulting score is not a number (NaN)";
 
 fn parse_add_flags(args: &Args) -> Result<(AddFlags, usize), CmdError> {
     let mut flags = AddFlags::default();
-    let mut i = 2;
-    while i < args.len() {
-        let arg = &args[i];
-        let flag = if is(arg, "nx") {
-            &mut flags.nx
-        } else if is(arg, "xx") {
-            &mut flags.xx
-        } else if is(arg, "gt") {
-            &mut flags.gt
-        } else if is(arg, "lt") {
-            &mut flags.lt
-        } else if is(arg, "ch") {
-            &mut flags.ch
-        } else if is(arg, "incr") {
-            &mut flags.incr
-        } else {
-            break;
+    let mut cursor = ArgCursor::new(args, 2);
+    cursor.leading(|word| {
+        let flag = match word {
+            "nx" => &mut flags.nx,
+            "xx" => &mut flags.xx,
+            "gt" => &mut flags.gt,
+            "lt" => &mut flags.lt,
+            "ch" => &mut flags.ch,
+            "incr" => &mut flags.incr,
+            _ => return false,
         };
         *flag = true;
-        i += 1;
-    }
+        true
+    });
+    let i = cursor.position();
     let elements = args.len() - i;
     if elements == 0 || elements % 2 != 0 {
         return Err(CmdError::Syntax);

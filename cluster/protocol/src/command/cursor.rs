@@ -78,6 +78,32 @@ impl<'a> ArgCursor<'a> {
         usize::try_from(self.next_i64()?).map_err(|_| negative)
     }
 
+    /// Reads flags that come before a command's other arguments (`ZADD key NX CH 1 a`):
+    /// each word, lowercased, while `flag` takes it.
+    pub fn leading(&mut self, mut flag: impl FnMut(&str) -> bool) {
+        let all_flags = self.leading_options(|word, _| Ok(flag(word)));
+        debug_assert!(all_flags.is_ok());
+    }
+
+    /// [`ArgCursor::options`] for options that come before a command's other arguments
+    /// (`XADD key NOMKSTREAM MAXLEN ~ 10 * f v`): `option` answers false, having read
+    /// nothing, at the first word that is none of them, and the cursor stays on that word.
+    pub fn leading_options(
+        &mut self,
+        mut option: impl FnMut(&str, &mut Self) -> Result<bool, CmdError>,
+    ) -> Result<(), CmdError> {
+        while let Some(word) = self.args.get(self.at) {
+            let at_word = self.at;
+            self.at += 1;
+            let mut lowered = [0u8; MAX_KEYWORD];
+            if !option(keyword(word, &mut lowered), self)? {
+                self.at = at_word;
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The shared option loop: hands each remaining word, lowercased, with the cursor to
     /// `option`, which reads that option's values from the cursor and answers an unknown
     /// word with its error (usually [`CmdError::Syntax`]).
@@ -130,6 +156,22 @@ mod tests {
         });
         assert_eq!(result, Err(CmdError::Syntax));
         assert_eq!((limit, scores), (5, true));
+    }
+
+    #[test]
+    fn leading_flags_stop_at_the_first_other_word() {
+        let request = args(&["zadd", "key", "NX", "ch", "1", "nx"]);
+        let mut cursor = ArgCursor::new(&request, 2);
+        let mut flags = Vec::new();
+        cursor.leading(|word| {
+            let known = matches!(word, "nx" | "ch");
+            if known {
+                flags.push(word.to_string());
+            }
+            known
+        });
+        assert_eq!(flags, ["nx", "ch"]);
+        assert_eq!(cursor.position(), 4);
     }
 
     #[test]
