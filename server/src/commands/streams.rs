@@ -3,7 +3,7 @@
 use super::pops::block_or_give_up;
 use super::{int_arg, read_typed, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::commands::Outcome;
-use crate::engine::stream::{Fields, Stream, StreamId, Trim};
+use crate::engine::stream::{Fields, NodeLimits, Stream, StreamId, Trim};
 use crate::engine::{Db, ValueType};
 use crate::notify;
 use bytes::Bytes;
@@ -247,6 +247,13 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
             "The ID specified in XADD must be greater than 0-0",
         ));
     }
+    let limits = {
+        let config = ctx.server.config.read();
+        NodeLimits {
+            max_bytes: config.stream_node_max_bytes,
+            max_entries: config.stream_node_max_entries,
+        }
+    };
     let now = ctx.now;
     let (db, out) = ctx.db_and_out();
     let Some(stream) = super::write_typed::<Stream>(db, &args[1], now, !no_mkstream)? else {
@@ -277,7 +284,7 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Err(too_small());
     }
     let fields: Vec<&[u8]> = args[fields_at..].iter().map(|a| &a[..]).collect();
-    stream.append(id, &fields);
+    stream.append(id, &fields, limits);
     let trimmed = match trim.strategy {
         Some(strategy) => stream.trim(strategy, trim.approx, trim.limit) > 0,
         None => false,

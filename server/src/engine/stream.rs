@@ -157,9 +157,27 @@ fn element_bytes(len: usize) -> usize {
     encoded + if encoded < 128 { 1 } else { 2 }
 }
 
-/// Redis's default `stream-node-max-entries` and `stream-node-max-bytes`.
-const NODE_MAX_ENTRIES: u64 = 100;
-const NODE_MAX_BYTES: usize = 4096;
+/// When a listpack node is full, as Redis's `stream-node-max-bytes` and
+/// `stream-node-max-entries` say (0: no bound). Whole nodes are what approximate trimming
+/// removes, so XADD and XTRIM with `~` trim as much as Redis does under the same settings.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeLimits {
+    pub max_bytes: u64,
+    pub max_entries: u64,
+}
+
+impl Default for NodeLimits {
+    /// Redis's defaults.
+    fn default() -> Self {
+        NodeLimits {
+            max_bytes: 4096,
+            max_entries: 100,
+        }
+    }
+}
+
+/// Redis's own bound on a listpack node, whatever `stream-node-max-bytes` says.
+const LISTPACK_MAX_BYTES: u64 = 1 << 30;
 
 impl Stream {
     pub fn len(&self) -> usize {
@@ -188,11 +206,17 @@ impl Stream {
         }
     }
 
-    /// Appends an entry whose ID the caller checked is above `last_id`.
-    pub fn append(&mut self, id: StreamId, fields: &[&[u8]]) {
+    /// Appends an entry whose ID the caller checked is above `last_id`, in a new node when
+    /// the last one is full by `limits`.
+    pub fn append(&mut self, id: StreamId, fields: &[&[u8]], limits: NodeLimits) {
         let payload: usize = fields.iter().map(|f| f.len()).sum();
+        let max_bytes = match limits.max_bytes {
+            0 => LISTPACK_MAX_BYTES,
+            bytes => bytes.min(LISTPACK_MAX_BYTES),
+        };
         let fits = self.nodes.iter().next_back().is_some_and(|(_, node)| {
-            node.bytes + payload < NODE_MAX_BYTES && node.live + node.deleted < NODE_MAX_ENTRIES
+            ((node.bytes + payload) as u64) < max_bytes
+                && (limits.max_entries == 0 || node.live + node.deleted < limits.max_entries)
         });
         if !fits {
             let master_fields: Vec<Box<[u8]>> =
@@ -521,7 +545,7 @@ impl Stream {
             let fields = (0..count)
                 .map(|_| read.bytes())
                 .collect::<Option<Vec<_>>>()?;
-            stream.append(id, &fields);
+            stream.append(id, &fields, NodeLimits::default());
         }
         for _ in 0..read.num()? {
             let name = read.bytes()?.to_vec();
@@ -573,7 +597,7 @@ mod tests {
     fn filled(n: u64) -> Stream {
         let mut stream = Stream::default();
         for i in 1..=n {
-            stream.append(StreamId::new(i, 0), &[b"f", b"v"]);
+            stream.append(StreamId::new(i, 0), &[b"f", b"v"], NodeLimits::default());
         }
         stream
     }
