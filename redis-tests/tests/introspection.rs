@@ -173,3 +173,65 @@ fn a_departed_monitor_is_dropped() {
     }
     assert_eq!(client.call(&["PING"]), Frame::Simple("PONG".into()));
 }
+
+/// INFO's Persistence section as `(field, value)` pairs.
+fn persistence(conn: &mut Conn) -> Vec<(String, String)> {
+    let text = match conn.call(&["INFO", "persistence"]) {
+        Frame::Bulk(b) | Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO: {other:?}"),
+    };
+    text.lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(field, value)| (field.to_string(), value.to_string()))
+        .collect()
+}
+
+fn field(fields: &[(String, String)], name: &str) -> i64 {
+    let value = fields.iter().find(|(f, _)| f == name);
+    value
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {fields:?}"))
+}
+
+/// SAVE, BGSAVE and LASTSAVE answer as Redis does (slotcache writes nothing: see
+/// `server/src/persistence.rs`), and INFO's Persistence section has Redis's fields, with the
+/// changes since the last save counted as Redis counts them for these commands.
+#[test]
+fn saving_answers_as_redis_does() {
+    let redis = start_redis(&[]);
+    let slotcache = start_slotcache(&[]);
+    let mut seen = Vec::new();
+    for server in [&redis, &slotcache] {
+        let mut conn = server.connect();
+        let names: Vec<String> = persistence(&mut conn).into_iter().map(|(f, _)| f).collect();
+        conn.call(&["SAVE"]);
+        conn.call(&["SET", "a", "1"]);
+        conn.call(&["SETBIT", "b", "0", "0"]);
+        conn.call(&["SETBIT", "b", "0", "0"]);
+        conn.call(&["SETBIT", "b", "0", "1"]);
+        let before_save = field(&persistence(&mut conn), "rdb_changes_since_last_save");
+        let saved = conn.call(&["SAVE"]);
+        let after = persistence(&mut conn);
+        let lastsave = conn.call(&["LASTSAVE"]);
+        assert_eq!(
+            lastsave,
+            Frame::Int(field(&after, "rdb_last_save_time")),
+            "{}",
+            server.port
+        );
+        seen.push((
+            names,
+            before_save,
+            saved,
+            field(&after, "rdb_changes_since_last_save"),
+            conn.call(&["BGSAVE", "later"]),
+            conn.call(&["SAVE", "now"]),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    let mut conn = slotcache.connect();
+    assert_eq!(
+        conn.call(&["BGSAVE", "SCHEDULE"]),
+        Frame::Simple("Background saving started".into())
+    );
+}

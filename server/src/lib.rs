@@ -15,6 +15,7 @@ pub mod net;
 pub mod notify;
 pub mod partition;
 pub mod pause;
+pub mod persistence;
 pub mod pubsub;
 pub mod replication;
 pub mod routing;

@@ -112,10 +112,7 @@ impl Keyspace {
 
     pub fn stats(&self) -> DbStats {
         self.dbs.iter().fold(DbStats::default(), |mut acc, db| {
-            acc.expired_keys += db.stats.expired_keys;
-            acc.evicted_keys += db.stats.evicted_keys;
-            acc.keyspace_hits += db.stats.keyspace_hits;
-            acc.keyspace_misses += db.stats.keyspace_misses;
+            acc.add(&db.stats);
             acc
         })
     }

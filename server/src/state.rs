@@ -80,6 +80,7 @@ pub struct Server {
     pub stats: Stats,
     pub command_stats: Vec<CommandStats>,
     pub started: Instant,
+    pub saves: crate::persistence::Saves,
     pub run_id: String,
     pub tcp_port: u16,
 }
@@ -115,6 +116,7 @@ impl Server {
                 .map(|_| CommandStats::default())
                 .collect(),
             started: Instant::now(),
+            saves: crate::persistence::Saves::new(now_ms() / 1000),
             run_id: random_hex(40),
             tcp_port,
         }

@@ -54,12 +54,18 @@ fn setbit(ctx: &mut Ctx, args: &Args) -> CmdResult {
         _ => return Err(CmdError::err("bit is not an integer or out of range")),
     };
     let now = ctx.now;
+    let existed = ctx.db().contains(&args[1], now);
     let value = string_for_update(ctx.db(), &args[1], now, true)?.ok_or(CmdError::NoSuchKey)?;
     let needed = (offset >> 3) as usize + 1;
+    let grows = needed > value.str_len();
     let len = value.str_len().max(needed);
     let data = value.bytes_mut(len);
     let old = get_bit(data, offset);
     set_bit(data, offset, on);
+    // As Redis: a change only when the key is new, grew, or the bit flipped.
+    if !existed || grows || old != u8::from(on) {
+        ctx.notify(crate::notify::STRING, "setbit", &args[1]);
+    }
     ctx.out.int(old as i64);
     Ok(Replied)
 }
@@ -229,9 +235,12 @@ fn bitop(ctx: &mut Ctx, args: &Args) -> CmdResult {
         };
     }
     if result.is_empty() {
-        db.remove(&args[2]);
+        if db.remove(&args[2]).is_some() {
+            ctx.notify(crate::notify::GENERIC, "del", &args[2]);
+        }
     } else {
         db.set(&args[2], Value::from_bytes(&result), now);
+        ctx.notify(crate::notify::STRING, "set", &args[2]);
     }
     ctx.out.int(len as i64);
     Ok(Replied)
@@ -417,10 +426,12 @@ fn run_bitfield(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
     let writes = ops.iter().any(|op| !matches!(op, FieldOp::Get(..)));
     let key = &args[1];
     let db = ctx.db();
-    let mut data = match read_string(db, key, now)? {
-        Some(value) => value.to_vec(),
-        None => Vec::new(),
+    let (mut data, existed) = match read_string(db, key, now)? {
+        Some(value) => (value.to_vec(), true),
+        None => (Vec::new(), false),
     };
+    // As Redis: a change when a write creates the key, grows it, or changes a field.
+    let mut changed = false;
     let mut results: Vec<Option<i64>> = Vec::with_capacity(ops.len());
     for op in &ops {
         match *op {
@@ -429,6 +440,7 @@ fn run_bitfield(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
                 let end = ((offset + ty.bits as u64 + 7) >> 3) as usize;
                 if data.len() < end {
                     data.resize(end, 0);
+                    changed = true;
                 }
                 let old = read_field(&data, offset, ty);
                 let is_set = matches!(op, FieldOp::Set(..));
@@ -439,6 +451,7 @@ fn run_bitfield(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
                 };
                 match new {
                     Some(new) => {
+                        changed |= !is_set || new != old || !existed;
                         write_field(&mut data, offset, ty, new);
                         results.push(Some(if is_set { old } else { new }));
                     }
@@ -449,6 +462,9 @@ fn run_bitfield(ctx: &mut Ctx, args: &Args, readonly: bool) -> CmdResult {
     }
     if writes {
         db.set_keep_ttl(key, Value::from_bytes(&data), now);
+    }
+    if changed {
+        ctx.notify(crate::notify::STRING, "setbit", key);
     }
     ctx.out.array(results.len());
     for result in results {

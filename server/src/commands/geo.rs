@@ -384,7 +384,7 @@ fn search_generic(ctx: &mut Ctx, args: &Args, variant: Variant) -> CmdResult {
         // No index: STORE deletes its destination.
         match options.store {
             Some(dst) => {
-                ctx.db().remove(dst);
+                store_items(ctx, dst, &[], "");
                 ctx.out.int(0);
             }
             None => ctx.out.array(0),
@@ -411,7 +411,11 @@ fn search_generic(ctx: &mut Ctx, args: &Args, variant: Variant) -> CmdResult {
                 (hit.member, score)
             })
             .collect();
-        store_items(ctx.db(), dst, &items, now);
+        let event = match args[0].eq_ignore_ascii_case(b"geosearchstore") {
+            true => "geosearchstore",
+            false => "georadiusstore",
+        };
+        store_items(ctx, dst, &items, event);
         ctx.out.int(items.len() as i64);
         return Ok(Replied);
     }

@@ -69,6 +69,9 @@ fn pfadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
         },
     };
     out.int(changed as i64);
+    if changed {
+        ctx.notify(crate::notify::STRING, "pfadd", key);
+    }
     Ok(Replied)
 }
 
@@ -133,6 +136,7 @@ fn pfmerge(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     hll::invalidate_cache(&mut data);
     db.set_keep_ttl(&args[1], Value::from_bytes(&data), now);
+    ctx.notify(crate::notify::STRING, "pfadd", &args[1]);
     ctx.out.ok();
     Ok(Replied)
 }

@@ -331,7 +331,7 @@ fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if let Some(at) = deadline {
         target.set_deadline(dst, at);
     }
-    crate::notify::event(ctx.server, notify::GENERIC, "copy_to", dst, target_db);
+    ctx.notify_in(target_db, notify::GENERIC, "copy_to", dst);
     ctx.out.int(1);
     Ok(Replied)
 }
@@ -359,8 +359,10 @@ fn move_(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if let Some(at) = deadline {
         target.set_deadline(key, at);
     }
+    // As Redis: the key's arrival (`new`) first, then its departure and its arrival.
+    ctx.announce_created(target_db);
     ctx.notify(notify::GENERIC, "move_from", key);
-    crate::notify::event(ctx.server, notify::GENERIC, "move_to", key, target_db);
+    ctx.notify_in(target_db, notify::GENERIC, "move_to", key);
     ctx.out.int(1);
     Ok(Replied)
 }

@@ -171,8 +171,13 @@ fn ltrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
             Some((from, to)) => list.retain_range(from, Some(to)),
             None => list.retain_range(1, Some(0)),
         }
-        if list.is_empty() {
+        let emptied = list.is_empty();
+        if emptied {
             db.remove(&args[1]);
+        }
+        ctx.notify(notify::LIST, "ltrim", &args[1]);
+        if emptied {
+            ctx.notify(notify::GENERIC, "del", &args[1]);
         }
     }
     ctx.out.ok();
@@ -206,6 +211,7 @@ fn lset(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let index =
         resolve_index(index, list.len()).ok_or_else(|| CmdError::err("index out of range"))?;
     list.set(index, &args[3]);
+    ctx.notify(notify::LIST, "lset", &args[1]);
     ctx.out.ok();
     Ok(Replied)
 }
@@ -229,6 +235,7 @@ fn linsert(ctx: &mut Ctx, args: &Args) -> CmdResult {
     };
     list.insert(pivot + after as usize, &args[4]);
     let len = list.len();
+    ctx.notify(notify::LIST, "linsert", &args[1]);
     ctx.out.int(len as i64);
     Ok(Replied)
 }
@@ -258,8 +265,15 @@ fn lrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
     for &position in &positions {
         list.remove_at(position);
     }
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(&args[1]);
+    }
+    if !positions.is_empty() {
+        ctx.notify(notify::LIST, "lrem", &args[1]);
+        if emptied {
+            ctx.notify(notify::GENERIC, "del", &args[1]);
+        }
     }
     ctx.out.int(positions.len() as i64);
     Ok(Replied)

@@ -91,18 +91,25 @@ impl Ctx<'_> {
     /// Publishes a keyspace event about `key` in this connection's database (see
     /// [`crate::notify`]); nothing when the setting leaves `class` out.
     /// Keys the command created are announced first (`new`), as Redis does on creation.
+    /// Every call is a change a command made, and counts as one for INFO.
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
-        let flags = crate::notify::flags();
-        if flags & class == 0 && flags & crate::notify::NEW == 0 {
-            return;
-        }
-        let db = self.client.db;
-        if flags & crate::notify::NEW != 0 {
+        self.notify_in(self.client.db, class, event, key);
+    }
+
+    /// [`Ctx::notify`] for a change in database `db` (COPY ... DB, MOVE).
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        self.ks.dbs[db].stats.changes += 1;
+        self.announce_created(db);
+        crate::notify::event(self.server, class, event, key, db);
+    }
+
+    /// The `new` events of the keys created in database `db` so far, when they are wanted.
+    pub fn announce_created(&mut self, db: usize) {
+        if crate::notify::flags() & crate::notify::NEW != 0 {
             for created in self.ks.dbs[db].take_created() {
                 crate::notify::event(self.server, crate::notify::NEW, "new", &created, db);
             }
         }
-        crate::notify::event(self.server, class, event, key, db);
     }
 
     /// The database and the reply at once, to reply while borrowing a value.

@@ -86,6 +86,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "server",
     "clients",
     "memory",
+    "persistence",
     "stats",
     "replication",
     "cpu",
@@ -108,6 +109,7 @@ fn info(ctx: &mut Ctx, args: &Args) -> CmdResult {
         "server",
         "clients",
         "memory",
+        "persistence",
         "stats",
         "replication",
         "cpu",
@@ -182,11 +184,7 @@ pub(super) fn holdings(ctx: &Ctx) -> Holdings {
     visit_copies(ctx, |_, ks| {
         let leads = matches!(ks.log.role(), Role::Standalone | Role::Leader);
         if leads {
-            let stats = ks.stats();
-            all.stats.expired_keys += stats.expired_keys;
-            all.stats.evicted_keys += stats.evicted_keys;
-            all.stats.keyspace_hits += stats.keyspace_hits;
-            all.stats.keyspace_misses += stats.keyspace_misses;
+            all.stats.add(&ks.stats());
         }
         if all.led.len() < ks.dbs.len() {
             all.led.resize(ks.dbs.len(), (0, 0));
@@ -285,6 +283,15 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
                 server.evictor.not_counted(used),
                 backlogs_bytes(),
                 server.scripts.cached(),
+            );
+        }
+        "persistence" => {
+            let changes = server.saves.changes_since(holdings(ctx).stats.changes);
+            let _ = write!(
+                text,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{changes}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+                server.saves.last(),
+                server.saves.count(),
             );
         }
         "stats" => {
@@ -571,6 +578,35 @@ fn wait(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(Replied)
 }
 
+/// SAVE and BGSAVE [SCHEDULE]: there is nothing to write (see [`crate::persistence`]); the
+/// save is recorded, for LASTSAVE and INFO.
+fn save(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    record_save(ctx);
+    ctx.out.ok();
+    Ok(Replied)
+}
+
+fn bgsave(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    match &args[1..] {
+        [] => {}
+        [option] if is(option, "schedule") => {}
+        _ => return Err(CmdError::Syntax),
+    }
+    record_save(ctx);
+    ctx.out.simple("Background saving started");
+    Ok(Replied)
+}
+
+fn record_save(ctx: &mut Ctx) {
+    let changes = holdings(ctx).stats.changes;
+    ctx.server.saves.record(ctx.now / 1000, changes);
+}
+
+fn lastsave(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    ctx.out.int(ctx.server.saves.last());
+    Ok(Replied)
+}
+
 /// The handlers of the family's commands, joined to their specs by name.
 pub static HANDLERS: &[(&str, Handler)] = &[
     ("wait", wait),
@@ -592,4 +628,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("command|help", command_help),
     ("command|docs", command_docs),
     ("shutdown", shutdown),
+    ("save", save),
+    ("bgsave", bgsave),
+    ("lastsave", lastsave),
 ];

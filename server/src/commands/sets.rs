@@ -113,10 +113,15 @@ fn spop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     for member in &popped {
         set.remove(member);
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(&args[1]);
     }
     if !popped.is_empty() {
+        ctx.notify(crate::notify::SET, "spop", &args[1]);
+        if emptied {
+            ctx.notify(crate::notify::GENERIC, "del", &args[1]);
+        }
         // Replicas remove the members chosen here, not members of their own choosing.
         let mut effect = vec![Bytes::from_static(b"SREM"), args[1].clone()];
         effect.extend(popped.iter().map(|m| Bytes::copy_from_slice(m)));
@@ -270,13 +275,17 @@ fn algebra_store(ctx: &mut Ctx, args: &Args, op: Algebra) -> CmdResult {
     let db = ctx.db();
     let members = combine(db, &args[2..], now, op)?;
     if members.is_empty() {
-        db.remove(&args[1]);
+        if db.remove(&args[1]).is_some() {
+            ctx.notify(crate::notify::GENERIC, "del", &args[1]);
+        }
     } else {
         let mut set = Set::default();
         for member in &members {
             set.insert(member);
         }
         db.set(&args[1], set.into_value(), now);
+        let event = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+        ctx.notify(crate::notify::SET, &event, &args[1]);
     }
     ctx.out.int(members.len() as i64);
     Ok(Replied)

@@ -229,8 +229,8 @@ fn zset_algebra(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let call = parse_algebra(ctx, args, if store { 2 } else { 1 }, op, store, false)?;
     let items = combine(ctx.db(), args, &call, op);
     if store {
-        let now = ctx.now;
-        store_items(ctx.db(), &args[1], &items, now);
+        let event = String::from_utf8_lossy(&name).into_owned();
+        store_items(ctx, &args[1], &items, &event);
         ctx.out.int(items.len() as i64);
     } else {
         reply_scored(ctx.out, &items, call.with_scores);

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::engine::value::Typed;
 use crate::engine::zset::ZSet;
-use crate::engine::{Db, ValueType};
+use crate::engine::ValueType;
 use slotcache_protocol::resp::Reply;
 
 /// A member and its score, owned so replies can be written after the keyspace borrow ends.
@@ -34,9 +34,14 @@ fn not_float(arg: &[u8]) -> Result<f64, CmdError> {
 }
 
 /// Stores `items` at `dst` (deleting it when empty) in the encoding their size calls for.
-pub(super) fn store_items(db: &mut Db, dst: &[u8], items: &[Scored], now: i64) {
+/// Stores a result at `dst` (ZUNIONSTORE, ZRANGESTORE, GEOSEARCHSTORE...), announced as
+/// `event`; an empty result deletes `dst` instead, announced as `del` when it was there.
+pub(super) fn store_items(ctx: &mut Ctx, dst: &[u8], items: &[Scored], event: &str) {
+    let now = ctx.now;
     if items.is_empty() {
-        db.remove(dst);
+        if ctx.db().remove(dst).is_some() {
+            ctx.notify(crate::notify::GENERIC, "del", dst);
+        }
         return;
     }
     let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
@@ -44,7 +49,8 @@ pub(super) fn store_items(db: &mut Db, dst: &[u8], items: &[Scored], now: i64) {
     for (member, score) in items {
         zset.insert(member, *score);
     }
-    db.set(dst, zset.into_value(), now);
+    ctx.db().set(dst, zset.into_value(), now);
+    ctx.notify(crate::notify::ZSET, event, dst);
 }
 
 /// ZADD's options.
@@ -511,7 +517,7 @@ fn range_generic(ctx: &mut Ctx, args: &Args, form: RangeForm) -> CmdResult {
     };
     match form.dst {
         Some(dst) => {
-            store_items(db, &args[dst], &items, now);
+            store_items(ctx, &args[dst], &items, "zrangestore");
             ctx.out.int(items.len() as i64);
         }
         None => reply_scored(ctx.out, &items, with_scores),
@@ -597,10 +603,12 @@ fn zrevrank(ctx: &mut Ctx, args: &Args) -> CmdResult {
     rank(ctx, args, true)
 }
 
-/// Removes the given ranks [from, from + count) and deletes the key once empty.
+/// Removes the given ranks [from, from + count) and deletes the key once empty; `event`
+/// announces a removal.
 fn remove_ranks(
     ctx: &mut Ctx,
     key: &[u8],
+    event: &str,
     pick: impl Fn(&ZSet) -> Option<(usize, usize)>,
 ) -> CmdResult {
     let now = ctx.now;
@@ -620,8 +628,15 @@ fn remove_ranks(
     for member in &doomed {
         zset.remove(member);
     }
-    if zset.is_empty() {
+    let emptied = zset.is_empty();
+    if emptied {
         db.remove(key);
+    }
+    if !doomed.is_empty() {
+        ctx.notify(crate::notify::ZSET, event, key);
+        if emptied {
+            ctx.notify(crate::notify::GENERIC, "del", key);
+        }
     }
     ctx.out.int(doomed.len() as i64);
     Ok(Replied)
@@ -629,11 +644,13 @@ fn remove_ranks(
 
 fn zremrangebyrank(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (start, stop) = (int_arg(&args[2])?, int_arg(&args[3])?);
-    remove_ranks(ctx, &args[1], |zset| rank_span(start, stop, zset.len()))
+    remove_ranks(ctx, &args[1], "zremrangebyrank", |zset| {
+        rank_span(start, stop, zset.len())
+    })
 }
 
-fn remove_interval(ctx: &mut Ctx, key: &[u8], interval: &dyn Interval) -> CmdResult {
-    remove_ranks(ctx, key, |zset| {
+fn remove_interval(ctx: &mut Ctx, key: &[u8], event: &str, interval: &dyn Interval) -> CmdResult {
+    remove_ranks(ctx, key, event, |zset| {
         let (start, end) = interval.ranks(zset);
         Some((start, end - start))
     })
@@ -641,12 +658,12 @@ fn remove_interval(ctx: &mut Ctx, key: &[u8], interval: &dyn Interval) -> CmdRes
 
 fn zremrangebyscore(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let range = ScoreRange::parse(&args[2], &args[3])?;
-    remove_interval(ctx, &args[1], &range)
+    remove_interval(ctx, &args[1], "zremrangebyscore", &range)
 }
 
 fn zremrangebylex(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let range = LexRange::parse(&args[2], &args[3])?;
-    remove_interval(ctx, &args[1], &range)
+    remove_interval(ctx, &args[1], "zremrangebylex", &range)
 }
 
 /// A key and what was popped from it.
@@ -655,13 +672,14 @@ type Popped = (Vec<u8>, Vec<Scored>);
 /// Pops up to `count` lowest (or highest) elements from the first non-empty sorted set of
 /// `keys`; WRONGTYPE stops the search at the first key of another type, as Redis.
 fn pop_first(
-    db: &mut Db,
+    ctx: &mut Ctx,
     keys: &Args,
-    now: i64,
     highest: bool,
     count: usize,
 ) -> Result<Option<Popped>, CmdError> {
+    let now = ctx.now;
     for key in keys {
+        let db = ctx.db();
         let Some(zset) = write_typed::<ZSet>(db, key, now, false)? else {
             continue;
         };
@@ -669,8 +687,16 @@ fn pop_first(
         for (member, _) in &popped {
             zset.remove(member);
         }
-        if zset.is_empty() {
+        let emptied = zset.is_empty();
+        if emptied {
             db.remove(key);
+        }
+        if !popped.is_empty() {
+            let event = if highest { "zpopmax" } else { "zpopmin" };
+            ctx.notify(crate::notify::ZSET, event, key);
+            if emptied {
+                ctx.notify(crate::notify::GENERIC, "del", key);
+            }
         }
         return Ok(Some((key.to_vec(), popped)));
     }
@@ -689,8 +715,7 @@ fn pop(ctx: &mut Ctx, args: &Args, highest: bool) -> CmdResult {
             _ => return Err(CmdError::err("value is out of range, must be positive")),
         },
     };
-    let now = ctx.now;
-    let popped = pop_first(ctx.db(), &args[1..2], now, highest, count.unwrap_or(1))?;
+    let popped = pop_first(ctx, &args[1..2], highest, count.unwrap_or(1))?;
     let items = popped.map(|(_, items)| items).unwrap_or_default();
     if count.is_some() {
         reply_scored(ctx.out, &items, true);
@@ -726,8 +751,7 @@ fn reply_mpop(out: &mut Reply, key: &[u8], items: &[Scored]) {
 
 fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (keys, lowest, count) = parse_mpop(args, 1, ["min", "max"])?;
-    let now = ctx.now;
-    match pop_first(ctx.db(), &args[keys], now, !lowest, count)? {
+    match pop_first(ctx, &args[keys], !lowest, count)? {
         Some((key, items)) => reply_mpop(ctx.out, &key, &items),
         None => ctx.out.null_array(),
     }
@@ -738,8 +762,7 @@ fn zmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn blocking_pop(ctx: &mut Ctx, args: &Args, highest: bool) -> CmdResult {
     let deadline = parse_timeout(&args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
-    let now = ctx.now;
-    match pop_first(ctx.db(), keys, now, highest, 1)? {
+    match pop_first(ctx, keys, highest, 1)? {
         Some((key, items)) => {
             let (member, score) = &items[0];
             ctx.out.array(3);
@@ -763,8 +786,7 @@ fn bzpopmax(ctx: &mut Ctx, args: &Args) -> CmdResult {
 fn bzmpop(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let deadline = parse_timeout(&args[1])?;
     let (keys, lowest, count) = parse_mpop(args, 2, ["min", "max"])?;
-    let now = ctx.now;
-    match pop_first(ctx.db(), &args[keys.clone()], now, !lowest, count)? {
+    match pop_first(ctx, &args[keys.clone()], !lowest, count)? {
         Some((key, items)) => reply_mpop(ctx.out, &key, &items),
         None => {
             return Ok(block_or_give_up(

@@ -215,6 +215,19 @@ pub struct DbStats {
     pub evicted_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    /// Changes commands made to keys, one per keyspace event they raise (Redis's `dirty`,
+    /// which INFO reports as `rdb_changes_since_last_save`).
+    pub changes: u64,
+}
+
+impl DbStats {
+    pub fn add(&mut self, other: &DbStats) {
+        self.expired_keys += other.expired_keys;
+        self.evicted_keys += other.evicted_keys;
+        self.keyspace_hits += other.keyspace_hits;
+        self.keyspace_misses += other.keyspace_misses;
+        self.changes += other.changes;
+    }
 }
 
 /// What WATCH remembers of a key, to tell at EXEC whether it changed.

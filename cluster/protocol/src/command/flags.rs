@@ -20,6 +20,8 @@ pub enum Flag {
     Fast,
     NoAuth,
     NoMandatoryKeys,
+    /// Refused while a replica loads a snapshot asynchronously (SAVE, BGSAVE...).
+    NoAsyncLoading,
     NoMulti,
     Movablekeys,
     AllowBusy,
@@ -29,7 +31,7 @@ pub enum Flag {
 }
 
 /// Each flag's word, as Redis spells it.
-const WORDS: [(&str, Flag); 18] = [
+const WORDS: [(&str, Flag); 19] = [
     ("write", Flag::Write),
     ("readonly", Flag::Readonly),
     ("denyoom", Flag::Denyoom),
@@ -44,6 +46,7 @@ const WORDS: [(&str, Flag); 18] = [
     ("fast", Flag::Fast),
     ("no_auth", Flag::NoAuth),
     ("no_mandatory_keys", Flag::NoMandatoryKeys),
+    ("no_async_loading", Flag::NoAsyncLoading),
     ("no_multi", Flag::NoMulti),
     ("movablekeys", Flag::Movablekeys),
     ("allow_busy", Flag::AllowBusy),

@@ -80,6 +80,43 @@ pub static COMMANDS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
+        name: "save",
+        arity: 1,
+        flags: Flags::of("admin noscript no_async_loading no_multi"),
+        acl: "@admin @slow @dangerous",
+        keys: (0, 0, 0),
+        summary: "Synchronously save the dataset to disk",
+        since: "1.0.0",
+        group: "server",
+        complexity: "O(N) where N is the total number of keys in all databases",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bgsave",
+        arity: -1,
+        flags: Flags::of("admin noscript no_async_loading"),
+        acl: "@admin @slow @dangerous",
+        keys: (0, 0, 0),
+        summary: "Asynchronously save the dataset to disk",
+        since: "1.0.0",
+        group: "server",
+        complexity: "O(1)",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lastsave",
+        arity: 1,
+        flags: Flags::of("loading stale fast"),
+        acl: "@admin @fast @dangerous",
+        keys: (0, 0, 0),
+        tips: "nondeterministic_output",
+        summary: "Get the UNIX time stamp of the last successful save to disk",
+        since: "1.0.0",
+        group: "server",
+        complexity: "O(1)",
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
         name: "time",
         arity: 1,
         flags: Flags::of("loading stale fast"),
