@@ -105,9 +105,7 @@ impl Keyspace {
     /// Clears the counters, as a follower becomes leader: INFO counts what copies did as
     /// leaders, since a follower's own expirations repeat its leader's.
     pub fn reset_stats(&mut self) {
-        self.dbs
-            .iter_mut()
-            .for_each(|db| db.stats = DbStats::default());
+        self.dbs.iter_mut().for_each(|db| db.stats.reset());
     }
 
     pub fn stats(&self) -> DbStats {

@@ -472,7 +472,7 @@ fn ctx_spec(name: &str) -> &'static CommandSpec {
 fn config_resetstat(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.server.reset_stats();
     for db in ctx.ks.dbs.iter_mut() {
-        db.stats = Default::default();
+        db.stats.reset();
     }
     ctx.out.ok();
     Ok(Replied)

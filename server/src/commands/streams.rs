@@ -155,8 +155,13 @@ struct TrimArgs {
 }
 
 /// Parses the options from argument 2 on, as Redis's `streamParseAddOrTrimArgsOrReply`.
-/// For XADD, returns where the ID is and the NOMKSTREAM flag.
-fn parse_trim_args(args: &Args, xadd: bool) -> Result<(TrimArgs, usize, bool), CmdError> {
+/// For XADD, returns where the ID is and the NOMKSTREAM flag. `node_entries` is
+/// `stream-node-max-entries`: `~` without LIMIT removes at most 100 nodes' worth.
+fn parse_trim_args(
+    args: &Args,
+    xadd: bool,
+    node_entries: u64,
+) -> Result<(TrimArgs, usize, bool), CmdError> {
     let mut trim = TrimArgs {
         strategy: None,
         approx: false,
@@ -223,14 +228,24 @@ fn parse_trim_args(args: &Args, xadd: bool) -> Result<(TrimArgs, usize, bool), C
             ))
         }
         Some(limit) => limit,
-        None if trim.approx => 10_000,
+        None if trim.approx => match node_entries.saturating_mul(100) {
+            0 => 10_000,
+            limit => limit.min(1_000_000),
+        },
         None => 0,
     };
     Ok((trim, i, no_mkstream))
 }
 
 fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let (trim, id_at, no_mkstream) = parse_trim_args(args, true)?;
+    let limits = {
+        let config = ctx.server.config.read();
+        NodeLimits {
+            max_bytes: config.stream_node_max_bytes,
+            max_entries: config.stream_node_max_entries,
+        }
+    };
+    let (trim, id_at, no_mkstream) = parse_trim_args(args, true, limits.max_entries)?;
     let fields_at = id_at + 1;
     let given = match args.get(id_at) {
         Some(arg) if &arg[..] != b"*" => Some(parse_id_with_auto_seq(arg, 0, true, true)?),
@@ -247,13 +262,6 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
             "The ID specified in XADD must be greater than 0-0",
         ));
     }
-    let limits = {
-        let config = ctx.server.config.read();
-        NodeLimits {
-            max_bytes: config.stream_node_max_bytes,
-            max_entries: config.stream_node_max_entries,
-        }
-    };
     let now = ctx.now;
     let (db, out) = ctx.db_and_out();
     let Some(stream) = super::write_typed::<Stream>(db, &args[1], now, !no_mkstream)? else {
@@ -298,7 +306,8 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let (trim, _, _) = parse_trim_args(args, false)?;
+    let node_entries = ctx.server.config.read().stream_node_max_entries;
+    let (trim, _, _) = parse_trim_args(args, false, node_entries)?;
     let now = ctx.now;
     let (db, out) = ctx.db_and_out();
     let Some(stream) = write_stream(db, &args[1], now)? else {

@@ -221,6 +221,15 @@ pub struct DbStats {
 }
 
 impl DbStats {
+    /// Clears the statistics (CONFIG RESETSTAT); the changes count on, as Redis's `dirty`,
+    /// which is no statistic, so the changes since the last save never go back.
+    pub fn reset(&mut self) {
+        *self = DbStats {
+            changes: self.changes,
+            ..DbStats::default()
+        };
+    }
+
     pub fn add(&mut self, other: &DbStats) {
         self.expired_keys += other.expired_keys;
         self.evicted_keys += other.evicted_keys;
