@@ -401,3 +401,99 @@ fn operators_drain_move_fail_over_and_watch() {
     let (ok, _, err) = cluster.cli(&["node", "drain", "nope"]);
     assert!(!ok && err.contains("no node 'nope'"), "{err}");
 }
+
+/// What redis-cli prints for a request to `port` (empty when it cannot connect).
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Waits up to `limit` for `done`, failing with `what`.
+fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Killing a shard server of `slotcache up` is how a user watches a failover: `up` reports
+/// the death and keeps the rest serving (writes and reads through the proxy go on once the
+/// followers take over), and with `--restart` the server comes back.
+#[test]
+fn slotcache_up_keeps_serving_when_a_server_dies() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let base = redis_tests::free_port_block(40);
+    let mut up = Command::new(redis_tests::binary("slotcache"))
+        .args(["up", "--servers", "3", "--proxies", "1", "--restart"])
+        .args(["--base-port", &base.to_string(), "--cluster", "upkill"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("slotcache up");
+    let stdout = up.stdout.take().expect("up's stdout");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let (proxy, victim) = (base, base + 11);
+    let serves = || {
+        (0..20).all(|i| {
+            let key = format!("key-{i}");
+            cli(proxy, &["SET", &key, "v"]) == "OK" && cli(proxy, &["GET", &key]) == "v"
+        })
+    };
+    eventually("the cluster never served", Duration::from_secs(40), serves);
+    let pid = cli(victim, &["INFO", "server"])
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("process_id:")
+                .map(str::trim)
+                .map(String::from)
+        })
+        .expect("the server's pid");
+    Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .expect("kill -9 server-2");
+    let announced = |lines: &std::sync::mpsc::Receiver<String>| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if line.starts_with("server-2 exited") && line.ends_with("starting it again") {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(announced(&lines), "up did not report server-2's death");
+    assert!(up.try_wait().expect("up's status").is_none(), "up stopped");
+    eventually(
+        "the proxy did not serve through the failover",
+        Duration::from_secs(30),
+        serves,
+    );
+    eventually(
+        "server-2 did not come back",
+        Duration::from_secs(20),
+        || cli(victim, &["PING"]) == "PONG",
+    );
+    assert!(up.try_wait().expect("up's status").is_none(), "up stopped");
+    // SIGTERM: `up` stops its parts and removes its logs.
+    Command::new("kill")
+        .args(["-TERM", &up.id().to_string()])
+        .status()
+        .expect("kill -TERM up");
+    let _ = up.wait();
+}

@@ -1,6 +1,8 @@
 //! `slotcache up`: a whole local cluster in the foreground for development and demos: its own
 //! etcd (data in a temp dir), shard servers, two controllers (and the proxies once built).
-//! Ctrl-C stops every child; if `up` itself is killed, the children notice and exit.
+//! Ctrl-C stops every child; if `up` itself is killed, the children notice and exit. A part
+//! that dies (a killed shard server, to watch a failover) is reported and the rest keep
+//! serving; with `--restart` it is started again. When `up` fails, the logs stay.
 
 use anyhow::Context;
 use slotcache_cluster::records::{ClusterConfig, RECORD_VERSION};
@@ -32,6 +34,9 @@ pub struct UpOptions {
     /// Each shard server's `maxmemory-policy`, e.g. allkeys-lru to try the cluster as a cache.
     #[arg(long)]
     maxmemory_policy: Option<String>,
+    /// Start a server, controller or proxy again when it exits (its log goes on).
+    #[arg(long)]
+    restart: bool,
 }
 
 /// A listener's flags: loopback, its port, and the cluster it belongs to.
@@ -46,46 +51,112 @@ fn listener_args(port: u16, cluster_flags: &[String]) -> Vec<String> {
     args
 }
 
-/// The children, killed (and the temp dir removed) when dropped.
+/// One part of the local cluster: how to start it, and its process while it runs.
+struct Part {
+    name: String,
+    program: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+/// The children, killed when dropped; the temp dir goes with them unless `keep_logs`.
 struct Children {
     dir: PathBuf,
-    running: Vec<(String, Child)>,
+    parts: Vec<Part>,
+    keep_logs: bool,
 }
 
 impl Children {
     fn spawn(&mut self, name: &str, program: &Path, args: &[String]) -> anyhow::Result<()> {
-        let log = std::fs::File::create(self.dir.join(format!("{name}.log")))?;
-        let child = Command::new(program)
-            .args(args)
+        let mut part = Part {
+            name: name.to_string(),
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+            child: None,
+        };
+        self.start(&mut part)?;
+        self.parts.push(part);
+        Ok(())
+    }
+
+    /// Starts a part, its output appended to its log.
+    fn start(&self, part: &mut Part) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log(&part.name))?;
+        let child = Command::new(&part.program)
+            .args(&part.args)
             .env(PARENT_ENV, std::process::id().to_string())
             .stdin(Stdio::piped())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
-            .with_context(|| format!("starting {}", program.display()))?;
-        self.running.push((name.to_string(), child));
+            .with_context(|| format!("starting {}", part.program.display()))?;
+        part.child = Some(child);
         Ok(())
     }
 
-    /// The first child that exited, if any did.
-    fn exited(&mut self) -> Option<String> {
-        self.running
-            .iter_mut()
-            .find_map(|(name, child)| matches!(child.try_wait(), Ok(Some(_))).then(|| name.clone()))
+    fn log(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.log"))
+    }
+
+    /// The parts that exited since the last look, with how they ended.
+    fn exits(&mut self) -> Vec<(String, std::process::ExitStatus)> {
+        let mut exits = Vec::new();
+        for part in &mut self.parts {
+            if let Some(Ok(Some(status))) = part.child.as_mut().map(Child::try_wait) {
+                part.child = None;
+                exits.push((part.name.clone(), status));
+            }
+        }
+        exits
+    }
+
+    fn restart(&mut self, name: &str) -> anyhow::Result<()> {
+        let Some(index) = self.parts.iter().position(|p| p.name == name) else {
+            return Ok(());
+        };
+        let mut part = self.parts.swap_remove(index);
+        let started = self.start(&mut part);
+        self.parts.push(part);
+        started
+    }
+
+    /// Fails with `what` and the last lines of `name`'s log; the logs stay for reading.
+    fn fail(&mut self, name: &str, what: String) -> anyhow::Error {
+        self.keep_logs = true;
+        let log = self.log(name);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].join("\n");
+        anyhow::anyhow!(
+            "{what}; the last lines of {}:\n{tail}\n(the logs stay in {})",
+            log.display(),
+            self.dir.display()
+        )
     }
 }
 
+/// How many lines of a failed part's log `up` prints.
+const LOG_TAIL: usize = 20;
+
 impl Drop for Children {
     fn drop(&mut self) {
-        for (name, child) in self.running.iter_mut().rev() {
+        for part in self.parts.iter_mut().rev() {
+            let Some(child) = part.child.as_mut() else {
+                continue;
+            };
             // etcd's supervisor stops it when its stdin closes; a SIGKILL would orphan etcd.
             drop(child.stdin.take());
-            if name != "etcd" {
+            if part.name != "etcd" {
                 let _ = child.kill();
             }
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_logs {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -96,7 +167,8 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let mut children = Children {
         dir: dir.clone(),
-        running: Vec::new(),
+        parts: Vec::new(),
+        keep_logs: false,
     };
     let base = options.base_port;
     let (etcd_port, peer_port) = (base + 30, base + 31);
@@ -124,9 +196,16 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
     .map(|s| s.to_string())
     .collect();
     children.spawn("etcd", &me, &etcd_args)?;
-    let mut store = Store::connect(&endpoint, &options.cluster, Duration::from_secs(20))
-        .await
-        .context("waiting for the local etcd (is etcd installed? apt-get install etcd-server)")?;
+    let mut store = match Store::connect(&endpoint, &options.cluster, Duration::from_secs(20)).await
+    {
+        Ok(store) => store,
+        Err(err) => {
+            let what = format!(
+                "waiting for the local etcd (is etcd installed? apt-get install etcd-server): {err}"
+            );
+            return Err(children.fail("etcd", what));
+        }
+    };
     let config = ClusterConfig {
         version: RECORD_VERSION,
         partitions: options.partitions,
@@ -192,7 +271,12 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
         options.cluster
     );
     println!("logs:     {}", dir.display());
-    println!("Ctrl-C stops everything.");
+    match options.restart {
+        true => println!("A part that exits is started again. Ctrl-C stops everything."),
+        false => println!(
+            "Kill a server to watch its partitions fail over (`slotcache status`); the rest keep serving. Ctrl-C stops everything."
+        ),
+    }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
@@ -202,8 +286,19 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
             }
             _ = terminate.recv() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_millis(500)) => {
-                if let Some(name) = children.exited() {
-                    anyhow::bail!("{name} exited; see its log in {} (stopping the rest)", dir.display());
+                for (name, status) in children.exits() {
+                    if name == "etcd" {
+                        return Err(children.fail(&name, format!("etcd exited ({status})")));
+                    }
+                    if options.restart {
+                        println!("{name} exited ({status}); starting it again");
+                        children.restart(&name)?;
+                    } else {
+                        println!(
+                            "{name} exited ({status}); the rest keep serving (its log: {}). `slotcache up --restart` starts parts that exit again.",
+                            children.log(&name).display()
+                        );
+                    }
                 }
             }
         }
@@ -213,20 +308,18 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
 async fn wait_for_placement(store: &mut Store, children: &mut Children) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(name) = children.exited() {
-            anyhow::bail!(
-                "{name} exited during start-up; see {}",
-                children.dir.join(format!("{name}.log")).display()
-            );
+        if let Some((name, status)) = children.exits().pop() {
+            let what = format!("{name} exited during start-up ({status})");
+            return Err(children.fail(&name, what));
         }
         let state = store.state().await?;
         if state.partitions.iter().all(|(_, p)| p.leader.is_some()) {
             return Ok(());
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "partitions were not placed within 30 s"
-        );
+        if Instant::now() >= deadline {
+            let what = "partitions were not placed within 30 s".to_string();
+            return Err(children.fail("controller-1", what));
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
