@@ -497,3 +497,16 @@ fn slotcache_up_keeps_serving_when_a_server_dies() {
         .expect("kill -TERM up");
     let _ = up.wait();
 }
+
+/// A port `up` needs that is taken stops it before anything starts, saying which and what to
+/// do, rather than leaving parts that cannot bind.
+#[test]
+fn slotcache_up_refuses_taken_ports() {
+    let base = redis_tests::free_port_block(40);
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", base + 11)).expect("bind");
+    let (ok, _, stderr) = run_binary("slotcache", &["up", "--base-port", &base.to_string()]);
+    assert!(!ok, "up started with a port taken");
+    let expected = format!("port {} is taken", base + 11);
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains("--base-port"), "{stderr}");
+}

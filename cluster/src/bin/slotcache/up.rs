@@ -160,7 +160,28 @@ impl Drop for Children {
     }
 }
 
+/// Fails when a port `up` would use is taken, before anything starts: its parts would fail to
+/// bind one by one.
+fn ensure_ports_free(options: &UpOptions) -> anyhow::Result<()> {
+    let base = options.base_port;
+    let offsets = (0..options.proxies)
+        .chain((0..options.servers).map(|i| 10 + i))
+        .chain([30, 31]);
+    for offset in offsets {
+        let port = base
+            .checked_add(offset)
+            .context("--base-port is too high for the ports `up` needs above it")?;
+        std::net::TcpListener::bind(("127.0.0.1", port)).with_context(|| {
+            format!(
+                "port {port} is taken (by an earlier `slotcache up`?); pick another --base-port"
+            )
+        })?;
+    }
+    Ok(())
+}
+
 pub async fn up(options: UpOptions) -> anyhow::Result<()> {
+    ensure_ports_free(&options)?;
     let me = std::env::current_exe().context("locating the slotcache binary")?;
     let bin_dir = me.parent().context("the binary's directory")?.to_path_buf();
     let dir = std::env::temp_dir().join(format!("slotcache-up-{}", std::process::id()));
