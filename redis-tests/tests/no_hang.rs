@@ -331,16 +331,23 @@ fn pipelined_quick_scripts_are_not_busy(port: u16) {
     }
 }
 
+/// 4 partitions at RF 2 over two servers, each leading some and following the others, every
+/// copy in sync; the cluster, its servers and its controller.
+fn two_servers_in_sync() -> (Cluster, Vec<Process>, Process) {
+    let cluster = Cluster::new(4, 2);
+    let servers: Vec<Process> = ["n1", "n2"].iter().map(|n| cluster.server(n)).collect();
+    let controller = cluster.controller("c1");
+    cluster.wait_in_sync(4, 2);
+    (cluster, servers, controller)
+}
+
 /// A script running forever on a leader of a replicated partition: its replication tasks
 /// once parked both worker threads of a 2-core server on the partition's lock, and then
 /// nothing, SCRIPT KILL included, was ever answered again. Through a proxy, PING and the
 /// script's partition answer BUSY past the threshold; killed, the servers answer at once.
 #[test]
 fn a_script_never_hangs_a_replicated_server() {
-    let cluster = Cluster::new(4, 2);
-    let servers: Vec<Process> = ["n1", "n2"].iter().map(|n| cluster.server(n)).collect();
-    let _controller = cluster.controller("c1");
-    cluster.wait_in_sync(4, 2);
+    let (cluster, servers, _controller) = two_servers_in_sync();
     let proxy = cluster.proxy(&[]);
     pipelined_quick_scripts_are_not_busy(proxy.port);
     // The proxy answers BUSY as the server would: PING, and the script's partition.
@@ -366,10 +373,7 @@ fn key_led_by(conn: &mut Conn) -> String {
 /// proxy). The server must answer BUSY, take the kill, and then load the library.
 #[test]
 fn a_replicated_function_load_never_waits_on_a_running_script() {
-    let cluster = Cluster::new(4, 2);
-    let servers: Vec<Process> = ["n1", "n2"].iter().map(|n| cluster.server(n)).collect();
-    let _controller = cluster.controller("c1");
-    cluster.wait_in_sync(4, 2);
+    let (_cluster, servers, _controller) = two_servers_in_sync();
     let (runner_port, loader_port) = (servers[0].port, servers[1].port);
     let mut runner = impatient(runner_port, 10);
     let key = key_led_by(&mut runner);
