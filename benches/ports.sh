@@ -2,8 +2,8 @@
 # CPU time processes have spent.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# A base port with the 40 ports from it free: `slotcache up` takes base (proxies) to base+39
-# (servers from base+10, etcd at base+30).
+# A base port with the 50 ports from it free: `slotcache up` takes base (proxies) to base+49
+# (servers from base+10, etcd at base+30, admin endpoints from base+20, base+32 and base+40).
 free_block() {
   python3 - <<'PY'
 import random, socket
@@ -17,8 +17,8 @@ def free(port):
     finally:
         s.close()
 while True:
-    base = random.randrange(20000, 60000, 40)
-    if all(free(p) for p in range(base, base + 40)):
+    base = random.randrange(20000, 60000, 50)
+    if all(free(p) for p in range(base, base + 50)):
         print(base)
         break
 PY

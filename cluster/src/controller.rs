@@ -10,12 +10,16 @@
 //! successor has every record, writes the next epoch itself. Writes pause only for that last
 //! step, and nothing in flight is cut off.
 
+use crate::controller_stats::ControllerStats;
 use crate::lease;
 use crate::offsets;
 use crate::placement::{place, Replicas};
-use crate::records::{ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION};
+use crate::records::{
+    ClusterConfig, ControllerRecord, NodeRecord, PartitionRecord, RECORD_VERSION,
+};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -63,11 +67,19 @@ pub enum ControlError {
 }
 
 /// Runs a controller until the process ends: campaign, lead while elected, campaign again.
-pub async fn run(mut store: Store, id: &str) -> Result<(), ControlError> {
+/// `me` is what it campaigns with (its id and admin address); `stats` counts what it does.
+pub async fn run(
+    mut store: Store,
+    me: &ControllerRecord,
+    stats: &ControllerStats,
+) -> Result<(), ControlError> {
+    let id = me.id.as_str();
     let config: ClusterConfig = store
         .get(&store.keys.config())
         .await?
         .ok_or_else(|| StoreError::NoCluster(store.cluster.clone()))?;
+    stats.started.store(true, Ordering::Relaxed);
+    let campaign_value = serde_json::to_string(me).unwrap_or_else(|_| id.to_string());
     // One session for every campaign: a campaign that ends without a win (the client's
     // request timeout) is made again under the same lease, so the same election key.
     let mut session = lease::register(store.client(), Vec::new(), config.lease_ttl_secs);
@@ -75,7 +87,11 @@ pub async fn run(mut store: Store, id: &str) -> Result<(), ControlError> {
         let lease = session.granted().await;
         let mut client = store.client();
         let campaign = client
-            .campaign(store.keys.controller_election(), id, lease)
+            .campaign(
+                store.keys.controller_election(),
+                campaign_value.as_str(),
+                lease,
+            )
             .await;
         let leadership = match campaign.ok().and_then(|r| r.leader().cloned()) {
             Some(leader) => Leadership {
@@ -88,11 +104,14 @@ pub async fn run(mut store: Store, id: &str) -> Result<(), ControlError> {
             }
         };
         info!(id, "leading the cluster");
+        stats.elections_won.fetch_add(1, Ordering::Relaxed);
+        stats.leading.store(true, Ordering::Relaxed);
         let outcome = tokio::select! {
-            result = lead(&mut store, &config, &leadership) => result,
+            result = lead(&mut store, &config, &leadership, stats) => result,
             // The session's lease was replaced: the election key went with the old one.
             _ = session.lost(lease) => Err(ControlError::Deposed),
         };
+        stats.leading.store(false, Ordering::Relaxed);
         match outcome {
             Err(ControlError::Deposed) => warn!(id, "no longer leading; campaigning again"),
             Err(err) => warn!(id, "leading failed ({err}); campaigning again"),
@@ -106,6 +125,7 @@ async fn lead(
     store: &mut Store,
     config: &ClusterConfig,
     leadership: &Leadership,
+    stats: &ControllerStats,
 ) -> Result<(), ControlError> {
     let mut node_changes = store.watch(&store.keys.nodes(), 0);
     let mut requests = store.watch(&store.keys.requests(), 0);
@@ -114,9 +134,9 @@ async fn lead(
     let mut partition_changes = store.watch(&store.keys.partitions(), 0);
     let mut handovers = Handovers::new();
     loop {
-        check_suspects(store).await?;
-        carry_out_requests(store, config, leadership).await?;
-        reconcile(store, config, leadership, &mut handovers).await?;
+        check_suspects(store, stats).await?;
+        carry_out_requests(store, config, leadership, stats).await?;
+        reconcile(store, config, leadership, &mut handovers, stats).await?;
         // Wait for something to happen, then let a burst settle.
         tokio::select! {
             _ = node_changes.recv() => {}
@@ -138,7 +158,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// Acts on crash reports: a reported node whose client port refuses connections has no
 /// process behind it, so its lease is revoked now instead of expiring a TTL later. A node that
 /// still accepts connections (slow, paused, cut off from etcd) is left to its lease.
-async fn check_suspects(store: &mut Store) -> Result<(), ControlError> {
+async fn check_suspects(store: &mut Store, stats: &ControllerStats) -> Result<(), ControlError> {
     let keys = store.keys.clone();
     let (reports, _) = store.snapshot(&keys.suspects()).await?;
     for (key, _) in reports {
@@ -154,6 +174,7 @@ async fn check_suspects(store: &mut Store) -> Result<(), ControlError> {
         );
         if refused && store.revoke_lease_of(&keys.active_node(&node)).await? {
             warn!(%node, "crash confirmed (its port refuses connections): lease revoked");
+            stats.revocations.fetch_add(1, Ordering::Relaxed);
         }
         store.delete(&key).await?;
     }
@@ -190,6 +211,7 @@ async fn carry_out_requests(
     store: &mut Store,
     config: &ClusterConfig,
     leadership: &Leadership,
+    stats: &ControllerStats,
 ) -> Result<(), ControlError> {
     let prefix = store.keys.requests();
     let (pending, _) = store.snapshot(&prefix).await?;
@@ -243,9 +265,16 @@ async fn carry_out_requests(
                         return Err(ControlError::Deposed);
                     }
                     info!(partition = pid, leader = ?next.leader, handover = ?next.handover, replicas = ?next.replicas, "operator request applied");
+                    stats.placements.fetch_add(1, Ordering::Relaxed);
+                    if next.handover.is_some() && record.handover.is_none() {
+                        stats.handovers.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             None => warn!(%key, "operator request cannot be carried out; dropped"),
+        }
+        if done {
+            stats.requests.fetch_add(1, Ordering::Relaxed);
         }
         settle_request(store, &key, leadership, done).await?;
     }
@@ -494,12 +523,15 @@ pub async fn reconcile(
     config: &ClusterConfig,
     leadership: &Leadership,
     handovers: &mut Handovers,
+    stats: &ControllerStats,
 ) -> Result<(), ControlError> {
+    let pass = Instant::now();
     let Nodes {
         live,
         eligible,
         addrs,
     } = nodes(store).await?;
+    ControllerStats::timed(&stats.etcd_reads, pass);
     let nodes = eligible;
     let mut records = BTreeMap::new();
     let mut current: BTreeMap<u32, Replicas> = BTreeMap::new();
@@ -596,13 +628,23 @@ pub async fn reconcile(
             }
         }
         let key = store.keys.partition(pid);
+        let write = Instant::now();
         let written = store
             .guarded_put(&key, &next, *revision, &leadership.key, leadership.revision)
             .await?;
+        ControllerStats::timed(&stats.etcd_writes, write);
         if !written {
             return Err(ControlError::Deposed);
         }
         info!(partition = pid, leader = ?next.leader, epoch = next.epoch, handover = ?next.handover, "placed");
+        stats.placements.fetch_add(1, Ordering::Relaxed);
+        let lost = record.leader.as_ref().is_some_and(|l| !live.contains(l));
+        if lost && next.leader.is_some() && next.leader != record.leader {
+            ControllerStats::timed(&stats.failovers, pass);
+        }
+        if next.handover.is_some() && next.handover != record.handover {
+            stats.handovers.fetch_add(1, Ordering::Relaxed);
+        }
     }
     Ok(())
 }

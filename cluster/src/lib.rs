@@ -1,7 +1,9 @@
 //! The cluster's shared vocabulary, used by servers, proxies and the controller alike: slot
 //! math, the records kept in etcd, and the client layer over etcd.
 
+pub mod admin;
 pub mod controller;
+pub mod controller_stats;
 pub mod lease;
 pub mod offsets;
 pub mod placement;

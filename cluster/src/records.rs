@@ -158,6 +158,46 @@ pub struct NodeRecord {
     pub state: String,
 }
 
+/// `proxies/<id>`: a live proxy's addresses, bound to its lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ProxyRecord {
+    pub version: u32,
+    pub client_addr: String,
+    pub admin_addr: String,
+}
+
+impl ProxyRecord {
+    /// The record as stored: JSON, or the bare client address earlier proxies stored.
+    pub fn parse(value: &[u8]) -> ProxyRecord {
+        serde_json::from_slice(value).unwrap_or_else(|_| ProxyRecord {
+            version: RECORD_VERSION,
+            client_addr: String::from_utf8_lossy(value).into_owned(),
+            admin_addr: String::new(),
+        })
+    }
+}
+
+/// The value a controller campaigns with under `controller/leader`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ControllerRecord {
+    pub version: u32,
+    pub id: String,
+    pub admin_addr: String,
+}
+
+impl ControllerRecord {
+    /// The record as stored: JSON, or the bare id earlier controllers campaigned with.
+    pub fn parse(value: &[u8]) -> ControllerRecord {
+        serde_json::from_slice(value).unwrap_or_else(|_| ControllerRecord {
+            version: RECORD_VERSION,
+            id: String::from_utf8_lossy(value).into_owned(),
+            admin_addr: String::new(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +246,12 @@ mod tests {
         assert!(record.replicas.is_empty());
         let config: ClusterConfig = serde_json::from_str(r#"{"partitions":4}"#).unwrap();
         assert_eq!(config.replication_factor, 2);
+        let proxy =
+            ProxyRecord::parse(br#"{"client_addr":"10.0.0.1:6379","admin_addr":"10.0.0.1:9121"}"#);
+        assert_eq!(proxy.admin_addr, "10.0.0.1:9121");
+        assert_eq!(
+            ProxyRecord::parse(b"10.0.0.2:6379").client_addr,
+            "10.0.0.2:6379"
+        );
     }
 }

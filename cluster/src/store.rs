@@ -1,7 +1,7 @@
 //! The one client layer over etcd every component uses: the cluster's key layout, connection
 //! with retries, typed JSON reads and writes.
 
-use crate::records::{ClusterConfig, NodeRecord, PartitionRecord, SlotMap};
+use crate::records::{ClusterConfig, ControllerRecord, NodeRecord, PartitionRecord, SlotMap};
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, Txn, TxnOp,
     WatchOptions,
@@ -147,7 +147,7 @@ pub struct ClusterState {
     pub nodes: Vec<NodeRecord>,
     pub active_nodes: Vec<String>,
     /// The controller currently elected, if any.
-    pub controller: Option<String>,
+    pub controller: Option<ControllerRecord>,
 }
 
 fn decode<T: DeserializeOwned>(key: &str, value: &[u8]) -> Result<T, StoreError> {
@@ -572,7 +572,7 @@ impl Store {
         let controller = response
             .kvs()
             .first()
-            .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
+            .map(|kv| ControllerRecord::parse(kv.value()));
         Ok(ClusterState {
             cluster: self.cluster.clone(),
             config,

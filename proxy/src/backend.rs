@@ -4,12 +4,14 @@
 //! order; no request crosses threads. A connection that dies fails the requests in flight and
 //! is opened again, with backoff, when the next request comes.
 
+use crate::metrics::BackendStats;
 use crate::tracking::lane::{tracking_request, LaneTracking, Push};
 use ahash::AHashMap;
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use slotcache_protocol::resp::frame::Framer;
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -73,6 +75,8 @@ pub struct Backends {
     /// Addresses that refused a connection: their process may have crashed.
     refused: mpsc::UnboundedSender<String>,
     refusals: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    /// Per server address, what its lanes of every thread counted.
+    stats: Mutex<AHashMap<String, Arc<BackendStats>>>,
 }
 
 impl Default for Backends {
@@ -83,6 +87,7 @@ impl Default for Backends {
             tracking: None,
             refused,
             refusals: Mutex::new(Some(refusals)),
+            stats: Mutex::default(),
         }
     }
 }
@@ -144,6 +149,12 @@ impl Backends {
         replies
     }
 
+    /// Each server's traffic, by address.
+    pub fn stats(&self) -> Vec<(String, Arc<BackendStats>)> {
+        let stats = self.stats.lock();
+        stats.iter().map(|(a, s)| (a.clone(), s.clone())).collect()
+    }
+
     /// The addresses that refuse connections, as they do (once: for the one reporting them).
     pub fn take_refusals(&self) -> Option<mpsc::UnboundedReceiver<String>> {
         self.refusals.lock().take()
@@ -181,8 +192,15 @@ impl Backends {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
+        let stats = self
+            .stats
+            .lock()
+            .entry(addr.to_string())
+            .or_default()
+            .clone();
         let lane_of = Lane {
             addr: addr.to_string(),
+            stats,
             resp,
             readonly,
             refused: self.refused.clone(),
@@ -227,6 +245,7 @@ struct Lane {
     readonly: bool,
     refused: mpsc::UnboundedSender<String>,
     tracking: Option<Arc<LaneTracking>>,
+    stats: Arc<BackendStats>,
 }
 
 /// One backend lane: connects when a request arrives, serves until the connection fails.
@@ -237,6 +256,7 @@ async fn run_lane(lane: Lane, mut jobs: mpsc::UnboundedReceiver<Job>) {
         readonly,
         refused,
         tracking,
+        stats,
     } = &lane;
     let mut backoff = Duration::from_millis(50);
     while let Some(first) = jobs.recv().await {
@@ -256,6 +276,7 @@ async fn run_lane(lane: Lane, mut jobs: mpsc::UnboundedReceiver<Job>) {
                     pushes,
                     from: addr.as_str().into(),
                     redirect: link.as_ref().map(|l| l.id),
+                    stats,
                 };
                 if let Err(err) = serve(stream, first, &mut jobs, addr, &lane_link).await {
                     debug!(%addr, %err, "backend connection ended");
@@ -272,9 +293,12 @@ async fn run_lane(lane: Lane, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 }
                 let unreachable = BackendError::Unreachable(addr.clone());
                 let _ = first.reply.send(Err(unreachable.clone()));
+                let mut failed = 1;
                 while let Ok(job) = jobs.try_recv() {
                     let _ = job.reply.send(Err(unreachable.clone()));
+                    failed += 1;
                 }
+                stats.unreachable.fetch_add(failed, Ordering::Relaxed);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -353,10 +377,16 @@ struct LaneLink<'a> {
     pushes: Option<&'a mpsc::UnboundedSender<Push>>,
     from: Arc<str>,
     redirect: Option<i64>,
+    stats: &'a BackendStats,
 }
 
 impl LaneLink<'_> {
     fn write_job(&self, out: &mut BytesMut, job: &Job) {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .commands
+            .fetch_add(job.replies as u64, Ordering::Relaxed);
+        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         match &job.tracking {
             Some(args) => out.extend_from_slice(&tracking_request(args, self.redirect)),
             None => out.extend_from_slice(&job.request),
@@ -436,11 +466,14 @@ async fn serve(
                             let reply = input.split_to(framed).freeze();
                             (framed, framed_count) = (0, 0);
                             if let Some((waiter, _)) = in_flight.pop_front() {
+                                link.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
                                 let _ = waiter.send(Ok(reply));
                             }
                         }
                         Ok(None) => break,
-                        Err(err) => return fail(in_flight, addr, std::io::Error::other(err)),
+                        Err(err) => {
+                            return fail(in_flight, addr, link, std::io::Error::other(err))
+                        }
                     }
                 }
             }
@@ -448,15 +481,21 @@ async fn serve(
     };
     match result {
         Ok(()) => Ok(()),
-        Err(err) => fail(in_flight, addr, err),
+        Err(err) => fail(in_flight, addr, link, err),
     }
 }
 
 fn fail(
     in_flight: VecDeque<(oneshot::Sender<ReplyResult>, usize)>,
     addr: &str,
+    link: &LaneLink<'_>,
     err: std::io::Error,
 ) -> std::io::Result<()> {
+    let lost = in_flight.len();
+    link.stats.lost.fetch_add(lost as u64, Ordering::Relaxed);
+    link.stats
+        .in_flight
+        .fetch_sub(lost as i64, Ordering::Relaxed);
     for (waiter, _) in in_flight {
         let _ = waiter.send(Err(BackendError::Lost(addr.to_string())));
     }

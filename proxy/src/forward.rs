@@ -10,6 +10,7 @@ use futures_util::future::{join_all, FutureExt};
 use slotcache_protocol::resp::frame::frames;
 use slotcache_protocol::resp::request::{encode, encode_into, encoded_len};
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,7 +86,11 @@ pub async fn send_routed_as(
                 .await
             {
                 Ok(reply) if !redirected(&reply, replies) => Some(reply),
-                Ok(_) | Err(BackendError::Unreachable(_)) => None,
+                Ok(_) => {
+                    proxy.stats.redirects.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                Err(BackendError::Unreachable(_)) => None,
                 Err(lost @ BackendError::Lost(_)) => Some(lost_reply(&lost)),
             }
         }
@@ -121,6 +126,7 @@ where
         if started.get_or_insert_with(Instant::now).elapsed() >= ROUTE_PATIENCE {
             break;
         }
+        proxy.stats.retries.fetch_add(1, Ordering::Relaxed);
         let wait = crate::table::retry_wait(tries);
         proxy.table.changed_since(seen, wait).await;
     }
@@ -158,7 +164,10 @@ pub async fn send_batch(
             let mut replies = frames(&all);
             for command in commands {
                 match replies.next() {
-                    Some(reply) if is_redirect(reply) => again.push(command),
+                    Some(reply) if is_redirect(reply) => {
+                        proxy.stats.redirects.fetch_add(1, Ordering::Relaxed);
+                        again.push(command)
+                    }
                     Some(reply) => answered.push((command.0, all.slice_ref(reply))),
                     None => answered.push((command.0, error_reply(UNEXPECTED_REPLY))),
                 }

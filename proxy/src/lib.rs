@@ -13,6 +13,7 @@ pub mod fanout;
 pub mod forward;
 pub mod info;
 pub mod merged;
+pub mod metrics;
 pub mod monitor;
 pub mod pubsub;
 pub mod refusals;
@@ -68,6 +69,7 @@ pub struct Proxy {
     pub clients: Mutex<AHashMap<u64, std::sync::Arc<clients::Connected>>>,
     pub port: u16,
     pub started: Instant,
+    pub stats: metrics::ProxyStats,
 }
 
 impl Proxy {
@@ -89,6 +91,7 @@ impl Proxy {
             clients: Mutex::default(),
             port,
             started: Instant::now(),
+            stats: Default::default(),
         }
     }
 

@@ -4,11 +4,16 @@
 
 use anyhow::Context;
 use clap::Parser;
+use slotcache_cluster::admin;
 use slotcache_cluster::lease;
-use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord};
+use slotcache_cluster::records::{
+    ClusterConfig, NodeRecord, PartitionRecord, ProxyRecord, RECORD_VERSION,
+};
 use slotcache_cluster::store::{Store, StoreError};
+use slotcache_proxy::metrics::ProxyAdmin;
 use slotcache_proxy::{session, Announce, Proxy};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -45,6 +50,9 @@ struct Args {
     /// (0: half the cores, at least one).
     #[arg(long, env = "SLOTCACHE_PROXY_THREADS", default_value_t = 0)]
     threads: usize,
+    /// Port of the admin HTTP endpoint: /metrics, /healthz, /readyz (default: none).
+    #[arg(long, env = "SLOTCACHE_ADMIN_PORT")]
+    admin_port: Option<u16>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -118,9 +126,24 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
         .await?
         .ok_or_else(|| StoreError::NoCluster(args.cluster.clone()))?;
     mirror_placement(&mut store, &proxy).await?;
+    proxy
+        .stats
+        .timed
+        .store(args.admin_port.is_some(), Ordering::Relaxed);
+    let admin_addr = match args.admin_port {
+        Some(port) => admin::start(&args.bind, port, Arc::new(ProxyAdmin(proxy.clone())))
+            .await
+            .context("binding the admin port")?,
+        None => String::new(),
+    };
+    let record = ProxyRecord {
+        version: RECORD_VERSION,
+        client_addr: advertised.clone(),
+        admin_addr,
+    };
     let _registration = lease::register(
         store.client(),
-        vec![(keys.proxy(&id), advertised.clone())],
+        vec![(keys.proxy(&id), serde_json::to_string(&record)?)],
         config.lease_ttl_secs,
     );
     tokio::spawn(slotcache_proxy::pubsub::keep_placed(proxy.clone()));
@@ -191,7 +214,7 @@ async fn mirror_placement(store: &mut Store, proxy: &Arc<Proxy>) -> anyhow::Resu
     let table = proxy.clone();
     store
         .mirror(&keys.proxies(), move |name, value| {
-            let addr = value.map(|v| String::from_utf8_lossy(v).into_owned());
+            let addr = value.map(|v| ProxyRecord::parse(v).client_addr);
             table.table.set_proxy(name, addr);
         })
         .await?;

@@ -37,6 +37,8 @@ pub enum Handling {
 pub struct Command {
     pub handling: Handling,
     pub spec: Option<&'static CommandSpec>,
+    /// The command's place in the table, where its statistics are kept.
+    pub index: Option<usize>,
 }
 
 impl Command {
@@ -58,11 +60,12 @@ impl Command {
             _ if crate::pubsub::is_subscription(name) => Handling::Subscription,
             _ => Handling::Other,
         };
-        let spec = Table::get()
-            .resolve(args)
-            .ok()
-            .map(|resolved| resolved.spec);
-        Command { handling, spec }
+        let resolved = Table::get().resolve(args).ok();
+        Command {
+            handling,
+            spec: resolved.as_ref().map(|r| r.spec),
+            index: resolved.map(|r| r.index),
+        }
     }
 
     /// The spec, when the call has the command's arity.

@@ -90,6 +90,8 @@ pub struct Session {
     pub monitors: Option<crate::monitor::Monitors>,
     /// Where the shard servers' messages for this client go.
     pub pushes: mpsc::UnboundedSender<Push>,
+    /// The requests whose replies are not written yet, for the latency metrics.
+    timing: crate::metrics::RunTiming,
 }
 
 /// A client's entry in the proxy's list of clients, removed when it goes.
@@ -103,6 +105,10 @@ impl Drop for Listed {
 
 pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream) -> std::io::Result<()> {
     proxy.connected_clients.fetch_add(1, Ordering::Relaxed);
+    proxy
+        .stats
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
     let result = serve_session(proxy.clone(), stream).await;
     proxy.connected_clients.fetch_sub(1, Ordering::Relaxed);
     result
@@ -140,6 +146,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         tracking: None,
         monitors: None,
         pushes,
+        timing: Default::default(),
     };
     let mut parser = RequestParser::default();
     let mut incoming = Incoming {
@@ -190,6 +197,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                         me.running(name, &args);
                         session.reply_mode.begin();
                         let command = Command::of(name, &args);
+                        session.timing.request(command.index, &session.proxy.stats);
                         if let Some(needed) = session.held_by_pause(command, &args) {
                             // Everything after a held command waits with it, as in Redis.
                             let earlier = std::mem::take(&mut pending);
@@ -214,6 +222,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                             if !session.reply_mode.end(name.as_bytes()) {
                                 stream.write_all(&reply).await?;
                             }
+                            session.timing.replied(&session.proxy.stats);
                         } else {
                             let reply = session.handle(name, command, args);
                             if session.reply_mode.end(name.as_bytes()) {
@@ -286,7 +295,9 @@ async fn write_replies(
     let replies = await_replies(session, pending);
     let replies = until_client_leaves(stream, &mut incoming.requests, replies).await?;
     if session.tracking.is_none() {
-        return stream.write_all(&replies).await;
+        stream.write_all(&replies).await?;
+        session.timing.replied(&session.proxy.stats);
+        return Ok(());
     }
     let (mut before, mut after) = (BytesMut::new(), BytesMut::new());
     while let Ok(push) = incoming.pushes.try_recv() {
@@ -297,7 +308,9 @@ async fn write_replies(
     }
     before.extend_from_slice(&replies);
     before.extend_from_slice(&after);
-    stream.write_all(&before).await
+    stream.write_all(&before).await?;
+    session.timing.replied(&session.proxy.stats);
+    Ok(())
 }
 
 /// What a client may send while its replies are awaited; past it, the proxy stops reading
@@ -329,8 +342,9 @@ async fn until_client_leaves(
 
 /// Sends a run of requests and waits for their replies, in request order.
 async fn await_replies(session: &Session, pending: Vec<Pending>) -> Bytes {
+    let stats = &session.proxy.stats;
     if pending.len() == 1 && !matches!(pending[0], Pending::Split(..)) {
-        return match pending.into_iter().next() {
+        let reply = match pending.into_iter().next() {
             Some(Pending::Ready(reply)) => reply,
             Some(Pending::Forwarded(future)) => future.await,
             Some(Pending::Routed { slot, args }) => {
@@ -338,6 +352,8 @@ async fn await_replies(session: &Session, pending: Vec<Pending>) -> Bytes {
             }
             _ => Bytes::new(),
         };
+        stats.count_reply(&reply);
+        return reply;
     }
     let requests = pending.len();
     // The requests' replies, then the replies of split commands' parts.
@@ -375,6 +391,7 @@ async fn await_replies(session: &Session, pending: Vec<Pending>) -> Bytes {
     replies.truncate(requests);
     let mut out = BytesMut::with_capacity(replies.iter().map(Bytes::len).sum());
     for reply in replies {
+        stats.count_reply(&reply);
         out.extend_from_slice(&reply);
     }
     out.freeze()

@@ -94,18 +94,21 @@ impl Cluster {
     }
 
     pub fn controller(&self, id: &str) -> Process {
-        spawn_binary(
-            "slotcache-controller",
-            &[
-                "--etcd",
-                &self.endpoint,
-                "--cluster",
-                &self.name,
-                "--id",
-                id,
-            ],
-            false,
-        )
+        self.controller_with(id, &[])
+    }
+
+    /// [`Cluster::controller`] with extra controller flags.
+    pub fn controller_with(&self, id: &str, extra: &[&str]) -> Process {
+        let mut args = vec![
+            "--etcd",
+            &self.endpoint,
+            "--cluster",
+            &self.name,
+            "--id",
+            id,
+        ];
+        args.extend_from_slice(extra);
+        spawn_binary("slotcache-controller", &args, false)
     }
 
     /// A proxy of this cluster on a free port, ready to serve.

@@ -133,7 +133,7 @@ fn a_standby_controller_takes_over_within_the_lease_and_keeps_placing() {
     let _n2 = cluster.server("n2");
     let first = cluster.controller("c1");
     cluster.wait_for("c1 leading", Duration::from_secs(20), |s| {
-        s["controller"] == "c1"
+        s["controller"]["id"] == "c1"
     });
     let _second = cluster.controller("c2");
     cluster.wait_for("placement", Duration::from_secs(20), |s| {
@@ -142,7 +142,7 @@ fn a_standby_controller_takes_over_within_the_lease_and_keeps_placing() {
     std::thread::sleep(Duration::from_millis(500));
     drop(first);
     let took = cluster.wait_for("c2 leading", Duration::from_secs(TTL + 5), |s| {
-        s["controller"] == "c2"
+        s["controller"]["id"] == "c2"
     });
     assert!(
         took <= Duration::from_secs(TTL + 1),

@@ -77,7 +77,7 @@ fn a_paused_leader_is_replaced_and_rejoins_as_a_follower() {
 fn a_standby_controller_completes_a_failover_its_leader_died_in() {
     let mut stack = stack(8, 2, "sync");
     let both = |stack: &mut Stack, index: usize| {
-        let leading = stack.cluster.status()["controller"]
+        let leading = stack.cluster.status()["controller"]["id"]
             .as_str()
             .map(String::from)
             .expect("a leading controller");

@@ -54,6 +54,9 @@ pub struct Config {
     pub etcd: Option<String>,
     pub cluster: Option<String>,
     pub node_id: Option<String>,
+    /// Port of the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`) on the bind
+    /// address; none: no endpoint.
+    pub admin_port: Option<u16>,
     /// Milliseconds an in-sync replica may lag behind its leader before the leader drops it
     /// from the in-sync set (in etcd) and `sync` writes go on without it.
     pub replica_lag_timeout: u64,
@@ -109,6 +112,7 @@ impl Default for Config {
             etcd: None,
             cluster: None,
             node_id: None,
+            admin_port: None,
             replica_lag_timeout: 1000,
             repl_backlog_size: crate::replication::log::DEFAULT_BACKLOG as u64,
             slowlog_log_slower_than: 10_000,

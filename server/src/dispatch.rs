@@ -122,13 +122,13 @@ impl Batch {
     pub fn flush(&mut self, server: &Server) {
         for stat in self.pending.drain(..) {
             let shared = &server.command_stats[stat.index];
-            Stats::add(&shared.calls, stat.calls);
-            Stats::add(&shared.usec, stat.usec);
+            Stats::add(&shared.durations.calls, stat.calls);
+            Stats::add(&shared.durations.usec, stat.usec);
             Stats::add(&shared.failed, stat.failed);
             Stats::add(&shared.rejected, stat.rejected);
             for (bucket, count) in stat.histogram.iter().enumerate() {
                 if *count > 0 {
-                    Stats::add(&shared.histogram[bucket], *count);
+                    Stats::add(&shared.durations.histogram[bucket], *count);
                 }
             }
         }
@@ -389,6 +389,7 @@ fn run(
             false => handler(&mut ctx, args),
         }
     };
+    ks.commands_run += 1;
     match (&result, writes) {
         (Ok(_), true) => ks.log.effect(args),
         _ => ks.log.discard_substitute(),

@@ -10,6 +10,7 @@ pub mod eviction;
 pub mod latency;
 pub mod membership;
 pub mod memory;
+pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod notify;

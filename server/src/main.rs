@@ -3,7 +3,9 @@
 
 use anyhow::Context;
 use clap::Parser;
+use slotcache_cluster::admin;
 use slotcache_server::config::Config;
+use slotcache_server::metrics::ServerAdmin;
 use slotcache_server::net;
 use slotcache_server::state::Server;
 use std::path::PathBuf;
@@ -52,6 +54,9 @@ struct Args {
     /// further behind gets a full resync.
     #[arg(long, env = "SLOTCACHE_REPL_BACKLOG_SIZE")]
     repl_backlog_size: Option<String>,
+    /// Port of the admin HTTP endpoint: /metrics, /healthz, /readyz (default: none).
+    #[arg(long, env = "SLOTCACHE_ADMIN_PORT")]
+    admin_port: Option<u16>,
 }
 
 fn load_config(args: Args) -> anyhow::Result<Config> {
@@ -97,6 +102,7 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     config.etcd = args.etcd.or(config.etcd);
     config.cluster = args.cluster.or(config.cluster);
     config.node_id = args.node_id.or(config.node_id);
+    config.admin_port = args.admin_port.or(config.admin_port);
     Ok(config)
 }
 
@@ -121,8 +127,18 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {addr}"))?;
         let port = listener.local_addr()?.port();
-        let client_addr = format!("{}:{}", config.bind, port);
+        let bind = config.bind.clone();
+        let client_addr = format!("{bind}:{port}");
+        let admin_port = config.admin_port;
         let server = Arc::new(Server::new(config, port));
+        let admin_addr = match admin_port {
+            Some(port) => Some(
+                admin::start(&bind, port, Arc::new(ServerAdmin(server.clone())))
+                    .await
+                    .context("binding the admin port")?,
+            ),
+            None => None,
+        };
         // Held for the life of the process: dropping it would withdraw the registration.
         let _membership = match membership {
             Some((etcd, cluster, node)) => Some(
@@ -132,6 +148,7 @@ fn main() -> anyhow::Result<()> {
                     &cluster,
                     &node,
                     client_addr,
+                    admin_addr,
                 )
                 .await
                 .context("joining the cluster")?,

@@ -34,6 +34,7 @@ pub async fn join(
     cluster: &str,
     node_id: &str,
     client_addr: String,
+    admin_addr: Option<String>,
 ) -> anyhow::Result<Membership> {
     let mut store = Store::connect(etcd, cluster, ETCD_PATIENCE).await?;
     let keys = store.keys.clone();
@@ -71,6 +72,7 @@ pub async fn join(
         id: node_id.to_string(),
         client_addr: client_addr.clone(),
         replication_addr: replication_addr.clone(),
+        admin_addr: admin_addr.unwrap_or_default(),
         state: "up".into(),
         ..NodeRecord::default()
     };

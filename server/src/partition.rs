@@ -25,6 +25,8 @@ pub struct Keyspace {
     pub waiters: Waiters,
     /// The partition's replication log (writes are recorded while this copy leads).
     pub log: Log,
+    /// Commands run on this copy, for its metrics.
+    pub commands_run: u64,
 }
 
 impl Keyspace {
@@ -33,6 +35,7 @@ impl Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
             waiters: Default::default(),
             log: Default::default(),
+            commands_run: 0,
         }
     }
 

@@ -7,28 +7,10 @@ use crate::config::Config;
 use crate::partition::{Partitions, SharedKeyspace, STANDALONE_PARTITION};
 use ahash::AHashMap;
 use parking_lot::{Mutex, RwLock};
+pub use slotcache_protocol::command::stats::{latency_bucket, CommandStats, LATENCY_BUCKETS};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// Buckets of a command's latency histogram: bucket `b` counts calls that took less than
-/// 2^b microseconds (and at least 2^(b-1)); the last one takes everything longer.
-pub const LATENCY_BUCKETS: usize = 32;
-
-/// The histogram bucket of a call that took `usec`.
-pub fn latency_bucket(usec: u64) -> usize {
-    ((u64::BITS - usec.leading_zeros()) as usize).min(LATENCY_BUCKETS - 1)
-}
-
-/// Per-command counters for INFO commandstats and LATENCY HISTOGRAM.
-#[derive(Default)]
-pub struct CommandStats {
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
-    pub rejected: AtomicU64,
-    pub failed: AtomicU64,
-    pub histogram: [AtomicU64; LATENCY_BUCKETS],
-}
 
 #[derive(Default)]
 pub struct Stats {
@@ -130,19 +112,13 @@ impl Server {
     pub fn commands_processed(&self) -> u64 {
         self.command_stats
             .iter()
-            .map(|s| s.calls.load(Ordering::Relaxed))
+            .map(|s| s.durations.calls.load(Ordering::Relaxed))
             .sum()
     }
 
     pub fn reset_stats(&self) {
         for s in &self.command_stats {
-            s.calls.store(0, Ordering::Relaxed);
-            s.usec.store(0, Ordering::Relaxed);
-            s.rejected.store(0, Ordering::Relaxed);
-            s.failed.store(0, Ordering::Relaxed);
-            for bucket in &s.histogram {
-                bucket.store(0, Ordering::Relaxed);
-            }
+            s.reset();
         }
         let st = &self.stats;
         st.error_codes.lock().clear();

@@ -3,8 +3,12 @@
 
 use anyhow::Context;
 use clap::Parser;
+use slotcache_cluster::admin;
 use slotcache_cluster::controller;
+use slotcache_cluster::controller_stats::ControllerStats;
+use slotcache_cluster::records::{ControllerRecord, RECORD_VERSION};
 use slotcache_cluster::store::Store;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -18,6 +22,12 @@ struct Args {
     /// This controller's name in the election (default: host and process id).
     #[arg(long, env = "SLOTCACHE_CONTROLLER_ID")]
     id: Option<String>,
+    /// Address the admin endpoint binds.
+    #[arg(long, env = "SLOTCACHE_BIND", default_value = "127.0.0.1")]
+    bind: String,
+    /// Port of the admin HTTP endpoint: /metrics, /healthz, /readyz (default: none).
+    #[arg(long, env = "SLOTCACHE_ADMIN_PORT")]
+    admin_port: Option<u16>,
 }
 
 #[tokio::main]
@@ -27,11 +37,23 @@ async fn main() -> anyhow::Result<()> {
     let id = args
         .id
         .unwrap_or_else(|| format!("controller-{}", std::process::id()));
+    let stats = Arc::new(ControllerStats::default());
+    let admin_addr = match args.admin_port {
+        Some(port) => admin::start(&args.bind, port, stats.clone())
+            .await
+            .context("binding the admin port")?,
+        None => String::new(),
+    };
+    let me = ControllerRecord {
+        version: RECORD_VERSION,
+        id,
+        admin_addr,
+    };
     let store = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
         .await
         .context("connecting to etcd")?;
     tokio::select! {
-        result = controller::run(store, &id) => result.context("controller"),
+        result = controller::run(store, &me, &stats) => result.context("controller"),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

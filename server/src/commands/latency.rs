@@ -125,7 +125,7 @@ fn histogram(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn buckets(stats: &CommandStats) -> [u64; LATENCY_BUCKETS] {
-    std::array::from_fn(|bucket| stats.histogram[bucket].load(Ordering::Relaxed))
+    std::array::from_fn(|bucket| stats.durations.histogram[bucket].load(Ordering::Relaxed))
 }
 
 fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {

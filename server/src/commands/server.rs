@@ -338,12 +338,12 @@ fn write_section(ctx: &mut Ctx, section: &str, text: &mut String) {
             text.push_str("# Commandstats\r\n");
             let table = Table::get();
             for (spec, counters) in table.all.iter().zip(&server.command_stats) {
-                let calls = load(&counters.calls);
+                let calls = load(&counters.durations.calls);
                 let rejected = load(&counters.rejected);
                 if calls == 0 && rejected == 0 {
                     continue;
                 }
-                let usec = load(&counters.usec);
+                let usec = load(&counters.durations.usec);
                 let per_call = if calls > 0 {
                     usec as f64 / calls as f64
                 } else {

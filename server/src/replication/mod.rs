@@ -487,6 +487,24 @@ impl Progress {
         reached.unwrap_or(false)
     }
 
+    /// Each attached follower: how many records before `head` it lacks, and for how long a
+    /// counted member has lacked some (zero when caught up or not counted).
+    pub fn lags(&self, head: u64) -> Vec<(String, u64, Duration)> {
+        let state = self.state.lock();
+        state
+            .acked
+            .iter()
+            .map(|(node, acked)| {
+                let behind = state.behind_since.get(node).map(Instant::elapsed);
+                (
+                    node.clone(),
+                    head.saturating_sub(*acked),
+                    behind.unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
     /// Members lagging behind `head` for longer than `timeout` (at once when `gone` says
     /// their process is), and attached non-members that have caught up with it.
     fn changes(

@@ -14,6 +14,7 @@ pub mod route;
 pub mod sort;
 mod spec;
 pub mod specs;
+pub mod stats;
 mod table;
 pub mod tracking;
 

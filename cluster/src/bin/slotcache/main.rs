@@ -142,7 +142,10 @@ fn print_table(status: &progress::Status) {
     );
     println!(
         "controller: {}",
-        state.controller.as_deref().unwrap_or("none elected")
+        state
+            .controller
+            .as_ref()
+            .map_or("none elected", |c| c.id.as_str())
     );
     println!("nodes ({}):", state.nodes.len());
     for node in &state.nodes {

@@ -18,7 +18,9 @@ pub struct UpOptions {
     servers: u16,
     #[arg(long, default_value_t = 2)]
     proxies: u16,
-    /// Proxies listen from here, servers from base-port+10, etcd on base-port+30.
+    /// Proxies listen from here, servers from base-port+10, etcd on base-port+30; admin
+    /// endpoints (/metrics) of proxies from base-port+20, of controllers on base-port+32 and
+    /// +33, of servers from base-port+40.
     #[arg(long, default_value_t = 7000)]
     base_port: u16,
     #[arg(long, default_value_t = 16)]
@@ -37,6 +39,10 @@ pub struct UpOptions {
     /// Start a server, controller or proxy again when it exits (its log goes on).
     #[arg(long)]
     restart: bool,
+    /// Run without admin endpoints (and so without the proxies' per-command timing), to
+    /// measure what metrics cost.
+    #[arg(long)]
+    no_metrics: bool,
 }
 
 /// A listener's flags: loopback, its port, and the cluster it belongs to.
@@ -160,13 +166,31 @@ impl Drop for Children {
     }
 }
 
+/// Offsets from the base port of the parts' admin endpoints.
+const ADMIN_PROXY: u16 = 20;
+const ADMIN_CONTROLLER: u16 = 32;
+const ADMIN_SERVER: u16 = 40;
+
+/// Gives a part its admin endpoint on `port`, unless metrics are off.
+fn admin_flag(args: &mut Vec<String>, options: &UpOptions, port: u16) {
+    if !options.no_metrics {
+        args.extend(["--admin-port".into(), port.to_string()]);
+    }
+}
+
 /// Fails when a port `up` would use is taken, before anything starts: its parts would fail to
 /// bind one by one.
 fn ensure_ports_free(options: &UpOptions) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        options.servers <= 10 && options.proxies <= 10,
+        "`up` runs at most 10 servers and 10 proxies (their ports are laid out from --base-port)"
+    );
     let base = options.base_port;
     let offsets = (0..options.proxies)
         .chain((0..options.servers).map(|i| 10 + i))
-        .chain([30, 31]);
+        .chain((0..options.proxies).map(|i| ADMIN_PROXY + i))
+        .chain((0..options.servers).map(|i| ADMIN_SERVER + i))
+        .chain([30, 31, ADMIN_CONTROLLER, ADMIN_CONTROLLER + 1]);
     for offset in offsets {
         let port = base
             .checked_add(offset)
@@ -240,6 +264,7 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
         let port = base + 10 + i;
         let mut args = listener_args(port, &cluster_flags);
         args.extend(["--node-id".into(), format!("server-{}", i + 1)]);
+        admin_flag(&mut args, &options, base + ADMIN_SERVER + i);
         if let Some(limit) = &options.maxmemory {
             args.extend(["--maxmemory".into(), limit.clone()]);
         }
@@ -256,6 +281,8 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
     for i in 1..=2 {
         let mut args = cluster_flags.to_vec();
         args.extend(["--id".into(), format!("controller-{i}")]);
+        let admin = base + ADMIN_CONTROLLER + i - 1;
+        admin_flag(&mut args, &options, admin);
         children.spawn(
             &format!("controller-{i}"),
             &bin_dir.join("slotcache-controller"),
@@ -267,7 +294,8 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
     if options.proxies > 0 && proxy.exists() {
         for i in 0..options.proxies {
             let port = base + i;
-            let args = listener_args(port, &cluster_flags);
+            let mut args = listener_args(port, &cluster_flags);
+            admin_flag(&mut args, &options, base + ADMIN_PROXY + i);
             children.spawn(&format!("proxy-{}", i + 1), &proxy, &args)?;
             proxy_ports.push(port);
         }
@@ -275,12 +303,21 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
     wait_for_placement(&mut store, &mut children).await?;
     println!("slotcache up: cluster '{}' is running", options.cluster);
     println!("  etcd         {endpoint}");
-    for (i, port) in server_ports.iter().enumerate() {
-        println!("  server-{:<5} 127.0.0.1:{port}", i + 1);
+    let metrics = |offset: u16| match options.no_metrics {
+        true => String::new(),
+        false => format!("http://127.0.0.1:{}/metrics", base + offset),
+    };
+    for (i, port) in (0..).zip(&server_ports) {
+        let admin = metrics(ADMIN_SERVER + i);
+        println!("  server-{:<5} 127.0.0.1:{port}   {admin}", i + 1);
     }
-    println!("  controllers  controller-1, controller-2");
-    for (i, port) in proxy_ports.iter().enumerate() {
-        println!("  proxy-{:<6} 127.0.0.1:{port}", i + 1);
+    for i in 0..2 {
+        let admin = metrics(ADMIN_CONTROLLER + i);
+        println!("  controller-{}                  {admin}", i + 1);
+    }
+    for (i, port) in (0..).zip(&proxy_ports) {
+        let admin = metrics(ADMIN_PROXY + i);
+        println!("  proxy-{:<6} 127.0.0.1:{port}   {admin}", i + 1);
     }
     match (proxy_ports.first(), server_ports.first()) {
         (Some(port), _) => println!("connect:  redis-cli -c -p {port}"),
