@@ -8,6 +8,8 @@ command -v etcd >/dev/null || need+=(etcd-server)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 # promtool, which checks the /metrics endpoints in the tests.
 command -v promtool >/dev/null || need+=(prometheus)
+# docker-compose, for the test of conf/docker's deployment across hosts.
+command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v cc >/dev/null || need+=(gcc)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)

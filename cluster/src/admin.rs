@@ -40,12 +40,12 @@ pub async fn serve(listener: TcpListener, admin: Arc<dyn Admin>) {
 }
 
 /// Binds the admin endpoint on `host` and `port` (0 takes a free one) and serves it in the
-/// background; `host:port` as bound, to publish.
-pub async fn start(host: &str, port: u16, admin: Arc<dyn Admin>) -> std::io::Result<String> {
+/// background; the port bound.
+pub async fn start(host: &str, port: u16, admin: Arc<dyn Admin>) -> std::io::Result<u16> {
     let listener = TcpListener::bind((host, port)).await?;
     let bound = listener.local_addr()?.port();
     tokio::spawn(serve(listener, admin));
-    Ok(format!("{host}:{bound}"))
+    Ok(bound)
 }
 
 /// A counter's value, as a sample.

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use clap::Parser;
 use slotcache_cluster::admin;
+use slotcache_cluster::config_file::{self, CONFIG_HELP};
 use slotcache_cluster::lease;
 use slotcache_cluster::records::{
     ClusterConfig, NodeRecord, PartitionRecord, ProxyRecord, RECORD_VERSION,
@@ -24,7 +25,13 @@ use tracing::{debug, info, warn};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
-#[command(name = "slotcache-proxy", version, about = "slotcache RESP proxy")]
+#[command(
+    name = "slotcache-proxy",
+    version,
+    about = "slotcache RESP proxy",
+    after_help = CONFIG_HELP,
+    args_override_self = true
+)]
 struct Args {
     #[arg(long, env = "SLOTCACHE_BIND", default_value = "127.0.0.1")]
     bind: String,
@@ -57,7 +64,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     slotcache_cluster::supervision::start_process();
-    let args = Args::parse();
+    let args = Args::parse_from(config_file::arguments()?);
     let addr = format!("{}:{}", args.bind, args.port);
     let listener = std::net::TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
     listener.set_nonblocking(true)?;
@@ -131,9 +138,13 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
         .timed
         .store(args.admin_port.is_some(), Ordering::Relaxed);
     let admin_addr = match args.admin_port {
-        Some(port) => admin::start(&args.bind, port, Arc::new(ProxyAdmin(proxy.clone())))
-            .await
-            .context("binding the admin port")?,
+        Some(port) => {
+            let admin = Arc::new(ProxyAdmin(proxy.clone()));
+            let port = admin::start(&args.bind, port, admin)
+                .await
+                .context("binding the admin port")?;
+            format!("{}:{port}", host_of(&advertised))
+        }
         None => String::new(),
     };
     let record = ProxyRecord {
@@ -159,6 +170,11 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
             Ok(())
         }
     }
+}
+
+/// The host of a `host:port` address.
+fn host_of(addr: &str) -> &str {
+    addr.rsplit_once(':').map_or(addr, |(host, _)| host)
 }
 
 /// How often one server's refusals are reported at most.

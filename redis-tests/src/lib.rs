@@ -381,7 +381,7 @@ impl Conn {
         Conn::from_stream(stream)
     }
 
-    fn from_stream(stream: TcpStream) -> Conn {
+    pub fn from_stream(stream: TcpStream) -> Conn {
         // Generous limits so a hung server fails the test instead of hanging it.
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))

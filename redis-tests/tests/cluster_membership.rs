@@ -260,7 +260,7 @@ fn a_deposed_controllers_write_is_rejected_by_etcd() {
 #[test]
 fn slotcache_up_starts_a_cluster_and_leaves_no_orphans() {
     use std::process::{Command, Stdio};
-    let base = redis_tests::free_port_block(40);
+    let base = redis_tests::free_port_block(50);
     let mut up = Command::new(redis_tests::binary("slotcache"))
         .args([
             "up",
@@ -429,7 +429,7 @@ fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 fn slotcache_up_keeps_serving_when_a_server_dies() {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    let base = redis_tests::free_port_block(40);
+    let base = redis_tests::free_port_block(50);
     let mut up = Command::new(redis_tests::binary("slotcache"))
         .args(["up", "--servers", "3", "--proxies", "1", "--restart"])
         .args(["--base-port", &base.to_string(), "--cluster", "upkill"])
@@ -502,11 +502,52 @@ fn slotcache_up_keeps_serving_when_a_server_dies() {
 /// do, rather than leaving parts that cannot bind.
 #[test]
 fn slotcache_up_refuses_taken_ports() {
-    let base = redis_tests::free_port_block(40);
+    let base = redis_tests::free_port_block(50);
     let _taken = std::net::TcpListener::bind(("127.0.0.1", base + 11)).expect("bind");
     let (ok, _, stderr) = run_binary("slotcache", &["up", "--base-port", &base.to_string()]);
     assert!(!ok, "up started with a port taken");
     let expected = format!("port {} is taken", base + 11);
     assert!(stderr.contains(&expected), "{stderr}");
     assert!(stderr.contains("--base-port"), "{stderr}");
+}
+
+#[test]
+fn a_server_bound_to_every_interface_must_announce_an_address() {
+    let cluster = Cluster::new(2, 1);
+    let port = redis_tests::free_port().to_string();
+    let (ok, _, err) = run_binary(
+        "slotcache-server",
+        &[
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            &port,
+            "--etcd",
+            &cluster.endpoint,
+            "--cluster",
+            &cluster.name,
+            "--node-id",
+            "n1",
+        ],
+    );
+    assert!(!ok, "a wildcard bind without announce-addr must not join");
+    assert!(err.contains("--announce-addr"), "{err}");
+    let announced = cluster.server_with(
+        "n1",
+        &cluster.endpoint,
+        &[
+            "--bind",
+            "0.0.0.0",
+            "--announce-addr",
+            "127.0.0.1",
+            "--replication-port",
+            "0",
+        ],
+    );
+    let status = cluster.status();
+    let node = &status["nodes"][0];
+    assert_eq!(node["client_addr"], format!("127.0.0.1:{}", announced.port));
+    assert!(node["replication_addr"]
+        .as_str()
+        .is_some_and(|a| a.starts_with("127.0.0.1:")));
 }

@@ -87,6 +87,13 @@ struct Parts {
     proxy_admin: String,
 }
 
+/// A TOML file in the temp dir holding `text`; its path.
+fn config_file(name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("slotcache-{name}-{}.toml", free_port()));
+    std::fs::write(&path, text).expect("writing a config file");
+    path.display().to_string()
+}
+
 fn start() -> Parts {
     let cluster = Cluster::new(4, 2);
     let mut servers = BTreeMap::new();
@@ -98,11 +105,21 @@ fn start() -> Parts {
             (server, format!("127.0.0.1:{admin_port}")),
         );
     }
-    let controller_port = free_port().to_string();
-    let controller = cluster.controller_with("c1", &["--admin-port", &controller_port]);
+    // The controller and the proxy take their admin port from a config file.
+    let controller_port = free_port();
+    let controller_config = config_file("controller", &format!("admin-port = {controller_port}\n"));
+    let controller = cluster.controller_with("c1", &["--config", &controller_config]);
     cluster.wait_in_sync(4, 2);
-    let proxy_port = free_port().to_string();
-    let proxy = cluster.proxy(&["--admin-port", &proxy_port]);
+    let proxy_port = free_port();
+    let proxy_config = config_file(
+        "proxy",
+        &format!("admin_port = {proxy_port}\nthreads = 1\n"),
+    );
+    let proxy = cluster.proxy(&["--config", &proxy_config]);
+    // Both read their files as they started.
+    for file in [controller_config, proxy_config] {
+        let _ = std::fs::remove_file(file);
+    }
     Parts {
         cluster,
         servers,

@@ -2,22 +2,8 @@
 //! partly settable at run time through CONFIG GET/SET under Redis's parameter names.
 
 use serde::Deserialize;
+use slotcache_cluster::config_file::ConfigFileError;
 use std::path::Path;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("invalid config file {path}: {source}")]
-    Parse {
-        path: String,
-        source: toml::de::Error,
-    },
-}
 
 /// Every setting, with Redis's defaults. TOML keys are the Redis names with `-` or `_`.
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +43,11 @@ pub struct Config {
     /// Port of the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`) on the bind
     /// address; none: no endpoint.
     pub admin_port: Option<u16>,
+    /// The host other hosts reach this server at, published with its ports in etcd (default:
+    /// the bind address, which must then be a specific one).
+    pub announce_addr: Option<String>,
+    /// Port of the replication listener (0: a free one).
+    pub replication_port: u16,
     /// Milliseconds an in-sync replica may lag behind its leader before the leader drops it
     /// from the in-sync set (in etcd) and `sync` writes go on without it.
     pub replica_lag_timeout: u64,
@@ -113,6 +104,8 @@ impl Default for Config {
             cluster: None,
             node_id: None,
             admin_port: None,
+            announce_addr: None,
+            replication_port: 0,
             replica_lag_timeout: 1000,
             repl_backlog_size: crate::replication::log::DEFAULT_BACKLOG as u64,
             slowlog_log_slower_than: 10_000,
@@ -155,14 +148,14 @@ impl Config {
         }
     }
 
-    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    pub fn from_file(path: &Path) -> Result<Config, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
             path: path.display().to_string(),
             source,
         })?;
         // Accept snake_case keys as well as Redis's kebab-case.
         let text = normalize_keys(&text);
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        toml::from_str(&text).map_err(|source| ConfigFileError::Parse {
             path: path.display().to_string(),
             source,
         })

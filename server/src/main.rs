@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::Parser;
 use slotcache_cluster::admin;
 use slotcache_server::config::Config;
+use slotcache_server::membership::Addresses;
 use slotcache_server::metrics::ServerAdmin;
 use slotcache_server::net;
 use slotcache_server::state::Server;
@@ -14,7 +15,12 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 #[derive(Parser, Debug)]
-#[command(name = "slotcache-server", version, about = "slotcache shard server")]
+#[command(
+    name = "slotcache-server",
+    version,
+    about = "slotcache shard server",
+    args_override_self = true
+)]
 struct Args {
     /// TOML configuration file; flags and environment override it.
     #[arg(long, env = "SLOTCACHE_CONFIG")]
@@ -57,6 +63,12 @@ struct Args {
     /// Port of the admin HTTP endpoint: /metrics, /healthz, /readyz (default: none).
     #[arg(long, env = "SLOTCACHE_ADMIN_PORT")]
     admin_port: Option<u16>,
+    /// The host other hosts reach this server at (default: the bind address).
+    #[arg(long, env = "SLOTCACHE_ANNOUNCE_ADDR")]
+    announce_addr: Option<String>,
+    /// Port of the replication listener (default: a free one).
+    #[arg(long, env = "SLOTCACHE_REPLICATION_PORT")]
+    replication_port: Option<u16>,
 }
 
 fn load_config(args: Args) -> anyhow::Result<Config> {
@@ -103,7 +115,29 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     config.cluster = args.cluster.or(config.cluster);
     config.node_id = args.node_id.or(config.node_id);
     config.admin_port = args.admin_port.or(config.admin_port);
+    config.announce_addr = args.announce_addr.or(config.announce_addr);
+    if let Some(v) = args.replication_port {
+        config.replication_port = v;
+    }
     Ok(config)
+}
+
+/// The host a server in a cluster publishes: `announce-addr`, or the bind address when it
+/// names one host (a wildcard bind publishes nothing another host could reach).
+fn announced(config: &Config) -> anyhow::Result<String> {
+    if let Some(host) = &config.announce_addr {
+        return Ok(host.clone());
+    }
+    let wildcard = config
+        .bind
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    anyhow::ensure!(
+        !wildcard,
+        "bind {} is every interface, which no other host can reach: set --announce-addr (announce-addr) to the address they should use",
+        config.bind
+    );
+    Ok(config.bind.clone())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -111,9 +145,12 @@ fn main() -> anyhow::Result<()> {
     let config = load_config(Args::parse())?;
     let membership = match (&config.etcd, &config.cluster, &config.node_id) {
         (None, _, _) => None,
-        (Some(etcd), Some(cluster), Some(node)) => {
-            Some((etcd.clone(), cluster.clone(), node.clone()))
-        }
+        (Some(etcd), Some(cluster), Some(node)) => Some((
+            etcd.clone(),
+            cluster.clone(),
+            node.clone(),
+            announced(&config)?,
+        )),
         _ => anyhow::bail!("cluster mode needs --etcd, --cluster and --node-id together"),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -127,13 +164,15 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {addr}"))?;
         let port = listener.local_addr()?.port();
-        let bind = config.bind.clone();
-        let client_addr = format!("{bind}:{port}");
-        let admin_port = config.admin_port;
+        let (bind, admin_port, replication_port) = (
+            config.bind.clone(),
+            config.admin_port,
+            config.replication_port,
+        );
         let server = Arc::new(Server::new(config, port));
-        let admin_addr = match admin_port {
-            Some(port) => Some(
-                admin::start(&bind, port, Arc::new(ServerAdmin(server.clone())))
+        let admin_port = match admin_port {
+            Some(admin_port) => Some(
+                admin::start(&bind, admin_port, Arc::new(ServerAdmin(server.clone())))
                     .await
                     .context("binding the admin port")?,
             ),
@@ -141,14 +180,19 @@ fn main() -> anyhow::Result<()> {
         };
         // Held for the life of the process: dropping it would withdraw the registration.
         let _membership = match membership {
-            Some((etcd, cluster, node)) => Some(
+            Some((etcd, cluster, node, announce)) => Some(
                 slotcache_server::membership::join(
                     server.clone(),
                     &etcd,
                     &cluster,
                     &node,
-                    client_addr,
-                    admin_addr,
+                    Addresses {
+                        bind,
+                        announce,
+                        client_port: port,
+                        replication_port,
+                        admin_port,
+                    },
                 )
                 .await
                 .context("joining the cluster")?,

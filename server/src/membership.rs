@@ -27,14 +27,25 @@ pub struct Membership {
     _registration: Registration,
 }
 
+/// Where this server listens and where other hosts reach it.
+pub struct Addresses {
+    /// The address its listeners bind (replication's included).
+    pub bind: String,
+    /// The host other hosts reach it at: published, with each port, in its node record.
+    pub announce: String,
+    pub client_port: u16,
+    /// 0: a free port.
+    pub replication_port: u16,
+    pub admin_port: Option<u16>,
+}
+
 /// Registers this server and starts following its placement.
 pub async fn join(
     server: Arc<Server>,
     etcd: &str,
     cluster: &str,
     node_id: &str,
-    client_addr: String,
-    admin_addr: Option<String>,
+    addresses: Addresses,
 ) -> anyhow::Result<Membership> {
     let mut store = Store::connect(etcd, cluster, ETCD_PATIENCE).await?;
     let keys = store.keys.clone();
@@ -43,13 +54,16 @@ pub async fn join(
         .await?
         .ok_or_else(|| slotcache_cluster::store::StoreError::NoCluster(cluster.to_string()))?;
     withdraw_from_isr(&mut store, config.partitions, node_id).await?;
-    let host = client_addr
-        .rsplit_once(':')
-        .map_or(client_addr.as_str(), |(host, _)| host);
-    let replication_listener = TcpListener::bind((host, 0))
-        .await
-        .context("binding the replication port")?;
-    let replication_addr = format!("{host}:{}", replication_listener.local_addr()?.port());
+    let announce = &addresses.announce;
+    let client_addr = format!("{announce}:{}", addresses.client_port);
+    let replication_listener =
+        TcpListener::bind((addresses.bind.as_str(), addresses.replication_port))
+            .await
+            .context("binding the replication port")?;
+    let replication_addr = format!("{announce}:{}", replication_listener.local_addr()?.port());
+    let admin_addr = addresses
+        .admin_port
+        .map(|port| format!("{announce}:{port}"));
     let (lag_timeout, backlog) = {
         let config = server.config.read();
         (config.replica_lag_timeout, config.repl_backlog_size)

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::Parser;
 use slotcache_cluster::admin;
+use slotcache_cluster::config_file::{self, CONFIG_HELP};
 use slotcache_cluster::controller;
 use slotcache_cluster::controller_stats::ControllerStats;
 use slotcache_cluster::records::{ControllerRecord, RECORD_VERSION};
@@ -12,7 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "slotcache-controller", version, about = "slotcache controller")]
+#[command(
+    name = "slotcache-controller",
+    version,
+    about = "slotcache controller",
+    after_help = CONFIG_HELP,
+    args_override_self = true
+)]
 struct Args {
     /// etcd endpoints, comma separated.
     #[arg(long, env = "SLOTCACHE_ETCD")]
@@ -25,6 +32,9 @@ struct Args {
     /// Address the admin endpoint binds.
     #[arg(long, env = "SLOTCACHE_BIND", default_value = "127.0.0.1")]
     bind: String,
+    /// The host other hosts reach the admin endpoint at (default: the bind address).
+    #[arg(long, env = "SLOTCACHE_ANNOUNCE_ADDR")]
+    announce_addr: Option<String>,
     /// Port of the admin HTTP endpoint: /metrics, /healthz, /readyz (default: none).
     #[arg(long, env = "SLOTCACHE_ADMIN_PORT")]
     admin_port: Option<u16>,
@@ -33,15 +43,21 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     slotcache_cluster::supervision::start_process();
-    let args = Args::parse();
+    let args = Args::parse_from(config_file::arguments()?);
     let id = args
         .id
         .unwrap_or_else(|| format!("controller-{}", std::process::id()));
     let stats = Arc::new(ControllerStats::default());
     let admin_addr = match args.admin_port {
-        Some(port) => admin::start(&args.bind, port, stats.clone())
-            .await
-            .context("binding the admin port")?,
+        Some(port) => {
+            let port = admin::start(&args.bind, port, stats.clone())
+                .await
+                .context("binding the admin port")?;
+            format!(
+                "{}:{port}",
+                args.announce_addr.as_ref().unwrap_or(&args.bind)
+            )
+        }
         None => String::new(),
     };
     let me = ControllerRecord {
