@@ -27,13 +27,15 @@ pub trait Admin: Send + Sync + 'static {
     fn readiness(&self) -> Result<(), String>;
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, admin: Arc<dyn Admin>) {
+/// Serves `/metrics`, `/healthz`, `/readyz` and the routes of `extra` on `listener` until
+/// the process ends.
+pub async fn serve(listener: TcpListener, admin: Arc<dyn Admin>, extra: Router) {
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .with_state(admin);
+        .with_state(admin)
+        .merge(extra);
     if let Err(err) = axum::serve(listener, app).await {
         warn!(%err, "the admin endpoint stopped");
     }
@@ -42,9 +44,19 @@ pub async fn serve(listener: TcpListener, admin: Arc<dyn Admin>) {
 /// Binds the admin endpoint on `host` and `port` (0 takes a free one) and serves it in the
 /// background; the port bound.
 pub async fn start(host: &str, port: u16, admin: Arc<dyn Admin>) -> std::io::Result<u16> {
+    start_with(host, port, admin, Router::new()).await
+}
+
+/// [`start`], serving the routes of `extra` too.
+pub async fn start_with(
+    host: &str,
+    port: u16,
+    admin: Arc<dyn Admin>,
+    extra: Router,
+) -> std::io::Result<u16> {
     let listener = TcpListener::bind((host, port)).await?;
     let bound = listener.local_addr()?.port();
-    tokio::spawn(serve(listener, admin));
+    tokio::spawn(serve(listener, admin, extra));
     Ok(bound)
 }
 

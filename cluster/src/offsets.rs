@@ -17,7 +17,7 @@ pub async fn ask(
     let mut asks = tokio::task::JoinSet::new();
     for (node, addr) in servers {
         asks.spawn(async move {
-            let answer = tokio::time::timeout(timeout, replication_info(&addr)).await;
+            let answer = tokio::time::timeout(timeout, info(&addr, "replication")).await;
             (node, answer.ok().and_then(Result::ok))
         });
     }
@@ -30,18 +30,18 @@ pub async fn ask(
     offsets
 }
 
-/// `INFO replication` from the server at `addr`.
-async fn replication_info(addr: &str) -> redis::RedisResult<String> {
+/// `INFO <section>` from the server at `addr`.
+pub async fn info(addr: &str, section: &str) -> redis::RedisResult<String> {
     let client = redis::Client::open(format!("redis://{addr}/"))?;
     let mut connection = client.get_multiplexed_async_connection().await?;
     redis::cmd("INFO")
-        .arg("replication")
+        .arg(section)
         .query_async(&mut connection)
         .await
 }
 
 /// The `partition<id>:...,offset=<n>` lines of an INFO reply.
-fn copy_offsets(info: &str) -> Vec<(u32, u64)> {
+pub fn copy_offsets(info: &str) -> Vec<(u32, u64)> {
     info.lines()
         .filter_map(|line| {
             let (name, fields) = line.trim().split_once(':')?;

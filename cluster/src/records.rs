@@ -163,6 +163,7 @@ pub struct NodeRecord {
 #[serde(default)]
 pub struct ProxyRecord {
     pub version: u32,
+    pub id: String,
     pub client_addr: String,
     pub admin_addr: String,
 }
@@ -172,6 +173,7 @@ impl ProxyRecord {
     pub fn parse(value: &[u8]) -> ProxyRecord {
         serde_json::from_slice(value).unwrap_or_else(|_| ProxyRecord {
             version: RECORD_VERSION,
+            id: String::new(),
             client_addr: String::from_utf8_lossy(value).into_owned(),
             admin_addr: String::new(),
         })

@@ -1,7 +1,9 @@
 //! The one client layer over etcd every component uses: the cluster's key layout, connection
 //! with retries, typed JSON reads and writes.
 
-use crate::records::{ClusterConfig, ControllerRecord, NodeRecord, PartitionRecord, SlotMap};
+use crate::records::{
+    ClusterConfig, ControllerRecord, NodeRecord, PartitionRecord, ProxyRecord, SlotMap,
+};
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, Txn, TxnOp,
     WatchOptions,
@@ -148,6 +150,8 @@ pub struct ClusterState {
     pub active_nodes: Vec<String>,
     /// The controller currently elected, if any.
     pub controller: Option<ControllerRecord>,
+    /// The live proxies.
+    pub proxies: Vec<ProxyRecord>,
 }
 
 fn decode<T: DeserializeOwned>(key: &str, value: &[u8]) -> Result<T, StoreError> {
@@ -573,6 +577,11 @@ impl Store {
             .kvs()
             .first()
             .map(|kv| ControllerRecord::parse(kv.value()));
+        let (proxies, _) = self.snapshot(&self.keys.proxies()).await?;
+        let proxies = proxies
+            .iter()
+            .map(|(_, value)| ProxyRecord::parse(value))
+            .collect();
         Ok(ClusterState {
             cluster: self.cluster.clone(),
             config,
@@ -581,6 +590,7 @@ impl Store {
             nodes,
             active_nodes,
             controller,
+            proxies,
         })
     }
 }

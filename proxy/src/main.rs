@@ -149,6 +149,7 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
     };
     let record = ProxyRecord {
         version: RECORD_VERSION,
+        id: id.clone(),
         client_addr: advertised.clone(),
         admin_addr,
     };

@@ -7,10 +7,12 @@ use slotcache_cluster::admin;
 use slotcache_cluster::config_file::{self, CONFIG_HELP};
 use slotcache_cluster::controller;
 use slotcache_cluster::controller_stats::ControllerStats;
+use slotcache_cluster::dashboard;
 use slotcache_cluster::records::{ControllerRecord, RECORD_VERSION};
 use slotcache_cluster::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,7 +52,14 @@ async fn main() -> anyhow::Result<()> {
     let stats = Arc::new(ControllerStats::default());
     let admin_addr = match args.admin_port {
         Some(port) => {
-            let port = admin::start(&args.bind, port, stats.clone())
+            // The dashboard reads the cluster on a connection of its own.
+            let (publish, snapshots) = watch::channel(Arc::from("{}"));
+            let reader = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
+                .await
+                .context("connecting to etcd")?;
+            tokio::spawn(dashboard::run(reader, publish));
+            let routes = dashboard::routes(snapshots);
+            let port = admin::start_with(&args.bind, port, stats.clone(), routes)
                 .await
                 .context("binding the admin port")?;
             format!(

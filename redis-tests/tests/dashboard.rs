@@ -1,0 +1,168 @@
+//! The controller's web dashboard in a real browser: headless Chromium (Debian's), driven over
+//! the DevTools protocol by `redis-tests/browser/cdp.py`, loads the page of a real cluster's
+//! controller. What the page shows must match `slotcache status --json`; then a leader is
+//! killed and the open page, live, shows the new leaders, the lost node and the failover
+//! event. A screenshot is saved to `target/dashboard.png`.
+
+use redis_tests::cluster::{partition_records, Cluster};
+use redis_tests::free_port;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A page open in headless Chromium.
+struct Browser {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl Browser {
+    fn open(url: &str) -> Browser {
+        let mut child = Command::new(workspace().join("target/pyenv/bin/python"))
+            .arg(workspace().join("redis-tests/browser/cdp.py"))
+            .arg(url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the DevTools driver starts (scripts/deps.sh installs it)");
+        let input = child.stdin.take().expect("stdin");
+        let output = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut browser = Browser {
+            child,
+            input,
+            output,
+        };
+        assert_eq!(browser.line(), "ready", "the page loads in Chromium");
+        browser
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.output
+            .read_line(&mut line)
+            .expect("reading the driver");
+        line.trim_end().to_string()
+    }
+
+    fn eval(&mut self, js: &str) -> Value {
+        writeln!(self.input, "eval {js}").expect("writing to the driver");
+        serde_json::from_str(&self.line()).expect("a JSON value")
+    }
+
+    fn screenshot(&mut self, path: &std::path::Path) {
+        writeln!(self.input, "shot {}", path.display()).expect("writing to the driver");
+        assert_eq!(self.line(), "ok");
+    }
+
+    /// Partition → leader, as the page's partition table shows them.
+    fn leaders(&mut self) -> Vec<(String, String)> {
+        let rows = self.eval(
+            "Array.from(document.querySelectorAll('#partitions tr[data-partition]')).map(r => [r.dataset.partition, r.dataset.leader])",
+        );
+        serde_json::from_value(rows).unwrap_or_default()
+    }
+
+    /// Polls the page until `done` holds for `read`'s value.
+    fn wait_for<T: std::fmt::Debug>(
+        &mut self,
+        what: &str,
+        mut read: impl FnMut(&mut Browser) -> T,
+        done: impl Fn(&T) -> bool,
+    ) -> T {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let value = read(self);
+            if done(&value) {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "{what} never shown: {value:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status_leaders(status: &Value) -> Vec<(String, String)> {
+    partition_records(status)
+        .iter()
+        .enumerate()
+        .map(|(pid, p)| {
+            (
+                pid.to_string(),
+                p["leader"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_dashboard_shows_the_cluster_and_a_failover_live_in_a_real_browser() {
+    let cluster = Cluster::new(8, 2);
+    let _n1 = cluster.server("n1");
+    let n2 = cluster.server("n2");
+    let admin_port = free_port();
+    let _controller = cluster.controller_with("c1", &["--admin-port", &admin_port.to_string()]);
+    let _proxy = cluster.proxy(&[]);
+    cluster.wait_in_sync(8, 2);
+    let mut browser = Browser::open(&format!("http://127.0.0.1:{admin_port}/"));
+
+    let status = cluster.status();
+    let expected = status_leaders(&status);
+    let shown = browser.wait_for("the status's leaders", Browser::leaders, |l| *l == expected);
+    assert_eq!(shown.len(), 8);
+    let nodes = browser.eval(
+        "Array.from(document.querySelectorAll('#nodes tr[data-node]')).map(r => [r.dataset.node, r.dataset.health])",
+    );
+    assert_eq!(nodes, serde_json::json!([["n1", "up"], ["n2", "up"]]));
+    let proxies = browser.eval("document.querySelectorAll('#proxies tr[data-proxy]').length");
+    assert_eq!(proxies, 1);
+    let controller = browser.eval("document.getElementById('controller').textContent");
+    assert_eq!(controller, "c1");
+
+    // n2 leads some partitions; it dies and the open page follows.
+    assert!(
+        expected.iter().any(|(_, leader)| leader == "n2"),
+        "{expected:?}"
+    );
+    drop(n2);
+    let moved = cluster.wait_for("n1 leading everything", Duration::from_secs(20), |s| {
+        partition_records(s).iter().all(|p| p["leader"] == "n1")
+    });
+    assert!(moved < Duration::from_secs(20));
+    let expected = status_leaders(&cluster.status());
+    browser.wait_for("the new leaders", Browser::leaders, |l| *l == expected);
+    browser.wait_for(
+        "n2 down",
+        |b| b.eval("document.querySelector('#nodes tr[data-node=\"n2\"]').dataset.health"),
+        |health| health == "down",
+    );
+    let kinds = browser.wait_for(
+        "the failover and the lost node in the events",
+        |b| b.eval("Array.from(document.querySelectorAll('#events li[data-kind]')).map(e => e.dataset.kind)"),
+        |kinds| {
+            let kinds = kinds.as_array().cloned().unwrap_or_default();
+            kinds.contains(&"failover".into()) && kinds.contains(&"node-lost".into())
+        },
+    );
+    assert!(kinds.as_array().is_some_and(|k| k.len() <= 100));
+    let shot = workspace().join("target/dashboard.png");
+    browser.screenshot(&shot);
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
+}
