@@ -381,25 +381,44 @@ fn operators_drain_move_fail_over_and_watch() {
         .find(|n| !replicas.contains(&n.to_string()))
         .expect("a node without partition 0");
     let from = replicas[1].clone();
-    let (ok, _, err) = cluster.cli(&["partition", "move", "0", "--from", &from, "--to", spare]);
+    let (ok, out, err) = cluster.cli(&[
+        "partition",
+        "move",
+        "0",
+        "--from",
+        &from,
+        "--to",
+        spare,
+        "--wait",
+    ]);
     assert!(ok, "{err}");
-    cluster.wait_for("the move", Duration::from_secs(10), |s| {
-        let now = names(&partition_records(s)[0]["replicas"]);
-        now.contains(&spare.to_string())
-    });
+    assert!(out.contains("holds it in sync"), "{out}");
+    let now = names(&partition_records(&cluster.status())[0]["replicas"]);
+    assert!(
+        now.contains(&spare.to_string()) && !now.contains(&from),
+        "{now:?}"
+    );
     let (ok, _, err) = cluster.cli(&["partition", "move", "0", "--from", "nobody", "--to", "n1"]);
     assert!(!ok && err.contains("holds no replica"), "{err}");
 
-    // Drain: n3 ends up with nothing, and cannot be removed while up.
-    let (ok, _, err) = cluster.cli(&["node", "drain", "n3"]);
+    // Drain: `--wait` returns once n3 holds nothing; it cannot be removed while up.
+    let (ok, out, err) = cluster.cli(&["node", "drain", "n3", "--wait"]);
     assert!(ok, "{err}");
-    cluster.wait_for("n3 drained", Duration::from_secs(10), |s| {
-        placed_on(s, &["n1", "n2"], 2)
-    });
+    assert!(out.contains("node 'n3' drained"), "{out}");
+    assert!(placed_on(&cluster.status(), &["n1", "n2"], 2));
     let (ok, _, err) = cluster.cli(&["node", "remove", "n3"]);
     assert!(!ok && err.contains("still up"), "{err}");
     let (ok, _, err) = cluster.cli(&["node", "drain", "nope"]);
     assert!(!ok && err.contains("no node 'nope'"), "{err}");
+    // Undrain: n3 is in service again.
+    let (ok, _, err) = cluster.cli(&["node", "undrain", "n3"]);
+    assert!(ok, "{err}");
+    let status = cluster.status();
+    let n3 = status["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|n| n["id"] == "n3"))
+        .cloned();
+    assert_eq!(n3.map(|n| n["state"].clone()), Some("up".into()));
 }
 
 /// What redis-cli prints for a request to `port` (empty when it cannot connect).

@@ -12,7 +12,14 @@ use std::time::{Duration, Instant};
 #[derive(Subcommand)]
 pub enum NodeCommand {
     /// Take a node out of placement: its replicas and leaderships move to other nodes.
-    Drain { id: String },
+    Drain {
+        id: String,
+        /// Show the partitions moving away and return once none is left on the node.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Put a drained node back in service: placement may use it again.
+    Undrain { id: String },
     /// Forget a node that is down (drain and stop it first).
     Remove { id: String },
 }
@@ -26,6 +33,9 @@ pub enum PartitionCommand {
         from: String,
         #[arg(long)]
         to: String,
+        /// Return once the new replica is in sync and the old one is gone.
+        #[arg(long)]
+        wait: bool,
     },
 }
 
@@ -45,11 +55,16 @@ async fn is_up(store: &mut Store, id: &str) -> anyhow::Result<bool> {
 
 pub async fn node(store: &mut Store, command: NodeCommand) -> anyhow::Result<()> {
     match command {
-        NodeCommand::Drain { id } => {
-            let mut record = node_record(store, &id).await?;
-            record.state = "draining".into();
-            store.put(&store.keys.node(&id), &record).await?;
+        NodeCommand::Drain { id, wait } => {
+            set_state(store, &id, "draining").await?;
             println!("node '{id}' draining: the controller moves its partitions away");
+            if wait {
+                wait_drained(store, &id).await?;
+            }
+        }
+        NodeCommand::Undrain { id } => {
+            set_state(store, &id, "up").await?;
+            println!("node '{id}' back in service: placement may give it partitions again");
         }
         NodeCommand::Remove { id } => {
             node_record(store, &id).await?;
@@ -62,6 +77,66 @@ pub async fn node(store: &mut Store, command: NodeCommand) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+async fn set_state(store: &mut Store, id: &str, state: &str) -> anyhow::Result<()> {
+    let mut record = node_record(store, id).await?;
+    record.state = state.into();
+    store.put(&store.keys.node(id), &record).await?;
+    Ok(())
+}
+
+/// The partitions `node` holds a copy of, and how many of them it leads.
+async fn held_by(store: &mut Store, node: &str) -> anyhow::Result<(u64, u64)> {
+    let state = store.state().await?;
+    let held = state
+        .partitions
+        .iter()
+        .filter(|(_, p)| p.replicas.iter().any(|r| r == node));
+    let led = held
+        .clone()
+        .filter(|(_, p)| p.leader.as_deref() == Some(node))
+        .count();
+    Ok((held.count() as u64, led as u64))
+}
+
+/// A progress bar over a count of partitions, with throughput and ETA.
+fn partitions_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30}] {pos}/{len} partitions ({per_sec}, ETA {eta}) {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+/// Follows a drain until the node holds no partition (Ctrl-C stops waiting, not the drain).
+async fn wait_drained(store: &mut Store, node: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (total, _) = held_by(store, node).await?;
+    let bar = partitions_bar(total);
+    loop {
+        let (held, led) = held_by(store, node).await?;
+        bar.set_position(total.saturating_sub(held));
+        bar.set_message(format!("still on '{node}': {held}, leading {led}"));
+        if held == 0 {
+            bar.finish_with_message("done");
+            println!(
+                "node '{node}' drained: {total} partitions moved in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = tokio::signal::ctrl_c() => {
+                bar.abandon_with_message("stopped waiting; the drain goes on");
+                return Ok(());
+            }
+        }
+    }
 }
 
 async fn partition_record(store: &mut Store, pid: u32) -> anyhow::Result<PartitionRecord> {
@@ -83,7 +158,12 @@ async fn request(store: &mut Store, kind: &str, pid: u32, value: &str) -> anyhow
 }
 
 pub async fn partition(store: &mut Store, command: PartitionCommand) -> anyhow::Result<()> {
-    let PartitionCommand::Move { pid, from, to } = command;
+    let PartitionCommand::Move {
+        pid,
+        from,
+        to,
+        wait,
+    } = command;
     let record = partition_record(store, pid).await?;
     anyhow::ensure!(
         record.replicas.contains(&from),
@@ -96,6 +176,20 @@ pub async fn partition(store: &mut Store, command: PartitionCommand) -> anyhow::
     anyhow::ensure!(is_up(store, &to).await?, "node '{to}' is not up");
     request(store, "move", pid, &format!("{from} {to}")).await?;
     println!("partition {pid}: moving its replica from '{from}' to '{to}'");
+    if wait {
+        let bar = partitions_bar(1);
+        bar.set_message(format!("'{to}' catching up"));
+        loop {
+            let now = partition_record(store, pid).await?;
+            if now.isr.contains(&to) && !now.replicas.contains(&from) {
+                bar.inc(1);
+                bar.finish_with_message("done");
+                println!("partition {pid}: '{to}' holds it in sync, '{from}' no longer does");
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     Ok(())
 }
 
