@@ -29,6 +29,18 @@ const IDLE_RECHECK: Duration = Duration::from_secs(2);
 /// Node states (in `nodes/<id>`) that take a node out of placement.
 const OUT_OF_SERVICE: &[&str] = &["draining", "removed"];
 
+/// The `live` nodes placement may use: those whose record (if any) is not out of service.
+pub fn in_service(live: &[String], records: &BTreeMap<String, NodeRecord>) -> Vec<String> {
+    live.iter()
+        .filter(|id| {
+            records
+                .get(*id)
+                .is_none_or(|r| !OUT_OF_SERVICE.contains(&r.state.as_str()))
+        })
+        .cloned()
+        .collect()
+}
+
 /// How long a live leader gets to hand over before the controller switches without it (and
 /// without pausing writes: what was in flight at the old leader fails with a lost connection).
 const HANDOVER_PATIENCE: Duration = Duration::from_secs(10);
@@ -228,6 +240,13 @@ async fn carry_out_requests(
             settle_request(store, &key, leadership, true).await?;
             continue;
         };
+        // A rebalance asks for no change of its own: the reconciliation after this pass
+        // balances placement, as it does after any change.
+        if kind == "rebalance" {
+            stats.requests.fetch_add(1, Ordering::Relaxed);
+            settle_request(store, &key, leadership, true).await?;
+            continue;
+        }
         let request = parse_request(&kind, &String::from_utf8_lossy(&value));
         let partition_key = store.keys.partition(pid);
         let (record, revision) = store
@@ -497,15 +516,7 @@ async fn nodes(store: &mut Store) -> Result<Nodes, ControlError> {
         .filter_map(|(key, _)| key.strip_prefix(&keys.active_nodes()).map(str::to_string))
         .collect();
     live.sort();
-    let eligible = live
-        .iter()
-        .filter(|id| {
-            records
-                .get(*id)
-                .is_none_or(|r| !OUT_OF_SERVICE.contains(&r.state.as_str()))
-        })
-        .cloned()
-        .collect();
+    let eligible = in_service(&live, &records);
     let addrs = records
         .into_iter()
         .map(|(id, record)| (id, record.client_addr))

@@ -8,11 +8,13 @@ pub mod controller_stats;
 pub mod dashboard;
 pub mod lease;
 pub mod offsets;
+pub mod operations;
 pub mod placement;
 pub mod records;
 pub mod routing;
 pub mod store;
 pub mod supervision;
+pub mod survey;
 
 pub use slotcache_protocol::slot;
 pub use slotcache_protocol::{hash_tag, key_slot, SLOTS};

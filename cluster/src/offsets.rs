@@ -14,6 +14,15 @@ pub async fn ask(
     servers: impl IntoIterator<Item = (String, String)>,
     timeout: Duration,
 ) -> CopyOffsets {
+    ask_field(servers, timeout, "offset").await
+}
+
+/// [`ask`] for another numeric field of the copies' lines (`keys`: the keys each copy holds).
+pub async fn ask_field(
+    servers: impl IntoIterator<Item = (String, String)>,
+    timeout: Duration,
+    field: &'static str,
+) -> CopyOffsets {
     let mut asks = tokio::task::JoinSet::new();
     for (node, addr) in servers {
         asks.spawn(async move {
@@ -23,7 +32,8 @@ pub async fn ask(
     }
     let mut offsets = CopyOffsets::new();
     while let Some(Ok((node, info))) = asks.join_next().await {
-        for (pid, offset) in info.as_deref().map(copy_offsets).unwrap_or_default() {
+        let copies = info.as_deref().map(|info| copy_field(info, field));
+        for (pid, offset) in copies.unwrap_or_default() {
             offsets.entry(pid).or_default().insert(node.clone(), offset);
         }
     }
@@ -42,13 +52,18 @@ pub async fn info(addr: &str, section: &str) -> redis::RedisResult<String> {
 
 /// The `partition<id>:...,offset=<n>` lines of an INFO reply.
 pub fn copy_offsets(info: &str) -> Vec<(u32, u64)> {
+    copy_field(info, "offset")
+}
+
+/// One numeric `field=<n>` of the `partition<id>:...` lines of an INFO reply.
+pub fn copy_field(info: &str, field: &str) -> Vec<(u32, u64)> {
     info.lines()
         .filter_map(|line| {
             let (name, fields) = line.trim().split_once(':')?;
             let pid = name.strip_prefix("partition")?.parse().ok()?;
             let offset = fields
                 .split(',')
-                .find_map(|field| field.strip_prefix("offset="))?
+                .find_map(|pair| pair.strip_prefix(field)?.strip_prefix('='))?
                 .parse()
                 .ok()?;
             Some((pid, offset))
@@ -65,5 +80,7 @@ mod tests {
         let info = "# Replication\r\nrole:master\r\npartition0:role=leader,epoch=2,offset=120\r\n\
                     partition7:role=follower,epoch=1,offset=98\r\npartitionx:offset=1\r\n";
         assert_eq!(copy_offsets(info), vec![(0, 120), (7, 98)]);
+        let info = "partition3:role=leader,epoch=2,offset=120,keys=40\r\n";
+        assert_eq!(copy_field(info, "keys"), vec![(3, 40)]);
     }
 }

@@ -192,6 +192,12 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a plain string value (operator requests, which are not JSON records).
+    pub async fn put_raw(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.client.put(key, value, None).await?;
+        Ok(())
+    }
+
     /// Revokes the lease `key` is bound to, if any: every key under it goes at once.
     pub async fn revoke_lease_of(&mut self, key: &str) -> Result<bool, StoreError> {
         let response = self.client.get(key, None).await?;

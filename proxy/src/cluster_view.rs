@@ -86,6 +86,8 @@ pub fn answer(session: &Session, args: &[Bytes]) -> Pending {
         "slots" | "shards" | "nodes" | "info" | "myid" if args.len() != 2 => wrong_arity(),
         "keyslot" | "countkeysinslot" if args.len() != 3 => wrong_arity(),
         "getkeysinslot" if args.len() != 4 => wrong_arity(),
+        "hotkeys" if args.len() > 3 => wrong_arity(),
+        "hotkeys" => crate::cluster_wide::hot_keys(session, args),
         "slots" => session.reply(|out| slots(out, &masters(session))),
         "shards" => session.reply(|out| shards(out, &masters(session))),
         "nodes" => session.reply(|out| out.bulk(nodes(&masters(session)).as_bytes())),

@@ -44,6 +44,24 @@ struct Scope {
 }
 
 impl Scope {
+    /// Every partition, and the slots the session's proxy announces.
+    fn of(session: &Session) -> Scope {
+        let mut partitions: Vec<u32> = session
+            .proxy
+            .table
+            .partitions()
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .collect();
+        partitions.sort_unstable();
+        Scope {
+            proxy: session.proxy.clone(),
+            resp: session.resp,
+            partitions,
+            slots: own_slots(session),
+        }
+    }
+
     fn owns(&self, key: &[u8]) -> bool {
         (self.slots.0..=self.slots.1).contains(&key_slot(key))
     }
@@ -86,20 +104,7 @@ pub fn answer(session: &Session, name: &str, command: Command, args: &[Bytes]) -
     if let Err(err) = command.route(args, |a, b| a == b) {
         return Pending::error(&err.to_string());
     }
-    let mut partitions: Vec<u32> = session
-        .proxy
-        .table
-        .partitions()
-        .into_iter()
-        .map(|(pid, _)| pid)
-        .collect();
-    partitions.sort_unstable();
-    let scope = Scope {
-        proxy: session.proxy.clone(),
-        resp: session.resp,
-        partitions,
-        slots: own_slots(session),
-    };
+    let scope = Scope::of(session);
     let args = args.to_vec();
     let name = name.to_string();
     let proto = session.proto();
@@ -128,6 +133,60 @@ pub fn answer(session: &Session, name: &str, command: Command, args: &[Bytes]) -
                 _ => flush(&scope, &args).await,
             };
             answer.unwrap_or_else(|error| error)
+        }
+        .boxed(),
+    )
+}
+
+/// `CLUSTER HOTKEYS [count]` over every partition: the hottest `count` keys of the announced
+/// slots, by LFU counter.
+pub fn hot_keys(session: &Session, args: &[Bytes]) -> Pending {
+    let count = match args.get(2) {
+        None => 10,
+        Some(count) => match std::str::from_utf8(count).ok().and_then(|c| c.parse().ok()) {
+            Some(count) => count,
+            None => return Pending::error("ERR value is out of range, must be positive"),
+        },
+    };
+    let scope = Scope::of(session);
+    let args = args.to_vec();
+    let proto = session.proto();
+    Pending::Forwarded(
+        async move {
+            let replies = join_all(
+                scope
+                    .partitions
+                    .iter()
+                    .map(|&p| scope.in_partition(p, &args)),
+            );
+            let mut ranked: Vec<(Bytes, i64)> = Vec::new();
+            for reply in replies.await {
+                let Some(pairs) = elements(&reply) else {
+                    return reply;
+                };
+                for pair in pairs {
+                    let parts = elements(pair).unwrap_or_default();
+                    let (Some(key), Some(counter)) = (
+                        parts.first().and_then(|k| text(k)),
+                        parts.get(1).and_then(|c| integer(c)),
+                    ) else {
+                        return error_reply("ERR a shard server's CLUSTER HOTKEYS");
+                    };
+                    if scope.owns(key) {
+                        ranked.push((Bytes::copy_from_slice(key), counter));
+                    }
+                }
+            }
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            ranked.truncate(count);
+            reply_in(proto, |out| {
+                out.array(ranked.len());
+                for (key, counter) in &ranked {
+                    out.array(2);
+                    out.bulk(key);
+                    out.int(*counter);
+                }
+            })
         }
         .boxed(),
     )

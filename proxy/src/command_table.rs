@@ -6,7 +6,7 @@ use crate::refusals::refusal;
 use slotcache_protocol::command::catalog::Catalog;
 use slotcache_protocol::command::help::CLIENT_HELP;
 use slotcache_protocol::command::specs::cluster::{
-    CONTAINER, COUNTKEYSINSLOT, GETKEYSINSLOT, KEYSLOT,
+    CONTAINER, COUNTKEYSINSLOT, GETKEYSINSLOT, HOTKEYS, KEYSLOT,
 };
 use slotcache_protocol::command::{CommandSpec, Flags, Table};
 use std::sync::OnceLock;
@@ -31,6 +31,7 @@ static CLUSTER: CommandSpec = CommandSpec {
     subcommands: &[
         COUNTKEYSINSLOT,
         GETKEYSINSLOT,
+        HOTKEYS,
         CommandSpec {
             complexity: "O(1)",
             ..view(

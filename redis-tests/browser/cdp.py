@@ -23,7 +23,7 @@ def main():
     profile = tempfile.mkdtemp(prefix="slotcache-chromium-")
     browser = subprocess.Popen(
         [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1500,1150",
+         "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1500,1900",
          "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -138,7 +138,10 @@ fn wait_ready(mut child: Child, port: u16, dir: PathBuf) -> Process {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("process on port {port} exited early: {status}");
+            let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            panic!("process on port {port} exited early: {status}; its log ends:\n{tail}");
         }
         if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
             let mut conn = Conn::from_stream(stream);
@@ -182,13 +185,29 @@ pub fn start_listener_on(name: &str, port: u16, extra: &[&str]) -> Process {
 }
 
 /// Starts Debian's `redis-server` with persistence off, as the reference.
+///
+/// With `--cluster-enabled` Redis also binds its cluster bus at port + 10000, so the port is
+/// picked where that one is free too; Redis's log goes to the process's `stderr.log`.
 pub fn start_redis(extra: &[&str]) -> Process {
-    let port = free_port();
+    let cluster = extra.contains(&"--cluster-enabled");
+    let port = loop {
+        let port = free_port();
+        let low = u32::from(ephemeral_range().0);
+        let bus = port.checked_add(10_000);
+        let bus_free = || bus.is_some_and(|bus| TcpListener::bind(("127.0.0.1", bus)).is_ok());
+        // The bus port below the ephemeral range, where outgoing connections cannot take it.
+        if !cluster || ((u32::from(port) + 10_000 < low || low <= 21_000) && bus_free()) {
+            break port;
+        }
+    };
     let dir = temp_dir("redis");
+    let log = dir.join("stderr.log");
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--dir"])
         .arg(&dir)
+        .arg("--logfile")
+        .arg(&log)
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

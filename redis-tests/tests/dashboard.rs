@@ -2,10 +2,12 @@
 //! the DevTools protocol by `redis-tests/browser/cdp.py`, loads the page of a real cluster's
 //! controller. What the page shows must match `slotcache status --json`; then a leader is
 //! killed and the open page, live, shows the new leaders, the lost node and the failover
-//! event. A screenshot is saved to `target/dashboard.png`.
+//! event. Hot keys, the slow log and p99 latency show what was run through a proxy; an operator
+//! action (a planned failover) goes through the page's confirmation step and happens, and a
+//! refused one shows why. A screenshot is saved to `target/dashboard.png`.
 
 use redis_tests::cluster::{partition_records, Cluster};
-use redis_tests::free_port;
+use redis_tests::{free_port, Frame};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -95,6 +97,113 @@ impl Drop for Browser {
     }
 }
 
+/// Reads through the proxy make a hot key, a busy script a slow log entry, and every command
+/// a latency: the page shows all three.
+fn shows_hot_keys_slow_commands_and_latency(browser: &mut Browser, proxy: &redis_tests::Process) {
+    let mut conn = proxy.connect();
+    let lfu = ["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"];
+    assert_eq!(conn.call(&lfu), Frame::Simple("OK".into()));
+    assert_eq!(
+        conn.call(&["SET", "hot-key", "v"]),
+        Frame::Simple("OK".into())
+    );
+    for _ in 0..3000 {
+        conn.call(&["GET", "hot-key"]);
+    }
+    let busy = "local i = 0 while i < 5000000 do i = i + 1 end return i";
+    assert_eq!(conn.call(&["EVAL", busy, "0"]), Frame::Int(5_000_000));
+    browser.wait_for(
+        "the hot key",
+        |b| b.eval("Array.from(document.querySelectorAll('#hotkeys tr[data-key]')).map(r => r.dataset.key)"),
+        |keys| keys.get(0) == Some(&Value::from("hot-key")),
+    );
+    browser.wait_for(
+        "the busy script in the slow log",
+        |b| b.eval("document.querySelector('#slowlog tbody').textContent"),
+        |text| text.as_str().is_some_and(|t| t.contains("5000000")),
+    );
+    browser.wait_for(
+        "a p99 latency",
+        |b| b.eval("document.getElementById('p99').textContent"),
+        |text| text.as_str().is_some_and(|t| t.starts_with('≤')),
+    );
+}
+
+/// Sets the action form's fields and asks for a review.
+fn prepare(browser: &mut Browser, kind: &str, partition: &str, fields: &[(&str, &str)]) {
+    let mut js = format!(
+        "document.getElementById('action-kind').value = '{kind}'; document.getElementById('action-partition').value = '{partition}';"
+    );
+    for (id, value) in fields {
+        js.push_str(&format!(
+            "document.getElementById('{id}').value = '{value}';"
+        ));
+    }
+    js.push_str("document.getElementById('action-result').textContent = ''; document.getElementById('action-prepare').click(); true");
+    assert_eq!(browser.eval(&js), Value::Bool(true));
+}
+
+/// A planned failover through the page: reviewed, confirmed, and carried out; then a move
+/// the cluster refuses, with the reason shown and nothing to confirm.
+fn carries_out_a_confirmed_action_and_explains_a_refused_one(
+    browser: &mut Browser,
+    cluster: &Cluster,
+) {
+    let leaders = status_leaders(&cluster.status());
+    let (pid, leader) = leaders
+        .iter()
+        .find(|(_, leader)| leader == "n2")
+        .cloned()
+        .expect("n2 leads a partition");
+    prepare(browser, "failover", &pid, &[("action-to", "")]);
+    let text = browser.wait_for(
+        "the confirmation step",
+        |b| b.eval("document.getElementById('confirm').className === 'open' && document.getElementById('confirm-text').textContent"),
+        |text| text.is_string(),
+    );
+    assert!(
+        text.as_str()
+            .is_some_and(|t| t.contains(&format!("partition {pid}'s leadership"))),
+        "{text}"
+    );
+    // Nothing happens before the confirmation.
+    assert_eq!(status_leaders(&cluster.status()), leaders);
+    browser.eval("document.getElementById('confirm-yes').click(); true");
+    browser.wait_for(
+        "the action done",
+        |b| b.eval("document.getElementById('action-result').textContent"),
+        |text| text.as_str().is_some_and(|t| t.starts_with("done")),
+    );
+    cluster.wait_for("the partition's new leader", Duration::from_secs(20), |s| {
+        let pid: usize = pid.parse().unwrap_or(0);
+        partition_records(s)[pid]["leader"]
+            .as_str()
+            .is_some_and(|l| l != leader)
+    });
+
+    prepare(
+        browser,
+        "move",
+        "0",
+        &[("action-from", "n1"), ("action-to", "n1")],
+    );
+    let refusal = browser.wait_for(
+        "the refusal",
+        |b| b.eval("document.getElementById('action-result').className === 'error' && document.getElementById('action-result').textContent"),
+        |text| text.is_string(),
+    );
+    assert!(
+        refusal
+            .as_str()
+            .is_some_and(|t| t.contains("already holds a replica")),
+        "{refusal}"
+    );
+    assert_eq!(
+        browser.eval("document.getElementById('confirm').className"),
+        ""
+    );
+}
+
 fn status_leaders(status: &Value) -> Vec<(String, String)> {
     partition_records(status)
         .iter()
@@ -115,7 +224,7 @@ fn the_dashboard_shows_the_cluster_and_a_failover_live_in_a_real_browser() {
     let n2 = cluster.server("n2");
     let admin_port = free_port();
     let _controller = cluster.controller_with("c1", &["--admin-port", &admin_port.to_string()]);
-    let _proxy = cluster.proxy(&[]);
+    let proxy = cluster.proxy(&[]);
     cluster.wait_in_sync(8, 2);
     let mut browser = Browser::open(&format!("http://127.0.0.1:{admin_port}/"));
 
@@ -132,7 +241,11 @@ fn the_dashboard_shows_the_cluster_and_a_failover_live_in_a_real_browser() {
     let controller = browser.eval("document.getElementById('controller').textContent");
     assert_eq!(controller, "c1");
 
+    shows_hot_keys_slow_commands_and_latency(&mut browser, &proxy);
+    carries_out_a_confirmed_action_and_explains_a_refused_one(&mut browser, &cluster);
+
     // n2 leads some partitions; it dies and the open page follows.
+    let expected = status_leaders(&cluster.status());
     assert!(
         expected.iter().any(|(_, leader)| leader == "n2"),
         "{expected:?}"

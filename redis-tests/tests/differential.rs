@@ -301,9 +301,11 @@ fn command_table_matches_redis() {
             "slowlog",
             "latency",
             // A shard server answers only the slot questions of CLUSTER, plus its own
-            // PARTITION (the proxy's way to address a partition) and DIGEST (comparing copies).
+            // PARTITION (the proxy's way to address a partition), DIGEST (comparing copies)
+            // and HOTKEYS (the keys with the highest LFU counters).
             "cluster",
             "cluster|digest",
+            "cluster|hotkeys",
             "cluster|partition",
         ]
         .contains(&text.as_str())

@@ -58,7 +58,10 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("connecting to etcd")?;
             tokio::spawn(dashboard::run(reader, publish));
-            let routes = dashboard::routes(snapshots);
+            let operator = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
+                .await
+                .context("connecting to etcd")?;
+            let routes = dashboard::routes(snapshots, operator);
             let port = admin::start_with(&args.bind, port, stats.clone(), routes)
                 .await
                 .context("binding the admin port")?;

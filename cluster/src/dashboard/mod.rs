@@ -1,26 +1,29 @@
 //! The web dashboard a controller serves on its admin port: one page with no build step (its
 //! HTML, CSS and script are embedded in the binary), kept live by server-sent events. Every
-//! second a task reads the cluster from etcd and asks each live shard server for its INFO,
-//! and publishes a snapshot: slots, nodes, partitions with their copies' offsets, proxies, the
-//! cluster's ops/s over the last minutes, and the last 100 events found by comparing each
-//! snapshot with the one before (node joins and losses, failovers, handovers, in-sync set and
-//! replica changes, controller elections).
+//! second a task reads the cluster from etcd and surveys each live shard server (`survey`),
+//! and publishes a snapshot: slots, nodes, partitions with their copies' offsets and keys,
+//! proxies, the cluster's ops/s and p99 latency over the last minutes, hot keys, the slow log,
+//! and the last 100 events found by comparing each snapshot with the one before.
+//!
+//! Operator actions take two steps (`actions`): the page asks for one and is shown what it
+//! will do, and only a confirmation with the token it got carries it out.
 
+mod actions;
 mod events;
 
-use crate::offsets::info;
 use crate::store::{ClusterState, Store};
+use crate::survey::{self, Ask, HotKey, NodeReport, Rates, SlowEntry};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use events::Events;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tracing::debug;
 
@@ -28,19 +31,32 @@ const PAGE: &str = include_str!("page.html");
 
 /// How often the snapshot is taken.
 const PERIOD: Duration = Duration::from_secs(1);
-/// How long a server gets to answer INFO.
-const INFO_TIMEOUT: Duration = Duration::from_millis(400);
-/// Points of the ops/s chart (one per period).
+/// How long a server gets to answer.
+const ASK_TIMEOUT: Duration = Duration::from_millis(400);
+/// Points of the charts (one per period).
 const HISTORY: usize = 300;
+/// Hot keys and slow log entries shown.
+const SHOWN: usize = 10;
 
-/// What a live shard server told about itself.
-#[derive(Clone, Debug, Default, Serialize)]
-struct NodeStats {
+/// What a live shard server told about itself, as the page shows it.
+#[derive(Serialize)]
+struct NodeView<'a> {
     used_memory: u64,
     connected_clients: u64,
     ops_per_sec: f64,
     /// Partition → next log offset of its copy here.
-    offsets: BTreeMap<u32, u64>,
+    offsets: &'a BTreeMap<u32, u64>,
+    /// Partition → keys in its copy here.
+    keys: &'a BTreeMap<u32, u64>,
+}
+
+/// One point of the charts.
+#[derive(Clone, Serialize)]
+struct Point {
+    time_ms: u64,
+    ops_per_sec: f64,
+    /// Under which bound (µs) 99% of the period's commands ran.
+    p99_usec: Option<u64>,
 }
 
 /// One snapshot, as the page receives it.
@@ -48,19 +64,27 @@ struct NodeStats {
 struct Snapshot<'a> {
     time_ms: u64,
     state: &'a ClusterState,
-    nodes: &'a BTreeMap<String, NodeStats>,
-    /// `[unix ms, cluster ops/s]`, oldest first.
-    ops: &'a [(u64, f64)],
+    nodes: BTreeMap<&'a str, NodeView<'a>>,
+    history: &'a [Point],
+    hot_keys: Vec<HotKey>,
+    /// Why servers name no hot keys (no LFU policy), if so.
+    hot_keys_error: Option<&'a str>,
+    slowlog: Vec<SlowEntry>,
     events: &'a Events,
 }
 
-/// The routes of the dashboard, over snapshots that [`run`] keeps current.
-pub fn routes(snapshots: watch::Receiver<Arc<str>>) -> Router {
+/// The dashboard's routes: the page, the current snapshot, its stream, and the actions.
+pub fn routes(snapshots: watch::Receiver<Arc<str>>, store: Store) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/api/state", get(state))
-        .route("/api/events", get(stream))
-        .with_state(snapshots)
+        .route("/api/state", get(state).with_state(snapshots.clone()))
+        .route("/api/events", get(stream).with_state(snapshots))
+        .merge(
+            Router::new()
+                .route("/api/actions/prepare", post(actions::prepare))
+                .route("/api/actions/confirm", post(actions::confirm))
+                .with_state(actions::Actions::new(store)),
+        )
 }
 
 async fn state(State(snapshots): State<watch::Receiver<Arc<str>>>) -> impl IntoResponse {
@@ -90,9 +114,14 @@ async fn stream(
 pub async fn run(mut store: Store, publish: watch::Sender<Arc<str>>) {
     let mut events = Events::default();
     let mut previous: Option<ClusterState> = None;
-    let mut commands: BTreeMap<String, (u64, Instant)> = BTreeMap::new();
-    let mut ops: Vec<(u64, f64)> = Vec::new();
+    let mut rates = Rates::default();
+    let mut history: Vec<Point> = Vec::new();
     let mut ticker = tokio::time::interval(PERIOD);
+    let ask = Ask {
+        hot_keys: SHOWN,
+        slowlog: SHOWN,
+        latency: true,
+    };
     loop {
         ticker.tick().await;
         let state = match store.state().await {
@@ -106,16 +135,24 @@ pub async fn run(mut store: Store, publish: watch::Sender<Arc<str>>) {
         if let Some(previous) = &previous {
             events.compare(previous, &state, now);
         }
-        let nodes = node_stats(&state, &mut commands).await;
-        ops.push((now, nodes.values().map(|n| n.ops_per_sec).sum()));
-        if ops.len() > HISTORY {
-            ops.remove(0);
+        let reports = survey::survey(&state, ask, ASK_TIMEOUT).await;
+        let interval = rates.update(&reports);
+        history.push(Point {
+            time_ms: now,
+            ops_per_sec: interval.ops_per_sec.values().sum(),
+            p99_usec: interval.p99_usec,
+        });
+        if history.len() > HISTORY {
+            history.remove(0);
         }
         let snapshot = Snapshot {
             time_ms: now,
             state: &state,
-            nodes: &nodes,
-            ops: &ops,
+            nodes: views(&reports, &interval.ops_per_sec),
+            history: &history,
+            hot_keys: survey::hottest(&reports, SHOWN),
+            hot_keys_error: reports.values().find_map(|r| r.hot_keys_error.as_deref()),
+            slowlog: survey::slowest(&reports, SHOWN),
             events: &events,
         };
         if let Ok(json) = serde_json::to_string(&snapshot) {
@@ -125,49 +162,23 @@ pub async fn run(mut store: Store, publish: watch::Sender<Arc<str>>) {
     }
 }
 
-/// INFO from every live server at once; ops/s from the change of its command count since the
-/// last time it answered (`commands` keeps that).
-async fn node_stats(
-    state: &ClusterState,
-    commands: &mut BTreeMap<String, (u64, Instant)>,
-) -> BTreeMap<String, NodeStats> {
-    let mut asks = tokio::task::JoinSet::new();
-    for node in &state.nodes {
-        if !state.active_nodes.contains(&node.id) {
-            continue;
-        }
-        let (id, addr) = (node.id.clone(), node.client_addr.clone());
-        asks.spawn(async move {
-            let info = tokio::time::timeout(INFO_TIMEOUT, info(&addr, "all")).await;
-            (id, info.ok().and_then(Result::ok))
-        });
-    }
-    let mut nodes = BTreeMap::new();
-    while let Some(Ok((id, info))) = asks.join_next().await {
-        let Some(info) = info else { continue };
-        let field = |name: &str| {
-            info.lines()
-                .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let processed = field("total_commands_processed");
-        let now = Instant::now();
-        let ops_per_sec = match commands.insert(id.clone(), (processed, now)) {
-            Some((before, at)) if processed >= before => {
-                (processed - before) as f64 / now.duration_since(at).as_secs_f64().max(1e-3)
-            }
-            _ => 0.0,
-        };
-        let stats = NodeStats {
-            used_memory: field("used_memory"),
-            connected_clients: field("connected_clients"),
-            ops_per_sec,
-            offsets: crate::offsets::copy_offsets(&info).into_iter().collect(),
-        };
-        nodes.insert(id, stats);
-    }
-    nodes
+fn views<'a>(
+    reports: &'a BTreeMap<String, NodeReport>,
+    ops: &BTreeMap<String, f64>,
+) -> BTreeMap<&'a str, NodeView<'a>> {
+    reports
+        .iter()
+        .map(|(id, report)| {
+            let view = NodeView {
+                used_memory: report.used_memory,
+                connected_clients: report.connected_clients,
+                ops_per_sec: ops.get(id).copied().unwrap_or(0.0),
+                offsets: &report.offsets,
+                keys: &report.keys,
+            };
+            (id.as_str(), view)
+        })
+        .collect()
 }
 
 fn unix_ms() -> u64 {

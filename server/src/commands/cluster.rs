@@ -3,7 +3,9 @@
 //! these run only in cluster mode, and the proxy is their caller: COUNTKEYSINSLOT and
 //! GETKEYSINSLOT are routed to the slot's partition, and PARTITION points the connection's
 //! keyless requests (SCAN, KEYS, DBSIZE, RANDOMKEY, FLUSHALL) at one partition. DIGEST
-//! fingerprints any copy this server hosts, leader or follower, to compare replicas.
+//! fingerprints any copy this server hosts, leader or follower, to compare replicas. HOTKEYS
+//! names the database's hottest keys by their LFU counters (the proxy merges every
+//! partition's).
 
 use super::{Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::engine::dump::{checksum, serialize};
@@ -50,6 +52,34 @@ fn getkeysinslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     });
     ctx.out.bulks(found.iter());
+    Ok(Replied)
+}
+
+/// `CLUSTER HOTKEYS [count]`: up to `count` (default 10) of the keys with the highest LFU
+/// counters in the connection's database (a partition's, in a cluster), hottest first, as
+/// `[key, counter]` pairs. Like OBJECT FREQ, only under an LFU maxmemory policy.
+fn hotkeys(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let count = match args.get(2) {
+        None => 10,
+        Some(count) => parse_i64(count)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| CmdError::err("value is out of range, must be positive"))?,
+    };
+    if !super::keys::is_lfu(ctx) {
+        return Err(CmdError::err(format!(
+            "An LFU maxmemory policy is not selected, hot keys are not tracked. {}",
+            super::keys::POLICY_NOTE
+        )));
+    }
+    let now = ctx.now;
+    let mut ranked = ctx.db().hot_keys(now);
+    ranked.truncate(count);
+    ctx.out.array(ranked.len());
+    for (key, counter) in &ranked {
+        ctx.out.array(2);
+        ctx.out.bulk(key);
+        ctx.out.int(i64::from(*counter));
+    }
     Ok(Replied)
 }
 
@@ -134,6 +164,7 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("cluster|countkeysinslot", countkeysinslot),
     ("cluster|digest", digest),
     ("cluster|getkeysinslot", getkeysinslot),
+    ("cluster|hotkeys", hotkeys),
     ("cluster|keyslot", keyslot),
     ("cluster|partition", partition),
     ("readonly", readonly),

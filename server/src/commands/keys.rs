@@ -413,11 +413,11 @@ fn randomkey(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Ok(Replied)
 }
 
-fn is_lfu(ctx: &Ctx) -> bool {
+pub(super) fn is_lfu(ctx: &Ctx) -> bool {
     ctx.server.config.read().maxmemory_policy.ends_with("lfu")
 }
 
-const POLICY_NOTE: &str = "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+pub(super) const POLICY_NOTE: &str = "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 fn object_encoding(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let now = ctx.now;

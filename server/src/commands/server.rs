@@ -210,7 +210,8 @@ fn blocked_clients(ctx: &Ctx) -> usize {
 }
 
 /// In cluster mode, a line per hosted copy: `partition<id>:role=leader|follower,epoch=E,
-/// offset=O` (the next log offset), which `slotcache status` shows as sync progress.
+/// offset=O,keys=K` (the next log offset and the keys it holds), which `slotcache status`
+/// shows as sync progress and `node drain --wait` as keys still to move.
 fn write_partition_copies(ctx: &Ctx, text: &mut String) {
     if ctx.server.replication.get().is_none() {
         return;
@@ -222,9 +223,10 @@ fn write_partition_copies(ctx: &Ctx, text: &mut String) {
         };
         let _ = write!(
             text,
-            "partition{pid}:role={role},epoch={},offset={}\r\n",
+            "partition{pid}:role={role},epoch={},offset={},keys={}\r\n",
             ks.log.epoch(),
-            ks.log.next_offset()
+            ks.log.next_offset(),
+            ks.dbs.iter().map(|db| db.len()).sum::<usize>()
         );
     });
 }

@@ -3,6 +3,7 @@
 
 use super::capture::{Capture, Copy, StepBudget};
 use super::dict::Dict;
+use super::hot::{decayed, HotKeys};
 use super::value::Value;
 use rand::Rng;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -167,10 +168,13 @@ impl Entry {
     /// The LFU counter with the decay since its last update applied, for OBJECT FREQ and LFU
     /// eviction.
     pub fn frequency(&self, now_ms: i64) -> u32 {
-        let last = self.lru >> 8;
-        let elapsed = minutes(now_ms).wrapping_sub(last) & 0xffff;
-        let periods = elapsed / LFU_DECAY_MINUTES;
-        (self.lru & 0xff).saturating_sub(periods)
+        let counter = (self.lru & 0xff) as u8;
+        u32::from(decayed(
+            counter,
+            self.lru >> 8,
+            minutes(now_ms),
+            LFU_DECAY_MINUTES,
+        ))
     }
 
     /// RESTORE's IDLETIME and FREQ, as Redis's `objectSetLRUOrLFU`: under an LFU policy the
@@ -188,23 +192,35 @@ impl Entry {
     }
 
     /// Records an access: refreshes the LRU clock, or decays then probabilistically bumps the
-    /// LFU counter as Redis's `updateLFU`.
-    fn touch(&mut self, now_ms: i64) {
+    /// LFU counter as Redis's `updateLFU`. The counter when it grew, for the hot keys.
+    fn touch(&mut self, now_ms: i64) -> Option<u8> {
         if UNTOUCHED.get() {
-            return;
+            return None;
         }
         if !lfu_mode() {
             self.lru = lru_tick(now_ms);
-            return;
+            return None;
         }
         let mut counter = self.frequency(now_ms);
+        let mut grew = None;
         if counter < 255 {
             let base = counter.saturating_sub(LFU_INIT) as f64;
             if rand::random::<f64>() < 1.0 / (base * LFU_LOG_FACTOR + 1.0) {
                 counter += 1;
+                grew = Some(counter as u8);
             }
         }
         self.lru = (minutes(now_ms) << 8) | counter;
+        grew
+    }
+}
+
+/// Offers a key whose LFU counter grew to the hot keys, when it may enter them.
+#[inline]
+fn offer_hot(hot: &mut HotKeys, key: &[u8], counter: u8, now_ms: i64) {
+    let minute = minutes(now_ms);
+    if hot.wants(counter, minute) {
+        hot.offer(key, counter, minute, LFU_DECAY_MINUTES);
     }
 }
 
@@ -267,6 +283,8 @@ pub struct Db {
     capture: Option<Capture>,
     /// Keys changed since the last look, while [`recording_changes`].
     changes: Vec<Change>,
+    /// The keys with the highest LFU counters (under an LFU policy).
+    hot: HotKeys,
     pub stats: DbStats,
 }
 
@@ -448,7 +466,9 @@ impl Db {
         match self.dict.get_mut(key) {
             Some(entry) => {
                 self.stats.keyspace_hits += 1;
-                entry.touch(now);
+                if let Some(counter) = entry.touch(now) {
+                    offer_hot(&mut self.hot, key, counter, now);
+                }
                 Some(entry)
             }
             None => {
@@ -465,8 +485,23 @@ impl Db {
         }
         self.touched(key);
         let entry = self.dict.get_mut(key)?;
-        entry.touch(now);
+        if let Some(counter) = entry.touch(now) {
+            offer_hot(&mut self.hot, key, counter, now);
+        }
         Some(entry)
+    }
+
+    /// Up to [`super::hot::TRACKED`] keys with the highest LFU counters, hottest first, with
+    /// their counters now (none unless an LFU policy is in force).
+    pub fn hot_keys(&mut self, now: i64) -> Vec<(Box<[u8]>, u8)> {
+        let Db {
+            dict, expires, hot, ..
+        } = self;
+        hot.ranked(|key| {
+            let expired = matches!(expires.get(key), Some(&at) if at <= now);
+            let entry = dict.get(key).filter(|_| !expired)?;
+            Some(entry.frequency(now) as u8)
+        })
     }
 
     /// Reads without touching the access clock (OBJECT IDLETIME, TTL, TYPE).
@@ -501,7 +536,9 @@ impl Db {
         match self.dict.get_mut(key) {
             Some(entry) => {
                 entry.value = value;
-                entry.touch(now);
+                if let Some(counter) = entry.touch(now) {
+                    offer_hot(&mut self.hot, key, counter, now);
+                }
             }
             None => self.set(key, value, now),
         }

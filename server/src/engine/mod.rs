@@ -10,6 +10,7 @@ pub mod evict;
 pub mod geohash;
 pub mod hash;
 pub mod hll;
+pub mod hot;
 pub mod limits;
 pub mod list;
 pub mod listpack;

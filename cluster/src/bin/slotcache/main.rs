@@ -1,12 +1,17 @@
-//! `slotcache`: the admin CLI. `cluster init` creates a cluster in etcd; `status` shows its
-//! configuration, partitions and nodes; `up` runs a whole local cluster.
+//! `slotcache`: the admin CLI. `cluster init` creates a cluster in etcd; `status` and
+//! `cluster info` show it, `top` and `hotkeys` watch it; `node`, `partition`, `failover` and
+//! `rebalance` change it; `up` runs a whole local cluster. `--json` makes any of them print
+//! JSON.
 
+mod inspect;
 mod operate;
+mod output;
 mod progress;
 mod up;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use output::Output;
 use slotcache_cluster::records::{ClusterConfig, ReplicationMode, RECORD_VERSION};
 use slotcache_cluster::store::Store;
 use std::time::Duration;
@@ -16,6 +21,9 @@ use std::time::Duration;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print JSON (one document, or one per line for `watch` and `top`) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 /// Where the cluster lives.
@@ -81,6 +89,15 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Balance replicas and leaders over the nodes in service (the controller also does it
+    /// by itself after every change).
+    Rebalance {
+        #[command(flatten)]
+        target: Target,
+        /// Follow the moves with a progress bar and return once balanced.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Print the cluster's changes (nodes, placement, elections) as they happen.
     Watch {
         #[command(flatten)]
@@ -90,9 +107,25 @@ enum Command {
     Status {
         #[command(flatten)]
         target: Target,
-        /// Print JSON instead of a table.
+    },
+    /// The hottest keys of the cluster by LFU counter (needs an LFU maxmemory policy).
+    Hotkeys {
+        #[command(flatten)]
+        target: Target,
+        /// How many keys to show.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+    },
+    /// A live view of nodes, partitions and hot keys, redrawn every interval (Ctrl-C stops).
+    Top {
+        #[command(flatten)]
+        target: Target,
+        /// Seconds between refreshes.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Stop after this many refreshes.
         #[arg(long)]
-        json: bool,
+        iterations: Option<u64>,
     },
 }
 
@@ -121,6 +154,11 @@ enum ClusterCommand {
         /// Overwrite an existing cluster of the same name.
         #[arg(long)]
         force: bool,
+    },
+    /// The cluster's health in a few lines, as CLUSTER INFO.
+    Info {
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -177,6 +215,7 @@ fn print_table(status: &progress::Status) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = Output { json: cli.json };
     match cli.command {
         Command::Cluster {
             command:
@@ -211,31 +250,50 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 unclean_failover,
             };
             store.init_cluster(&config, force).await?;
-            println!(
+            out.line(format!(
                 "created cluster '{}': {partitions} partitions, replication factor {replication_factor}, {replication_mode} replication, lease {lease_ttl} s",
                 target.cluster
-            );
+            ));
+            out.result(serde_json::json!({"cluster": target.cluster, "config": config}));
         }
+        Command::Cluster {
+            command: ClusterCommand::Info { target },
+        } => inspect::cluster_info(&mut connect(&target).await?, out).await?,
         Command::Up(options) => up::up(options).await?,
         Command::Node { target, command } => {
-            operate::node(&mut connect(&target).await?, command).await?
+            operate::node(&mut connect(&target).await?, command, out).await?
         }
         Command::Partition { target, command } => {
-            operate::partition(&mut connect(&target).await?, command).await?
+            operate::partition(&mut connect(&target).await?, command, out).await?
         }
         Command::Failover { target, pid, to } => {
-            operate::failover(&mut connect(&target).await?, pid, to).await?
+            operate::failover(&mut connect(&target).await?, pid, to, out).await?
         }
-        Command::Watch { target } => operate::watch(&mut connect(&target).await?).await?,
+        Command::Rebalance { target, wait } => {
+            operate::rebalance(&mut connect(&target).await?, wait, out).await?
+        }
+        Command::Watch { target } => operate::watch(&mut connect(&target).await?, out).await?,
+        Command::Hotkeys { target, count } => {
+            inspect::hotkeys(&mut connect(&target).await?, count, out).await?
+        }
+        Command::Top {
+            target,
+            interval,
+            iterations,
+        } => {
+            anyhow::ensure!(interval > 0.0, "--interval must be positive");
+            let every = Duration::from_secs_f64(interval);
+            inspect::top(&mut connect(&target).await?, every, iterations, out).await?
+        }
         Command::Supervise { program, args } => {
             let code = slotcache_cluster::supervision::supervise(&program, &args)
                 .with_context(|| format!("running {program}"))?;
             std::process::exit(code);
         }
-        Command::Status { target, json } => {
+        Command::Status { target } => {
             let mut store = connect(&target).await?;
             let status = progress::gather(store.state().await?).await;
-            if json {
+            if out.json {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&status).context("encoding JSON")?

@@ -1,11 +1,12 @@
-//! The operator's commands: draining and removing nodes, moving a replica, a planned failover,
-//! and following the cluster's changes live. Node states are the CLI's to write; placement
-//! changes go to the leading controller as requests under `requests/`, since it alone writes
-//! partition records.
+//! The operator's commands: draining, undraining and removing nodes, moving a replica, a
+//! planned failover, rebalancing, and following the cluster's changes live. The actions
+//! themselves are the library's (`operations`), shared with the dashboard; this module adds
+//! progress bars and `--wait`.
 
-use anyhow::Context;
+use crate::output::Output;
 use clap::Subcommand;
-use slotcache_cluster::records::{NodeRecord, PartitionRecord};
+use serde_json::json;
+use slotcache_cluster::operations::{self, balance, Action};
 use slotcache_cluster::store::{Store, WatchEvent};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ pub enum NodeCommand {
     /// Take a node out of placement: its replicas and leaderships move to other nodes.
     Drain {
         id: String,
-        /// Show the partitions moving away and return once none is left on the node.
+        /// Show the partitions and keys moving away and return once none is left on the node.
         #[arg(long)]
         wait: bool,
     },
@@ -39,69 +40,74 @@ pub enum PartitionCommand {
     },
 }
 
-async fn node_record(store: &mut Store, id: &str) -> anyhow::Result<NodeRecord> {
-    store
-        .get::<NodeRecord>(&store.keys.node(id))
-        .await?
-        .with_context(|| format!("no node '{id}' in cluster '{}'", store.cluster))
-}
-
-async fn is_up(store: &mut Store, id: &str) -> anyhow::Result<bool> {
-    let (active, _) = store.snapshot(&store.keys.active_node(id)).await?;
-    Ok(active
-        .iter()
-        .any(|(key, _)| *key == store.keys.active_node(id)))
-}
-
-pub async fn node(store: &mut Store, command: NodeCommand) -> anyhow::Result<()> {
+pub async fn node(store: &mut Store, command: NodeCommand, out: Output) -> anyhow::Result<()> {
     match command {
         NodeCommand::Drain { id, wait } => {
-            set_state(store, &id, "draining").await?;
-            println!("node '{id}' draining: the controller moves its partitions away");
-            if wait {
-                wait_drained(store, &id).await?;
-            }
+            Action::Drain { node: id.clone() }.apply(store).await?;
+            out.line(format!(
+                "node '{id}' draining: the controller moves its partitions away"
+            ));
+            let moved = match wait {
+                true => Some(wait_drained(store, &id, out).await?),
+                false => None,
+            };
+            out.result(json!({"node": id, "state": "draining", "drained": moved}));
         }
         NodeCommand::Undrain { id } => {
-            set_state(store, &id, "up").await?;
-            println!("node '{id}' back in service: placement may give it partitions again");
+            Action::Undrain { node: id.clone() }.apply(store).await?;
+            out.line(format!(
+                "node '{id}' back in service: placement may give it partitions again"
+            ));
+            out.result(json!({"node": id, "state": "up"}));
         }
         NodeCommand::Remove { id } => {
-            node_record(store, &id).await?;
+            operations::node_record(store, &id).await?;
             anyhow::ensure!(
-                !is_up(store, &id).await?,
-                "node '{id}' is still up: drain it and stop it first"
+                !operations::is_up(store, &id).await?,
+                "node '{id}' is still up: drain it (`slotcache node drain {id} --wait`) and stop it first"
             );
             store.delete(&store.keys.node(&id)).await?;
-            println!("node '{id}' removed");
+            out.line(format!("node '{id}' removed"));
+            out.result(json!({"node": id, "state": "removed"}));
         }
     }
     Ok(())
 }
 
-async fn set_state(store: &mut Store, id: &str, state: &str) -> anyhow::Result<()> {
-    let mut record = node_record(store, id).await?;
-    record.state = state.into();
-    store.put(&store.keys.node(id), &record).await?;
-    Ok(())
-}
-
-/// The partitions `node` holds a copy of, and how many of them it leads.
-async fn held_by(store: &mut Store, node: &str) -> anyhow::Result<(u64, u64)> {
+/// The partitions `node` holds a copy of, how many of them it leads, and the keys in them (as
+/// their leaders count them).
+async fn held_by(store: &mut Store, node: &str) -> anyhow::Result<(u64, u64, u64)> {
     let state = store.state().await?;
-    let held = state
+    let held: Vec<u32> = state
         .partitions
         .iter()
-        .filter(|(_, p)| p.replicas.iter().any(|r| r == node));
-    let led = held
-        .clone()
+        .filter(|(_, p)| p.replicas.iter().any(|r| r == node))
+        .map(|(pid, _)| *pid)
+        .collect();
+    let led = state
+        .partitions
+        .iter()
         .filter(|(_, p)| p.leader.as_deref() == Some(node))
         .count();
-    Ok((held.count() as u64, led as u64))
+    let servers = state
+        .nodes
+        .iter()
+        .filter(|n| state.active_nodes.contains(&n.id))
+        .map(|n| (n.id.clone(), n.client_addr.clone()));
+    let keys =
+        slotcache_cluster::offsets::ask_field(servers, Duration::from_millis(500), "keys").await;
+    let keys_held = held
+        .iter()
+        .filter_map(|pid| keys.get(pid).and_then(|copies| copies.get(node)))
+        .sum();
+    Ok((held.len() as u64, led as u64, keys_held))
 }
 
 /// A progress bar over a count of partitions, with throughput and ETA.
-fn partitions_bar(total: u64) -> indicatif::ProgressBar {
+fn partitions_bar(total: u64, out: Output) -> indicatif::ProgressBar {
+    if out.json {
+        return indicatif::ProgressBar::hidden();
+    }
     let bar = indicatif::ProgressBar::new(total);
     let style = indicatif::ProgressStyle::with_template(
         "{elapsed_precise} [{bar:30}] {pos}/{len} partitions ({per_sec}, ETA {eta}) {msg}",
@@ -112,116 +118,105 @@ fn partitions_bar(total: u64) -> indicatif::ProgressBar {
     bar
 }
 
-/// Follows a drain until the node holds no partition (Ctrl-C stops waiting, not the drain).
-async fn wait_drained(store: &mut Store, node: &str) -> anyhow::Result<()> {
+/// Follows a drain until the node holds no partition (Ctrl-C stops waiting, not the drain);
+/// what moved, for the JSON result.
+async fn wait_drained(
+    store: &mut Store,
+    node: &str,
+    out: Output,
+) -> anyhow::Result<serde_json::Value> {
     let started = Instant::now();
-    let (total, _) = held_by(store, node).await?;
-    let bar = partitions_bar(total);
+    let (total, _, keys_before) = held_by(store, node).await?;
+    let bar = partitions_bar(total, out);
     loop {
-        let (held, led) = held_by(store, node).await?;
+        let (held, led, keys) = held_by(store, node).await?;
         bar.set_position(total.saturating_sub(held));
-        bar.set_message(format!("still on '{node}': {held}, leading {led}"));
+        let moved = keys_before.saturating_sub(keys);
+        let rate = moved as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!(
+            "still on '{node}': {held} partitions ({keys} keys), leading {led}; {moved} keys moved ({rate:.0} keys/s)"
+        ));
         if held == 0 {
             bar.finish_with_message("done");
-            println!(
-                "node '{node}' drained: {total} partitions moved in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-            return Ok(());
+            let seconds = started.elapsed().as_secs_f64();
+            out.line(format!(
+                "node '{node}' drained: {total} partitions and {keys_before} keys moved in {seconds:.1} s"
+            ));
+            return Ok(json!({"partitions": total, "keys": keys_before, "seconds": seconds}));
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             _ = tokio::signal::ctrl_c() => {
                 bar.abandon_with_message("stopped waiting; the drain goes on");
-                return Ok(());
+                return Ok(serde_json::Value::Null);
             }
         }
     }
 }
 
-async fn partition_record(store: &mut Store, pid: u32) -> anyhow::Result<PartitionRecord> {
-    store
-        .get::<PartitionRecord>(&store.keys.partition(pid))
-        .await?
-        .with_context(|| format!("no partition {pid} in cluster '{}'", store.cluster))
-}
-
-/// Leaves a request for the controller.
-async fn request(store: &mut Store, kind: &str, pid: u32, value: &str) -> anyhow::Result<()> {
-    let key = store.keys.request(kind, pid);
-    store
-        .client()
-        .put(key, value, None)
-        .await
-        .context("writing the request")?;
-    Ok(())
-}
-
-pub async fn partition(store: &mut Store, command: PartitionCommand) -> anyhow::Result<()> {
+pub async fn partition(
+    store: &mut Store,
+    command: PartitionCommand,
+    out: Output,
+) -> anyhow::Result<()> {
     let PartitionCommand::Move {
         pid,
         from,
         to,
         wait,
     } = command;
-    let record = partition_record(store, pid).await?;
-    anyhow::ensure!(
-        record.replicas.contains(&from),
-        "'{from}' holds no replica of partition {pid}"
-    );
-    anyhow::ensure!(
-        !record.replicas.contains(&to),
-        "'{to}' already holds a replica of partition {pid}"
-    );
-    anyhow::ensure!(is_up(store, &to).await?, "node '{to}' is not up");
-    request(store, "move", pid, &format!("{from} {to}")).await?;
-    println!("partition {pid}: moving its replica from '{from}' to '{to}'");
+    let action = Action::Move {
+        partition: pid,
+        from: from.clone(),
+        to: to.clone(),
+    };
+    action.apply(store).await?;
+    out.line(format!(
+        "partition {pid}: moving its replica from '{from}' to '{to}'"
+    ));
     if wait {
-        let bar = partitions_bar(1);
+        let bar = partitions_bar(1, out);
         bar.set_message(format!("'{to}' catching up"));
         loop {
-            let now = partition_record(store, pid).await?;
+            let now = operations::partition_record(store, pid).await?;
             if now.isr.contains(&to) && !now.replicas.contains(&from) {
                 bar.inc(1);
                 bar.finish_with_message("done");
-                println!("partition {pid}: '{to}' holds it in sync, '{from}' no longer does");
-                return Ok(());
+                out.line(format!(
+                    "partition {pid}: '{to}' holds it in sync, '{from}' no longer does"
+                ));
+                break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    out.result(json!({"partition": pid, "from": from, "to": to, "done": wait}));
     Ok(())
 }
 
-pub async fn failover(store: &mut Store, pid: u32, to: Option<String>) -> anyhow::Result<()> {
-    let record = partition_record(store, pid).await?;
-    let leader = record
-        .leader
-        .clone()
-        .context("the partition has no leader yet")?;
-    let candidates: Vec<&String> = record.isr.iter().filter(|n| **n != leader).collect();
-    anyhow::ensure!(
-        !candidates.is_empty(),
-        "partition {pid} has no other in-sync replica to take over"
-    );
-    if let Some(target) = &to {
-        anyhow::ensure!(
-            candidates.contains(&target),
-            "'{target}' is not an in-sync follower of partition {pid}"
-        );
-    }
-    request(store, "failover", pid, to.as_deref().unwrap_or("")).await?;
-    println!("partition {pid}: handing over from '{leader}'...");
+pub async fn failover(
+    store: &mut Store,
+    pid: u32,
+    to: Option<String>,
+    out: Output,
+) -> anyhow::Result<()> {
+    let record = operations::partition_record(store, pid).await?;
+    let leader = record.leader.clone().unwrap_or_default();
+    Action::Failover { partition: pid, to }.apply(store).await?;
+    out.line(format!("partition {pid}: handing over from '{leader}'..."));
     // The controller asks the leader to hand over; it switches without it only after a
     // patience shorter than this.
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        let now = partition_record(store, pid).await?;
+        let now = operations::partition_record(store, pid).await?;
         if now.epoch > record.epoch && now.leader.as_ref() != Some(&leader) {
             let successor = now.leader.unwrap_or_default();
-            println!(
+            out.line(format!(
                 "partition {pid}: '{successor}' leads at epoch {}",
                 now.epoch
+            ));
+            out.result(
+                json!({"partition": pid, "from": leader, "leader": successor, "epoch": now.epoch}),
             );
             return Ok(());
         }
@@ -230,20 +225,60 @@ pub async fn failover(store: &mut Store, pid: u32, to: Option<String>) -> anyhow
     anyhow::bail!("partition {pid}: the failover is not done after 20s; see `slotcache status`")
 }
 
-/// Prints every change under the cluster's prefix as it happens, until interrupted.
-pub async fn watch(store: &mut Store) -> anyhow::Result<()> {
+/// Asks the controller to balance placement now; with `wait`, follows it until balanced.
+pub async fn rebalance(store: &mut Store, wait: bool, out: Output) -> anyhow::Result<()> {
+    let before = balance(&store.state().await?);
+    Action::Rebalance.apply(store).await?;
+    out.line(format!(
+        "replicas per node {:?}, leaders per node {:?}: {} replica and {} leader changes pending",
+        before.replicas, before.leaders, before.replica_moves, before.leader_moves
+    ));
+    let started = Instant::now();
+    let mut now = before.clone();
+    if wait {
+        let total = (before.replica_moves + before.leader_moves) as u64;
+        let bar = partitions_bar(total, out);
+        while !now.balanced() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            now = balance(&store.state().await?);
+            bar.set_position(total.saturating_sub((now.replica_moves + now.leader_moves) as u64));
+        }
+        bar.finish_with_message("balanced");
+        out.line(format!(
+            "balanced in {:.1} s: replicas per node {:?}, leaders per node {:?}",
+            started.elapsed().as_secs_f64(),
+            now.replicas,
+            now.leaders
+        ));
+    }
+    out.result(json!({"before": before, "after": now, "balanced": now.balanced()}));
+    Ok(())
+}
+
+/// Prints every change under the cluster's prefix as it happens, until interrupted (one JSON
+/// object per line with `--json`).
+pub async fn watch(store: &mut Store, out: Output) -> anyhow::Result<()> {
     let prefix = store.keys.prefix().to_string();
     let revision = store.revision().await?;
     let mut events = store.watch(&prefix, revision + 1);
-    println!("watching cluster '{}' (Ctrl-C stops)", store.cluster);
+    out.line(format!(
+        "watching cluster '{}' (Ctrl-C stops)",
+        store.cluster
+    ));
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 Some(WatchEvent::Put { key, value }) => {
-                    println!("put    {} {}", key.trim_start_matches(&prefix), String::from_utf8_lossy(&value));
+                    let (key, value) = (key.trim_start_matches(&prefix), String::from_utf8_lossy(&value));
+                    out.event(format!("put    {key} {value}"), json!({"event": "put", "key": key, "value": value}));
                 }
-                Some(WatchEvent::Delete { key }) => println!("delete {}", key.trim_start_matches(&prefix)),
-                Some(WatchEvent::Reset { entries }) => println!("reset  ({} keys)", entries.len()),
+                Some(WatchEvent::Delete { key }) => {
+                    let key = key.trim_start_matches(&prefix);
+                    out.event(format!("delete {key}"), json!({"event": "delete", "key": key}));
+                }
+                Some(WatchEvent::Reset { entries }) => {
+                    out.event(format!("reset  ({} keys)", entries.len()), json!({"event": "reset", "keys": entries.len()}));
+                }
                 None => return Ok(()),
             },
             _ = tokio::signal::ctrl_c() => return Ok(()),

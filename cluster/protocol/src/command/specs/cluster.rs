@@ -51,6 +51,15 @@ pub const KEYSLOT: CommandSpec = sub(
     "O(N) where N is the number of bytes in the key",
 );
 
+pub const HOTKEYS: CommandSpec = sub(
+    "cluster|hotkeys",
+    -2,
+    "nondeterministic_output",
+    "Returns the keys with the highest LFU counters, hottest first",
+    "slotcache",
+    "O(1)",
+);
+
 /// CLUSTER without its subcommands: a proxy serves others.
 pub const CONTAINER: CommandSpec = CommandSpec {
     name: "cluster",
@@ -76,6 +85,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "O(N) where N is the number of keys in the partition",
             ),
             GETKEYSINSLOT,
+            HOTKEYS,
             KEYSLOT,
             sub(
                 "cluster|partition",
