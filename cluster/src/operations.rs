@@ -207,8 +207,11 @@ impl Balance {
 
 /// The balance of `state`, against the controller's own placement of it.
 pub fn balance(state: &ClusterState) -> Balance {
-    let records: BTreeMap<String, NodeRecord> =
-        state.nodes.iter().map(|n| (n.id.clone(), n.clone())).collect();
+    let records: BTreeMap<String, NodeRecord> = state
+        .nodes
+        .iter()
+        .map(|n| (n.id.clone(), n.clone()))
+        .collect();
     let eligible = in_service(&state.active_nodes, &records);
     let current: BTreeMap<u32, Replicas> = state
         .partitions

@@ -202,6 +202,10 @@ fn every_process_serves_metrics_promtool_accepts_and_the_counters_follow_the_dat
             text.contains("slotcache_partition_follower_lag_records{"),
             "{text}"
         );
+        assert!(
+            text.contains("slotcache_partition_follower_lag_bytes{"),
+            "{text}"
+        );
     }
 
     let proxy_after = scrape(&parts.proxy_admin);

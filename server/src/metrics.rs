@@ -169,13 +169,29 @@ fn keyspaces(server: &Server, out: &mut Metrics) {
                 "Copies in the partition's in-sync set, the leader included.",
             )
             .sample(&labels, load_usize(&progress.in_sync));
-            for (follower, records, behind) in progress.lags(head) {
+            let lags = progress.lags(head);
+            // The keyspace again, briefly, for the bytes of what each follower lacks.
+            let bytes: Vec<Option<u64>> = match keyspace.try_lock_for(PARTITION_WAIT) {
+                Some(ks) => lags
+                    .iter()
+                    .map(|(_, records, _)| Some(ks.log.bytes_since(head - records)))
+                    .collect(),
+                None => vec![None; lags.len()],
+            };
+            for ((follower, records, behind), bytes) in lags.into_iter().zip(bytes) {
                 let labels = [("partition", partition.as_str()), ("follower", &follower)];
                 out.gauge(
                     "slotcache_partition_follower_lag_records",
                     "Replication records a follower lacks.",
                 )
                 .sample(&labels, records as f64);
+                if let Some(bytes) = bytes {
+                    out.gauge(
+                        "slotcache_partition_follower_lag_bytes",
+                        "Bytes of the replication records a follower lacks (as the backlog holds them).",
+                    )
+                    .sample(&labels, bytes as f64);
+                }
                 out.gauge(
                     "slotcache_partition_follower_lag_seconds",
                     "How long an in-sync follower has lacked records.",

@@ -520,6 +520,18 @@ impl Log {
         self.since(from)
     }
 
+    /// The bytes of the records from offset `from` on that the backlog holds: what a follower
+    /// that acknowledged up to `from` has yet to receive (at least, when `from` is older than
+    /// the backlog).
+    pub fn bytes_since(&self, from: u64) -> u64 {
+        let Some(first) = self.backlog.front().map(|r| r.offset) else {
+            return 0;
+        };
+        let skip = from.saturating_sub(first) as usize;
+        let records = self.backlog.iter().skip(skip);
+        records.map(|r| r.message.len() as u64).sum()
+    }
+
     /// The records from offset `from` on that the backlog holds (none past the head).
     fn since(&self, from: u64) -> Vec<Stored> {
         let Some(first) = self.backlog.front().map(|r| r.offset) else {
