@@ -206,6 +206,7 @@ fn every_process_serves_metrics_promtool_accepts_and_the_counters_follow_the_dat
             text.contains("slotcache_partition_follower_lag_bytes{"),
             "{text}"
         );
+        assert!(sum(text, "slotcache_partition_memory_bytes", &[]) > 0.0);
     }
 
     let proxy_after = scrape(&parts.proxy_admin);

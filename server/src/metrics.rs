@@ -110,6 +110,8 @@ fn keyspaces(server: &Server, out: &mut Metrics) {
     let replication = server.replication.get();
     let (mut hits, mut misses, mut expired, mut evicted) = (0, 0, 0, 0);
     let mut db_keys: Vec<(usize, usize)> = Vec::new();
+    // Each hosted copy's keys, for its share of the memory.
+    let mut copies: Vec<(String, usize)> = Vec::new();
     for (pid, keyspace) in server.engine.all() {
         let clustered = pid != STANDALONE_PARTITION;
         if clustered && replication.is_none() {
@@ -137,6 +139,7 @@ fn keyspaces(server: &Server, out: &mut Metrics) {
             continue;
         }
         let partition = pid.to_string();
+        copies.push((partition.clone(), keys));
         let labels = [("partition", partition.as_str())];
         out.gauge(
             "slotcache_partition_keys",
@@ -199,6 +202,18 @@ fn keyspaces(server: &Server, out: &mut Metrics) {
                 .sample(&labels, behind.as_secs_f64());
             }
         }
+    }
+    // The process's data memory (less the replication backlogs) shared among its copies by
+    // their keys, as eviction estimates the followers' share: an estimate, not a measure.
+    let total_keys: usize = copies.iter().map(|(_, keys)| keys).sum();
+    let data = used_memory().saturating_sub(crate::replication::log::backlogs_bytes());
+    for (partition, keys) in &copies {
+        let share = (data as f64 * *keys as f64) / total_keys.max(1) as f64;
+        out.gauge(
+            "slotcache_partition_memory_bytes",
+            "Estimated memory of a hosted partition copy: the server's data memory by key share.",
+        )
+        .sample(&[("partition", partition.as_str())], share);
     }
     out.counter("redis_keyspace_hits_total", "Lookups that found their key.")
         .sample(&[], hits as f64);

@@ -6,8 +6,9 @@
 use crate::output::Output;
 use clap::Subcommand;
 use serde_json::json;
+use slotcache_cluster::offsets::{self, CopyOffsets};
 use slotcache_cluster::operations::{self, balance, Action};
-use slotcache_cluster::store::{Store, WatchEvent};
+use slotcache_cluster::store::{ClusterState, Store, WatchEvent};
 use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
@@ -89,13 +90,7 @@ async fn held_by(store: &mut Store, node: &str) -> anyhow::Result<(u64, u64, u64
         .iter()
         .filter(|(_, p)| p.leader.as_deref() == Some(node))
         .count();
-    let servers = state
-        .nodes
-        .iter()
-        .filter(|n| state.active_nodes.contains(&n.id))
-        .map(|n| (n.id.clone(), n.client_addr.clone()));
-    let keys =
-        slotcache_cluster::offsets::ask_field(servers, Duration::from_millis(500), "keys").await;
+    let keys = copy_keys_of(&state).await;
     let keys_held = held
         .iter()
         .filter_map(|pid| keys.get(pid).and_then(|copies| copies.get(node)))
@@ -103,17 +98,32 @@ async fn held_by(store: &mut Store, node: &str) -> anyhow::Result<(u64, u64, u64
     Ok((held.len() as u64, led as u64, keys_held))
 }
 
-/// A progress bar over a count of partitions, with throughput and ETA.
-fn partitions_bar(total: u64, out: Output) -> indicatif::ProgressBar {
+/// Partition → node → keys of that node's copy, from every live server.
+async fn copy_keys_of(state: &ClusterState) -> CopyOffsets {
+    let servers = state
+        .nodes
+        .iter()
+        .filter(|n| state.active_nodes.contains(&n.id))
+        .map(|n| (n.id.clone(), n.client_addr.clone()));
+    offsets::ask_field(servers, Duration::from_millis(500), "keys").await
+}
+
+async fn copy_keys(store: &mut Store) -> anyhow::Result<CopyOffsets> {
+    Ok(copy_keys_of(&store.state().await?).await)
+}
+
+/// A progress bar over a count of `unit`s (partitions, keys), with throughput and ETA; hidden
+/// with `--json`.
+fn progress_bar(total: u64, unit: &str, out: Output) -> indicatif::ProgressBar {
     if out.json {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
-    let style = indicatif::ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:30}] {pos}/{len} partitions ({per_sec}, ETA {eta}) {msg}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let template =
+        format!("{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}}) {{msg}}");
+    let style = indicatif::ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
     bar.set_style(style);
     bar
 }
@@ -127,7 +137,7 @@ async fn wait_drained(
 ) -> anyhow::Result<serde_json::Value> {
     let started = Instant::now();
     let (total, _, keys_before) = held_by(store, node).await?;
-    let bar = partitions_bar(total, out);
+    let bar = progress_bar(total, "partitions", out);
     loop {
         let (held, led, keys) = held_by(store, node).await?;
         bar.set_position(total.saturating_sub(held));
@@ -175,18 +185,26 @@ pub async fn partition(
         "partition {pid}: moving its replica from '{from}' to '{to}'"
     ));
     if wait {
-        let bar = partitions_bar(1, out);
-        bar.set_message(format!("'{to}' catching up"));
+        let started = Instant::now();
+        let bar = progress_bar(0, "keys", out);
         loop {
             let now = operations::partition_record(store, pid).await?;
             if now.isr.contains(&to) && !now.replicas.contains(&from) {
-                bar.inc(1);
                 bar.finish_with_message("done");
                 out.line(format!(
-                    "partition {pid}: '{to}' holds it in sync, '{from}' no longer does"
+                    "partition {pid}: '{to}' holds it in sync, '{from}' no longer does ({:.1} s)",
+                    started.elapsed().as_secs_f64()
                 ));
                 break;
             }
+            // The new copy's keys against its leader's, while it catches up.
+            let copies = copy_keys(store).await?;
+            let keys = copies.get(&pid);
+            let leader = now.leader.as_ref().and_then(|l| keys?.get(l)).copied();
+            let copied = keys.and_then(|k| k.get(&to)).copied().unwrap_or(0);
+            bar.set_length(leader.unwrap_or(copied).max(copied));
+            bar.set_position(copied);
+            bar.set_message(format!("'{to}' catching up"));
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -237,7 +255,7 @@ pub async fn rebalance(store: &mut Store, wait: bool, out: Output) -> anyhow::Re
     let mut now = before.clone();
     if wait {
         let total = (before.replica_moves + before.leader_moves) as u64;
-        let bar = partitions_bar(total, out);
+        let bar = progress_bar(total, "partitions", out);
         while !now.balanced() {
             tokio::time::sleep(Duration::from_millis(200)).await;
             now = balance(&store.state().await?);
