@@ -1,13 +1,21 @@
 //! Forwarding to the shard servers: commands sent to their slot's leader, batched per
 //! server, and the wait through a leader change (a redirect, or no reachable leader) that
 //! every forwarded request shares.
+//!
+//! A request sent to a leader that stops answering is not waited on for ever. Once the route
+//! of its slot moves to another leader (the old one was failed over: paused, cut off), or past
+//! the backend deadline (`--backend-timeout`), it is released: a read-only request is sent
+//! again through the route, and any other gets [`UNCERTAIN`], since it may have been applied
+//! and sending it again could apply it twice (an INCR). Clients never retry that error by
+//! themselves, as they would TRYAGAIN or MOVED.
 
 use crate::backend::{BackendError, Via};
 use crate::session::error_reply;
 use crate::Proxy;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{join_all, FutureExt};
-use slotcache_protocol::resp::frame::frames;
+use slotcache_protocol::command::{Flag, Table};
+use slotcache_protocol::resp::frame::{elements, frames, text};
 use slotcache_protocol::resp::request::{encode, encode_into, encoded_len};
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -48,6 +56,139 @@ pub const UNEXPECTED_REPLY: &str = "ERR unexpected reply from a shard server";
 
 pub const NO_LEADER: &str = "TRYAGAIN the slot's partition has no reachable leader yet";
 
+/// The reply to a request that was released unanswered from a leader that was replaced or
+/// stopped answering: it may or may not have been applied.
+pub const UNCERTAIN: &str =
+    "ERR the shard server did not answer before its partition's leader changed or the deadline passed: the request may or may not have been applied";
+
+/// How long a request still waits for a leader its route moved away from: a live, deposed
+/// leader answers at once (a redirect, which is safe to follow); a paused or cut-off one never.
+const DEPOSED_GRACE: Duration = Duration::from_millis(250);
+
+/// How often the requests waiting on shard servers check whether to be released.
+const WATCH_PERIOD: Duration = Duration::from_millis(100);
+
+/// Why a request stopped waiting for its reply.
+enum Released {
+    /// The route of one of its slots moved away from the server it waits on.
+    Deposed,
+    /// The backend deadline passed.
+    Deadline,
+}
+
+/// This worker thread's watchdog: a tick count and a wake-up every [`WATCH_PERIOD`] for the
+/// requests waiting on shard servers. One timer per thread instead of one per request,
+/// which measurably slowed every request.
+struct Watchdog {
+    ticks: std::sync::atomic::AtomicU64,
+    tick: tokio::sync::Notify,
+}
+
+fn watchdog() -> &'static Watchdog {
+    thread_local! {
+        static WATCHDOG: std::cell::OnceCell<&'static Watchdog> = const { std::cell::OnceCell::new() };
+    }
+    WATCHDOG.with(|cell| {
+        *cell.get_or_init(|| {
+            let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+                ticks: std::sync::atomic::AtomicU64::new(0),
+                tick: tokio::sync::Notify::new(),
+            }));
+            // On this thread's (single-threaded) runtime, whose requests it watches.
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(WATCH_PERIOD);
+                loop {
+                    every.tick().await;
+                    watchdog.ticks.fetch_add(1, Ordering::Relaxed);
+                    watchdog.tick.notify_waiters();
+                }
+            });
+            watchdog
+        })
+    })
+}
+
+/// Ticks of [`WATCH_PERIOD`] in `span`, at least one.
+fn ticks_in(span: Duration) -> u64 {
+    (span.as_millis() / WATCH_PERIOD.as_millis()).max(1) as u64
+}
+
+/// Completes when the request waiting at `addr` should be released: a route of `slots` moved
+/// away from it (after [`DEPOSED_GRACE`]), or `deadline` passed (both to a tick).
+async fn release(proxy: &Proxy, addr: &str, slots: &[u16], deadline: Option<Duration>) -> Released {
+    let watchdog = watchdog();
+    let started = watchdog.ticks.load(Ordering::Relaxed);
+    let seen = proxy.table.version();
+    let mut deposed_at = None;
+    loop {
+        watchdog.tick.notified().await;
+        let now = watchdog.ticks.load(Ordering::Relaxed);
+        if deadline.is_some_and(|d| now - started > ticks_in(d)) {
+            return Released::Deadline;
+        }
+        if deposed_at.is_none() && proxy.table.version() != seen {
+            let moved = slots
+                .iter()
+                .any(|&slot| proxy.table.leader_of(slot).as_deref() != Some(addr));
+            deposed_at = moved.then_some(now);
+        }
+        if deposed_at.is_some_and(|at| now - at > ticks_in(DEPOSED_GRACE)) {
+            return Released::Deposed;
+        }
+    }
+}
+
+/// Whether every command of an encoded request only reads (its spec is `readonly`), so that
+/// sending it again cannot apply anything twice.
+fn read_only(request: &[u8]) -> bool {
+    frames(request).all(|command| flagged(command, Flag::Readonly))
+}
+
+/// Whether an encoded request holds a blocking command (BLPOP, XREAD BLOCK), which its own
+/// timeout bounds instead of the backend deadline.
+fn blocking(request: &[u8]) -> bool {
+    frames(request).any(|command| flagged(command, Flag::Blocking))
+}
+
+/// Whether one encoded command's spec has `flag`.
+fn flagged(command: &[u8], flag: Flag) -> bool {
+    let name = elements(command).and_then(|args| text(args.first()?));
+    name.and_then(|name| Table::get().lookup(name))
+        .is_some_and(|resolved| resolved.spec.flags.has(flag))
+}
+
+/// Calls `addr` until its reply comes or the request is released (see [`release`]). Err with
+/// the reason for a released request.
+async fn call_releasable(
+    proxy: &Proxy,
+    via: &Via,
+    addr: &str,
+    request: Bytes,
+    replies: usize,
+    slots: &[u16],
+    deadline: Option<Duration>,
+) -> Result<Result<Bytes, BackendError>, Released> {
+    let call = via
+        .backends(&proxy.backends)
+        .call_many(addr, via.resp, request.clone(), replies);
+    let mut call = std::pin::pin!(call);
+    let mut deadline = deadline;
+    loop {
+        tokio::select! {
+            reply = &mut call => return Ok(reply),
+            released = release(proxy, addr, slots, deadline) => {
+                // Checked only now: parsing every request for it measurably cost.
+                if matches!(released, Released::Deadline) && blocking(&request) {
+                    deadline = None;
+                    continue;
+                }
+                proxy.stats.released.fetch_add(1, Ordering::Relaxed);
+                return Err(released);
+            }
+        }
+    }
+}
+
 /// Sends commands back to back to the leader of `slot`'s partition (any leader for None) and
 /// returns their `replies` replies in one buffer. A leader change is waited out: while the
 /// partition has no reachable leader, or a reply redirects, the request is sent again when the
@@ -80,18 +221,24 @@ pub async fn send_routed_as(
                 return Some(error_reply(busy));
             }
             let _running = script.map(|function| proxy.scripts.start(addr.clone(), function));
-            match via
-                .backends(&proxy.backends)
-                .call_many(&addr, via.resp, request, replies)
-                .await
-            {
-                Ok(reply) if !redirected(&reply, replies) => Some(reply),
-                Ok(_) => {
+            // A script may run long by design: only a leader change releases it.
+            let deadline = proxy.backend_timeout.filter(|_| script.is_none());
+            let slots: &[u16] = match &slot {
+                Some(slot) => std::slice::from_ref(slot),
+                None => &[],
+            };
+            let call =
+                call_releasable(proxy, via, &addr, request.clone(), replies, slots, deadline);
+            match call.await {
+                Ok(Ok(reply)) if !redirected(&reply, replies) => Some(reply),
+                Ok(Ok(_)) => {
                     proxy.stats.redirects.fetch_add(1, Ordering::Relaxed);
                     None
                 }
-                Err(BackendError::Unreachable(_)) => None,
-                Err(lost @ BackendError::Lost(_)) => Some(lost_reply(&lost)),
+                Ok(Err(BackendError::Unreachable(_))) => None,
+                Ok(Err(lost @ BackendError::Lost(_))) => Some(lost_reply(&lost)),
+                Err(_) if read_only(&request) => None,
+                Err(_) => Some(error_reply(UNCERTAIN)),
             }
         }
     });
@@ -155,12 +302,20 @@ pub async fn send_batch(
     }
     let mut answered = Vec::with_capacity(commands.len());
     let mut again = Vec::new();
-    match via
-        .backends(&proxy.backends)
-        .call_many(addr, via.resp, request.freeze(), commands.len())
-        .await
-    {
-        Ok(all) => {
+    let slots: Vec<u16> = commands.iter().map(|command| command.1).collect();
+    let (request, replies) = (request.freeze(), commands.len());
+    let deadline = proxy.backend_timeout;
+    match call_releasable(proxy, via, addr, request, replies, &slots, deadline).await {
+        // Released: reads go again through their routes; the rest may have been applied.
+        Err(_) => {
+            for command in commands {
+                match read_only(&encode(&command.2)) {
+                    true => again.push(command),
+                    false => answered.push((command.0, error_reply(UNCERTAIN))),
+                }
+            }
+        }
+        Ok(Ok(all)) => {
             let mut replies = frames(&all);
             for command in commands {
                 match replies.next() {
@@ -173,8 +328,8 @@ pub async fn send_batch(
                 }
             }
         }
-        Err(BackendError::Unreachable(_)) => again = commands,
-        Err(lost @ BackendError::Lost(_)) => {
+        Ok(Err(BackendError::Unreachable(_))) => again = commands,
+        Ok(Err(lost @ BackendError::Lost(_))) => {
             let reply = lost_reply(&lost);
             answered.extend(
                 commands
@@ -215,4 +370,26 @@ pub async fn send_all(
         .into_iter()
         .flatten()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_requests_of_read_commands_are_sent_again_and_blocking_ones_keep_their_timeout() {
+        let get = encode(&[Bytes::from_static(b"GET"), Bytes::from_static(b"k")]);
+        let incr = encode(&[Bytes::from_static(b"incr"), Bytes::from_static(b"k")]);
+        let both = [get.clone(), incr.clone()].concat();
+        assert!(read_only(&get));
+        assert!(!read_only(&incr));
+        assert!(!read_only(&both));
+        let blpop = encode(&[
+            Bytes::from_static(b"BLPOP"),
+            Bytes::from_static(b"k"),
+            Bytes::from_static(b"0"),
+        ]);
+        assert!(!blocking(&get));
+        assert!(blocking(&[get.clone(), blpop].concat()));
+    }
 }

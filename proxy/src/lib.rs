@@ -41,6 +41,9 @@ pub enum Announce {
     Spread,
 }
 
+/// How long a request waits for a shard server's reply by default.
+pub const DEFAULT_BACKEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What every client connection of a proxy shares.
 pub struct Proxy {
     pub id: String,
@@ -70,6 +73,9 @@ pub struct Proxy {
     pub port: u16,
     pub started: Instant,
     pub stats: metrics::ProxyStats,
+    /// How long a request waits for a shard server's reply before it is released (None:
+    /// for ever); see `forward`.
+    pub backend_timeout: Option<std::time::Duration>,
 }
 
 impl Proxy {
@@ -92,6 +98,7 @@ impl Proxy {
             port,
             started: Instant::now(),
             stats: Default::default(),
+            backend_timeout: Some(DEFAULT_BACKEND_TIMEOUT),
         }
     }
 

@@ -60,6 +60,11 @@ struct Args {
     /// Port of the admin HTTP endpoint: /metrics, /healthz, /readyz (default: none).
     #[arg(long, env = "SLOTCACHE_ADMIN_PORT")]
     admin_port: Option<u16>,
+    /// Seconds a request waits for a shard server's reply before it is released (a read is
+    /// sent again, any other request answered that it may or may not have been applied);
+    /// 0: no deadline. Blocking commands and scripts are exempt.
+    #[arg(long, env = "SLOTCACHE_BACKEND_TIMEOUT", default_value_t = 5.0)]
+    backend_timeout: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -118,12 +123,14 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
         .clone()
         .unwrap_or_else(|| format!("{}:{port}", args.bind));
     let id = args.id.clone().unwrap_or_else(|| advertised.clone());
-    let proxy = Arc::new(Proxy::new(
-        id.clone(),
-        args.announce,
-        args.announce_addr,
-        port,
-    ));
+    anyhow::ensure!(
+        args.backend_timeout.is_finite() && args.backend_timeout >= 0.0,
+        "--backend-timeout must be a number of seconds, 0 for none"
+    );
+    let mut proxy = Proxy::new(id.clone(), args.announce, args.announce_addr, port);
+    proxy.backend_timeout =
+        (args.backend_timeout > 0.0).then(|| Duration::from_secs_f64(args.backend_timeout));
+    let proxy = Arc::new(proxy);
     let mut store = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
         .await
         .context("connecting to etcd")?;

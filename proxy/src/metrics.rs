@@ -21,6 +21,9 @@ pub struct ProxyStats {
     pub redirects: AtomicU64,
     /// Requests sent again after a redirect or an unreachable leader.
     pub retries: AtomicU64,
+    /// Requests that stopped waiting for a shard server's reply: its partition's leader
+    /// changed, or the backend deadline passed.
+    pub released: AtomicU64,
     /// Error replies to clients, by code.
     errors: Mutex<AHashMap<String, u64>>,
     /// Commands are timed and replies checked for errors: the admin endpoint is served.
@@ -36,6 +39,7 @@ impl Default for ProxyStats {
             connections_received: AtomicU64::new(0),
             redirects: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            released: AtomicU64::new(0),
             errors: Mutex::default(),
             timed: AtomicBool::new(false),
         }
@@ -143,6 +147,11 @@ impl Admin for ProxyAdmin {
             "Requests sent again, after a redirect or to an unreachable leader.",
         )
         .sample(&[], value(&stats.retries));
+        out.counter(
+            "slotcache_proxy_released_total",
+            "Requests released unanswered: their leader was replaced or the deadline passed.",
+        )
+        .sample(&[], value(&stats.released));
         let partitions = proxy.table.partitions();
         let routable = partitions.iter().filter(|(_, r)| r.is_some()).count();
         out.gauge("slotcache_proxy_partitions", "Partitions in the placement.")

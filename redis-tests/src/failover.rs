@@ -38,6 +38,9 @@ pub struct Outcome {
     pub longest_outage: Duration,
     /// The longest a single write took to be acknowledged (a write waiting out a failover).
     pub longest_wait: Duration,
+    /// The longest a writer went without an acknowledged write, whatever held it up (a write
+    /// stuck at a paused leader, errors).
+    pub longest_pause: Duration,
 }
 
 /// What a fault cost, over every writer.
@@ -49,6 +52,8 @@ pub struct Summary {
     pub errors: Vec<String>,
     pub outage: Duration,
     pub wait: Duration,
+    /// The longest any writer went without an acknowledged write.
+    pub pause: Duration,
 }
 
 impl Summary {
@@ -85,6 +90,11 @@ impl Summary {
                 .map(|o| o.longest_wait)
                 .max()
                 .unwrap_or_default(),
+            pause: outcomes
+                .iter()
+                .map(|o| o.longest_pause)
+                .max()
+                .unwrap_or_default(),
             acked,
         }
     }
@@ -103,13 +113,14 @@ impl Summary {
     pub fn report(&self, fault: &str) {
         eprintln!(
             "{fault}: {} writes acknowledged, {} lost; new leaders {:.2} s after the fault; \
-             longest write outage {:.2} s, longest acknowledged write {:.2} s; {} client \
-             errors {:?}",
+             longest write outage {:.2} s, longest acknowledged write {:.2} s, longest pause \
+             of a writer {:.2} s; {} client errors {:?}",
             self.acked.len(),
             self.lost,
             self.took_over.as_secs_f64(),
             self.outage.as_secs_f64(),
             self.wait.as_secs_f64(),
+            self.pause.as_secs_f64(),
             self.errors.len(),
             self.errors.iter().take(3).collect::<Vec<_>>(),
         );
@@ -155,6 +166,7 @@ pub fn start_writers(
                 let mut outcome = Outcome::default();
                 let mut conn = None;
                 let mut failing_since: Option<Instant> = None;
+                let mut last_ack = Instant::now();
                 let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
@@ -174,6 +186,8 @@ pub fn start_writers(
                     match result {
                         Ok(()) => {
                             outcome.longest_wait = outcome.longest_wait.max(sent.elapsed());
+                            outcome.longest_pause = outcome.longest_pause.max(last_ack.elapsed());
+                            last_ack = Instant::now();
                             if let Some(since) = failing_since.take() {
                                 outcome.longest_outage =
                                     outcome.longest_outage.max(since.elapsed());

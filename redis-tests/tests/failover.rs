@@ -67,6 +67,13 @@ fn a_paused_leader_is_replaced_and_rejoins_as_a_follower() {
     };
     let summary = leader_fault(&mut stack, "SIGSTOP for 2 x TTL", pause, resume);
     assert_eq!(summary.lost, 0, "acknowledged writes lost");
+    // Requests in flight at the paused leader are released once its partitions have new
+    // leaders (within the lease), not when it resumes.
+    assert!(
+        summary.pause < Duration::from_secs(2 * TTL),
+        "a writer waited {:?}, through the leader's pause",
+        summary.pause
+    );
     // Back from the pause, the old leader follows: every partition regains its full in-sync
     // set on all three nodes, with identical copies.
     let compared = replicas_converge(&stack, 8, 2);
@@ -515,4 +522,38 @@ fn last_snapshot(server: &Process, pid: u32) -> Option<BTreeMap<String, f64>> {
             .filter_map(|(name, value)| Some((name.to_string(), value.parse().ok()?)))
             .collect(),
     )
+}
+
+/// A shard server that holds a request without answering (here a CLIENT PAUSE sent to it
+/// directly, as a hung process would) does not hold the proxy's client past the backend
+/// deadline: the write is answered that it may or may not have been applied, and it was,
+/// once the server went on.
+#[test]
+fn a_request_past_the_backend_deadline_is_released_as_uncertain() {
+    let cluster = Cluster::new(4, 1);
+    let server = cluster.server("n1");
+    let _controller = cluster.controller("c1");
+    let proxy = cluster.proxy(&["--backend-timeout", "0.5"]);
+    cluster.wait_in_sync(4, 1);
+    let mut conn = proxy.connect();
+    assert_eq!(
+        conn.call(&["SET", "k", "before"]),
+        Frame::Simple("OK".into())
+    );
+    let pause = ["CLIENT", "PAUSE", "4000", "WRITE"];
+    assert_eq!(server.connect().call(&pause), Frame::Simple("OK".into()));
+    let sent = Instant::now();
+    let reply = conn.call(&["SET", "k", "after"]);
+    let waited = sent.elapsed();
+    assert!(
+        matches!(&reply, Frame::Error(e) if e.contains("may or may not have been applied")),
+        "{reply:?}"
+    );
+    assert!(waited < Duration::from_secs(3), "released after {waited:?}");
+    // The held write lands when the pause ends.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while conn.call(&["GET", "k"]) != Frame::bulk("after") {
+        assert!(Instant::now() < deadline, "the held write never landed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
