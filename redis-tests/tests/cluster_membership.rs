@@ -450,7 +450,7 @@ fn slotcache_up_keeps_serving_when_a_server_dies() {
     use std::process::{Command, Stdio};
     let base = redis_tests::free_port_block(50);
     let mut up = Command::new(redis_tests::binary("slotcache"))
-        .args(["up", "--servers", "3", "--proxies", "1", "--restart"])
+        .args(["up", "--json", "--servers", "3", "--proxies", "1", "--restart"])
         .args(["--base-port", &base.to_string(), "--cluster", "upkill"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -466,6 +466,15 @@ fn slotcache_up_keeps_serving_when_a_server_dies() {
             let _ = lines_tx.send(line);
         }
     });
+    // With --json, `up` says where everything is in one JSON line, then one per event.
+    let banner: serde_json::Value = lines
+        .recv_timeout(Duration::from_secs(60))
+        .ok()
+        .and_then(|line| serde_json::from_str(&line).ok())
+        .expect("up's JSON banner");
+    assert_eq!(banner["servers"].as_array().map(Vec::len), Some(3));
+    let proxy_addr = format!("127.0.0.1:{base}");
+    assert_eq!(banner["proxies"][0]["addr"], proxy_addr.as_str());
     let (proxy, victim) = (base, base + 11);
     let serves = || {
         (0..20).all(|i| {
@@ -490,7 +499,8 @@ fn slotcache_up_keeps_serving_when_a_server_dies() {
         let deadline = Instant::now() + Duration::from_secs(10);
         while let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
-            if line.starts_with("server-2 exited") && line.ends_with("starting it again") {
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if event["exited"] == "server-2" && event["restarted"] == true {
                 return true;
             }
         }

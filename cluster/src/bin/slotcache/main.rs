@@ -259,7 +259,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster {
             command: ClusterCommand::Info { target },
         } => inspect::cluster_info(&mut connect(&target).await?, out).await?,
-        Command::Up(options) => up::up(options).await?,
+        Command::Up(options) => up::up(options, out).await?,
         Command::Node { target, command } => {
             operate::node(&mut connect(&target).await?, command, out).await?
         }

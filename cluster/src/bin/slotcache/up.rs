@@ -4,7 +4,9 @@
 //! that dies (a killed shard server, to watch a failover) is reported and the rest keep
 //! serving; with `--restart` it is started again. When `up` fails, the logs stay.
 
+use crate::output::Output;
 use anyhow::Context;
+use serde_json::json;
 use slotcache_cluster::records::{ClusterConfig, RECORD_VERSION};
 use slotcache_cluster::store::Store;
 use slotcache_cluster::supervision::PARENT_ENV;
@@ -204,7 +206,7 @@ fn ensure_ports_free(options: &UpOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn up(options: UpOptions) -> anyhow::Result<()> {
+pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
     ensure_ports_free(&options)?;
     let me = std::env::current_exe().context("locating the slotcache binary")?;
     let bin_dir = me.parent().context("the binary's directory")?.to_path_buf();
@@ -301,39 +303,35 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
         }
     }
     wait_for_placement(&mut store, &mut children).await?;
-    println!("slotcache up: cluster '{}' is running", options.cluster);
-    println!("  etcd         {endpoint}");
     let metrics = |offset: u16| match options.no_metrics {
         true => String::new(),
         false => format!("http://127.0.0.1:{}/metrics", base + offset),
     };
-    for (i, port) in (0..).zip(&server_ports) {
-        let admin = metrics(ADMIN_SERVER + i);
-        println!("  server-{:<5} 127.0.0.1:{port}   {admin}", i + 1);
-    }
-    for i in 0..2 {
-        let admin = metrics(ADMIN_CONTROLLER + i);
-        println!("  controller-{}                  {admin}", i + 1);
-    }
-    for (i, port) in (0..).zip(&proxy_ports) {
-        let admin = metrics(ADMIN_PROXY + i);
-        println!("  proxy-{:<6} 127.0.0.1:{port}   {admin}", i + 1);
-    }
-    match (proxy_ports.first(), server_ports.first()) {
-        (Some(port), _) => println!("connect:  redis-cli -c -p {port}"),
-        (None, Some(port)) => println!("connect:  redis-cli -p {port}   (a shard server; proxies come with the proxy component)"),
-        (None, None) => {}
-    }
-    println!(
-        "status:   slotcache status --etcd {endpoint} --cluster {}",
-        options.cluster
-    );
-    println!("logs:     {}", dir.display());
-    match options.restart {
-        true => println!("A part that exits is started again. Ctrl-C stops everything."),
-        false => println!(
-            "Kill a server to watch its partitions fail over (`slotcache status`); the rest keep serving. Ctrl-C stops everything."
-        ),
+    if out.json {
+        let parts = |ports: &[u16], offset: u16| -> Vec<serde_json::Value> {
+            (0..)
+                .zip(ports)
+                .map(|(i, port)| json!({"addr": format!("127.0.0.1:{port}"), "metrics": metrics(offset + i)}))
+                .collect()
+        };
+        let controllers: Vec<String> = (0..2).map(|i| metrics(ADMIN_CONTROLLER + i)).collect();
+        out.result(json!({
+            "cluster": options.cluster,
+            "etcd": endpoint,
+            "servers": parts(&server_ports, ADMIN_SERVER),
+            "controllers": controllers,
+            "proxies": parts(&proxy_ports, ADMIN_PROXY),
+            "logs": dir.display().to_string(),
+        }));
+    } else {
+        print_banner(
+            &options,
+            &endpoint,
+            &server_ports,
+            &proxy_ports,
+            &dir,
+            &metrics,
+        );
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
@@ -348,14 +346,15 @@ pub async fn up(options: UpOptions) -> anyhow::Result<()> {
                     if name == "etcd" {
                         return Err(children.fail(&name, format!("etcd exited ({status})")));
                     }
+                    let log = children.log(&name).display().to_string();
+                    let exited = json!({"exited": name, "status": status.to_string(), "log": log, "restarted": options.restart});
                     if options.restart {
-                        println!("{name} exited ({status}); starting it again");
+                        out.event(format!("{name} exited ({status}); starting it again"), exited);
                         children.restart(&name)?;
                     } else {
-                        println!(
-                            "{name} exited ({status}); the rest keep serving (its log: {}). `slotcache up --restart` starts parts that exit again.",
-                            children.log(&name).display()
-                        );
+                        out.event(format!(
+                            "{name} exited ({status}); the rest keep serving (its log: {log}). `slotcache up --restart` starts parts that exit again."
+                        ), exited);
                     }
                 }
             }
@@ -379,5 +378,47 @@ async fn wait_for_placement(store: &mut Store, children: &mut Children) -> anyho
             return Err(children.fail("controller-1", what));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// What `up` prints for people once the cluster runs: every part's address and metrics URL,
+/// how to connect, and where the logs are.
+fn print_banner(
+    options: &UpOptions,
+    endpoint: &str,
+    server_ports: &[u16],
+    proxy_ports: &[u16],
+    dir: &std::path::Path,
+    metrics: &dyn Fn(u16) -> String,
+) {
+    println!("slotcache up: cluster '{}' is running", options.cluster);
+    println!("  etcd         {endpoint}");
+    for (i, port) in (0..).zip(server_ports) {
+        let admin = metrics(ADMIN_SERVER + i);
+        println!("  server-{:<5} 127.0.0.1:{port}   {admin}", i + 1);
+    }
+    for i in 0..2 {
+        let admin = metrics(ADMIN_CONTROLLER + i);
+        println!("  controller-{}                  {admin}", i + 1);
+    }
+    for (i, port) in (0..).zip(proxy_ports) {
+        let admin = metrics(ADMIN_PROXY + i);
+        println!("  proxy-{:<6} 127.0.0.1:{port}   {admin}", i + 1);
+    }
+    match (proxy_ports.first(), server_ports.first()) {
+        (Some(port), _) => println!("connect:  redis-cli -c -p {port}"),
+        (None, Some(port)) => println!("connect:  redis-cli -p {port}   (a shard server; proxies come with the proxy component)"),
+        (None, None) => {}
+    }
+    println!(
+        "status:   slotcache status --etcd {endpoint} --cluster {}",
+        options.cluster
+    );
+    println!("logs:     {}", dir.display());
+    match options.restart {
+        true => println!("A part that exits is started again. Ctrl-C stops everything."),
+        false => println!(
+            "Kill a server to watch its partitions fail over (`slotcache status`); the rest keep serving. Ctrl-C stops everything."
+        ),
     }
 }
