@@ -43,3 +43,19 @@ ticks() { # user + system clock ticks the given processes have spent (from /proc
   done
   echo "$total"
 }
+
+# Prints, from a file of `<old|new> <test> <ops/s>` lines, each test's median ops/s of both
+# builds and their new/old ratio (the A/B scripts).
+ab_medians() {
+  python3 - "$1" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    build, test, rps = line.split()
+    runs.setdefault((test, build), []).append(float(rps))
+print(f"{'test':<8} {'old ops/s':>12} {'new ops/s':>12} {'new/old':>8}   (medians)")
+for test in sorted({t for t, _ in runs}):
+    old, new = statistics.median(runs[(test, "old")]), statistics.median(runs[(test, "new")])
+    print(f"{test:<8} {old:>12.0f} {new:>12.0f} {new / old:>8.3f}")
+PY
+}

@@ -33,14 +33,4 @@ for round in $(seq "$ROUNDS"); do
       grep -v '^"test"' | tr -d '"' | awk -F, -v b="$build" '{print b, $1, $2}' >>"$dir/results"
   done
 done
-python3 - "$dir/results" <<'PY'
-import statistics, sys
-runs = {}
-for line in open(sys.argv[1]):
-    build, test, rps = line.split()
-    runs.setdefault((test, build), []).append(float(rps))
-print(f"{'test':<6} {'old ops/s':>12} {'new ops/s':>12} {'new/old':>8}   (medians)")
-for test in sorted({t for t, _ in runs}):
-    old, new = statistics.median(runs[(test, "old")]), statistics.median(runs[(test, "new")])
-    print(f"{test:<6} {old:>12.0f} {new:>12.0f} {new / old:>8.3f}")
-PY
+ab_medians "$dir/results"

@@ -450,7 +450,15 @@ fn slotcache_up_keeps_serving_when_a_server_dies() {
     use std::process::{Command, Stdio};
     let base = redis_tests::free_port_block(50);
     let mut up = Command::new(redis_tests::binary("slotcache"))
-        .args(["up", "--json", "--servers", "3", "--proxies", "1", "--restart"])
+        .args([
+            "up",
+            "--json",
+            "--servers",
+            "3",
+            "--proxies",
+            "1",
+            "--restart",
+        ])
         .args(["--base-port", &base.to_string(), "--cluster", "upkill"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
