@@ -6,8 +6,10 @@ command and gets one line back:
     shot <path>         saves a PNG screenshot of the page there; prints "ok"
 The browser stops when stdin closes."""
 import base64
+import ctypes
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -18,6 +20,12 @@ import urllib.request
 import websocket
 
 
+def die_with_parent():
+    """In the child, before exec: SIGKILL when the parent (this driver) dies."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def main():
     url = sys.argv[1]
     profile = tempfile.mkdtemp(prefix="slotcache-chromium-")
@@ -25,7 +33,10 @@ def main():
         [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1500,1900",
          "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # Its own process group, so that every process it starts goes with it; and killed
+        # with this driver, should the driver be killed first.
+        start_new_session=True, preexec_fn=die_with_parent)
     try:
         port_file = os.path.join(profile, "DevToolsActivePort")
         deadline = time.time() + 30
@@ -71,7 +82,10 @@ def main():
             else:
                 print(json.dumps({"error": f"unknown command {command}"}), flush=True)
     finally:
-        browser.kill()
+        try:
+            os.killpg(browser.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         browser.wait()
         shutil.rmtree(profile, ignore_errors=True)
 

@@ -21,7 +21,7 @@ fn workspace() -> PathBuf {
 /// A page open in headless Chromium.
 struct Browser {
     child: Child,
-    input: ChildStdin,
+    input: Option<ChildStdin>,
     output: BufReader<ChildStdout>,
 }
 
@@ -38,11 +38,17 @@ impl Browser {
         let output = BufReader::new(child.stdout.take().expect("stdout"));
         let mut browser = Browser {
             child,
-            input,
+            input: Some(input),
             output,
         };
         assert_eq!(browser.line(), "ready", "the page loads in Chromium");
         browser
+    }
+
+    fn stdin(&mut self) -> &mut ChildStdin {
+        self.input
+            .as_mut()
+            .expect("the driver's stdin is open until drop")
     }
 
     fn line(&mut self) -> String {
@@ -54,12 +60,12 @@ impl Browser {
     }
 
     fn eval(&mut self, js: &str) -> Value {
-        writeln!(self.input, "eval {js}").expect("writing to the driver");
+        writeln!(self.stdin(), "eval {js}").expect("writing to the driver");
         serde_json::from_str(&self.line()).expect("a JSON value")
     }
 
     fn screenshot(&mut self, path: &std::path::Path) {
-        writeln!(self.input, "shot {}", path.display()).expect("writing to the driver");
+        writeln!(self.stdin(), "shot {}", path.display()).expect("writing to the driver");
         assert_eq!(self.line(), "ok");
     }
 
@@ -91,7 +97,17 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Closing the driver's stdin stops it and its browser (the driver kills Chromium's whole
+    /// process group); killing the driver is the last resort.
     fn drop(&mut self) {
+        drop(self.input.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
