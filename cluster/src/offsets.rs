@@ -50,11 +50,6 @@ pub async fn info(addr: &str, section: &str) -> redis::RedisResult<String> {
         .await
 }
 
-/// The `partition<id>:...,offset=<n>` lines of an INFO reply.
-pub fn copy_offsets(info: &str) -> Vec<(u32, u64)> {
-    copy_field(info, "offset")
-}
-
 /// One numeric `field=<n>` of the `partition<id>:...` lines of an INFO reply.
 pub fn copy_field(info: &str, field: &str) -> Vec<(u32, u64)> {
     info.lines()
@@ -79,7 +74,7 @@ mod tests {
     fn offsets_come_from_the_partition_lines() {
         let info = "# Replication\r\nrole:master\r\npartition0:role=leader,epoch=2,offset=120\r\n\
                     partition7:role=follower,epoch=1,offset=98\r\npartitionx:offset=1\r\n";
-        assert_eq!(copy_offsets(info), vec![(0, 120), (7, 98)]);
+        assert_eq!(copy_field(info, "offset"), vec![(0, 120), (7, 98)]);
         let info = "partition3:role=leader,epoch=2,offset=120,keys=40\r\n";
         assert_eq!(copy_field(info, "keys"), vec![(3, 40)]);
     }
