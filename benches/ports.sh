@@ -59,3 +59,10 @@ for test in sorted({t for t, _ in runs}):
     print(f"{test:<8} {old:>12.0f} {new:>12.0f} {new / old:>8.3f}")
 PY
 }
+
+# A scratch directory ($TMP) and a list of started processes ($pids), both cleaned up on exit.
+scratch() {
+  TMP=$(mktemp -d)
+  pids=()
+  trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"' EXIT
+}

@@ -21,14 +21,7 @@ command -v nutcracker >/dev/null ||
   { apt-get update -qq && apt-get install -y -qq nutcracker >/dev/null; }
 cargo build --release -q --bins
 source benches/ports.sh
-TMP=$(mktemp -d)
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+scratch
 
 # slotcache: `up` on a block of ports from a free one; SIGTERM stops it and all it started.
 BASE=$(free_block)

@@ -278,6 +278,7 @@ async fn carry_out_requests(
                             revision,
                             &leadership.key,
                             leadership.revision,
+                            None,
                         )
                         .await?;
                     if !written {
@@ -362,8 +363,9 @@ fn apply_request(record: &PartitionRecord, request: Request, nodes: &[String]) -
 
 /// What to write for a partition whose placement plans `planned`. Leadership planned away
 /// from a live leader to an in-sync replica becomes a handover request; a pending handover is
-/// left to its leader until `overdue`, then carried out by the controller. Anything else
-/// placement changes waits until the handover is done.
+/// left to its leader until `overdue`, then called off (a later pass asks again), or carried
+/// out by the controller once the leader is gone. Anything else placement changes waits until
+/// the handover is done.
 fn next_record(
     record: &PartitionRecord,
     planned: PartitionRecord,
@@ -375,6 +377,12 @@ fn next_record(
         let handed_over = record.handed_over().filter(|_| live.contains(target));
         return match handed_over {
             Some(_) if leader_live && !overdue => record.clone(),
+            // A live leader keeps leading, and may still read under its lease: the handover
+            // is called off, to be asked for again.
+            Some(_) if leader_live => PartitionRecord {
+                handover: None,
+                ..record.clone()
+            },
             Some(next) => next,
             None => planned,
         };
@@ -625,8 +633,8 @@ pub async fn reconcile(
         if next == *record {
             continue;
         }
-        if overdue && next.epoch > record.epoch {
-            warn!(partition = pid, leader = ?next.leader, "handover not done in time: switched without it");
+        if overdue && next.handover.is_none() && next.leader == record.leader {
+            warn!(partition = pid, leader = ?next.leader, "handover not done in time: called off");
         }
         if let Some(leader) = next.leader.as_ref().filter(|l| !record.isr.contains(l)) {
             if record.leader.is_some() || record.epoch > 0 {
@@ -639,12 +647,33 @@ pub async fn reconcile(
             }
         }
         let key = store.keys.partition(pid);
+        // A leader is replaced without its handover only once its liveness key is gone: its
+        // lease has expired, so it no longer reads under it (a server registering again
+        // after `nodes` was read must not be deposed on the strength of that read).
+        let deposed = record
+            .leader
+            .as_ref()
+            .filter(|old| next.leader.as_ref() != Some(*old))
+            .map(|old| store.keys.active_node(old));
         let write = Instant::now();
         let written = store
-            .guarded_put(&key, &next, *revision, &leadership.key, leadership.revision)
+            .guarded_put(
+                &key,
+                &next,
+                *revision,
+                &leadership.key,
+                leadership.revision,
+                deposed.as_deref(),
+            )
             .await?;
         ControllerStats::timed(&stats.etcd_writes, write);
         if !written {
+            if let Some(active) = &deposed {
+                if store.exists(active).await? {
+                    info!(partition = pid, leader = ?record.leader, "the leader registered again: kept");
+                    continue;
+                }
+            }
             return Err(ControlError::Deposed);
         }
         info!(partition = pid, leader = ?next.leader, epoch = next.epoch, handover = ?next.handover, "placed");
@@ -689,11 +718,10 @@ mod tests {
         let asked = next_record(&current, planned.clone(), &live, false);
         assert_eq!(asked.handover.as_deref(), Some("n2"));
         assert_eq!((asked.leader.as_deref(), asked.epoch), (Some("n1"), 3));
-        // Pending: left to the leader until overdue, then switched by the controller.
+        // Pending: left to the leader until overdue, then called off while it lives.
         assert_eq!(next_record(&asked, planned.clone(), &live, false), asked);
-        let forced = next_record(&asked, planned.clone(), &live, true);
-        assert_eq!((forced.leader.as_deref(), forced.epoch), (Some("n2"), 4));
-        assert_eq!(forced.handover, None);
+        let called_off = next_record(&asked, planned.clone(), &live, true);
+        assert_eq!(called_off, current);
         // The leader died meanwhile: placement's failover, no handover.
         let failed_over = next_record(&asked, planned.clone(), &names(&["n2"]), false);
         assert_eq!(failed_over, planned);

@@ -19,11 +19,16 @@ pub struct Registration {
 /// Until when this process certainly holds its lease: the send time of the last request etcd
 /// answered with the lease alive, plus the TTL. etcd counts the TTL from when it received that
 /// request, later, so etcd cannot have let the lease expire before then.
+///
+/// The generation counts the leases held: it moves on when a new lease is granted, before the
+/// new lease extends the hold, so what was learned under one lease (a leader's reads, see the
+/// server's `read_lease`) is not trusted under the next.
 #[derive(Clone)]
 pub struct LeaseHold {
     base: Instant,
     until_ms: Arc<AtomicU64>,
     margin: Duration,
+    generation: Arc<AtomicU64>,
 }
 
 impl LeaseHold {
@@ -32,7 +37,20 @@ impl LeaseHold {
             base: Instant::now(),
             until_ms: Arc::new(AtomicU64::new(0)),
             margin: ttl / 4,
+            generation: Arc::default(),
         }
+    }
+
+    /// Which lease this is: 0 before the first grant, then one more for every lease.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether the lease is held for `margin_ms` more (a negative margin trusts it past its
+    /// end: only for showing what the margin protects).
+    pub fn held_for(&self, margin_ms: i64) -> bool {
+        let now = self.base.elapsed().as_millis() as i64;
+        now.saturating_add(margin_ms) <= self.until_ms.load(Ordering::Acquire) as i64
     }
 
     fn confirm(&self, sent: Instant, ttl: Duration) {
@@ -44,8 +62,7 @@ impl LeaseHold {
     /// Whether the lease is certainly held for a quarter TTL more: what a leader that must not
     /// outlive its lease checks before it acknowledges a write.
     pub fn certain(&self) -> bool {
-        let horizon = self.base.elapsed() + self.margin;
-        horizon.as_millis() as u64 <= self.until_ms.load(Ordering::Acquire)
+        self.held_for(self.margin.as_millis() as i64)
     }
 }
 
@@ -69,6 +86,31 @@ impl Registration {
     pub async fn granted(&mut self) -> i64 {
         let _ = self.lease.wait_for(|id| *id != 0).await;
         self.lease()
+    }
+
+    /// Another view of the lease holding the keys, for a task of its own.
+    pub fn watch(&self) -> LeaseWatch {
+        LeaseWatch(self.lease.clone())
+    }
+}
+
+/// Follows which lease holds a registration's keys; ends with the registration.
+pub struct LeaseWatch(watch::Receiver<i64>);
+
+impl LeaseWatch {
+    /// The lease currently holding the keys (0 while none is granted).
+    pub fn lease(&self) -> i64 {
+        *self.0.borrow()
+    }
+
+    /// Waits until a lease holds the keys; None once the registration is dropped.
+    pub async fn granted(&mut self) -> Option<i64> {
+        self.0.wait_for(|id| *id != 0).await.ok().map(|id| *id)
+    }
+
+    /// Waits until `lease` no longer holds the keys; false once the registration is dropped.
+    pub async fn lost(&mut self, lease: i64) -> bool {
+        self.0.wait_for(|id| *id != lease).await.is_ok()
     }
 }
 
@@ -130,6 +172,8 @@ async fn keep(
                 continue;
             }
         };
+        // What was confirmed under the lease before ends here, where this one extends the hold.
+        held.generation.fetch_add(1, Ordering::AcqRel);
         held.confirm(sent, Duration::from_secs(ttl));
         backoff = Duration::from_millis(100);
         let _ = tx.send(id);

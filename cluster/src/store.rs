@@ -228,7 +228,8 @@ impl Store {
 
     /// Writes `value` at `key` only if `guard_key` still has `guard_revision` as its create
     /// revision (the writer still holds its election) and `key` was last modified at
-    /// `expected_revision` (nobody wrote in between). False when either guard failed.
+    /// `expected_revision` (nobody wrote in between), and `absent`, if any, does not exist.
+    /// False when a guard failed.
     pub async fn guarded_put<T: Serialize>(
         &mut self,
         key: &str,
@@ -236,12 +237,15 @@ impl Store {
         expected_revision: i64,
         guard_key: &[u8],
         guard_revision: i64,
+        absent: Option<&str>,
     ) -> Result<bool, StoreError> {
+        let mut compares = vec![
+            Compare::create_revision(guard_key.to_vec(), CompareOp::Equal, guard_revision),
+            Compare::mod_revision(key, CompareOp::Equal, expected_revision),
+        ];
+        compares.extend(absent.map(|key| Compare::create_revision(key, CompareOp::Equal, 0)));
         let txn = Txn::new()
-            .when(vec![
-                Compare::create_revision(guard_key.to_vec(), CompareOp::Equal, guard_revision),
-                Compare::mod_revision(key, CompareOp::Equal, expected_revision),
-            ])
+            .when(compares)
             .and_then(vec![TxnOp::put(key, encode(value), None)]);
         Ok(self.client.txn(txn).await?.succeeded())
     }
@@ -438,6 +442,11 @@ impl Store {
         prefix: &str,
     ) -> Result<(Vec<(String, Vec<u8>)>, i64), StoreError> {
         Ok(read_prefix(&mut self.client, prefix).await?)
+    }
+
+    pub async fn exists(&mut self, key: &str) -> Result<bool, StoreError> {
+        let options = GetOptions::new().with_count_only();
+        Ok(self.client.get(key, Some(options)).await?.count() > 0)
     }
 
     pub async fn get<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, StoreError> {

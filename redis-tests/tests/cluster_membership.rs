@@ -224,7 +224,7 @@ fn a_deposed_controllers_write_is_rejected_by_etcd() {
         record.epoch += 1;
         // While elected, the guarded write goes through.
         assert!(store
-            .guarded_put(&key, &record, revision, &old_key, old_rev)
+            .guarded_put(&key, &record, revision, &old_key, old_rev, None)
             .await
             .expect("txn"));
         // Deposed: its lease is gone and another controller is elected.
@@ -238,18 +238,18 @@ fn a_deposed_controllers_write_is_rejected_by_etcd() {
         record.epoch += 1;
         assert!(
             !store
-                .guarded_put(&key, &record, revision, &old_key, old_rev)
+                .guarded_put(&key, &record, revision, &old_key, old_rev, None)
                 .await
                 .expect("txn"),
             "a deposed controller wrote"
         );
         assert!(store
-            .guarded_put(&key, &record, revision, &new_key, new_rev)
+            .guarded_put(&key, &record, revision, &new_key, new_rev, None)
             .await
             .expect("txn"));
         // And two writers cannot interleave: a stale record revision is refused too.
         assert!(!store
-            .guarded_put(&key, &record, revision, &new_key, new_rev)
+            .guarded_put(&key, &record, revision, &new_key, new_rev, None)
             .await
             .expect("txn"));
     });

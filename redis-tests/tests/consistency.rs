@@ -196,7 +196,12 @@ fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
 /// A sync stack of 4 partitions with `rf` copies, and a key of partition 0 set to `value`
 /// through the proxy (with the proxy connection).
 fn stack_with_key(rf: u32, value: &str) -> (Stack, String, Conn) {
-    let stack = stack(4, rf, "sync");
+    stack_with_key_and(rf, value, &[])
+}
+
+/// [`stack_with_key`] with servers started with `server_flags`.
+fn stack_with_key_and(rf: u32, value: &str, server_flags: &[&str]) -> (Stack, String, Conn) {
+    let stack = stack_with(4, rf, "sync", server_flags);
     let key = keys_of_partition(&stack.cluster, 0)
         .next()
         .expect("a key of partition 0");
@@ -205,12 +210,22 @@ fn stack_with_key(rf: u32, value: &str) -> (Stack, String, Conn) {
     (stack, key, conn)
 }
 
-#[test]
-fn a_deposed_leader_answers_no_stale_read() {
-    let (stack, key, mut conn) = stack_with_key(2, "old");
+/// A leader cut off from etcd is replaced; a write of 2 is acknowledged by the new leader;
+/// then a client still connected to the old leader reads. Returns the history of the key
+/// (its write of 1 before, the write of 2, and that read) for the checker.
+fn read_at_a_deposed_leader(server_flags: &[&str]) -> Vec<Event> {
+    let (stack, key, mut conn) = stack_with_key_and(2, "1", server_flags);
+    let base = Instant::now();
+    let clock = || base.elapsed().as_nanos() as u64;
+    let mut history = vec![Event {
+        key: key.clone(),
+        op: Op::Write(1),
+        call: 0,
+        ret: Some(clock()),
+    }];
     let victim = leader_of_key(&stack, &key);
     let mut direct = stack.servers[victim].as_ref().expect("running").connect();
-    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"old".to_vec()));
+    assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"1".to_vec()));
     // Cut off from etcd, the old leader never learns that it was replaced.
     stack.links[victim].cut();
     new_leaders(&stack.cluster, NODES[victim]);
@@ -220,23 +235,99 @@ fn a_deposed_leader_answers_no_stale_read() {
         .as_ref()
         .expect("running")
         .connect();
+    let call = clock();
     until_ok(
         &mut at_successor,
-        &["SET", &key, "new"],
+        &["SET", &key, "2"],
         Duration::from_secs(10),
         "writes resume at the new leader",
     );
+    history.push(Event {
+        key: key.clone(),
+        op: Op::Write(2),
+        call,
+        ret: Some(clock()),
+    });
     direct.set_read_timeout(Duration::from_secs(2));
+    let call = clock();
     let reply = direct.try_read_reply(&["GET", &key]);
-    assert_ne!(
-        reply,
-        Some(Frame::Bulk(b"old".to_vec())),
-        "a read sent after a write was acknowledged saw the value before it"
-    );
     eprintln!("the replaced leader answered {reply:?} (None: no answer)");
+    let seen = match &reply {
+        Some(Frame::Bulk(value)) => String::from_utf8_lossy(value).parse().ok(),
+        _ => None,
+    };
+    history.push(Event {
+        key: key.clone(),
+        op: Op::Read(seen.unwrap_or(0)),
+        call,
+        ret: seen.map(|_| clock()),
+    });
     stack.links[victim].heal();
     replicas_converge(&stack, 4, 2);
-    assert_eq!(conn.call(&["GET", &key]), Frame::Bulk(b"new".to_vec()));
+    assert_eq!(conn.call(&["GET", &key]), Frame::Bulk(b"2".to_vec()));
+    history
+}
+
+#[test]
+fn a_deposed_leader_answers_no_stale_read() {
+    // The default: reads under the leader's lease, kept half a second short of its end.
+    let history = read_at_a_deposed_leader(&[]);
+    assert_eq!(
+        linearizability::check(&history),
+        vec![],
+        "a read sent after a write was acknowledged saw the value before it: {history:?}"
+    );
+}
+
+#[test]
+fn without_its_margin_a_lease_read_is_stale_and_the_checker_says_so() {
+    // A leader that trusts its lease 10 s past its end, as one whose clock ran that much
+    // slower than etcd's would, answers from its old copy after the new leader took a write.
+    let history = read_at_a_deposed_leader(&["--lease-read-margin", "-10000"]);
+    assert!(
+        matches!(
+            history.last(),
+            Some(Event {
+                op: Op::Read(1),
+                ret: Some(_),
+                ..
+            })
+        ),
+        "the old leader answered the value before the write: {history:?}"
+    );
+    assert_eq!(linearizability::check(&history).len(), 1);
+}
+
+#[test]
+fn a_leader_reads_under_its_lease_without_a_barrier_record_unless_told_to() {
+    for (flags, barrier) in [
+        (&[][..], false),
+        (&["--read-consistency", "barrier"][..], true),
+    ] {
+        let (stack, key, _) = stack_with_key_and(2, "v", flags);
+        let leader = stack.servers[leader_of_key(&stack, &key)]
+            .as_ref()
+            .expect("running");
+        let offset = || {
+            let line = info_line(leader, "replication", "partition0:").expect("partition 0");
+            line.split(',')
+                .find_map(|field| field.strip_prefix("offset="))
+                .and_then(|o| o.parse::<u64>().ok())
+                .expect("an offset")
+        };
+        let mut direct = leader.connect();
+        let before = offset();
+        for _ in 0..20 {
+            assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"v".to_vec()));
+        }
+        let records = offset() - before;
+        eprintln!("{flags:?}: 20 reads wrote {records} records");
+        assert_eq!(
+            records > 0,
+            barrier,
+            "{flags:?}: 20 reads wrote {records} records"
+        );
+    }
 }
 
 #[test]

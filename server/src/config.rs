@@ -53,6 +53,14 @@ pub struct Config {
     pub replica_lag_timeout: u64,
     /// Bytes of replication log each led partition keeps for followers' partial resyncs.
     pub repl_backlog_size: u64,
+    /// How a `sync` leader proves a read is not stale: `lease` (answer from its copy while
+    /// its etcd lease certainly holds) or `barrier` (wait for a record its followers
+    /// acknowledge).
+    pub read_consistency: String,
+    /// Milliseconds before the end of its etcd lease at which a leader stops reading under it:
+    /// the allowance for its clock running slower than etcd's. Negative only to show what it
+    /// protects against.
+    pub lease_read_margin: i64,
     /// Microseconds past which a command is logged in SLOWLOG; negative: never.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
@@ -108,6 +116,8 @@ impl Default for Config {
             replication_port: 0,
             replica_lag_timeout: 1000,
             repl_backlog_size: crate::replication::log::DEFAULT_BACKLOG as u64,
+            read_consistency: "lease".into(),
+            lease_read_margin: 500,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
@@ -321,6 +331,11 @@ pub static PARAMS: &[Param] = &[
     yes_no_param!("lazyfree-lazy-server-del", lazyfree_lazy_server_del),
     yes_no_param!("lazyfree-lazy-user-del", lazyfree_lazy_user_del),
     yes_no_param!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush),
+    Param {
+        name: "lease-read-margin",
+        get: |c| c.lease_read_margin.to_string(),
+        set: None,
+    },
     count_param!("list-compress-depth", list_compress_depth),
     Param {
         name: "list-max-listpack-size",
@@ -408,6 +423,11 @@ pub static PARAMS: &[Param] = &[
             c.proto_max_bulk_len = n;
             Ok(())
         }),
+    },
+    Param {
+        name: "read-consistency",
+        get: |c| c.read_consistency.clone(),
+        set: None,
     },
     Param {
         name: "requirepass",

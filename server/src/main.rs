@@ -8,6 +8,7 @@ use slotcache_server::config::Config;
 use slotcache_server::membership::Addresses;
 use slotcache_server::metrics::ServerAdmin;
 use slotcache_server::net;
+use slotcache_server::replication::read_lease::ReadConsistency;
 use slotcache_server::state::Server;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,6 +61,13 @@ struct Args {
     /// further behind gets a full resync.
     #[arg(long, env = "SLOTCACHE_REPL_BACKLOG_SIZE")]
     repl_backlog_size: Option<String>,
+    /// How a leader proves reads are not stale: lease (from its copy, under its etcd lease) or
+    /// barrier (a record its followers acknowledge).
+    #[arg(long, env = "SLOTCACHE_READ_CONSISTENCY")]
+    read_consistency: Option<String>,
+    /// Milliseconds before its lease's end at which a leader stops lease reads (clock drift).
+    #[arg(long, env = "SLOTCACHE_LEASE_READ_MARGIN", allow_hyphen_values = true)]
+    lease_read_margin: Option<i64>,
     /// Port of the admin HTTP endpoint: /metrics, /healthz, /readyz (default: none).
     #[arg(long, env = "SLOTCACHE_ADMIN_PORT")]
     admin_port: Option<u16>,
@@ -111,6 +119,17 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
         config.repl_backlog_size = slotcache_server::config::parse_memory(&v)
             .map_err(|why| anyhow::anyhow!("--repl-backlog-size {v}: {why}"))?;
     }
+    if let Some(v) = args.read_consistency {
+        config.read_consistency = v;
+    }
+    if let Some(v) = args.lease_read_margin {
+        config.lease_read_margin = v;
+    }
+    anyhow::ensure!(
+        ReadConsistency::parse(&config.read_consistency).is_some(),
+        "read-consistency {}: expected lease or barrier",
+        config.read_consistency
+    );
     config.etcd = args.etcd.or(config.etcd);
     config.cluster = args.cluster.or(config.cluster);
     config.node_id = args.node_id.or(config.node_id);

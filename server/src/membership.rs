@@ -7,11 +7,12 @@
 //! set that still names it (a restart faster than the lease TTL must not leave an empty copy
 //! electable, or leading).
 
+use crate::replication::read_lease::ReadConsistency;
 use crate::replication::Replication;
 use crate::routing::Routes;
 use crate::state::Server;
 use anyhow::Context;
-use slotcache_cluster::lease::{self, Registration};
+use slotcache_cluster::lease::{self, LeaseHold, LeaseWatch, Registration};
 use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION};
 use slotcache_cluster::store::Store;
 use std::sync::Arc;
@@ -101,7 +102,15 @@ pub async fn join(
     );
     registration.granted().await;
     if let Some(replication) = server.replication.get() {
-        replication.set_lease(registration.held());
+        let (reads, margin) = {
+            let config = server.config.read();
+            let reads = ReadConsistency::parse(&config.read_consistency);
+            (
+                reads.unwrap_or(ReadConsistency::Barrier),
+                config.lease_read_margin,
+            )
+        };
+        replication.set_lease(registration.held(), reads, margin);
     }
     let _ = server
         .routes
@@ -129,15 +138,63 @@ pub async fn join(
         })
         .await?;
     let node = node_id.to_string();
+    let applier = server.clone();
     store
         .mirror_records(&keys.partitions(), move |name, record| {
-            apply(&server, &node, name, record)
+            apply(&applier, &node, name, record)
         })
         .await?;
+    tokio::spawn(confirm_leadership(
+        server.clone(),
+        store,
+        registration.watch(),
+        registration.held(),
+    ));
     info!(node = node_id, cluster, %replication_addr, "joined the cluster");
     Ok(Membership {
         _registration: registration,
     })
+}
+
+/// Under every lease this server is granted, reads all partition records once its keys are
+/// written, so the partitions that etcd then names it leader of read under the lease (see
+/// [`crate::replication::read_lease`]).
+async fn confirm_leadership(
+    server: Arc<Server>,
+    mut store: Store,
+    mut leases: LeaseWatch,
+    held: LeaseHold,
+) {
+    let prefix = store.keys.partitions();
+    while let Some(lease) = leases.granted().await {
+        let generation = held.generation();
+        let records = loop {
+            match store.snapshot(&prefix).await {
+                Ok((entries, _)) => break Some(entries),
+                Err(err) if leases.lease() == lease => {
+                    tracing::warn!("reading the partitions for lease reads: {err}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(_) => break None,
+            }
+        };
+        let current = leases.lease() == lease && held.generation() == generation;
+        if let (Some(entries), true, Some(replication)) =
+            (records, current, server.replication.get())
+        {
+            let records = entries
+                .iter()
+                .filter_map(|(key, value)| {
+                    let pid = key.strip_prefix(&prefix)?.parse().ok()?;
+                    Some((pid, serde_json::from_slice(value).ok()?))
+                })
+                .collect();
+            replication.confirm_leadership(&server, generation, records);
+        }
+        if !leases.lost(lease).await {
+            return;
+        }
+    }
 }
 
 /// Removes `node` from the in-sync set of every partition that names it.

@@ -492,7 +492,8 @@ type Commits = Vec<(Arc<Progress>, u64)>;
 /// needed, see [`crate::replication::log::Log::barrier`]): this copy may have been deposed
 /// without knowing yet (paused, cut off from etcd), and the counted replicas acknowledge a
 /// record only while they follow this leader, so no reply computed after a new leader took
-/// writes leaves.
+/// writes leaves. A leader that reads under its lease needs no such record (see
+/// [`crate::replication::read_lease`]), though it still waits for what others wrote before.
 fn awaited_commit(
     server: &Server,
     pid: u32,
@@ -507,7 +508,8 @@ fn awaited_commit(
         return None;
     }
     let progress = replication.progress(pid)?;
-    if ks.log.next_offset() == since && progress.counts_followers() {
+    let read_only = ks.log.next_offset() == since;
+    if read_only && progress.counts_followers() && !ks.log.reads_under_lease() {
         ks.log.barrier(crate::state::now_ms());
     }
     let head = ks.log.next_offset();

@@ -7,6 +7,7 @@
 //! stream ids and expiry checks see the time the leader saw) and commands that choose at random
 //! substitute what they chose (SPOP becomes SREM).
 
+use super::read_lease::ReadLease;
 use super::wire::EncodedEffects;
 use bytes::{Bytes, BytesMut};
 use slotcache_cluster::lease::LeaseHold;
@@ -142,6 +143,8 @@ pub struct Log {
     /// A leader handing over to a successor: it records nothing more, so the successor can
     /// take over from its head, and serves only what a follower would.
     handing_over: bool,
+    /// While leading: whether reads may skip the barrier.
+    pub read_lease: ReadLease,
 }
 
 /// What a leader checks before it accepts a write.
@@ -192,6 +195,7 @@ impl Default for Log {
             head: Arc::default(),
             gate: None,
             handing_over: false,
+            read_lease: ReadLease::default(),
         }
     }
 }
@@ -225,7 +229,15 @@ impl Log {
     /// offset from which the successor takes over.
     pub fn set_handing_over(&mut self, handing_over: bool) -> u64 {
         self.handing_over = handing_over && self.role == Role::Leader;
+        if self.handing_over {
+            self.read_lease.bar(self.epoch);
+        }
         self.next
+    }
+
+    /// Whether a read may be answered from this copy without a barrier (see [`ReadLease`]).
+    pub fn reads_under_lease(&self) -> bool {
+        self.recording() && self.read_lease.serves(self.epoch)
     }
 
     pub fn handing_over(&self) -> bool {

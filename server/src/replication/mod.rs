@@ -12,12 +12,14 @@ pub mod follower;
 pub mod handover;
 pub mod leader;
 pub mod log;
+pub mod read_lease;
 pub mod wire;
 
 use crate::state::Server;
 use ahash::AHashMap;
 use log::WriteGate;
 use parking_lot::Mutex;
+use read_lease::ReadConsistency;
 use slotcache_cluster::lease::LeaseHold;
 use slotcache_cluster::records::{PartitionRecord, ReplicationMode};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -59,7 +61,20 @@ pub struct Replication {
     pub store: tokio::sync::Mutex<slotcache_cluster::store::Store>,
     /// This server's lease, once registered: `async` leaders stop writing when unsure of it.
     lease: OnceLock<LeaseHold>,
+    /// The margin kept before the lease's end by leaders reading under it; none: every read
+    /// waits for a barrier.
+    read_margin: OnceLock<Option<i64>>,
+    /// The partitions' epochs as etcd had them after the current lease's keys were written.
+    lease_view: Mutex<LeaseView>,
     pub links: Links,
+}
+
+/// A read of every partition record made under one lease, after its keys were written: a
+/// record seen since with an epoch at least as high is no older than the lease.
+#[derive(Default)]
+struct LeaseView {
+    generation: u64,
+    epochs: AHashMap<u32, u64>,
 }
 
 /// The replication streams of this server, counted for INFO and cut by CLIENT KILL TYPE
@@ -155,12 +170,59 @@ impl Replication {
             progress: Mutex::default(),
             store: tokio::sync::Mutex::new(store),
             lease: OnceLock::new(),
+            read_margin: OnceLock::new(),
+            lease_view: Mutex::default(),
             links: Links::new(),
         }
     }
 
-    pub fn set_lease(&self, held: LeaseHold) {
+    /// This server's lease, and how leaders read under it.
+    pub fn set_lease(&self, held: LeaseHold, reads: ReadConsistency, margin_ms: i64) {
         let _ = self.lease.set(held);
+        let _ = self
+            .read_margin
+            .set((reads == ReadConsistency::Lease).then_some(margin_ms));
+    }
+
+    /// Takes every partition's record as read from etcd under lease `generation`, after its
+    /// keys were written: the partitions it names this server leader of read under the lease.
+    pub fn confirm_leadership(
+        &self,
+        server: &Server,
+        generation: u64,
+        records: Vec<(u32, PartitionRecord)>,
+    ) {
+        *self.lease_view.lock() = LeaseView {
+            generation,
+            epochs: records.iter().map(|(pid, r)| (*pid, r.epoch)).collect(),
+        };
+        for (pid, record) in records {
+            if let Some(keyspace) = server.engine.get(pid) {
+                self.permit_lease_reads(&mut keyspace.lock().log, pid, &record);
+            }
+        }
+    }
+
+    /// Lets the leader `log` of `pid` read under the lease if `record`, naming this server
+    /// leader, is no older than the current lease (see [`read_lease`]); a handover asked for
+    /// ends lease reads at its epoch.
+    fn permit_lease_reads(&self, log: &mut log::Log, pid: u32, record: &PartitionRecord) {
+        if record.leader.as_deref() != Some(self.node_id.as_str()) {
+            return;
+        }
+        if record.handover.is_some() {
+            log.read_lease.bar(record.epoch);
+            return;
+        }
+        let (Some(hold), Some(Some(margin))) = (self.lease.get(), self.read_margin.get()) else {
+            return;
+        };
+        log.read_lease.enable(hold.clone(), *margin);
+        let view = self.lease_view.lock();
+        let current = view.generation == hold.generation();
+        if current && view.epochs.get(&pid).is_some_and(|e| record.epoch >= *e) {
+            log.read_lease.confirm(view.generation, record.epoch);
+        }
     }
 
     pub fn set_node_addr(&self, node: &str, addr: Option<String>) {
@@ -240,6 +302,7 @@ impl Replication {
                     ks.reset_stats();
                 }
                 ks.log.lead(record.epoch);
+                self.permit_lease_reads(&mut ks.log, pid, record);
                 match (self.mode, self.progress(pid), self.lease.get()) {
                     (ReplicationMode::Sync, Some(progress), _) => ks
                         .log

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# What replication costs, side by side in one run: memtier_benchmark over a million keys
+# (uniform random, 32-byte values, 50 clients, -P 1 and -P 16, 1:10 and 1:0 set:get) through
+# one slotcache-proxy in front of 3 shard servers (`slotcache up`) at RF 1, at RF 2 `sync` with
+# lease reads (the default) and at RF 2 `sync` with barrier reads, against a Redis Cluster of
+# 3 masters and 3 (asynchronous) replicas driven by memtier's cluster mode, and one
+# redis-server. Rounds alternate between the setups; medians of ops/s, the ratios the
+# replication issue asks for, and the serving processes' CPU microseconds per request.
+#
+# ROUNDS (2), SECONDS_PER_RUN (10), KEYS (1000000), SIZE (32), RATIOS ("1:10 1:0"), PIPELINES
+# ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROUNDS=${ROUNDS:-2}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+KEYS=${KEYS:-1000000}
+SIZE=${SIZE:-32}
+RATIOS=${RATIOS:-1:10 1:0}
+PIPELINES=${PIPELINES:-1 16}
+SETUPS=${SETUPS:-redis cluster rf1 lease barrier}
+MEMTIER=${MEMTIER:-../shared/bench-peers/memtier_benchmark}
+scripts/deps.sh >/dev/null
+if ! "$MEMTIER" --version >/dev/null 2>&1; then
+  apt-get install -y -qq libevent-2.1-7 libevent-openssl-2.1-7 libevent-core-2.1-7 >/dev/null
+fi
+cargo build --release -q --bins
+source benches/ports.sh
+scratch
+
+declare -A PORT SERVING CLUSTER_MODE
+start_redis() { # port [extra args...]
+  local port=$1
+  shift
+  mkdir -p "$TMP/redis-$port"
+  redis-server --port "$port" --save '' --appendonly no --dir "$TMP/redis-$port" "$@" \
+    >"$TMP/redis-$port/log" 2>&1 &
+  pids+=($!)
+}
+
+# slotcache: one `up` per setup; the servers take the read consistency from the environment.
+start_slotcache() { # setup rf read-consistency
+  local base
+  base=$(free_block)
+  PORT[$1]=$base
+  SLOTCACHE_READ_CONSISTENCY=$3 ./target/release/slotcache up --servers 3 --proxies 1 \
+    --partitions 16 --replication-factor "$2" --base-port "$base" --cluster "rep$base" \
+    </dev/null >"$TMP/$1.log" 2>&1 &
+  pids+=($!)
+  # Serving before the next setup picks its ports.
+  wait_serving "$base" "$TMP/$1.log"
+  SERVING[$1]=$(pgrep -f "slotcache-(server|proxy) .*--cluster rep$base" | tr '\n' ' ')
+}
+for setup in $SETUPS; do
+  case $setup in
+    rf1) start_slotcache rf1 1 lease ;;
+    lease) start_slotcache lease 2 lease ;;
+    barrier) start_slotcache barrier 2 barrier ;;
+    redis)
+      PORT[redis]=$(free_port)
+      start_redis "${PORT[redis]}"
+      SERVING[redis]=$!
+      wait_serving "${PORT[redis]}" /dev/null
+      ;;
+    cluster)
+      # Ports below 22700, so that the cluster bus (port + 10000) stays out of the ephemeral
+      # range, where an outgoing connection may hold it.
+      nodes=()
+      serving=()
+      for _ in 1 2 3 4 5 6; do
+        while :; do
+          port=$((20000 + RANDOM % 2700))
+          if python3 -c "import socket,sys
+for p in ($port, $port + 10000):
+    socket.socket().bind(('127.0.0.1', p))" 2>/dev/null; then break; fi
+        done
+        start_redis "$port" --cluster-enabled yes --cluster-config-file nodes.conf
+        nodes+=("127.0.0.1:$port")
+        serving+=($!)
+      done
+      PORT[cluster]=${nodes[0]#127.0.0.1:}
+      SERVING[cluster]="${serving[*]}"
+      CLUSTER_MODE[cluster]=--cluster-mode
+      for node in "${nodes[@]}"; do
+        until [ "$(redis-cli -p "${node#127.0.0.1:}" ping 2>/dev/null)" = PONG ]; do sleep 0.1; done
+      done
+      redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$TMP/create.log"
+      until redis-cli -p "${PORT[cluster]}" cluster info | grep -q cluster_state:ok; do sleep 0.2; done
+      sleep 1
+      ;;
+  esac
+done
+
+memtier() { # setup [memtier args...]
+  local setup=$1
+  shift
+  "$MEMTIER" -s 127.0.0.1 -p "${PORT[$setup]}" --protocol=redis ${CLUSTER_MODE[$setup]:-} \
+    -d "$SIZE" --key-minimum=1 --key-maximum="$KEYS" --hide-histogram "$@"
+}
+
+# Every key written once, so that GETs hit.
+for setup in $SETUPS; do
+  memtier "$setup" --ratio=1:0 --key-pattern=P:P --requests=allkeys --pipeline=64 -t 1 -c 1 \
+    >/dev/null 2>&1
+done
+
+hz=$(getconf CLK_TCK)
+: >"$TMP/results"
+for round in $(seq "$ROUNDS"); do
+  for ratio in $RATIOS; do
+    for pipeline in $PIPELINES; do
+      for setup in $SETUPS; do
+        # shellcheck disable=SC2086
+        before=$(ticks ${SERVING[$setup]})
+        memtier "$setup" --ratio="$ratio" --key-pattern=R:R -t 1 -c 50 --pipeline="$pipeline" \
+          --test-time="$SECONDS_PER_RUN" --distinct-client-seed \
+          --json-out-file="$TMP/run.json" >/dev/null 2>&1
+        # shellcheck disable=SC2086
+        after=$(ticks ${SERVING[$setup]})
+        python3 - "$TMP/run.json" "$setup" "$ratio" "$pipeline" "$before" "$after" "$hz" \
+          "$SECONDS_PER_RUN" >>"$TMP/results" <<'PY'
+import json, sys
+path, setup, ratio, pipeline, before, after, hz, secs = sys.argv[1:]
+totals = json.load(open(path))["ALL STATS"]["Totals"]
+ops = totals["Ops/sec"]
+cpu_us = (int(after) - int(before)) * 1e6 / int(hz) / max(ops * float(secs), 1)
+print(setup, ratio, pipeline, ops, cpu_us)
+PY
+      done
+    done
+  done
+done
+
+python3 - "$TMP/results" "$SETUPS" <<'PY'
+import statistics, sys, collections
+runs = collections.defaultdict(list)
+cpu = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    setup, ratio, pipeline, ops, us = line.split()
+    runs[(ratio, pipeline, setup)].append(float(ops))
+    cpu[(ratio, pipeline, setup)].append(float(us))
+setups = sys.argv[2].split()
+names = {"redis": "redis", "cluster": "redis cluster 3+3", "rf1": "slotcache RF1",
+         "lease": "RF2 sync lease", "barrier": "RF2 sync barrier"}
+med = lambda d, k: statistics.median(d[k]) if k in d else 0
+cases = sorted({(r, p) for r, p, _ in runs}, key=lambda c: (c[0], int(c[1])))
+print("median ops/s (serving CPU µs per request)")
+print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[s]:>22}" for s in setups))
+for ratio, p in cases:
+    cells = [f"{med(runs, (ratio, p, s)):>10.0f} ({med(cpu, (ratio, p, s)):>5.2f} µs)" for s in setups]
+    print(f"{ratio:<8} {p:>3} " + " ".join(f"{c:>22}" for c in cells))
+print()
+pairs = [("lease", "rf1"), ("lease", "cluster"), ("barrier", "rf1"), ("lease", "barrier"),
+         ("rf1", "cluster")]
+pairs = [(a, b) for a, b in pairs if a in setups and b in setups]
+print("ratios of median ops/s")
+print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[a] + ' / ' + names[b]:>38}" for a, b in pairs))
+for ratio, p in cases:
+    cells = []
+    for a, b in pairs:
+        x, y = med(runs, (ratio, p, a)), med(runs, (ratio, p, b))
+        cells.append(f"{x / y if y else 0:>38.2f}")
+    print(f"{ratio:<8} {p:>3} " + " ".join(cells))
+PY
