@@ -8,7 +8,7 @@
 # replication issue asks for, and the serving processes' CPU microseconds per request.
 #
 # ROUNDS (2), SECONDS_PER_RUN (10), KEYS (1000000), SIZE (32), RATIOS ("1:10 1:0"), PIPELINES
-# ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier).
+# ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier rf1-direct lease-direct).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${ROUNDS:-2}
@@ -17,7 +17,7 @@ KEYS=${KEYS:-1000000}
 SIZE=${SIZE:-32}
 RATIOS=${RATIOS:-1:10 1:0}
 PIPELINES=${PIPELINES:-1 16}
-SETUPS=${SETUPS:-redis cluster rf1 lease barrier}
+SETUPS=${SETUPS:-redis cluster rf1 lease barrier rf1-direct lease-direct}
 MEMTIER=${MEMTIER:-../shared/bench-peers/memtier_benchmark}
 scripts/deps.sh >/dev/null
 if ! "$MEMTIER" --version >/dev/null 2>&1; then
@@ -55,6 +55,13 @@ for setup in $SETUPS; do
     rf1) start_slotcache rf1 1 lease ;;
     lease) start_slotcache lease 2 lease ;;
     barrier) start_slotcache barrier 2 barrier ;;
+    rf1-direct | lease-direct)
+      # The servers of a setup started above (servers from base-port + 10), in cluster mode.
+      of=${setup%-direct}
+      PORT[$setup]=$((PORT[$of] + 10))
+      SERVING[$setup]=${SERVING[$of]}
+      CLUSTER_MODE[$setup]=--cluster-mode
+      ;;
     redis)
       PORT[redis]=$(free_port)
       start_redis "${PORT[redis]}"
@@ -140,7 +147,8 @@ for line in open(sys.argv[1]):
     cpu[(ratio, pipeline, setup)].append(float(us))
 setups = sys.argv[2].split()
 names = {"redis": "redis", "cluster": "redis cluster 3+3", "rf1": "slotcache RF1",
-         "lease": "RF2 sync lease", "barrier": "RF2 sync barrier"}
+         "lease": "RF2 sync lease", "barrier": "RF2 sync barrier",
+         "rf1-direct": "RF1 direct", "lease-direct": "RF2 lease direct"}
 med = lambda d, k: statistics.median(d[k]) if k in d else 0
 cases = sorted({(r, p) for r, p, _ in runs}, key=lambda c: (c[0], int(c[1])))
 print("median ops/s (serving CPU µs per request)")
@@ -150,7 +158,7 @@ for ratio, p in cases:
     print(f"{ratio:<8} {p:>3} " + " ".join(f"{c:>22}" for c in cells))
 print()
 pairs = [("lease", "rf1"), ("lease", "cluster"), ("barrier", "rf1"), ("lease", "barrier"),
-         ("rf1", "cluster")]
+         ("rf1", "cluster"), ("lease-direct", "cluster"), ("lease-direct", "rf1-direct")]
 pairs = [(a, b) for a, b in pairs if a in setups and b in setups]
 print("ratios of median ops/s")
 print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[a] + ' / ' + names[b]:>38}" for a, b in pairs))

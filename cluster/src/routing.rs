@@ -8,6 +8,10 @@ use std::sync::Arc;
 
 const NO_PARTITION: u32 = u32::MAX;
 
+/// Slot ranges, and the copies serving them: (id, client address) of the leader, then of the
+/// in-sync followers.
+pub type Served = (Vec<(u16, u16)>, Vec<(String, Arc<str>)>);
+
 pub struct RoutingTable {
     slot_partition: Vec<u32>,
     partitions: BTreeMap<u32, PartitionRecord>,
@@ -87,6 +91,48 @@ impl RoutingTable {
             .iter()
             .filter_map(|node| self.node_addrs.get(node).cloned())
             .collect()
+    }
+
+    /// What Redis Cluster clients are shown: the slot ranges of the partitions that have a
+    /// leader with a known address, grouped by their copies (ids and client addresses of the
+    /// leader, then of the in-sync followers), adjacent ranges joined.
+    pub fn served(&self) -> Vec<Served> {
+        let mut groups: Vec<Served> = Vec::new();
+        for record in self.partitions.values() {
+            let Some(leader) = &record.leader else {
+                continue;
+            };
+            let copies: Vec<(String, Arc<str>)> = std::iter::once(leader)
+                .chain(record.isr.iter().filter(|node| *node != leader))
+                .filter_map(|node| Some((node.clone(), self.node_addrs.get(node)?.clone())))
+                .collect();
+            if copies.first().is_none_or(|(node, _)| node != leader) {
+                continue;
+            }
+            let ranges = record
+                .slots
+                .iter()
+                .map(|[low, high]| (*low, (*high).min(SLOTS - 1)));
+            match groups.iter_mut().find(|(_, nodes)| *nodes == copies) {
+                Some((slots, _)) => slots.extend(ranges),
+                None => groups.push((ranges.collect(), copies)),
+            }
+        }
+        for (slots, _) in &mut groups {
+            slots.sort_unstable();
+            let mut joined: Vec<(u16, u16)> = Vec::with_capacity(slots.len());
+            for &(low, high) in slots.iter() {
+                match joined.last_mut() {
+                    Some(last) if u32::from(last.1) + 1 >= u32::from(low) => {
+                        last.1 = last.1.max(high)
+                    }
+                    _ => joined.push((low, high)),
+                }
+            }
+            *slots = joined;
+        }
+        groups.sort_by_key(|(slots, _)| slots.first().copied());
+        groups
     }
 
     /// The lowest slot a partition owns: a slot to address it by.

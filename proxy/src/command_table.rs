@@ -6,63 +6,22 @@ use crate::refusals::refusal;
 use slotcache_protocol::command::catalog::Catalog;
 use slotcache_protocol::command::help::CLIENT_HELP;
 use slotcache_protocol::command::specs::cluster::{
-    CONTAINER, COUNTKEYSINSLOT, GETKEYSINSLOT, HOTKEYS, KEYSLOT,
+    CONTAINER, COUNTKEYSINSLOT, GETKEYSINSLOT, HOTKEYS, INFO, KEYSLOT, MYID, NODES, SHARDS, SLOTS,
 };
 use slotcache_protocol::command::{CommandSpec, Flags, Table};
 use std::sync::OnceLock;
-
-/// A CLUSTER subcommand the proxy answers from its view of the cluster.
-const fn view(name: &'static str, tips: &'static str, summary: &'static str) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity: 2,
-        flags: Flags::of("stale"),
-        acl: "@slow",
-        tips,
-        summary,
-        since: "3.0.0",
-        group: "cluster",
-        complexity: "O(N) where N is the total number of Cluster nodes",
-        ..CommandSpec::DEFAULT
-    }
-}
 
 static CLUSTER: CommandSpec = CommandSpec {
     subcommands: &[
         COUNTKEYSINSLOT,
         GETKEYSINSLOT,
         HOTKEYS,
-        CommandSpec {
-            complexity: "O(1)",
-            ..view(
-                "cluster|info",
-                "nondeterministic_output",
-                "Provides info about Redis Cluster node state",
-            )
-        },
+        INFO,
         KEYSLOT,
-        CommandSpec {
-            complexity: "O(1)",
-            ..view("cluster|myid", "", "Return the node id")
-        },
-        view(
-            "cluster|nodes",
-            "nondeterministic_output",
-            "Get Cluster config for the node",
-        ),
-        CommandSpec {
-            since: "7.0.0",
-            ..view(
-                "cluster|shards",
-                "nondeterministic_output",
-                "Get array of cluster slots to node mappings",
-            )
-        },
-        view(
-            "cluster|slots",
-            "nondeterministic_output",
-            "Get array of Cluster slot to node mappings",
-        ),
+        MYID,
+        NODES,
+        SHARDS,
+        SLOTS,
     ],
     ..CONTAINER
 };

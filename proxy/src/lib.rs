@@ -27,7 +27,6 @@ pub mod transaction;
 use ahash::AHashMap;
 use bytes::Bytes;
 use parking_lot::Mutex;
-use sha1::{Digest, Sha1};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -168,12 +167,4 @@ impl Proxy {
             ),
         ]
     }
-}
-
-/// A proxy's 40-hex-digit Redis Cluster node id, stable for its proxy id.
-pub fn node_id(proxy_id: &str) -> String {
-    Sha1::digest(proxy_id.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

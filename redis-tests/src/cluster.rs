@@ -186,6 +186,21 @@ pub fn partition_records(state: &Value) -> Vec<&Value> {
         .unwrap_or_default()
 }
 
+/// The index of the partition owning `slot`, from a `status` document.
+pub fn partition_of_slot(state: &Value, slot: u64) -> usize {
+    partition_records(state)
+        .iter()
+        .position(|p| {
+            p["slots"].as_array().is_some_and(|ranges| {
+                ranges.iter().any(|r| {
+                    r[0].as_u64().is_some_and(|low| low <= slot)
+                        && r[1].as_u64().is_some_and(|high| slot <= high)
+                })
+            })
+        })
+        .expect("a partition owns every slot")
+}
+
 /// A JSON array of strings (node lists in records).
 pub fn names(value: &Value) -> Vec<String> {
     value

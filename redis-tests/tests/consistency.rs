@@ -4,7 +4,7 @@
 //! `redis_tests::failover`).
 
 use redis::Commands;
-use redis_tests::cluster::{names, partition_records, Cluster, TTL};
+use redis_tests::cluster::{names, partition_of_slot, partition_records, Cluster, TTL};
 use redis_tests::failover::*;
 use redis_tests::linearizability::{self, Event, Op};
 use redis_tests::{Conn, Frame, Process};
@@ -92,18 +92,10 @@ fn register_client(
 
 /// The partition holding `key`, from a `status` document.
 fn partition_of_key(state: &Value, key: &str) -> usize {
-    let slot = u64::from(slotcache_cluster::slot::key_slot(key.as_bytes()));
-    partition_records(state)
-        .iter()
-        .position(|p| {
-            p["slots"].as_array().is_some_and(|ranges| {
-                ranges.iter().any(|r| {
-                    r[0].as_u64().is_some_and(|low| low <= slot)
-                        && r[1].as_u64().is_some_and(|high| slot <= high)
-                })
-            })
-        })
-        .expect("a partition owns every slot")
+    partition_of_slot(
+        state,
+        u64::from(slotcache_cluster::slot::key_slot(key.as_bytes())),
+    )
 }
 
 /// The node index of the current leader of `key`'s partition.

@@ -61,6 +61,10 @@ pub struct Config {
     /// the allowance for its clock running slower than etcd's. Negative only to show what it
     /// protects against.
     pub lease_read_margin: i64,
+    /// Direct mode: whether CLUSTER SLOTS, SHARDS and NODES list the in-sync followers as
+    /// replicas. Off by default: every server leads some partitions and follows others, which
+    /// Redis Cluster clients that keep one role per node (redis-py) misread.
+    pub cluster_announce_replicas: bool,
     /// Microseconds past which a command is logged in SLOWLOG; negative: never.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
@@ -118,6 +122,7 @@ impl Default for Config {
             repl_backlog_size: crate::replication::log::DEFAULT_BACKLOG as u64,
             read_consistency: "lease".into(),
             lease_read_margin: 500,
+            cluster_announce_replicas: false,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
@@ -302,6 +307,7 @@ pub static PARAMS: &[Param] = &[
         set: None,
     },
     count_param!("busy-reply-threshold", busy_reply_threshold),
+    yes_no_param!("cluster-announce-replicas", cluster_announce_replicas),
     Param {
         name: "daemonize",
         get: |_| "no".to_string(),

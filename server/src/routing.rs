@@ -8,6 +8,7 @@ use crate::commands::CommandSpec;
 use slotcache_protocol::command::route::slot_of;
 use slotcache_protocol::command::Flag;
 use slotcache_protocol::slot::parse_slot;
+use slotcache_protocol::topology::{Node, Shard};
 
 use crate::partition::SharedKeyspace;
 use ahash::AHashMap;
@@ -67,6 +68,30 @@ impl Routes {
 
     pub fn set_node_addr(&mut self, node: &str, addr: Option<String>) {
         self.table.set_node(node, addr);
+    }
+
+    /// The cluster as Redis Cluster clients see it from this server (direct mode): each
+    /// group of partitions a leader leads with the same in-sync followers is a master, with
+    /// those followers as its replicas when `with_replicas`.
+    pub fn topology(&self, with_replicas: bool) -> Vec<Shard> {
+        self.table
+            .served()
+            .into_iter()
+            .filter_map(|(slots, copies)| {
+                let mut nodes = copies
+                    .iter()
+                    .map(|(id, addr)| Node::new(id, addr, *id == self.node_id));
+                Some(Shard {
+                    slots,
+                    master: nodes.next()?,
+                    replicas: nodes.filter(|_| with_replicas).collect(),
+                })
+            })
+            .collect()
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// The partition leading `slot` here (or any copy of it, for `any_copy`), or the error a

@@ -9,5 +9,6 @@ pub mod pubsub;
 pub mod reply_mode;
 pub mod resp;
 pub mod slot;
+pub mod topology;
 
 pub use slot::{hash_tag, key_slot, SLOTS};

@@ -13,12 +13,63 @@ use crate::partition::Keyspace;
 use slotcache_cluster::key_slot;
 use slotcache_protocol::resp::parse::parse_i64;
 use slotcache_protocol::slot::parse_slot;
+use slotcache_protocol::topology;
 
 fn cluster_mode(ctx: &Ctx) -> Result<(), CmdError> {
-    match ctx.server.routes.get() {
-        Some(_) => Ok(()),
-        None => Err(CmdError::err("This instance has cluster support disabled")),
-    }
+    routes(ctx).map(|_| ())
+}
+
+fn routes<'a>(ctx: &Ctx<'a>) -> Result<&'a parking_lot::RwLock<crate::routing::Routes>, CmdError> {
+    ctx.server
+        .routes
+        .get()
+        .ok_or_else(|| CmdError::err("This instance has cluster support disabled"))
+}
+
+/// The placement this server watches, as a Redis Cluster node describes its cluster.
+fn topology_of(ctx: &Ctx) -> Result<Vec<topology::Shard>, CmdError> {
+    let with_replicas = ctx.server.config.read().cluster_announce_replicas;
+    Ok(routes(ctx)?.read().topology(with_replicas))
+}
+
+/// CLUSTER SLOTS, SHARDS, NODES, INFO and MYID: direct mode, where cluster clients seeded
+/// with shard servers talk to the partitions' leaders.
+fn slots(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let shards = topology_of(ctx)?;
+    topology::slots(ctx.out, &shards);
+    Ok(Replied)
+}
+
+fn shards(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let shards = topology_of(ctx)?;
+    topology::shards(ctx.out, &shards);
+    Ok(Replied)
+}
+
+fn nodes(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let shards = topology_of(ctx)?;
+    ctx.out.bulk(topology::nodes(&shards).as_bytes());
+    Ok(Replied)
+}
+
+fn info(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let shards = topology_of(ctx)?;
+    let mut known: Vec<&str> = shards
+        .iter()
+        .flat_map(|shard| std::iter::once(&shard.master).chain(&shard.replicas))
+        .map(|node| node.id.as_str())
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    ctx.out
+        .bulk(topology::info(&shards, known.len()).as_bytes());
+    Ok(Replied)
+}
+
+fn myid(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let id = topology::node_id(routes(ctx)?.read().node_id());
+    ctx.out.bulk(id.as_bytes());
+    Ok(Replied)
 }
 
 fn keyslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
@@ -165,8 +216,13 @@ pub static HANDLERS: &[(&str, Handler)] = &[
     ("cluster|digest", digest),
     ("cluster|getkeysinslot", getkeysinslot),
     ("cluster|hotkeys", hotkeys),
+    ("cluster|info", info),
     ("cluster|keyslot", keyslot),
+    ("cluster|myid", myid),
+    ("cluster|nodes", nodes),
     ("cluster|partition", partition),
+    ("cluster|shards", shards),
+    ("cluster|slots", slots),
     ("readonly", readonly),
     ("readwrite", readwrite),
 ];

@@ -1,5 +1,6 @@
 //! The cluster family's command specs. A proxy serves COUNTKEYSINSLOT, GETKEYSINSLOT and
-//! KEYSLOT as a shard server does, and answers the rest of CLUSTER from its own view.
+//! KEYSLOT as a shard server does, and answers INFO, MYID, NODES, SHARDS and SLOTS from its
+//! own view.
 
 use crate::command::{CommandSpec, Flags};
 
@@ -60,6 +61,54 @@ pub const HOTKEYS: CommandSpec = sub(
     "O(1)",
 );
 
+/// A CLUSTER subcommand describing the cluster: a proxy answers from its view of the
+/// proxies, a shard server from the placement it watches.
+const fn view(name: &'static str, tips: &'static str, summary: &'static str) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: 2,
+        flags: Flags::of("stale"),
+        acl: "@slow",
+        tips,
+        summary,
+        since: "3.0.0",
+        group: "cluster",
+        complexity: "O(N) where N is the total number of Cluster nodes",
+        ..CommandSpec::DEFAULT
+    }
+}
+
+pub const INFO: CommandSpec = CommandSpec {
+    complexity: "O(1)",
+    ..view(
+        "cluster|info",
+        "nondeterministic_output",
+        "Provides info about Redis Cluster node state",
+    )
+};
+pub const MYID: CommandSpec = CommandSpec {
+    complexity: "O(1)",
+    ..view("cluster|myid", "", "Return the node id")
+};
+pub const NODES: CommandSpec = view(
+    "cluster|nodes",
+    "nondeterministic_output",
+    "Get Cluster config for the node",
+);
+pub const SHARDS: CommandSpec = CommandSpec {
+    since: "7.0.0",
+    ..view(
+        "cluster|shards",
+        "nondeterministic_output",
+        "Get array of cluster slots to node mappings",
+    )
+};
+pub const SLOTS: CommandSpec = view(
+    "cluster|slots",
+    "nondeterministic_output",
+    "Get array of Cluster slot to node mappings",
+);
+
 /// CLUSTER without its subcommands: a proxy serves others.
 pub const CONTAINER: CommandSpec = CommandSpec {
     name: "cluster",
@@ -86,7 +135,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             ),
             GETKEYSINSLOT,
             HOTKEYS,
+            INFO,
             KEYSLOT,
+            MYID,
+            NODES,
             sub(
                 "cluster|partition",
                 3,
@@ -95,6 +147,8 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "slotcache",
                 "O(1)",
             ),
+            SHARDS,
+            SLOTS,
         ],
         ..CONTAINER
     },
