@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N=${N:-1000000}
+# Keys the requests spread over (redis-benchmark -r): a cache's working set, not one key.
+KEYSPACE=${KEYSPACE:-1000000}
 P=${P:-16}
 RF=${RF:-1}
 CLIENTS=${CLIENTS:-50}
@@ -30,7 +32,7 @@ hz=$(getconf CLK_TCK)
 printf '%-6s %3s %12s %14s\n' test P 'ops/s' 'CPU us/request'
 for test in ${TESTS//,/ }; do
   before=$(ticks $pids)
-  ops=$(redis-benchmark -p "$BASE" -t "$test" -c "$CLIENTS" -n "$N" -P "$P" -r 100000 --csv 2>/dev/null |
+  ops=$(redis-benchmark -p "$BASE" -t "$test" -c "$CLIENTS" -n "$N" -P "$P" -r "$KEYSPACE" --csv 2>/dev/null |
     tr -d '"' | awk -F, 'NR>1 {print $2}')
   after=$(ticks $pids)
   python3 -c "print('%-6s %3s %12.0f %14.2f' % ('$test', $P, $ops, ($after - $before) * 1e6 / $hz / $N))"

@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N=${N:-1000000}
+# Keys the requests spread over (redis-benchmark -r): a cache's working set, not one key.
+KEYSPACE=${KEYSPACE:-1000000}
 RF=${RF:-1}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
@@ -66,7 +68,7 @@ run() { # port pipeline pids... -> "test ops p99 serving-us client-us" lines, a 
   for test in ${TESTS//,/ }; do
     before=$(ticks "$@")
     line=$( { /usr/bin/time -f '%U %S' -o "$TMP/client.cpu" redis-benchmark -p "$port" -t "$test" \
-      -c "$CLIENTS" -n "$N" -P "$pipeline" -r 100000 --csv 2>/dev/null; } |
+      -c "$CLIENTS" -n "$N" -P "$pipeline" -r "$KEYSPACE" --csv 2>/dev/null; } |
       tr -d '"' | awk -F, 'NR>1 {split(tolower($1), name, " "); print name[1], $2, $7}')
     client=$(awk '{print $1 + $2}' "$TMP/client.cpu")
     python3 -c "print('$line', ($(ticks "$@") - $before) * 1e6 / $hz / $N, $client * 1e6 / $N)"

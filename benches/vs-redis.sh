@@ -6,6 +6,8 @@
 #   benches/vs-redis.sh --cluster        # 1 proxy + 3 shard servers vs one redis-server
 #                                        # and nutcracker in front of 3 redis-servers
 N=${N:-1000000}
+# Keys the requests spread over (redis-benchmark -r): a cache's working set, not one key.
+KEYSPACE=${KEYSPACE:-1000000}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
 if [ "${1:-}" = --cluster ]; then
@@ -16,7 +18,7 @@ TESTS=${TESTS:-set,get,incr,mset,lpush,lpop,sadd,hset,zadd,lrange_100}
 source "$(dirname "$0")/common.sh"
 
 run() { # port pipeline -> "test ops" lines
-  redis-benchmark -p "$1" -t "$TESTS" -c "$CLIENTS" -n "$N" -P "$2" -r 100000 --csv -q 2>/dev/null |
+  redis-benchmark -p "$1" -t "$TESTS" -c "$CLIENTS" -n "$N" -P "$2" -r "$KEYSPACE" --csv -q 2>/dev/null |
     tr -d '"' | awk -F, 'NR>1 {print tolower($1), $2}'
 }
 
