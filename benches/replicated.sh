@@ -7,7 +7,8 @@
 # redis-server. Rounds alternate between the setups; medians of ops/s, the ratios the
 # replication issue asks for, and the serving processes' CPU microseconds per request.
 #
-# ROUNDS (2), SECONDS_PER_RUN (10), KEYS (1000000), SIZE (32), RATIOS ("1:10 1:0"), PIPELINES
+# ROUNDS (2), SECONDS_PER_RUN (10), KEYS (1000000), SIZE (32), PATTERN (R:R uniform; G:G
+# Gaussian, hot keys in the middle of the range), RATIOS ("1:10 1:0"), PIPELINES
 # ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier rf1-direct lease-direct).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,6 +16,7 @@ ROUNDS=${ROUNDS:-2}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 KEYS=${KEYS:-1000000}
 SIZE=${SIZE:-32}
+PATTERN=${PATTERN:-R:R}
 RATIOS=${RATIOS:-1:10 1:0}
 PIPELINES=${PIPELINES:-1 16}
 SETUPS=${SETUPS:-redis cluster rf1 lease barrier rf1-direct lease-direct}
@@ -118,7 +120,7 @@ for round in $(seq "$ROUNDS"); do
       for setup in $SETUPS; do
         # shellcheck disable=SC2086
         before=$(ticks ${SERVING[$setup]})
-        memtier "$setup" --ratio="$ratio" --key-pattern=R:R -t 1 -c 50 --pipeline="$pipeline" \
+        memtier "$setup" --ratio="$ratio" --key-pattern="$PATTERN" -t 1 -c 50 --pipeline="$pipeline" \
           --test-time="$SECONDS_PER_RUN" --distinct-client-seed \
           --json-out-file="$TMP/run.json" >/dev/null 2>&1
         # shellcheck disable=SC2086
