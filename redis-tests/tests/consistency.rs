@@ -313,6 +313,13 @@ fn a_leader_reads_under_its_lease_without_a_barrier_record_unless_told_to() {
             assert_eq!(direct.call(&["GET", &key]), Frame::Bulk(b"v".to_vec()));
         }
         let records = offset() - before;
+        let line = info_line(leader, "replication", "partition0:").expect("partition 0");
+        let shown = if barrier {
+            "reads=barrier"
+        } else {
+            "reads=lease"
+        };
+        assert!(line.ends_with(shown), "{line}");
         eprintln!("{flags:?}: 20 reads wrote {records} records");
         assert_eq!(
             records > 0,

@@ -211,7 +211,8 @@ fn blocked_clients(ctx: &Ctx) -> usize {
 
 /// In cluster mode, a line per hosted copy: `partition<id>:role=leader|follower,epoch=E,
 /// offset=O,keys=K` (the next log offset and the keys it holds), which `slotcache status`
-/// shows as sync progress and `node drain --wait` as keys still to move.
+/// shows as sync progress and `node drain --wait` as keys still to move; a leader's line ends
+/// with `reads=lease|barrier`, how its reads are proven current now.
 fn write_partition_copies(ctx: &Ctx, text: &mut String) {
     if ctx.server.replication.get().is_none() {
         return;
@@ -223,11 +224,20 @@ fn write_partition_copies(ctx: &Ctx, text: &mut String) {
         };
         let _ = write!(
             text,
-            "partition{pid}:role={role},epoch={},offset={},keys={}\r\n",
+            "partition{pid}:role={role},epoch={},offset={},keys={}",
             ks.log.epoch(),
             ks.log.next_offset(),
             ks.dbs.iter().map(|db| db.len()).sum::<usize>()
         );
+        if ks.log.role() == Role::Leader {
+            let reads = if ks.log.reads_under_lease() {
+                "lease"
+            } else {
+                "barrier"
+            };
+            let _ = write!(text, ",reads={reads}");
+        }
+        text.push_str("\r\n");
     });
 }
 
