@@ -137,13 +137,25 @@ fn connect(port: u16) -> Conn {
 #[test]
 fn a_cluster_across_hosts_fails_over_a_killed_leader_host_without_losing_writes() {
     let deployment = Deployment::start();
-    let status = deployment.wait_for("every partition in sync", Duration::from_secs(90), |s| {
-        let all = partitions(s);
-        all.len() == 16
-            && all
+    // Placement is steady only once all three hosts registered and hold replicas: a host that
+    // registers late moves partitions onto itself, which would make the victim's pick stale.
+    let status = deployment.wait_for(
+        "every host placed and every partition in sync",
+        Duration::from_secs(90),
+        |s| {
+            let all = partitions(s);
+            let hosts = s["nodes"].as_array().map_or(0, Vec::len);
+            let placed = ["server-1", "server-2", "server-3"]
                 .iter()
-                .all(|p| p["isr"].as_array().is_some_and(|i| i.len() == 2))
-    });
+                .all(|id| all.iter().any(|p| p["leader"] == *id));
+            hosts == 3
+                && placed
+                && all.len() == 16
+                && all.iter().all(|p| {
+                    p["handover"].is_null() && p["isr"].as_array().is_some_and(|i| i.len() == 2)
+                })
+        },
+    );
     // Servers publish the addresses other hosts reach them at, never a wildcard bind.
     let nodes = status["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 3, "{status:#}");
