@@ -2,6 +2,7 @@
 //! connections, in Redis's format, shared with the shard server), and where each one's
 //! messages go (a tracking client's redirection).
 
+use crate::outbox::Outbox;
 use crate::session::{Pending, Session};
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -9,7 +10,7 @@ use slotcache_protocol::command::clients::{list_filter, ClientLine, Kill, Killab
 use slotcache_protocol::command::CmdError;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 /// A connected client, as other clients see it.
 pub struct Connected {
@@ -18,7 +19,7 @@ pub struct Connected {
     pub laddr: String,
     created: Instant,
     /// Where messages for it go (Pub/Sub, redirected invalidations).
-    pub messages: mpsc::UnboundedSender<Bytes>,
+    pub messages: Outbox,
     pub state: Mutex<ClientState>,
     /// CLIENT KILL from another connection.
     pub killed: Notify,
@@ -36,12 +37,7 @@ pub struct ClientState {
 }
 
 impl Connected {
-    pub fn new(
-        id: u64,
-        addr: String,
-        laddr: String,
-        messages: mpsc::UnboundedSender<Bytes>,
-    ) -> Connected {
+    pub fn new(id: u64, addr: String, laddr: String, messages: Outbox) -> Connected {
         let now = Instant::now();
         Connected {
             id,

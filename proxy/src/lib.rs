@@ -9,12 +9,15 @@ pub mod clients;
 pub mod cluster_view;
 pub mod cluster_wide;
 pub mod command_table;
+pub mod config;
 pub mod fanout;
 pub mod forward;
 pub mod info;
+pub mod limits;
 pub mod merged;
 pub mod metrics;
 pub mod monitor;
+pub mod outbox;
 pub mod pubsub;
 pub mod refusals;
 pub mod request;
@@ -75,6 +78,8 @@ pub struct Proxy {
     /// How long a request waits for a shard server's reply before it is released (None:
     /// for ever); see `forward`.
     pub backend_timeout: Option<std::time::Duration>,
+    /// `maxclients`, `timeout` and the buffer limits its clients are held to.
+    pub limits: std::sync::Arc<parking_lot::RwLock<limits::ClientLimits>>,
 }
 
 impl Proxy {
@@ -98,6 +103,7 @@ impl Proxy {
             started: Instant::now(),
             stats: Default::default(),
             backend_timeout: Some(DEFAULT_BACKEND_TIMEOUT),
+            limits: Default::default(),
         }
     }
 
@@ -107,6 +113,7 @@ impl Proxy {
         self.scripts.follow_config(args);
         for pair in args.get(2..).unwrap_or_default().chunks(2) {
             if let [name, value] = pair {
+                self.limits.write().follow(name, value);
                 if name.eq_ignore_ascii_case(b"maxmemory") {
                     let digits: Vec<u8> = value
                         .iter()

@@ -11,6 +11,8 @@ use slotcache_cluster::records::{
     ClusterConfig, NodeRecord, PartitionRecord, ProxyRecord, RECORD_VERSION,
 };
 use slotcache_cluster::store::{Store, StoreError};
+use slotcache_protocol::limits::{parse_memory, OutputLimits};
+use slotcache_proxy::limits::ClientLimits;
 use slotcache_proxy::metrics::ProxyAdmin;
 use slotcache_proxy::{session, Announce, Proxy};
 use std::collections::HashMap;
@@ -65,6 +67,42 @@ struct Args {
     /// 0: no deadline. Blocking commands and scripts are exempt.
     #[arg(long, env = "SLOTCACHE_BACKEND_TIMEOUT", default_value_t = 5.0)]
     backend_timeout: f64,
+    /// Most clients served at once; more are refused as Redis refuses them.
+    #[arg(long, default_value_t = 10000)]
+    maxclients: u64,
+    /// Seconds an idle client is kept (subscribers excepted); 0: for ever.
+    #[arg(long, default_value_t = 0)]
+    timeout: u64,
+    /// The largest bulk string a request may carry (Redis's sizes: 512mb, 1gb...).
+    #[arg(long, default_value = "512mb", value_parser = memory)]
+    proto_max_bulk_len: u64,
+    /// Most bytes a client's unparsed requests may hold before it is cut off.
+    #[arg(long, default_value = "1gb", value_parser = memory)]
+    client_query_buffer_limit: u64,
+    /// When a client that does not read is cut off, as Redis's setting of this name writes it:
+    /// `<class> <hard> <soft> <soft seconds>` for the classes given (normal, pubsub).
+    #[arg(long, value_parser = output_limits)]
+    client_output_buffer_limit: Option<OutputLimits>,
+}
+
+fn memory(value: &str) -> Result<u64, String> {
+    parse_memory(value)
+}
+
+fn output_limits(value: &str) -> Result<OutputLimits, String> {
+    OutputLimits::default().updated(value)
+}
+
+impl Args {
+    fn client_limits(&self) -> ClientLimits {
+        ClientLimits {
+            maxclients: self.maxclients,
+            proto_max_bulk_len: self.proto_max_bulk_len,
+            query_buffer: self.client_query_buffer_limit,
+            output: self.client_output_buffer_limit.unwrap_or_default(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -127,9 +165,11 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
         args.backend_timeout.is_finite() && args.backend_timeout >= 0.0,
         "--backend-timeout must be a number of seconds, 0 for none"
     );
+    let limits = args.client_limits();
     let mut proxy = Proxy::new(id.clone(), args.announce, args.announce_addr, port);
     proxy.backend_timeout =
         (args.backend_timeout > 0.0).then(|| Duration::from_secs_f64(args.backend_timeout));
+    *proxy.limits.write() = limits;
     let proxy = Arc::new(proxy);
     let mut store = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
         .await

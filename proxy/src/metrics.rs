@@ -17,6 +17,8 @@ pub struct ProxyStats {
     /// Per command, in the table's order.
     pub commands: Vec<CommandStats>,
     pub connections_received: AtomicU64,
+    /// Connections refused at `maxclients`.
+    pub rejected_connections: AtomicU64,
     /// Replies from a server that no longer led the request's partition (MOVED, CLUSTERDOWN).
     pub redirects: AtomicU64,
     /// Requests sent again after a redirect or an unreachable leader.
@@ -37,6 +39,7 @@ impl Default for ProxyStats {
                 .map(|_| CommandStats::default())
                 .collect(),
             connections_received: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
             redirects: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             released: AtomicU64::new(0),
@@ -124,6 +127,11 @@ impl Admin for ProxyAdmin {
             proxy.connected_clients.load(Ordering::Relaxed) as usize,
             value(&stats.connections_received),
         );
+        out.counter(
+            "redis_rejected_connections_total",
+            "Client connections refused (maxclients).",
+        )
+        .sample(&[], value(&stats.rejected_connections));
         let errors = stats.errors.lock().clone();
         for (code, count) in errors {
             out.counter(

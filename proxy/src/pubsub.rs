@@ -8,6 +8,7 @@
 
 use crate::backend::connect;
 use crate::forward::send_routed;
+use crate::outbox::{Inbox, Outbox};
 use crate::request::Command;
 use crate::session::{error_reply, Pending, Session};
 use crate::Proxy;
@@ -55,7 +56,7 @@ struct Link {
 #[derive(Default)]
 struct HubState {
     /// Local subscribers of each topic, by client id.
-    subscribers: AHashMap<Topic, AHashMap<u64, mpsc::UnboundedSender<Bytes>>>,
+    subscribers: AHashMap<Topic, AHashMap<u64, Outbox>>,
     /// The shard servers each topic is subscribed at.
     placed: AHashMap<Topic, Vec<Arc<str>>>,
     links: AHashMap<Arc<str>, Link>,
@@ -84,7 +85,7 @@ impl Hub {
         proxy: &Arc<Proxy>,
         topic: Topic,
         id: u64,
-        messages: mpsc::UnboundedSender<Bytes>,
+        messages: Outbox,
     ) -> Vec<oneshot::Receiver<()>> {
         let mut state = self.state.lock();
         let subscribers = state.subscribers.entry(topic.clone()).or_default();
@@ -127,7 +128,7 @@ impl Hub {
     /// server counts this proxy's link once per topic, however many local clients share it.
     pub fn uncounted(&self, kind: Kind, channel: &[u8]) -> i64 {
         let state = self.state.lock();
-        let shared = |subscribers: Option<&AHashMap<u64, mpsc::UnboundedSender<Bytes>>>| {
+        let shared = |subscribers: Option<&AHashMap<u64, Outbox>>| {
             subscribers.map_or(0, |s| s.len().saturating_sub(1) as i64)
         };
         let mut extra = shared(
@@ -397,7 +398,7 @@ fn kind_of(name: &str) -> Option<(Kind, bool)> {
 pub struct Subscriptions {
     proxy: Arc<Proxy>,
     id: u64,
-    messages: mpsc::UnboundedSender<Bytes>,
+    messages: Outbox,
     channels: Vec<Bytes>,
     patterns: Vec<Bytes>,
     shards: Vec<Bytes>,
@@ -405,8 +406,8 @@ pub struct Subscriptions {
 
 impl Subscriptions {
     /// A client's (empty) subscriptions, and where its messages arrive.
-    pub fn new(proxy: Arc<Proxy>, id: u64) -> (Subscriptions, mpsc::UnboundedReceiver<Bytes>) {
-        let (messages, receiver) = mpsc::unbounded_channel();
+    pub fn new(proxy: Arc<Proxy>, id: u64) -> (Subscriptions, Inbox) {
+        let (messages, receiver) = crate::outbox::channel(proxy.limits.clone());
         let subscriptions = Subscriptions {
             proxy,
             id,
@@ -419,7 +420,7 @@ impl Subscriptions {
     }
 
     /// Where this client's messages go.
-    pub fn sender(&self) -> mpsc::UnboundedSender<Bytes> {
+    pub fn sender(&self) -> Outbox {
         self.messages.clone()
     }
 

@@ -11,7 +11,7 @@ use crate::forward::{
 };
 use crate::pubsub::{self, Subscriptions};
 use crate::request::{Command, Handling};
-use crate::tracking::lane::Push;
+use crate::tracking::lane::PushChannel;
 use crate::tracking::ClientTracking;
 use crate::transaction::{Transaction, Watch};
 use crate::{cluster_view, cluster_wide, fanout, Proxy};
@@ -24,17 +24,19 @@ use slotcache_protocol::command::help::write_help;
 use slotcache_protocol::command::CmdError;
 use slotcache_protocol::command::NOPROTO;
 use slotcache_protocol::command::{is, Flag};
+use slotcache_protocol::limits::OutputWatch;
 use slotcache_protocol::pause::{needed_for, PauseMode};
 use slotcache_protocol::pubsub::Kind;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
-use slotcache_protocol::resp::{ParseLimits, Protocol, Reply, RequestParser};
+use slotcache_protocol::resp::{make_read_room, Protocol, Reply, RequestParser};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tracing::warn;
 
 /// A reply: ready now, or coming from a shard server.
 pub enum Pending {
@@ -89,7 +91,7 @@ pub struct Session {
     /// MONITOR is on: the servers' lines come as messages.
     pub monitors: Option<crate::monitor::Monitors>,
     /// Where the shard servers' messages for this client go.
-    pub pushes: mpsc::UnboundedSender<Push>,
+    pub pushes: PushChannel,
     /// The requests whose replies are not written yet, for the latency metrics.
     timing: crate::metrics::RunTiming,
 }
@@ -103,8 +105,18 @@ impl Drop for Listed {
     }
 }
 
-pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream) -> std::io::Result<()> {
-    proxy.connected_clients.fetch_add(1, Ordering::Relaxed);
+pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<()> {
+    let maxclients = proxy.limits.read().maxclients;
+    if proxy.connected_clients.fetch_add(1, Ordering::Relaxed) >= maxclients {
+        proxy.connected_clients.fetch_sub(1, Ordering::Relaxed);
+        proxy
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        return stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+    }
     proxy
         .stats
         .connections_received
@@ -128,7 +140,6 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
     ));
     proxy.clients.lock().insert(id, me.clone());
     let _listed = Listed(proxy.clone(), id);
-    let (pushes, pushed) = mpsc::unbounded_channel();
     let mut session = Session {
         proxy,
         id,
@@ -145,41 +156,57 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         quit: false,
         tracking: None,
         monitors: None,
-        pushes,
+        pushes: PushChannel::default(),
         timing: Default::default(),
     };
     let mut parser = RequestParser::default();
     let mut incoming = Incoming {
-        requests: BytesMut::with_capacity(16 * 1024),
-        pushes: pushed,
+        requests: BytesMut::new(),
     };
-    let limits = ParseLimits::default();
+    let overflow = messages.overflow();
     // A CLIENT KILL from another connection ends this one whatever it waits for (a reply
     // from a blocked command included), as in Redis.
     let work = async {
         // False when the replies' wait read whole requests already: they are parsed first.
         let mut needs_input = true;
         while !session.quit {
+            let limits = *session.proxy.limits.read();
+            if incoming.requests.len() + parser.buffered() > limits.query_buffer as usize {
+                warn!(
+                    client = id,
+                    "closing client that reached max query buffer length"
+                );
+                return Ok(());
+            }
             if needs_input {
+                make_read_room(&mut incoming.requests);
+                let idle = async {
+                    match limits.timeout {
+                        0 => std::future::pending().await,
+                        seconds => tokio::time::sleep(Duration::from_secs(seconds)).await,
+                    }
+                };
                 tokio::select! {
                     read = stream.read_buf(&mut incoming.requests) => {
                         if read? == 0 {
                             return Ok(());
                         }
                     }
+                    // Subscribers are never idle, as in Redis.
+                    _ = idle, if !session.subscriptions.active() => return Ok(()),
                     Some(message) = messages.recv() => {
                         let mut out = BytesMut::new();
                         session.push_message(&mut out, &message);
-                        while let Ok(message) = messages.try_recv() {
+                        while let Some(message) = messages.try_recv() {
                             session.push_message(&mut out, &message);
                         }
                         stream.write_all(&out).await?;
                         continue;
                     }
-                    Some(push) = incoming.pushes.recv() => {
+                    Some(push) = session.pushes.recv() => {
                         let mut out = BytesMut::new();
                         session.deliver(push, &mut out);
-                        while let Ok(push) = incoming.pushes.try_recv() {
+                        while let Some(push) = session.pushes.try_recv() {
                             session.deliver(push, &mut out);
                         }
                         stream.write_all(&out).await?;
@@ -188,8 +215,9 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                 }
             }
             let mut pending = Vec::new();
+            let parse_limits = limits.parse_limits();
             loop {
-                match parser.next_request(&mut incoming.requests, &limits) {
+                match parser.next_request(&mut incoming.requests, &parse_limits) {
                     Ok(Some(args)) => {
                         let mut lowered = [0u8; NAME_BUFFER];
                         let name = lowercase_name(&args[0], &mut lowered);
@@ -220,7 +248,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                                 .await?;
                             let reply = session.own_turn(name, command, args).await;
                             if !session.reply_mode.end(name.as_bytes()) {
-                                stream.write_all(&reply).await?;
+                                write_limited(&session, &mut stream, &reply).await?;
                             }
                             session.timing.replied(&session.proxy.stats);
                         } else {
@@ -257,6 +285,10 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
     tokio::select! {
         result = work => result,
         _ = me.killed.notified() => Ok(()),
+        _ = overflow.wait() => {
+            warn!(client = id, "client closed for overcoming of output buffer limits");
+            Ok(())
+        }
     }
 }
 
@@ -276,11 +308,9 @@ fn lowercase_name<'a>(name: &[u8], buffer: &'a mut [u8; NAME_BUFFER]) -> Cow<'a,
     Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
-/// What comes to a client's session besides its replies: the bytes it sent, not parsed yet,
-/// and the tracking messages its shard servers sent for it.
+/// What a client sent and the session has not parsed yet.
 struct Incoming {
     requests: BytesMut,
-    pushes: mpsc::UnboundedReceiver<Push>,
 }
 
 /// Sends a run of requests, waits for their replies and writes them in request order, in one
@@ -292,15 +322,15 @@ async fn write_replies(
     incoming: &mut Incoming,
     pending: Vec<Pending>,
 ) -> std::io::Result<()> {
-    let replies = await_replies(session, pending);
+    let replies = Box::pin(await_replies(session, pending));
     let replies = until_client_leaves(stream, &mut incoming.requests, replies).await?;
     if session.tracking.is_none() {
-        stream.write_all(&replies).await?;
+        write_limited(session, stream, &replies).await?;
         session.timing.replied(&session.proxy.stats);
         return Ok(());
     }
     let (mut before, mut after) = (BytesMut::new(), BytesMut::new());
-    while let Ok(push) = incoming.pushes.try_recv() {
+    while let Some(push) = session.pushes.try_recv() {
         match push.before_reply {
             true => session.deliver(push, &mut before),
             false => session.deliver(push, &mut after),
@@ -308,9 +338,46 @@ async fn write_replies(
     }
     before.extend_from_slice(&replies);
     before.extend_from_slice(&after);
-    stream.write_all(&before).await?;
+    write_limited(session, stream, &before).await?;
     session.timing.replied(&session.proxy.stats);
     Ok(())
+}
+
+/// Writes replies under `client-output-buffer-limit normal`: while the client does not read,
+/// what is still unwritten is its output buffer. The proxy reads no more requests meanwhile, so
+/// this one write is all it holds.
+async fn write_limited(
+    session: &Session,
+    stream: &mut TcpStream,
+    mut data: &[u8],
+) -> std::io::Result<()> {
+    let mut watch = OutputWatch::default();
+    loop {
+        let limit = session.proxy.limits.read().output.normal;
+        if watch.exceeded(limit, data.len(), Instant::now()) {
+            warn!(
+                client = session.id,
+                "client closed for overcoming of output buffer limits"
+            );
+            return Err(std::io::Error::other("output buffer limit reached"));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let written = match watch.soft_deadline(limit) {
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline.into(), stream.write(data)).await {
+                    Ok(written) => written?,
+                    Err(_) => continue,
+                }
+            }
+            None => stream.write(data).await?,
+        };
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        data = &data[written..];
+    }
 }
 
 /// What a client may send while its replies are awaited; past it, the proxy stops reading
@@ -331,13 +398,18 @@ async fn until_client_leaves(
     loop {
         tokio::select! {
             replies = &mut replies => return Ok(replies),
-            read = stream.read_buf(input), if input.len() < MAX_READ_WHILE_WAITING => {
+            read = read_more(stream, input), if input.len() < MAX_READ_WHILE_WAITING => {
                 if read? == 0 {
                     return Err(std::io::ErrorKind::ConnectionAborted.into());
                 }
             }
         }
     }
+}
+
+async fn read_more(stream: &mut TcpStream, input: &mut BytesMut) -> std::io::Result<usize> {
+    make_read_room(input);
+    stream.read_buf(input).await
 }
 
 /// Sends a run of requests and waits for their replies, in request order.
@@ -495,7 +567,33 @@ impl Session {
         }
         if crate::refusals::changes_every_server(name, &args) {
             self.proxy.follow_config(&args);
-            return cluster_wide::answer(self, name, command, &args);
+            return match crate::config::split_set(&self.proxy, &args) {
+                None => cluster_wide::answer(self, name, command, &args),
+                Some(Err(error)) => Pending::Ready(error),
+                Some(Ok((limits, rest))) if rest.len() == 2 => {
+                    *self.proxy.limits.write() = limits;
+                    self.reply(|out| out.ok())
+                }
+                Some(Ok((limits, rest))) => {
+                    let servers = cluster_wide::answer(self, name, command, &rest);
+                    crate::config::apply_when_accepted(self.proxy.clone(), limits, servers)
+                }
+            };
+        }
+        if name == "config"
+            && args
+                .get(1)
+                .is_some_and(|sub| sub.eq_ignore_ascii_case(b"get"))
+        {
+            let (proxy, via, proto) = (self.proxy.clone(), self.via(), self.proto());
+            let request = encode(&args);
+            return Pending::Forwarded(
+                async move {
+                    let reply = send_routed(&proxy, &via, None, request, 1).await;
+                    crate::config::with_own_values(&proxy, proto, reply)
+                }
+                .boxed(),
+            );
         }
         if let Some(busy) = (name == "ping")
             .then(|| self.proxy.scripts.busy(None))

@@ -373,6 +373,17 @@ pub fn run_binary(name: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// A process's resident memory, in bytes.
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("VmRSS")
+}
+
 /// A blocking raw RESP connection.
 pub struct Conn {
     reader: BufReader<TcpStream>,

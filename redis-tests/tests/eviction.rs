@@ -4,21 +4,10 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use redis_tests::{info_field, pipelined_hits, start_redis, start_slotcache, Process};
+use redis_tests::{info_field, pipelined_hits, rss_bytes, start_redis, start_slotcache, Process};
 
 const LIMIT: usize = 64 * 1024 * 1024;
 const VALUE: usize = 1000;
-
-fn rss_bytes(process: &Process) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", process.child.id()))
-        .expect("reading /proc");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .expect("VmRSS")
-}
 
 fn set(key: String, rng: &mut StdRng) -> Vec<Vec<u8>> {
     let value: Vec<u8> = (0..VALUE).map(|_| rng.random_range(b'a'..=b'z')).collect();
@@ -91,7 +80,7 @@ fn bounded_memory_and_hit_rate_close_to_redis() {
     let mut conn = ours.connect();
     let used = info_field(&mut conn, "memory", "used_memory");
     let evicted = info_field(&mut conn, "stats", "evicted_keys");
-    let rss = rss_bytes(&ours);
+    let rss = rss_bytes(ours.child.id());
     eprintln!(
         "hit rate: slotcache {:.1}% redis {:.1}%; slotcache used_memory {} MB, RSS {} MB, evicted {}",
         our_hits * 100.0,

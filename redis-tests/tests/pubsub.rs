@@ -1,7 +1,7 @@
 //! Pub/sub across connections: channel, pattern and shard subscribers, RESP3 push frames, and
 //! a subscriber that stops reading being disconnected instead of growing memory.
 
-use redis_tests::{start_slotcache, Conn, Frame};
+use redis_tests::{rss_bytes, start_slotcache, Conn, Frame};
 use std::time::{Duration, Instant};
 
 fn message(kind: &str, channel: &str, payload: &str) -> Frame {
@@ -69,16 +69,6 @@ fn messages_reach_channel_pattern_and_shard_subscribers() {
     }
 }
 
-fn rss_mb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        .map(|kb| kb / 1024)
-        .expect("VmRSS")
-}
-
 #[test]
 fn a_subscriber_that_stops_reading_is_disconnected() {
     let server = start_slotcache(&[]);
@@ -98,7 +88,7 @@ fn a_subscriber_that_stops_reading_is_disconnected() {
         delivered_to_none_at.is_some(),
         "the slow subscriber was never cut off"
     );
-    let rss = rss_mb(server.child.id());
+    let rss = rss_bytes(server.child.id()) >> 20;
     assert!(rss < 200, "server RSS grew to {rss} MB");
     assert_eq!(
         publisher.call(&["PUBSUB", "NUMSUB", "firehose"]),

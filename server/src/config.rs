@@ -1,8 +1,11 @@
 //! Server configuration: a TOML file, overridden by environment and flags, and readable and
 //! partly settable at run time through CONFIG GET/SET under Redis's parameter names.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use slotcache_cluster::config_file::ConfigFileError;
+use slotcache_protocol::limits::{
+    at_least, parse_count, OutputLimits, DEFAULT_QUERY_BUFFER_LIMIT, MIN_QUERY_BUFFER_LIMIT,
+};
 use std::path::Path;
 
 /// Every setting, with Redis's defaults. TOML keys are the Redis names with `-` or `_`.
@@ -18,6 +21,11 @@ pub struct Config {
     pub maxmemory_samples: u64,
     pub databases: u64,
     pub proto_max_bulk_len: u64,
+    /// Most bytes a client's unparsed input may hold before it is cut off.
+    pub client_query_buffer_limit: u64,
+    /// When a client that does not read its replies (or messages) is cut off.
+    #[serde(deserialize_with = "output_limits")]
+    pub client_output_buffer_limit: OutputLimits,
     pub timeout: u64,
     pub hz: u64,
     pub loglevel: String,
@@ -98,6 +106,8 @@ impl Default for Config {
             maxmemory_samples: 5,
             databases: 16,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: DEFAULT_QUERY_BUFFER_LIMIT,
+            client_output_buffer_limit: OutputLimits::default(),
             timeout: 0,
             hz: 10,
             loglevel: "notice".into(),
@@ -177,6 +187,14 @@ impl Config {
     }
 }
 
+/// `client-output-buffer-limit` in a file is written as CONFIG SET takes it.
+fn output_limits<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OutputLimits, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    OutputLimits::default()
+        .updated(&text)
+        .map_err(serde::de::Error::custom)
+}
+
 fn normalize_keys(text: &str) -> String {
     text.lines()
         .map(|line| match line.split_once('=') {
@@ -214,36 +232,7 @@ fn parse_i64(value: &str) -> Result<i64, String> {
         .map_err(|_| "argument couldn't be parsed into an integer".into())
 }
 
-fn parse_u64(value: &str) -> Result<u64, String> {
-    match parse_i64(value)? {
-        n if n < 0 => Err("argument must be between 0 and 9223372036854775807 inclusive".into()),
-        n => Ok(n as u64),
-    }
-}
-
-/// Memory sizes as Redis accepts them: plain bytes or with k/kb/m/mb/g/gb.
-pub fn parse_memory(value: &str) -> Result<u64, String> {
-    let lower = value.to_ascii_lowercase();
-    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => lower.split_at(i),
-        None => (lower.as_str(), ""),
-    };
-    let base: u64 = digits
-        .parse()
-        .map_err(|_| "argument must be a memory value".to_string())?;
-    let factor = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return Err("argument must be a memory value".into()),
-    };
-    base.checked_mul(factor)
-        .ok_or_else(|| "argument must be a memory value".into())
-}
+pub use slotcache_protocol::limits::parse_memory;
 
 const POLICIES: &[&str] = &[
     "volatile-lru",
@@ -274,7 +263,7 @@ macro_rules! count_param {
             name: $name,
             get: |c| c.$field.to_string(),
             set: Some(|c, v| {
-                c.$field = parse_u64(v)?;
+                c.$field = parse_count(v)?;
                 Ok(())
             }),
         }
@@ -307,6 +296,22 @@ pub static PARAMS: &[Param] = &[
         set: None,
     },
     count_param!("busy-reply-threshold", busy_reply_threshold),
+    Param {
+        name: "client-output-buffer-limit",
+        get: |c| c.client_output_buffer_limit.format(),
+        set: Some(|c, v| {
+            c.client_output_buffer_limit = c.client_output_buffer_limit.updated(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        get: |c| c.client_query_buffer_limit.to_string(),
+        set: Some(|c, v| {
+            c.client_query_buffer_limit = at_least(parse_memory(v)?, MIN_QUERY_BUFFER_LIMIT)?;
+            Ok(())
+        }),
+    },
     yes_no_param!("cluster-announce-replicas", cluster_announce_replicas),
     Param {
         name: "daemonize",
@@ -327,7 +332,7 @@ pub static PARAMS: &[Param] = &[
         name: "hz",
         get: |c| c.hz.to_string(),
         set: Some(|c, v| {
-            c.hz = parse_u64(v)?.clamp(1, 500);
+            c.hz = parse_count(v)?.clamp(1, 500);
             Ok(())
         }),
     },
@@ -372,7 +377,7 @@ pub static PARAMS: &[Param] = &[
         name: "maxclients",
         get: |c| c.maxclients.to_string(),
         set: Some(|c, v| {
-            c.maxclients = parse_u64(v)?;
+            c.maxclients = parse_count(v)?;
             Ok(())
         }),
     },
@@ -396,7 +401,7 @@ pub static PARAMS: &[Param] = &[
         name: "maxmemory-samples",
         get: |c| c.maxmemory_samples.to_string(),
         set: Some(|c, v| {
-            c.maxmemory_samples = parse_u64(v)?.clamp(1, 64);
+            c.maxmemory_samples = parse_count(v)?.clamp(1, 64);
             Ok(())
         }),
     },
@@ -420,13 +425,7 @@ pub static PARAMS: &[Param] = &[
         name: "proto-max-bulk-len",
         get: |c| c.proto_max_bulk_len.to_string(),
         set: Some(|c, v| {
-            let n = parse_memory(v)?;
-            if n < 1024 * 1024 {
-                return Err(
-                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
-                );
-            }
-            c.proto_max_bulk_len = n;
+            c.proto_max_bulk_len = at_least(parse_memory(v)?, 1024 * 1024)?;
             Ok(())
         }),
     },
@@ -471,7 +470,7 @@ pub static PARAMS: &[Param] = &[
         name: "timeout",
         get: |c| c.timeout.to_string(),
         set: Some(|c, v| {
-            c.timeout = parse_u64(v)?;
+            c.timeout = parse_count(v)?;
             Ok(())
         }),
     },

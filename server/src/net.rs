@@ -14,7 +14,8 @@ use crate::state::{now_ms, Server, Stats};
 use bytes::{Buf, Bytes, BytesMut};
 use slotcache_cluster::records::ReplicationMode;
 use slotcache_protocol::command::route::RouteError;
-use slotcache_protocol::resp::{ParseLimits, ProtocolError, Reply, RequestParser};
+use slotcache_protocol::limits::{ClientClass, OutputWatch};
+use slotcache_protocol::resp::{make_read_room, ParseLimits, ProtocolError, Reply, RequestParser};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -123,17 +124,41 @@ async fn connection_loop(
     blocked: &mut Option<Blocked>,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.split();
-    let mut backlog = Backlog {
-        input: BytesMut::with_capacity(16 * 1024),
-        ..Backlog::default()
-    };
+    let mut backlog = Backlog::default();
     let mut out = Reply::new(client.proto);
     let info = client.info.clone();
     // Replies wait here until the replicas counted for acknowledgement have what they saw.
     let mut commits: Commits = Vec::new();
+    let mut output_watch = OutputWatch::default();
     loop {
-        let idle_timeout = server.config.read().timeout;
+        let (idle_timeout, query_limit, output_limits) = {
+            let config = server.config.read();
+            let limits = config.client_output_buffer_limit;
+            (config.timeout, config.client_query_buffer_limit, limits)
+        };
+        if backlog.input.len() + backlog.parser.buffered() > query_limit as usize {
+            warn!(
+                client = info.id,
+                "closing client that reached max query buffer length"
+            );
+            return Ok(());
+        }
+        let class = match client.subscriptions.is_subscribed() {
+            true => ClientClass::Pubsub,
+            false => ClientClass::Normal,
+        };
+        let limit = output_limits.class(class);
+        if output_watch.exceeded(limit, out.buf.len(), Instant::now()) {
+            warn!(
+                client = info.id,
+                "client closed for overcoming of output buffer limits"
+            );
+            return Ok(());
+        }
         let reading = !client.close_after_reply;
+        if reading {
+            make_read_room(&mut backlog.input);
+        }
         let writing = !out.buf.is_empty() && commits.is_empty();
         if !reading && !writing {
             return Ok(());
@@ -217,7 +242,7 @@ async fn connection_loop(
                 out.buf.advance(n);
                 // Don't keep a huge buffer around after one big reply.
                 if out.buf.is_empty() && out.buf.capacity() > 1024 * 1024 {
-                    out.buf = BytesMut::with_capacity(16 * 1024);
+                    out.buf = BytesMut::new();
                 }
             }
             committed = committed, if !commits.is_empty() => {

@@ -1,19 +1,19 @@
 //! Publish/subscribe: the registry of who listens to what, and the messages handed to each
-//! subscriber's connection. A subscriber that falls behind by more than the output limit is
+//! subscriber's connection. A subscriber that falls behind past its output limit is
 //! disconnected rather than let the server's memory grow without bound, as Redis's
-//! `client-output-buffer-limit pubsub`.
+//! `client-output-buffer-limit pubsub` does. What counts is what waits in its mailbox; its
+//! connection takes no more from there while a megabyte of its output is unwritten.
 
 use crate::client::ClientInfo;
 use ahash::AHashMap;
 use bytes::Bytes;
+use parking_lot::Mutex;
 use slotcache_protocol::glob;
+use slotcache_protocol::limits::{ClassLimit, OutputLimits, OutputWatch};
 use slotcache_protocol::pubsub::Kind;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// Redis's hard limit for pub/sub clients.
-pub const OUTPUT_LIMIT: usize = 32 * 1024 * 1024;
 
 /// A published message as one subscriber receives it.
 pub struct Message {
@@ -34,6 +34,7 @@ impl Message {
 pub struct Mailbox {
     tx: mpsc::UnboundedSender<Arc<Message>>,
     queued: AtomicUsize,
+    watch: Mutex<OutputWatch>,
     info: Arc<ClientInfo>,
 }
 
@@ -43,6 +44,7 @@ impl Mailbox {
         let mailbox = Arc::new(Mailbox {
             tx,
             queued: AtomicUsize::new(0),
+            watch: Mutex::default(),
             info,
         });
         (mailbox, rx)
@@ -58,10 +60,19 @@ impl Mailbox {
         !self.info.killed.load(Ordering::Acquire) && !self.tx.is_closed()
     }
 
-    fn deliver(&self, message: Arc<Message>) -> bool {
+    fn deliver(&self, message: Arc<Message>, limit: ClassLimit) -> bool {
         let size = message.size();
-        if self.queued.fetch_add(size, Ordering::Relaxed) + size > OUTPUT_LIMIT {
+        let queued = self.queued.fetch_add(size, Ordering::Relaxed) + size;
+        if self
+            .watch
+            .lock()
+            .exceeded(limit, queued, std::time::Instant::now())
+        {
             self.queued.fetch_sub(size, Ordering::Relaxed);
+            tracing::warn!(
+                client = self.info.id,
+                "subscriber closed for overcoming of output buffer limits"
+            );
             self.info.kill();
             return false;
         }
@@ -71,12 +82,21 @@ impl Mailbox {
 
 #[derive(Default)]
 pub struct Registry {
+    /// `client-output-buffer-limit pubsub`, kept here for the publishers that check it.
+    pub output_limit: ClassLimit,
     channels: AHashMap<Bytes, Vec<Arc<Mailbox>>>,
     shards: AHashMap<Bytes, Vec<Arc<Mailbox>>>,
     patterns: Vec<(Bytes, Arc<Mailbox>)>,
 }
 
 impl Registry {
+    pub fn new(limits: &OutputLimits) -> Registry {
+        Registry {
+            output_limit: limits.pubsub,
+            ..Registry::default()
+        }
+    }
+
     pub fn subscribe(&mut self, kind: Kind, name: &Bytes, mailbox: &Arc<Mailbox>) {
         match kind {
             Kind::Pattern => self.patterns.push((name.clone(), mailbox.clone())),
@@ -124,7 +144,7 @@ impl Registry {
                 channel: channel.clone(),
                 payload: payload.clone(),
             };
-            received += mailbox.deliver(Arc::new(message)) as usize;
+            received += mailbox.deliver(Arc::new(message), self.output_limit) as usize;
         }
         if !shard {
             for (pattern, mailbox) in &self.patterns {
@@ -135,7 +155,7 @@ impl Registry {
                         channel: channel.clone(),
                         payload: payload.clone(),
                     };
-                    received += mailbox.deliver(Arc::new(message)) as usize;
+                    received += mailbox.deliver(Arc::new(message), self.output_limit) as usize;
                 }
             }
         }

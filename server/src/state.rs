@@ -77,6 +77,7 @@ impl Server {
         let engine = Partitions::new(config.databases as usize);
         let keyspace = engine.open(STANDALONE_PARTITION);
         let command_count = Table::get().all.len();
+        let pubsub = crate::pubsub::Registry::new(&config.client_output_buffer_limit);
         Server {
             config: RwLock::new(config),
             engine,
@@ -84,7 +85,7 @@ impl Server {
             routes: std::sync::OnceLock::new(),
             replication: std::sync::OnceLock::new(),
             clients: Mutex::new(AHashMap::new()),
-            pubsub: Mutex::new(Default::default()),
+            pubsub: Mutex::new(pubsub),
             tracking: Default::default(),
             monitors: Default::default(),
             scripts: crate::scripting::Scripts::new(),

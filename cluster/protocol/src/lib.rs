@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod glob;
+pub mod limits;
 pub mod pause;
 pub mod pubsub;
 pub mod reply_mode;

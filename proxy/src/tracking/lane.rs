@@ -23,6 +23,34 @@ pub struct Push {
     pub before_reply: bool,
 }
 
+/// Where the shard servers' messages for one client arrive. The channel is made the first
+/// time the client turns tracking on: most never do, and an idle connection costs less.
+#[derive(Default)]
+pub struct PushChannel {
+    ends: Option<(mpsc::UnboundedSender<Push>, mpsc::UnboundedReceiver<Push>)>,
+}
+
+impl PushChannel {
+    pub fn sender(&mut self) -> mpsc::UnboundedSender<Push> {
+        self.ends
+            .get_or_insert_with(mpsc::unbounded_channel)
+            .0
+            .clone()
+    }
+
+    pub fn try_recv(&mut self) -> Option<Push> {
+        self.ends.as_mut()?.1.try_recv().ok()
+    }
+
+    /// The next message; never, while tracking was never on.
+    pub async fn recv(&mut self) -> Option<Push> {
+        match &mut self.ends {
+            Some((_, receiver)) => receiver.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// The message that drops a client's whole cache: a flush, or a lost connection whose
 /// server-side tracking is gone with it.
 const FLUSH: &[u8] = b">2\r\n$10\r\ninvalidate\r\n_\r\n";

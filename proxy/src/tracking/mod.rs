@@ -162,7 +162,7 @@ impl Session {
             return self.reply_bytes(|out| out.ok());
         }
         let first = self.tracking.is_none();
-        let (proxy, pushes) = (self.proxy.clone(), self.pushes.clone());
+        let (proxy, pushes) = (self.proxy.clone(), self.pushes.sender());
         let tracking = self
             .tracking
             .get_or_insert_with(|| ClientTracking::new(proxy, pushes));

@@ -466,6 +466,7 @@ fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     crate::engine::db::set_lfu_mode(Policy::from_name(&config.maxmemory_policy).is_lfu());
     crate::engine::limits::apply(config.encoding_limits());
     crate::notify::set_flags(config.notify_keyspace_events);
+    ctx.server.pubsub.lock().output_limit = config.client_output_buffer_limit.pubsub;
     *ctx.server.config.write() = config;
     if named.iter().any(|name| name.starts_with("maxmemory")) {
         crate::dispatch::evict_now(ctx.server, ctx.client, ctx.ks, ctx.now);

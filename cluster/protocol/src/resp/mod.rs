@@ -6,5 +6,5 @@ pub mod parse;
 pub mod reply;
 pub mod request;
 
-pub use parse::{ParseLimits, ProtocolError, RequestParser};
+pub use parse::{make_read_room, ParseLimits, ProtocolError, RequestParser};
 pub use reply::{Protocol, Reply};

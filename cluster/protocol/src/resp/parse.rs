@@ -44,11 +44,42 @@ impl ProtocolError {
     }
 }
 
+/// A connection's first buffer: most requests fit, and ten thousand idle connections stay
+/// small.
+const FIRST_READ: usize = 1024;
+
+/// What a busy connection reads at once; Redis reads 16 KB at a time (PROTO_IOBUF_LEN).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Less free room than this, and the buffer grows before the next read.
+const MIN_READ: usize = 512;
+
+/// An empty buffer larger than this is given back after a big request, so an idle connection
+/// holds no more than a fresh one.
+const KEEP_IDLE_CAPACITY: usize = 64 * 1024;
+
+/// Gives a connection's input buffer room for its next read. It starts small and grows when
+/// what it holds leaves too little room: to a chunk for pipelined requests, then geometrically
+/// (by what it holds) as a long value arrives, which keeps copying linear. Memory is only ever
+/// taken for bytes already received, never on a header's say-so.
+pub fn make_read_room(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > KEEP_IDLE_CAPACITY {
+        *buf = BytesMut::new();
+    }
+    if buf.capacity() == 0 {
+        buf.reserve(FIRST_READ);
+    } else if buf.capacity() - buf.len() < MIN_READ {
+        buf.reserve(buf.len().max(READ_CHUNK));
+    }
+}
+
 /// A multibulk request whose header has been read but whose arguments have not all arrived.
 #[derive(Default)]
 struct Partial {
     remaining: usize,
     args: Vec<Bytes>,
+    /// The arguments' bytes so far.
+    bytes: usize,
 }
 
 /// Incremental request parser; keeps the progress of a half-received multibulk so a request
@@ -61,6 +92,12 @@ pub struct RequestParser {
 impl RequestParser {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Bytes of a half-received request already taken off the input: with what is still in
+    /// the input buffer, what `client-query-buffer-limit` bounds.
+    pub fn buffered(&self) -> usize {
+        self.partial.as_ref().map_or(0, |partial| partial.bytes)
     }
 
     /// Takes the next complete request off the front of `buf`. `Ok(None)` means more bytes are
@@ -95,6 +132,7 @@ impl RequestParser {
                 self.partial = Some(Partial {
                     remaining: count,
                     args: Vec::with_capacity(count.min(1024)),
+                    bytes: 0,
                 });
             }
             let partial = self.partial.as_mut().expect("partial set above");
@@ -102,6 +140,7 @@ impl RequestParser {
                 match read_bulk(buf, limits)? {
                     None => return Ok(None),
                     Some(arg) => {
+                        partial.bytes += arg.len();
                         partial.args.push(arg);
                         partial.remaining -= 1;
                     }
@@ -165,8 +204,8 @@ fn read_bulk(buf: &mut BytesMut, limits: &ParseLimits) -> Result<Option<Bytes>, 
     };
     let header = cr + 2;
     if buf.len() < header + len + 2 {
-        // Make room once for the whole value rather than growing read by read.
-        buf.reserve(header + len + 2 - buf.len());
+        // No room is made here on the strength of the declared length: the buffer grows as
+        // the bytes arrive (`make_read_room`), so a header alone costs nothing.
         return Ok(None);
     }
     buf.advance(header);

@@ -18,9 +18,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// An empty reply buffer. It takes memory only once written to, so an idle connection's
+    /// costs nothing.
     pub fn new(proto: Protocol) -> Self {
         Reply {
-            buf: BytesMut::with_capacity(16 * 1024),
+            buf: BytesMut::new(),
             proto,
         }
     }
