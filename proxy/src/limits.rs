@@ -6,6 +6,7 @@ use slotcache_protocol::limits::{
     at_least, parse_count, parse_memory, OutputLimits, DEFAULT_QUERY_BUFFER_LIMIT,
     MIN_QUERY_BUFFER_LIMIT,
 };
+use slotcache_protocol::protected_mode::parse_yes_no;
 use slotcache_protocol::resp::ParseLimits;
 
 #[derive(Clone, Copy, Debug)]
@@ -16,6 +17,8 @@ pub struct ClientLimits {
     pub output: OutputLimits,
     /// Seconds an idle client is kept; 0: for ever.
     pub timeout: u64,
+    /// Only clients on 127.0.0.1 or ::1 are served (the proxy has no password yet).
+    pub protected_mode: bool,
 }
 
 impl Default for ClientLimits {
@@ -26,6 +29,7 @@ impl Default for ClientLimits {
             query_buffer: DEFAULT_QUERY_BUFFER_LIMIT,
             output: OutputLimits::default(),
             timeout: 0,
+            protected_mode: true,
         }
     }
 }
@@ -39,10 +43,11 @@ impl ClientLimits {
     }
 
     /// The settings that are the proxy's own (see `config`).
-    pub const OWN: [&'static str; 4] = [
+    pub const OWN: [&'static str; 5] = [
         "client-output-buffer-limit",
         "client-query-buffer-limit",
         "maxclients",
+        "protected-mode",
         "timeout",
     ];
 
@@ -51,6 +56,7 @@ impl ClientLimits {
         match name {
             "maxclients" => self.maxclients = parse_count(value)?,
             "timeout" => self.timeout = parse_count(value)?,
+            "protected-mode" => self.protected_mode = parse_yes_no(value)?,
             "client-query-buffer-limit" => {
                 self.query_buffer = at_least(parse_memory(value)?, MIN_QUERY_BUFFER_LIMIT)?
             }
@@ -65,6 +71,7 @@ impl ClientLimits {
         Some(match name {
             "maxclients" => self.maxclients.to_string(),
             "timeout" => self.timeout.to_string(),
+            "protected-mode" => if self.protected_mode { "yes" } else { "no" }.into(),
             "client-query-buffer-limit" => self.query_buffer.to_string(),
             "client-output-buffer-limit" => self.output.format(),
             _ => return None,

@@ -12,6 +12,7 @@ use slotcache_cluster::records::{
 };
 use slotcache_cluster::store::{Store, StoreError};
 use slotcache_protocol::limits::{parse_memory, OutputLimits};
+use slotcache_protocol::protected_mode::parse_yes_no;
 use slotcache_proxy::limits::ClientLimits;
 use slotcache_proxy::metrics::ProxyAdmin;
 use slotcache_proxy::{session, Announce, Proxy};
@@ -83,6 +84,9 @@ struct Args {
     /// `<class> <hard> <soft> <soft seconds>` for the classes given (normal, pubsub).
     #[arg(long, value_parser = output_limits)]
     client_output_buffer_limit: Option<OutputLimits>,
+    /// `no` to serve clients beyond 127.0.0.1 (the proxy has no password to require yet).
+    #[arg(long, default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    protected_mode: bool,
 }
 
 fn memory(value: &str) -> Result<u64, String> {
@@ -101,6 +105,7 @@ impl Args {
             query_buffer: self.client_query_buffer_limit,
             output: self.client_output_buffer_limit.unwrap_or_default(),
             timeout: self.timeout,
+            protected_mode: self.protected_mode,
         }
     }
 }

@@ -26,6 +26,7 @@ use slotcache_protocol::command::NOPROTO;
 use slotcache_protocol::command::{is, Flag};
 use slotcache_protocol::limits::OutputWatch;
 use slotcache_protocol::pause::{needed_for, PauseMode};
+use slotcache_protocol::protected_mode;
 use slotcache_protocol::pubsub::Kind;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
@@ -106,7 +107,17 @@ impl Drop for Listed {
 }
 
 pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<()> {
-    let maxclients = proxy.limits.read().maxclients;
+    let (maxclients, protected) = {
+        let limits = proxy.limits.read();
+        (limits.maxclients, limits.protected_mode)
+    };
+    if protected_mode::refuses(protected, false, stream.peer_addr()?.ip()) {
+        proxy
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        return stream.write_all(protected_mode::DENIED.as_bytes()).await;
+    }
     if proxy.connected_clients.fetch_add(1, Ordering::Relaxed) >= maxclients {
         proxy.connected_clients.fetch_sub(1, Ordering::Relaxed);
         proxy

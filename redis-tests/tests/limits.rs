@@ -1,10 +1,11 @@
-//! What a client can make a shard server or a proxy hold, bounded as Redis bounds it: a bulk's
-//! memory is taken as its bytes arrive, never on the strength of its header; a client that reads
-//! no replies or messages is cut off at its output limit; a query buffer past its limit closes
-//! its connection. Other clients are served all along.
+//! Who a shard server or a proxy lets in, and what a client can make it hold, as Redis has it:
+//! protected mode refuses clients beyond 127.0.0.1 while no password is set; a bulk's memory is
+//! taken as its bytes arrive, never on the strength of its header; a client that reads no
+//! replies or messages is cut off at its output limit; a query buffer past its limit closes its
+//! connection. Other clients are served all along.
 
 use redis_tests::cluster::running_cluster;
-use redis_tests::{encode, rss_bytes, start_slotcache, Conn, Frame, Process};
+use redis_tests::{encode, rss_bytes, start_redis, start_slotcache, Conn, Frame, Process};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -228,4 +229,82 @@ fn a_proxy_refuses_clients_past_maxclients_as_redis_does() {
         assert!(Instant::now() < deadline, "room was never made again");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// What a client connecting from 127.0.0.2 (a loopback address, but not 127.0.0.1, which is all
+/// Redis counts as local) reads after a PING, until the connection closes or goes quiet.
+fn ping_from_elsewhere(port: u16) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind("127.0.0.2:0".parse().expect("an address"))
+            .expect("binding 127.0.0.2");
+        let addr = format!("127.0.0.1:{port}").parse().expect("an address");
+        socket.connect(addr).await.expect("connecting")
+    });
+    let mut stream = stream.into_std().expect("a std stream");
+    stream.set_nonblocking(false).expect("blocking mode");
+    stream.write_all(b"PING\r\n").expect("sending PING");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("a read timeout");
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+        if reply.ends_with(b"+PONG\r\n") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[test]
+fn protected_mode_refuses_clients_beyond_127_0_0_1_as_redis_does() {
+    let redis = start_redis(&[]);
+    let denial = ping_from_elsewhere(redis.port);
+    assert!(denial.starts_with("-DENIED "), "{denial}");
+    let server = start_slotcache(&[]);
+    let running = running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    for port in [server.port, proxy.port] {
+        assert_eq!(ping_from_elsewhere(port), denial, "port {port}");
+        assert_eq!(
+            Conn::connect(port).call(&["PING"]),
+            Frame::Simple("PONG".into())
+        );
+        config_set(port, "protected-mode", "no");
+        assert_eq!(ping_from_elsewhere(port), "+PONG\r\n", "port {port}");
+    }
+    // A password opens a server as well.
+    config_set(server.port, "protected-mode", "yes");
+    config_set(server.port, "requirepass", "secret");
+    assert_eq!(
+        ping_from_elsewhere(server.port),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    // Through the proxy the setting is the proxy's own: the servers behind it keep theirs.
+    let Frame::Array(shown) = Conn::connect(proxy.port).call(&["CONFIG", "GET", "protected-mode"])
+    else {
+        panic!("CONFIG GET")
+    };
+    assert_eq!(
+        shown,
+        vec![Frame::bulk("protected-mode"), Frame::bulk("no")]
+    );
+    let behind = &running.servers[0];
+    let Frame::Array(kept) = behind.connect().call(&["CONFIG", "GET", "protected-mode"]) else {
+        panic!("CONFIG GET")
+    };
+    assert_eq!(
+        kept,
+        vec![Frame::bulk("protected-mode"), Frame::bulk("yes")]
+    );
 }

@@ -6,6 +6,7 @@ use slotcache_cluster::config_file::ConfigFileError;
 use slotcache_protocol::limits::{
     at_least, parse_count, OutputLimits, DEFAULT_QUERY_BUFFER_LIMIT, MIN_QUERY_BUFFER_LIMIT,
 };
+use slotcache_protocol::protected_mode::parse_yes_no;
 use std::path::Path;
 
 /// Every setting, with Redis's defaults. TOML keys are the Redis names with `-` or `_`.
@@ -15,6 +16,8 @@ pub struct Config {
     pub bind: String,
     pub port: u16,
     pub requirepass: String,
+    /// With no password, only clients on 127.0.0.1 or ::1 are served (Redis's protected mode).
+    pub protected_mode: bool,
     pub maxclients: u64,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
@@ -100,6 +103,7 @@ impl Default for Config {
             bind: "127.0.0.1".into(),
             port: 6379,
             requirepass: String::new(),
+            protected_mode: true,
             maxclients: 10000,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
@@ -218,14 +222,6 @@ pub struct Param {
     pub set: Option<Setter>,
 }
 
-fn parse_bool(value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "yes" => Ok(true),
-        "no" => Ok(false),
-        _ => Err("argument must be 'yes' or 'no'".into()),
-    }
-}
-
 fn parse_i64(value: &str) -> Result<i64, String> {
     value
         .parse::<i64>()
@@ -276,7 +272,7 @@ macro_rules! yes_no_param {
             name: $name,
             get: |c| if c.$field { "yes" } else { "no" }.into(),
             set: Some(|c, v| {
-                c.$field = parse_bool(v)?;
+                c.$field = parse_yes_no(v)?;
                 Ok(())
             }),
         }
@@ -288,7 +284,7 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "appendonly",
         get: |_| "no".into(),
-        set: Some(|_, v| parse_bool(v).map(|_| ())),
+        set: Some(|_, v| parse_yes_no(v).map(|_| ())),
     },
     Param {
         name: "bind",
@@ -429,6 +425,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
+    yes_no_param!("protected-mode", protected_mode),
     Param {
         name: "read-consistency",
         get: |c| c.read_consistency.clone(),

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::Parser;
 use slotcache_cluster::admin;
+use slotcache_protocol::protected_mode::parse_yes_no;
 use slotcache_server::config::Config;
 use slotcache_server::membership::Addresses;
 use slotcache_server::metrics::ServerAdmin;
@@ -34,6 +35,9 @@ struct Args {
     maxclients: Option<u64>,
     #[arg(long, env = "SLOTCACHE_REQUIREPASS")]
     requirepass: Option<String>,
+    /// `no` to serve clients beyond 127.0.0.1 without a password.
+    #[arg(long, env = "SLOTCACHE_PROTECTED_MODE", value_parser = parse_yes_no)]
+    protected_mode: Option<bool>,
     /// Memory limit, in bytes or with a unit (64mb, 1gb).
     #[arg(long, env = "SLOTCACHE_MAXMEMORY")]
     maxmemory: Option<String>,
@@ -95,6 +99,9 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     }
     if let Some(v) = args.requirepass {
         config.requirepass = v;
+    }
+    if let Some(v) = args.protected_mode {
+        config.protected_mode = v;
     }
     if let Some(v) = args.maxmemory {
         config.maxmemory = slotcache_server::config::parse_memory(&v)

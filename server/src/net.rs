@@ -15,6 +15,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use slotcache_cluster::records::ReplicationMode;
 use slotcache_protocol::command::route::RouteError;
 use slotcache_protocol::limits::{ClientClass, OutputWatch};
+use slotcache_protocol::protected_mode;
 use slotcache_protocol::resp::{make_read_room, ParseLimits, ProtocolError, Reply, RequestParser};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -55,10 +56,16 @@ async fn handle(
     laddr: std::net::SocketAddr,
 ) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
-    let (maxclients, needs_auth) = {
+    let (maxclients, needs_auth, protected) = {
         let config = server.config.read();
-        (config.maxclients, !config.requirepass.is_empty())
+        let needs_auth = !config.requirepass.is_empty();
+        let protected = protected_mode::refuses(config.protected_mode, needs_auth, addr.ip());
+        (config.maxclients, needs_auth, protected)
     };
+    if protected {
+        Stats::add(&server.stats.rejected_connections, 1);
+        return stream.write_all(protected_mode::DENIED.as_bytes()).await;
+    }
     let id = server.next_client_id();
     let info = Arc::new(ClientInfo::new(id, addr, laddr));
     let admitted = {

@@ -5,7 +5,9 @@
 pub mod command;
 pub mod glob;
 pub mod limits;
+pub mod password;
 pub mod pause;
+pub mod protected_mode;
 pub mod pubsub;
 pub mod reply_mode;
 pub mod resp;

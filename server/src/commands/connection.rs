@@ -9,6 +9,7 @@ use slotcache_protocol::command::connection::{
 };
 use slotcache_protocol::command::help::CLIENT_HELP;
 use slotcache_protocol::command::NOPROTO;
+use slotcache_protocol::password;
 use slotcache_protocol::pause::parse_pause;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::Protocol;
@@ -42,10 +43,12 @@ fn echo(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(Replied)
 }
 
-/// Checks a username/password pair against `requirepass` (only the `default` user exists).
+/// Checks a username/password pair against `requirepass` (only the `default` user exists),
+/// in constant time.
 fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
     let config = ctx.server.config.read();
-    user == b"default" && (config.requirepass.is_empty() || config.requirepass.as_bytes() == pass)
+    let required = password::hash(config.requirepass.as_bytes());
+    user == b"default" && (config.requirepass.is_empty() || password::matches(&required, pass))
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
