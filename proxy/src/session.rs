@@ -579,8 +579,8 @@ impl Session {
         if crate::refusals::changes_every_server(name, &args) {
             self.proxy.follow_config(&args);
             return match crate::config::split_set(&self.proxy, &args) {
-                None => cluster_wide::answer(self, name, command, &args),
-                Some(Err(error)) => Pending::Ready(error),
+                // The servers know these settings too, and name the first bad value in order.
+                None | Some(Err(())) => cluster_wide::answer(self, name, command, &args),
                 Some(Ok((limits, rest))) if rest.len() == 2 => {
                     *self.proxy.limits.write() = limits;
                     self.reply(|out| out.ok())

@@ -417,6 +417,7 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.port.to_string(),
         set: None,
     },
+    yes_no_param!("protected-mode", protected_mode),
     Param {
         name: "proto-max-bulk-len",
         get: |c| c.proto_max_bulk_len.to_string(),
@@ -425,7 +426,6 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
-    yes_no_param!("protected-mode", protected_mode),
     Param {
         name: "read-consistency",
         get: |c| c.read_consistency.clone(),
