@@ -31,6 +31,8 @@ pub struct ClientState {
     pub lib_name: String,
     pub lib_ver: String,
     pub resp: u8,
+    /// The ACL user it runs as.
+    pub user: String,
     /// Its last command (`container|sub` for a subcommand), and when it came.
     pub last_command: String,
     pub last_interaction: Instant,
@@ -50,6 +52,7 @@ impl Connected {
                 lib_name: String::new(),
                 lib_ver: String::new(),
                 resp: 2,
+                user: "default".into(),
                 last_command: "NULL".into(),
                 last_interaction: now,
             }),
@@ -85,6 +88,7 @@ impl Connected {
             cmd: &state.last_command,
             current_args: current.unwrap_or_default(),
             resp: state.resp,
+            user: &state.user,
             lib_name: &state.lib_name,
             lib_ver: &state.lib_ver,
         }
@@ -141,14 +145,16 @@ impl Session {
 
     /// CLIENT KILL: this proxy's clients that match; the asking one is closed after its reply.
     pub fn client_kill(&mut self, args: &[Bytes]) -> Result<Pending, CmdError> {
-        let kill = Kill::parse(args)?;
+        let kill = Kill::parse(args, |name| name == b"default")?;
         let mut killed = 0;
         for client in self.listed() {
+            let user = client.state.lock().user.clone();
             let killable = Killable {
                 id: client.id,
                 addr: &client.addr,
                 laddr: &client.laddr,
                 age: client.created.elapsed().as_secs(),
+                user: user.as_bytes(),
             };
             if kill.matches(&killable, self.id) {
                 match client.id == self.id {

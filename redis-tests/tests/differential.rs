@@ -21,11 +21,57 @@ enum Compare {
     /// Random picks (HRANDFIELD): same kind of reply with as many elements.
     Shape,
     /// Stream introspection (XINFO, XPENDING): exact but for idle and delivery times, and
-    /// Redis's radix-tree node count, which depends on its tree's internals.
+    /// Redis's radix-tree node count, which depends on its tree's internals; ACL LOG: exact
+    /// but for the entries' ages and client lines.
     Timed,
+    /// ACL rules (ACL LIST, GETUSER): exact, except that the single commands after the
+    /// categories come in Redis's hash order, which is random per process: compared sorted.
+    Rules,
 }
 
-const TIMED_KEYS: &[&[u8]] = &[b"idle", b"seen-time", b"radix-tree-nodes"];
+const TIMED_KEYS: &[&[u8]] = &[
+    b"idle",
+    b"seen-time",
+    b"radix-tree-nodes",
+    b"age-seconds",
+    b"client-info",
+];
+
+/// Sorts the single-command rules that end each description of command rules.
+fn sort_single_commands(frame: &Frame) -> Frame {
+    match frame {
+        Frame::Bulk(text) if text.windows(4).any(|w| w == b"@all") => {
+            let text = String::from_utf8_lossy(text);
+            let words: Vec<&str> = text.split(' ').collect();
+            // A selector's rules end at its `)`; each run of `+cmd`/`-cmd` words is sorted.
+            let mut out: Vec<String> = Vec::new();
+            let mut run: Vec<&str> = Vec::new();
+            for word in words {
+                let single = (word.starts_with('+') || word.starts_with('-'))
+                    && !word.starts_with("+@")
+                    && !word.starts_with("-@");
+                if single && !word.ends_with(')') {
+                    run.push(word);
+                    continue;
+                }
+                run.sort_unstable();
+                out.extend(run.drain(..).map(String::from));
+                out.push(word.to_string());
+            }
+            run.sort_unstable();
+            out.extend(run.drain(..).map(String::from));
+            Frame::Bulk(out.join(" ").into_bytes())
+        }
+        Frame::Array(items) => Frame::Array(items.iter().map(sort_single_commands).collect()),
+        Frame::Map(pairs) => Frame::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), sort_single_commands(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
 
 fn is_stream_id(frame: &Frame) -> bool {
     let Frame::Bulk(text) = frame else {
@@ -116,6 +162,17 @@ fn mode_for(args: &[Vec<u8>], random: bool) -> Compare {
         // An ID generated from the clock.
         "xadd" if args.iter().any(|a| a == b"*" || a.ends_with(b"-*")) => Compare::Shape,
         "expiretime" => Compare::Near(2),
+        "acl" if args.len() > 1 => match String::from_utf8_lossy(&args[1])
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "log" => Compare::Timed,
+            "list" | "getuser" => Compare::Rules,
+            "genpass" => Compare::Shape,
+            // A category's commands come in Redis's hash order.
+            "cat" => Compare::Sorted,
+            _ => Compare::Exact,
+        },
         _ => Compare::Exact,
     }
 }
@@ -137,6 +194,7 @@ fn same(a: &Frame, b: &Frame, mode: Compare) -> bool {
         Compare::Shape => shape(a) == shape(b),
         Compare::Exact => a == b,
         Compare::Timed => mask_times(a) == mask_times(b),
+        Compare::Rules => sort_single_commands(a) == sort_single_commands(b),
         Compare::Sorted => a.sorted() == b.sorted(),
         Compare::Near(tolerance) => match (a.as_int(), b.as_int()) {
             (Some(x), Some(y)) if x < 0 || y < 0 => x == y,
@@ -183,6 +241,21 @@ impl Pair {
             self.redis_conn.call_bytes(&hello);
         }
         self.run(&[b"FLUSHALL".to_vec()], Compare::Exact, "reset");
+        // ACL blocks leave users and log entries behind; the default user is left nopass.
+        let users = self
+            .ours_conn
+            .call_bytes(&[b"ACL".to_vec(), b"USERS".to_vec()]);
+        if let Frame::Array(names) = users {
+            for name in names {
+                let Frame::Bulk(name) = name else { continue };
+                if &name[..] != b"default" {
+                    let delete = [b"ACL".to_vec(), b"DELUSER".to_vec(), name.to_vec()];
+                    self.run(&delete, Compare::Exact, "reset");
+                }
+            }
+        }
+        let log_reset = [b"ACL".to_vec(), b"LOG".to_vec(), b"RESET".to_vec()];
+        self.run(&log_reset, Compare::Exact, "reset");
     }
 
     fn run(&mut self, args: &[Vec<u8>], mode: Compare, context: &str) {
@@ -291,6 +364,7 @@ fn command_table_matches_redis() {
             "zrank",
             "zrevrank",
             // Containers list subcommands in Redis's hash order; each subcommand is compared.
+            "acl",
             "xgroup",
             "xinfo",
             // Redis's SCRIPT also has DEBUG, for its Lua debugger.

@@ -18,6 +18,8 @@ pub struct ClientInfo {
     pub created: Instant,
     pub last_interaction: Mutex<Instant>,
     pub name: Mutex<String>,
+    /// The ACL user it runs as.
+    pub user: Mutex<String>,
     pub lib_name: Mutex<String>,
     pub lib_ver: Mutex<String>,
     /// Index in the command table of the last command run, published for CLIENT LIST.
@@ -51,6 +53,7 @@ impl ClientInfo {
             created: Instant::now(),
             last_interaction: Mutex::new(Instant::now()),
             name: Mutex::new(String::new()),
+            user: Mutex::new("default".into()),
             lib_name: Mutex::new(String::new()),
             lib_ver: Mutex::new(String::new()),
             last_command: AtomicUsize::new(usize::MAX),
@@ -107,6 +110,7 @@ impl ClientInfo {
             cmd,
             current_args: current.map_or(&[][..], |(_, args)| args),
             resp: self.resp.load(Ordering::Relaxed) as u8,
+            user: &self.user.lock(),
             lib_name: &self.lib_name.lock(),
             lib_ver: &self.lib_ver.lock(),
         }
@@ -149,6 +153,9 @@ pub struct Client {
     pub db: usize,
     pub proto: Protocol,
     pub authenticated: bool,
+    /// The ACL user it runs as; None for the server's own clients (replication, wakeups of
+    /// blocked commands), which may run anything.
+    pub login: Option<slotcache_protocol::acl::Login>,
     pub reply_mode: ReplyMode,
     /// Set by QUIT and protocol errors: flush the replies, then close.
     pub close_after_reply: bool,
@@ -193,6 +200,7 @@ impl Client {
             db: 0,
             proto: Protocol::Resp2,
             authenticated,
+            login: None,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             last_command: usize::MAX,

@@ -16,6 +16,12 @@ pub struct Config {
     pub bind: String,
     pub port: u16,
     pub requirepass: String,
+    /// Users to load at start and for ACL LOAD / ACL SAVE; empty: none.
+    pub aclfile: String,
+    /// The length of ACL LOG.
+    pub acllog_max_len: u64,
+    /// `allchannels` or `resetchannels`: the channels new users start with.
+    pub acl_pubsub_default: String,
     /// With no password, only clients on 127.0.0.1 or ::1 are served (Redis's protected mode).
     pub protected_mode: bool,
     pub maxclients: u64,
@@ -103,6 +109,9 @@ impl Default for Config {
             bind: "127.0.0.1".into(),
             port: 6379,
             requirepass: String::new(),
+            aclfile: String::new(),
+            acllog_max_len: 128,
+            acl_pubsub_default: "resetchannels".into(),
             protected_mode: true,
             maxclients: 10000,
             maxmemory: 0,
@@ -281,6 +290,20 @@ macro_rules! yes_no_param {
 
 /// The parameters CONFIG knows, sorted by name.
 pub static PARAMS: &[Param] = &[
+    Param {
+        name: "acl-pubsub-default",
+        get: |c| c.acl_pubsub_default.clone(),
+        set: Some(|c, v| {
+            c.acl_pubsub_default = one_of(v, &["allchannels", "resetchannels"])?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "aclfile",
+        get: |c| c.aclfile.clone(),
+        set: None,
+    },
+    count_param!("acllog-max-len", acllog_max_len),
     Param {
         name: "appendonly",
         get: |_| "no".into(),

@@ -283,6 +283,15 @@ fn run(
         );
         return Replied;
     }
+    let context = crate::commands::acl::context(client);
+    if let Err(denied) = crate::commands::acl::check(server, client, resolved, args, context) {
+        let refusal = match client.in_exec {
+            true => slotcache_protocol::acl::exec_refusal(denied),
+            false => slotcache_protocol::acl::refusal(denied, spec),
+        };
+        reject(client, batch, Some(resolved.index), out, &refusal);
+        return Replied;
+    }
     if client.proto == Protocol::Resp2
         && client.subscriptions.is_subscribed()
         && !SUBSCRIBED_CONTEXT.contains(&spec.name)

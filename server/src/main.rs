@@ -35,6 +35,9 @@ struct Args {
     maxclients: Option<u64>,
     #[arg(long, env = "SLOTCACHE_REQUIREPASS")]
     requirepass: Option<String>,
+    /// A file of ACL users (`user <name> <rules...>` lines), loaded at start and by ACL LOAD.
+    #[arg(long, env = "SLOTCACHE_ACLFILE")]
+    aclfile: Option<String>,
     /// `no` to serve clients beyond 127.0.0.1 without a password.
     #[arg(long, env = "SLOTCACHE_PROTECTED_MODE", value_parser = parse_yes_no)]
     protected_mode: Option<bool>,
@@ -99,6 +102,9 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     }
     if let Some(v) = args.requirepass {
         config.requirepass = v;
+    }
+    if let Some(v) = args.aclfile {
+        config.aclfile = v;
     }
     if let Some(v) = args.protected_mode {
         config.protected_mode = v;
@@ -196,6 +202,7 @@ fn main() -> anyhow::Result<()> {
             config.replication_port,
         );
         let server = Arc::new(Server::new(config, port));
+        slotcache_server::commands::acl::load_file(&server).map_err(anyhow::Error::msg)?;
         let admin_port = match admin_port {
             Some(admin_port) => Some(
                 admin::start(&bind, admin_port, Arc::new(ServerAdmin(server.clone())))

@@ -58,7 +58,7 @@ async fn handle(
     stream.set_nodelay(true)?;
     let (maxclients, needs_auth, protected) = {
         let config = server.config.read();
-        let needs_auth = !config.requirepass.is_empty();
+        let needs_auth = server.acl.users.auth_required();
         let protected = protected_mode::refuses(config.protected_mode, needs_auth, addr.ip());
         (config.maxclients, needs_auth, protected)
     };
@@ -84,6 +84,7 @@ async fn handle(
         return Ok(());
     }
     let mut client = Client::new(info, !needs_auth);
+    client.login = Some(server.acl.users.default_login());
     let mut blocked = None;
     let result = connection_loop(&server, &mut stream, &mut client, &mut blocked).await;
     if client.subscriptions.is_subscribed() {

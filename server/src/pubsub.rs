@@ -113,6 +113,28 @@ impl Registry {
         }
     }
 
+    /// The subscribers holding a channel or pattern `allowed` refuses them: users whose
+    /// channels an ACL change took away.
+    pub fn refused(
+        &self,
+        allowed: impl Fn(&ClientInfo, &[u8], bool) -> bool,
+    ) -> Vec<Arc<ClientInfo>> {
+        let plain = self
+            .channels
+            .iter()
+            .chain(&self.shards)
+            .flat_map(|(name, list)| list.iter().map(move |m| (name, m, false)));
+        let patterns = self.patterns.iter().map(|(name, m)| (name, m, true));
+        let mut refused: Vec<Arc<ClientInfo>> = plain
+            .chain(patterns)
+            .filter(|(name, m, is_pattern)| !allowed(&m.info, name, *is_pattern))
+            .map(|(_, m, _)| m.info.clone())
+            .collect();
+        refused.sort_by_key(|info| info.id);
+        refused.dedup_by_key(|info| info.id);
+        refused
+    }
+
     pub fn unsubscribe(&mut self, kind: Kind, name: &[u8], mailbox: &Arc<Mailbox>) {
         let map = match kind {
             Kind::Pattern => {

@@ -51,6 +51,8 @@ pub struct Server {
     pub replication: std::sync::OnceLock<crate::replication::Replication>,
     pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
     pub pubsub: Mutex<crate::pubsub::Registry>,
+    /// ACL users and the ACL log.
+    pub acl: slotcache_protocol::acl::Acl,
     pub tracking: crate::tracking::ClientSideCaching,
     pub monitors: crate::monitor::Monitors,
     pub scripts: crate::scripting::Scripts,
@@ -78,6 +80,8 @@ impl Server {
         let keyspace = engine.open(STANDALONE_PARTITION);
         let command_count = Table::get().all.len();
         let pubsub = crate::pubsub::Registry::new(&config.client_output_buffer_limit);
+        let acl = slotcache_protocol::acl::Acl::default();
+        crate::commands::acl::follow_config(&acl, &config);
         Server {
             config: RwLock::new(config),
             engine,
@@ -86,6 +90,7 @@ impl Server {
             replication: std::sync::OnceLock::new(),
             clients: Mutex::new(AHashMap::new()),
             pubsub: Mutex::new(pubsub),
+            acl,
             tracking: Default::default(),
             monitors: Default::default(),
             scripts: crate::scripting::Scripts::new(),

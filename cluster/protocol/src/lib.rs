@@ -2,6 +2,7 @@
 //! shard server, the proxy and the tools share one copy: the RESP wire format, the command
 //! catalog (arity, flags, key specs, docs) with key extraction and slot routing, glob matching.
 
+pub mod acl;
 pub mod command;
 pub mod glob;
 pub mod limits;

@@ -12,7 +12,12 @@ pub fn hash(password: &[u8]) -> [u8; 32] {
 
 /// Whether `given` is the password whose hash is `stored`.
 pub fn matches(stored: &[u8; 32], given: &[u8]) -> bool {
-    hash(given).ct_eq(stored).into()
+    same(stored, &hash(given))
+}
+
+/// Whether two hashes are equal, in constant time.
+pub fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

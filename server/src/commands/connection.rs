@@ -3,13 +3,13 @@
 use super::help_reply;
 use super::{int_arg, is, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
 use crate::commands::Outcome;
+use slotcache_protocol::acl;
 use slotcache_protocol::command::clients::{list_filter, Kill, Killable};
 use slotcache_protocol::command::connection::{
     check_client_name, hello_reply, library_attribute, LibraryAttribute,
 };
 use slotcache_protocol::command::help::CLIENT_HELP;
 use slotcache_protocol::command::NOPROTO;
-use slotcache_protocol::password;
 use slotcache_protocol::pause::parse_pause;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::Protocol;
@@ -43,33 +43,18 @@ fn echo(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(Replied)
 }
 
-/// Checks a username/password pair against `requirepass` (only the `default` user exists),
-/// in constant time.
-fn check_credentials(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    let config = ctx.server.config.read();
-    let required = password::hash(config.requirepass.as_bytes());
-    user == b"default" && (config.requirepass.is_empty() || password::matches(&required, pass))
-}
-
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
-
 fn auth(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (user, pass): (&[u8], &[u8]) = match args.len() {
         2 => {
-            if ctx.server.config.read().requirepass.is_empty() {
-                return Err(CmdError::err(
-                    "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-                ));
+            if !ctx.server.acl.users.auth_required() {
+                return Err(CmdError::Other(acl::AUTH_WITHOUT_PASSWORD.into()));
             }
             (b"default", &args[1])
         }
         3 => (&args[1], &args[2]),
         _ => return Err(CmdError::Syntax),
     };
-    if !check_credentials(ctx, user, pass) {
-        return Err(CmdError::Other(WRONGPASS.into()));
-    }
-    ctx.client.authenticated = true;
+    super::acl::log_in(ctx, &args[0], user, pass)?;
     ctx.out.ok();
     Ok(Replied)
 }
@@ -116,13 +101,10 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
     }
     if let Some((user, pass)) = credentials {
-        if !check_credentials(ctx, &user, &pass) {
-            return Err(CmdError::Other(WRONGPASS.into()));
-        }
-        ctx.client.authenticated = true;
+        super::acl::log_in(ctx, &args[0], &user, &pass)?;
     }
     if !ctx.client.authenticated {
-        return Err(CmdError::Other("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
+        return Err(CmdError::Other("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
     }
     if let Some(name) = name {
         set_client_name(ctx, &name)?;
@@ -198,7 +180,10 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     ctx.client.info.resp.store(2, Ordering::Relaxed);
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.info.name.lock().clear();
-    ctx.client.authenticated = ctx.server.config.read().requirepass.is_empty();
+    let acl = &ctx.server.acl.users;
+    let required = acl.auth_required();
+    super::acl::become_user(ctx.client, acl.default_login());
+    ctx.client.authenticated = !required;
     ctx.out.simple("RESET");
     Ok(Replied)
 }
@@ -254,15 +239,17 @@ fn client_info(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn client_kill(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let registry: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
-    let kill = Kill::parse(args)?;
+    let kill = Kill::parse(args, |name| ctx.server.acl.users.read().get(name).is_some())?;
     let (mut killed, mut outcome) = (0, Replied);
     for client in &registry {
         let (addr, laddr) = (client.addr.to_string(), client.laddr.to_string());
+        let user = client.user.lock().clone();
         let killable = Killable {
             id: client.id,
             addr: &addr,
             laddr: &laddr,
             age: client.created.elapsed().as_secs(),
+            user: user.as_bytes(),
         };
         if kill.matches(&killable, ctx.client.id) {
             // This connection gets its reply first, as in Redis.

@@ -3,6 +3,7 @@
 //! catalog's (`slotcache_protocol::command`), which alone drives lookup, arity errors, key
 //! extraction and the `COMMAND` replies.
 
+pub mod acl;
 pub mod bits;
 pub mod cluster;
 pub mod connection;
@@ -119,7 +120,8 @@ impl Ctx<'_> {
 }
 
 /// Every family's handlers, in one list.
-const FAMILIES: [&[(&str, Handler)]; 24] = [
+const FAMILIES: [&[(&str, Handler)]; 25] = [
+    acl::HANDLERS,
     cluster::HANDLERS,
     connection::HANDLERS,
     tracking::HANDLERS,

@@ -467,6 +467,14 @@ fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     crate::engine::limits::apply(config.encoding_limits());
     crate::notify::set_flags(config.notify_keyspace_events);
     ctx.server.pubsub.lock().output_limit = config.client_output_buffer_limit.pubsub;
+    super::acl::follow_settings(&ctx.server.acl, &config);
+    if named.iter().any(|name| name == "requirepass") {
+        let password = config.requirepass.as_bytes();
+        ctx.server
+            .acl
+            .users
+            .change(|users| users.set_requirepass(password));
+    }
     *ctx.server.config.write() = config;
     if named.iter().any(|name| name.starts_with("maxmemory")) {
         crate::dispatch::evict_now(ctx.server, ctx.client, ctx.ks, ctx.now);

@@ -533,6 +533,7 @@ fn execute(lua: &Lua, call: Body, ctx: &mut Ctx, running: &Running) -> Result<()
     let mut script_client = Client::new(ctx.client.info.clone(), true);
     script_client.select(ctx.client.db);
     script_client.in_script = true;
+    script_client.login = ctx.client.login.clone();
     let state = RefCell::new(CallContext {
         server: ctx.server,
         client: script_client,
@@ -618,6 +619,17 @@ fn redis_call(
     }
     if spec.flags.has(Flag::Noscript) {
         return fail(lua, "ERR This Redis command is not allowed from script");
+    }
+    let lua_context = slotcache_protocol::acl::Context::Lua;
+    if let Err(denied) = crate::commands::acl::check(
+        state.server,
+        &mut state.client,
+        resolved,
+        &argv,
+        lua_context,
+    ) {
+        let refusal = slotcache_protocol::acl::script_refusal(denied);
+        return fail(lua, &format!("ERR {refusal}"));
     }
     if state.deny_oom && spec.flags.has(Flag::Denyoom) {
         return fail(lua, OOM);

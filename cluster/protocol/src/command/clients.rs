@@ -21,6 +21,8 @@ pub struct ClientLine<'a> {
     /// in its query buffer (`qbuf`) and argument memory (`argv-mem`).
     pub current_args: &'a [Bytes],
     pub resp: u8,
+    /// The ACL user it runs as.
+    pub user: &'a str,
     pub lib_name: &'a str,
     pub lib_ver: &'a str,
 }
@@ -42,9 +44,9 @@ impl ClientLine<'_> {
             }
         };
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id, self.addr, self.laddr, self.name, self.age, self.idle, self.db, qbuf,
-            argv_mem, self.cmd, self.resp, self.lib_name, self.lib_ver,
+            argv_mem, self.cmd, self.user, self.resp, self.lib_name, self.lib_ver,
         )
     }
 }
@@ -103,10 +105,12 @@ pub struct Killable<'a> {
     pub addr: &'a str,
     pub laddr: &'a str,
     pub age: u64,
+    pub user: &'a [u8],
 }
 
 impl Kill {
-    pub fn parse(args: &Args) -> Result<Kill, CmdError> {
+    /// `user_exists` tells whether a USER filter names a user.
+    pub fn parse(args: &Args, user_exists: impl Fn(&[u8]) -> bool) -> Result<Kill, CmdError> {
         if args.len() == 3 {
             return Ok(Kill::Addr(String::from_utf8_lossy(&args[2]).into_owned()));
         }
@@ -134,8 +138,7 @@ impl Kill {
                         return Err(CmdError::err(format!("Unknown client type '{value}'")));
                     }
                 }
-                // Only the default user exists until ACLs do.
-                "user" if value != "default" => {
+                "user" if !user_exists(&pair[1]) => {
                     return Err(CmdError::err(format!("No such user '{value}'")));
                 }
                 "addr" | "laddr" | "user" | "maxage" => {}
@@ -156,7 +159,7 @@ impl Kill {
                         "id" => client.id.to_string() == *value,
                         "addr" => client.addr == value,
                         "laddr" => client.laddr == value,
-                        "user" => value == "default",
+                        "user" => client.user == value.as_bytes(),
                         "type" => value == "normal",
                         "maxage" => value.parse::<u64>().is_ok_and(|age| client.age >= age),
                         _ => true,

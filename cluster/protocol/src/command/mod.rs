@@ -24,7 +24,7 @@ pub use error::{
     CmdError, EXECABORT, EXEC_WITHOUT_MULTI, NOPROTO, NOT_IN_MULTI, OOM,
 };
 pub use flags::{Flag, Flags};
-pub use spec::{ks, ks_noted, Begin, CommandSpec, Find, KeySpec};
+pub use spec::{ks, ks_noted, Begin, CommandSpec, Find, KeyAccess, KeySpec};
 pub use table::{Resolved, Table};
 
 use bytes::Bytes;

@@ -53,6 +53,38 @@ pub const fn ks_noted(
     }
 }
 
+/// What a command does to one of its keys, for ACL key patterns (`%R~`, `%W~`): reading its
+/// value (Redis's ACCESS flag), and changing it (INSERT, DELETE or UPDATE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyAccess {
+    pub read: bool,
+    pub write: bool,
+}
+
+impl KeyAccess {
+    pub const READ: KeyAccess = KeyAccess {
+        read: true,
+        write: false,
+    };
+    pub const WRITE: KeyAccess = KeyAccess {
+        read: false,
+        write: true,
+    };
+    pub const READ_WRITE: KeyAccess = KeyAccess {
+        read: true,
+        write: true,
+    };
+
+    /// The access a key spec's flags describe.
+    pub fn of(flags: &str) -> KeyAccess {
+        let has = |word| flags.split(' ').any(|w| w == word);
+        KeyAccess {
+            read: has("access"),
+            write: has("insert") || has("delete") || has("update"),
+        }
+    }
+}
+
 /// One command of the table. Lists are space-separated words to keep the table readable.
 pub struct CommandSpec {
     pub name: &'static str,
@@ -98,6 +130,17 @@ impl CommandSpec {
 
     /// Key positions of a concrete call, from the key specs (COMMAND GETKEYS, routing).
     pub fn key_positions(&self, args: &Args) -> Vec<usize> {
+        self.key_refs(args)
+            .into_iter()
+            .map(|(pos, _)| pos)
+            .collect()
+    }
+
+    /// Each key of a concrete call with what the call does to it, as Redis's
+    /// `getKeysFromCommandWithSpecs` finds them for ACL checks: from the key specs, except
+    /// where a spec's flags vary with the arguments (SET ... GET, BITFIELD) or its keys cannot
+    /// be found from the spec (SORT's STORE), where Redis asks the command itself.
+    pub fn key_refs(&self, args: &Args) -> Vec<(usize, KeyAccess)> {
         let argc = args.len() as i64;
         let mut positions = Vec::new();
         for spec in self.key_specs {
@@ -142,17 +185,34 @@ impl CommandSpec {
                 }
                 Find::Unknown => continue,
             };
+            let access = KeyAccess::of(spec.flags);
             let mut i = first;
             while i <= last && i < argc && step > 0 {
                 if i >= 1 {
-                    positions.push(i as usize);
+                    positions.push((i as usize, access));
                 }
                 i += step;
             }
         }
         // SORT's STORE key can stand anywhere: Redis finds it with a procedure of its own.
-        if self.name == "sort" {
-            positions.extend(super::specs::sort::store_position(args));
+        match self.name {
+            "sort" => positions.extend(
+                super::specs::sort::store_position(args).map(|pos| (pos, KeyAccess::WRITE)),
+            ),
+            "set" => {
+                let get = args.iter().skip(3).any(|a| super::is(a, "get"));
+                let access = if get {
+                    KeyAccess::READ_WRITE
+                } else {
+                    KeyAccess::WRITE
+                };
+                positions.iter_mut().for_each(|(_, a)| *a = access);
+            }
+            "bitfield" => {
+                let access = super::specs::bits::bitfield_access(args);
+                positions.iter_mut().for_each(|(_, a)| *a = access);
+            }
+            _ => {}
         }
         positions
     }

@@ -1,6 +1,6 @@
 //! The bits family's command specs: what COMMAND reports and routing reads.
 
-use crate::command::{ks, ks_noted, Begin, CommandSpec, Find, Flags};
+use crate::command::{is, ks, ks_noted, Args, Begin, CommandSpec, Find, Flags, KeyAccess};
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -96,3 +96,21 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
 
 ];
+
+/// What BITFIELD does to its key, as Redis's `bitfieldGetKeys` decides: only reads when every
+/// operation is a GET (OVERFLOW changes nothing), else reads and writes.
+pub fn bitfield_access(args: &Args) -> KeyAccess {
+    let mut i = 2;
+    while i < args.len() {
+        let remaining = args.len() - i - 1;
+        if is(&args[i], "get") && remaining >= 2 {
+            i += 3;
+        } else if is(&args[i], "overflow") && remaining >= 1 {
+            i += 2;
+        } else {
+            // SET, INCRBY, or a syntax error: safer to assume a write.
+            return KeyAccess::READ_WRITE;
+        }
+    }
+    KeyAccess::READ
+}

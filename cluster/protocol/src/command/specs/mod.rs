@@ -1,5 +1,6 @@
 //! Each family's specs, as Redis keeps one file per type family.
 
+pub mod acl;
 pub mod bits;
 pub mod cluster;
 pub mod connection;
@@ -25,8 +26,9 @@ pub mod zsets;
 use super::CommandSpec;
 
 /// Every family's table, in one list.
-pub fn families() -> [&'static [CommandSpec]; 21] {
+pub fn families() -> [&'static [CommandSpec]; 22] {
     [
+        acl::COMMANDS,
         cluster::COMMANDS,
         connection::COMMANDS,
         hashes::COMMANDS,

@@ -1,0 +1,169 @@
+//! ACL on a shard server across connections, which the one-connection differential cases
+//! cannot show: users deleted or losing channels are cut off, CLIENT LIST and KILL see users,
+//! `requirepass` and `aclfile` at start, ACL SAVE and LOAD. Side by side with redis-server
+//! where Redis has the same behaviour.
+
+use redis_tests::{start_redis, start_slotcache, Conn, Frame, Process};
+use std::time::Duration;
+
+fn ok(conn: &mut Conn, args: &[&str]) {
+    assert_eq!(conn.call(args), Frame::Simple("OK".into()), "{args:?}");
+}
+
+fn logged_in(server: &Process, user: &str, pass: &str) -> Conn {
+    let mut conn = server.connect();
+    ok(&mut conn, &["AUTH", user, pass]);
+    conn
+}
+
+/// Whether the server closed the connection (a read gets EOF rather than a reply).
+fn closed(conn: &mut Conn) -> bool {
+    conn.set_read_timeout(Duration::from_secs(10));
+    conn.try_read_reply(&["PING"]).is_none()
+}
+
+fn both(test: impl Fn(&Process)) {
+    test(&start_slotcache(&[]));
+    test(&start_redis(&[]));
+}
+
+#[test]
+fn deleting_a_user_closes_its_connections() {
+    both(|server| {
+        let mut admin = server.connect();
+        ok(
+            &mut admin,
+            &["ACL", "SETUSER", "bob", "on", ">pw", "+@all", "~*"],
+        );
+        ok(
+            &mut admin,
+            &["ACL", "SETUSER", "carl", "on", ">pw", "+@all", "~*"],
+        );
+        let mut bob = logged_in(server, "bob", "pw");
+        let mut carl = logged_in(server, "carl", "pw");
+        assert_eq!(admin.call(&["ACL", "DELUSER", "bob"]), Frame::Int(1));
+        assert!(closed(&mut bob), "bob's connection stays open");
+        assert_eq!(carl.call(&["PING"]), Frame::Simple("PONG".into()));
+        // Changing a user's rules applies to its open connections at once.
+        ok(&mut admin, &["ACL", "SETUSER", "carl", "-ping"]);
+        let Frame::Error(refused) = carl.call(&["PING"]) else {
+            panic!("carl may no longer PING")
+        };
+        assert!(refused.starts_with("NOPERM"), "{refused}");
+    });
+}
+
+#[test]
+fn taking_channels_away_closes_subscribers() {
+    both(|server| {
+        let mut admin = server.connect();
+        ok(
+            &mut admin,
+            &[
+                "ACL", "SETUSER", "sub", "on", ">pw", "+@all", "~*", "&news*",
+            ],
+        );
+        let mut subscriber = logged_in(server, "sub", "pw");
+        let reply = subscriber.call(&["SUBSCRIBE", "news1"]);
+        assert!(matches!(reply, Frame::Array(_)), "{reply:?}");
+        // Adding channels leaves it subscribed; taking its channel closes it.
+        ok(&mut admin, &["ACL", "SETUSER", "sub", "&other"]);
+        assert_eq!(admin.call(&["PUBLISH", "news1", "hi"]), Frame::Int(1));
+        let Some(Frame::Array(message)) = subscriber.try_read() else {
+            panic!("the subscriber gets the message")
+        };
+        assert_eq!(message[2], Frame::bulk("hi"));
+        ok(
+            &mut admin,
+            &["ACL", "SETUSER", "sub", "resetchannels", "&other"],
+        );
+        assert!(closed(&mut subscriber), "the subscriber stays connected");
+    });
+}
+
+#[test]
+fn clients_show_and_match_their_user() {
+    both(|server| {
+        let mut admin = server.connect();
+        ok(
+            &mut admin,
+            &["ACL", "SETUSER", "bob", "on", ">pw", "+@all", "~*"],
+        );
+        let mut bob = logged_in(server, "bob", "pw");
+        let Frame::Bulk(info) = bob.call(&["CLIENT", "INFO"]) else {
+            panic!("CLIENT INFO")
+        };
+        assert!(String::from_utf8_lossy(&info).contains(" user=bob "));
+        let refused = admin.call(&["CLIENT", "KILL", "USER", "nobody"]);
+        assert_eq!(refused, Frame::Error("ERR No such user 'nobody'".into()));
+        assert_eq!(
+            admin.call(&["CLIENT", "KILL", "USER", "bob"]),
+            Frame::Int(1)
+        );
+        assert!(closed(&mut bob));
+    });
+}
+
+#[test]
+fn requirepass_is_the_default_users_password() {
+    both(|server| {
+        let mut admin = server.connect();
+        ok(&mut admin, &["CONFIG", "SET", "requirepass", "s3cret"]);
+        let list = admin.call(&["ACL", "LIST"]);
+        assert!(
+            list.display().contains("user default on #"),
+            "{}",
+            list.display()
+        );
+        let mut other = server.connect();
+        let Frame::Error(noauth) = other.call(&["GET", "x"]) else {
+            panic!("a new connection must authenticate")
+        };
+        assert!(noauth.starts_with("NOAUTH"), "{noauth}");
+        ok(&mut other, &["AUTH", "s3cret"]);
+        assert_eq!(other.call(&["GET", "x"]), Frame::Null);
+        ok(&mut admin, &["CONFIG", "SET", "requirepass", ""]);
+        assert_eq!(server.connect().call(&["GET", "x"]), Frame::Null);
+    });
+}
+
+#[test]
+fn users_load_from_and_save_to_the_acl_file() {
+    let dir = std::env::temp_dir().join(format!("slotcache-acl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("users.acl");
+    std::fs::write(
+        &file,
+        "user default on nopass ~* &* +@all\nuser ann on >annpw ~ann:* +get +set\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let ours = start_slotcache(&["--aclfile", path]);
+    let mut ann = logged_in(&ours, "ann", "annpw");
+    assert_eq!(ann.call(&["GET", "ann:1"]), Frame::Null);
+    let Frame::Error(refused) = ann.call(&["GET", "bob:1"]) else {
+        panic!("ann reaches only ann:*")
+    };
+    assert!(refused.starts_with("NOPERM"), "{refused}");
+    let mut admin = ours.connect();
+    ok(&mut admin, &["ACL", "SETUSER", "zed", "on", ">z", "+ping"]);
+    ok(&mut admin, &["ACL", "SAVE"]);
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.contains("user zed on #"), "{saved}");
+    // LOAD replaces the users with the file's; a bad file changes nothing.
+    assert_eq!(admin.call(&["ACL", "DELUSER", "zed"]), Frame::Int(1));
+    ok(&mut admin, &["ACL", "LOAD"]);
+    let users = admin.call(&["ACL", "USERS"]);
+    let names = ["ann", "default", "zed"].map(Frame::bulk).to_vec();
+    assert_eq!(users, Frame::Array(names.clone()));
+    std::fs::write(&file, "user broken +nosuchcommand\n").unwrap();
+    let Frame::Error(error) = admin.call(&["ACL", "LOAD"]) else {
+        panic!("a bad ACL file must be refused")
+    };
+    assert!(
+        error.contains("Unknown command or category name in ACL"),
+        "{error}"
+    );
+    assert_eq!(admin.call(&["ACL", "USERS"]), Frame::Array(names));
+    std::fs::remove_dir_all(&dir).ok();
+}
