@@ -74,6 +74,11 @@ impl Connected {
         }
     }
 
+    /// Its CLIENT LIST line, as the ACL log shows the client.
+    pub fn describe(&self) -> String {
+        self.line(None)
+    }
+
     /// Its CLIENT LIST line; `current`: the arguments of the CLIENT LIST or INFO it runs.
     fn line(&self, current: Option<&[Bytes]>) -> String {
         let state = self.state.lock();
@@ -145,7 +150,7 @@ impl Session {
 
     /// CLIENT KILL: this proxy's clients that match; the asking one is closed after its reply.
     pub fn client_kill(&mut self, args: &[Bytes]) -> Result<Pending, CmdError> {
-        let kill = Kill::parse(args, |name| name == b"default")?;
+        let kill = Kill::parse(args, |name| self.proxy.acl.users.read().get(name).is_some())?;
         let mut killed = 0;
         for client in self.listed() {
             let user = client.state.lock().user.clone();

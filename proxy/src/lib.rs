@@ -3,6 +3,7 @@
 //! commands spanning partitions are split; the cluster is described to cluster-aware clients
 //! as Redis Cluster masters made of proxies.
 
+pub mod access;
 pub mod backend;
 pub mod busy;
 pub mod clients;
@@ -78,6 +79,8 @@ pub struct Proxy {
     /// How long a request waits for a shard server's reply before it is released (None:
     /// for ever); see `forward`.
     pub backend_timeout: Option<std::time::Duration>,
+    /// ACL users and the ACL log.
+    pub acl: slotcache_protocol::acl::Acl,
     /// `maxclients`, `timeout` and the buffer limits its clients are held to.
     pub limits: std::sync::Arc<parking_lot::RwLock<limits::ClientLimits>>,
 }
@@ -103,6 +106,7 @@ impl Proxy {
             started: Instant::now(),
             stats: Default::default(),
             backend_timeout: Some(DEFAULT_BACKEND_TIMEOUT),
+            acl: Default::default(),
             limits: Default::default(),
         }
     }

@@ -17,7 +17,7 @@ pub struct ClientLimits {
     pub output: OutputLimits,
     /// Seconds an idle client is kept; 0: for ever.
     pub timeout: u64,
-    /// Only clients on 127.0.0.1 or ::1 are served (the proxy has no password yet).
+    /// Without a password, only clients on 127.0.0.1 or ::1 are served.
     pub protected_mode: bool,
 }
 

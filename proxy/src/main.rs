@@ -84,7 +84,10 @@ struct Args {
     /// `<class> <hard> <soft> <soft seconds>` for the classes given (normal, pubsub).
     #[arg(long, value_parser = output_limits)]
     client_output_buffer_limit: Option<OutputLimits>,
-    /// `no` to serve clients beyond 127.0.0.1 (the proxy has no password to require yet).
+    /// The default user's password: clients AUTH before anything else (empty: none).
+    #[arg(long, env = "SLOTCACHE_REQUIREPASS", default_value = "")]
+    requirepass: String,
+    /// `no` to serve clients beyond 127.0.0.1 without a password.
     #[arg(long, default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
     protected_mode: bool,
 }
@@ -172,6 +175,11 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
     );
     let limits = args.client_limits();
     let mut proxy = Proxy::new(id.clone(), args.announce, args.announce_addr, port);
+    let password = args.requirepass.as_bytes();
+    proxy
+        .acl
+        .users
+        .change(|users| users.set_requirepass(password));
     proxy.backend_timeout =
         (args.backend_timeout > 0.0).then(|| Duration::from_secs_f64(args.backend_timeout));
     *proxy.limits.write() = limits;

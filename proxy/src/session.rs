@@ -95,6 +95,9 @@ pub struct Session {
     pub pushes: PushChannel,
     /// The requests whose replies are not written yet, for the latency metrics.
     timing: crate::metrics::RunTiming,
+    /// The ACL user it runs as, and whether it authenticated (or needed not).
+    pub login: slotcache_protocol::acl::Login,
+    pub authenticated: bool,
 }
 
 /// A client's entry in the proxy's list of clients, removed when it goes.
@@ -111,7 +114,8 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<
         let limits = proxy.limits.read();
         (limits.maxclients, limits.protected_mode)
     };
-    if protected_mode::refuses(protected, false, stream.peer_addr()?.ip()) {
+    let has_password = proxy.acl.users.auth_required();
+    if protected_mode::refuses(protected, has_password, stream.peer_addr()?.ip()) {
         proxy
             .stats
             .rejected_connections
@@ -151,6 +155,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
     ));
     proxy.clients.lock().insert(id, me.clone());
     let _listed = Listed(proxy.clone(), id);
+    let (login, authenticated) = crate::access::first_login(&proxy);
     let mut session = Session {
         proxy,
         id,
@@ -169,6 +174,8 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
         monitors: None,
         pushes: PushChannel::default(),
         timing: Default::default(),
+        login,
+        authenticated,
     };
     let mut parser = RequestParser::default();
     let mut incoming = Incoming {
@@ -237,6 +244,18 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                         session.reply_mode.begin();
                         let command = Command::of(name, &args);
                         session.timing.request(command.index, &session.proxy.stats);
+                        if let Some(refusal) = crate::access::refusal(&mut session, command, &args)
+                        {
+                            let reply = Pending::error(&refusal);
+                            match session.reply_mode.end(name.as_bytes()) {
+                                true => pending.push(session.silenced(reply)),
+                                false => pending.push(reply),
+                            }
+                            if session.quit {
+                                break;
+                            }
+                            continue;
+                        }
                         if let Some(needed) = session.held_by_pause(command, &args) {
                             // Everything after a held command waits with it, as in Redis.
                             let earlier = std::mem::take(&mut pending);
@@ -619,7 +638,9 @@ impl Session {
                 out.bulk(args.get(1).map_or(&b""[..], |m| &m[..]));
             }),
             "ping" => self.reply(|out| match args.get(1) {
-                _ if args.len() > 2 => out.error("ERR wrong number of arguments for 'ping' command"),
+                _ if args.len() > 2 => {
+                    out.error("ERR wrong number of arguments for 'ping' command")
+                }
                 Some(message) => out.bulk(message),
                 None => out.simple("PONG"),
             }),
@@ -631,9 +652,8 @@ impl Session {
                     out.error("ERR SELECT is not allowed in cluster mode")
                 }
             }),
-            "auth" => Pending::error(
-                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-            ),
+            "auth" => crate::access::auth(self, &args),
+            "acl" => crate::access::acl_command(self, command, &args),
             "readonly" | "readwrite" if args.len() == 1 => {
                 self.readonly = name == "readonly";
                 self.reply(|out| out.ok())
@@ -650,9 +670,7 @@ impl Session {
             "multi" => self.multi(&args),
             "discard" => self.discard(),
             "scan" | "keys" | "dbsize" | "randomkey" | "flushall" | "flushdb" | "script"
-            | "function" | "wait" => {
-                cluster_wide::answer(self, name, command, &args)
-            }
+            | "function" | "wait" => cluster_wide::answer(self, name, command, &args),
             "pubsub" => pubsub::introspect(self, command, &args),
             "latency" if args.get(1).is_some_and(|sub| is(sub, "histogram")) => {
                 self.latency_histogram(&args)
@@ -794,6 +812,7 @@ impl Session {
     /// RESET, answered here: it must reset this client's state, not that of the shared
     /// backend connection it would reach (which other clients' replies rely on).
     fn reset(&mut self) -> Bytes {
+        crate::access::reset(self);
         self.transaction = None;
         self.watches.clear();
         self.subscriptions.clear();
@@ -826,6 +845,7 @@ impl Session {
             }
         }
         let mut name = None;
+        let mut credentials = None;
         let mut i = 2;
         while i < args.len() {
             let option = String::from_utf8_lossy(&args[i]).to_ascii_lowercase();
@@ -837,7 +857,10 @@ impl Session {
                     name = Some(args[i + 1].clone());
                     i += 2;
                 }
-                "auth" if i + 2 < args.len() => i += 3,
+                "auth" if i + 2 < args.len() => {
+                    credentials = Some((args[i + 1].clone(), args[i + 2].clone()));
+                    i += 3;
+                }
                 _ => {
                     return error_reply(&format!(
                         "ERR Syntax error in HELLO option '{}'",
@@ -845,6 +868,14 @@ impl Session {
                     ))
                 }
             }
+        }
+        if let Some((user, password)) = credentials {
+            if let Err(error) = crate::access::log_in(self, &args[0], &user, &password) {
+                return error_reply(&error);
+            }
+        }
+        if !self.authenticated {
+            return error_reply("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
         }
         self.resp = resp;
         let mut state = self.me.state.lock();

@@ -41,6 +41,13 @@ pub struct Transaction {
     pub scripts: bool,
 }
 
+impl Transaction {
+    /// A command was refused while queued (by ACL, before it reached here): EXEC aborts.
+    pub fn refuse(&mut self) {
+        self.failed = true;
+    }
+}
+
 /// Keys under WATCH, on the client's own connection to their partition's leader.
 pub struct Watch {
     partition: Option<u32>,

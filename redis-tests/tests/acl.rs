@@ -167,3 +167,54 @@ fn users_load_from_and_save_to_the_acl_file() {
     assert_eq!(admin.call(&["ACL", "USERS"]), Frame::Array(names));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_proxy_authenticates_and_refuses_before_routing() {
+    let running = redis_tests::cluster::running_cluster();
+    let proxy = running.cluster.proxy(&["--requirepass", "s3cret"]);
+    let mut admin = proxy.connect();
+    let Frame::Error(noauth) = admin.call(&["GET", "a1"]) else {
+        panic!("the proxy must ask for the password")
+    };
+    assert_eq!(noauth, "NOAUTH Authentication required.");
+    let wrong = admin.call(&["AUTH", "nope"]);
+    assert_eq!(
+        wrong,
+        Frame::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+    );
+    ok(&mut admin, &["AUTH", "s3cret"]);
+    ok(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            ">pw",
+            "~a*",
+            "+get",
+            "+acl|whoami",
+        ],
+    );
+    let mut bob = logged_in(&proxy, "bob", "pw");
+    assert_eq!(bob.call(&["ACL", "WHOAMI"]), Frame::bulk("bob"));
+    assert_eq!(bob.call(&["GET", "a1"]), Frame::Null);
+    let refused = bob.call(&["GET", "b1"]);
+    let no_key = "NOPERM this user has no permissions to access one of the keys used as arguments";
+    assert_eq!(refused, Frame::Error(no_key.into()));
+    let refused = bob.call(&["SET", "a1", "x"]);
+    let no_set = "NOPERM this user has no permissions to run the 'set' command";
+    assert_eq!(refused, Frame::Error(no_set.into()));
+    // Refused at the proxy: the shard servers never saw the write.
+    assert_eq!(admin.call(&["GET", "a1"]), Frame::Null);
+    let Frame::Array(log) = admin.call(&["ACL", "LOG"]) else {
+        panic!("ACL LOG")
+    };
+    assert_eq!(log.len(), 3, "two refusals and a failed AUTH: {log:?}");
+    let Frame::Bulk(list) = admin.call(&["CLIENT", "LIST"]) else {
+        panic!("CLIENT LIST")
+    };
+    assert!(String::from_utf8_lossy(&list).contains(" user=bob "));
+    assert_eq!(admin.call(&["ACL", "DELUSER", "bob"]), Frame::Int(1));
+    assert!(closed(&mut bob), "a deleted user's client stays connected");
+}

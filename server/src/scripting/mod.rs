@@ -557,14 +557,18 @@ fn execute(lua: &Lua, call: Body, ctx: &mut Ctx, running: &Running) -> Result<()
                 Ok(reply) => Ok(reply),
             }
         })?;
+        let acl_check_cmd = scope
+            .create_function(|_, args: MultiValue| acl_check_cmd(&mut state.borrow_mut(), args))?;
         let redis: LuaTable = lua.named_registry_value(env::REDIS)?;
         redis.raw_set("call", call)?;
         redis.raw_set("pcall", pcall)?;
+        redis.raw_set("acl_check_cmd", acl_check_cmd)?;
         let handler: Function = lua.named_registry_value(env::ERROR_HANDLER)?;
         let xpcall: Function = globals.raw_get("xpcall")?;
         let result = xpcall.call((function, handler));
         redis.raw_set("call", Value::Nil)?;
         redis.raw_set("pcall", Value::Nil)?;
+        redis.raw_set("acl_check_cmd", Value::Nil)?;
         result
     });
     // What the script's commands left for the caller: whether they read (client-side
@@ -578,6 +582,29 @@ fn execute(lua: &Lua, call: Body, ctx: &mut Ctx, running: &Running) -> Result<()
         return Ok(());
     }
     Err(CmdError::Other(convert::error_message(&value, call.name)))
+}
+
+/// `redis.acl_check_cmd(command, args...)`: whether the caller's user may run the call,
+/// checked without running or logging it.
+fn acl_check_cmd(state: &mut CallContext, args: MultiValue) -> mlua::Result<bool> {
+    let raise = |message: &str| Err(mlua::Error::external(convert::ScriptError(message.into())));
+    let argv: Option<Vec<Bytes>> = args.iter().map(convert::lua_to_arg).collect();
+    let argv = match argv {
+        Some(argv) if !argv.is_empty() => argv,
+        Some(_) => {
+            return raise("ERR Please specify at least one argument for this redis lib call")
+        }
+        None => return raise("ERR Lua redis lib command arguments must be strings or integers"),
+    };
+    let Ok(resolved) = Table::get().resolve(&argv) else {
+        return raise("ERR Invalid command passed to redis.acl_check_cmd()");
+    };
+    let Some(login) = state.client.login.as_mut() else {
+        return Ok(true);
+    };
+    Ok(login
+        .user(&state.server.acl.users)
+        .is_ok_and(|user| user.check(resolved, &argv).is_ok()))
 }
 
 /// One `redis.call`/`redis.pcall`: runs the command and returns its reply as Lua values, or

@@ -1,0 +1,155 @@
+//! Who a proxy client is and what it may run: AUTH and HELLO AUTH against the proxy's ACL
+//! users (the shared `slotcache_protocol::acl`), the check made before a request is
+//! answered, queued or routed, so a refused command never reaches a shard server, and the
+//! ACL command.
+
+use crate::request::Command;
+use crate::session::{Pending, Session};
+use bytes::Bytes;
+use slotcache_protocol::acl::command::{self, Caller, Change};
+use slotcache_protocol::acl::{self, Context, Login};
+use slotcache_protocol::command::{arity_error, Flag, Resolved, Table};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A new client's login: the default user, and whether it must AUTH first.
+pub fn first_login(proxy: &crate::Proxy) -> (Login, bool) {
+    let users = &proxy.acl.users;
+    (users.default_login(), !users.auth_required())
+}
+
+fn context(session: &Session) -> Context {
+    match session.transaction.is_some() {
+        true => Context::Multi,
+        false => Context::Toplevel,
+    }
+}
+
+/// The error a request gets before anything else is done with it, if any: NOAUTH for an
+/// unauthenticated client, NOPERM (logged) for what its user may not run. A refusal while
+/// queueing fails the transaction.
+pub fn refusal(session: &mut Session, command: Command, args: &[Bytes]) -> Option<String> {
+    let spec = command.well_formed(args)?;
+    if !session.authenticated && !spec.flags.has(Flag::NoAuth) {
+        return Some("NOAUTH Authentication required.".into());
+    }
+    let index = command.index?;
+    let resolved = Resolved { spec, index };
+    let Ok(user) = session.login.user(&session.proxy.acl.users) else {
+        // Deleted since: ACL DELUSER closes such connections.
+        session.quit = true;
+        return Some("NOPERM this user has no permissions to run the command".into());
+    };
+    if user.allows_all() {
+        return None;
+    }
+    let denied = user.check(resolved, args).err()?;
+    let name = user.name.clone();
+    let context = context(session);
+    session.proxy.acl.log_refusal(
+        denied,
+        context,
+        spec,
+        args,
+        &name,
+        session.me.describe(),
+        now_millis(),
+    );
+    if let Some(transaction) = session.transaction.as_mut() {
+        transaction.refuse();
+    }
+    Some(acl::refusal(denied, spec))
+}
+
+/// Logs in as `name`, or logs the failure under `command` (AUTH or HELLO as typed) and
+/// returns AUTH's error.
+pub fn log_in(
+    session: &mut Session,
+    command: &[u8],
+    name: &[u8],
+    password: &[u8],
+) -> Result<(), String> {
+    match session.proxy.acl.users.authenticate(name, password) {
+        Some(login) => {
+            become_user(session, login);
+            Ok(())
+        }
+        None => {
+            let context = context(session);
+            let info = session.me.describe();
+            let acl = &session.proxy.acl;
+            acl.log_failed_auth(command, name, context, info, now_millis());
+            Err(acl::WRONGPASS.into())
+        }
+    }
+}
+
+/// The client runs as `login` from now on.
+pub fn become_user(session: &mut Session, login: Login) {
+    session.me.state.lock().user = String::from_utf8_lossy(login.name()).into_owned();
+    session.login = login;
+    session.authenticated = true;
+}
+
+/// RESET: back to the default user, unauthenticated if it has a password.
+pub fn reset(session: &mut Session) {
+    let (login, open) = first_login(&session.proxy);
+    become_user(session, login);
+    session.authenticated = open;
+}
+
+/// AUTH [user] password.
+pub fn auth(session: &mut Session, args: &[Bytes]) -> Pending {
+    let (name, password): (&[u8], &[u8]) = match args.len() {
+        2 if !session.proxy.acl.users.auth_required() => {
+            return Pending::error(acl::AUTH_WITHOUT_PASSWORD)
+        }
+        2 => (b"default", &args[1]),
+        3 => (&args[1], &args[2]),
+        _ => return Pending::error("ERR syntax error"),
+    };
+    match log_in(session, &args[0], name, password) {
+        Ok(()) => session.reply(|out| out.ok()),
+        Err(error) => Pending::error(&error),
+    }
+}
+
+/// ACL <subcommand>: answered by this proxy for its own users.
+pub fn acl_command(session: &mut Session, command: Command, args: &[Bytes]) -> Pending {
+    let resolved = Table::get().resolve(args);
+    if let Err(error) = &resolved {
+        return Pending::error(&error.to_string());
+    }
+    if command.well_formed(args).is_none() {
+        let spec = resolved.expect("resolved above").spec;
+        return Pending::error(&arity_error(spec).to_string());
+    }
+    let username = session.me.state.lock().user.clone();
+    let caller = Caller {
+        username: username.as_bytes(),
+        acl_file: None,
+        now_millis: now_millis(),
+    };
+    let mut out = slotcache_protocol::resp::Reply::new(session.proto());
+    let change = match command::run(&session.proxy.acl, &caller, args, &mut out) {
+        Ok(change) => change,
+        Err(error) => return Pending::error(&error.to_string()),
+    };
+    if let Change::Deleted(names) = change {
+        for client in session.proxy.clients.lock().values() {
+            let user = client.state.lock().user.clone();
+            if names.iter().any(|name| name[..] == *user.as_bytes()) {
+                match client.id == session.id {
+                    true => session.quit = true,
+                    false => client.killed.notify_one(),
+                }
+            }
+        }
+    }
+    Pending::Ready(out.buf.freeze())
+}
