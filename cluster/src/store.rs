@@ -91,6 +91,30 @@ impl Keys {
         format!("{}proxies/{id}", self.prefix)
     }
 
+    /// ACL users, one key per user (its name in hex, as names are any bytes) whose value is
+    /// the user's rules as ACL LIST writes them, passwords hashed: every proxy and server
+    /// follows them.
+    pub fn users(&self) -> String {
+        format!("{}acl/users/", self.prefix)
+    }
+
+    pub fn user(&self, name: &[u8]) -> String {
+        let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}acl/users/{hex}", self.prefix)
+    }
+
+    /// The user name a key below [`Keys::users`] stands for.
+    pub fn user_name(hex: &str) -> Option<Vec<u8>> {
+        let digits = hex.as_bytes();
+        if digits.len() % 2 != 0 {
+            return None;
+        }
+        digits
+            .chunks(2)
+            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+            .collect()
+    }
+
     /// Operator requests (`slotcache failover`, `partition move`) the leading controller
     /// carries out and then deletes.
     pub fn requests(&self) -> String {

@@ -30,20 +30,20 @@ fn context(session: &Session) -> Context {
     }
 }
 
-/// The error a request gets before anything else is done with it, if any: NOAUTH for an
-/// unauthenticated client, NOPERM (logged) for what its user may not run. A refusal while
-/// queueing fails the transaction.
-pub fn refusal(session: &mut Session, command: Command, args: &[Bytes]) -> Option<String> {
+/// The reply a request gets before anything else is done with it, if any: NOAUTH for an
+/// unauthenticated client, NOPERM (logged) for what its user may not run, nothing (and the
+/// connection closed) for a deleted user. A refusal while queueing fails the transaction.
+pub fn refusal(session: &mut Session, command: Command, args: &[Bytes]) -> Option<Pending> {
     let spec = command.well_formed(args)?;
     if !session.authenticated && !spec.flags.has(Flag::NoAuth) {
-        return Some("NOAUTH Authentication required.".into());
+        return Some(Pending::error("NOAUTH Authentication required."));
     }
     let index = command.index?;
     let resolved = Resolved { spec, index };
     let Ok(user) = session.login.user(&session.proxy.acl.users) else {
-        // Deleted since: ACL DELUSER closes such connections.
+        // Deleted since: Redis closes such connections at once.
         session.quit = true;
-        return Some("NOPERM this user has no permissions to run the command".into());
+        return Some(Pending::Ready(Bytes::new()));
     };
     if user.allows_all() {
         return None;
@@ -63,7 +63,7 @@ pub fn refusal(session: &mut Session, command: Command, args: &[Bytes]) -> Optio
     if let Some(transaction) = session.transaction.as_mut() {
         transaction.refuse();
     }
-    Some(acl::refusal(denied, spec))
+    Some(Pending::error(&acl::refusal(denied, spec)))
 }
 
 /// Logs in as `name`, or logs the failure under `command` (AUTH or HELLO as typed) and
@@ -119,6 +119,67 @@ pub fn auth(session: &mut Session, args: &[Bytes]) -> Pending {
     }
 }
 
+/// A user changed through this proxy, for etcd: its name, and its rules as ACL LIST writes
+/// them (None: deleted).
+pub type Publisher = tokio::sync::mpsc::UnboundedSender<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Shares a change made here with every proxy and server, through etcd.
+fn publish(proxy: &crate::Proxy, change: &Change) {
+    let Some(publisher) = proxy.shared_users.get() else {
+        return;
+    };
+    let users = proxy.acl.users.read();
+    let changed: Vec<(Vec<u8>, Option<Vec<u8>>)> = match change {
+        Change::User { name, .. } => {
+            vec![(name.clone(), users.get(name).map(|u| u.describe()))]
+        }
+        Change::Deleted(names) => names.iter().map(|n| (n.clone(), None)).collect(),
+        Change::Loaded | Change::Nothing => Vec::new(),
+    };
+    for change in changed {
+        // The receiver lives as long as the process.
+        let _ = publisher.send(change);
+    }
+}
+
+/// Follows a user of the cluster's shared ones (`hex_name` as etcd's key names it): defines
+/// it, or removes it and closes its clients.
+pub fn follow_user(proxy: &crate::Proxy, hex_name: &str, description: Option<&[u8]>) {
+    let Some(name) = slotcache_cluster::store::Keys::user_name(hex_name) else {
+        return;
+    };
+    match description {
+        Some(rules) => {
+            if let Err(error) = proxy.acl.users.change(|users| users.define(&name, rules)) {
+                tracing::warn!(%error, user = %String::from_utf8_lossy(&name), "shared user refused");
+            }
+        }
+        None => {
+            if proxy.acl.users.change(|users| users.remove(&name)) {
+                close_clients_of(proxy, &[name], None);
+            }
+        }
+    }
+}
+
+/// Closes the clients of deleted users; `me` (the asking client) is closed after its reply.
+fn close_clients_of(proxy: &crate::Proxy, names: &[Vec<u8>], me: Option<&mut Session>) {
+    let me_id = me.as_ref().map(|s| s.id);
+    let mut close_me = false;
+    for client in proxy.clients.lock().values() {
+        let user = client.state.lock().user.clone();
+        if names.iter().any(|name| name[..] == *user.as_bytes()) {
+            match Some(client.id) == me_id {
+                true => close_me = true,
+                false => client.killed.notify_one(),
+            }
+        }
+    }
+    if let Some(me) = me {
+        me.quit |= close_me;
+    }
+}
+
 /// ACL <subcommand>: answered by this proxy for its own users.
 pub fn acl_command(session: &mut Session, command: Command, args: &[Bytes]) -> Pending {
     let resolved = Table::get().resolve(args);
@@ -140,16 +201,10 @@ pub fn acl_command(session: &mut Session, command: Command, args: &[Bytes]) -> P
         Ok(change) => change,
         Err(error) => return Pending::error(&error.to_string()),
     };
-    if let Change::Deleted(names) = change {
-        for client in session.proxy.clients.lock().values() {
-            let user = client.state.lock().user.clone();
-            if names.iter().any(|name| name[..] == *user.as_bytes()) {
-                match client.id == session.id {
-                    true => session.quit = true,
-                    false => client.killed.notify_one(),
-                }
-            }
-        }
+    publish(&session.proxy, &change);
+    if let Change::Deleted(names) = &change {
+        let proxy = session.proxy.clone();
+        close_clients_of(&proxy, names, Some(session));
     }
     Pending::Ready(out.buf.freeze())
 }

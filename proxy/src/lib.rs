@@ -81,6 +81,8 @@ pub struct Proxy {
     pub backend_timeout: Option<std::time::Duration>,
     /// ACL users and the ACL log.
     pub acl: slotcache_protocol::acl::Acl,
+    /// Where users changed through this proxy go, to be shared through etcd.
+    pub shared_users: std::sync::OnceLock<access::Publisher>,
     /// `maxclients`, `timeout` and the buffer limits its clients are held to.
     pub limits: std::sync::Arc<parking_lot::RwLock<limits::ClientLimits>>,
 }
@@ -107,6 +109,7 @@ impl Proxy {
             stats: Default::default(),
             backend_timeout: Some(DEFAULT_BACKEND_TIMEOUT),
             acl: Default::default(),
+            shared_users: Default::default(),
             limits: Default::default(),
         }
     }

@@ -193,6 +193,7 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
         .await?
         .ok_or_else(|| StoreError::NoCluster(args.cluster.clone()))?;
     mirror_placement(&mut store, &proxy).await?;
+    share_users(&args.etcd, &args.cluster, &mut store, &proxy).await?;
     proxy
         .stats
         .timed
@@ -266,6 +267,40 @@ async fn report_refusals(proxy: Arc<Proxy>, mut store: Store) {
             debug!(%err, %node, "crash report failed");
         }
     }
+}
+
+/// Follows the cluster's users in etcd, and writes there those changed through this proxy.
+async fn share_users(
+    etcd: &str,
+    cluster: &str,
+    store: &mut Store,
+    proxy: &Arc<Proxy>,
+) -> anyhow::Result<()> {
+    let keys = store.keys.clone();
+    let follower = proxy.clone();
+    store
+        .mirror(&keys.users(), move |name, value| {
+            slotcache_proxy::access::follow_user(&follower, name, value);
+        })
+        .await?;
+    let mut writer = Store::connect(etcd, cluster, Duration::from_secs(30))
+        .await
+        .context("connecting to etcd")?;
+    let (publisher, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let _ = proxy.shared_users.set(publisher);
+    tokio::spawn(async move {
+        while let Some((name, rules)) = changes.recv().await {
+            let key = keys.user(&name);
+            let written = match rules {
+                Some(rules) => writer.put_raw(&key, &String::from_utf8_lossy(&rules)).await,
+                None => writer.delete(&key).await.map(drop),
+            };
+            if let Err(err) = written {
+                warn!(%err, "sharing an ACL user through etcd failed");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Keeps the routing table equal to etcd's partitions, nodes and proxies.

@@ -244,9 +244,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                         session.reply_mode.begin();
                         let command = Command::of(name, &args);
                         session.timing.request(command.index, &session.proxy.stats);
-                        if let Some(refusal) = crate::access::refusal(&mut session, command, &args)
-                        {
-                            let reply = Pending::error(&refusal);
+                        if let Some(reply) = crate::access::refusal(&mut session, command, &args) {
                             match session.reply_mode.end(name.as_bytes()) {
                                 true => pending.push(session.silenced(reply)),
                                 false => pending.push(reply),

@@ -218,3 +218,66 @@ fn a_proxy_authenticates_and_refuses_before_routing() {
     assert_eq!(admin.call(&["ACL", "DELUSER", "bob"]), Frame::Int(1));
     assert!(closed(&mut bob), "a deleted user's client stays connected");
 }
+
+/// Retries `attempt` for up to `limit`; how long it took to succeed.
+fn within(limit: Duration, mut attempt: impl FnMut() -> bool) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if attempt() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn users_made_through_one_proxy_hold_at_every_proxy() {
+    let running = redis_tests::cluster::running_cluster();
+    let (a, b) = (running.cluster.proxy(&[]), running.cluster.proxy(&[]));
+    let mut admin_a = a.connect();
+    ok(
+        &mut admin_a,
+        &["ACL", "SETUSER", "dora", "on", ">pw", "~d:*", "+get"],
+    );
+    let mut dora_b = b.connect();
+    let took = within(Duration::from_secs(5), || {
+        dora_b.call(&["AUTH", "dora", "pw"]) == Frame::Simple("OK".into())
+    });
+    let took = took.expect("a user made at proxy A logs in at proxy B");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(dora_b.call(&["GET", "d:1"]), Frame::Null);
+    // The shard servers follow the same users, for clients that reach them directly.
+    let mut direct = running.servers[0].connect();
+    let at_server = within(Duration::from_secs(5), || {
+        direct.call(&["AUTH", "dora", "pw"]) == Frame::Simple("OK".into())
+    });
+    assert!(at_server.is_some(), "the user never reached a shard server");
+    let Frame::Error(refused) = dora_b.call(&["GET", "e:1"]) else {
+        panic!("B applies A's key patterns")
+    };
+    assert!(refused.starts_with("NOPERM"), "{refused}");
+    // A change of rules and a deletion made at B reach A.
+    let mut dora_a = logged_in(&a, "dora", "pw");
+    let mut admin_b = b.connect();
+    ok(&mut admin_b, &["ACL", "SETUSER", "dora", "~e:*"]);
+    let widened = within(Duration::from_secs(5), || {
+        dora_a.call(&["GET", "e:1"]) == Frame::Null
+    });
+    assert!(widened.is_some(), "A never saw B's change");
+    assert_eq!(admin_b.call(&["ACL", "DELUSER", "dora"]), Frame::Int(1));
+    // Other tests share the cluster and its users: only dora is looked for.
+    let gone = within(Duration::from_secs(5), || {
+        let Frame::Array(users) = admin_a.call(&["ACL", "USERS"]) else {
+            return false;
+        };
+        !users.contains(&Frame::bulk("dora"))
+    });
+    assert!(gone.expect("A never saw the deletion") < Duration::from_secs(1));
+    assert!(closed(&mut dora_a), "A keeps a deleted user's client");
+    assert!(closed(&mut dora_b), "B keeps a deleted user's client");
+    assert!(
+        closed(&mut direct),
+        "a shard server keeps a deleted user's client"
+    );
+}

@@ -137,6 +137,12 @@ pub async fn join(
             }
         })
         .await?;
+    let users = server.clone();
+    store
+        .mirror(&keys.users(), move |name, value| {
+            crate::commands::acl::follow_shared_user(&users, name, value);
+        })
+        .await?;
     let node = node_id.to_string();
     let applier = server.clone();
     store

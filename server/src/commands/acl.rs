@@ -98,6 +98,34 @@ fn cut_off(server: &Server, me: &Client, change: Change) -> Outcome {
     outcome
 }
 
+/// Follows a user of the cluster's shared ones in etcd (`hex_name` as its key names it):
+/// defines it, or removes it and closes its connections. The default user stays the
+/// server's own: proxies reach the servers as it until they have an internal credential.
+pub fn follow_shared_user(server: &Server, hex_name: &str, description: Option<&[u8]>) {
+    let Some(name) = slotcache_cluster::store::Keys::user_name(hex_name) else {
+        return;
+    };
+    if name == b"default" {
+        return;
+    }
+    let users = &server.acl.users;
+    match description {
+        Some(rules) => {
+            if let Err(error) = users.change(|users| users.define(&name, rules)) {
+                tracing::warn!(%error, user = %String::from_utf8_lossy(&name), "shared user refused");
+            }
+        }
+        None if users.change(|users| users.remove(&name)) => {
+            for client in server.clients.lock().values() {
+                if *client.user.lock().as_bytes() == name[..] {
+                    client.kill();
+                }
+            }
+        }
+        None => {}
+    }
+}
+
 /// Logs in as `name` with `password`, or logs the failure (under `command`, AUTH or HELLO
 /// as typed) and returns AUTH's error.
 pub fn log_in(ctx: &mut Ctx, command: &[u8], name: &[u8], password: &[u8]) -> Result<(), CmdError> {

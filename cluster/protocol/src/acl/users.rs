@@ -72,6 +72,24 @@ impl Users {
         Ok(before)
     }
 
+    /// Makes `name` the user a description (ACL LIST's rules) defines, as a cluster's shared
+    /// users arrive; a user already there keeps its connections.
+    pub fn define(&mut self, name: &[u8], description: &[u8]) -> Result<(), String> {
+        let words: Vec<&[u8]> = description
+            .split(|&b| b == b' ')
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut user = User::new(name, self.all_channels_by_default);
+        user.apply_all(&words)?;
+        self.put(user);
+        Ok(())
+    }
+
+    /// Removes a user, as a cluster's shared users leave; whether it was there.
+    pub fn remove(&mut self, name: &[u8]) -> bool {
+        name != b"default" && self.entries.remove(name).is_some()
+    }
+
     /// ACL DELUSER: the names that were there and are gone.
     pub fn delete(&mut self, names: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
         if names.iter().any(|n| *n == b"default") {
