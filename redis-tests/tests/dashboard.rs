@@ -252,8 +252,10 @@ fn the_dashboard_shows_the_cluster_and_a_failover_live_in_a_real_browser() {
         "Array.from(document.querySelectorAll('#nodes tr[data-node]')).map(r => [r.dataset.node, r.dataset.health])",
     );
     assert_eq!(nodes, serde_json::json!([["n1", "up"], ["n2", "up"]]));
-    let proxies = browser.eval("document.querySelectorAll('#proxies tr[data-proxy]').length");
-    assert_eq!(proxies, 1);
+    // A proxy registers in etcd on a task of its own, which may finish after it answers.
+    let count =
+        |b: &mut Browser| b.eval("document.querySelectorAll('#proxies tr[data-proxy]').length");
+    browser.wait_for("the proxy", count, |n| *n == 1);
     let controller = browser.eval("document.getElementById('controller').textContent");
     assert_eq!(controller, "c1");
 
