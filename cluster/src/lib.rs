@@ -5,6 +5,7 @@ pub mod admin;
 pub mod config_file;
 pub mod controller;
 pub mod controller_stats;
+pub mod credential;
 pub mod dashboard;
 pub mod lease;
 pub mod offsets;

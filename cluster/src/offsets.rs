@@ -42,7 +42,7 @@ pub async fn ask_field(
 
 /// `INFO <section>` from the server at `addr`.
 pub async fn info(addr: &str, section: &str) -> redis::RedisResult<String> {
-    let client = redis::Client::open(format!("redis://{addr}/"))?;
+    let client = crate::credential::node_client(addr)?;
     let mut connection = client.get_multiplexed_async_connection().await?;
     redis::cmd("INFO")
         .arg(section)

@@ -27,6 +27,8 @@ pub enum StoreError {
     NoCluster(String),
     #[error("cluster '{0}' already exists (use --force to overwrite it)")]
     Exists(String),
+    #[error("cluster secret: {0}")]
+    Secret(String),
     #[error("invalid record at {key}: {source}")]
     BadRecord {
         key: String,
@@ -53,6 +55,11 @@ impl Keys {
 
     pub fn config(&self) -> String {
         format!("{}config", self.prefix)
+    }
+
+    /// The internal credential's secret (see [`crate::credential`]).
+    pub fn secret(&self) -> String {
+        format!("{}secret", self.prefix)
     }
 
     pub fn slots(&self) -> String {
@@ -501,11 +508,13 @@ impl Store {
             .collect()
     }
 
-    /// Writes a new cluster's configuration, slot map and empty partition records in one
-    /// transaction that fails if the cluster exists, unless `force` clears it first.
+    /// Writes a new cluster's configuration, slot map, empty partition records and internal
+    /// secret (when it is kept in etcd) in one transaction that fails if the cluster exists,
+    /// unless `force` clears it first.
     pub async fn init_cluster(
         &mut self,
         config: &ClusterConfig,
+        secret: Option<&slotcache_protocol::internal::Secret>,
         force: bool,
     ) -> Result<(), StoreError> {
         let slots = SlotMap::even(config.partitions);
@@ -513,6 +522,9 @@ impl Store {
             TxnOp::put(self.keys.config(), encode(config), None),
             TxnOp::put(self.keys.slots(), encode(&slots), None),
         ];
+        if let Some(secret) = secret {
+            ops.push(TxnOp::put(self.keys.secret(), encode(&secret.text()), None));
+        }
         for range in &slots.ranges {
             let record = PartitionRecord {
                 version: crate::records::RECORD_VERSION,

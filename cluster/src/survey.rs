@@ -97,7 +97,7 @@ pub async fn survey(
 }
 
 async fn report(node: &str, addr: &str, led: &[u32], ask: Ask) -> redis::RedisResult<NodeReport> {
-    let client = redis::Client::open(format!("redis://{addr}/"))?;
+    let client = crate::credential::node_client(addr)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     let info: String = redis::cmd("INFO").arg("all").query_async(&mut conn).await?;
     let field = |name: &str| {

@@ -9,6 +9,7 @@ use crate::tracking::lane::{tracking_request, LaneTracking, Push};
 use ahash::AHashMap;
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
+use slotcache_protocol::internal;
 use slotcache_protocol::resp::frame::Framer;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -306,20 +307,25 @@ async fn run_lane(lane: Lane, mut jobs: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// Opens a connection speaking RESP `resp` (HELLO 3 for RESP3).
+/// Opens a connection speaking RESP `resp` (HELLO 3 for RESP3), logged in with the cluster's
+/// internal credential when it has one.
 pub async fn connect(addr: &str, resp: u8) -> std::io::Result<TcpStream> {
     let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     stream.set_nodelay(true)?;
-    if resp == 3 {
-        stream
-            .write_all(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
-            .await?;
-        let hello = read_reply(&mut stream, &mut BytesMut::new()).await?;
-        if hello.starts_with(b"-") {
-            return Err(std::io::Error::other("backend refused HELLO 3"));
-        }
+    let handshake = match (internal::installed(), resp) {
+        (Some(secret), _) => secret.login_request(resp),
+        (None, 3) => b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n".to_vec(),
+        (None, _) => return Ok(stream),
+    };
+    stream.write_all(&handshake).await?;
+    let reply = read_reply(&mut stream, &mut BytesMut::new()).await?;
+    if reply.starts_with(b"-") {
+        let error = String::from_utf8_lossy(&reply[1..]).trim_end().to_string();
+        return Err(std::io::Error::other(format!(
+            "backend refused the handshake: {error}"
+        )));
     }
     Ok(stream)
 }

@@ -87,6 +87,9 @@ struct Args {
     /// The default user's password: clients AUTH before anything else (empty: none).
     #[arg(long, env = "SLOTCACHE_REQUIREPASS", default_value = "")]
     requirepass: String,
+    /// The cluster's internal secret, when it is kept in a file rather than in etcd.
+    #[arg(long, env = "SLOTCACHE_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<std::path::PathBuf>,
     /// `no` to serve clients beyond 127.0.0.1 without a password.
     #[arg(long, default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
     protected_mode: bool,
@@ -192,6 +195,10 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
         .get(&keys.config())
         .await?
         .ok_or_else(|| StoreError::NoCluster(args.cluster.clone()))?;
+    // Every link to a shard server logs in with the cluster's credential.
+    slotcache_cluster::credential::install(&mut store, args.cluster_secret_file.as_deref())
+        .await
+        .context("reading the cluster secret")?;
     mirror_placement(&mut store, &proxy).await?;
     share_users(&args.etcd, &args.cluster, &mut store, &proxy).await?;
     proxy

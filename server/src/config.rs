@@ -57,6 +57,8 @@ pub struct Config {
     pub etcd: Option<String>,
     pub cluster: Option<String>,
     pub node_id: Option<String>,
+    /// The cluster's internal secret, when it is kept in a file rather than in etcd.
+    pub cluster_secret_file: Option<String>,
     /// Port of the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`) on the bind
     /// address; none: no endpoint.
     pub admin_port: Option<u16>,
@@ -138,6 +140,7 @@ impl Default for Config {
             etcd: None,
             cluster: None,
             node_id: None,
+            cluster_secret_file: None,
             admin_port: None,
             announce_addr: None,
             replication_port: 0,

@@ -61,6 +61,9 @@ struct Args {
     cluster: Option<String>,
     #[arg(long, env = "SLOTCACHE_NODE_ID")]
     node_id: Option<String>,
+    /// The cluster's internal secret, when it is kept in a file rather than in etcd.
+    #[arg(long, env = "SLOTCACHE_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<String>,
     /// Milliseconds an in-sync replica may lag before it leaves the in-sync set.
     #[arg(long, env = "SLOTCACHE_REPLICA_LAG_TIMEOUT")]
     replica_lag_timeout: Option<u64>,
@@ -146,6 +149,7 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     config.etcd = args.etcd.or(config.etcd);
     config.cluster = args.cluster.or(config.cluster);
     config.node_id = args.node_id.or(config.node_id);
+    config.cluster_secret_file = args.cluster_secret_file.or(config.cluster_secret_file);
     config.admin_port = args.admin_port.or(config.admin_port);
     config.announce_addr = args.announce_addr.or(config.announce_addr);
     if let Some(v) = args.replication_port {

@@ -15,6 +15,7 @@ use anyhow::Context;
 use slotcache_cluster::lease::{self, LeaseHold, LeaseWatch, Registration};
 use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION};
 use slotcache_cluster::store::Store;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -50,6 +51,12 @@ pub async fn join(
 ) -> anyhow::Result<Membership> {
     let mut store = Store::connect(etcd, cluster, ETCD_PATIENCE).await?;
     let keys = store.keys.clone();
+    // Before anything can reach this server or its replication port: both accept the
+    // cluster's credential, and it follows the cluster's default user only with one.
+    let secret_file = server.config.read().cluster_secret_file.clone();
+    slotcache_cluster::credential::install(&mut store, secret_file.as_deref().map(Path::new))
+        .await
+        .context("reading the cluster secret")?;
     let config: ClusterConfig = store
         .get(&keys.config())
         .await?

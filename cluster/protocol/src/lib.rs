@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod command;
 pub mod glob;
+pub mod internal;
 pub mod limits;
 pub mod password;
 pub mod pause;

@@ -7,6 +7,7 @@ use slotcache_cluster::admin;
 use slotcache_cluster::config_file::{self, CONFIG_HELP};
 use slotcache_cluster::controller;
 use slotcache_cluster::controller_stats::ControllerStats;
+use slotcache_cluster::credential;
 use slotcache_cluster::dashboard;
 use slotcache_cluster::records::{ControllerRecord, RECORD_VERSION};
 use slotcache_cluster::store::Store;
@@ -40,6 +41,9 @@ struct Args {
     /// Port of the admin HTTP endpoint: /metrics, /healthz, /readyz (default: none).
     #[arg(long, env = "SLOTCACHE_ADMIN_PORT")]
     admin_port: Option<u16>,
+    /// The cluster's internal secret, when it is kept in a file rather than in etcd.
+    #[arg(long, env = "SLOTCACHE_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -50,6 +54,13 @@ async fn main() -> anyhow::Result<()> {
         .id
         .unwrap_or_else(|| format!("controller-{}", std::process::id()));
     let stats = Arc::new(ControllerStats::default());
+    let mut store = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
+        .await
+        .context("connecting to etcd")?;
+    // The controller asks servers for their offsets, presenting the cluster's credential.
+    credential::install(&mut store, args.cluster_secret_file.as_deref())
+        .await
+        .context("reading the cluster secret")?;
     let admin_addr = match args.admin_port {
         Some(port) => {
             // The dashboard reads the cluster on a connection of its own.
@@ -77,9 +88,6 @@ async fn main() -> anyhow::Result<()> {
         id,
         admin_addr,
     };
-    let store = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
-        .await
-        .context("connecting to etcd")?;
     tokio::select! {
         result = controller::run(store, &me, &stats) => result.context("controller"),
         _ = tokio::signal::ctrl_c() => Ok(()),

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::state::Server;
 use slotcache_protocol::acl::command::{self, Caller, Change};
 use slotcache_protocol::acl::{self, Acl, Context, Denied, Login};
+use slotcache_protocol::internal;
 
 /// Applies the ACL settings of the configuration; `requirepass` only when it is given, as
 /// it resets the default user's passwords.
@@ -61,7 +62,7 @@ fn cut_off(server: &Server, me: &Client, change: Change) -> Outcome {
             clients
                 .values()
                 .map(|c| c.user.lock().as_bytes().to_vec())
-                .filter(|name| users.get(name).is_none())
+                .filter(|name| users.get(name).is_none() && name != internal::USER.as_bytes())
                 .collect()
         }
         Change::User {
@@ -99,13 +100,14 @@ fn cut_off(server: &Server, me: &Client, change: Change) -> Outcome {
 }
 
 /// Follows a user of the cluster's shared ones in etcd (`hex_name` as its key names it):
-/// defines it, or removes it and closes its connections. The default user stays the
-/// server's own: proxies reach the servers as it until they have an internal credential.
+/// defines it, or removes it and closes its connections. In a cluster without an internal
+/// credential (made before there was one) the default user stays the server's own, since
+/// proxies reach the servers as it.
 pub fn follow_shared_user(server: &Server, hex_name: &str, description: Option<&[u8]>) {
     let Some(name) = slotcache_cluster::store::Keys::user_name(hex_name) else {
         return;
     };
-    if name == b"default" {
+    if name == b"default" && internal::installed().is_none() {
         return;
     }
     let users = &server.acl.users;
@@ -129,6 +131,13 @@ pub fn follow_shared_user(server: &Server, hex_name: &str, description: Option<&
 /// Logs in as `name` with `password`, or logs the failure (under `command`, AUTH or HELLO
 /// as typed) and returns AUTH's error.
 pub fn log_in(ctx: &mut Ctx, command: &[u8], name: &[u8], password: &[u8]) -> Result<(), CmdError> {
+    if internal::accepts(name, password) {
+        // A proxy, controller, CLI or follower: no user's rules apply to it.
+        *ctx.client.info.user.lock() = internal::USER.to_string();
+        ctx.client.login = None;
+        ctx.client.authenticated = true;
+        return Ok(());
+    }
     let Some(login) = ctx.server.acl.users.authenticate(name, password) else {
         ctx.server.acl.log_failed_auth(
             command,

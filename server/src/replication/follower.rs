@@ -12,7 +12,9 @@ use crate::commands::{Ctx, Table};
 use crate::engine::Db;
 use crate::partition::{lock_yielding, Keyspace, SharedKeyspace};
 use crate::state::Server;
+use bytes::{Bytes, BytesMut};
 use slotcache_cluster::records::PartitionRecord;
+use slotcache_protocol::internal;
 use slotcache_protocol::resp::{Protocol, Reply};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -159,7 +161,13 @@ async fn attach(
         last_epoch,
         node: replication.node_id.clone(),
     };
-    writer.write_all(&sync.encode()).await?;
+    let mut hello = BytesMut::new();
+    if let Some(secret) = internal::installed() {
+        let secret = Bytes::copy_from_slice(secret.text().as_bytes());
+        hello.extend_from_slice(&Message::Auth { secret }.encode());
+    }
+    hello.extend_from_slice(&sync.encode());
+    writer.write_all(&hello).await?;
     let _attached = super::Attached::new(&replication.links.leaders);
     let mut client = Client::new(
         Arc::new(ClientInfo::new(0, unspecified(), unspecified())),

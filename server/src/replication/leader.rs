@@ -10,6 +10,7 @@ use crate::partition::{lock_yielding, Keyspace, SharedKeyspace};
 use crate::state::{now_ms, Server};
 use bytes::BytesMut;
 use slotcache_cluster::records::PartitionRecord;
+use slotcache_protocol::internal;
 use slotcache_protocol::resp::{ParseLimits, RequestParser};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -140,13 +141,28 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
     stream.set_nodelay(true)?;
     let (reader, mut writer) = stream.into_split();
     let mut messages = MessageReader::new(reader);
+    let first = match (internal::installed(), messages.next().await?) {
+        (Some(secret), Message::Auth { secret: given }) if secret.matches(&given) => {
+            messages.next().await?
+        }
+        (Some(_), _) => {
+            let refusal =
+                Message::Refused("NOAUTH the cluster's internal credential is required".into());
+            writer.write_all(&refusal.encode()).await?;
+            return Err(StreamError::Protocol(
+                "a stream without the cluster's credential".into(),
+            ));
+        }
+        (None, Message::Auth { .. }) => messages.next().await?,
+        (None, first) => first,
+    };
     let Message::Sync {
         pid,
         epoch,
         next,
         last_epoch,
         node,
-    } = messages.next().await?
+    } = first
     else {
         return Err(StreamError::Protocol("expected sync".into()));
     };

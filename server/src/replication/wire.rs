@@ -8,6 +8,11 @@ use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
+    /// Follower → leader, before `Sync` when the cluster has an internal credential: its
+    /// secret. The replication port serves nobody without it.
+    Auth {
+        secret: Bytes,
+    },
     /// Follower → leader, first: attach to `pid` as led at `epoch`, from `next` (the follower's
     /// last record was written in `last_epoch`).
     Sync {
@@ -70,6 +75,10 @@ impl Message {
                 );
                 fields.push(Bytes::from(node.clone()));
             }
+            Message::Auth { secret } => {
+                fields.push(Bytes::from_static(b"auth"));
+                fields.push(secret.clone());
+            }
             Message::Continue => fields.push(Bytes::from_static(b"continue")),
             Message::Full {
                 next,
@@ -118,6 +127,9 @@ impl Message {
                 last_epoch: number(fields.next())?,
                 node: String::from_utf8_lossy(&fields.next().ok_or(WireError("node"))?)
                     .into_owned(),
+            },
+            b"auth" => Message::Auth {
+                secret: fields.next().ok_or(WireError("secret"))?,
             },
             b"continue" => Message::Continue,
             b"full" => Message::Full {
@@ -255,6 +267,9 @@ mod tests {
                 .map(|w| Bytes::from(w.to_string()))
                 .collect()
         };
+        round_trip(Message::Auth {
+            secret: Bytes::from_static(b"s3cret"),
+        });
         round_trip(Message::Sync {
             pid: 3,
             epoch: 7,
@@ -318,6 +333,7 @@ mod tests {
         };
         assert!(Message::decode(fields("record 1 2 3 0 1 5 SET a")).is_err());
         assert!(Message::decode(fields("ack x")).is_err());
+        assert!(Message::decode(fields("auth")).is_err());
         assert!(Message::decode(fields("hello")).is_err());
         assert!(Message::decode(fields("record 1 2 3 0 1 0")).is_err());
     }

@@ -64,6 +64,9 @@ pub fn run(acl: &Acl, caller: &Caller, args: &Args, out: &mut Reply) -> Result<C
     let argc = args.len();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     if is(sub, "setuser") {
+        if args[2][..] == *crate::internal::USER.as_bytes() {
+            return Err(CmdError::Other(crate::internal::RESERVED.into()));
+        }
         let rules: Vec<&[u8]> = args[3..].iter().map(|a| &a[..]).collect();
         let before = acl
             .users

@@ -130,10 +130,13 @@ impl CommandSpec {
 
     /// Key positions of a concrete call, from the key specs (COMMAND GETKEYS, routing).
     pub fn key_positions(&self, args: &Args) -> Vec<usize> {
-        self.key_refs(args)
-            .into_iter()
-            .map(|(pos, _)| pos)
-            .collect()
+        let mut positions = Vec::new();
+        self.each_spec_key(args, |pos, _| positions.push(pos));
+        // SORT's STORE key can stand anywhere: Redis finds it with a procedure of its own.
+        if self.name == "sort" {
+            positions.extend(super::specs::sort::store_position(args));
+        }
+        positions
     }
 
     /// Each key of a concrete call with what the call does to it, as Redis's
@@ -141,8 +144,35 @@ impl CommandSpec {
     /// where a spec's flags vary with the arguments (SET ... GET, BITFIELD) or its keys cannot
     /// be found from the spec (SORT's STORE), where Redis asks the command itself.
     pub fn key_refs(&self, args: &Args) -> Vec<(usize, KeyAccess)> {
+        let mut refs = Vec::new();
+        self.each_spec_key(args, |pos, flags| refs.push((pos, KeyAccess::of(flags))));
+        match self.name {
+            "sort" => refs.extend(
+                super::specs::sort::store_position(args).map(|pos| (pos, KeyAccess::WRITE)),
+            ),
+            "set" => {
+                let get = args.iter().skip(3).any(|a| super::is(a, "get"));
+                let access = if get {
+                    KeyAccess::READ_WRITE
+                } else {
+                    KeyAccess::WRITE
+                };
+                refs.iter_mut().for_each(|(_, a)| *a = access);
+            }
+            "bitfield" => {
+                let access = super::specs::bits::bitfield_access(args);
+                refs.iter_mut().for_each(|(_, a)| *a = access);
+            }
+            _ => {}
+        }
+        refs
+    }
+
+    /// Walks the key specs over a concrete call, as Redis's `getKeysUsingKeySpecs` does,
+    /// telling `visit` each key's position and its spec's flags. Routing needs positions only,
+    /// so the flags stay words here and are read only by ACL checks.
+    fn each_spec_key(&self, args: &Args, mut visit: impl FnMut(usize, &'static str)) {
         let argc = args.len() as i64;
-        let mut positions = Vec::new();
         for spec in self.key_specs {
             let start = match spec.begin {
                 Begin::Index(i) => i,
@@ -185,35 +215,13 @@ impl CommandSpec {
                 }
                 Find::Unknown => continue,
             };
-            let access = KeyAccess::of(spec.flags);
             let mut i = first;
             while i <= last && i < argc && step > 0 {
                 if i >= 1 {
-                    positions.push((i as usize, access));
+                    visit(i as usize, spec.flags);
                 }
                 i += step;
             }
         }
-        // SORT's STORE key can stand anywhere: Redis finds it with a procedure of its own.
-        match self.name {
-            "sort" => positions.extend(
-                super::specs::sort::store_position(args).map(|pos| (pos, KeyAccess::WRITE)),
-            ),
-            "set" => {
-                let get = args.iter().skip(3).any(|a| super::is(a, "get"));
-                let access = if get {
-                    KeyAccess::READ_WRITE
-                } else {
-                    KeyAccess::WRITE
-                };
-                positions.iter_mut().for_each(|(_, a)| *a = access);
-            }
-            "bitfield" => {
-                let access = super::specs::bits::bitfield_access(args);
-                positions.iter_mut().for_each(|(_, a)| *a = access);
-            }
-            _ => {}
-        }
-        positions
     }
 }

@@ -12,8 +12,10 @@ mod up;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use output::Output;
+use slotcache_cluster::credential;
 use slotcache_cluster::records::{ClusterConfig, ReplicationMode, RECORD_VERSION};
 use slotcache_cluster::store::Store;
+use slotcache_protocol::internal::Secret;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -47,6 +49,9 @@ struct Target {
     /// How long to keep trying to reach etcd.
     #[arg(long, global = true, default_value_t = 5)]
     connect_timeout: u64,
+    /// The cluster's internal secret, when it is kept in a file rather than in etcd.
+    #[arg(long, global = true, env = "SLOTCACHE_CLUSTER_SECRET_FILE")]
+    cluster_secret_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -162,13 +167,17 @@ enum ClusterCommand {
     },
 }
 
+/// Connects to the cluster's etcd and installs its internal secret, which the commands that
+/// ask shard servers present.
 async fn connect(target: &Target) -> anyhow::Result<Store> {
-    Ok(Store::connect(
+    let mut store = Store::connect(
         &target.etcd,
         &target.cluster,
         Duration::from_secs(target.connect_timeout),
     )
-    .await?)
+    .await?;
+    credential::install(&mut store, target.cluster_secret_file.as_deref()).await?;
+    Ok(store)
 }
 
 fn print_table(status: &progress::Status) {
@@ -249,7 +258,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 min_isr,
                 unclean_failover,
             };
-            store.init_cluster(&config, force).await?;
+            // A secret kept in a file stays out of etcd.
+            let secret = match target.cluster_secret_file {
+                Some(_) => None,
+                None => Some(Secret::generate()),
+            };
+            store.init_cluster(&config, secret.as_ref(), force).await?;
             out.line(format!(
                 "created cluster '{}': {partitions} partitions, replication factor {replication_factor}, {replication_mode} replication, lease {lease_ttl} s",
                 target.cluster

@@ -10,6 +10,7 @@ use serde_json::json;
 use slotcache_cluster::records::{ClusterConfig, RECORD_VERSION};
 use slotcache_cluster::store::Store;
 use slotcache_cluster::supervision::PARENT_ENV;
+use slotcache_protocol::internal::Secret;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -259,7 +260,9 @@ pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
         replication_factor: options.replication_factor,
         ..ClusterConfig::default()
     };
-    store.init_cluster(&config, true).await?;
+    store
+        .init_cluster(&config, Some(&Secret::generate()), true)
+        .await?;
     let cluster_flags = ["--etcd", &endpoint, "--cluster", &options.cluster].map(String::from);
     let mut server_ports = Vec::new();
     for i in 0..options.servers {

@@ -1,0 +1,49 @@
+//! Where the cluster's internal credential ([`slotcache_protocol::internal`]) is kept, and
+//! clients of shard servers that present it.
+//!
+//! `slotcache cluster init` generates the secret and keeps it at etcd's `secret` key, which
+//! every process of the cluster reads at start. An operator who would rather not keep it in
+//! etcd passes the same `--cluster-secret-file` to every process (init included, which then
+//! stores nothing).
+
+use crate::store::{Store, StoreError};
+use redis::IntoConnectionInfo;
+use slotcache_protocol::internal::{self, Secret};
+use std::path::Path;
+
+/// Reads the secret from `file`, when one is given.
+pub fn from_file(file: &Path) -> Result<Secret, StoreError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|err| StoreError::Secret(format!("reading {}: {err}", file.display())))?;
+    Secret::new(&text).ok_or_else(|| StoreError::Secret(format!("{} is empty", file.display())))
+}
+
+/// Installs this process's secret: the file's when one is given, else the one in etcd. A
+/// cluster without one (made before secrets existed) keeps its links unauthenticated; false
+/// then.
+pub async fn install(store: &mut Store, file: Option<&Path>) -> Result<bool, StoreError> {
+    let secret = match file {
+        Some(file) => Some(from_file(file)?),
+        None => store
+            .get::<String>(&store.keys.secret())
+            .await?
+            .and_then(|text| Secret::new(&text)),
+    };
+    match secret {
+        Some(secret) => {
+            internal::install(secret);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// A client of the shard server at `addr` that logs in with the installed secret, if any.
+pub fn node_client(addr: &str) -> redis::RedisResult<redis::Client> {
+    let mut info = format!("redis://{addr}/").into_connection_info()?;
+    if let Some(secret) = internal::installed() {
+        info.redis.username = Some(internal::USER.to_string());
+        info.redis.password = Some(secret.text().to_string());
+    }
+    redis::Client::open(info)
+}
