@@ -647,6 +647,11 @@ fn answer_while_busy(server: &Server, client: &mut Client, args: &[Bytes], out: 
         crate::commands::functions::stats_reply(&server.scripts, out);
     } else if args.len() == 2 && is(0, b"shutdown") && is(1, b"nosave") {
         crate::commands::server::shutdown_now();
+    } else if (args.len() == 2 || args.len() == 3) && is(0, b"auth") {
+        match crate::commands::connection::authenticate(server, client, args, now_ms()) {
+            Ok(()) => out.ok(),
+            Err(err) => out.error(&err.to_string()),
+        }
     } else if args.len() == 1 && is(0, b"multi") && client.multi.is_none() {
         client.multi = Some(Vec::new());
         client.multi_failed = false;

@@ -131,24 +131,36 @@ pub fn follow_shared_user(server: &Server, hex_name: &str, description: Option<&
 /// Logs in as `name` with `password`, or logs the failure (under `command`, AUTH or HELLO
 /// as typed) and returns AUTH's error.
 pub fn log_in(ctx: &mut Ctx, command: &[u8], name: &[u8], password: &[u8]) -> Result<(), CmdError> {
+    log_in_client(ctx.server, ctx.client, command, name, password, ctx.now)
+}
+
+/// [`log_in`] outside a command's context: AUTH while a script runs past the busy threshold.
+pub fn log_in_client(
+    server: &Server,
+    client: &mut Client,
+    command: &[u8],
+    name: &[u8],
+    password: &[u8],
+    now: i64,
+) -> Result<(), CmdError> {
     if internal::accepts(name, password) {
         // A proxy, controller, CLI or follower: no user's rules apply to it.
-        *ctx.client.info.user.lock() = internal::USER.to_string();
-        ctx.client.login = None;
-        ctx.client.authenticated = true;
+        *client.info.user.lock() = internal::USER.to_string();
+        client.login = None;
+        client.authenticated = true;
         return Ok(());
     }
-    let Some(login) = ctx.server.acl.users.authenticate(name, password) else {
-        ctx.server.acl.log_failed_auth(
+    let Some(login) = server.acl.users.authenticate(name, password) else {
+        server.acl.log_failed_auth(
             command,
             name,
-            context(ctx.client),
-            ctx.client.info.describe(None),
-            ctx.now,
+            context(client),
+            client.info.describe(None),
+            now,
         );
         return Err(CmdError::Other(acl::WRONGPASS.into()));
     };
-    become_user(ctx.client, login);
+    become_user(client, login);
     Ok(())
 }
 

@@ -2,7 +2,9 @@
 
 use super::help_reply;
 use super::{int_arg, is, ArgCursor, Args, CmdError, CmdResult, Ctx, Handler, Replied};
+use crate::client::Client;
 use crate::commands::Outcome;
+use crate::state::Server;
 use slotcache_protocol::acl;
 use slotcache_protocol::command::clients::{list_filter, Kill, Killable};
 use slotcache_protocol::command::connection::{
@@ -44,9 +46,22 @@ fn echo(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn auth(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    authenticate(ctx.server, ctx.client, args, ctx.now)?;
+    ctx.out.ok();
+    Ok(Replied)
+}
+
+/// AUTH [username] password. An `allow_busy` command: it also runs while a script is busy,
+/// as Redis runs it, so a proxy can still open a connection then.
+pub fn authenticate(
+    server: &Server,
+    client: &mut Client,
+    args: &Args,
+    now: i64,
+) -> Result<(), CmdError> {
     let (user, pass): (&[u8], &[u8]) = match args.len() {
         2 => {
-            if !ctx.server.acl.users.auth_required() {
+            if !server.acl.users.auth_required() {
                 return Err(CmdError::Other(acl::AUTH_WITHOUT_PASSWORD.into()));
             }
             (b"default", &args[1])
@@ -54,9 +69,7 @@ fn auth(ctx: &mut Ctx, args: &Args) -> CmdResult {
         3 => (&args[1], &args[2]),
         _ => return Err(CmdError::Syntax),
     };
-    super::acl::log_in(ctx, &args[0], user, pass)?;
-    ctx.out.ok();
-    Ok(Replied)
+    super::acl::log_in_client(server, client, &args[0], user, pass, now)
 }
 
 fn set_client_name(ctx: &mut Ctx, name: &[u8]) -> Result<(), CmdError> {
