@@ -372,7 +372,12 @@ fn next_record(
     live: &[String],
     overdue: bool,
 ) -> PartitionRecord {
-    let leader_live = record.leader.as_ref().is_some_and(|l| live.contains(l));
+    // A live leader outside the in-sync set restarted empty and does not lead (see
+    // `PartitionRecord::led_by`): it is replaced as a dead one is, never asked to hand over.
+    let leader_live = record
+        .leader
+        .as_ref()
+        .is_some_and(|l| live.contains(l) && record.isr.contains(l));
     if let Some(target) = &record.handover {
         let handed_over = record.handed_over().filter(|_| live.contains(target));
         return match handed_over {
@@ -649,11 +654,13 @@ pub async fn reconcile(
         let key = store.keys.partition(pid);
         // A leader is replaced without its handover only once its liveness key is gone: its
         // lease has expired, so it no longer reads under it (a server registering again
-        // after `nodes` was read must not be deposed on the strength of that read).
+        // after `nodes` was read must not be deposed on the strength of that read). A leader
+        // outside the in-sync set is a process that restarted empty and never led: it reads
+        // under no lease, so it is replaced while registered.
         let deposed = record
             .leader
             .as_ref()
-            .filter(|old| next.leader.as_ref() != Some(*old))
+            .filter(|old| next.leader.as_ref() != Some(*old) && record.isr.contains(old))
             .map(|old| store.keys.active_node(old));
         let write = Instant::now();
         let written = store
@@ -728,6 +735,27 @@ mod tests {
         // A dead leader's leadership moves at once.
         let dead = next_record(&current, planned.clone(), &names(&["n2"]), false);
         assert_eq!(dead, planned);
+    }
+
+    #[test]
+    fn a_leader_that_restarted_empty_is_replaced_not_asked_to_hand_over() {
+        // n2 led, was killed and came back before its lease ran out: the new process withdrew
+        // from the in-sync set, so it holds nothing and does not lead.
+        let live = names(&["n1", "n2"]);
+        let restarted = record("n2", &["n2", "n1"], &["n1"]);
+        let planned = successor_record(&restarted, names(&["n2", "n1"]), &live, false);
+        let next = next_record(&restarted, planned, &live, false);
+        assert_eq!(next.handover, None);
+        assert_eq!((next.leader.as_deref(), next.epoch), (Some("n1"), 4));
+        assert_eq!(next.isr, names(&["n1"]));
+        // A handover it was asked for before is carried out by the controller.
+        let asked = PartitionRecord {
+            handover: Some("n1".into()),
+            ..restarted.clone()
+        };
+        let planned = successor_record(&asked, names(&["n2", "n1"]), &live, false);
+        let next = next_record(&asked, planned, &live, false);
+        assert_eq!((next.leader.as_deref(), next.epoch), (Some("n1"), 4));
     }
 
     #[test]

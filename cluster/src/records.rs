@@ -127,6 +127,14 @@ pub struct PartitionRecord {
 }
 
 impl PartitionRecord {
+    /// Whether `node` leads the partition: it is named leader and is in the in-sync set. A
+    /// named leader outside the set is a process that restarted empty before the controller
+    /// replaced it (a starting server withdraws from every in-sync set): it must not serve
+    /// the partition, nor stream its empty copy to followers, until it is elected again.
+    pub fn led_by(&self, node: &str) -> bool {
+        self.leader.as_deref() == Some(node) && self.isr.iter().any(|n| n == node)
+    }
+
     /// The record after the handover it asks for: the named replica leads at the next epoch.
     /// None when no handover is asked for, or its target is not an in-sync replica.
     pub fn handed_over(&self) -> Option<PartitionRecord> {

@@ -74,9 +74,10 @@ impl RoutingTable {
         addrs
     }
 
-    /// The client address of a partition's leader, when it has a known one.
+    /// The client address of a partition's leader, when it has a known one that leads (see
+    /// [`PartitionRecord::led_by`]): until then requests wait for a route.
     pub fn leader_addr(&self, pid: u32) -> Option<Arc<str>> {
-        let leader = self.partitions.get(&pid)?.leader.as_ref()?;
+        let leader = leader_of(self.partitions.get(&pid)?)?;
         self.node_addrs.get(leader).cloned()
     }
 
@@ -99,7 +100,7 @@ impl RoutingTable {
     pub fn served(&self) -> Vec<Served> {
         let mut groups: Vec<Served> = Vec::new();
         for record in self.partitions.values() {
-            let Some(leader) = &record.leader else {
+            let Some(leader) = leader_of(record) else {
                 continue;
             };
             let copies: Vec<(String, Arc<str>)> = std::iter::once(leader)
@@ -154,6 +155,11 @@ fn slots_of(record: &PartitionRecord) -> impl Iterator<Item = usize> + '_ {
         .flat_map(|[start, end]| *start as usize..=(*end).min(SLOTS - 1) as usize)
 }
 
+/// A partition's leader, when it leads.
+fn leader_of(record: &PartitionRecord) -> Option<&String> {
+    record.leader.as_ref().filter(|l| record.led_by(l))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +171,7 @@ mod tests {
         table.set_node("b", Some("127.0.0.1:2".into()));
         let record = |leader: &str| PartitionRecord {
             leader: Some(leader.into()),
+            isr: vec![leader.into()],
             slots: vec![[0, 99]],
             ..PartitionRecord::default()
         };
@@ -174,6 +181,15 @@ mod tests {
         assert_eq!(table.partition_of(100), None);
         table.set_partition(3, Some(record("b")));
         assert_eq!(table.leader_addr(3).as_deref(), Some("127.0.0.1:2"));
+        // Named, but outside the in-sync set: a process that restarted empty does not lead.
+        let restarted = PartitionRecord {
+            isr: vec!["a".into()],
+            ..record("b")
+        };
+        table.set_partition(3, Some(restarted));
+        assert_eq!(table.leader_addr(3), None);
+        assert!(table.served().is_empty());
+        table.set_partition(3, Some(record("b")));
         table.set_node("b", None);
         assert_eq!(table.leader_addr(3), None);
         assert_eq!(table.partition_of(99), Some(3));

@@ -557,3 +557,56 @@ fn a_request_past_the_backend_deadline_is_released_as_uncertain() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A leader killed and started again at once (as systemd's `Restart=always` does) comes back
+/// empty while etcd still names it leader. It withdrew from the in-sync set at start, so it
+/// must not lead: it serves nothing and streams nothing, and the controller elects the
+/// in-sync follower, whose copy stays whole. The new process once led its partitions empty,
+/// and its followers took a full copy of nothing from it.
+#[test]
+fn a_leader_restarted_at_once_does_not_lead_its_empty_copy() {
+    let cluster = Cluster::new(4, 2);
+    let mut servers: Vec<Process> = ["n1", "n2", "n3"].map(|n| cluster.server(n)).into();
+    let _controller = cluster.controller("c1");
+    cluster.wait_in_sync(4, 2);
+    let proxy = cluster.proxy(&[]);
+    let mut client = proxy.connect();
+    let keys: Vec<String> = (0..300).map(|i| format!("key:{i}")).collect();
+    for key in &keys {
+        assert_eq!(client.call(&["SET", key, key]), Frame::Simple("OK".into()));
+    }
+    let state = cluster.status();
+    let led_by = |state: &serde_json::Value, node: &str| {
+        partition_records(state)
+            .iter()
+            .filter(|p| p["leader"] == node)
+            .count()
+    };
+    let victim = ["n1", "n2", "n3"]
+        .iter()
+        .position(|n| led_by(&state, n) > 0)
+        .expect("a server leads");
+    let name = ["n1", "n2", "n3"][victim];
+    let old = &mut servers[victim];
+    old.child.kill().unwrap();
+    old.child.wait().unwrap();
+    servers.push(cluster.server(name));
+    cluster.wait_for(
+        "two in-sync copies again",
+        Duration::from_secs(30),
+        |state| {
+            partition_records(state)
+                .iter()
+                .all(|p| names(&p["isr"]).len() == 2 && p["leader"].is_string())
+        },
+    );
+    let lost: Vec<&String> = keys
+        .iter()
+        .filter(|key| client.call(&["GET", key]) != Frame::bulk(key))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost: {lost:?}",
+        lost.len()
+    );
+}

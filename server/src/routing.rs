@@ -54,9 +54,7 @@ impl Routes {
     ) {
         self.led.remove(&pid);
         self.followed.remove(&pid);
-        let leads = record
-            .as_ref()
-            .is_some_and(|r| r.leader.as_deref() == Some(self.node_id.as_str()));
+        let leads = record.as_ref().is_some_and(|r| r.led_by(&self.node_id));
         if let Some(keyspace) = keyspace {
             match leads {
                 true => self.led.insert(pid, keyspace),
@@ -194,9 +192,17 @@ mod tests {
         let led = std::sync::Arc::new(parking_lot::Mutex::new(crate::partition::Keyspace::new(1)));
         let record = |leader: &str, slots: [u16; 2]| PartitionRecord {
             leader: Some(leader.to_string()),
+            isr: vec![leader.to_string()],
             slots: vec![slots],
             ..PartitionRecord::default()
         };
+        // Named leader, but outside the in-sync set (restarted empty): not served here.
+        let restarted = PartitionRecord {
+            isr: vec!["n2".into()],
+            ..record("n1", [0, 8191])
+        };
+        routes.update(0, Some(restarted), Some(led.clone()));
+        assert!(routes.locate(100, false).is_err());
         routes.update(0, Some(record("n1", [0, 8191])), Some(led));
         routes.update(1, Some(record("n2", [8192, 16383])), None);
         routes.set_node_addr("n2", Some("10.0.0.2:7011".into()));

@@ -37,12 +37,14 @@ pub async fn run_partition(
     let Some(me) = server.replication.get().map(|r| r.node_id.clone()) else {
         return;
     };
-    // The handover matters to the leader only: a follower's stream goes on through it.
+    // The handover matters to the leader only: a follower's stream goes on through it. Named
+    // leader without leading (restarted empty), this copy waits for the next record.
     let role_in = |record: &Option<PartitionRecord>| {
         record.as_ref().map(|r| {
-            let leads = r.leader.as_deref() == Some(me.as_str());
+            let leads = r.led_by(&me);
             let handover = r.handover.clone().filter(|_| leads);
-            (r.leader.clone(), r.epoch, handover)
+            let leader = r.leader.clone().filter(|l| leads || *l != me);
+            (leader, r.epoch, handover)
         })
     };
     loop {

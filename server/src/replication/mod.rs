@@ -207,7 +207,7 @@ impl Replication {
     /// leader, is no older than the current lease (see [`read_lease`]); a handover asked for
     /// ends lease reads at its epoch.
     fn permit_lease_reads(&self, log: &mut log::Log, pid: u32, record: &PartitionRecord) {
-        if record.leader.as_deref() != Some(self.node_id.as_str()) {
+        if !record.led_by(&self.node_id) {
             return;
         }
         if record.handover.is_some() {
@@ -267,9 +267,7 @@ impl Replication {
         let hosted = record
             .as_ref()
             .is_some_and(|r| r.replicas.iter().any(|n| n == me));
-        let leads = record
-            .as_ref()
-            .is_some_and(|r| r.leader.as_deref() == Some(me));
+        let leads = record.as_ref().is_some_and(|r| r.led_by(me));
         if let (Some(keyspace), Some(record)) = (server.engine.get(pid), record.as_ref()) {
             let mut ks = keyspace.lock();
             ks.log.set_backlog_limit(self.backlog);
