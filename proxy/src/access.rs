@@ -8,6 +8,7 @@ use crate::session::{Pending, Session};
 use bytes::Bytes;
 use slotcache_protocol::acl::command::{self, Caller, Change};
 use slotcache_protocol::acl::{self, Context, Login};
+use slotcache_protocol::command::KeyAccess;
 use slotcache_protocol::command::{arity_error, Flag, Resolved, Table};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,6 +65,18 @@ pub fn refusal(session: &mut Session, command: Command, args: &[Bytes]) -> Optio
         transaction.refuse();
     }
     Some(Pending::error(&acl::refusal(denied, spec)))
+}
+
+/// Whether the client's user reaches every key with this call, as Redis's
+/// `ACLUserCheckCmdWithUnrestrictedKeyAccess` (SORT's BY and GET patterns).
+pub fn reaches_every_key(session: &mut Session, command: Command, args: &[Bytes]) -> bool {
+    let (Some(spec), Some(index)) = (command.well_formed(args), command.index) else {
+        return true;
+    };
+    match session.login.user(&session.proxy.acl.users) {
+        Ok(user) => user.reaches_every_key(Resolved { spec, index }, args, KeyAccess::READ),
+        Err(_) => false,
+    }
 }
 
 /// Logs in as `name`, or logs the failure under `command` (AUTH or HELLO as typed) and

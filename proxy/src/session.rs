@@ -692,8 +692,11 @@ impl Session {
             let (merger, parts) = split.into_parts();
             return Pending::Split(merger, parts);
         }
-        if let Some(options) = crate::sort::sorted_here(name, &args) {
-            return self.sort_here(args, options);
+        let full_key_access = || crate::access::reaches_every_key(self, command, &args);
+        match crate::sort::sorted_here(name, &args, full_key_access) {
+            Ok(Some(options)) => return self.sort_here(args, options),
+            Ok(None) => {}
+            Err(err) => return Pending::error(&err.to_string()),
         }
         let (spec, slot) = match command.route(&args, |a, b| a == b) {
             Ok(routed) => routed,

@@ -14,21 +14,34 @@ use bytes::Bytes;
 use futures_util::future::FutureExt;
 use slotcache_cluster::key_slot;
 use slotcache_protocol::command::sort::{sort_window, target, SortOptions, Target};
+use slotcache_protocol::command::CmdError;
 use slotcache_protocol::resp::frame::{elements, frames, text};
 use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::Protocol;
 
-/// The options of a SORT the proxy must run itself, None for one its key's server runs.
-pub fn sorted_here(name: &str, args: &[Bytes]) -> Option<SortOptions> {
+/// The options of a SORT the proxy must run itself, None for one its key's server runs (bad
+/// options too: the server answers them as Redis does). A user without `full_key_access` gets
+/// Redis's refusal of BY and GET patterns here, where they would run.
+pub fn sorted_here(
+    name: &str,
+    args: &[Bytes],
+    full_key_access: impl FnOnce() -> bool,
+) -> Result<Option<SortOptions>, CmdError> {
     if args.len() < 2 || !matches!(name, "sort" | "sort_ro") {
-        return None;
+        return Ok(None);
     }
-    let options = SortOptions::parse(args, name == "sort_ro", false).ok()?;
+    let read_only = name == "sort_ro";
+    let Ok(options) = SortOptions::parse(args, read_only, false, true) else {
+        return Ok(None);
+    };
+    if options.reads_patterns() && !full_key_access() {
+        SortOptions::parse(args, read_only, false, false)?;
+    }
     let stored_elsewhere = options
         .store
         .as_ref()
         .is_some_and(|store| key_slot(store) != key_slot(&args[1]));
-    (options.reads_patterns() || stored_elsewhere).then_some(options)
+    Ok((options.reads_patterns() || stored_elsewhere).then_some(options))
 }
 
 impl Session {
@@ -178,11 +191,41 @@ mod tests {
 
     #[test]
     fn only_sorts_that_reach_other_keys_are_run_here() {
-        assert!(sorted_here("sort", &bytes(&[b"SORT", b"k"])).is_none());
-        assert!(sorted_here("sort", &bytes(&[b"SORT", b"k", b"BY", b"nosort"])).is_none());
-        assert!(sorted_here("sort", &bytes(&[b"SORT", b"k", b"STORE", b"{k}x"])).is_none());
-        assert!(sorted_here("sort", &bytes(&[b"SORT", b"k", b"BY", b"w_*"])).is_some());
-        assert!(sorted_here("sort_ro", &bytes(&[b"SORT_RO", b"k", b"GET", b"#"])).is_some());
-        assert!(sorted_here("sort", &bytes(&[b"SORT", b"k", b"STORE", b"elsewhere"])).is_some());
+        // A user whose key patterns do not cover every key may not name keys by pattern.
+        let denied = sorted_here("sort", &bytes(&[b"SORT", b"k", b"GET", b"#"]), || false);
+        let text = "ERR GET option of SORT denied due to insufficient ACL permissions.";
+        assert_eq!(denied.err().map(|e| e.to_string()).as_deref(), Some(text));
+        assert!(sorted_here("sort", &bytes(&[b"SORT", b"k"]), || true)
+            .unwrap()
+            .is_none());
+        assert!(
+            sorted_here("sort", &bytes(&[b"SORT", b"k", b"BY", b"nosort"]), || true)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            sorted_here("sort", &bytes(&[b"SORT", b"k", b"STORE", b"{k}x"]), || true)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            sorted_here("sort", &bytes(&[b"SORT", b"k", b"BY", b"w_*"]), || true)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            sorted_here("sort_ro", &bytes(&[b"SORT_RO", b"k", b"GET", b"#"]), || {
+                true
+            })
+            .unwrap()
+            .is_some()
+        );
+        assert!(sorted_here(
+            "sort",
+            &bytes(&[b"SORT", b"k", b"STORE", b"elsewhere"]),
+            || true
+        )
+        .unwrap()
+        .is_some());
     }
 }

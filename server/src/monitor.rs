@@ -4,6 +4,7 @@
 use crate::client::{ClientInfo, Notice};
 use bytes::Bytes;
 use parking_lot::Mutex;
+use slotcache_protocol::redact::redacted;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -75,7 +76,7 @@ impl Monitors {
             }
             None => line.push_str("lua] "),
         }
-        for (i, arg) in args.iter().enumerate() {
+        for (i, arg) in redacted(args).iter().enumerate() {
             if i > 0 {
                 line.push(' ');
             }

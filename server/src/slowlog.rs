@@ -4,6 +4,7 @@
 use crate::client::ClientInfo;
 use bytes::Bytes;
 use parking_lot::Mutex;
+use slotcache_protocol::redact::redacted;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -69,7 +70,7 @@ impl SlowLog {
             id: 0,
             time: crate::state::now_ms() / 1000,
             micros,
-            args: trimmed(args),
+            args: trimmed(&redacted(args)),
             client_addr: client.addr.to_string(),
             client_name: client.name.lock().clone(),
         };

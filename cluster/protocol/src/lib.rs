@@ -11,6 +11,7 @@ pub mod password;
 pub mod pause;
 pub mod protected_mode;
 pub mod pubsub;
+pub mod redact;
 pub mod reply_mode;
 pub mod resp;
 pub mod slot;

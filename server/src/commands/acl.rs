@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::state::Server;
 use slotcache_protocol::acl::command::{self, Caller, Change};
 use slotcache_protocol::acl::{self, Acl, Context, Denied, Login};
+use slotcache_protocol::command::KeyAccess;
 use slotcache_protocol::internal;
 
 /// Applies the ACL settings of the configuration; `requirepass` only when it is given, as
@@ -176,6 +177,22 @@ pub fn context(client: &Client) -> Context {
     match client.multi.is_some() || client.in_exec {
         true => Context::Multi,
         false => Context::Toplevel,
+    }
+}
+
+/// Whether the connection's user reaches every key with this call, as Redis's
+/// `ACLUserCheckCmdWithUnrestrictedKeyAccess`: SORT's BY and GET patterns name keys that the
+/// check before the command never saw.
+pub fn reaches_every_key(server: &Server, client: &mut Client, args: &Args) -> bool {
+    let Some(login) = client.login.as_mut() else {
+        return true;
+    };
+    let Ok(user) = login.user(&server.acl.users) else {
+        return false;
+    };
+    match super::Table::get().resolve(args) {
+        Ok(command) => user.reaches_every_key(command, args, KeyAccess::READ),
+        Err(_) => true,
     }
 }
 

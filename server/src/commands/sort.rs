@@ -51,7 +51,8 @@ fn elements(db: &mut Db, key: &[u8], now: i64) -> Result<(Vec<Vec<u8>>, bool), C
 
 fn sort_generic(ctx: &mut Ctx, args: &Args, read_only: bool) -> CmdResult {
     let cluster = ctx.server.routes.get().is_some();
-    let mut options = SortOptions::parse(args, read_only, cluster)?;
+    let full_key_access = super::acl::reaches_every_key(ctx.server, ctx.client, args);
+    let mut options = SortOptions::parse(args, read_only, cluster, full_key_access)?;
     if let Some(store) = &options.store {
         if cluster && slotcache_cluster::key_slot(store) != slotcache_cluster::key_slot(&args[1]) {
             return Err(CmdError::Other(RouteError::CrossSlot.to_string()));

@@ -46,6 +46,9 @@ pub struct MessageReader<R> {
     reader: R,
     input: BytesMut,
     parser: RequestParser,
+    /// Until a peer has shown the cluster's secret, it gets Redis's pre-AUTH limits (tiny
+    /// requests), so it cannot make the leader buffer much.
+    pub limits: ParseLimits,
 }
 
 impl<R: AsyncRead + Unpin> MessageReader<R> {
@@ -54,15 +57,13 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
             reader,
             input: BytesMut::with_capacity(64 * 1024),
             parser: RequestParser::default(),
+            limits: ParseLimits::default(),
         }
     }
 
     /// The next message already read, if any.
     pub fn buffered(&mut self) -> Result<Option<Message>, StreamError> {
-        match self
-            .parser
-            .next_request(&mut self.input, &ParseLimits::default())
-        {
+        match self.parser.next_request(&mut self.input, &self.limits) {
             Ok(Some(fields)) => Ok(Some(Message::decode(fields)?)),
             Ok(None) => Ok(None),
             Err(err) => Err(StreamError::Protocol(err.to_string())),
@@ -141,8 +142,10 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
     stream.set_nodelay(true)?;
     let (reader, mut writer) = stream.into_split();
     let mut messages = MessageReader::new(reader);
+    messages.limits.unauthenticated = internal::installed().is_some();
     let first = match (internal::installed(), messages.next().await?) {
         (Some(secret), Message::Auth { secret: given }) if secret.matches(&given) => {
+            messages.limits.unauthenticated = false;
             messages.next().await?
         }
         (Some(_), _) => {

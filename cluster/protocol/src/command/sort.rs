@@ -21,8 +21,14 @@ pub struct SortOptions {
 
 impl SortOptions {
     /// SORT's (or SORT_RO's, without STORE) options; `cluster` refuses BY and GET patterns,
-    /// whose keys a shard server may not hold.
-    pub fn parse(args: &Args, read_only: bool, cluster: bool) -> Result<SortOptions, CmdError> {
+    /// whose keys a shard server may not hold, and so does a user without `full_key_access`
+    /// (whose key patterns do not cover every key, which such patterns may name).
+    pub fn parse(
+        args: &Args,
+        read_only: bool,
+        cluster: bool,
+        full_key_access: bool,
+    ) -> Result<SortOptions, CmdError> {
         let int = |arg: &[u8]| parse_i64(arg).ok_or(CmdError::NotInteger);
         let mut options = SortOptions {
             by: None,
@@ -49,6 +55,10 @@ impl SortOptions {
                         options.dont_sort = true;
                     } else if cluster {
                         return Err(CmdError::err("BY option of SORT denied in Cluster mode."));
+                    } else if !full_key_access {
+                        return Err(CmdError::err(
+                            "BY option of SORT denied due to insufficient ACL permissions.",
+                        ));
                     }
                     options.by = Some(pattern.clone());
                 }
@@ -56,6 +66,11 @@ impl SortOptions {
                     let pattern = cursor.value()?;
                     if cluster {
                         return Err(CmdError::err("GET option of SORT denied in Cluster mode."));
+                    }
+                    if !full_key_access {
+                        return Err(CmdError::err(
+                            "GET option of SORT denied due to insufficient ACL permissions.",
+                        ));
                     }
                     options.gets.push(pattern.clone());
                 }
