@@ -162,6 +162,21 @@ mod tests {
         user.check(resolved, &args)
     }
 
+    /// Found by fuzzing: a rule ending with `)` inside a selector made a user whose description
+    /// could not be read back (the copy shared across a cluster, ACL SAVE then ACL LOAD).
+    #[test]
+    fn selectors_refuse_rules_their_description_could_not_hold() {
+        let mut u = User::new(b"u", false);
+        let rules: [&[u8]; 3] = [b"(", b"&~f~", b"&))"];
+        assert!(u.apply_all(&rules).is_err());
+        let mut users = Users::default();
+        let described = user("on (~a &b +get) ~c").describe();
+        users
+            .define(b"u", &described)
+            .expect("a description reads back");
+        assert_eq!(users.get(b"u").unwrap().describe(), described);
+    }
+
     #[test]
     fn descriptions_start_from_all_or_nothing_and_fit_categories() {
         let commands = |rules: &str| user(rules).root().describe_commands();

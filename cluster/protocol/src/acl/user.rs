@@ -117,6 +117,13 @@ impl User {
                 .split(|b| b.is_ascii_whitespace())
                 .filter(|r| !r.is_empty())
             {
+                // A selector's description ends at its first word that ends with `)`, so a
+                // rule such as `&)` inside one could never be read back from ACL LIST, an ACL
+                // file or the copy a cluster shares. Redis 7.0 accepts it and then fails to
+                // load its own ACL file; it is refused here (found by fuzzing).
+                if rule.ends_with(b")") {
+                    return Err(RuleError::Syntax);
+                }
                 selector.apply(rule)?;
             }
             self.selectors.push(selector);

@@ -35,6 +35,10 @@ impl Framer {
             let Some(line_end) = find_crlf(buf, self.at) else {
                 return Ok(None);
             };
+            if line_end == self.at {
+                // A line with no type byte (found by fuzzing: it used to panic).
+                return Err(BadFrame);
+            }
             let kind = buf[self.at];
             let line = &buf[self.at + 1..line_end];
             let mut next = line_end + 2;
@@ -168,6 +172,9 @@ mod tests {
             .collect();
         assert_eq!(ends, expected);
         assert_eq!(frame_len(b"$abc\r\n"), Err(BadFrame));
+        // Found by fuzzing: a line without a type byte.
+        assert_eq!(frame_len(b"\r\n\xf6"), Err(BadFrame));
+        assert_eq!(frame_len(b"*1\r\n\r\n"), Err(BadFrame));
     }
 
     #[test]
