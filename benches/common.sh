@@ -3,13 +3,9 @@
 # BIN=<dir> runs that directory's slotcache-server instead (another build, to compare two).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-command -v redis-benchmark >/dev/null && command -v redis-server >/dev/null ||
-  { apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null; }
-if [ -z "${BIN:-}" ]; then
-  cargo build --release -q --bin slotcache-server
-  BIN=target/release
-fi
 source benches/ports.sh
+ensure_redis
+build_server
 SC_PORT=$(free_port); RD_PORT=$(free_port)
 TMP=$(mktemp -d)
 "$BIN/slotcache-server" --port "$SC_PORT" >"$TMP/slotcache.log" 2>&1 & SC_PID=$!

@@ -1,5 +1,20 @@
-# Sourced by the bench scripts: free loopback ports, waiting for a server to answer, and the
-# CPU time processes have spent.
+# Sourced by the bench scripts: the tools they need, free loopback ports, waiting for a server
+# to answer, and the CPU time processes have spent.
+
+# Installs redis-server and redis-benchmark when they are missing.
+ensure_redis() {
+  command -v redis-benchmark >/dev/null && command -v redis-server >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null; }
+}
+
+# Builds slotcache-server into target/release unless BIN names another build's directory.
+build_server() {
+  if [ -z "${BIN:-}" ]; then
+    cargo build --release -q --bin slotcache-server
+    BIN=target/release
+  fi
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # A base port with the 50 ports from it free: `slotcache up` takes base (proxies) to base+49

@@ -16,6 +16,8 @@ pub mod routing;
 pub mod store;
 pub mod supervision;
 pub mod survey;
+pub mod throwaway_tls;
+pub mod tls_settings;
 
 pub use slotcache_protocol::slot;
 pub use slotcache_protocol::{hash_tag, key_slot, SLOTS};

@@ -11,8 +11,10 @@ use slotcache_cluster::records::{
     ClusterConfig, NodeRecord, PartitionRecord, ProxyRecord, RECORD_VERSION,
 };
 use slotcache_cluster::store::{Store, StoreError};
+use slotcache_cluster::tls_settings::TlsSettings;
 use slotcache_protocol::limits::{parse_memory, OutputLimits};
 use slotcache_protocol::protected_mode::parse_yes_no;
+use slotcache_protocol::tls::{reload_on_change, Acceptor, ClientStream};
 use slotcache_proxy::limits::ClientLimits;
 use slotcache_proxy::metrics::ProxyAdmin;
 use slotcache_proxy::{session, Announce, Proxy};
@@ -93,6 +95,31 @@ struct Args {
     /// `no` to serve clients beyond 127.0.0.1 without a password.
     #[arg(long, default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
     protected_mode: bool,
+    #[command(flatten)]
+    tls: TlsSettings,
+}
+
+/// A port clients connect to: the plain one, or the TLS one with its handshakes.
+struct ClientPort {
+    listener: std::net::TcpListener,
+    tls: Option<Arc<Acceptor>>,
+}
+
+impl ClientPort {
+    fn bind(host: &str, port: u16, tls: Option<Arc<Acceptor>>) -> anyhow::Result<ClientPort> {
+        let addr = format!("{host}:{port}");
+        let listener =
+            std::net::TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
+        listener.set_nonblocking(true)?;
+        Ok(ClientPort { listener, tls })
+    }
+
+    fn try_clone(&self) -> std::io::Result<ClientPort> {
+        Ok(ClientPort {
+            listener: self.listener.try_clone()?,
+            tls: self.tls.clone(),
+        })
+    }
 }
 
 fn memory(value: &str) -> Result<u64, String> {
@@ -119,10 +146,16 @@ impl Args {
 fn main() -> anyhow::Result<()> {
     slotcache_cluster::supervision::start_process();
     let args = Args::parse_from(config_file::arguments()?);
-    let addr = format!("{}:{}", args.bind, args.port);
-    let listener = std::net::TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
-    listener.set_nonblocking(true)?;
-    single_threaded_runtime()?.block_on(run(args, listener))
+    let tls = args.tls.acceptor().context("TLS settings")?;
+    let mut ports = Vec::new();
+    // `--port 0` with a TLS port serves TLS clients only, as in Redis.
+    if args.port != 0 || tls.is_none() {
+        ports.push(ClientPort::bind(&args.bind, args.port, None)?);
+    }
+    if let Some((port, acceptor)) = tls {
+        ports.push(ClientPort::bind(&args.bind, port, Some(acceptor))?);
+    }
+    single_threaded_runtime()?.block_on(run(args, ports))
 }
 
 /// Each worker runs a single-threaded runtime: a request, its backend lane and its reply stay
@@ -141,23 +174,21 @@ fn worker_count(threads: usize) -> usize {
     }
 }
 
-/// Starts the worker threads beyond the main one, each accepting on the shared listener.
-fn start_workers(
-    proxy: &Arc<Proxy>,
-    listener: &std::net::TcpListener,
-    count: usize,
-) -> anyhow::Result<()> {
+/// Starts the worker threads beyond the main one, each accepting on the shared listeners.
+fn start_workers(proxy: &Arc<Proxy>, ports: &[ClientPort], count: usize) -> anyhow::Result<()> {
     for worker in 1..count {
-        let listener = listener.try_clone()?;
+        let ports = ports
+            .iter()
+            .map(ClientPort::try_clone)
+            .collect::<Result<Vec<_>, _>>()?;
         let runtime = single_threaded_runtime()?;
         let proxy = proxy.clone();
         std::thread::Builder::new()
             .name(format!("proxy-worker-{worker}"))
             .spawn(move || {
                 runtime.block_on(async move {
-                    match TcpListener::from_std(listener) {
-                        Ok(listener) => accept(proxy, listener).await,
-                        Err(err) => warn!(%err, worker, "worker cannot listen"),
+                    if let Err(err) = accept_all(proxy, ports).await {
+                        warn!(%err, worker, "worker cannot listen");
                     }
                 })
             })?;
@@ -165,8 +196,19 @@ fn start_workers(
     Ok(())
 }
 
-async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> {
-    let port = listener.local_addr()?.port();
+/// Accepts clients on every port, for ever.
+async fn accept_all(proxy: Arc<Proxy>, ports: Vec<ClientPort>) -> std::io::Result<()> {
+    let mut accepting = tokio::task::JoinSet::new();
+    for port in ports {
+        let listener = TcpListener::from_std(port.listener)?;
+        accepting.spawn(accept(proxy.clone(), listener, port.tls));
+    }
+    accepting.join_all().await;
+    Ok(())
+}
+
+async fn run(args: Args, ports: Vec<ClientPort>) -> anyhow::Result<()> {
+    let port = ports[0].listener.local_addr()?.port();
     let advertised = args
         .announce_addr
         .clone()
@@ -229,11 +271,13 @@ async fn run(args: Args, listener: std::net::TcpListener) -> anyhow::Result<()> 
     tokio::spawn(slotcache_proxy::pubsub::keep_placed(proxy.clone()));
     tokio::spawn(report_refusals(proxy.clone(), store));
     let workers = worker_count(args.threads);
-    start_workers(&proxy, &listener, workers)?;
-    let listener = TcpListener::from_std(listener)?;
+    start_workers(&proxy, &ports, workers)?;
+    if let Some(acceptor) = ports.iter().find_map(|port| port.tls.clone()) {
+        tokio::spawn(reload_on_change(acceptor));
+    }
     info!(%advertised, id, workers, "slotcache-proxy ready");
     tokio::select! {
-        () = accept(proxy, listener) => Ok(()),
+        result = accept_all(proxy, ports) => result.context("accepting clients"),
         _ = tokio::signal::ctrl_c() => {
             info!("shutting down");
             Ok(())
@@ -340,12 +384,19 @@ async fn mirror_placement(store: &mut Store, proxy: &Arc<Proxy>) -> anyhow::Resu
     Ok(())
 }
 
-async fn accept(proxy: Arc<Proxy>, listener: TcpListener) {
+/// Accepts clients on one port; with `tls`, each completes a TLS handshake first (one that
+/// fails or stalls is dropped, as Redis drops it).
+async fn accept(proxy: Arc<Proxy>, listener: TcpListener, tls: Option<Arc<Acceptor>>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let proxy = proxy.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
+                    let stream = match ClientStream::open(stream, tls.as_deref()).await {
+                        Ok(stream) => stream,
+                        Err(err) => return debug!(%peer, %err, "connection not opened"),
+                    };
                     if let Err(err) = session::serve(proxy, stream).await {
                         debug!(%peer, %err, "client connection ended with an error");
                     }

@@ -31,12 +31,12 @@ use slotcache_protocol::pubsub::Kind;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::{make_read_room, Protocol, Reply, RequestParser};
+use slotcache_protocol::tls::ClientStream;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tracing::warn;
 
 /// A reply: ready now, or coming from a shard server.
@@ -109,7 +109,7 @@ impl Drop for Listed {
     }
 }
 
-pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<()> {
+pub async fn serve(proxy: Arc<Proxy>, mut stream: ClientStream) -> std::io::Result<()> {
     let (maxclients, protected) = {
         let limits = proxy.limits.read();
         (limits.maxclients, limits.protected_mode)
@@ -120,7 +120,8 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<
             .stats
             .rejected_connections
             .fetch_add(1, Ordering::Relaxed);
-        return stream.write_all(protected_mode::DENIED.as_bytes()).await;
+        stream.write_all(protected_mode::DENIED.as_bytes()).await?;
+        return stream.flush().await;
     }
     if proxy.connected_clients.fetch_add(1, Ordering::Relaxed) >= maxclients {
         proxy.connected_clients.fetch_sub(1, Ordering::Relaxed);
@@ -128,9 +129,10 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<
             .stats
             .rejected_connections
             .fetch_add(1, Ordering::Relaxed);
-        return stream
+        stream
             .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
+            .await?;
+        return stream.flush().await;
     }
     proxy
         .stats
@@ -141,8 +143,7 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<
     result
 }
 
-async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
+async fn serve_session(proxy: Arc<Proxy>, mut stream: ClientStream) -> std::io::Result<()> {
     let local_addr = stream.local_addr()?.to_string();
     let peer_addr = stream.peer_addr()?.to_string();
     let id = proxy.next_client_id.fetch_add(1, Ordering::Relaxed);
@@ -219,6 +220,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                             session.push_message(&mut out, &message);
                         }
                         stream.write_all(&out).await?;
+                        stream.flush().await?;
                         continue;
                     }
                     Some(push) = session.pushes.recv() => {
@@ -228,6 +230,7 @@ async fn serve_session(proxy: Arc<Proxy>, mut stream: TcpStream) -> std::io::Res
                             session.deliver(push, &mut out);
                         }
                         stream.write_all(&out).await?;
+                        stream.flush().await?;
                         continue;
                     }
                 }
@@ -346,7 +349,7 @@ struct Incoming {
 /// while they were awaited, as Redis writes them, after them the rest.
 async fn write_replies(
     session: &mut Session,
-    stream: &mut TcpStream,
+    stream: &mut ClientStream,
     incoming: &mut Incoming,
     pending: Vec<Pending>,
 ) -> std::io::Result<()> {
@@ -376,7 +379,7 @@ async fn write_replies(
 /// this one write is all it holds.
 async fn write_limited(
     session: &Session,
-    stream: &mut TcpStream,
+    stream: &mut ClientStream,
     mut data: &[u8],
 ) -> std::io::Result<()> {
     let mut watch = OutputWatch::default();
@@ -390,7 +393,8 @@ async fn write_limited(
             return Err(std::io::Error::other("output buffer limit reached"));
         }
         if data.is_empty() {
-            return Ok(());
+            // TLS may hold the last bytes until flushed.
+            return stream.flush().await;
         }
         let written = match watch.soft_deadline(limit) {
             Some(deadline) => {
@@ -418,7 +422,7 @@ const MAX_READ_WHILE_WAITING: usize = 1 << 20;
 /// behind would take the next element pushed to its key). What the client sends meanwhile
 /// waits in `input`.
 async fn until_client_leaves(
-    stream: &mut TcpStream,
+    stream: &mut ClientStream,
     input: &mut BytesMut,
     replies: impl std::future::Future<Output = Bytes>,
 ) -> std::io::Result<Bytes> {
@@ -435,7 +439,7 @@ async fn until_client_leaves(
     }
 }
 
-async fn read_more(stream: &mut TcpStream, input: &mut BytesMut) -> std::io::Result<usize> {
+async fn read_more(stream: &mut ClientStream, input: &mut BytesMut) -> std::io::Result<usize> {
     make_read_room(input);
     stream.read_buf(input).await
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 use slotcache_cluster::config_file::ConfigFileError;
+use slotcache_cluster::tls_settings::TlsSettings;
 use slotcache_protocol::limits::{
     at_least, parse_count, OutputLimits, DEFAULT_QUERY_BUFFER_LIMIT, MIN_QUERY_BUFFER_LIMIT,
 };
@@ -59,6 +60,9 @@ pub struct Config {
     pub node_id: Option<String>,
     /// The cluster's internal secret, when it is kept in a file rather than in etcd.
     pub cluster_secret_file: Option<String>,
+    /// The TLS client port and its certificates.
+    #[serde(flatten)]
+    pub tls: TlsSettings,
     /// Port of the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`) on the bind
     /// address; none: no endpoint.
     pub admin_port: Option<u16>,
@@ -141,6 +145,7 @@ impl Default for Config {
             cluster: None,
             node_id: None,
             cluster_secret_file: None,
+            tls: TlsSettings::default(),
             admin_port: None,
             announce_addr: None,
             replication_port: 0,
@@ -254,6 +259,13 @@ const POLICIES: &[&str] = &[
 ];
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
+
+/// A path setting as CONFIG GET shows it: empty when unset.
+fn path_text(path: &Option<std::path::PathBuf>) -> String {
+    path.as_ref()
+        .map(|path| path.display().to_string())
+        .unwrap_or_default()
+}
 
 fn one_of(value: &str, allowed: &[&str]) -> Result<String, String> {
     let lower = value.to_ascii_lowercase();
@@ -496,6 +508,36 @@ pub static PARAMS: &[Param] = &[
             c.timeout = parse_count(v)?;
             Ok(())
         }),
+    },
+    Param {
+        name: "tls-auth-clients",
+        get: |c| {
+            c.tls
+                .auth_clients()
+                .map_or("yes", |auth| auth.name())
+                .to_string()
+        },
+        set: None,
+    },
+    Param {
+        name: "tls-ca-cert-file",
+        get: |c| path_text(&c.tls.tls_ca_cert_file),
+        set: None,
+    },
+    Param {
+        name: "tls-cert-file",
+        get: |c| path_text(&c.tls.tls_cert_file),
+        set: None,
+    },
+    Param {
+        name: "tls-key-file",
+        get: |c| path_text(&c.tls.tls_key_file),
+        set: None,
+    },
+    Param {
+        name: "tls-port",
+        get: |c| c.tls.tls_port.unwrap_or(0).to_string(),
+        set: None,
     },
     count_param!("tracking-table-max-keys", tracking_table_max_keys),
     count_param!("zset-max-listpack-entries", zset_max_listpack_entries),

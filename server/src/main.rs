@@ -4,7 +4,9 @@
 use anyhow::Context;
 use clap::Parser;
 use slotcache_cluster::admin;
+use slotcache_cluster::tls_settings::TlsSettings;
 use slotcache_protocol::protected_mode::parse_yes_no;
+use slotcache_protocol::tls::reload_on_change;
 use slotcache_server::config::Config;
 use slotcache_server::membership::Addresses;
 use slotcache_server::metrics::ServerAdmin;
@@ -87,6 +89,15 @@ struct Args {
     /// Port of the replication listener (default: a free one).
     #[arg(long, env = "SLOTCACHE_REPLICATION_PORT")]
     replication_port: Option<u16>,
+    #[command(flatten)]
+    tls: TlsSettings,
+}
+
+async fn bind_listener(bind: &str, port: u16) -> anyhow::Result<TcpListener> {
+    let addr = format!("{bind}:{port}");
+    TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
 }
 
 fn load_config(args: Args) -> anyhow::Result<Config> {
@@ -155,6 +166,7 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     if let Some(v) = args.replication_port {
         config.replication_port = v;
     }
+    config.tls = config.tls.overridden_by(args.tls);
     Ok(config)
 }
 
@@ -195,11 +207,23 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let addr = format!("{}:{}", config.bind, config.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
-        let port = listener.local_addr()?.port();
+        let tls = match config.tls.acceptor().context("TLS settings")? {
+            Some((port, acceptor)) => Some((bind_listener(&config.bind, port).await?, acceptor)),
+            None => None,
+        };
+        // `port 0` with a TLS port serves TLS clients only, as in Redis.
+        let plain = match (config.port, &tls) {
+            (0, Some(_)) => None,
+            (port, _) => Some(bind_listener(&config.bind, port).await?),
+        };
+        anyhow::ensure!(
+            plain.is_some() || membership.is_none(),
+            "a server in a cluster needs its plain port: proxies and followers reach it there"
+        );
+        let port = match &plain {
+            Some(listener) => listener.local_addr()?.port(),
+            None => 0,
+        };
         let (bind, admin_port, replication_port) = (
             config.bind.clone(),
             config.admin_port,
@@ -236,10 +260,20 @@ fn main() -> anyhow::Result<()> {
             ),
             None => None,
         };
+        if let Some((listener, acceptor)) = tls {
+            tokio::spawn(reload_on_change(acceptor.clone()));
+            tokio::spawn(net::serve(server.clone(), listener, Some(acceptor)));
+        }
         info!(port, "slotcache-server ready");
         tokio::spawn(net::expiry_cycle(server.clone()));
+        let plain = async {
+            match plain {
+                Some(listener) => net::serve(server, listener, None).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            result = net::serve(server, listener) => result.context("serving"),
+            result = plain => result.context("serving"),
             _ = tokio::signal::ctrl_c() => {
                 info!("shutting down");
                 Ok(())

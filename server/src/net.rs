@@ -17,17 +17,23 @@ use slotcache_protocol::command::route::RouteError;
 use slotcache_protocol::limits::{ClientClass, OutputWatch};
 use slotcache_protocol::protected_mode;
 use slotcache_protocol::resp::{make_read_room, ParseLimits, ProtocolError, Reply, RequestParser};
+use slotcache_protocol::tls::{Acceptor, ClientStream};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
-/// Accepts clients until the listener fails.
-pub async fn serve(server: Arc<Server>, listener: TcpListener) -> std::io::Result<()> {
-    info!(addr = %listener.local_addr()?, "accepting connections");
+/// Accepts clients until the listener fails; with `tls`, each completes a TLS handshake
+/// first (one that fails or stalls is dropped without a word, as Redis drops it).
+pub async fn serve(
+    server: Arc<Server>,
+    listener: TcpListener,
+    tls: Option<Arc<Acceptor>>,
+) -> std::io::Result<()> {
+    info!(addr = %listener.local_addr()?, tls = tls.is_some(), "accepting connections");
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(pair) => pair,
@@ -40,8 +46,13 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> std::io::Resul
         };
         Stats::add(&server.stats.connections_received, 1);
         let server = server.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let laddr = stream.local_addr().unwrap_or(addr);
+            let stream = match ClientStream::open(stream, tls.as_deref()).await {
+                Ok(stream) => stream,
+                Err(err) => return debug!(%addr, %err, "connection not opened"),
+            };
             if let Err(err) = handle(server, stream, addr, laddr).await {
                 debug!(%addr, %err, "connection ended with an error");
             }
@@ -51,11 +62,10 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) -> std::io::Resul
 
 async fn handle(
     server: Arc<Server>,
-    mut stream: TcpStream,
+    mut stream: ClientStream,
     addr: std::net::SocketAddr,
     laddr: std::net::SocketAddr,
 ) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
     let (maxclients, needs_auth, protected) = {
         let config = server.config.read();
         let needs_auth = server.acl.users.auth_required();
@@ -64,7 +74,8 @@ async fn handle(
     };
     if protected {
         Stats::add(&server.stats.rejected_connections, 1);
-        return stream.write_all(protected_mode::DENIED.as_bytes()).await;
+        stream.write_all(protected_mode::DENIED.as_bytes()).await?;
+        return stream.flush().await;
     }
     let id = server.next_client_id();
     let info = Arc::new(ClientInfo::new(id, addr, laddr));
@@ -81,12 +92,22 @@ async fn handle(
         stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await?;
-        return Ok(());
+        return stream.flush().await;
     }
     let mut client = Client::new(info, !needs_auth);
     client.login = Some(server.acl.users.default_login());
     let mut blocked = None;
-    let result = connection_loop(&server, &mut stream, &mut client, &mut blocked).await;
+    // Plain TCP splits without the lock `tokio::io::split` takes on every read and write.
+    let result = match &mut stream {
+        ClientStream::Plain(tcp) => {
+            let (reader, writer) = tcp.split();
+            connection_loop(&server, reader, writer, &mut client, &mut blocked).await
+        }
+        ClientStream::Tls(tls) => {
+            let (reader, writer) = tokio::io::split(tls.as_mut());
+            connection_loop(&server, reader, writer, &mut client, &mut blocked).await
+        }
+    };
     if client.subscriptions.is_subscribed() {
         crate::commands::pubsub::unsubscribe_all(&mut client, &mut server.pubsub.lock());
     }
@@ -127,17 +148,19 @@ struct Backlog {
 /// still read (and a closed socket noticed) but nothing after it runs.
 async fn connection_loop(
     server: &Server,
-    stream: &mut TcpStream,
+    mut reader: impl AsyncRead + Unpin,
+    mut writer: impl AsyncWrite + Unpin,
     client: &mut Client,
     blocked: &mut Option<Blocked>,
 ) -> std::io::Result<()> {
-    let (mut reader, mut writer) = stream.split();
     let mut backlog = Backlog::default();
     let mut out = Reply::new(client.proto);
     let info = client.info.clone();
     // Replies wait here until the replicas counted for acknowledgement have what they saw.
     let mut commits: Commits = Vec::new();
     let mut output_watch = OutputWatch::default();
+    // TLS takes what is written before it has all gone out: flushed once the buffer is empty.
+    let mut unflushed = false;
     loop {
         let (idle_timeout, query_limit, output_limits) = {
             let config = server.config.read();
@@ -168,7 +191,8 @@ async fn connection_loop(
             make_read_room(&mut backlog.input);
         }
         let writing = !out.buf.is_empty() && commits.is_empty();
-        if !reading && !writing {
+        let flushing = unflushed && !writing;
+        if !reading && !writing && !flushing {
             return Ok(());
         }
         let deadline = blocked.as_ref().and_then(|b| b.request.deadline);
@@ -244,10 +268,19 @@ async fn connection_loop(
                 out.buf.extend_from_slice(&reply.unwrap_or_default());
                 *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
             }
-            written = writer.write(&out.buf), if writing => {
-                let n = written?;
+            output = async {
+                match writing {
+                    true => writer.write(&out.buf).await.map(Some),
+                    false => writer.flush().await.map(|()| None),
+                }
+            }, if writing || flushing => {
+                let Some(n) = output? else {
+                    unflushed = false;
+                    continue;
+                };
                 Stats::add(&server.stats.net_output_bytes, n as u64);
                 out.buf.advance(n);
+                unflushed = true;
                 // Don't keep a huge buffer around after one big reply.
                 if out.buf.is_empty() && out.buf.capacity() > 1024 * 1024 {
                     out.buf = BytesMut::new();

@@ -15,6 +15,7 @@ pub mod redact;
 pub mod reply_mode;
 pub mod resp;
 pub mod slot;
+pub mod tls;
 pub mod topology;
 
 pub use slot::{hash_tag, key_slot, SLOTS};

@@ -10,6 +10,7 @@ use serde_json::json;
 use slotcache_cluster::records::{ClusterConfig, RECORD_VERSION};
 use slotcache_cluster::store::Store;
 use slotcache_cluster::supervision::PARENT_ENV;
+use slotcache_cluster::throwaway_tls::{Authority, Validity};
 use slotcache_protocol::internal::Secret;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -46,6 +47,63 @@ pub struct UpOptions {
     /// measure what metrics cost.
     #[arg(long)]
     no_metrics: bool,
+    /// Serve TLS clients too, with a throwaway CA and certificates made in the logs'
+    /// directory: proxies' TLS ports from base-port+50, servers' from base-port+60.
+    #[arg(long)]
+    tls: bool,
+}
+
+/// The certificates `up --tls` makes: a throwaway CA, one certificate for every part
+/// (localhost and 127.0.0.1), and one for clients such as redis-cli.
+struct LocalTls {
+    dir: PathBuf,
+}
+
+impl LocalTls {
+    fn make(dir: PathBuf) -> anyhow::Result<LocalTls> {
+        std::fs::create_dir_all(&dir)?;
+        let ca = Authority::new("slotcache up throwaway CA")?;
+        let part = ca.issue("slotcache", &["localhost", "127.0.0.1"], Validity::Current)?;
+        let client = ca.issue("redis-cli", &[], Validity::Current)?;
+        for (name, pem) in [
+            ("ca.crt", ca.pem()),
+            ("part.crt", &part.cert_pem),
+            ("part.key", &part.key_pem),
+            ("client.crt", &client.cert_pem),
+            ("client.key", &client.key_pem),
+        ] {
+            std::fs::write(dir.join(name), pem)?;
+        }
+        Ok(LocalTls { dir })
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// A server's or proxy's TLS flags, serving on `port`.
+    fn flags(&self, port: u16) -> Vec<String> {
+        vec![
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            self.path("part.crt"),
+            "--tls-key-file".into(),
+            self.path("part.key"),
+            "--tls-ca-cert-file".into(),
+            self.path("ca.crt"),
+        ]
+    }
+
+    /// What redis-cli needs to connect.
+    fn cli_flags(&self) -> String {
+        format!(
+            "--tls --cacert {} --cert {} --key {}",
+            self.path("ca.crt"),
+            self.path("client.crt"),
+            self.path("client.key")
+        )
+    }
 }
 
 /// A listener's flags: loopback, its port, and the cluster it belongs to.
@@ -173,6 +231,8 @@ impl Drop for Children {
 const ADMIN_PROXY: u16 = 20;
 const ADMIN_CONTROLLER: u16 = 32;
 const ADMIN_SERVER: u16 = 40;
+const TLS_PROXY: u16 = 50;
+const TLS_SERVER: u16 = 60;
 
 /// Gives a part its admin endpoint on `port`, unless metrics are off.
 fn admin_flag(args: &mut Vec<String>, options: &UpOptions, port: u16) {
@@ -193,7 +253,9 @@ fn ensure_ports_free(options: &UpOptions) -> anyhow::Result<()> {
         .chain((0..options.servers).map(|i| 10 + i))
         .chain((0..options.proxies).map(|i| ADMIN_PROXY + i))
         .chain((0..options.servers).map(|i| ADMIN_SERVER + i))
-        .chain([30, 31, ADMIN_CONTROLLER, ADMIN_CONTROLLER + 1]);
+        .chain([30, 31, ADMIN_CONTROLLER, ADMIN_CONTROLLER + 1])
+        .chain((0..options.proxies * u16::from(options.tls)).map(|i| TLS_PROXY + i))
+        .chain((0..options.servers * u16::from(options.tls)).map(|i| TLS_SERVER + i));
     for offset in offsets {
         let port = base
             .checked_add(offset)
@@ -264,6 +326,10 @@ pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
         .init_cluster(&config, Some(&Secret::generate()), true)
         .await?;
     let cluster_flags = ["--etcd", &endpoint, "--cluster", &options.cluster].map(String::from);
+    let tls = match options.tls {
+        true => Some(LocalTls::make(dir.join("tls"))?),
+        false => None,
+    };
     let mut server_ports = Vec::new();
     for i in 0..options.servers {
         let port = base + 10 + i;
@@ -275,6 +341,9 @@ pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
         }
         if let Some(policy) = &options.maxmemory_policy {
             args.extend(["--maxmemory-policy".into(), policy.clone()]);
+        }
+        if let Some(tls) = &tls {
+            args.extend(tls.flags(base + TLS_SERVER + i));
         }
         children.spawn(
             &format!("server-{}", i + 1),
@@ -301,6 +370,9 @@ pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
             let port = base + i;
             let mut args = listener_args(port, &cluster_flags);
             admin_flag(&mut args, &options, base + ADMIN_PROXY + i);
+            if let Some(tls) = &tls {
+                args.extend(tls.flags(base + TLS_PROXY + i));
+            }
             children.spawn(&format!("proxy-{}", i + 1), &proxy, &args)?;
             proxy_ports.push(port);
         }
@@ -311,19 +383,25 @@ pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
         false => format!("http://127.0.0.1:{}/metrics", base + offset),
     };
     if out.json {
-        let parts = |ports: &[u16], offset: u16| -> Vec<serde_json::Value> {
+        let parts = |ports: &[u16], offset: u16, tls_offset: u16| -> Vec<serde_json::Value> {
             (0..)
                 .zip(ports)
-                .map(|(i, port)| json!({"addr": format!("127.0.0.1:{port}"), "metrics": metrics(offset + i)}))
+                .map(|(i, port)| {
+                    let tls_addr = tls
+                        .as_ref()
+                        .map(|_| format!("127.0.0.1:{}", base + tls_offset + i));
+                    json!({"addr": format!("127.0.0.1:{port}"), "tls_addr": tls_addr, "metrics": metrics(offset + i)})
+                })
                 .collect()
         };
         let controllers: Vec<String> = (0..2).map(|i| metrics(ADMIN_CONTROLLER + i)).collect();
         out.result(json!({
             "cluster": options.cluster,
             "etcd": endpoint,
-            "servers": parts(&server_ports, ADMIN_SERVER),
+            "servers": parts(&server_ports, ADMIN_SERVER, TLS_SERVER),
             "controllers": controllers,
-            "proxies": parts(&proxy_ports, ADMIN_PROXY),
+            "proxies": parts(&proxy_ports, ADMIN_PROXY, TLS_PROXY),
+            "tls_cli_flags": tls.as_ref().map(LocalTls::cli_flags),
             "logs": dir.display().to_string(),
         }));
     } else {
@@ -335,6 +413,15 @@ pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
             &dir,
             &metrics,
         );
+        if let Some(tls) = &tls {
+            let port = base + TLS_PROXY;
+            println!("over TLS: redis-cli {} -p {port}", tls.cli_flags());
+            println!(
+                "          (TLS ports: proxies from {}, servers from {})",
+                base + TLS_PROXY,
+                base + TLS_SERVER
+            );
+        }
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {

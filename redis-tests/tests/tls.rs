@@ -1,0 +1,322 @@
+//! TLS on the client ports of shard servers and proxies (rustls, Redis's setting names):
+//! redis-cli `--tls`, redis-py `ssl=True` and the `redis` crate with rustls get through, to a
+//! server and through a proxy; a plain-TCP client, a client without a certificate, one with
+//! a certificate of another CA and one with an expired certificate are refused; certificates
+//! replaced on disk are used without a restart.
+
+use redis::{ClientTlsConfig, TlsCertificates};
+use redis_tests::cluster::running_cluster;
+use redis_tests::{free_port, start_slotcache, Process};
+use slotcache_cluster::throwaway_tls::{Authority, Validity};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One directory of PEM files: a CA, a server certificate for localhost and 127.0.0.1, and
+/// client certificates: valid, expired, and issued by another CA.
+struct Certificates {
+    dir: PathBuf,
+}
+
+impl Certificates {
+    fn new() -> Certificates {
+        let dir = std::env::temp_dir().join(format!(
+            "slotcache-tls-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let certificates = Certificates { dir };
+        let ca = Authority::new("slotcache test CA").unwrap();
+        let other = Authority::new("another CA").unwrap();
+        certificates.write("ca.crt", ca.pem());
+        certificates.write("other-ca.crt", other.pem());
+        certificates.issue(
+            &ca,
+            "server",
+            &["localhost", "127.0.0.1"],
+            Validity::Current,
+        );
+        certificates.issue(&ca, "client", &[], Validity::Current);
+        certificates.issue(&ca, "expired", &[], Validity::Expired);
+        certificates.issue(&other, "stranger", &[], Validity::Current);
+        certificates
+    }
+
+    fn write(&self, name: &str, pem: &str) {
+        std::fs::write(self.dir.join(name), pem).unwrap();
+    }
+
+    fn issue(&self, ca: &Authority, name: &str, hosts: &[&str], validity: Validity) {
+        let issued = ca.issue(name, hosts, validity).unwrap();
+        self.write(&format!("{name}.crt"), &issued.cert_pem);
+        self.write(&format!("{name}.key"), &issued.key_pem);
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.dir.join(name)).unwrap()
+    }
+
+    /// The TLS flags of a server or proxy using these certificates, on `port`.
+    fn flags(&self, port: u16) -> Vec<String> {
+        [
+            ("--tls-port", port.to_string()),
+            ("--tls-cert-file", self.path("server.crt")),
+            ("--tls-key-file", self.path("server.key")),
+            ("--tls-ca-cert-file", self.path("ca.crt")),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_string(), value])
+        .collect()
+    }
+}
+
+impl Drop for Certificates {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn strs(flags: &[String]) -> Vec<&str> {
+    flags.iter().map(String::as_str).collect()
+}
+
+/// redis-cli over TLS to `port`, trusting `ca` and showing `client` (a name in the
+/// certificates' directory, or none): (exit success, stdout + stderr).
+fn tls_cli(
+    certs: &Certificates,
+    port: u16,
+    ca: &str,
+    client: Option<&str>,
+    args: &[&str],
+) -> (bool, String) {
+    let mut command = Command::new("timeout");
+    command.args([
+        "20",
+        "redis-cli",
+        "-h",
+        "localhost",
+        "-p",
+        &port.to_string(),
+    ]);
+    command.args(["--tls", "--cacert", &certs.path(ca)]);
+    if let Some(client) = client {
+        command.args([
+            "--cert",
+            &certs.path(&format!("{client}.crt")),
+            "--key",
+            &certs.path(&format!("{client}.key")),
+        ]);
+    }
+    let output = command.args(args).output().expect("running redis-cli");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// The `redis` crate over rustls, with the client certificate `client`.
+fn rust_client(certs: &Certificates, port: u16, client: &str) -> redis::RedisResult<String> {
+    let tls = TlsCertificates {
+        client_tls: Some(ClientTlsConfig {
+            client_cert: certs.read(&format!("{client}.crt")),
+            client_key: certs.read(&format!("{client}.key")),
+        }),
+        root_cert: Some(certs.read("ca.crt")),
+    };
+    let url = format!("rediss://localhost:{port}/");
+    let client = redis::Client::build_with_tls(url, tls)?;
+    let mut conn = client.get_connection_with_timeout(Duration::from_secs(10))?;
+    redis::cmd("SET")
+        .arg("rust:key")
+        .arg("over rustls")
+        .exec(&mut conn)?;
+    redis::cmd("GET").arg("rust:key").query(&mut conn)
+}
+
+fn redis_py(certs: &Certificates, port: u16, key: &str) -> String {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = workspace.join("target/pyenv/bin/python");
+    assert!(
+        python.exists(),
+        "redis-py's venv is missing: scripts/deps.sh creates it"
+    );
+    let output = Command::new(python)
+        .arg(workspace.join("redis-tests/python/tls_client.py"))
+        .args([&port.to_string(), &certs.path("ca.crt")])
+        .args([&certs.path("client.crt"), &certs.path("client.key"), key])
+        .output()
+        .expect("running tls_client.py");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "redis-py over TLS: {text}");
+    text
+}
+
+/// Every client a user would try, through one TLS port.
+fn real_clients_work(certs: &Certificates, port: u16, key: &str) {
+    let (ok, out) = tls_cli(certs, port, "ca.crt", Some("client"), &["SET", key, "cli"]);
+    assert!(ok && out.trim() == "OK", "redis-cli --tls SET: {out}");
+    let (ok, out) = tls_cli(certs, port, "ca.crt", Some("client"), &["GET", key]);
+    assert!(ok && out.trim() == "cli", "redis-cli --tls GET: {out}");
+    assert!(redis_py(certs, port, key).contains("ok redis-py ssl"));
+    assert_eq!(rust_client(certs, port, "client").unwrap(), "over rustls");
+}
+
+/// What a plain-TCP client that sends PING reads from `port` before it closes or times out.
+fn plain_ping(port: u16) -> Vec<u8> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = stream.write_all(b"*1\r\n$4\r\nPING\r\n");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer
+}
+
+#[test]
+fn tls_clients_reach_a_server_and_a_proxy() {
+    let certs = Certificates::new();
+    let server_tls = certs.flags(free_port());
+    let server = start_slotcache(&strs(&server_tls));
+    real_clients_work(&certs, tls_port(&server_tls), "direct");
+
+    let running = running_cluster();
+    let proxy_tls = certs.flags(free_port());
+    let proxy = running.cluster.proxy(&strs(&proxy_tls));
+    real_clients_work(&certs, tls_port(&proxy_tls), "via-proxy");
+    // What went in over TLS is the cluster's data: the plain port sees it too.
+    let mut plain = redis_tests::Conn::connect(proxy.port);
+    assert_eq!(
+        plain.call(&["GET", "via-proxy:42"]),
+        redis_tests::Frame::bulk("42")
+    );
+    drop(server);
+}
+
+fn tls_port(flags: &[String]) -> u16 {
+    flags[1].parse().unwrap()
+}
+
+/// A plain client, no certificate, another CA's certificate and an expired one are all
+/// refused by a server and by a proxy; `tls-auth-clients no` and `optional` relax only what
+/// they say.
+#[test]
+fn tls_ports_refuse_what_they_cannot_trust() {
+    let certs = Certificates::new();
+    let server_tls = certs.flags(free_port());
+    let _server = start_slotcache(&strs(&server_tls));
+    let running = running_cluster();
+    let proxy_tls = certs.flags(free_port());
+    let _proxy = running.cluster.proxy(&strs(&proxy_tls));
+    for port in [tls_port(&server_tls), tls_port(&proxy_tls)] {
+        let answer = plain_ping(port);
+        assert!(
+            !String::from_utf8_lossy(&answer).contains("PONG"),
+            "a plain client got an answer on the TLS port {port}"
+        );
+        for client in [None, Some("stranger"), Some("expired")] {
+            let (ok, out) = tls_cli(&certs, port, "ca.crt", client, &["PING"]);
+            assert!(
+                !out.contains("PONG"),
+                "client certificate {client:?} was accepted on {port} ({ok}): {out}"
+            );
+        }
+        // A client that does not trust the server's CA gives up itself.
+        let (_, out) = tls_cli(&certs, port, "other-ca.crt", Some("client"), &["PING"]);
+        assert!(!out.contains("PONG"), "{out}");
+        let (ok, out) = tls_cli(&certs, port, "ca.crt", Some("client"), &["PING"]);
+        assert!(ok && out.trim() == "PONG", "{out}");
+    }
+
+    let mut optional = certs.flags(free_port());
+    optional.extend(["--tls-auth-clients".into(), "optional".into()]);
+    let _optional = start_slotcache(&strs(&optional));
+    let port = tls_port(&optional);
+    let (_, out) = tls_cli(&certs, port, "ca.crt", None, &["PING"]);
+    assert_eq!(out.trim(), "PONG", "optional: no certificate is fine");
+    let (_, out) = tls_cli(&certs, port, "ca.crt", Some("stranger"), &["PING"]);
+    assert!(
+        !out.contains("PONG"),
+        "optional: a certificate shown is checked: {out}"
+    );
+
+    let mut none = certs.flags(free_port());
+    none.extend(["--tls-auth-clients".into(), "no".into()]);
+    let _none = start_slotcache(&strs(&none));
+    let (_, out) = tls_cli(&certs, tls_port(&none), "ca.crt", None, &["PING"]);
+    assert_eq!(out.trim(), "PONG");
+    let config = redis_tests::redis_cli(_none.port, &["CONFIG", "GET", "tls-auth-clients"]);
+    assert_eq!(config.trim(), "tls-auth-clients\nno");
+}
+
+/// `--port 0` with a TLS port serves TLS clients only.
+#[test]
+fn port_zero_serves_tls_only() {
+    let certs = Certificates::new();
+    let flags = certs.flags(free_port());
+    let mut args = vec!["--port".to_string(), "0".to_string()];
+    args.extend(flags.iter().cloned());
+    let _server = redis_tests::spawn_binary("slotcache-server", &strs(&args), false);
+    let port = tls_port(&flags);
+    let start = Instant::now();
+    while !tls_cli(&certs, port, "ca.crt", Some("client"), &["PING"]).0 {
+        assert!(start.elapsed() < Duration::from_secs(20), "no TLS port");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, out) = tls_cli(
+        &certs,
+        port,
+        "ca.crt",
+        Some("client"),
+        &["CONFIG", "GET", "port"],
+    );
+    assert_eq!(out.trim(), "port\n0");
+}
+
+/// Certificates replaced on disk (by a CA the old ones had nothing to do with) are what new
+/// connections get, without a restart; established connections keep going.
+#[test]
+fn replaced_certificates_are_used_without_a_restart() {
+    let certs = Certificates::new();
+    let flags = certs.flags(free_port());
+    let server: Process = start_slotcache(&strs(&flags));
+    let port = tls_port(&flags);
+    let (ok, out) = tls_cli(&certs, port, "ca.crt", Some("client"), &["PING"]);
+    assert!(ok && out.trim() == "PONG", "{out}");
+
+    let fresh = Certificates::new();
+    // The files' modification times must move for the change to be seen at once.
+    std::thread::sleep(Duration::from_millis(1100));
+    for name in ["ca.crt", "server.crt", "server.key"] {
+        std::fs::copy(fresh.dir.join(name), certs.dir.join(name)).unwrap();
+    }
+    let start = Instant::now();
+    loop {
+        let (ok, out) = tls_cli(&fresh, port, "ca.crt", Some("client"), &["PING"]);
+        if ok && out.trim() == "PONG" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the new certificates were not taken: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A client certificate of the old CA is refused now: the old configuration is gone.
+    let (_, out) = tls_cli(&certs, port, "ca.crt", Some("client"), &["PING"]);
+    assert!(!out.contains("PONG"), "{out}");
+    let log = std::fs::read_to_string(server.dir.join("stderr.log")).unwrap();
+    assert!(log.contains("TLS certificates reloaded"), "{log}");
+}
