@@ -10,8 +10,40 @@ use etcd_client::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::OnceLock;
 use std::time::Duration;
 use thiserror::Error;
+
+/// The etcd user every connection of this process logs in as, for an etcd with
+/// authentication on. Set once at start, before the first connection (as the cluster's
+/// internal secret is), so that every part of a binary reaches etcd the same way.
+static ETCD_USER: OnceLock<(String, String)> = OnceLock::new();
+
+/// How a binary is told to reach an etcd with authentication on: `--etcd-user name:password`
+/// (etcdctl's `--user`), or better `SLOTCACHE_ETCD_USER`, which `ps` does not show.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EtcdAccess {
+    /// etcd user and password, as name:password, when etcd's authentication is on.
+    #[arg(
+        long,
+        global = true,
+        env = "SLOTCACHE_ETCD_USER",
+        hide_env_values = true
+    )]
+    pub etcd_user: Option<String>,
+}
+
+impl EtcdAccess {
+    /// Makes every later connection of this process log in as the user given, if any.
+    pub fn install(&self) -> Result<(), StoreError> {
+        let Some(user) = &self.etcd_user else {
+            return Ok(());
+        };
+        let (name, password) = user.split_once(':').ok_or(StoreError::EtcdUser)?;
+        let _ = ETCD_USER.set((name.to_string(), password.to_string()));
+        Ok(())
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -29,6 +61,8 @@ pub enum StoreError {
     Exists(String),
     #[error("cluster secret: {0}")]
     Secret(String),
+    #[error("--etcd-user takes name:password")]
+    EtcdUser,
     #[error("invalid record at {key}: {source}")]
     BadRecord {
         key: String,
@@ -404,7 +438,8 @@ impl Store {
 
     /// The current revision of the store, to start a watch right after a read.
     pub async fn revision(&mut self) -> Result<i64, StoreError> {
-        let response = self.client.get("\0", None).await?;
+        // A key of the cluster's own: an etcd user may be allowed no other.
+        let response = self.client.get(self.keys.config(), None).await?;
         Ok(response.header().map_or(0, |h| h.revision()))
     }
 
@@ -419,9 +454,15 @@ impl Store {
         patience: Duration,
     ) -> Result<Store, StoreError> {
         let all: Vec<String> = endpoints.split(',').map(|e| e.trim().to_string()).collect();
-        let options = ConnectOptions::new()
+        let mut options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(5));
+        if let Some((name, password)) = ETCD_USER.get() {
+            // etcd's tokens expire (5 minutes by default): requests refresh them.
+            options = options
+                .with_user(name, password)
+                .with_auto_token_refresh(true);
+        }
         let start = std::time::Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {

@@ -10,7 +10,7 @@ use slotcache_cluster::lease;
 use slotcache_cluster::records::{
     ClusterConfig, NodeRecord, PartitionRecord, ProxyRecord, RECORD_VERSION,
 };
-use slotcache_cluster::store::{Store, StoreError};
+use slotcache_cluster::store::{EtcdAccess, Store, StoreError};
 use slotcache_cluster::tls_settings::TlsSettings;
 use slotcache_protocol::limits::{parse_memory, OutputLimits};
 use slotcache_protocol::protected_mode::parse_yes_no;
@@ -97,6 +97,8 @@ struct Args {
     protected_mode: bool,
     #[command(flatten)]
     tls: TlsSettings,
+    #[command(flatten)]
+    etcd_access: EtcdAccess,
 }
 
 /// A port clients connect to: the plain one, or the TLS one with its handshakes.
@@ -146,6 +148,7 @@ impl Args {
 fn main() -> anyhow::Result<()> {
     slotcache_cluster::supervision::start_process();
     let args = Args::parse_from(config_file::arguments()?);
+    args.etcd_access.install()?;
     let tls = args.tls.acceptor().context("TLS settings")?;
     let mut ports = Vec::new();
     // `--port 0` with a TLS port serves TLS clients only, as in Redis.

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::Parser;
 use slotcache_cluster::admin;
+use slotcache_cluster::store::EtcdAccess;
 use slotcache_cluster::tls_settings::TlsSettings;
 use slotcache_protocol::protected_mode::parse_yes_no;
 use slotcache_protocol::tls::reload_on_change;
@@ -91,6 +92,8 @@ struct Args {
     replication_port: Option<u16>,
     #[command(flatten)]
     tls: TlsSettings,
+    #[command(flatten)]
+    etcd_access: EtcdAccess,
 }
 
 async fn bind_listener(bind: &str, port: u16) -> anyhow::Result<TcpListener> {
@@ -190,7 +193,9 @@ fn announced(config: &Config) -> anyhow::Result<String> {
 
 fn main() -> anyhow::Result<()> {
     slotcache_cluster::supervision::start_process();
-    let config = load_config(Args::parse())?;
+    let args = Args::parse();
+    args.etcd_access.install()?;
+    let config = load_config(args)?;
     let membership = match (&config.etcd, &config.cluster, &config.node_id) {
         (None, _, _) => None,
         (Some(etcd), Some(cluster), Some(node)) => Some((

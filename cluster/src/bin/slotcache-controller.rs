@@ -10,7 +10,7 @@ use slotcache_cluster::controller_stats::ControllerStats;
 use slotcache_cluster::credential;
 use slotcache_cluster::dashboard;
 use slotcache_cluster::records::{ControllerRecord, RECORD_VERSION};
-use slotcache_cluster::store::Store;
+use slotcache_cluster::store::{EtcdAccess, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -29,6 +29,8 @@ struct Args {
     etcd: String,
     #[arg(long, env = "SLOTCACHE_CLUSTER")]
     cluster: String,
+    #[command(flatten)]
+    etcd_access: EtcdAccess,
     /// This controller's name in the election (default: host and process id).
     #[arg(long, env = "SLOTCACHE_CONTROLLER_ID")]
     id: Option<String>,
@@ -50,6 +52,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     slotcache_cluster::supervision::start_process();
     let args = Args::parse_from(config_file::arguments()?);
+    args.etcd_access.install()?;
     let id = args
         .id
         .unwrap_or_else(|| format!("controller-{}", std::process::id()));

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use output::Output;
 use slotcache_cluster::credential;
 use slotcache_cluster::records::{ClusterConfig, ReplicationMode, RECORD_VERSION};
-use slotcache_cluster::store::Store;
+use slotcache_cluster::store::{EtcdAccess, Store};
 use slotcache_protocol::internal::Secret;
 use std::time::Duration;
 
@@ -52,6 +52,8 @@ struct Target {
     /// The cluster's internal secret, when it is kept in a file rather than in etcd.
     #[arg(long, global = true, env = "SLOTCACHE_CLUSTER_SECRET_FILE")]
     cluster_secret_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    etcd_access: EtcdAccess,
 }
 
 #[derive(Subcommand)]
@@ -170,6 +172,7 @@ enum ClusterCommand {
 /// Connects to the cluster's etcd and installs its internal secret, which the commands that
 /// ask shard servers present.
 async fn connect(target: &Target) -> anyhow::Result<Store> {
+    target.etcd_access.install()?;
     let mut store = Store::connect(
         &target.etcd,
         &target.cluster,
