@@ -57,6 +57,24 @@ impl TlsSettings {
             .map_err(TlsSettingsError::AuthClients)
     }
 
+    /// A setting as CONFIG GET shows it, by Redis's name (empty or 0 when unset); None for
+    /// a name that is not a TLS setting.
+    pub fn value(&self, name: &str) -> Option<String> {
+        let path = |path: &Option<PathBuf>| {
+            path.as_ref()
+                .map(|path| path.display().to_string())
+                .unwrap_or_default()
+        };
+        Some(match name {
+            "tls-port" => self.tls_port.unwrap_or(0).to_string(),
+            "tls-cert-file" => path(&self.tls_cert_file),
+            "tls-key-file" => path(&self.tls_key_file),
+            "tls-ca-cert-file" => path(&self.tls_ca_cert_file),
+            "tls-auth-clients" => self.auth_clients().map_or("yes", AuthClients::name).into(),
+            _ => return None,
+        })
+    }
+
     /// The TLS port and its acceptor, read from the files now; None without a TLS port.
     pub fn acceptor(&self) -> Result<Option<(u16, Arc<Acceptor>)>, TlsSettingsError> {
         let Some(port) = self.tls_port.filter(|&port| port != 0) else {

@@ -2,7 +2,8 @@
 //! and output buffer limits) are the proxy's own: it is the server its clients see. Set through
 //! a proxy they hold there and are not passed on, since at a shard server they would bound the
 //! proxies' shared lanes instead, cutting off every client behind a lane at once. The shard
-//! servers' own values bound their direct clients. Every other setting is the servers'.
+//! servers' own values bound their direct clients. Its TLS settings are its own too (shown by
+//! CONFIG GET, not settable). Every other setting is the servers'.
 
 use crate::limits::ClientLimits;
 use crate::session::Pending;
@@ -80,7 +81,9 @@ pub fn with_own_values(proxy: &Proxy, proto: Protocol, reply: Bytes) -> Bytes {
     out.map(pairs.len());
     for (name, value) in pairs {
         out.bulk(name);
-        let own = std::str::from_utf8(name).ok().and_then(|n| limits.get(n));
+        let own = std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| limits.get(n).or_else(|| proxy.tls.value(n)));
         match own {
             Some(own) => out.bulk(own.as_bytes()),
             None => out.bulk(value),

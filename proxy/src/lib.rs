@@ -85,6 +85,8 @@ pub struct Proxy {
     pub shared_users: std::sync::OnceLock<access::Publisher>,
     /// `maxclients`, `timeout` and the buffer limits its clients are held to.
     pub limits: std::sync::Arc<parking_lot::RwLock<limits::ClientLimits>>,
+    /// Its own TLS port and certificates, which CONFIG GET through it shows.
+    pub tls: slotcache_cluster::tls_settings::TlsSettings,
 }
 
 impl Proxy {
@@ -111,6 +113,7 @@ impl Proxy {
             acl: Default::default(),
             shared_users: Default::default(),
             limits: Default::default(),
+            tls: Default::default(),
         }
     }
 

@@ -231,6 +231,7 @@ async fn run(args: Args, ports: Vec<ClientPort>) -> anyhow::Result<()> {
     proxy.backend_timeout =
         (args.backend_timeout > 0.0).then(|| Duration::from_secs_f64(args.backend_timeout));
     *proxy.limits.write() = limits;
+    proxy.tls = args.tls.clone();
     let proxy = Arc::new(proxy);
     let mut store = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
         .await

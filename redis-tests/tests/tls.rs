@@ -196,6 +196,11 @@ fn tls_clients_reach_a_server_and_a_proxy() {
     let proxy_tls = certs.flags(free_port());
     let proxy = running.cluster.proxy(&strs(&proxy_tls));
     real_clients_work(&certs, tls_port(&proxy_tls), "via-proxy");
+    // CONFIG GET shows each one's own TLS port.
+    for (port, tls) in [(server.port, &server_tls), (proxy.port, &proxy_tls)] {
+        let shown = redis_tests::redis_cli(port, &["CONFIG", "GET", "tls-port"]);
+        assert_eq!(shown.trim(), format!("tls-port\n{}", tls_port(tls)));
+    }
     // What went in over TLS is the cluster's data: the plain port sees it too.
     let mut plain = redis_tests::Conn::connect(proxy.port);
     assert_eq!(

@@ -260,13 +260,6 @@ const POLICIES: &[&str] = &[
 
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 
-/// A path setting as CONFIG GET shows it: empty when unset.
-fn path_text(path: &Option<std::path::PathBuf>) -> String {
-    path.as_ref()
-        .map(|path| path.display().to_string())
-        .unwrap_or_default()
-}
-
 fn one_of(value: &str, allowed: &[&str]) -> Result<String, String> {
     let lower = value.to_ascii_lowercase();
     if allowed.contains(&lower.as_str()) {
@@ -511,32 +504,27 @@ pub static PARAMS: &[Param] = &[
     },
     Param {
         name: "tls-auth-clients",
-        get: |c| {
-            c.tls
-                .auth_clients()
-                .map_or("yes", |auth| auth.name())
-                .to_string()
-        },
+        get: |c| c.tls.value("tls-auth-clients").unwrap_or_default(),
         set: None,
     },
     Param {
         name: "tls-ca-cert-file",
-        get: |c| path_text(&c.tls.tls_ca_cert_file),
+        get: |c| c.tls.value("tls-ca-cert-file").unwrap_or_default(),
         set: None,
     },
     Param {
         name: "tls-cert-file",
-        get: |c| path_text(&c.tls.tls_cert_file),
+        get: |c| c.tls.value("tls-cert-file").unwrap_or_default(),
         set: None,
     },
     Param {
         name: "tls-key-file",
-        get: |c| path_text(&c.tls.tls_key_file),
+        get: |c| c.tls.value("tls-key-file").unwrap_or_default(),
         set: None,
     },
     Param {
         name: "tls-port",
-        get: |c| c.tls.tls_port.unwrap_or(0).to_string(),
+        get: |c| c.tls.value("tls-port").unwrap_or_default(),
         set: None,
     },
     count_param!("tracking-table-max-keys", tracking_table_max_keys),
