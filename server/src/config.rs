@@ -296,6 +296,18 @@ macro_rules! yes_no_param {
     };
 }
 
+/// A TLS setting: shown by CONFIG GET, read from the command line or file at start (the
+/// certificates themselves reload on SIGHUP or change).
+macro_rules! tls_param {
+    ($name:literal) => {
+        Param {
+            name: $name,
+            get: |c| c.tls.value($name).unwrap_or_default(),
+            set: None,
+        }
+    };
+}
+
 /// The parameters CONFIG knows, sorted by name.
 pub static PARAMS: &[Param] = &[
     Param {
@@ -502,31 +514,11 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
-    Param {
-        name: "tls-auth-clients",
-        get: |c| c.tls.value("tls-auth-clients").unwrap_or_default(),
-        set: None,
-    },
-    Param {
-        name: "tls-ca-cert-file",
-        get: |c| c.tls.value("tls-ca-cert-file").unwrap_or_default(),
-        set: None,
-    },
-    Param {
-        name: "tls-cert-file",
-        get: |c| c.tls.value("tls-cert-file").unwrap_or_default(),
-        set: None,
-    },
-    Param {
-        name: "tls-key-file",
-        get: |c| c.tls.value("tls-key-file").unwrap_or_default(),
-        set: None,
-    },
-    Param {
-        name: "tls-port",
-        get: |c| c.tls.value("tls-port").unwrap_or_default(),
-        set: None,
-    },
+    tls_param!("tls-auth-clients"),
+    tls_param!("tls-ca-cert-file"),
+    tls_param!("tls-cert-file"),
+    tls_param!("tls-key-file"),
+    tls_param!("tls-port"),
     count_param!("tracking-table-max-keys", tracking_table_max_keys),
     count_param!("zset-max-listpack-entries", zset_max_listpack_entries),
     count_param!("zset-max-listpack-value", zset_max_listpack_value),

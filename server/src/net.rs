@@ -101,11 +101,31 @@ async fn handle(
     let result = match &mut stream {
         ClientStream::Plain(tcp) => {
             let (reader, writer) = tcp.split();
-            connection_loop(&server, reader, writer, &mut client, &mut blocked).await
+            connection_loop(
+                &server,
+                Link {
+                    reader,
+                    writer,
+                    holds_writes: false,
+                },
+                &mut client,
+                &mut blocked,
+            )
+            .await
         }
         ClientStream::Tls(tls) => {
             let (reader, writer) = tokio::io::split(tls.as_mut());
-            connection_loop(&server, reader, writer, &mut client, &mut blocked).await
+            connection_loop(
+                &server,
+                Link {
+                    reader,
+                    writer,
+                    holds_writes: true,
+                },
+                &mut client,
+                &mut blocked,
+            )
+            .await
         }
     };
     if client.subscriptions.is_subscribed() {
@@ -129,6 +149,14 @@ async fn handle(
     result
 }
 
+/// A client connection's two directions.
+struct Link<R, W> {
+    reader: R,
+    writer: W,
+    /// Whether the writer may keep bytes back until flushed (TLS does; plain TCP never).
+    holds_writes: bool,
+}
+
 /// What a connection has read but not run yet.
 #[derive(Default)]
 struct Backlog {
@@ -148,18 +176,22 @@ struct Backlog {
 /// still read (and a closed socket noticed) but nothing after it runs.
 async fn connection_loop(
     server: &Server,
-    mut reader: impl AsyncRead + Unpin,
-    mut writer: impl AsyncWrite + Unpin,
+    link: Link<impl AsyncRead + Unpin, impl AsyncWrite + Unpin>,
     client: &mut Client,
     blocked: &mut Option<Blocked>,
 ) -> std::io::Result<()> {
+    let Link {
+        mut reader,
+        mut writer,
+        holds_writes,
+    } = link;
     let mut backlog = Backlog::default();
     let mut out = Reply::new(client.proto);
     let info = client.info.clone();
     // Replies wait here until the replicas counted for acknowledgement have what they saw.
     let mut commits: Commits = Vec::new();
     let mut output_watch = OutputWatch::default();
-    // TLS takes what is written before it has all gone out: flushed once the buffer is empty.
+    // Written but perhaps held back by TLS: flushed once the buffer is empty.
     let mut unflushed = false;
     loop {
         let (idle_timeout, query_limit, output_limits) = {
@@ -280,7 +312,7 @@ async fn connection_loop(
                 };
                 Stats::add(&server.stats.net_output_bytes, n as u64);
                 out.buf.advance(n);
-                unflushed = true;
+                unflushed = holds_writes;
                 // Don't keep a huge buffer around after one big reply.
                 if out.buf.is_empty() && out.buf.capacity() > 1024 * 1024 {
                     out.buf = BytesMut::new();
