@@ -541,10 +541,13 @@ mod tests {
     #[test]
     fn toml_file_with_either_key_style() {
         let dir = std::env::temp_dir().join(format!("slotcache-cfg-{}", std::process::id()));
-        std::fs::write(&dir, "port = 7001\nmaxmemory_policy = \"allkeys-lru\"\n").unwrap();
+        let text = "port = 7001\nmaxmemory_policy = \"allkeys-lru\"\ntls-port = 7002\ntls_cert_file = \"c.pem\"\n";
+        std::fs::write(&dir, text).unwrap();
         let cfg = Config::from_file(&dir).unwrap();
         std::fs::remove_file(&dir).unwrap();
         assert_eq!(cfg.port, 7001);
+        assert_eq!(cfg.tls.tls_port, Some(7002));
+        assert_eq!(cfg.tls.value("tls-cert-file").as_deref(), Some("c.pem"));
         assert_eq!(cfg.maxmemory_policy, "allkeys-lru");
         assert_eq!(cfg.maxclients, 10000);
     }

@@ -40,10 +40,6 @@ impl ClientStream {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.tcp().local_addr()
     }
-
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.tcp().set_nodelay(nodelay)
-    }
 }
 
 impl AsyncRead for ClientStream {
