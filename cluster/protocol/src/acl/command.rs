@@ -250,7 +250,7 @@ fn write_user(user: &User, out: &mut Reply) {
 
 fn write_selector(selector: &super::Selector, out: &mut Reply) {
     out.bulk(b"commands");
-    out.bulk(selector.describe_commands().as_bytes());
+    out.bulk(&selector.describe_commands());
     out.bulk(b"keys");
     out.bulk(&selector.describe_keys());
     out.bulk(b"channels");

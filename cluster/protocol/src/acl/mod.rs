@@ -177,9 +177,26 @@ mod tests {
         assert_eq!(users.get(b"u").unwrap().describe(), described);
     }
 
+    /// Found by fuzzing: first arguments that are not UTF-8 were described lossily, so two
+    /// different ones read back as one.
+    #[test]
+    fn first_arguments_are_described_byte_for_byte() {
+        let mut u = User::new(b"u", false);
+        let rules: [&[u8]; 2] = [b"+select|\xff", b"+select|\xed"];
+        u.apply_all(&rules).expect("valid rules");
+        let described = u.describe();
+        assert!(described.ends_with(b"-@all +select|\xff +select|\xed"));
+        let mut users = Users::default();
+        users
+            .define(b"u", &described)
+            .expect("a description reads back");
+        assert_eq!(users.get(b"u").unwrap().describe(), described);
+    }
+
     #[test]
     fn descriptions_start_from_all_or_nothing_and_fit_categories() {
-        let commands = |rules: &str| user(rules).root().describe_commands();
+        let commands =
+            |rules: &str| String::from_utf8(user(rules).root().describe_commands()).unwrap();
         assert_eq!(commands("+@all -@string"), "+@all -@string");
         assert_eq!(commands("-@all +@hash"), "-@all +@hash");
         assert_eq!(commands("+@all -client"), "+@all -client");

@@ -355,7 +355,7 @@ impl Selector {
                 out.push(b' ');
             }
         }
-        out.extend_from_slice(self.describe_commands().as_bytes());
+        out.extend_from_slice(&self.describe_commands());
         out
     }
 
@@ -382,9 +382,10 @@ impl Selector {
     /// The shortest rules Redis finds for this selector's commands (acl.c's
     /// `ACLDescribeSelectorCommandRules`): `+@all` or `-@all`, then the categories that fit
     /// best, one at a time, then single commands for what is left.
-    pub fn describe_commands(&self) -> String {
+    /// Bytes, not a string: a first argument (`+select|0`) keeps exactly the bytes it was given.
+    pub fn describe_commands(&self) -> Vec<u8> {
         let additive = !self.future_commands;
-        let mut rules = String::from(if additive { "-@all " } else { "+@all " });
+        let mut rules = Vec::from(if additive { "-@all " } else { "+@all " });
         let mut fake = Selector::new(false, false);
         fake.set_all(!additive);
         let mut temp = self.clone();
@@ -419,9 +420,9 @@ impl Selector {
             let Some(c) = best else { break };
             fake.change_category(1 << c, additive);
             temp.change_category(1 << c, !additive);
-            rules.push_str(if additive { "+@" } else { "-@" });
-            rules.push_str(category::CATEGORIES[c]);
-            rules.push(' ');
+            rules.extend_from_slice(if additive { b"+@" } else { b"-@" });
+            rules.extend_from_slice(category::CATEGORIES[c].as_bytes());
+            rules.push(b' ');
             applied[c] = true;
         }
         let top_level = commands
@@ -433,19 +434,19 @@ impl Selector {
             let name = commands[id].name;
             let mine = self.bit(id);
             if mine != fake.bit(id) {
-                rules.push(if mine { '+' } else { '-' });
-                rules.push_str(name);
-                rules.push(' ');
+                rules.push(if mine { b'+' } else { b'-' });
+                rules.extend_from_slice(name.as_bytes());
+                rules.push(b' ');
                 fake.change(id, mine);
             }
             if !mine {
                 if let Some((_, firsts)) = self.first_args.iter().find(|(i, _)| *i == id) {
                     for first in firsts {
-                        rules.push('+');
-                        rules.push_str(name);
-                        rules.push('|');
-                        rules.push_str(&String::from_utf8_lossy(first));
-                        rules.push(' ');
+                        rules.push(b'+');
+                        rules.extend_from_slice(name.as_bytes());
+                        rules.push(b'|');
+                        rules.extend_from_slice(first);
+                        rules.push(b' ');
                     }
                 }
             }
