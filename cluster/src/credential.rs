@@ -9,6 +9,7 @@
 use crate::store::{Store, StoreError};
 use redis::IntoConnectionInfo;
 use slotcache_protocol::internal::{self, Secret};
+use slotcache_protocol::tls::links::{self, Link};
 use std::path::Path;
 
 /// Reads the secret from `file`, when one is given.
@@ -38,12 +39,36 @@ pub async fn install(store: &mut Store, file: Option<&Path>) -> Result<bool, Sto
     }
 }
 
-/// A client of the shard server at `addr` that logs in with the installed secret, if any.
+/// A client of the shard server at `addr` that logs in with the installed secret, if any,
+/// over TLS with `tls-cluster yes`.
 pub fn node_client(addr: &str) -> redis::RedisResult<redis::Client> {
-    let mut info = format!("redis://{addr}/").into_connection_info()?;
+    let tls = links::tls_for(Link::Cluster);
+    let scheme = if tls.is_some() { "rediss" } else { "redis" };
+    let mut info = format!("{scheme}://{addr}/").into_connection_info()?;
     if let Some(secret) = internal::installed() {
         info.redis.username = Some(internal::USER.to_string());
         info.redis.password = Some(secret.text().to_string());
     }
-    redis::Client::open(info)
+    let Some(tls) = tls else {
+        return redis::Client::open(info);
+    };
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|err| {
+            let why = format!("{}: {err}", path.display());
+            redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "TLS", why))
+        })
+    };
+    let files = tls.files();
+    let client_tls = match &files.identity {
+        Some((cert, key)) => Some(redis::ClientTlsConfig {
+            client_cert: read(cert)?,
+            client_key: read(key)?,
+        }),
+        None => None,
+    };
+    let certificates = redis::TlsCertificates {
+        client_tls,
+        root_cert: Some(read(&files.ca_cert_file)?),
+    };
+    redis::Client::build_with_tls(info, certificates)
 }

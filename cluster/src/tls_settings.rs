@@ -1,8 +1,10 @@
-//! A client port's TLS settings under Redis's names (`tls-port`, `tls-cert-file`,
-//! `tls-key-file`, `tls-ca-cert-file`, `tls-auth-clients`), as flags and config-file keys,
-//! shared by the shard server and the proxy.
+//! TLS settings under Redis's names (`tls-port`, `tls-cert-file`, `tls-key-file`,
+//! `tls-ca-cert-file`, `tls-auth-clients`, `tls-cluster`, `tls-replication`), as flags and
+//! config-file keys: a client port's, shared by the shard server and the proxy, and the
+//! cluster links', which the controller and the CLI take too.
 
 use serde::Deserialize;
+use slotcache_protocol::tls::links::{self, LinkFiles, LinkTls};
 use slotcache_protocol::tls::{Acceptor, AuthClients, TlsError, TlsFiles};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,28 +16,114 @@ pub struct TlsSettings {
     /// Port for TLS clients (none by default). With --port 0, only TLS clients are served.
     #[arg(long, env = "SLOTCACHE_TLS_PORT")]
     pub tls_port: Option<u16>,
-    /// The TLS port's certificate chain (PEM); reloaded on SIGHUP or when it changes.
+    /// Whether TLS clients need a certificate: yes (the default), no, or optional.
+    #[arg(long, env = "SLOTCACHE_TLS_AUTH_CLIENTS")]
+    pub tls_auth_clients: Option<String>,
+    /// yes: followers stream from their leader over TLS, and the replication port serves TLS
+    /// only (a shard server's setting).
+    #[arg(long, env = "SLOTCACHE_TLS_REPLICATION")]
+    pub tls_replication: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub links: LinkSettings,
+}
+
+/// The certificates, and whether the links to shard servers' client ports use TLS.
+#[derive(clap::Args, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct LinkSettings {
+    /// yes: every connection to a shard server's client port (proxy lanes, the controller's
+    /// and the CLI's queries) is TLS, and a server publishes its TLS port for them.
+    #[arg(long, env = "SLOTCACHE_TLS_CLUSTER")]
+    pub tls_cluster: Option<String>,
+    /// This process's certificate chain (PEM): its TLS port's, and what it shows when it
+    /// dials over TLS. Reloaded on SIGHUP or when it changes.
     #[arg(long, env = "SLOTCACHE_TLS_CERT_FILE")]
     pub tls_cert_file: Option<PathBuf>,
     /// The certificate's private key (PEM).
     #[arg(long, env = "SLOTCACHE_TLS_KEY_FILE")]
     pub tls_key_file: Option<PathBuf>,
-    /// The CA that client certificates must be signed by (PEM).
+    /// The CA that certificates must be signed by (PEM): clients' and, on TLS links, peers'.
     #[arg(long, env = "SLOTCACHE_TLS_CA_CERT_FILE")]
     pub tls_ca_cert_file: Option<PathBuf>,
-    /// Whether TLS clients need a certificate: yes (the default), no, or optional.
-    #[arg(long, env = "SLOTCACHE_TLS_AUTH_CLIENTS")]
-    pub tls_auth_clients: Option<String>,
 }
 
 #[derive(Debug, Error)]
 pub enum TlsSettingsError {
     #[error("tls-port needs tls-cert-file and tls-key-file")]
     NoCertificate,
+    #[error("tls-cluster and tls-replication need tls-ca-cert-file")]
+    NoCa,
+    #[error("{0}: argument must be 'yes' or 'no'")]
+    YesNo(&'static str),
     #[error("tls-auth-clients: {0}")]
     AuthClients(String),
     #[error(transparent)]
     Tls(#[from] TlsError),
+}
+
+/// A yes/no setting; unset is no.
+fn yes_no(name: &'static str, value: &Option<String>) -> Result<bool, TlsSettingsError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("no") => Ok(false),
+        Some("yes") => Ok(true),
+        Some(_) => Err(TlsSettingsError::YesNo(name)),
+    }
+}
+
+fn shown(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|path| path.display().to_string())
+        .unwrap_or_default()
+}
+
+impl LinkSettings {
+    pub fn overridden_by(self, over: LinkSettings) -> LinkSettings {
+        LinkSettings {
+            tls_cluster: over.tls_cluster.or(self.tls_cluster),
+            tls_cert_file: over.tls_cert_file.or(self.tls_cert_file),
+            tls_key_file: over.tls_key_file.or(self.tls_key_file),
+            tls_ca_cert_file: over.tls_ca_cert_file.or(self.tls_ca_cert_file),
+        }
+    }
+
+    pub fn cluster(&self) -> Result<bool, TlsSettingsError> {
+        yes_no("tls-cluster", &self.tls_cluster)
+    }
+
+    /// Installs this process's TLS links, when `tls-cluster` or `replication` asks for any;
+    /// whether it did.
+    pub fn install(&self, replication: bool) -> Result<bool, TlsSettingsError> {
+        let cluster = self.cluster()?;
+        if !cluster && !replication {
+            return Ok(false);
+        }
+        let ca_cert_file = self
+            .tls_ca_cert_file
+            .clone()
+            .ok_or(TlsSettingsError::NoCa)?;
+        let identity = self.tls_cert_file.clone().zip(self.tls_key_file.clone());
+        let files = LinkFiles {
+            ca_cert_file,
+            identity,
+        };
+        links::install(LinkTls::new(files, cluster, replication)?);
+        Ok(true)
+    }
+
+    fn value(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "tls-cluster" => yes_no_shown(self.cluster().unwrap_or(false)),
+            "tls-cert-file" => shown(&self.tls_cert_file),
+            "tls-key-file" => shown(&self.tls_key_file),
+            "tls-ca-cert-file" => shown(&self.tls_ca_cert_file),
+            _ => return None,
+        })
+    }
+}
+
+fn yes_no_shown(on: bool) -> String {
+    if on { "yes" } else { "no" }.into()
 }
 
 impl TlsSettings {
@@ -43,10 +131,9 @@ impl TlsSettings {
     pub fn overridden_by(self, over: TlsSettings) -> TlsSettings {
         TlsSettings {
             tls_port: over.tls_port.or(self.tls_port),
-            tls_cert_file: over.tls_cert_file.or(self.tls_cert_file),
-            tls_key_file: over.tls_key_file.or(self.tls_key_file),
-            tls_ca_cert_file: over.tls_ca_cert_file.or(self.tls_ca_cert_file),
             tls_auth_clients: over.tls_auth_clients.or(self.tls_auth_clients),
+            tls_replication: over.tls_replication.or(self.tls_replication),
+            links: self.links.overridden_by(over.links),
         }
     }
 
@@ -57,38 +144,41 @@ impl TlsSettings {
             .map_err(TlsSettingsError::AuthClients)
     }
 
-    /// A setting as CONFIG GET shows it, by Redis's name (empty or 0 when unset); None for
-    /// a name that is not a TLS setting.
+    pub fn replication(&self) -> Result<bool, TlsSettingsError> {
+        yes_no("tls-replication", &self.tls_replication)
+    }
+
+    /// A setting as CONFIG GET shows it, by Redis's name (empty, 0 or no when unset); None
+    /// for a name that is not a TLS setting.
     pub fn value(&self, name: &str) -> Option<String> {
-        let path = |path: &Option<PathBuf>| {
-            path.as_ref()
-                .map(|path| path.display().to_string())
-                .unwrap_or_default()
-        };
         Some(match name {
             "tls-port" => self.tls_port.unwrap_or(0).to_string(),
-            "tls-cert-file" => path(&self.tls_cert_file),
-            "tls-key-file" => path(&self.tls_key_file),
-            "tls-ca-cert-file" => path(&self.tls_ca_cert_file),
             "tls-auth-clients" => self.auth_clients().map_or("yes", AuthClients::name).into(),
-            _ => return None,
+            "tls-replication" => yes_no_shown(self.replication().unwrap_or(false)),
+            _ => return self.links.value(name),
         })
     }
 
-    /// The TLS port and its acceptor, read from the files now; None without a TLS port.
-    pub fn acceptor(&self) -> Result<Option<(u16, Arc<Acceptor>)>, TlsSettingsError> {
-        let Some(port) = self.tls_port.filter(|&port| port != 0) else {
-            return Ok(None);
-        };
-        let (Some(cert_file), Some(key_file)) = (&self.tls_cert_file, &self.tls_key_file) else {
+    /// The acceptor for this process's certificates, read from the files now.
+    pub fn acceptor(&self) -> Result<Arc<Acceptor>, TlsSettingsError> {
+        let links = &self.links;
+        let (Some(cert_file), Some(key_file)) = (&links.tls_cert_file, &links.tls_key_file) else {
             return Err(TlsSettingsError::NoCertificate);
         };
         let acceptor = Acceptor::load(TlsFiles {
             cert_file: cert_file.clone(),
             key_file: key_file.clone(),
-            ca_cert_file: self.tls_ca_cert_file.clone(),
+            ca_cert_file: links.tls_ca_cert_file.clone(),
             auth_clients: self.auth_clients()?,
         })?;
-        Ok(Some((port, Arc::new(acceptor))))
+        Ok(Arc::new(acceptor))
+    }
+
+    /// The TLS client port and its acceptor; None without a TLS port.
+    pub fn client_port(&self) -> Result<Option<(u16, Arc<Acceptor>)>, TlsSettingsError> {
+        match self.tls_port.filter(|&port| port != 0) {
+            Some(port) => Ok(Some((port, self.acceptor()?))),
+            None => Ok(None),
+        }
     }
 }

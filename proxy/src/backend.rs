@@ -11,14 +11,15 @@ use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use slotcache_protocol::internal;
 use slotcache_protocol::resp::frame::Framer;
+use slotcache_protocol::tls::links::{self, Link};
+use slotcache_protocol::tls::{send, Stream};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
@@ -309,17 +310,15 @@ async fn run_lane(lane: Lane, mut jobs: mpsc::UnboundedReceiver<Job>) {
 
 /// Opens a connection speaking RESP `resp` (HELLO 3 for RESP3), logged in with the cluster's
 /// internal credential when it has one.
-pub async fn connect(addr: &str, resp: u8) -> std::io::Result<TcpStream> {
-    let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    stream.set_nodelay(true)?;
+/// Over TLS with `tls-cluster yes`.
+pub async fn connect(addr: &str, resp: u8) -> std::io::Result<Stream> {
+    let mut stream = links::dial(addr, Link::Cluster, CONNECT_TIMEOUT).await?;
     let handshake = match (internal::installed(), resp) {
         (Some(secret), _) => secret.login_request(resp),
         (None, 3) => b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n".to_vec(),
         (None, _) => return Ok(stream),
     };
-    stream.write_all(&handshake).await?;
+    send(&mut stream, &handshake).await?;
     let reply = read_reply(&mut stream, &mut BytesMut::new()).await?;
     if reply.starts_with(b"-") {
         let error = String::from_utf8_lossy(&reply[1..]).trim_end().to_string();
@@ -331,8 +330,8 @@ pub async fn connect(addr: &str, resp: u8) -> std::io::Result<TcpStream> {
 }
 
 /// Puts a connection in READONLY mode.
-async fn send_readonly(mut stream: TcpStream) -> std::io::Result<TcpStream> {
-    stream.write_all(b"*1\r\n$8\r\nREADONLY\r\n").await?;
+async fn send_readonly(mut stream: Stream) -> std::io::Result<Stream> {
+    send(&mut stream, b"*1\r\n$8\r\nREADONLY\r\n").await?;
     let reply = read_reply(&mut stream, &mut BytesMut::new()).await?;
     if reply.starts_with(b"-") {
         return Err(std::io::Error::other("backend refused READONLY"));
@@ -351,7 +350,7 @@ pub async fn call_dedicated(
 ) -> Result<Vec<Bytes>, Bytes> {
     let attempt = async {
         let mut stream = connect(addr, resp).await?;
-        stream.write_all(request).await?;
+        send(&mut stream, request).await?;
         let mut input = BytesMut::new();
         let mut read = Vec::with_capacity(replies);
         for _ in 0..replies {
@@ -365,7 +364,7 @@ pub async fn call_dedicated(
 }
 
 /// Reads one whole reply from a dedicated connection.
-pub async fn read_reply(stream: &mut TcpStream, input: &mut BytesMut) -> std::io::Result<Bytes> {
+pub async fn read_reply(stream: &mut Stream, input: &mut BytesMut) -> std::io::Result<Bytes> {
     let mut framer = Framer::default();
     loop {
         if let Some(len) = framer.scan(input).map_err(std::io::Error::other)? {
@@ -411,13 +410,36 @@ impl LaneLink<'_> {
 }
 
 async fn serve(
-    mut stream: TcpStream,
+    mut stream: Stream,
     first: Job,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
     addr: &str,
     link: &LaneLink<'_>,
 ) -> std::io::Result<()> {
-    let (mut reader, mut writer) = stream.split();
+    // Plain TCP splits without the lock `tokio::io::split` takes on every read and write.
+    match &mut stream {
+        Stream::Plain(tcp) => {
+            let (reader, writer) = tcp.split();
+            serve_split((reader, writer, false), first, jobs, addr, link).await
+        }
+        Stream::Tls(tls) => {
+            let (reader, writer) = tokio::io::split(tls.as_mut());
+            serve_split((reader, writer, true), first, jobs, addr, link).await
+        }
+    }
+}
+
+/// `halves`: the connection's reader and writer, and whether the writer holds back what the
+/// socket did not take until a flush (TLS does; plain TCP never holds anything).
+async fn serve_split(
+    halves: (impl AsyncRead + Unpin, impl AsyncWrite + Unpin, bool),
+    first: Job,
+    jobs: &mut mpsc::UnboundedReceiver<Job>,
+    addr: &str,
+    link: &LaneLink<'_>,
+) -> std::io::Result<()> {
+    let (mut reader, mut writer, holds_writes) = halves;
+    let mut unflushed = false;
     let mut in_flight: VecDeque<(oneshot::Sender<ReplyResult>, usize)> = VecDeque::new();
     let mut out = BytesMut::new();
     link.write_job(&mut out, &first);
@@ -440,9 +462,18 @@ async fn serve(
                     in_flight.push_back((job.reply, job.replies));
                 }
             }
-            written = writer.write(&out), if !out.is_empty() => {
+            // One write or, with nothing left to write, one flush: each alone is cancel-safe.
+            written = async {
+                match out.is_empty() {
+                    true => writer.flush().await.map(|()| 0),
+                    false => writer.write(&out).await,
+                }
+            }, if !out.is_empty() || unflushed => {
                 match written {
-                    Ok(n) => out.advance(n),
+                    Ok(n) => {
+                        out.advance(n);
+                        unflushed = holds_writes && n > 0;
+                    }
                     Err(err) => break Err(err),
                 }
             }

@@ -14,7 +14,7 @@ use slotcache_cluster::store::{EtcdAccess, Store, StoreError};
 use slotcache_cluster::tls_settings::TlsSettings;
 use slotcache_protocol::limits::{parse_memory, OutputLimits};
 use slotcache_protocol::protected_mode::parse_yes_no;
-use slotcache_protocol::tls::{reload_on_change, Acceptor, ClientStream};
+use slotcache_protocol::tls::{reload_on_change, Acceptor, Stream};
 use slotcache_proxy::limits::ClientLimits;
 use slotcache_proxy::metrics::ProxyAdmin;
 use slotcache_proxy::{session, Announce, Proxy};
@@ -149,7 +149,8 @@ fn main() -> anyhow::Result<()> {
     slotcache_cluster::supervision::start_process();
     let args = Args::parse_from(config_file::arguments()?);
     args.etcd_access.install()?;
-    let tls = args.tls.acceptor().context("TLS settings")?;
+    let tls = args.tls.client_port().context("TLS settings")?;
+    args.tls.links.install(false).context("TLS links")?;
     let mut ports = Vec::new();
     // `--port 0` with a TLS port serves TLS clients only, as in Redis.
     if args.port != 0 || tls.is_none() {
@@ -397,7 +398,7 @@ async fn accept(proxy: Arc<Proxy>, listener: TcpListener, tls: Option<Arc<Accept
                 let proxy = proxy.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
-                    let stream = match ClientStream::open(stream, tls.as_deref()).await {
+                    let stream = match Stream::open(stream, tls.as_deref()).await {
                         Ok(stream) => stream,
                         Err(err) => return debug!(%peer, %err, "connection not opened"),
                     };

@@ -6,7 +6,7 @@ use crate::backend::{connect, read_reply};
 use crate::session::{error_reply, Session};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::join_all;
-use tokio::io::AsyncWriteExt;
+use slotcache_protocol::tls::send;
 use tokio::task::JoinHandle;
 
 /// The tasks that relay the servers' MONITOR lines, stopped with the client.
@@ -27,7 +27,7 @@ impl Session {
         let addrs = self.proxy.table.server_addrs();
         let started = join_all(addrs.iter().map(|addr| async move {
             let mut stream = connect(addr, 2).await?;
-            stream.write_all(b"*1\r\n$7\r\nMONITOR\r\n").await?;
+            send(&mut stream, b"*1\r\n$7\r\nMONITOR\r\n").await?;
             let mut input = BytesMut::new();
             let ok = read_reply(&mut stream, &mut input).await?;
             match ok.starts_with(b"+") {

@@ -24,11 +24,12 @@ use slotcache_protocol::pubsub::confirm;
 use slotcache_protocol::pubsub::Kind;
 use slotcache_protocol::resp::frame::{elements, frame_len, integer, text};
 use slotcache_protocol::resp::request::encode;
+use slotcache_protocol::tls::send;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
@@ -261,8 +262,8 @@ async fn serve_link(
     addr: &str,
     mut commands: mpsc::UnboundedReceiver<LinkCommand>,
 ) -> std::io::Result<()> {
-    let mut stream = connect(addr, 3).await?;
-    let (mut reader, mut writer) = stream.split();
+    let stream = connect(addr, 3).await?;
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut confirming = Confirming::new();
     let mut input = BytesMut::with_capacity(16 * 1024);
     loop {
@@ -281,9 +282,7 @@ async fn serve_link(
                         (topic, word)
                     }
                 };
-                writer
-                    .write_all(&encode(&[Bytes::from_static(word.as_bytes()), topic.1]))
-                    .await?;
+                send(&mut writer, &encode(&[Bytes::from_static(word.as_bytes()), topic.1])).await?;
             }
             read = reader.read_buf(&mut input) => {
                 if read? == 0 {

@@ -31,7 +31,7 @@ use slotcache_protocol::pubsub::Kind;
 use slotcache_protocol::reply_mode::ReplyMode;
 use slotcache_protocol::resp::request::encode;
 use slotcache_protocol::resp::{make_read_room, Protocol, Reply, RequestParser};
-use slotcache_protocol::tls::ClientStream;
+use slotcache_protocol::tls::Stream;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -109,7 +109,7 @@ impl Drop for Listed {
     }
 }
 
-pub async fn serve(proxy: Arc<Proxy>, mut stream: ClientStream) -> std::io::Result<()> {
+pub async fn serve(proxy: Arc<Proxy>, mut stream: Stream) -> std::io::Result<()> {
     let (maxclients, protected) = {
         let limits = proxy.limits.read();
         (limits.maxclients, limits.protected_mode)
@@ -143,7 +143,7 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: ClientStream) -> std::io::Resu
     result
 }
 
-async fn serve_session(proxy: Arc<Proxy>, mut stream: ClientStream) -> std::io::Result<()> {
+async fn serve_session(proxy: Arc<Proxy>, mut stream: Stream) -> std::io::Result<()> {
     let local_addr = stream.local_addr()?.to_string();
     let peer_addr = stream.peer_addr()?.to_string();
     let id = proxy.next_client_id.fetch_add(1, Ordering::Relaxed);
@@ -349,7 +349,7 @@ struct Incoming {
 /// while they were awaited, as Redis writes them, after them the rest.
 async fn write_replies(
     session: &mut Session,
-    stream: &mut ClientStream,
+    stream: &mut Stream,
     incoming: &mut Incoming,
     pending: Vec<Pending>,
 ) -> std::io::Result<()> {
@@ -379,7 +379,7 @@ async fn write_replies(
 /// this one write is all it holds.
 async fn write_limited(
     session: &Session,
-    stream: &mut ClientStream,
+    stream: &mut Stream,
     mut data: &[u8],
 ) -> std::io::Result<()> {
     let mut watch = OutputWatch::default();
@@ -422,7 +422,7 @@ const MAX_READ_WHILE_WAITING: usize = 1 << 20;
 /// behind would take the next element pushed to its key). What the client sends meanwhile
 /// waits in `input`.
 async fn until_client_leaves(
-    stream: &mut ClientStream,
+    stream: &mut Stream,
     input: &mut BytesMut,
     replies: impl std::future::Future<Output = Bytes>,
 ) -> std::io::Result<Bytes> {
@@ -439,7 +439,7 @@ async fn until_client_leaves(
     }
 }
 
-async fn read_more(stream: &mut ClientStream, input: &mut BytesMut) -> std::io::Result<usize> {
+async fn read_more(stream: &mut Stream, input: &mut BytesMut) -> std::io::Result<usize> {
     make_read_room(input);
     stream.read_buf(input).await
 }

@@ -19,9 +19,8 @@ use slotcache_protocol::command::route::RouteError;
 use slotcache_protocol::command::{EXECABORT, EXEC_WITHOUT_MULTI};
 use slotcache_protocol::resp::frame::frames;
 use slotcache_protocol::resp::request::encode;
+use slotcache_protocol::tls::{send, Stream};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 /// A transaction being queued.
 #[derive(Default)]
@@ -52,14 +51,14 @@ impl Transaction {
 pub struct Watch {
     partition: Option<u32>,
     addr: Arc<str>,
-    stream: TcpStream,
+    stream: Stream,
     input: BytesMut,
 }
 
 impl Watch {
     /// Sends commands and reads their `replies` replies.
     async fn call(&mut self, request: &[u8], replies: usize) -> std::io::Result<Vec<Bytes>> {
-        self.stream.write_all(request).await?;
+        send(&mut self.stream, request).await?;
         let mut found = Vec::with_capacity(replies);
         for _ in 0..replies {
             found.push(read_reply(&mut self.stream, &mut self.input).await?);

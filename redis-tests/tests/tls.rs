@@ -2,10 +2,11 @@
 //! redis-cli `--tls`, redis-py `ssl=True` and the `redis` crate with rustls get through, to a
 //! server and through a proxy; a plain-TCP client, a client without a certificate, one with
 //! a certificate of another CA and one with an expired certificate are refused; certificates
-//! replaced on disk are used without a restart.
+//! replaced on disk are used without a restart; with `tls-cluster` and `tls-replication` the
+//! cluster's own links are TLS too.
 
 use redis::{ClientTlsConfig, TlsCertificates};
-use redis_tests::cluster::running_cluster;
+use redis_tests::cluster::{running_cluster, Cluster};
 use redis_tests::{free_port, start_slotcache, Process};
 use slotcache_cluster::throwaway_tls::{Authority, Validity};
 use std::io::{Read, Write};
@@ -64,8 +65,21 @@ impl Certificates {
 
     /// The TLS flags of a server or proxy using these certificates, on `port`.
     fn flags(&self, port: u16) -> Vec<String> {
+        let mut flags = vec!["--tls-port".to_string(), port.to_string()];
+        flags.extend(self.identity());
+        flags
+    }
+
+    /// The certificates a part shows and trusts, and `tls-cluster yes`: what any part needs
+    /// to reach shard servers over TLS.
+    fn link_flags(&self) -> Vec<String> {
+        let mut flags = vec!["--tls-cluster".to_string(), "yes".to_string()];
+        flags.extend(self.identity());
+        flags
+    }
+
+    fn identity(&self) -> Vec<String> {
         [
-            ("--tls-port", port.to_string()),
             ("--tls-cert-file", self.path("server.crt")),
             ("--tls-key-file", self.path("server.key")),
             ("--tls-ca-cert-file", self.path("ca.crt")),
@@ -324,4 +338,102 @@ fn replaced_certificates_are_used_without_a_restart() {
     assert!(!out.contains("PONG"), "{out}");
     let log = std::fs::read_to_string(server.dir.join("stderr.log")).unwrap();
     assert!(log.contains("TLS certificates reloaded"), "{log}");
+}
+
+/// With `tls-cluster yes` and `tls-replication yes` the cluster's own links are TLS. Servers
+/// publish their TLS port, which proxies, controllers and the CLI dial with the CA and their
+/// own certificate; followers stream from leaders over TLS. Plaintext is refused on both: a
+/// proxy without the TLS settings reaches no data, and a replication port answers a plaintext
+/// follower with nothing it could read. Every write acknowledged through the proxy is read
+/// back after its leader is killed, so the followers had it: replication ran, over TLS.
+#[test]
+fn cluster_links_run_over_tls() {
+    let certs = Certificates::new();
+    let links = certs.link_flags();
+    let cluster = Cluster::new(4, 2);
+    let mut servers = Vec::new();
+    let mut tls_ports = Vec::new();
+    for n in 1..=3 {
+        let mut flags = certs.flags(free_port());
+        flags.extend(links[..2].iter().cloned());
+        flags.extend(["--tls-replication".to_string(), "yes".to_string()]);
+        tls_ports.push(tls_port(&flags));
+        servers.push(cluster.server_with(&format!("n{n}"), &cluster.endpoint, &strs(&flags)));
+    }
+    let _controller = cluster.controller_with("c1", &strs(&links));
+    cluster.wait_in_sync(4, 2);
+    let state = cluster.status();
+    let nodes = state["nodes"].as_array().expect("nodes");
+    for (node, tls_port) in nodes.iter().zip(&tls_ports) {
+        assert_eq!(node["client_addr"], format!("127.0.0.1:{tls_port}"));
+        let replication = node["replication_addr"].as_str().unwrap();
+        let port: u16 = replication.rsplit(':').next().unwrap().parse().unwrap();
+        let answer = plain_ping(port);
+        // A TLS alert record (content type 21) or nothing at all.
+        assert!(
+            answer.is_empty() || answer[0] == 21,
+            "a plaintext follower got {answer:?} from {replication}"
+        );
+    }
+
+    let proxy = cluster.proxy(&strs(&links));
+    let mut conn = redis_tests::Conn::connect(proxy.port);
+    let keys: Vec<String> = (0..200).map(|i| format!("tls-link:{i}")).collect();
+    for key in &keys {
+        assert_eq!(
+            conn.call(&["SET", key, key]),
+            redis_tests::Frame::Simple("OK".into())
+        );
+    }
+    // The CLI asks the servers for their offsets only when it can speak TLS to them.
+    let status = |extra: &[String]| {
+        let mut args = vec![
+            "status",
+            "--json",
+            "--etcd",
+            &cluster.endpoint,
+            "--cluster",
+            &cluster.name,
+        ];
+        args.extend(strs(extra));
+        let (ok, out, err) = redis_tests::run_binary("slotcache", &args);
+        assert!(ok, "status: {err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["offsets"].clone()
+    };
+    assert!(status(&links).as_object().is_some_and(|o| !o.is_empty()));
+    assert!(status(&[]).as_object().is_none_or(|o| o.is_empty()));
+
+    let plaintext = cluster.proxy(&[]);
+    let reply = redis_tests::Conn::connect(plaintext.port).call(&["GET", &keys[0]]);
+    assert!(
+        matches!(reply, redis_tests::Frame::Error(_)),
+        "a proxy without TLS links read {reply:?}"
+    );
+
+    drop(servers.remove(0));
+    cluster.wait_for(
+        "n1's partitions led elsewhere",
+        Duration::from_secs(30),
+        |state| {
+            redis_tests::cluster::partition_records(state)
+                .iter()
+                .all(|p| p["leader"].is_string() && p["leader"] != "n1")
+        },
+    );
+    for key in &keys {
+        let start = Instant::now();
+        loop {
+            match conn.call(&["GET", key]) {
+                redis_tests::Frame::Bulk(value) => {
+                    assert_eq!(value, key.as_bytes(), "{key}");
+                    break;
+                }
+                other => assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "{key} after the failover: {other:?}"
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }

@@ -517,8 +517,10 @@ pub static PARAMS: &[Param] = &[
     tls_param!("tls-auth-clients"),
     tls_param!("tls-ca-cert-file"),
     tls_param!("tls-cert-file"),
+    tls_param!("tls-cluster"),
     tls_param!("tls-key-file"),
     tls_param!("tls-port"),
+    tls_param!("tls-replication"),
     count_param!("tracking-table-max-keys", tracking_table_max_keys),
     count_param!("zset-max-listpack-entries", zset_max_listpack_entries),
     count_param!("zset-max-listpack-value", zset_max_listpack_value),
@@ -541,13 +543,15 @@ mod tests {
     #[test]
     fn toml_file_with_either_key_style() {
         let dir = std::env::temp_dir().join(format!("slotcache-cfg-{}", std::process::id()));
-        let text = "port = 7001\nmaxmemory_policy = \"allkeys-lru\"\ntls-port = 7002\ntls_cert_file = \"c.pem\"\n";
+        let text = "port = 7001\nmaxmemory_policy = \"allkeys-lru\"\ntls-port = 7002\ntls_cert_file = \"c.pem\"\ntls-cluster = \"yes\"\n";
         std::fs::write(&dir, text).unwrap();
         let cfg = Config::from_file(&dir).unwrap();
         std::fs::remove_file(&dir).unwrap();
         assert_eq!(cfg.port, 7001);
         assert_eq!(cfg.tls.tls_port, Some(7002));
         assert_eq!(cfg.tls.value("tls-cert-file").as_deref(), Some("c.pem"));
+        assert_eq!(cfg.tls.value("tls-cluster").as_deref(), Some("yes"));
+        assert_eq!(cfg.tls.value("tls-replication").as_deref(), Some("no"));
         assert_eq!(cfg.maxmemory_policy, "allkeys-lru");
         assert_eq!(cfg.maxclients, 10000);
     }

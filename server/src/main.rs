@@ -212,7 +212,7 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let tls = match config.tls.acceptor().context("TLS settings")? {
+        let tls = match config.tls.client_port().context("TLS settings")? {
             Some((port, acceptor)) => Some((bind_listener(&config.bind, port).await?, acceptor)),
             None => None,
         };
@@ -221,9 +221,32 @@ fn main() -> anyhow::Result<()> {
             (0, Some(_)) => None,
             (port, _) => Some(bind_listener(&config.bind, port).await?),
         };
+        let tls_cluster = config.tls.links.cluster()?;
+        // The replication port shares the TLS port's certificates, reloaded with them.
+        let replication_tls = match (config.tls.replication()?, &tls) {
+            (false, _) => None,
+            (true, Some((_, acceptor))) => Some(acceptor.clone()),
+            (true, None) => {
+                let acceptor = config.tls.acceptor().context("tls-replication")?;
+                tokio::spawn(reload_on_change(acceptor.clone()));
+                Some(acceptor)
+            }
+        };
+        config
+            .tls
+            .links
+            .install(replication_tls.is_some())
+            .context("TLS links")?;
+        // The port proxies, controllers and the CLI reach this server at.
+        let published = match (tls_cluster, &tls, &plain) {
+            (true, Some((listener, _)), _) | (false, _, Some(listener)) => {
+                Some(listener.local_addr()?.port())
+            }
+            _ => None,
+        };
         anyhow::ensure!(
-            plain.is_some() || membership.is_none(),
-            "a server in a cluster needs its plain port: proxies and followers reach it there"
+            published.is_some() || membership.is_none(),
+            "a server in a cluster needs a port for proxies and followers: its plain port, or its TLS port with tls-cluster yes"
         );
         let port = match &plain {
             Some(listener) => listener.local_addr()?.port(),
@@ -255,8 +278,9 @@ fn main() -> anyhow::Result<()> {
                     Addresses {
                         bind,
                         announce,
-                        client_port: port,
+                        client_port: published.unwrap_or(port),
                         replication_port,
+                        replication_tls,
                         admin_port,
                     },
                 )

@@ -15,6 +15,7 @@ use anyhow::Context;
 use slotcache_cluster::lease::{self, LeaseHold, LeaseWatch, Registration};
 use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION};
 use slotcache_cluster::store::Store;
+use slotcache_protocol::tls::Acceptor;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,9 +36,12 @@ pub struct Addresses {
     pub bind: String,
     /// The host other hosts reach it at: published, with each port, in its node record.
     pub announce: String,
+    /// The client port it publishes: the TLS one with `tls-cluster yes`.
     pub client_port: u16,
     /// 0: a free port.
     pub replication_port: u16,
+    /// With `tls-replication yes`, the replication port serves TLS only.
+    pub replication_tls: Option<Arc<Acceptor>>,
     pub admin_port: Option<u16>,
 }
 
@@ -88,6 +92,7 @@ pub async fn join(
     tokio::spawn(crate::replication::leader::listen(
         server.clone(),
         replication_listener,
+        addresses.replication_tls.clone(),
     ));
     let record = NodeRecord {
         version: RECORD_VERSION,

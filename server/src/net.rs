@@ -17,7 +17,7 @@ use slotcache_protocol::command::route::RouteError;
 use slotcache_protocol::limits::{ClientClass, OutputWatch};
 use slotcache_protocol::protected_mode;
 use slotcache_protocol::resp::{make_read_room, ParseLimits, ProtocolError, Reply, RequestParser};
-use slotcache_protocol::tls::{Acceptor, ClientStream};
+use slotcache_protocol::tls::{Acceptor, Stream};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -49,7 +49,7 @@ pub async fn serve(
         let tls = tls.clone();
         tokio::spawn(async move {
             let laddr = stream.local_addr().unwrap_or(addr);
-            let stream = match ClientStream::open(stream, tls.as_deref()).await {
+            let stream = match Stream::open(stream, tls.as_deref()).await {
                 Ok(stream) => stream,
                 Err(err) => return debug!(%addr, %err, "connection not opened"),
             };
@@ -62,7 +62,7 @@ pub async fn serve(
 
 async fn handle(
     server: Arc<Server>,
-    mut stream: ClientStream,
+    mut stream: Stream,
     addr: std::net::SocketAddr,
     laddr: std::net::SocketAddr,
 ) -> std::io::Result<()> {
@@ -99,7 +99,7 @@ async fn handle(
     let mut blocked = None;
     // Plain TCP splits without the lock `tokio::io::split` takes on every read and write.
     let result = match &mut stream {
-        ClientStream::Plain(tcp) => {
+        Stream::Plain(tcp) => {
             let (reader, writer) = tcp.split();
             connection_loop(
                 &server,
@@ -113,7 +113,7 @@ async fn handle(
             )
             .await
         }
-        ClientStream::Tls(tls) => {
+        Stream::Tls(tls) => {
             let (reader, writer) = tokio::io::split(tls.as_mut());
             connection_loop(
                 &server,

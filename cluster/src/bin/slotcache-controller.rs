@@ -11,6 +11,7 @@ use slotcache_cluster::credential;
 use slotcache_cluster::dashboard;
 use slotcache_cluster::records::{ControllerRecord, RECORD_VERSION};
 use slotcache_cluster::store::{EtcdAccess, Store};
+use slotcache_cluster::tls_settings::LinkSettings;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -31,6 +32,9 @@ struct Args {
     cluster: String,
     #[command(flatten)]
     etcd_access: EtcdAccess,
+    /// With tls-cluster yes, the controller's queries of shard servers go over TLS.
+    #[command(flatten)]
+    tls: LinkSettings,
     /// This controller's name in the election (default: host and process id).
     #[arg(long, env = "SLOTCACHE_CONTROLLER_ID")]
     id: Option<String>,
@@ -53,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
     slotcache_cluster::supervision::start_process();
     let args = Args::parse_from(config_file::arguments()?);
     args.etcd_access.install()?;
+    args.tls.install(false).context("TLS links")?;
     let id = args
         .id
         .unwrap_or_else(|| format!("controller-{}", std::process::id()));

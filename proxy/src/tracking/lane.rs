@@ -8,9 +8,8 @@ use crate::backend::{connect, read_reply};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use slotcache_protocol::resp::request::encode;
+use slotcache_protocol::tls::{send, Stream};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -103,10 +102,10 @@ impl LaneTracking {
     /// Turns tracking on at a new lane's connection as the client asked so far.
     pub async fn start(
         &self,
-        mut stream: TcpStream,
+        mut stream: Stream,
         addr: &str,
         resp: u8,
-    ) -> std::io::Result<(TcpStream, Option<Listener>)> {
+    ) -> std::io::Result<(Stream, Option<Listener>)> {
         let listener = match resp {
             2 => Some(self.listen(addr).await?),
             _ => None,
@@ -115,7 +114,7 @@ impl LaneTracking {
         let mut input = BytesMut::new();
         for args in &commands {
             let request = tracking_request(args, listener.as_ref().map(|l| l.id));
-            stream.write_all(&request).await?;
+            send(&mut stream, &request).await?;
             read_reply(&mut stream, &mut input).await?;
         }
         Ok((stream, listener))
@@ -124,9 +123,7 @@ impl LaneTracking {
     /// Opens a RESP3 connection that receives a RESP2 lane's invalidation messages.
     async fn listen(&self, addr: &str) -> std::io::Result<Listener> {
         let mut stream = connect(addr, 3).await?;
-        stream
-            .write_all(b"*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n")
-            .await?;
+        send(&mut stream, b"*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n").await?;
         let mut input = BytesMut::new();
         let reply = read_reply(&mut stream, &mut input).await?;
         let id = std::str::from_utf8(&reply)

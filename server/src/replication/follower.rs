@@ -16,12 +16,13 @@ use bytes::{Bytes, BytesMut};
 use slotcache_cluster::records::PartitionRecord;
 use slotcache_protocol::internal;
 use slotcache_protocol::resp::{Protocol, Reply};
+use slotcache_protocol::tls::links::{self, Link};
+use slotcache_protocol::tls::send;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -146,11 +147,8 @@ async fn attach(
         .engine
         .get(pid)
         .ok_or_else(|| StreamError::Protocol("partition not hosted".into()))?;
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
-        .await
-        .map_err(|_| StreamError::Protocol(format!("connecting to {addr} timed out")))??;
-    stream.set_nodelay(true)?;
-    let (reader, mut writer) = stream.into_split();
+    let stream = links::dial(&addr, Link::Replication, CONNECT_TIMEOUT).await?;
+    let (reader, mut writer) = tokio::io::split(stream);
     let mut messages = MessageReader::new(reader);
     let (next, last_epoch) = {
         let ks = lock_yielding(&keyspace).await;
@@ -169,7 +167,7 @@ async fn attach(
         hello.extend_from_slice(&Message::Auth { secret }.encode());
     }
     hello.extend_from_slice(&sync.encode());
-    writer.write_all(&hello).await?;
+    send(&mut writer, &hello).await?;
     let _attached = super::Attached::new(&replication.links.leaders);
     let mut client = Client::new(
         Arc::new(ClientInfo::new(0, unspecified(), unspecified())),
@@ -230,7 +228,7 @@ async fn attach(
     }
     // Where this copy stands now: it may count as caught up before any record comes.
     let next = lock_yielding(&keyspace).await.log.next_offset();
-    writer.write_all(&Message::Ack { next }.encode()).await?;
+    send(&mut writer, &Message::Ack { next }.encode()).await?;
     loop {
         let first = tokio::select! {
             message = messages.next() => message?,
@@ -243,9 +241,7 @@ async fn attach(
             batch.push(message);
         }
         let applied = apply_batch(server, &keyspace, &mut client, (leader, epoch), batch).await?;
-        writer
-            .write_all(&Message::Ack { next: applied }.encode())
-            .await?;
+        send(&mut writer, &Message::Ack { next: applied }.encode()).await?;
     }
 }
 

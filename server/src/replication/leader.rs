@@ -12,11 +12,12 @@ use bytes::BytesMut;
 use slotcache_cluster::records::PartitionRecord;
 use slotcache_protocol::internal;
 use slotcache_protocol::resp::{ParseLimits, RequestParser};
+use slotcache_protocol::tls::{send, Acceptor, Stream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadHalf, WriteHalf};
+use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 /// How often the in-sync set is checked, and a stream looks for records it was not woken for.
@@ -83,13 +84,18 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
 }
 
 /// Serves followers until the listener fails.
-pub async fn listen(server: Arc<Server>, listener: TcpListener) {
+pub async fn listen(server: Arc<Server>, listener: TcpListener, tls: Option<Arc<Acceptor>>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let server = server.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(err) = serve_follower(server, stream).await {
+                    let served = match Stream::open(stream, tls.as_deref()).await {
+                        Ok(stream) => serve_follower(server, stream).await,
+                        Err(err) => Err(err.into()),
+                    };
+                    if let Err(err) = served {
                         debug!(%peer, %err, "replication stream ended");
                     }
                 });
@@ -138,9 +144,8 @@ impl Drop for Capture {
     }
 }
 
-async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), StreamError> {
-    stream.set_nodelay(true)?;
-    let (reader, mut writer) = stream.into_split();
+async fn serve_follower(server: Arc<Server>, stream: Stream) -> Result<(), StreamError> {
+    let (reader, mut writer) = tokio::io::split(stream);
     let mut messages = MessageReader::new(reader);
     messages.limits.unauthenticated = internal::installed().is_some();
     let first = match (internal::installed(), messages.next().await?) {
@@ -151,7 +156,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
         (Some(_), _) => {
             let refusal =
                 Message::Refused("NOAUTH the cluster's internal credential is required".into());
-            writer.write_all(&refusal.encode()).await?;
+            send(&mut writer, &refusal.encode()).await?;
             return Err(StreamError::Protocol(
                 "a stream without the cluster's credential".into(),
             ));
@@ -179,7 +184,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
         .zip(server.engine.get(pid));
     let Some((progress, keyspace)) = leading else {
         let refusal = Message::Refused(format!("not leading partition {pid} at epoch {epoch}"));
-        writer.write_all(&refusal.encode()).await?;
+        send(&mut writer, &refusal.encode()).await?;
         return Ok(());
     };
     let started = {
@@ -193,7 +198,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
     let (start, mut position, head, _served) = match started {
         Ok(started) => started,
         Err(why) => {
-            writer.write_all(&Message::Refused(why).encode()).await?;
+            send(&mut writer, &Message::Refused(why).encode()).await?;
             return Ok(());
         }
     };
@@ -210,7 +215,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
     };
     counter.fetch_add(1, Ordering::Relaxed);
     match start {
-        Start::Continue => writer.write_all(&Message::Continue.encode()).await?,
+        Start::Continue => send(&mut writer, &Message::Continue.encode()).await?,
         Start::Full {
             last_epoch,
             now,
@@ -230,7 +235,7 @@ async fn serve_follower(server: Arc<Server>, stream: TcpStream) -> Result<(), St
                 last_epoch,
                 now,
             };
-            writer.write_all(&full.encode()).await?;
+            send(&mut writer, &full.encode()).await?;
             let sent = send_snapshot(&capture, epoch, &mut position, &mut writer).await?;
             info!(
                 partition = pid,
@@ -320,7 +325,7 @@ async fn send_snapshot(
     capture: &Capture,
     epoch: u64,
     position: &mut u64,
-    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    writer: &mut WriteHalf<Stream>,
 ) -> Result<SnapshotSent, StreamError> {
     let started = std::time::Instant::now();
     let mut sent = SnapshotSent {
@@ -352,11 +357,11 @@ async fn send_snapshot(
         if let Some(records) = since {
             out.extend_from_slice(&Message::SnapshotEnd.encode());
             encode_records(&records, position, &mut out)?;
-            writer.write_all(&out).await?;
+            send(writer, &out).await?;
             sent.took = started.elapsed();
             return Ok(sent);
         }
-        writer.write_all(&out).await?;
+        send(writer, &out).await?;
         // A socket that takes everything never makes this task wait: without a turn given
         // up, a snapshot would keep the runtime from the partition's writes for many steps.
         tokio::task::yield_now().await;
@@ -389,8 +394,8 @@ async fn stream_records(
     epoch: u64,
     position: &mut u64,
     head: &Head,
-    messages: &mut MessageReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    messages: &mut MessageReader<ReadHalf<Stream>>,
+    writer: &mut WriteHalf<Stream>,
 ) -> Result<(), StreamError> {
     loop {
         let records = {
@@ -403,7 +408,7 @@ async fn stream_records(
         let mut out = BytesMut::new();
         encode_records(&records, position, &mut out)?;
         if !out.is_empty() {
-            writer.write_all(&out).await?;
+            send(writer, &out).await?;
         }
         tokio::select! {
             message = messages.next() => match message? {

@@ -2,13 +2,12 @@
 //! configuration is rebuilt from the files on SIGHUP, or when a file's modification time
 //! moves, and new handshakes use it while established connections keep theirs.
 
-use super::{AuthClients, TlsError, TlsFiles};
+use super::{certificates, AuthClients, TlsError, TlsFiles};
 use parking_lot::RwLock;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::PrivateKeyDer;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpStream;
@@ -118,15 +117,4 @@ fn build(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
     };
     let config = builder.with_single_cert(chain, key)?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-}
-
-fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let chain = CertificateDer::pem_file_iter(path)
-        .map_err(|err| TlsError::file(path, err))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| TlsError::file(path, err))?;
-    if chain.is_empty() {
-        return Err(TlsError::file(path, "no certificate in the file"));
-    }
-    Ok(chain)
 }

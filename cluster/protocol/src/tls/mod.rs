@@ -1,15 +1,19 @@
 //! TLS with rustls, set up with Redis's setting names (`tls-port`, `tls-cert-file`,
 //! `tls-key-file`, `tls-ca-cert-file`, `tls-auth-clients`), for the client ports of shard
-//! servers and proxies: the settings, an acceptor whose certificates reload without a restart,
-//! and one stream type for plain and TLS clients.
+//! servers and proxies and for the cluster's own links: the settings, an acceptor whose
+//! certificates reload without a restart, the links' dialling, and one stream type for plain
+//! and TLS connections.
 
 mod acceptor;
+pub mod links;
 mod stream;
 
 pub use acceptor::{reload_on_change, Acceptor};
-pub use stream::ClientStream;
+pub use stream::{send, Stream};
 
-use std::path::PathBuf;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 /// `tls-auth-clients`: whether a client must present a certificate the CA signed.
@@ -67,10 +71,22 @@ pub enum TlsError {
 }
 
 impl TlsError {
-    fn file(path: &std::path::Path, why: impl ToString) -> TlsError {
+    fn file(path: &Path, why: impl ToString) -> TlsError {
         TlsError::File {
             path: path.display().to_string(),
             why: why.to_string(),
         }
     }
+}
+
+/// The certificates of a PEM file, at least one.
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let chain = CertificateDer::pem_file_iter(path)
+        .map_err(|err| TlsError::file(path, err))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| TlsError::file(path, err))?;
+    if chain.is_empty() {
+        return Err(TlsError::file(path, "no certificate in the file"));
+    }
+    Ok(chain)
 }

@@ -1,35 +1,36 @@
-//! A client's connection, plain or TLS, as one type the connection loops read and write.
+//! A connection, plain or TLS, accepted or dialled, as one type the connection loops read and
+//! write.
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsStream;
 
 use super::Acceptor;
 
-pub enum ClientStream {
+pub enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-impl ClientStream {
+impl Stream {
     /// A client just accepted, with Nagle off, through its TLS handshake when the port has
     /// `tls`: the one way servers and proxies open a client connection.
-    pub async fn open(tcp: TcpStream, tls: Option<&Acceptor>) -> io::Result<ClientStream> {
+    pub async fn open(tcp: TcpStream, tls: Option<&Acceptor>) -> io::Result<Stream> {
         tcp.set_nodelay(true)?;
         Ok(match tls {
-            None => ClientStream::Plain(tcp),
-            Some(acceptor) => ClientStream::Tls(Box::new(acceptor.accept(tcp).await?)),
+            None => Stream::Plain(tcp),
+            Some(acceptor) => Stream::Tls(Box::new(TlsStream::Server(acceptor.accept(tcp).await?))),
         })
     }
 
     fn tcp(&self) -> &TcpStream {
         match self {
-            ClientStream::Plain(tcp) => tcp,
-            ClientStream::Tls(tls) => tls.get_ref().0,
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
         }
     }
 
@@ -42,42 +43,49 @@ impl ClientStream {
     }
 }
 
-impl AsyncRead for ClientStream {
+impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            ClientStream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
-            ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
-impl AsyncWrite for ClientStream {
+impl AsyncWrite for Stream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            ClientStream::Plain(tcp) => Pin::new(tcp).poll_write(cx, data),
-            ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, data),
+            Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, data),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, data),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            ClientStream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
-            ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            ClientStream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
-            ClientStream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
         }
     }
+}
+
+/// Writes all of `bytes`, then flushes: TLS keeps what the socket would not take at once until
+/// a flush, and the peer may be waiting for it (on plain TCP the flush costs nothing).
+pub async fn send<W: AsyncWrite + Unpin + ?Sized>(writer: &mut W, bytes: &[u8]) -> io::Result<()> {
+    writer.write_all(bytes).await?;
+    writer.flush().await
 }

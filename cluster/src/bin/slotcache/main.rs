@@ -15,6 +15,7 @@ use output::Output;
 use slotcache_cluster::credential;
 use slotcache_cluster::records::{ClusterConfig, ReplicationMode, RECORD_VERSION};
 use slotcache_cluster::store::{EtcdAccess, Store};
+use slotcache_cluster::tls_settings::LinkSettings;
 use slotcache_protocol::internal::Secret;
 use std::time::Duration;
 
@@ -54,6 +55,9 @@ struct Target {
     cluster_secret_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     etcd_access: EtcdAccess,
+    /// With tls-cluster yes, queries of shard servers go over TLS.
+    #[command(flatten)]
+    tls: LinkSettings,
 }
 
 #[derive(Subcommand)]
@@ -173,6 +177,7 @@ enum ClusterCommand {
 /// ask shard servers present.
 async fn connect(target: &Target) -> anyhow::Result<Store> {
     target.etcd_access.install()?;
+    target.tls.install(false)?;
     let mut store = Store::connect(
         &target.etcd,
         &target.cluster,

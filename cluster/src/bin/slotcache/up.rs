@@ -81,11 +81,18 @@ impl LocalTls {
         self.dir.join(name).display().to_string()
     }
 
-    /// A server's or proxy's TLS flags, serving on `port`.
+    /// A server's or proxy's TLS flags, serving on `port`; the links to servers are TLS too.
     fn flags(&self, port: u16) -> Vec<String> {
+        let mut flags = vec!["--tls-port".into(), port.to_string()];
+        flags.extend(self.link_flags());
+        flags
+    }
+
+    /// What any part needs to reach shard servers over TLS.
+    fn link_flags(&self) -> Vec<String> {
         vec![
-            "--tls-port".into(),
-            port.to_string(),
+            "--tls-cluster".into(),
+            "yes".into(),
             "--tls-cert-file".into(),
             self.path("part.crt"),
             "--tls-key-file".into(),
@@ -344,6 +351,7 @@ pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
         }
         if let Some(tls) = &tls {
             args.extend(tls.flags(base + TLS_SERVER + i));
+            args.extend(["--tls-replication".into(), "yes".into()]);
         }
         children.spawn(
             &format!("server-{}", i + 1),
@@ -357,6 +365,9 @@ pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
         args.extend(["--id".into(), format!("controller-{i}")]);
         let admin = base + ADMIN_CONTROLLER + i - 1;
         admin_flag(&mut args, &options, admin);
+        if let Some(tls) = &tls {
+            args.extend(tls.link_flags());
+        }
         children.spawn(
             &format!("controller-{i}"),
             &bin_dir.join("slotcache-controller"),
@@ -412,6 +423,9 @@ pub async fn up(options: UpOptions, out: Output) -> anyhow::Result<()> {
             &proxy_ports,
             &dir,
             &metrics,
+            &tls.as_ref()
+                .map(|tls| format!(" {}", tls.link_flags().join(" ")))
+                .unwrap_or_default(),
         );
         if let Some(tls) = &tls {
             let port = base + TLS_PROXY;
@@ -480,6 +494,7 @@ fn print_banner(
     proxy_ports: &[u16],
     dir: &std::path::Path,
     metrics: &dyn Fn(u16) -> String,
+    status_flags: &str,
 ) {
     println!("slotcache up: cluster '{}' is running", options.cluster);
     println!("  etcd         {endpoint}");
@@ -501,7 +516,7 @@ fn print_banner(
         (None, None) => {}
     }
     println!(
-        "status:   slotcache status --etcd {endpoint} --cluster {}",
+        "status:   slotcache status --etcd {endpoint} --cluster {}{status_flags}",
         options.cluster
     );
     println!("logs:     {}", dir.display());
