@@ -10,6 +10,7 @@ use etcd_client::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 use thiserror::Error;
@@ -19,8 +20,20 @@ use thiserror::Error;
 /// internal secret is), so that every part of a binary reaches etcd the same way.
 static ETCD_USER: OnceLock<(String, String)> = OnceLock::new();
 
+/// The files of etcd's TLS, set once at start as the user is.
+static ETCD_TLS: OnceLock<EtcdTlsFiles> = OnceLock::new();
+
+#[derive(Debug, Clone)]
+struct EtcdTlsFiles {
+    ca: PathBuf,
+    identity: Option<(PathBuf, PathBuf)>,
+}
+
 /// How a binary is told to reach an etcd with authentication on: `--etcd-user name:password`
-/// (etcdctl's `--user`), or better `SLOTCACHE_ETCD_USER`, which `ps` does not show.
+/// (etcdctl's `--user`), or better `SLOTCACHE_ETCD_USER`, which `ps` does not show; and an
+/// etcd served over TLS (`https://` endpoints): the CA its certificate chains to, and this
+/// process's client certificate when etcd checks them (`--client-cert-auth`), as etcdctl's
+/// `--cacert`, `--cert` and `--key`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct EtcdAccess {
     /// etcd user and password, as name:password, when etcd's authentication is on.
@@ -31,17 +44,58 @@ pub struct EtcdAccess {
         hide_env_values = true
     )]
     pub etcd_user: Option<String>,
+    /// The CA etcd's certificate chains to (PEM), for https:// endpoints.
+    #[arg(long, global = true, env = "SLOTCACHE_ETCD_CACERT")]
+    pub etcd_cacert: Option<PathBuf>,
+    /// This process's client certificate for etcd (PEM), with its key.
+    #[arg(long, global = true, env = "SLOTCACHE_ETCD_CERT")]
+    pub etcd_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, env = "SLOTCACHE_ETCD_KEY")]
+    pub etcd_key: Option<PathBuf>,
 }
 
 impl EtcdAccess {
-    /// Makes every later connection of this process log in as the user given, if any.
+    /// Makes every later connection of this process log in as the user given, if any, and
+    /// speak TLS with the files given.
     pub fn install(&self) -> Result<(), StoreError> {
+        if self.etcd_cert.is_some() != self.etcd_key.is_some() {
+            return Err(StoreError::EtcdTls(
+                "--etcd-cert and --etcd-key go together".into(),
+            ));
+        }
+        if let Some(ca) = &self.etcd_cacert {
+            let identity = self.etcd_cert.clone().zip(self.etcd_key.clone());
+            let _ = ETCD_TLS.set(EtcdTlsFiles {
+                ca: ca.clone(),
+                identity,
+            });
+        }
         let Some(user) = &self.etcd_user else {
             return Ok(());
         };
         let (name, password) = user.split_once(':').ok_or(StoreError::EtcdUser)?;
         let _ = ETCD_USER.set((name.to_string(), password.to_string()));
         Ok(())
+    }
+}
+
+impl EtcdTlsFiles {
+    /// The TLS options, read from the files now: a connection made after they are replaced
+    /// uses the new ones.
+    fn options(&self) -> Result<etcd_client::TlsOptions, StoreError> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path)
+                .map_err(|err| StoreError::EtcdTls(format!("{}: {err}", path.display())))
+        };
+        let ca = etcd_client::Certificate::from_pem(read(&self.ca)?);
+        let options = etcd_client::TlsOptions::new().ca_certificate(ca);
+        Ok(match &self.identity {
+            Some((cert, key)) => {
+                options.identity(etcd_client::Identity::from_pem(read(cert)?, read(key)?))
+            }
+            None => options,
+        })
     }
 }
 
@@ -63,6 +117,8 @@ pub enum StoreError {
     Secret(String),
     #[error("--etcd-user takes name:password")]
     EtcdUser,
+    #[error("etcd TLS: {0}")]
+    EtcdTls(String),
     #[error("invalid record at {key}: {source}")]
     BadRecord {
         key: String,
@@ -462,6 +518,9 @@ impl Store {
             options = options
                 .with_user(name, password)
                 .with_auto_token_refresh(true);
+        }
+        if let Some(tls) = ETCD_TLS.get() {
+            options = options.with_tls(tls.options()?);
         }
         let start = std::time::Instant::now();
         let mut backoff = Duration::from_millis(100);

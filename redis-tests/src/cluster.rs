@@ -2,10 +2,12 @@
 //! proxies started on demand, each killed when dropped.
 
 use crate::{
-    free_port, run_binary, spawn_binary, start_etcd_cluster, start_listener_on, start_slotcache,
-    Process,
+    binary, free_port, run_binary, spawn_binary, start_etcd_cluster, start_listener_on,
+    start_slotcache, Conn, Frame, Process,
 };
 use serde_json::Value;
+use std::ffi::OsStr;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Seconds a lease lives (the cluster's `--lease-ttl`).
@@ -67,6 +69,69 @@ impl Cluster {
             endpoint,
             name,
         }
+    }
+
+    /// A cluster of 4 partitions at RF 2 on the etcd member `etcd`, reached at `endpoint`
+    /// with what the environment gives (an etcd user, certificates): created (`cluster init`
+    /// is retried while etcd starts), with two servers and a controller, every partition in
+    /// sync, and 100 keys written through a proxy. The processes are returned to be kept.
+    pub fn serving_on(etcd: Process, endpoint: String) -> (Cluster, Vec<Process>) {
+        let cluster = Cluster {
+            etcd,
+            other_members: Vec::new(),
+            endpoint,
+            name: "test".into(),
+        };
+        let init = [
+            "cluster",
+            "init",
+            "--partitions",
+            "4",
+            "--replication-factor",
+            "2",
+        ];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (ok, _, err) = cluster.cli(&[&init[..], &["--lease-ttl", "2"]].concat());
+            if ok {
+                break;
+            }
+            assert!(Instant::now() < deadline, "cluster init: {err}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let mut processes = vec![cluster.server("n1"), cluster.server("n2")];
+        processes.push(cluster.controller("c1"));
+        cluster.wait_in_sync(4, 2);
+        let proxy = cluster.proxy(&[]);
+        let mut conn = Conn::connect(proxy.port);
+        for i in 0..100 {
+            let key = format!("key:{i}");
+            assert_eq!(conn.call(&["SET", &key, "v"]), Frame::Simple("OK".into()));
+        }
+        assert_eq!(conn.call(&["DBSIZE"]), Frame::Int(100));
+        processes.push(proxy);
+        (cluster, processes)
+    }
+
+    /// `slotcache status` with each variable of `env` set, or removed when None: (success,
+    /// stdout and stderr).
+    pub fn status_with_env(&self, env: &[(&str, Option<&OsStr>)]) -> (bool, String) {
+        let mut command = Command::new(binary("slotcache"));
+        command.args(["status", "--etcd", &self.endpoint, "--cluster", &self.name]);
+        command.args(["--connect-timeout", "3"]);
+        for (name, value) in env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let output = command.output().expect("running slotcache status");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
     }
 
     pub fn server(&self, node: &str) -> Process {

@@ -6,8 +6,8 @@
 //! The variable is set for this binary's one test, and every process it starts inherits it.
 
 use redis_tests::cluster::Cluster;
-use redis_tests::{binary, start_etcd_cluster, Conn, Frame};
-use std::process::Command;
+use redis_tests::start_etcd_cluster;
+use std::ffi::OsStr;
 
 const USER: &str = "slotcache:cache-pass";
 
@@ -36,26 +36,7 @@ async fn enable_auth(endpoint: &str) {
 
 /// `slotcache status` with `user` (or none) for etcd: (success, stdout + stderr).
 fn status_as(cluster: &Cluster, user: Option<&str>) -> (bool, String) {
-    let mut command = Command::new(binary("slotcache"));
-    command.args([
-        "status",
-        "--etcd",
-        &cluster.endpoint,
-        "--cluster",
-        &cluster.name,
-    ]);
-    command.args(["--connect-timeout", "3"]);
-    match user {
-        Some(user) => command.env("SLOTCACHE_ETCD_USER", user),
-        None => command.env_remove("SLOTCACHE_ETCD_USER"),
-    };
-    let output = command.output().expect("running slotcache status");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    cluster.status_with_env(&[("SLOTCACHE_ETCD_USER", user.map(OsStr::new))])
 }
 
 #[test]
@@ -66,33 +47,7 @@ fn a_cluster_runs_on_an_etcd_with_authentication() {
         .unwrap()
         .block_on(enable_auth(&endpoint));
     std::env::set_var("SLOTCACHE_ETCD_USER", USER);
-    let cluster = Cluster {
-        etcd,
-        other_members: Vec::new(),
-        endpoint,
-        name: "test".into(),
-    };
-    let (ok, _, err) = cluster.cli(&[
-        "cluster",
-        "init",
-        "--partitions",
-        "4",
-        "--replication-factor",
-        "2",
-        "--lease-ttl",
-        "2",
-    ]);
-    assert!(ok, "cluster init as an etcd user: {err}");
-    let _servers = [cluster.server("n1"), cluster.server("n2")];
-    let _controller = cluster.controller("c1");
-    cluster.wait_in_sync(4, 2);
-    let proxy = cluster.proxy(&[]);
-    let mut conn = Conn::connect(proxy.port);
-    for i in 0..100 {
-        let key = format!("key:{i}");
-        assert_eq!(conn.call(&["SET", &key, "v"]), Frame::Simple("OK".into()));
-    }
-    assert_eq!(conn.call(&["DBSIZE"]), Frame::Int(100));
+    let (cluster, _processes) = Cluster::serving_on(etcd, endpoint);
 
     let (ok, out) = status_as(&cluster, Some(USER));
     assert!(ok, "{out}");
