@@ -21,8 +21,13 @@ pub fn from_file(file: &Path) -> Result<Secret, StoreError> {
 
 /// Installs this process's secret: the file's when one is given, else the one in etcd. A
 /// cluster without one (made before secrets existed) keeps its links unauthenticated; false
-/// then.
+/// then. The cluster must exist: `cluster init` writes its record and secret at once, so the
+/// secret is read only once the record is there (read before, a process starting as the
+/// cluster is made could miss the secret and then be refused by every part that has it).
 pub async fn install(store: &mut Store, file: Option<&Path>) -> Result<bool, StoreError> {
+    if !store.exists(&store.keys.config()).await? {
+        return Err(StoreError::NoCluster(store.cluster.clone()));
+    }
     let secret = match file {
         Some(file) => Some(from_file(file)?),
         None => store

@@ -67,6 +67,36 @@ pub fn refusal(session: &mut Session, command: Command, args: &[Bytes]) -> Optio
     Some(Pending::error(&acl::refusal(denied, spec)))
 }
 
+/// The queued commands of a transaction checked again at EXEC: for each, None if the user
+/// may still run it, else EXEC's error for it (logged in the ACL LOG, context `multi`).
+pub fn recheck(session: &mut Session, queued: &[Vec<Bytes>]) -> Vec<Option<String>> {
+    let users = &session.proxy.acl.users;
+    let Ok(user) = session.login.user(users) else {
+        return vec![None; queued.len()];
+    };
+    if user.allows_all() {
+        return vec![None; queued.len()];
+    }
+    let table = Table::get();
+    queued
+        .iter()
+        .map(|args| {
+            let resolved = table.resolve(args).ok()?;
+            let denied = user.check(resolved, args).err()?;
+            session.proxy.acl.log_refusal(
+                denied,
+                Context::Multi,
+                resolved.spec,
+                args,
+                &user.name,
+                session.me.describe(),
+                now_millis(),
+            );
+            Some(acl::exec_refusal(denied))
+        })
+        .collect()
+}
+
 /// Whether the client's user reaches every key with this call, as Redis's
 /// `ACLUserCheckCmdWithUnrestrictedKeyAccess` (SORT's BY and GET patterns).
 pub fn reaches_every_key(session: &mut Session, command: Command, args: &[Bytes]) -> bool {

@@ -25,9 +25,8 @@ use std::sync::Arc;
 /// A transaction being queued.
 #[derive(Default)]
 pub struct Transaction {
-    /// The queued commands, encoded.
-    queued: BytesMut,
-    count: usize,
+    /// The queued commands.
+    queued: Vec<Vec<Bytes>>,
     /// The slot of the first queued command with keys.
     slot: Option<u16>,
     /// A later command's keys hash elsewhere: EXEC answers CROSSSLOT.
@@ -137,8 +136,7 @@ impl Session {
                     (None, Some(slot)) => transaction.slot = Some(slot),
                     _ => {}
                 }
-                transaction.queued.extend_from_slice(&encode(&args));
-                transaction.count += 1;
+                transaction.queued.push(args);
                 transaction.writes |= command.held_when_writes_pause();
                 transaction.scripts |= matches!(command.handling, Handling::Script { .. });
                 self.reply(|out| out.simple("QUEUED"))
@@ -189,12 +187,32 @@ impl Session {
         if transaction.cross_slot {
             return error_reply(&RouteError::CrossSlot.to_string());
         }
-        let mut request = BytesMut::with_capacity(transaction.queued.len() + 32);
-        request.extend_from_slice(MULTI);
-        request.extend_from_slice(&transaction.queued);
+        // What the user may no longer run since it was queued is not sent, and gets its
+        // error in EXEC's reply, as Redis checks each command again at EXEC.
+        let refusals = crate::access::recheck(self, &transaction.queued);
+        let mut request = BytesMut::from(MULTI);
+        let allowed = transaction.queued.iter().zip(&refusals);
+        for (args, _) in allowed.filter(|(_, refusal)| refusal.is_none()) {
+            request.extend_from_slice(&encode(args));
+        }
         request.extend_from_slice(EXEC);
-        let replies = transaction.count + 2;
-        let partition = transaction.slot.map(|s| self.proxy.table.partition_of(s));
+        let replies = refusals.iter().filter(|r| r.is_none()).count() + 2;
+        let exec_reply = self
+            .run_exec(transaction.slot, watches, request, replies)
+            .await;
+        with_refusals(exec_reply, &refusals)
+    }
+
+    /// Runs MULTI ... EXEC (`replies` replies) on the connection watching its partition, or
+    /// routed by `slot` when none does; EXEC's reply.
+    async fn run_exec(
+        &mut self,
+        slot: Option<u16>,
+        watches: Vec<Watch>,
+        request: BytesMut,
+        replies: usize,
+    ) -> Bytes {
+        let partition = slot.map(|s| self.proxy.table.partition_of(s));
         // The connection watching the transaction's partition runs it (a keyless one runs
         // on the first watching connection).
         let runner = watches
@@ -209,7 +227,7 @@ impl Session {
         }
         let Some(mut watch) = runner else {
             let (proxy, via) = (self.proxy.clone(), self.via());
-            let all = send_routed(&proxy, &via, transaction.slot, request.freeze(), replies);
+            let all = send_routed(&proxy, &via, slot, request.freeze(), replies);
             return last_reply(&all.await);
         };
         match watch.call(&request, replies).await {
@@ -273,5 +291,49 @@ impl Session {
             self.watches.push(watch);
         }
         reply
+    }
+}
+
+/// EXEC's reply with each refused command's error put in its place; any other reply (an abort,
+/// a null for a watched key that changed) as it is.
+fn with_refusals(reply: Bytes, refusals: &[Option<String>]) -> Bytes {
+    if refusals.iter().all(Option::is_none) || !reply.starts_with(b"*") {
+        return reply;
+    }
+    // The array's elements follow its header line; a null array (`*-1`) has none.
+    let Some(header) = reply.windows(2).position(|w| w == b"\r\n") else {
+        return reply;
+    };
+    if reply[1..header].starts_with(b"-") {
+        return reply;
+    }
+    let mut ran = frames(&reply[header + 2..]);
+    let mut out = BytesMut::from(format!("*{}\r\n", refusals.len()).as_bytes());
+    for refusal in refusals {
+        match refusal {
+            Some(error) => out.extend_from_slice(&error_reply(error)),
+            None => out.extend_from_slice(ran.next().unwrap_or_default()),
+        }
+    }
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_take_their_place_in_execs_array() {
+        let refusals = [None, Some("NOPERM gone".to_string()), None];
+        let ran = Bytes::from_static(b"*2\r\n$1\r\nv\r\n:1\r\n");
+        assert_eq!(
+            with_refusals(ran, &refusals),
+            Bytes::from_static(b"*3\r\n$1\r\nv\r\n-NOPERM gone\r\n:1\r\n")
+        );
+        // A watched key changed (RESP2's null array, RESP3's null), or the whole was refused.
+        for whole in [&b"*-1\r\n"[..], b"_\r\n", b"-EXECABORT no\r\n"] {
+            let reply = Bytes::copy_from_slice(whole);
+            assert_eq!(with_refusals(reply.clone(), &refusals), reply);
+        }
     }
 }

@@ -281,3 +281,56 @@ fn users_made_through_one_proxy_hold_at_every_proxy() {
         "a shard server keeps a deleted user's client"
     );
 }
+
+/// Rules changed between MULTI and EXEC: EXEC checks each queued command again, answers the
+/// ones the user may no longer run with NOPERM in its array, runs the rest, and logs the
+/// refusal with context `multi`. A server, a proxy (which checks before routing, so the
+/// refused command never reaches a shard server) and redis-server answer alike.
+#[test]
+fn exec_checks_queued_commands_again() {
+    let running = redis_tests::cluster::running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    let run = |target: &Process| {
+        let mut admin = target.connect();
+        ok(&mut admin, &["ACL", "LOG", "RESET"]);
+        ok(
+            &mut admin,
+            &["ACL", "SETUSER", "eve", "on", ">pw", "+@all", "~*"],
+        );
+        let mut eve = logged_in(target, "eve", "pw");
+        ok(&mut eve, &["MULTI"]);
+        for queued in [
+            &["SET", "exec{t}", "v"][..],
+            &["GET", "exec{t}"],
+            &["INCR", "count{t}"],
+        ] {
+            assert_eq!(eve.call(queued), Frame::Simple("QUEUED".into()));
+        }
+        ok(&mut admin, &["ACL", "SETUSER", "eve", "-set"]);
+        let exec = eve.call(&["EXEC"]);
+        let Frame::Array(log) = admin.call(&["ACL", "LOG", "1"]) else {
+            panic!("ACL LOG")
+        };
+        let Some(Frame::Array(entry)) = log.first() else {
+            panic!("no ACL LOG entry: {log:?}")
+        };
+        let field = |name: &str| {
+            let at = entry.iter().position(|f| *f == Frame::bulk(name)).unwrap();
+            entry[at + 1].clone()
+        };
+        let logged = [field("reason"), field("context"), field("object")];
+        (exec, logged, admin.call(&["GET", "exec{t}"]))
+    };
+    let expected = run(&start_redis(&[]));
+    let refusal = "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to execute the command or subcommand";
+    assert_eq!(
+        expected.0,
+        Frame::Array(vec![
+            Frame::Error(refusal.into()),
+            Frame::Null,
+            Frame::Int(1)
+        ])
+    );
+    assert_eq!(run(&start_slotcache(&[])), expected, "a shard server");
+    assert_eq!(run(&proxy), expected, "a proxy");
+}

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use output::Output;
 use slotcache_cluster::credential;
 use slotcache_cluster::records::{ClusterConfig, ReplicationMode, RECORD_VERSION};
-use slotcache_cluster::store::{EtcdAccess, Store};
+use slotcache_cluster::store::{EtcdAccess, Store, StoreError};
 use slotcache_cluster::tls_settings::LinkSettings;
 use slotcache_protocol::internal::Secret;
 use std::time::Duration;
@@ -184,8 +184,11 @@ async fn connect(target: &Target) -> anyhow::Result<Store> {
         Duration::from_secs(target.connect_timeout),
     )
     .await?;
-    credential::install(&mut store, target.cluster_secret_file.as_deref()).await?;
-    Ok(store)
+    // `cluster init` connects before there is a cluster, or a secret, to read.
+    match credential::install(&mut store, target.cluster_secret_file.as_deref()).await {
+        Ok(_) | Err(StoreError::NoCluster(_)) => Ok(store),
+        Err(err) => Err(err.into()),
+    }
 }
 
 fn print_table(status: &progress::Status) {
