@@ -159,19 +159,23 @@ impl TlsSettings {
         })
     }
 
-    /// The acceptor for this process's certificates, read from the files now.
-    pub fn acceptor(&self) -> Result<Arc<Acceptor>, TlsSettingsError> {
+    /// Where this process's certificates are, and whether clients need one.
+    pub fn files(&self) -> Result<TlsFiles, TlsSettingsError> {
         let links = &self.links;
         let (Some(cert_file), Some(key_file)) = (&links.tls_cert_file, &links.tls_key_file) else {
             return Err(TlsSettingsError::NoCertificate);
         };
-        let acceptor = Acceptor::load(TlsFiles {
+        Ok(TlsFiles {
             cert_file: cert_file.clone(),
             key_file: key_file.clone(),
             ca_cert_file: links.tls_ca_cert_file.clone(),
             auth_clients: self.auth_clients()?,
-        })?;
-        Ok(Arc::new(acceptor))
+        })
+    }
+
+    /// The acceptor for this process's certificates, read from the files now.
+    pub fn acceptor(&self) -> Result<Arc<Acceptor>, TlsSettingsError> {
+        Ok(Arc::new(Acceptor::load(self.files()?)?))
     }
 
     /// The TLS client port and its acceptor; None without a TLS port.

@@ -437,3 +437,58 @@ fn cluster_links_run_over_tls() {
         }
     }
 }
+
+/// CONFIG SET changes the TLS settings of a running server at once, as in Redis: clients
+/// without a certificate get in after `tls-auth-clients no`, and a certificate file that
+/// cannot be read fails the whole CONFIG SET with Redis's error, leaving TLS as it was.
+#[test]
+fn config_set_changes_tls_settings_at_once() {
+    let certs = Certificates::new();
+    let flags = certs.flags(free_port());
+    let server = start_slotcache(&strs(&flags));
+    let port = tls_port(&flags);
+    let (_, out) = tls_cli(&certs, port, "ca.crt", None, &["PING"]);
+    assert!(!out.contains("PONG"), "no certificate yet: {out}");
+    let mut admin = server.connect();
+    let set = |admin: &mut redis_tests::Conn, args: &[&str]| {
+        let mut all = vec!["CONFIG", "SET"];
+        all.extend_from_slice(args);
+        admin.call(&all)
+    };
+    let ok = redis_tests::Frame::Simple("OK".into());
+    let wrong = set(&mut admin, &["tls-auth-clients", "maybe"]);
+    let expected = "ERR CONFIG SET failed (possibly related to argument 'tls-auth-clients') - argument(s) must be one of the following: no, yes, optional";
+    assert_eq!(wrong, redis_tests::Frame::Error(expected.into()));
+    assert_eq!(set(&mut admin, &["tls-auth-clients", "no"]), ok);
+    let (_, out) = tls_cli(&certs, port, "ca.crt", None, &["PING"]);
+    assert_eq!(out.trim(), "PONG");
+    let refused = set(
+        &mut admin,
+        &[
+            "tls-auth-clients",
+            "yes",
+            "tls-cert-file",
+            "/nonexistent.crt",
+        ],
+    );
+    let expected = "ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs.";
+    assert_eq!(refused, redis_tests::Frame::Error(expected.into()));
+    let shown = admin.call(&["CONFIG", "GET", "tls-cert-file"]);
+    assert_eq!(
+        shown,
+        redis_tests::Frame::Array(vec![
+            redis_tests::Frame::bulk("tls-cert-file"),
+            redis_tests::Frame::bulk(&certs.path("server.crt")),
+        ])
+    );
+    let (_, out) = tls_cli(&certs, port, "ca.crt", None, &["PING"]);
+    assert_eq!(out.trim(), "PONG", "the failed CONFIG SET changed nothing");
+    assert_eq!(set(&mut admin, &["tls-auth-clients", "yes"]), ok);
+    let (_, out) = tls_cli(&certs, port, "ca.crt", None, &["PING"]);
+    assert!(
+        !out.contains("PONG"),
+        "a certificate is needed again: {out}"
+    );
+    let (ok_cli, out) = tls_cli(&certs, port, "ca.crt", Some("client"), &["PING"]);
+    assert!(ok_cli && out.trim() == "PONG", "{out}");
+}

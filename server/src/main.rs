@@ -258,6 +258,10 @@ fn main() -> anyhow::Result<()> {
             config.replication_port,
         );
         let server = Arc::new(Server::new(config, port));
+        let acceptor = tls.as_ref().map(|(_, a)| a).or(replication_tls.as_ref());
+        if let Some(acceptor) = acceptor {
+            let _ = server.tls.set(acceptor.clone());
+        }
         slotcache_server::commands::acl::load_file(&server).map_err(anyhow::Error::msg)?;
         let admin_port = match admin_port {
             Some(admin_port) => Some(

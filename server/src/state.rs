@@ -49,6 +49,8 @@ pub struct Server {
     pub routes: std::sync::OnceLock<RwLock<crate::routing::Routes>>,
     /// Cluster mode's replication of the hosted partitions, set once the server has joined.
     pub replication: std::sync::OnceLock<crate::replication::Replication>,
+    /// The TLS ports' certificates (client and replication), which CONFIG SET can change.
+    pub tls: std::sync::OnceLock<Arc<slotcache_protocol::tls::Acceptor>>,
     pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
     pub pubsub: Mutex<crate::pubsub::Registry>,
     /// ACL users and the ACL log.
@@ -88,6 +90,7 @@ impl Server {
             keyspace,
             routes: std::sync::OnceLock::new(),
             replication: std::sync::OnceLock::new(),
+            tls: std::sync::OnceLock::new(),
             clients: Mutex::new(AHashMap::new()),
             pubsub: Mutex::new(pubsub),
             acl,

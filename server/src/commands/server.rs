@@ -5,13 +5,14 @@ use super::{
     arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Handler, Replied, Table,
 };
 use crate::commands::Outcome;
-use crate::config::PARAMS;
+use crate::config::{Config, PARAMS, TLS_FILE_PARAMS};
 use crate::engine::evict::Policy;
 use crate::engine::{Db, DbStats};
 use crate::memory::{human, peak_memory, rss_bytes, used_memory};
 use crate::partition::{Keyspace, STANDALONE_PARTITION};
 use crate::replication::log::{backlogs_bytes, Role};
 use crate::state::now_us;
+use crate::state::Server;
 use slotcache_protocol::command::catalog::Catalog;
 use slotcache_protocol::command::REDIS_VERSION;
 use slotcache_protocol::glob;
@@ -463,6 +464,7 @@ fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
             ))
         })?;
     }
+    apply_tls(ctx.server, &config, &named)?;
     crate::engine::db::set_lfu_mode(Policy::from_name(&config.maxmemory_policy).is_lfu());
     crate::engine::limits::apply(config.encoding_limits());
     crate::notify::set_flags(config.notify_keyspace_events);
@@ -481,6 +483,31 @@ fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     ctx.out.ok();
     Ok(Replied)
+}
+
+/// Gives the TLS ports the certificates CONFIG SET named, before anything else is applied:
+/// files that do not make a configuration fail the whole CONFIG SET, as in Redis, and the
+/// ports keep what they had.
+fn apply_tls(server: &Server, config: &Config, named: &[String]) -> Result<(), CmdError> {
+    // Redis names the first file setting (tls-auth-clients has no apply step of its own).
+    let tls = |n: &&String| TLS_FILE_PARAMS.contains(&n.as_str());
+    let files = named.iter().filter(tls).find(|n| *n != "tls-auth-clients");
+    let Some(name) = files.or_else(|| named.iter().find(tls)) else {
+        return Ok(());
+    };
+    let Some(acceptor) = server.tls.get() else {
+        return Ok(());
+    };
+    let applied = match config.tls.files() {
+        Ok(files) => acceptor.replace(files).map_err(|err| err.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    applied.map_err(|err| {
+        tracing::warn!(%err, "TLS configuration not updated");
+        CmdError::err(format!(
+            "CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS configuration. Check server logs."
+        ))
+    })
 }
 
 fn ctx_spec(name: &str) -> &'static CommandSpec {

@@ -23,7 +23,7 @@ const CHANGE_POLL: Duration = Duration::from_secs(1);
 
 /// A TLS port's handshakes, with the configuration its files give now.
 pub struct Acceptor {
-    files: TlsFiles,
+    files: RwLock<TlsFiles>,
     current: RwLock<tokio_rustls::TlsAcceptor>,
 }
 
@@ -31,12 +31,24 @@ impl Acceptor {
     /// Reads the files; fails with what is wrong in them.
     pub fn load(files: TlsFiles) -> Result<Acceptor, TlsError> {
         let current = RwLock::new(build(&files)?);
-        Ok(Acceptor { files, current })
+        Ok(Acceptor {
+            files: RwLock::new(files),
+            current,
+        })
     }
 
     /// Reads the files again. On an error the configuration in use stays.
     pub fn reload(&self) -> Result<(), TlsError> {
-        *self.current.write() = build(&self.files)?;
+        let files = self.files.read().clone();
+        self.replace(files)
+    }
+
+    /// Uses other files from now on (CONFIG SET tls-cert-file ...). On an error nothing
+    /// changes.
+    pub fn replace(&self, files: TlsFiles) -> Result<(), TlsError> {
+        let built = build(&files)?;
+        *self.current.write() = built;
+        *self.files.write() = files;
         Ok(())
     }
 
@@ -49,7 +61,7 @@ impl Acceptor {
     }
 
     fn modified(&self) -> Vec<Option<SystemTime>> {
-        let files = &self.files;
+        let files = self.files.read();
         [
             Some(&files.cert_file),
             Some(&files.key_file),

@@ -33,7 +33,7 @@ impl AuthClients {
             "yes" => Ok(AuthClients::Yes),
             "no" => Ok(AuthClients::No),
             "optional" => Ok(AuthClients::Optional),
-            _ => Err("argument must be 'yes', 'no' or 'optional'".into()),
+            _ => Err("argument(s) must be one of the following: no, yes, optional".into()),
         }
     }
 
