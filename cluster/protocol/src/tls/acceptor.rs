@@ -2,7 +2,7 @@
 //! configuration is rebuilt from the files on SIGHUP, or when a file's modification time
 //! moves, and new handshakes use it while established connections keep theirs.
 
-use super::{certificates, AuthClients, TlsError, TlsFiles};
+use super::{certificates, modified, AuthClients, TlsError, TlsFiles};
 use parking_lot::RwLock;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivateKeyDer;
@@ -69,7 +69,7 @@ impl Acceptor {
         ]
         .into_iter()
         .flatten()
-        .map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        .map(|path| modified(path))
         .collect()
     }
 }

@@ -7,7 +7,7 @@
 //! A process installs its choice once at start, as it does the cluster secret.
 
 use super::stream::Stream;
-use super::{certificates, TlsError};
+use super::{certificates, modified, TlsError};
 use parking_lot::Mutex;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{PrivateKeyDer, ServerName};
@@ -51,7 +51,7 @@ static INSTALLED: OnceLock<LinkTls> = OnceLock::new();
 impl LinkTls {
     /// Reads the files; fails with what is wrong in them.
     pub fn new(files: LinkFiles, cluster: bool, replication: bool) -> Result<LinkTls, TlsError> {
-        let current = Mutex::new((modified(&files), build(&files)?));
+        let current = Mutex::new((modification_times(&files), build(&files)?));
         Ok(LinkTls {
             files,
             cluster,
@@ -69,7 +69,7 @@ impl LinkTls {
 
     fn connector(&self) -> TlsConnector {
         let mut current = self.current.lock();
-        let now = modified(&self.files);
+        let now = modification_times(&self.files);
         if now != current.0 {
             match build(&self.files) {
                 Ok(connector) => *current = (now, connector),
@@ -119,11 +119,11 @@ pub async fn dial(addr: &str, link: Link, patience: Duration) -> io::Result<Stre
         .map_err(|_| timed_out())?
 }
 
-fn modified(files: &LinkFiles) -> Vec<Option<SystemTime>> {
+fn modification_times(files: &LinkFiles) -> Vec<Option<SystemTime>> {
     let identity = files.identity.iter().flat_map(|(c, k)| [c, k]);
     std::iter::once(&files.ca_cert_file)
         .chain(identity)
-        .map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        .map(|path| modified(path))
         .collect()
 }
 

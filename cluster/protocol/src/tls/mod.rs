@@ -90,3 +90,8 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     }
     Ok(chain)
 }
+
+/// A file's modification time, by which certificate changes are noticed; None if unreadable.
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
