@@ -18,7 +18,8 @@ use crate::records::{
     ClusterConfig, ControllerRecord, NodeRecord, PartitionRecord, RECORD_VERSION,
 };
 use crate::store::{Store, StoreError};
-use std::collections::BTreeMap;
+use crate::suspicion::Suspicions;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -145,52 +146,32 @@ async fn lead(
     // A replica joining an in-sync set lets a move finish (see `successor_record`).
     let mut partition_changes = store.watch(&store.keys.partitions(), 0);
     let mut handovers = Handovers::new();
+    let mut suspicions = Suspicions::default();
+    let lease_ttl = Duration::from_secs(config.lease_ttl_secs);
     loop {
-        check_suspects(store, stats).await?;
+        suspicions
+            .check(store, lease_ttl, leadership, stats)
+            .await?;
         carry_out_requests(store, config, leadership, stats).await?;
-        reconcile(store, config, leadership, &mut handovers, stats).await?;
-        // Wait for something to happen, then let a burst settle.
+        let held = suspicions.held();
+        reconcile(store, config, leadership, &mut handovers, &held, stats).await?;
+        // Wait for something to happen (or a fenced node's lease to run out), then let a
+        // burst settle.
+        let idle = suspicions.next_release().map_or(IDLE_RECHECK, |at| {
+            at.duration_since(Instant::now()).min(IDLE_RECHECK)
+        });
         tokio::select! {
             _ = node_changes.recv() => {}
             _ = requests.recv() => {}
             _ = partition_changes.recv() => {}
             _ = suspects.recv() => continue,
-            _ = tokio::time::sleep(IDLE_RECHECK) => {}
+            _ = tokio::time::sleep(idle) => {}
         }
         while let Ok(Some(_)) =
             tokio::time::timeout(Duration::from_millis(50), node_changes.recv()).await
         {}
         while partition_changes.try_recv().is_ok() {}
     }
-}
-
-/// How long a suspect's port gets to answer before the report is dropped as inconclusive.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
-
-/// Acts on crash reports: a reported node whose client port refuses connections has no
-/// process behind it, so its lease is revoked now instead of expiring a TTL later. A node that
-/// still accepts connections (slow, paused, cut off from etcd) is left to its lease.
-async fn check_suspects(store: &mut Store, stats: &ControllerStats) -> Result<(), ControlError> {
-    let keys = store.keys.clone();
-    let (reports, _) = store.snapshot(&keys.suspects()).await?;
-    for (key, _) in reports {
-        let Some(node) = key.strip_prefix(&keys.suspects()).map(str::to_string) else {
-            continue;
-        };
-        let record: Option<NodeRecord> = store.get(&keys.node(&node)).await?;
-        let addr = record.map(|r| r.client_addr).unwrap_or_default();
-        let probe = tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(&addr));
-        let refused = matches!(
-            probe.await,
-            Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused
-        );
-        if refused && store.revoke_lease_of(&keys.active_node(&node)).await? {
-            warn!(%node, "crash confirmed (its port refuses connections): lease revoked");
-            stats.revocations.fetch_add(1, Ordering::Relaxed);
-        }
-        store.delete(&key).await?;
-    }
-    Ok(())
 }
 
 /// An operator's request, as `slotcache` writes it under `requests/`.
@@ -547,6 +528,7 @@ pub async fn reconcile(
     config: &ClusterConfig,
     leadership: &Leadership,
     handovers: &mut Handovers,
+    held: &BTreeSet<String>,
     stats: &ControllerStats,
 ) -> Result<(), ControlError> {
     let pass = Instant::now();
@@ -615,6 +597,10 @@ pub async fn reconcile(
     }
     for (pid, replicas) in plan {
         let (record, revision) = &records[&pid];
+        // Its fenced leader may still read under its revoked lease: nobody else leads yet.
+        if record.leader.as_ref().is_some_and(|l| held.contains(l)) {
+            continue;
+        }
         let planned = successor_record(record, replicas, &nodes, config.unclean_failover);
         let overdue = match &record.handover {
             Some(target) => {

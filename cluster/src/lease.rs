@@ -2,12 +2,15 @@
 //! fresh lease whenever the old one is lost (etcd unreachable past the TTL, or restarted), and
 //! left to expire when the process dies.
 
-use etcd_client::{Client, PutOptions};
+use etcd_client::{Client, Compare, CompareOp, PutOptions, Txn, TxnOp};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// How often a fenced registration looks whether the fence is gone.
+const FENCE_RECHECK: Duration = Duration::from_millis(200);
 
 /// A running registration; dropping it stops renewing (the keys then expire with the lease).
 pub struct Registration {
@@ -122,10 +125,22 @@ impl Drop for Registration {
 
 /// Keeps `entries` (key, value) in etcd under a lease of `ttl_secs`.
 pub fn register(client: Client, entries: Vec<(String, String)>, ttl_secs: u64) -> Registration {
+    register_unless_fenced(client, entries, ttl_secs, None)
+}
+
+/// [`register`], except that while the key `fence` exists the entries are not put back: a
+/// shard server whose lease the controller revoked while it may still run stays unregistered
+/// until the controller has replaced it as leader (see the controller's `suspicion`).
+pub fn register_unless_fenced(
+    client: Client,
+    entries: Vec<(String, String)>,
+    ttl_secs: u64,
+    fence: Option<String>,
+) -> Registration {
     let (tx, rx) = watch::channel(0);
     let ttl_secs = ttl_secs.max(1);
     let held = LeaseHold::new(Duration::from_secs(ttl_secs));
-    let task = tokio::spawn(keep(client, entries, ttl_secs, tx, held.clone()));
+    let task = tokio::spawn(keep(client, entries, fence, ttl_secs, tx, held.clone()));
     Registration {
         task,
         lease: rx,
@@ -136,6 +151,7 @@ pub fn register(client: Client, entries: Vec<(String, String)>, ttl_secs: u64) -
 async fn keep(
     mut client: Client,
     entries: Vec<(String, String)>,
+    fence: Option<String>,
     ttl: u64,
     tx: watch::Sender<i64>,
     held: LeaseHold,
@@ -147,20 +163,33 @@ async fn keep(
         let sent = Instant::now();
         let granted = async {
             let id = client.lease_grant(ttl as i64, None).await?.id();
-            for (key, value) in &entries {
-                client
-                    .put(
-                        key.as_str(),
-                        value.as_str(),
-                        Some(PutOptions::new().with_lease(id)),
-                    )
-                    .await?;
+            let puts: Vec<TxnOp> = entries
+                .iter()
+                .map(|(key, value)| {
+                    let lease = Some(PutOptions::new().with_lease(id));
+                    TxnOp::put(key.as_str(), value.as_str(), lease)
+                })
+                .collect();
+            let unfenced = fence
+                .iter()
+                .map(|key| Compare::version(key.as_str(), CompareOp::Equal, 0));
+            let txn = Txn::new().when(unfenced.collect::<Vec<_>>()).and_then(puts);
+            if !client.txn(txn).await?.succeeded() {
+                client.lease_revoke(id).await?;
+                return Ok(None);
             }
             let (keeper, stream) = client.lease_keep_alive(id).await?;
-            Ok::<_, etcd_client::Error>((id, keeper, stream))
+            Ok::<_, etcd_client::Error>(Some((id, keeper, stream)))
         };
         let (id, mut keeper, mut stream) = match tokio::time::timeout(renew_every, granted).await {
-            Ok(Ok(granted)) => granted,
+            Ok(Ok(Some(granted))) => granted,
+            Ok(Ok(None)) => {
+                tracing::warn!(
+                    "fenced by the controller: not registering until it lifts the fence"
+                );
+                tokio::time::sleep(FENCE_RECHECK).await;
+                continue;
+            }
             Ok(Err(err)) => {
                 tracing::warn!("etcd registration failed ({err}); retrying");
                 tokio::time::sleep(backoff).await;

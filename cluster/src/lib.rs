@@ -16,6 +16,7 @@ pub mod routing;
 pub mod store;
 pub mod supervision;
 pub mod survey;
+pub mod suspicion;
 pub mod throwaway_tls;
 pub mod tls_settings;
 

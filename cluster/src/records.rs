@@ -164,6 +164,37 @@ pub struct NodeRecord {
     pub admin_addr: String,
     pub zone: String,
     pub state: String,
+    /// The server answers reads under its lease (`read-consistency lease`): a controller that
+    /// revokes its lease while the process may still run waits the lease out before electing.
+    pub lease_reads: bool,
+}
+
+/// `suspects/<node>/<reporter>`: why `reporter` thinks `node` crashed or is cut off, under a
+/// short lease of the reporter's (a report lapses unless repeated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspectReport {
+    pub by: Witness,
+    pub evidence: Evidence,
+}
+
+/// Who reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Witness {
+    /// A proxy, about a shard server it forwards to.
+    Proxy,
+    /// A follower, about the leader it streams from.
+    Follower,
+}
+
+/// What the reporter saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Evidence {
+    /// Connections refused: no process listens.
+    Refused,
+    /// No answer: connecting timed out, or a request or a replication stream went quiet.
+    Silent,
 }
 
 /// `proxies/<id>`: a live proxy's addresses, bound to its lease.

@@ -3,6 +3,7 @@
 
 use crate::records::{
     ClusterConfig, ControllerRecord, NodeRecord, PartitionRecord, ProxyRecord, SlotMap,
+    SuspectReport,
 };
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, Txn, TxnOp,
@@ -222,14 +223,29 @@ impl Keys {
         format!("{}requests/{kind}/{pid}", self.prefix)
     }
 
-    /// Reports that a node's process looks crashed (its connections reset, reconnects
-    /// refused), by node id; the controller confirms before it acts.
+    /// Reports that a node looks crashed or cut off, by node id then reporter; the controller
+    /// confirms before it acts.
     pub fn suspects(&self) -> String {
         format!("{}suspects/", self.prefix)
     }
 
-    pub fn suspect(&self, node: &str) -> String {
-        format!("{}suspects/{node}", self.prefix)
+    /// Every report about `node`.
+    pub fn suspicions_of(&self, node: &str) -> String {
+        format!("{}suspects/{node}/", self.prefix)
+    }
+
+    pub fn suspect(&self, node: &str, reporter: &str) -> String {
+        format!("{}suspects/{node}/{reporter}", self.prefix)
+    }
+
+    /// Nodes whose lease the controller revoked while their process may still run: they do
+    /// not register again until the controller deletes the key (see `lease::register_unless_fenced`).
+    pub fn fences(&self) -> String {
+        format!("{}fenced/", self.prefix)
+    }
+
+    pub fn fence(&self, node: &str) -> String {
+        format!("{}fenced/{node}", self.prefix)
     }
 
     /// The election name; etcd keeps each candidate's key under it.
@@ -297,13 +313,22 @@ impl Store {
         Ok(self.client.lease_grant(ttl_secs as i64, None).await?.id())
     }
 
-    /// Tells the controller that `node` looks crashed (its port refused `reporter`); the
-    /// controller confirms before acting, and the report lapses by itself if nobody does.
-    pub async fn report_suspect(&mut self, node: &str, reporter: &str) -> Result<(), StoreError> {
+    /// Tells the controller that `node` looks crashed or cut off to `reporter`; the controller
+    /// confirms before acting, and the report lapses by itself unless it is repeated.
+    pub async fn report_suspect(
+        &mut self,
+        node: &str,
+        reporter: &str,
+        report: SuspectReport,
+    ) -> Result<(), StoreError> {
         let lease = self.grant(2).await?;
-        let key = self.keys.suspect(node);
+        let key = self.keys.suspect(node, reporter);
         self.client
-            .put(key, reporter, Some(PutOptions::new().with_lease(lease)))
+            .put(
+                key,
+                encode(&report),
+                Some(PutOptions::new().with_lease(lease)),
+            )
             .await?;
         Ok(())
     }
@@ -333,6 +358,13 @@ impl Store {
 
     pub async fn delete(&mut self, key: &str) -> Result<bool, StoreError> {
         Ok(self.client.delete(key, None).await?.deleted() > 0)
+    }
+
+    /// Deletes every key starting with `prefix`.
+    pub async fn delete_prefix(&mut self, prefix: &str) -> Result<(), StoreError> {
+        let options = etcd_client::DeleteOptions::new().with_prefix();
+        self.client.delete(prefix, Some(options)).await?;
+        Ok(())
     }
 
     /// A record with the revision it was last modified at (0 when absent), for guarded writes.
@@ -384,6 +416,28 @@ impl Store {
                 CompareOp::Equal,
                 expected_revision,
             )])
+            .and_then(vec![TxnOp::put(key, encode(value), None)]);
+        Ok(self.client.txn(txn).await?.succeeded())
+    }
+
+    /// [`Store::put_if_unchanged`], and only while `present` exists and no key starts with
+    /// `absent_prefix`: a leader shrinking its in-sync set, only while it holds its liveness key
+    /// and nobody reports it cut off.
+    pub async fn put_if_unchanged_when<T: Serialize>(
+        &mut self,
+        key: &str,
+        value: &T,
+        expected_revision: i64,
+        present: &str,
+        absent_prefix: &str,
+    ) -> Result<bool, StoreError> {
+        let txn = Txn::new()
+            .when(vec![
+                Compare::mod_revision(key, CompareOp::Equal, expected_revision),
+                Compare::version(present, CompareOp::Greater, 0),
+                // Over a range, a compare holds only if it holds for every key in it.
+                Compare::version(absent_prefix, CompareOp::Equal, 0).with_prefix(),
+            ])
             .and_then(vec![TxnOp::put(key, encode(value), None)]);
         Ok(self.client.txn(txn).await?.succeeded())
     }

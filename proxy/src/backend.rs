@@ -9,6 +9,7 @@ use crate::tracking::lane::{tracking_request, LaneTracking, Push};
 use ahash::AHashMap;
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
+use slotcache_cluster::records::Evidence;
 use slotcache_protocol::internal;
 use slotcache_protocol::resp::frame::Framer;
 use slotcache_protocol::tls::links::{self, Link};
@@ -74,9 +75,10 @@ pub struct Backends {
     lanes: Mutex<AHashMap<ThreadId, AHashMap<String, Lanes>>>,
     /// Set for a tracking client's own pool.
     tracking: Option<Arc<LaneTracking>>,
-    /// Addresses that refused a connection: their process may have crashed.
-    refused: mpsc::UnboundedSender<String>,
-    refusals: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    /// Addresses that refused a connection (their process may have crashed) or did not answer
+    /// (paused, cut off): reported to the controller.
+    refused: mpsc::UnboundedSender<(String, Evidence)>,
+    refusals: Mutex<Option<mpsc::UnboundedReceiver<(String, Evidence)>>>,
     /// Per server address, what its lanes of every thread counted.
     stats: Mutex<AHashMap<String, Arc<BackendStats>>>,
 }
@@ -158,8 +160,13 @@ impl Backends {
     }
 
     /// The addresses that refuse connections, as they do (once: for the one reporting them).
-    pub fn take_refusals(&self) -> Option<mpsc::UnboundedReceiver<String>> {
+    pub fn take_refusals(&self) -> Option<mpsc::UnboundedReceiver<(String, Evidence)>> {
         self.refusals.lock().take()
+    }
+
+    /// Reports that `addr` does not answer a request that waited long.
+    pub fn suspect_silent(&self, addr: &str) {
+        let _ = self.refused.send((addr.to_string(), Evidence::Silent));
     }
 
     /// Queues encoded commands for `addr`, written back to back so no other client's
@@ -245,7 +252,7 @@ struct Lane {
     addr: String,
     resp: u8,
     readonly: bool,
-    refused: mpsc::UnboundedSender<String>,
+    refused: mpsc::UnboundedSender<(String, Evidence)>,
     tracking: Option<Arc<LaneTracking>>,
     stats: Arc<BackendStats>,
 }
@@ -290,8 +297,13 @@ async fn run_lane(lane: Lane, mut jobs: mpsc::UnboundedReceiver<Job>) {
             }
             Err(err) => {
                 debug!(%addr, %err, "backend unreachable");
-                if err.kind() == std::io::ErrorKind::ConnectionRefused {
-                    let _ = refused.send(addr.clone());
+                let evidence = match err.kind() {
+                    std::io::ErrorKind::ConnectionRefused => Some(Evidence::Refused),
+                    std::io::ErrorKind::TimedOut => Some(Evidence::Silent),
+                    _ => None,
+                };
+                if let Some(evidence) = evidence {
+                    let _ = refused.send((addr.clone(), evidence));
                 }
                 let unreachable = BackendError::Unreachable(addr.clone());
                 let _ = first.reply.send(Err(unreachable.clone()));

@@ -65,6 +65,10 @@ pub const UNCERTAIN: &str =
 /// leader answers at once (a redirect, which is safe to follow); a paused or cut-off one never.
 const DEPOSED_GRACE: Duration = Duration::from_millis(250);
 
+/// How long a request (not a blocking command's, not a script's) waits on a shard server
+/// before the proxy reports the server as silent to the controller.
+const SUSPICION: Duration = Duration::from_millis(500);
+
 /// How often the requests waiting on shard servers check whether to be released.
 const WATCH_PERIOD: Duration = Duration::from_millis(100);
 
@@ -120,11 +124,17 @@ async fn release(proxy: &Proxy, addr: &str, slots: &[u16], deadline: Option<Dura
     let started = watchdog.ticks.load(Ordering::Relaxed);
     let seen = proxy.table.version();
     let mut deposed_at = None;
+    let mut suspected = false;
     loop {
         watchdog.tick.notified().await;
         let now = watchdog.ticks.load(Ordering::Relaxed);
         if deadline.is_some_and(|d| now - started > ticks_in(d)) {
             return Released::Deadline;
+        }
+        // Once per request; the controller probes the server before it believes the report.
+        if !suspected && deadline.is_some() && now - started > ticks_in(SUSPICION) {
+            suspected = true;
+            proxy.backends.suspect_silent(addr);
         }
         if deposed_at.is_none() && proxy.table.version() != seen {
             let moved = slots

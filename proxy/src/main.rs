@@ -8,7 +8,7 @@ use slotcache_cluster::admin;
 use slotcache_cluster::config_file::{self, CONFIG_HELP};
 use slotcache_cluster::lease;
 use slotcache_cluster::records::{
-    ClusterConfig, NodeRecord, PartitionRecord, ProxyRecord, RECORD_VERSION,
+    ClusterConfig, NodeRecord, PartitionRecord, ProxyRecord, SuspectReport, Witness, RECORD_VERSION,
 };
 use slotcache_cluster::store::{EtcdAccess, Store, StoreError};
 use slotcache_cluster::tls_settings::TlsSettings;
@@ -298,15 +298,15 @@ fn host_of(addr: &str) -> &str {
 /// How often one server's refusals are reported at most.
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Reports the shard servers whose ports refuse connections (a crashed process): the
-/// controller confirms and revokes their leases, which fails them over well before their
-/// leases expire.
+/// Reports the shard servers whose ports refuse connections (a crashed process) or that do
+/// not answer (paused, cut off): the controller confirms and revokes their leases, which fails
+/// them over well before their leases expire.
 async fn report_refusals(proxy: Arc<Proxy>, mut store: Store) {
     let Some(mut refusals) = proxy.backends.take_refusals() else {
         return;
     };
     let mut reported: HashMap<String, Instant> = HashMap::new();
-    while let Some(addr) = refusals.recv().await {
+    while let Some((addr, evidence)) = refusals.recv().await {
         if reported
             .get(&addr)
             .is_some_and(|at| at.elapsed() < REPORT_INTERVAL)
@@ -317,10 +317,14 @@ async fn report_refusals(proxy: Arc<Proxy>, mut store: Store) {
         let Some(node) = proxy.table.node_at(&addr) else {
             continue;
         };
-        debug!(%node, %addr, "shard server refuses connections: reporting it");
-        let report = store.report_suspect(&node, &proxy.id);
-        if let Ok(Err(err)) = tokio::time::timeout(REPORT_INTERVAL, report).await {
-            debug!(%err, %node, "crash report failed");
+        debug!(%node, %addr, ?evidence, "shard server refuses connections or is silent: reporting it");
+        let report = SuspectReport {
+            by: Witness::Proxy,
+            evidence,
+        };
+        let sent = store.report_suspect(&node, &proxy.id, report);
+        if let Ok(Err(err)) = tokio::time::timeout(REPORT_INTERVAL, sent).await {
+            debug!(%err, %node, "report to the controller failed");
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod failover;
 pub mod fault;
 pub mod frame;
+pub mod hosts;
 pub mod linearizability;
 
 use std::io::{BufReader, Write};
@@ -124,7 +125,7 @@ impl Drop for Process {
     }
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "slotcache-test-{tag}-{}-{}",
         std::process::id(),
@@ -344,8 +345,13 @@ pub fn spawn_binary(name: &str, args: &[&str], read_stdout: bool) -> Process {
 }
 
 fn etcd_healthy(port: u16) -> bool {
+    etcd_healthy_at("127.0.0.1", port)
+}
+
+/// Whether the etcd member at `host:port` reports itself healthy.
+pub(crate) fn etcd_healthy_at(host: &str, port: u16) -> bool {
     use std::io::Read;
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+    let Ok(mut stream) = TcpStream::connect((host, port)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));

@@ -3,92 +3,14 @@
 //! shows; an etcd member lost; and what an unclean failover costs (harness:
 //! `redis_tests::failover`).
 
-use redis::Commands;
 use redis_tests::cluster::{names, partition_of_slot, partition_records, Cluster, TTL};
 use redis_tests::failover::*;
 use redis_tests::linearizability::{self, Event, Op};
 use redis_tests::{Conn, Frame, Process};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A compare-and-set in Lua: 1 when the key held ARGV[1] and now holds ARGV[2], else 0.
-const CAS: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then \
-                   redis.call('set', KEYS[1], ARGV[2]) return 1 else return 0 end";
-
-/// A client reading, writing and compare-and-setting `keys` through `url` until stopped,
-/// recording each operation's call and return times (ns since `base`).
-fn register_client(
-    id: u64,
-    url: String,
-    keys: Vec<String>,
-    stop: Arc<AtomicBool>,
-    base: Instant,
-) -> Vec<Event> {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    let client = redis::Client::open(url).expect("client");
-    let mut conn: Option<redis::Connection> = None;
-    let mut history = Vec::new();
-    let mut last_seen: BTreeMap<String, u64> = BTreeMap::new();
-    let script = redis::Script::new(CAS);
-    let mut written = 0u64;
-    let clock = || base.elapsed().as_nanos() as u64;
-    while !stop.load(Ordering::Relaxed) {
-        let Some(c) = reconnected(&client, &mut conn) else {
-            continue;
-        };
-        let key = keys[rng.random_range(0..keys.len())].clone();
-        written += 1;
-        let value = id * 1_000_000_000 + written;
-        let expected = last_seen.get(&key).copied().unwrap_or(0);
-        let call = clock();
-        // A key that does not exist cannot be compared with: write it instead.
-        let choice = match rng.random_range(0..10) {
-            7.. if expected == 0 => 4,
-            choice => choice,
-        };
-        let (op, outcome) = match choice {
-            0..4 => {
-                let read: redis::RedisResult<Option<u64>> = c.get(&key);
-                match read {
-                    Ok(seen) => {
-                        let seen = seen.unwrap_or(0);
-                        last_seen.insert(key.clone(), seen);
-                        (Op::Read(seen), Ok(()))
-                    }
-                    Err(err) => (Op::Read(0), Err(err)),
-                }
-            }
-            4..7 => (Op::Write(value), c.set::<_, _, ()>(&key, value)),
-            _ => {
-                let swapped: redis::RedisResult<i64> =
-                    script.key(&key).arg(expected).arg(value).invoke(c);
-                let told = swapped.as_ref().ok().map(|s| *s == 1);
-                let op = Op::Cas {
-                    expected,
-                    new: value,
-                    swapped: told,
-                };
-                (op, swapped.map(|_| ()))
-            }
-        };
-        let ret = match outcome {
-            Ok(()) => Some(clock()),
-            Err(err) => {
-                if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() {
-                    conn = None;
-                }
-                None
-            }
-        };
-        history.push(Event { key, op, call, ret });
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    history
-}
 
 /// The partition holding `key`, from a `status` document.
 fn partition_of_key(state: &Value, key: &str) -> usize {

@@ -94,6 +94,14 @@ pub async fn join(
         replication_listener,
         addresses.replication_tls.clone(),
     ));
+    let (reads, margin) = {
+        let config = server.config.read();
+        let reads = ReadConsistency::parse(&config.read_consistency);
+        (
+            reads.unwrap_or(ReadConsistency::Barrier),
+            config.lease_read_margin,
+        )
+    };
     let record = NodeRecord {
         version: RECORD_VERSION,
         id: node_id.to_string(),
@@ -101,27 +109,21 @@ pub async fn join(
         replication_addr: replication_addr.clone(),
         admin_addr: admin_addr.unwrap_or_default(),
         state: "up".into(),
+        lease_reads: reads == ReadConsistency::Lease,
         ..NodeRecord::default()
     };
     store
         .put(&keys.node(node_id), &record)
         .await
         .context("registering the node")?;
-    let mut registration = lease::register(
+    let mut registration = lease::register_unless_fenced(
         store.client(),
         vec![(keys.active_node(node_id), client_addr)],
         config.lease_ttl_secs,
+        Some(keys.fence(node_id)),
     );
     registration.granted().await;
     if let Some(replication) = server.replication.get() {
-        let (reads, margin) = {
-            let config = server.config.read();
-            let reads = ReadConsistency::parse(&config.read_consistency);
-            (
-                reads.unwrap_or(ReadConsistency::Barrier),
-                config.lease_read_margin,
-            )
-        };
         replication.set_lease(registration.held(), reads, margin);
     }
     let _ = server

@@ -13,7 +13,7 @@ use crate::engine::Db;
 use crate::partition::{lock_yielding, Keyspace, SharedKeyspace};
 use crate::state::Server;
 use bytes::{Bytes, BytesMut};
-use slotcache_cluster::records::PartitionRecord;
+use slotcache_cluster::records::{Evidence, PartitionRecord, SuspectReport, Witness};
 use slotcache_protocol::internal;
 use slotcache_protocol::resp::{Protocol, Reply};
 use slotcache_protocol::tls::links::{self, Link};
@@ -27,6 +27,12 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A leader streaming records sends a heartbeat every 100 ms of nothing else: this much quiet
+/// means it is paused or cut off.
+const SILENCE: Duration = Duration::from_millis(400);
+/// Before the stream proper (the attach's answer, a snapshot's chunks) nothing is sent to fill
+/// pauses, which a large snapshot may make.
+const SETUP_SILENCE: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Runs a hosted partition's replication as its record says, until it is no longer hosted.
@@ -102,7 +108,22 @@ async fn follow(server: &Arc<Server>, pid: u32, leader: &str, epoch: u64) {
                     partition = pid,
                     leader, "leader refuses connections: reporting it"
                 );
-                report_crash(server, leader).await;
+                report(server, leader, Evidence::Refused).await;
+            }
+            Err(StreamError::Io(err)) if err.kind() == std::io::ErrorKind::TimedOut => {
+                debug!(
+                    partition = pid,
+                    leader, "leader does not answer: reporting it"
+                );
+                report(server, leader, Evidence::Silent).await;
+            }
+            Err(StreamError::Silent) => {
+                debug!(
+                    partition = pid,
+                    leader, "leader's stream went silent: reporting it"
+                );
+                report(server, leader, Evidence::Silent).await;
+                backoff = Duration::from_millis(20);
             }
             Err(StreamError::Refused(why)) => {
                 // The leader has not taken up its epoch yet: ask again soon.
@@ -116,18 +137,38 @@ async fn follow(server: &Arc<Server>, pid: u32, leader: &str, epoch: u64) {
     }
 }
 
-/// Tells the controller that `node` looks crashed; it confirms before acting.
-async fn report_crash(server: &Server, node: &str) {
+/// Tells the controller that the leader `node` looks crashed or cut off; it confirms before
+/// acting, and meanwhile the leader keeps this copy in its in-sync set.
+async fn report(server: &Server, node: &str, evidence: Evidence) {
     let Some(replication) = server.replication.get() else {
         return;
     };
-    let report = async {
-        let mut store = replication.store.lock().await;
-        store.report_suspect(node, &replication.node_id).await
-    };
-    if let Ok(Err(err)) = tokio::time::timeout(Duration::from_secs(1), report).await {
-        debug!(%err, node, "crash report failed");
+    if !replication.report_due(node) {
+        return;
     }
+    let report = SuspectReport {
+        by: Witness::Follower,
+        evidence,
+    };
+    let sent = async {
+        let mut store = replication.store.lock().await;
+        store
+            .report_suspect(node, &replication.node_id, report)
+            .await
+    };
+    if let Ok(Err(err)) = tokio::time::timeout(Duration::from_secs(1), sent).await {
+        debug!(%err, node, "report to the controller failed");
+    }
+}
+
+/// The next message, unless the leader stays silent for `limit`.
+async fn within<R: tokio::io::AsyncRead + Unpin>(
+    messages: &mut MessageReader<R>,
+    limit: Duration,
+) -> Result<Message, StreamError> {
+    tokio::time::timeout(limit, messages.next())
+        .await
+        .map_err(|_| StreamError::Silent)?
 }
 
 async fn attach(
@@ -173,7 +214,7 @@ async fn attach(
         Arc::new(ClientInfo::new(0, unspecified(), unspecified())),
         true,
     );
-    match messages.next().await? {
+    match within(&mut messages, SETUP_SILENCE).await? {
         Message::Continue => debug!(partition = pid, leader, next, "partial resync"),
         Message::Full {
             next,
@@ -185,7 +226,7 @@ async fn attach(
             // was, and the server's other partitions go on meanwhile.
             let mut rebuilt = Keyspace::new(lock_yielding(&keyspace).await.dbs.len());
             loop {
-                match messages.next().await? {
+                match within(&mut messages, SETUP_SILENCE).await? {
                     Message::Snapshot { db, effects } => {
                         let chunk = Record {
                             offset: next,
@@ -227,11 +268,11 @@ async fn attach(
         other => return Err(StreamError::Protocol(format!("unexpected {other:?}"))),
     }
     // Where this copy stands now: it may count as caught up before any record comes.
-    let next = lock_yielding(&keyspace).await.log.next_offset();
+    let mut next = lock_yielding(&keyspace).await.log.next_offset();
     send(&mut writer, &Message::Ack { next }.encode()).await?;
     loop {
         let first = tokio::select! {
-            message = messages.next() => message?,
+            message = within(&mut messages, SILENCE) => message?,
             () = gone(replication, leader) => {
                 return Err(StreamError::Protocol(format!("{leader}'s liveness key is gone")));
             }
@@ -240,8 +281,13 @@ async fn attach(
         while let Some(message) = messages.buffered()? {
             batch.push(message);
         }
-        let applied = apply_batch(server, &keyspace, &mut client, (leader, epoch), batch).await?;
-        send(&mut writer, &Message::Ack { next: applied }.encode()).await?;
+        batch.retain(|message| !matches!(message, Message::Heartbeat));
+        // A heartbeat is acknowledged too: the leader reads under its lease only while it
+        // hears from its followers.
+        if !batch.is_empty() {
+            next = apply_batch(server, &keyspace, &mut client, (leader, epoch), batch).await?;
+        }
+        send(&mut writer, &Message::Ack { next }.encode()).await?;
     }
 }
 

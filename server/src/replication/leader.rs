@@ -15,13 +15,16 @@ use slotcache_protocol::resp::{ParseLimits, RequestParser};
 use slotcache_protocol::tls::{send, Acceptor, Stream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadHalf, WriteHalf};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 /// How often the in-sync set is checked, and a stream looks for records it was not woken for.
 const TICK: Duration = Duration::from_millis(50);
+/// How long a stream with nothing to send stays quiet before a heartbeat (see
+/// `follower::SILENCE`).
+const HEARTBEAT: Duration = Duration::from_millis(100);
 /// What a snapshot step does while it holds the partition: writes wait for a step at most.
 const SNAPSHOT_STEP: StepBudget = StepBudget {
     keys: 512,
@@ -40,6 +43,8 @@ pub enum StreamError {
     Refused(String),
     #[error("the stream ended")]
     Closed,
+    #[error("the peer went silent")]
+    Silent,
 }
 
 /// Reads replication messages off a stream.
@@ -397,6 +402,7 @@ async fn stream_records(
     messages: &mut MessageReader<ReadHalf<Stream>>,
     writer: &mut WriteHalf<Stream>,
 ) -> Result<(), StreamError> {
+    let mut last_sent = Instant::now();
     loop {
         let records = {
             let mut ks = lock_yielding(keyspace).await;
@@ -407,8 +413,12 @@ async fn stream_records(
         };
         let mut out = BytesMut::new();
         encode_records(&records, position, &mut out)?;
+        if out.is_empty() && last_sent.elapsed() >= HEARTBEAT {
+            out.extend_from_slice(&Message::Heartbeat.encode());
+        }
         if !out.is_empty() {
             send(writer, &out).await?;
+            last_sent = Instant::now();
         }
         tokio::select! {
             message = messages.next() => match message? {
@@ -511,5 +521,19 @@ async fn update_isr(
         (true, false) => record.isr.push(node.to_string()),
         (false, true) => record.isr.retain(|n| n != node),
     }
-    store.put_if_unchanged(&key, &record, revision).await
+    if member {
+        return store.put_if_unchanged(&key, &record, revision).await;
+    }
+    // Not while anybody reports this leader cut off, nor once its lease is gone: the lagging
+    // follower may be the copy the controller is about to elect, which must then still hold
+    // every acknowledged write.
+    let alive = store.keys.active_node(&replication.node_id);
+    let reports = store.keys.suspicions_of(&replication.node_id);
+    let shrunk = store
+        .put_if_unchanged_when(&key, &record, revision, &alive, &reports)
+        .await?;
+    if !shrunk {
+        debug!(partition = pid, %node, "in-sync set kept: this leader is reported cut off");
+    }
+    Ok(shrunk)
 }

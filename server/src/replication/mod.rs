@@ -67,6 +67,9 @@ pub struct Replication {
     /// The partitions' epochs as etcd had them after the current lease's keys were written.
     lease_view: Mutex<LeaseView>,
     pub links: Links,
+    /// When each leader was last reported to the controller: every stream from one leader
+    /// sees the same trouble, one report stands for them.
+    reported: Mutex<AHashMap<String, std::time::Instant>>,
 }
 
 /// A read of every partition record made under one lease, after its keys were written: a
@@ -173,6 +176,20 @@ impl Replication {
             read_margin: OnceLock::new(),
             lease_view: Mutex::default(),
             links: Links::new(),
+            reported: Mutex::default(),
+        }
+    }
+
+    /// Whether `leader` is due a report (none in the last half second), counting this one.
+    pub fn report_due(&self, leader: &str) -> bool {
+        let mut reported = self.reported.lock();
+        let now = std::time::Instant::now();
+        match reported.get(leader) {
+            Some(at) if now.duration_since(*at) < Duration::from_millis(500) => false,
+            _ => {
+                reported.insert(leader.to_string(), now);
+                true
+            }
         }
     }
 
@@ -217,7 +234,11 @@ impl Replication {
         let (Some(hold), Some(Some(margin))) = (self.lease.get(), self.read_margin.get()) else {
             return;
         };
-        log.read_lease.enable(hold.clone(), *margin);
+        let Some(progress) = self.progress(pid) else {
+            return;
+        };
+        log.read_lease
+            .enable(hold.clone(), *margin, progress.heard.clone());
         let view = self.lease_view.lock();
         let current = view.generation == hold.generation();
         if current && view.epochs.get(&pid).is_some_and(|e| record.epoch >= *e) {
@@ -365,6 +386,8 @@ pub struct Progress {
     acks: watch::Sender<u64>,
     /// Copies counted for acknowledgements, the leader included (for `min-isr`).
     pub in_sync: Arc<AtomicUsize>,
+    /// When every counted member was last heard from, for reads under the lease.
+    pub heard: Arc<read_lease::Heard>,
 }
 
 struct ProgressState {
@@ -377,6 +400,8 @@ struct ProgressState {
     streams: AHashMap<String, u64>,
     /// When each member started lagging behind the head.
     behind_since: AHashMap<String, Instant>,
+    /// When each follower last acknowledged anything (a heartbeat included).
+    heard_at: AHashMap<String, Instant>,
 }
 
 impl Progress {
@@ -389,10 +414,12 @@ impl Progress {
                 acked: AHashMap::new(),
                 streams: AHashMap::new(),
                 behind_since: AHashMap::new(),
+                heard_at: AHashMap::new(),
             }),
             committed: watch::channel(0).0,
             acks: watch::channel(0).0,
             in_sync: Arc::new(AtomicUsize::new(1)),
+            heard: Arc::default(),
         };
         progress.recompute();
         progress
@@ -420,6 +447,7 @@ impl Progress {
             return;
         }
         state.acked.insert(stream.node.clone(), next);
+        state.heard_at.insert(stream.node.clone(), Instant::now());
         drop(state);
         self.recompute();
         self.acks.send_modify(|count| *count += 1);
@@ -514,6 +542,13 @@ impl Progress {
         let state = self.state.lock();
         self.in_sync
             .store(state.members.len() + 1, Ordering::Release);
+        let oldest_heard = state
+            .members
+            .iter()
+            // None (never heard) orders first: the oldest of all.
+            .map(|m| state.heard_at.get(m).copied())
+            .min();
+        self.heard.set(oldest_heard);
         let committed = state
             .members
             .iter()

@@ -14,10 +14,59 @@
 //!   been replaced while that lease had expired, before this server registered again.
 //! * A leader stops lease reads for its epoch as soon as its record asks for a handover,
 //!   before it writes the next epoch itself or the controller switches without it.
+//! * A leader serves lease reads only while it has heard from every follower it counts within
+//!   [`FOLLOWERS_HEARD_WITHIN`] (they acknowledge its heartbeats). A leader cut off from its
+//!   followers stops them that soon: the controller, once every in-sync follower has reported
+//!   the leader silent, waits that long rather than a whole lease TTL before electing another.
 //!
 //! Anything else falls back to the barrier (see [`super::log::Log::barrier`]).
 
 use slotcache_cluster::lease::LeaseHold;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How recently a leader must have heard from each counted follower to read under its lease.
+/// The controller's `suspicion` module relies on it as `HEARD_HOLD`, with room to spare.
+pub const FOLLOWERS_HEARD_WITHIN: Duration = Duration::from_millis(500);
+
+/// When a leader last heard from all of its counted followers.
+#[derive(Debug)]
+pub struct Heard {
+    base: Instant,
+    /// Milliseconds since `base` at which the member heard longest ago was last heard; 0:
+    /// one never was; `u64::MAX`: no member counts.
+    all_since_ms: AtomicU64,
+}
+
+impl Default for Heard {
+    fn default() -> Self {
+        Heard {
+            base: Instant::now(),
+            all_since_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Heard {
+    /// Sets when the member heard longest ago was heard (None: no member counts).
+    pub fn set(&self, oldest: Option<Option<Instant>>) {
+        let ms = match oldest {
+            None => u64::MAX,
+            Some(None) => 0,
+            Some(Some(at)) => at.duration_since(self.base).as_millis() as u64 + 1,
+        };
+        self.all_since_ms.store(ms, Ordering::Release);
+    }
+
+    /// Whether every counted member was heard within [`FOLLOWERS_HEARD_WITHIN`].
+    pub fn fresh(&self) -> bool {
+        let since = self.all_since_ms.load(Ordering::Acquire);
+        let now = self.base.elapsed().as_millis() as u64;
+        since == u64::MAX
+            || (since != 0 && now.saturating_sub(since) < FOLLOWERS_HEARD_WITHIN.as_millis() as u64)
+    }
+}
 
 /// Whether reads wait for a barrier, or may be served under the lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +94,15 @@ pub struct ReadLease {
     confirmed: Option<(u64, u64)>,
     /// Epochs up to this one serve no lease reads (a handover was asked for at it).
     barred: u64,
+    /// When the leader last heard from all its followers; none: never read under the lease.
+    heard: Option<Arc<Heard>>,
 }
 
 impl ReadLease {
     /// Reads may use `hold`, kept `margin_ms` before its end.
-    pub fn enable(&mut self, hold: LeaseHold, margin_ms: i64) {
+    pub fn enable(&mut self, hold: LeaseHold, margin_ms: i64, heard: Arc<Heard>) {
         self.hold = Some((hold, margin_ms));
+        self.heard = Some(heard);
     }
 
     /// etcd named this server leader at `epoch`, at a revision after the keys of lease
@@ -71,9 +123,12 @@ impl ReadLease {
 
     /// Whether the leader of `epoch` may answer a read from its copy now.
     pub fn serves(&self, epoch: u64) -> bool {
-        match (&self.hold, self.confirmed) {
-            (Some((hold, margin)), Some((generation, confirmed))) => {
-                confirmed == epoch && hold.generation() == generation && hold.held_for(*margin)
+        match (&self.hold, self.confirmed, &self.heard) {
+            (Some((hold, margin)), Some((generation, confirmed)), Some(heard)) => {
+                confirmed == epoch
+                    && hold.generation() == generation
+                    && hold.held_for(*margin)
+                    && heard.fresh()
             }
             _ => false,
         }
@@ -91,6 +146,23 @@ mod tests {
         assert!(!lease.serves(3), "no hold");
         assert!(ReadConsistency::parse("LEASE") == Some(ReadConsistency::Lease));
         assert!(ReadConsistency::parse("other").is_none());
+    }
+
+    #[test]
+    fn followers_must_have_been_heard_lately() {
+        let heard = Heard::default();
+        assert!(!heard.fresh(), "never heard");
+        heard.set(Some(Some(Instant::now())));
+        assert!(heard.fresh());
+        let long_ago = Instant::now() - FOLLOWERS_HEARD_WITHIN;
+        let heard = Heard {
+            base: long_ago - Duration::from_secs(1),
+            all_since_ms: AtomicU64::new(0),
+        };
+        heard.set(Some(Some(long_ago)));
+        assert!(!heard.fresh(), "heard too long ago");
+        heard.set(None);
+        assert!(heard.fresh(), "no follower counts");
     }
 
     #[test]

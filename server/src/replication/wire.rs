@@ -45,6 +45,9 @@ pub enum Message {
     },
     /// Leader: this stream cannot be served (not leading, another epoch).
     Refused(String),
+    /// Leader, on a stream with nothing to send for a while: it is alive and reachable, so a
+    /// follower can tell a quiet leader from a paused or cut-off one.
+    Heartbeat,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -112,6 +115,7 @@ impl Message {
                 fields.push(Bytes::from_static(b"refused"));
                 fields.push(Bytes::from(why.clone()));
             }
+            Message::Heartbeat => fields.push(Bytes::from_static(b"heartbeat")),
         }
         encode(&fields)
     }
@@ -152,6 +156,7 @@ impl Message {
             b"ack" => Message::Ack {
                 next: number(fields.next())?,
             },
+            b"heartbeat" => Message::Heartbeat,
             b"refused" => Message::Refused(
                 String::from_utf8_lossy(&fields.next().unwrap_or_default()).into_owned(),
             ),
