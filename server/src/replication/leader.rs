@@ -405,7 +405,15 @@ async fn stream_records(
     let mut last_sent = Instant::now();
     loop {
         let records = {
-            let mut ks = lock_yielding(keyspace).await;
+            // A script may hold the copy for seconds: the process still lives and answers
+            // (BUSY), so the follower keeps hearing from it meanwhile.
+            let mut ks = loop {
+                if let Ok(ks) = tokio::time::timeout(HEARTBEAT, lock_yielding(keyspace)).await {
+                    break ks;
+                }
+                send(writer, &Message::Heartbeat.encode()).await?;
+                last_sent = Instant::now();
+            };
             if ks.log.role() != Role::Leader || ks.log.epoch() != epoch {
                 return Ok(());
             }
