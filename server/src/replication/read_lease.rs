@@ -154,7 +154,7 @@ mod tests {
         assert!(!heard.fresh(), "never heard");
         heard.set(Some(Some(Instant::now())));
         assert!(heard.fresh());
-        let long_ago = Instant::now() - FOLLOWERS_HEARD_WITHIN;
+        let long_ago = Instant::now() - 2 * FOLLOWERS_HEARD_WITHIN;
         let heard = Heard {
             base: long_ago - Duration::from_secs(1),
             all_since_ms: AtomicU64::new(0),
