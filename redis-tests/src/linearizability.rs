@@ -123,6 +123,28 @@ pub fn leading_to_violation(history: &[Event], key: &str, count: usize) -> Vec<E
         .collect()
 }
 
+/// For a report: the operations on `key` up to the first that cannot be placed, and where
+/// the value the last of them saw came from (how stale it is).
+pub fn explain(history: &[Event], key: &str) -> String {
+    let leading = leading_to_violation(history, key, 20);
+    let mut lines = vec![format!(
+        "{key} is not linearizable; the operations up to the first that cannot be placed:"
+    )];
+    lines.extend(leading.iter().map(|event| format!("  {event:?}")));
+    if let Some(Op::Read(seen) | Op::Cas { expected: seen, .. }) = leading.last().map(|e| e.op) {
+        lines.extend(
+            history
+                .iter()
+                .filter(|e| {
+                    e.key == key
+                        && matches!(e.op, Op::Write(v) | Op::Cas { new: v, .. } if v == seen)
+                })
+                .map(|event| format!("  which was written by {event:?}")),
+        );
+    }
+    lines.join("\n")
+}
+
 /// One call or return in the time-ordered list the search walks.
 #[derive(Clone, Copy)]
 struct Entry {

@@ -84,24 +84,7 @@ fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
         violations.len()
     );
     for violation in &violations {
-        eprintln!(
-            "{} is not linearizable; the operations up to the first that cannot be placed:",
-            violation.key
-        );
-        let leading = linearizability::leading_to_violation(&history, &violation.key, 20);
-        for event in &leading {
-            eprintln!("  {event:?}");
-        }
-        // Where the value the last operation saw came from: how stale it is.
-        if let Some(Op::Read(seen) | Op::Cas { expected: seen, .. }) = leading.last().map(|e| &e.op)
-        {
-            for event in history.iter().filter(|e| {
-                e.key == violation.key
-                    && matches!(e.op, Op::Write(v) | Op::Cas { new: v, .. } if v == *seen)
-            }) {
-                eprintln!("  which was written by {event:?}");
-            }
-        }
+        eprintln!("{}", linearizability::explain(&history, &violation.key));
     }
     assert!(answered > 1000, "the clients ran");
     assert_eq!(violations, vec![], "histories that are not linearizable");

@@ -457,6 +457,9 @@ fn a_nemesis_of_mixed_faults_loses_no_write_and_stays_linearizable() {
         history.len(),
         violations.len()
     );
+    for violation in &violations {
+        eprintln!("{}", linearizability::explain(&history, &violation.key));
+    }
     assert_eq!(summary.lost, 0, "acknowledged writes lost");
     assert!(violations.is_empty(), "not linearizable: {violations:?}");
     assert!(

@@ -269,7 +269,8 @@ async fn attach(
     }
     // Where this copy stands now: it may count as caught up before any record comes.
     let mut next = lock_yielding(&keyspace).await.log.next_offset();
-    send(&mut writer, &Message::Ack { next }.encode()).await?;
+    let mut stamp = 0;
+    send(&mut writer, &Message::Ack { next, stamp }.encode()).await?;
     loop {
         let first = tokio::select! {
             message = within(&mut messages, SILENCE) => message?,
@@ -281,13 +282,19 @@ async fn attach(
         while let Some(message) = messages.buffered()? {
             batch.push(message);
         }
-        batch.retain(|message| !matches!(message, Message::Heartbeat));
         // A heartbeat is acknowledged too: the leader reads under its lease only while it
         // hears from its followers.
+        batch.retain(|message| match message {
+            Message::Heartbeat { stamp: latest } => {
+                stamp = stamp.max(*latest);
+                false
+            }
+            _ => true,
+        });
         if !batch.is_empty() {
             next = apply_batch(server, &keyspace, &mut client, (leader, epoch), batch).await?;
         }
-        send(&mut writer, &Message::Ack { next }.encode()).await?;
+        send(&mut writer, &Message::Ack { next, stamp }.encode()).await?;
     }
 }
 

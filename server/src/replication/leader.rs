@@ -13,6 +13,7 @@ use slotcache_cluster::records::PartitionRecord;
 use slotcache_protocol::internal;
 use slotcache_protocol::resp::{ParseLimits, RequestParser};
 use slotcache_protocol::tls::{send, Acceptor, Stream};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -219,6 +220,8 @@ async fn serve_follower(server: Arc<Server>, stream: Stream) -> Result<(), Strea
         Start::Full { .. } => &links.sync_full,
     };
     counter.fetch_add(1, Ordering::Relaxed);
+    // Taken before the first message the follower's first acknowledgement answers.
+    let handshake = Instant::now();
     match start {
         Start::Continue => send(&mut writer, &Message::Continue.encode()).await?,
         Start::Full {
@@ -255,10 +258,11 @@ async fn serve_follower(server: Arc<Server>, stream: Stream) -> Result<(), Strea
     }
     let stream = progress.attach(&node);
     debug!(partition = pid, %node, epoch, "follower attached");
+    let mut sends = Sends::new(handshake);
+    sends.records(position, handshake);
     let streaming = stream_records(
         &keyspace,
-        &progress,
-        &stream,
+        (&progress, &stream, &mut sends),
         epoch,
         &mut position,
         &head,
@@ -389,13 +393,61 @@ fn encode_records(
     Ok(())
 }
 
+/// When a stream sent what its follower acknowledges. An acknowledgement proves the follower
+/// still followed this leader no earlier than the send it answers, which is what reads under
+/// the lease rely on (see [`super::read_lease`]); when it arrived proves nothing, as a paused
+/// leader finds answers that waited in its socket.
+struct Sends {
+    opened: Instant,
+    /// The offset after each send's last record, and when the send began; oldest first.
+    records: VecDeque<(u64, Instant)>,
+}
+
+impl Sends {
+    /// Sends remembered at most: past that, the newest entry takes in later sends and keeps
+    /// its earlier time (an acknowledgement then proves less, never more).
+    const KEPT: usize = 1024;
+
+    fn new(opened: Instant) -> Sends {
+        Sends {
+            opened,
+            records: VecDeque::new(),
+        }
+    }
+
+    /// Records up to the one before `after` were sent, beginning `at`.
+    fn records(&mut self, after: u64, at: Instant) {
+        let full = self.records.len() >= Self::KEPT;
+        match self.records.back_mut() {
+            Some(last) if full => last.0 = after,
+            _ => self.records.push_back((after, at)),
+        }
+    }
+
+    /// The stamp of a heartbeat sent `at`.
+    fn heartbeat(&self, at: Instant) -> u64 {
+        at.duration_since(self.opened).as_micros() as u64 + 1
+    }
+
+    /// When the latest send answered by an acknowledgement of `next` with `stamp` began.
+    fn answered(&mut self, next: u64, stamp: u64) -> Option<Instant> {
+        let mut sent = None;
+        while let Some(&(_, at)) = self.records.front().filter(|(after, _)| *after <= next) {
+            sent = Some(at);
+            self.records.pop_front();
+        }
+        let beat = (stamp > 0)
+            .then(|| self.opened + Duration::from_micros(stamp - 1))
+            .filter(|at| *at <= Instant::now());
+        sent.max(beat)
+    }
+}
+
 /// Sends records as they are written and takes the follower's acknowledgements, until the
 /// follower goes, this copy stops leading at `epoch`, or the follower fell out of the backlog.
-#[allow(clippy::too_many_arguments)]
 async fn stream_records(
     keyspace: &SharedKeyspace,
-    progress: &Progress,
-    stream: &super::FollowerStream,
+    (progress, stream, sends): (&Progress, &super::FollowerStream, &mut Sends),
     epoch: u64,
     position: &mut u64,
     head: &Head,
@@ -411,8 +463,11 @@ async fn stream_records(
                 if let Ok(ks) = tokio::time::timeout(HEARTBEAT, lock_yielding(keyspace)).await {
                     break ks;
                 }
-                send(writer, &Message::Heartbeat.encode()).await?;
                 last_sent = Instant::now();
+                let beat = Message::Heartbeat {
+                    stamp: sends.heartbeat(last_sent),
+                };
+                send(writer, &beat.encode()).await?;
             };
             if ks.log.role() != Role::Leader || ks.log.epoch() != epoch {
                 return Ok(());
@@ -420,17 +475,23 @@ async fn stream_records(
             ks.log.take_since(*position)
         };
         let mut out = BytesMut::new();
+        let now = Instant::now();
         encode_records(&records, position, &mut out)?;
-        if out.is_empty() && last_sent.elapsed() >= HEARTBEAT {
-            out.extend_from_slice(&Message::Heartbeat.encode());
+        if !out.is_empty() {
+            sends.records(*position, now);
+        } else if now.duration_since(last_sent) >= HEARTBEAT {
+            let stamp = sends.heartbeat(now);
+            out.extend_from_slice(&Message::Heartbeat { stamp }.encode());
         }
         if !out.is_empty() {
             send(writer, &out).await?;
-            last_sent = Instant::now();
+            last_sent = now;
         }
         tokio::select! {
             message = messages.next() => match message? {
-                Message::Ack { next } => progress.acked(stream, next),
+                Message::Ack { next, stamp } => {
+                    progress.acked(stream, next, sends.answered(next, stamp));
+                }
                 other => return Err(StreamError::Protocol(format!("unexpected {other:?}"))),
             },
             () = head.moved_from(*position) => {}
@@ -544,4 +605,44 @@ async fn update_isr(
         debug!(partition = pid, %node, "in-sync set kept: this leader is reported cut off");
     }
     Ok(shrunk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_acknowledgement_dates_from_the_send_it_answers() {
+        let opened = Instant::now() - Duration::from_secs(10);
+        let mut sends = Sends::new(opened);
+        let first = opened + Duration::from_secs(1);
+        let second = opened + Duration::from_secs(2);
+        sends.records(5, first);
+        sends.records(9, second);
+        assert_eq!(sends.answered(4, 0), None, "short of the first send");
+        assert_eq!(sends.answered(5, 0), Some(first));
+        assert_eq!(sends.answered(8, 0), None, "nothing newer answered");
+        assert_eq!(sends.answered(9, 0), Some(second));
+        let beat = opened + Duration::from_secs(3);
+        let stamp = sends.heartbeat(beat);
+        assert_eq!(sends.answered(9, stamp), Some(beat));
+        // A stamp from the future proves nothing.
+        let future = sends.heartbeat(Instant::now() + Duration::from_secs(60));
+        assert_eq!(sends.answered(9, future), None);
+    }
+
+    #[test]
+    fn sends_past_those_kept_take_the_earlier_time() {
+        let opened = Instant::now();
+        let mut sends = Sends::new(opened);
+        for offset in 1..=Sends::KEPT as u64 + 10 {
+            sends.records(offset, opened + Duration::from_millis(offset));
+        }
+        assert_eq!(sends.records.len(), Sends::KEPT);
+        let last = Sends::KEPT as u64 + 10;
+        assert_eq!(
+            sends.answered(last, 0),
+            Some(opened + Duration::from_millis(Sends::KEPT as u64))
+        );
+    }
 }

@@ -440,14 +440,18 @@ impl Progress {
         stream
     }
 
-    /// A follower acknowledged every record before `next` on `stream`.
-    pub fn acked(&self, stream: &FollowerStream, next: u64) {
+    /// A follower acknowledged every record before `next` on `stream`, answering what this
+    /// leader sent at `sent` (None: nothing newer than what it answered before).
+    pub fn acked(&self, stream: &FollowerStream, next: u64, sent: Option<Instant>) {
         let mut state = self.state.lock();
         if state.streams.get(&stream.node) != Some(&stream.id) {
             return;
         }
         state.acked.insert(stream.node.clone(), next);
-        state.heard_at.insert(stream.node.clone(), Instant::now());
+        if let Some(sent) = sent {
+            let heard = state.heard_at.entry(stream.node.clone()).or_insert(sent);
+            *heard = (*heard).max(sent);
+        }
         drop(state);
         self.recompute();
         self.acks.send_modify(|count| *count += 1);
@@ -668,11 +672,11 @@ mod tests {
     fn a_stream_that_ends_after_its_follower_attached_again_changes_nothing() {
         let progress = Progress::new(1, vec!["n2".to_string()]);
         let old = progress.attach("n2");
-        progress.acked(&old, 5);
+        progress.acked(&old, 5, None);
         let new = progress.attach("n2");
-        progress.acked(&new, 5);
+        progress.acked(&new, 5, None);
         progress.detached(&old);
-        progress.acked(&old, 9);
+        progress.acked(&old, 9, None);
         assert!(progress.holds("n2", 5));
         assert!(!progress.holds("n2", 6));
         assert!(progress.is_committed(5));
@@ -682,9 +686,9 @@ mod tests {
         assert!(progress.is_committed(5));
         assert!(!progress.is_committed(6));
         let again = progress.attach("n2");
-        progress.acked(&again, 3);
+        progress.acked(&again, 3, None);
         assert!(progress.is_committed(5));
-        progress.acked(&again, 7);
+        progress.acked(&again, 7, None);
         assert!(progress.is_committed(7));
     }
 
@@ -693,7 +697,7 @@ mod tests {
         let progress = Progress::new(1, Vec::new());
         assert!(progress.is_committed(u64::MAX));
         let stream = progress.attach("n2");
-        progress.acked(&stream, 4);
+        progress.acked(&stream, 4, None);
         progress.count("n2");
         assert!(progress.is_committed(4));
         assert!(!progress.is_committed(5));
@@ -705,12 +709,29 @@ mod tests {
     fn a_caught_up_follower_is_reported_until_it_counts() {
         let progress = Progress::new(1, Vec::new());
         let stream = progress.attach("n3");
-        progress.acked(&stream, 0);
+        progress.acked(&stream, 0, None);
         let (lagging, caught_up) = progress.changes(0, Duration::from_secs(1), |_| false);
         assert_eq!((lagging, caught_up), (vec![], vec!["n3".to_string()]));
         progress.count("n3");
         assert!(progress.counts_followers());
         let (_, caught_up) = progress.changes(0, Duration::from_secs(1), |_| false);
         assert!(caught_up.is_empty());
+    }
+
+    #[test]
+    fn a_follower_counts_as_heard_when_what_it_answered_was_sent() {
+        let progress = Progress::new(1, vec!["n2".to_string()]);
+        let stream = progress.attach("n2");
+        progress.acked(&stream, 0, None);
+        assert!(!progress.heard.fresh(), "never heard");
+        // An answer that waited while this leader was paused, to a heartbeat sent long ago.
+        let long_ago = Instant::now() - 2 * read_lease::FOLLOWERS_HEARD_WITHIN;
+        progress.acked(&stream, 0, Some(long_ago));
+        assert!(!progress.heard.fresh());
+        progress.acked(&stream, 0, Some(Instant::now()));
+        assert!(progress.heard.fresh());
+        // An older answer arriving late takes nothing back.
+        progress.acked(&stream, 0, Some(long_ago));
+        assert!(progress.heard.fresh());
     }
 }

@@ -54,7 +54,10 @@ impl Heard {
         let ms = match oldest {
             None => u64::MAX,
             Some(None) => 0,
-            Some(Some(at)) => at.duration_since(self.base).as_millis() as u64 + 1,
+            // Heard before this leadership began: as good as never.
+            Some(Some(at)) => at
+                .checked_duration_since(self.base)
+                .map_or(0, |since| since.as_millis() as u64 + 1),
         };
         self.all_since_ms.store(ms, Ordering::Release);
     }

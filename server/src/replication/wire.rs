@@ -39,15 +39,21 @@ pub enum Message {
     /// The snapshot is whole.
     SnapshotEnd,
     Record(Record),
-    /// Follower: every record before `next` is applied.
+    /// Follower: every record before `next` is applied, and the latest heartbeat it took
+    /// carried `stamp` (0: none yet).
     Ack {
         next: u64,
+        stamp: u64,
     },
     /// Leader: this stream cannot be served (not leading, another epoch).
     Refused(String),
     /// Leader, on a stream with nothing to send for a while: it is alive and reachable, so a
-    /// follower can tell a quiet leader from a paused or cut-off one.
-    Heartbeat,
+    /// follower can tell a quiet leader from a paused or cut-off one. The follower echoes
+    /// `stamp` in its acknowledgements: the leader learns when it sent what the follower
+    /// answers, not when the answer reached it (a paused leader finds old answers waiting).
+    Heartbeat {
+        stamp: u64,
+    },
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -107,15 +113,19 @@ impl Message {
                 effects.seal(&mut out, record.offset, record.epoch, record.now, record.db);
                 return out.freeze();
             }
-            Message::Ack { next } => {
+            Message::Ack { next, stamp } => {
                 fields.push(Bytes::from_static(b"ack"));
                 fields.push(number(*next as i128));
+                fields.push(number(*stamp as i128));
             }
             Message::Refused(why) => {
                 fields.push(Bytes::from_static(b"refused"));
                 fields.push(Bytes::from(why.clone()));
             }
-            Message::Heartbeat => fields.push(Bytes::from_static(b"heartbeat")),
+            Message::Heartbeat { stamp } => {
+                fields.push(Bytes::from_static(b"heartbeat"));
+                fields.push(number(*stamp as i128));
+            }
         }
         encode(&fields)
     }
@@ -153,10 +163,14 @@ impl Message {
                 db: number(fields.next())?,
                 effects: take_effects(&mut fields)?,
             }),
+            // Servers of an earlier version send neither stamp: 0.
             b"ack" => Message::Ack {
                 next: number(fields.next())?,
+                stamp: optional_number(fields.next())?,
             },
-            b"heartbeat" => Message::Heartbeat,
+            b"heartbeat" => Message::Heartbeat {
+                stamp: optional_number(fields.next())?,
+            },
             b"refused" => Message::Refused(
                 String::from_utf8_lossy(&fields.next().unwrap_or_default()).into_owned(),
             ),
@@ -251,6 +265,11 @@ fn number<T: std::str::FromStr>(field: Option<Bytes>) -> Result<T, WireError> {
         .ok_or(WireError("not a number"))
 }
 
+/// A trailing number a peer of an earlier version leaves out: 0.
+fn optional_number(field: Option<Bytes>) -> Result<u64, WireError> {
+    field.map_or(Ok(0), |field| number(Some(field)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,7 +319,8 @@ mod tests {
             db: 0,
             effects: vec![effect("SET a 1"), effect("MULTI-ARG x y z")],
         }));
-        round_trip(Message::Ack { next: 6 });
+        round_trip(Message::Ack { next: 6, stamp: 9 });
+        round_trip(Message::Heartbeat { stamp: 12 });
         round_trip(Message::Refused("not leading".into()));
     }
 
