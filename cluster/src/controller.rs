@@ -15,7 +15,7 @@ use crate::lease;
 use crate::offsets;
 use crate::placement::{place, Replicas};
 use crate::records::{
-    ClusterConfig, ControllerRecord, NodeRecord, PartitionRecord, RECORD_VERSION,
+    node_state, ClusterConfig, ControllerRecord, NodeRecord, PartitionRecord, RECORD_VERSION,
 };
 use crate::store::{Store, StoreError};
 use crate::suspicion::Suspicions;
@@ -28,7 +28,7 @@ use tracing::{info, warn};
 const IDLE_RECHECK: Duration = Duration::from_secs(2);
 
 /// Node states (in `nodes/<id>`) that take a node out of placement.
-const OUT_OF_SERVICE: &[&str] = &["draining", "removed"];
+const OUT_OF_SERVICE: &[&str] = &[node_state::DRAINING, node_state::REMOVED];
 
 /// The `live` nodes placement may use: those whose record (if any) is not out of service.
 pub fn in_service(live: &[String], records: &BTreeMap<String, NodeRecord>) -> Vec<String> {
@@ -54,6 +54,8 @@ type Handovers = BTreeMap<u32, (String, Instant)>;
 struct Nodes {
     live: Vec<String>,
     eligible: Vec<String>,
+    /// Servers on their way down: they keep their copies and lead nothing.
+    stopping: Vec<String>,
     /// Client addresses, by node id.
     addrs: BTreeMap<String, String>,
 }
@@ -511,6 +513,11 @@ async fn nodes(store: &mut Store) -> Result<Nodes, ControlError> {
         .collect();
     live.sort();
     let eligible = in_service(&live, &records);
+    let stopping = records
+        .values()
+        .filter(|r| r.state == node_state::STOPPING)
+        .map(|r| r.id.clone())
+        .collect();
     let addrs = records
         .into_iter()
         .map(|(id, record)| (id, record.client_addr))
@@ -518,8 +525,31 @@ async fn nodes(store: &mut Store) -> Result<Nodes, ControlError> {
     Ok(Nodes {
         live,
         eligible,
+        stopping,
         addrs,
     })
+}
+
+/// Moves leadership in `plan` off the `stopping` nodes, to the first other replica in the
+/// partition's in-sync set (`isr`): a handover, which loses nothing and fails no request,
+/// while the stopping server still runs. A partition with no such replica keeps its leader.
+fn lead_elsewhere<'a>(
+    plan: &mut BTreeMap<u32, Replicas>,
+    stopping: &[String],
+    isr: impl Fn(u32) -> &'a Vec<String>,
+) {
+    for (pid, replicas) in plan.iter_mut() {
+        if !replicas.first().is_some_and(|l| stopping.contains(l)) {
+            continue;
+        }
+        let in_sync = isr(*pid);
+        let successor = replicas
+            .iter()
+            .position(|r| !stopping.contains(r) && in_sync.contains(r));
+        if let Some(at) = successor {
+            replicas.swap(0, at);
+        }
+    }
 }
 
 /// One pass: compute the placement from etcd's state and write what differs.
@@ -535,6 +565,7 @@ pub async fn reconcile(
     let Nodes {
         live,
         eligible,
+        stopping,
         addrs,
     } = nodes(store).await?;
     ControllerStats::timed(&stats.etcd_reads, pass);
@@ -595,6 +626,7 @@ pub async fn reconcile(
             }
         }
     }
+    lead_elsewhere(&mut plan, &stopping, |pid| &records[&pid].0.isr);
     for (pid, replicas) in plan {
         let (record, revision) = &records[&pid];
         // Its fenced leader may still read under its revoked lease: nobody else leads yet.
@@ -832,5 +864,24 @@ mod tests {
         assert_eq!(unclean.leader.as_deref(), Some("n2"));
         assert_eq!(unclean.isr, names(&["n2"]));
         assert_eq!(unclean.epoch, 4);
+    }
+
+    #[test]
+    fn a_stopping_node_hands_its_leaderships_to_in_sync_replicas() {
+        let mut plan: BTreeMap<u32, Replicas> = BTreeMap::new();
+        plan.insert(0, names(&["n1", "n2"]));
+        plan.insert(1, names(&["n1", "n3"]));
+        plan.insert(2, names(&["n2", "n1"]));
+        let isr: BTreeMap<u32, Vec<String>> = [
+            (0, names(&["n1", "n2"])),
+            // n3 is catching up: not a successor yet.
+            (1, names(&["n1"])),
+            (2, names(&["n2", "n1"])),
+        ]
+        .into();
+        lead_elsewhere(&mut plan, &names(&["n1"]), |pid| &isr[&pid]);
+        assert_eq!(plan[&0], names(&["n2", "n1"]));
+        assert_eq!(plan[&1], names(&["n1", "n3"]), "no in-sync successor");
+        assert_eq!(plan[&2], names(&["n2", "n1"]));
     }
 }

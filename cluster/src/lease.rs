@@ -91,6 +91,16 @@ impl Registration {
         self.lease()
     }
 
+    /// Ends the registration at once rather than when its lease runs out: the lease is
+    /// revoked, and the keys go with it.
+    pub async fn withdraw(self, client: &mut Client) -> Result<(), etcd_client::Error> {
+        self.task.abort();
+        match self.lease() {
+            0 => Ok(()),
+            lease => client.lease_revoke(lease).await.map(|_| ()),
+        }
+    }
+
     /// Another view of the lease holding the keys, for a task of its own.
     pub fn watch(&self) -> LeaseWatch {
         LeaseWatch(self.lease.clone())

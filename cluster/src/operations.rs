@@ -6,7 +6,7 @@
 
 use crate::controller::in_service;
 use crate::placement::{place, Replicas};
-use crate::records::{NodeRecord, PartitionRecord};
+use crate::records::{node_state, NodeRecord, PartitionRecord};
 use crate::store::{ClusterState, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -122,8 +122,8 @@ impl Action {
             Action::Failover { partition, to } => {
                 request(store, "failover", *partition, to.as_deref().unwrap_or("")).await
             }
-            Action::Drain { node } => set_state(store, node, "draining").await,
-            Action::Undrain { node } => set_state(store, node, "up").await,
+            Action::Drain { node } => set_state(store, node, node_state::DRAINING).await,
+            Action::Undrain { node } => set_state(store, node, node_state::UP).await,
             Action::Move {
                 partition,
                 from,
@@ -167,7 +167,8 @@ pub async fn is_up(store: &mut Store, id: &str) -> Result<bool, OperationError> 
     Ok(active.iter().any(|(found, _)| *found == key))
 }
 
-async fn set_state(store: &mut Store, id: &str, state: &str) -> Result<(), OperationError> {
+/// Sets a node's `state` (see [`node_state`]).
+pub async fn set_state(store: &mut Store, id: &str, state: &str) -> Result<(), OperationError> {
     let mut record = node_record(store, id).await?;
     record.state = state.into();
     store.put(&store.keys.node(id), &record).await?;

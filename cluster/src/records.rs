@@ -163,10 +163,23 @@ pub struct NodeRecord {
     pub replication_addr: String,
     pub admin_addr: String,
     pub zone: String,
+    /// One of [`node_state`]'s.
     pub state: String,
     /// The server answers reads under its lease (`read-consistency lease`): a controller that
     /// revokes its lease while the process may still run waits the lease out before electing.
     pub lease_reads: bool,
+}
+
+/// What a node record's `state` says of its server.
+pub mod node_state {
+    /// In service.
+    pub const UP: &str = "up";
+    /// An operator's drain: its replicas and leaderships move to other nodes.
+    pub const DRAINING: &str = "draining";
+    pub const REMOVED: &str = "removed";
+    /// The server is stopping (SIGTERM, for a restart): it keeps its copies while its
+    /// leaderships are handed over to in-sync followers.
+    pub const STOPPING: &str = "stopping";
 }
 
 /// `suspects/<node>/<reporter>`: why `reporter` thinks `node` crashed or is cut off, under a

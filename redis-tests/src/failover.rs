@@ -213,23 +213,28 @@ pub fn start_writers(
         .collect()
 }
 
-/// The last acknowledged value of every key must be what the cluster holds, unless a later
-/// write of the key failed in a way that leaves its outcome unknown and that write's value is
-/// held. `attempts` are in the order each writer sent them (a key has one writer).
+/// The last acknowledged value of every key must be what the cluster holds, unless a write
+/// of the key failed in a way that leaves its outcome unknown and that write's value is held.
+/// Such a write may take effect at any time after it was sent, even after a later write was
+/// acknowledged (a request released from a server cut off from the proxy reaches it once the
+/// link heals, behind one sent later on a new connection). `attempts` are in the order each
+/// writer sent them (a key has one writer).
 pub fn lost_writes(
     proxy_url: &str,
     attempts: &[(String, String, bool)],
 ) -> Vec<(String, String, Option<String>)> {
-    let mut expected: BTreeMap<&str, (&str, Vec<&str>)> = BTreeMap::new();
+    let mut written: BTreeMap<&str, (Option<&str>, Vec<&str>)> = BTreeMap::new();
     for (key, value, acked) in attempts {
-        match (acked, expected.get_mut(key.as_str())) {
-            (true, _) => {
-                expected.insert(key, (value, Vec::new()));
-            }
-            (false, Some((_, maybe))) => maybe.push(value),
-            (false, None) => {}
+        let (last, maybe) = written.entry(key.as_str()).or_default();
+        match acked {
+            true => *last = Some(value),
+            false => maybe.push(value),
         }
     }
+    let expected: BTreeMap<&str, (&str, Vec<&str>)> = written
+        .into_iter()
+        .filter_map(|(key, (last, maybe))| Some((key, (last?, maybe))))
+        .collect();
     let mut conn = redis::Client::open(proxy_url)
         .and_then(|c| c.get_connection())
         .expect("reader");

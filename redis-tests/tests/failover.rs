@@ -108,52 +108,108 @@ fn leader_of_partition_0(cluster: &Cluster) -> (String, u64) {
     (leader, record["epoch"].as_u64().expect("an epoch"))
 }
 
-#[test]
-fn planned_failovers_and_a_drain_under_load_lose_nothing_and_fail_no_request() {
-    let stack = stack(8, 2, "sync");
+/// Planned changes under load: four writers, and a counter incremented in transactions, run
+/// through `changes`; no client may see an error or a lost write, no transaction may be lost
+/// or run twice.
+fn planned_under_load(stack: &mut Stack, what: &str, changes: impl FnOnce(&mut Stack)) -> Summary {
     let url = stack.proxy.url();
     let stop = Arc::new(AtomicBool::new(false));
     let writers = start_writers(&url, 4, &stop);
     let counter = keys_of_partition(&stack.cluster, 0).next().expect("a key");
     let transactions = count_in_transactions(&url, &counter, &stop);
     std::thread::sleep(Duration::from_secs(1));
-    // `slotcache failover` returns once the successor leads: the old leader handed over.
-    for _ in 0..5 {
-        let (leader, epoch) = leader_of_partition_0(&stack.cluster);
-        let (ok, out, err) = stack.cluster.cli(&["failover", "0"]);
-        assert!(ok, "{out}{err}");
-        let (now, now_epoch) = leader_of_partition_0(&stack.cluster);
-        assert!(now != leader && now_epoch > epoch, "{out}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    // A drained node hands over every partition it leads, then its replicas move away.
-    let (drained, _) = leader_of_partition_0(&stack.cluster);
-    let (ok, _, err) = stack.cluster.cli(&["node", "drain", &drained]);
-    assert!(ok, "{err}");
-    stack
-        .cluster
-        .wait_for("the drain", Duration::from_secs(30), |s| {
-            all_in_sync(s, 8, 2)
-                && partition_records(s)
-                    .iter()
-                    .all(|p| !names(&p["replicas"]).contains(&drained))
-        });
+    changes(stack);
     std::thread::sleep(Duration::from_millis(500));
     let summary = Summary::collect(&stop, writers, &url, Duration::ZERO);
-    summary.report("5 planned failovers and a drain");
+    summary.report(what);
+    summary.assert_unseen_by_clients();
+    let (counted, errors) = transactions.join().expect("transactions");
+    eprintln!("{counted} transactions, {} errors", errors.len());
+    assert!(counted > 100 && errors.is_empty(), "{errors:?}");
+    summary
+}
+
+#[test]
+fn planned_failovers_and_a_drain_under_load_lose_nothing_and_fail_no_request() {
+    let mut stack = stack(8, 2, "sync");
+    let summary = planned_under_load(&mut stack, "5 planned failovers and a drain", |stack| {
+        // `slotcache failover` returns once the successor leads: the old leader handed over.
+        for _ in 0..5 {
+            let (leader, epoch) = leader_of_partition_0(&stack.cluster);
+            let (ok, out, err) = stack.cluster.cli(&["failover", "0"]);
+            assert!(ok, "{out}{err}");
+            let (now, now_epoch) = leader_of_partition_0(&stack.cluster);
+            assert!(now != leader && now_epoch > epoch, "{out}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        // A drained node hands over every partition it leads, then its replicas move away.
+        let (drained, _) = leader_of_partition_0(&stack.cluster);
+        let (ok, _, err) = stack.cluster.cli(&["node", "drain", &drained]);
+        assert!(ok, "{err}");
+        stack
+            .cluster
+            .wait_for("the drain", Duration::from_secs(30), |s| {
+                all_in_sync(s, 8, 2)
+                    && partition_records(s)
+                        .iter()
+                        .all(|p| !names(&p["replicas"]).contains(&drained))
+            });
+    });
     eprintln!(
         "planned failover: the longest write took {:.1} ms (the pause, with the proxy's retry)",
         summary.wait.as_secs_f64() * 1000.0
     );
-    summary.assert_unseen_by_clients();
     assert!(
         summary.wait < Duration::from_secs(1),
         "a write waited {:?}",
         summary.wait
     );
-    let (counted, errors) = transactions.join().expect("transactions");
-    eprintln!("{counted} transactions, {} errors", errors.len());
-    assert!(counted > 100 && errors.is_empty(), "{errors:?}");
+}
+
+/// Each server in turn stopped with SIGTERM (it hands the partitions it leads over to
+/// in-sync followers, then leaves), started again and caught up before the next: an
+/// operator's rolling restart, under load.
+#[test]
+fn a_rolling_restart_under_load_fails_no_request_and_loses_nothing() {
+    let mut stack = stack(8, 2, "sync");
+    planned_under_load(&mut stack, "rolling restart", |stack| {
+        for (index, node) in NODES.iter().enumerate() {
+            let mut server = stack.servers[index].take().expect("running");
+            let stopping = Instant::now();
+            signal(&server, "TERM");
+            let exited = exited_within(&mut server, Duration::from_secs(30));
+            assert!(
+                exited.is_some_and(|s| s.success()),
+                "{node} exited: {exited:?}"
+            );
+            let log = server.log();
+            assert!(
+                log.contains("left the cluster"),
+                "{node} did not leave cleanly:\n{log}"
+            );
+            eprintln!("{node} handed over and stopped in {:?}", stopping.elapsed());
+            stack.start(index);
+            let caught_up =
+                stack
+                    .cluster
+                    .wait_for("every copy in sync again", Duration::from_secs(60), |s| {
+                        all_in_sync(s, 8, 2)
+                    });
+            eprintln!("{node} restarted and in sync in {caught_up:?}");
+        }
+    });
+}
+
+/// The exit status of `process` once it exits, if it does within `patience`.
+fn exited_within(process: &mut Process, patience: Duration) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < patience {
+        if let Ok(Some(status)) = process.child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
 }
 
 /// INCRs `key` in MULTI/EXEC until stopped; every EXEC must answer the count of those before

@@ -329,10 +329,11 @@ fn assert_lost_nothing_and_only_uncertain_errors(summary: &Summary, writes: usiz
 }
 
 /// The faults the nemesis mixes.
-const FAULTS: [&str; 8] = [
+const FAULTS: [&str; 9] = [
     "leader cut from the proxies",
     "leader cut from every peer but etcd",
     "leader cut from etcd",
+    "leader cut from etcd and its followers, the proxies still reaching it",
     "follower cut from its leader",
     "proxy cut from etcd",
     "10% loss between a proxy and the servers",
@@ -399,6 +400,16 @@ fn a_nemesis_of_mixed_faults_loses_no_write_and_stays_linearizable() {
             "leader cut from etcd" => {
                 net.cut(&host, &etcd);
                 std::thread::sleep(hold);
+                net.heal(&host, &etcd);
+            }
+            "leader cut from etcd and its followers, the proxies still reaching it" => {
+                // What it leads stalls (no follower acknowledges, no lease confirms a read)
+                // until the cut heals; nothing it answers may be stale or lost.
+                let others: Vec<&Host> = servers.iter().filter(|s| s.ip != host.ip).collect();
+                net.cut(&host, &etcd);
+                others.iter().for_each(|s| net.cut(&host, s));
+                std::thread::sleep(hold);
+                others.iter().for_each(|s| net.heal(&host, s));
                 net.heal(&host, &etcd);
             }
             "follower cut from its leader" => {

@@ -74,6 +74,9 @@ pub struct Config {
     /// Milliseconds an in-sync replica may lag behind its leader before the leader drops it
     /// from the in-sync set (in etcd) and `sync` writes go on without it.
     pub replica_lag_timeout: u64,
+    /// Seconds a stopping server (SIGTERM, SIGINT) waits for the partitions it leads to be
+    /// handed over to in-sync followers (Redis's setting of this name waits for replicas).
+    pub shutdown_timeout: u64,
     /// Bytes of replication log each led partition keeps for followers' partial resyncs.
     pub repl_backlog_size: u64,
     /// How a `sync` leader proves a read is not stale: `lease` (answer from its copy while
@@ -150,6 +153,7 @@ impl Default for Config {
             announce_addr: None,
             replication_port: 0,
             replica_lag_timeout: 1000,
+            shutdown_timeout: 10,
             repl_backlog_size: crate::replication::log::DEFAULT_BACKLOG as u64,
             read_consistency: "lease".into(),
             lease_read_margin: 500,
@@ -511,6 +515,7 @@ pub static PARAMS: &[Param] = &[
     count_param!("set-max-intset-entries", set_max_intset_entries),
     count_param!("set-max-listpack-entries", set_max_listpack_entries),
     count_param!("set-max-listpack-value", set_max_listpack_value),
+    count_param!("shutdown-timeout", shutdown_timeout),
     Param {
         name: "slowlog-log-slower-than",
         get: |c| c.slowlog_log_slower_than.to_string(),

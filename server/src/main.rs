@@ -16,6 +16,7 @@ use slotcache_server::replication::read_lease::ReadConsistency;
 use slotcache_server::state::Server;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -70,6 +71,9 @@ struct Args {
     /// Milliseconds an in-sync replica may lag before it leaves the in-sync set.
     #[arg(long, env = "SLOTCACHE_REPLICA_LAG_TIMEOUT")]
     replica_lag_timeout: Option<u64>,
+    /// Seconds a stopping server (SIGTERM) waits for its leaderships to be handed over.
+    #[arg(long, env = "SLOTCACHE_SHUTDOWN_TIMEOUT")]
+    shutdown_timeout: Option<u64>,
     /// Replication backlog per partition, in bytes or with a unit (16mb); a follower that falls
     /// further behind gets a full resync.
     #[arg(long, env = "SLOTCACHE_REPL_BACKLOG_SIZE")]
@@ -144,6 +148,9 @@ fn load_config(args: Args) -> anyhow::Result<Config> {
     }
     if let Some(v) = args.replica_lag_timeout {
         config.replica_lag_timeout = v;
+    }
+    if let Some(v) = args.shutdown_timeout {
+        config.shutdown_timeout = v;
     }
     if let Some(v) = args.repl_backlog_size {
         config.repl_backlog_size = slotcache_server::config::parse_memory(&v)
@@ -272,7 +279,7 @@ fn main() -> anyhow::Result<()> {
             None => None,
         };
         // Held for the life of the process: dropping it would withdraw the registration.
-        let _membership = match membership {
+        let membership = match membership {
             Some((etcd, cluster, node, announce)) => Some(
                 slotcache_server::membership::join(
                     server.clone(),
@@ -299,18 +306,39 @@ fn main() -> anyhow::Result<()> {
         }
         info!(port, "slotcache-server ready");
         tokio::spawn(net::expiry_cycle(server.clone()));
+        let serving = server.clone();
         let plain = async {
             match plain {
-                Some(listener) => net::serve(server, listener, None).await,
+                Some(listener) => net::serve(serving, listener, None).await,
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
             result = plain => result.context("serving"),
-            _ = tokio::signal::ctrl_c() => {
+            () = stop_signal() => {
                 info!("shutting down");
+                let patience = Duration::from_secs(server.config.read().shutdown_timeout);
+                if let Some(membership) = membership {
+                    membership.leave(&server, patience).await;
+                }
                 Ok(())
             }
         }
     })
+}
+
+/// SIGTERM (a service manager stopping the server) or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -13,21 +13,67 @@ use crate::routing::Routes;
 use crate::state::Server;
 use anyhow::Context;
 use slotcache_cluster::lease::{self, LeaseHold, LeaseWatch, Registration};
-use slotcache_cluster::records::{ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION};
+use slotcache_cluster::records::{
+    node_state, ClusterConfig, NodeRecord, PartitionRecord, RECORD_VERSION,
+};
 use slotcache_cluster::store::Store;
 use slotcache_protocol::tls::Acceptor;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tracing::info;
+use tracing::{info, warn};
 
 /// How long a starting server waits for etcd before giving up.
 const ETCD_PATIENCE: Duration = Duration::from_secs(30);
 
 /// What keeps the server in the cluster; dropping it withdraws the registration.
 pub struct Membership {
-    _registration: Registration,
+    registration: Registration,
+}
+
+/// How long a stopping server that leads nothing more keeps answering (redirects) before it
+/// leaves: proxies that were slow to see the new routes send it requests meanwhile.
+const ROUTES_SETTLE: Duration = Duration::from_millis(500);
+
+impl Membership {
+    /// A planned stop (SIGTERM, SIGINT): the node record says `stopping`, so the controller
+    /// hands every partition this server leads to an in-sync follower, a handover that loses
+    /// nothing and fails no request. Once it leads nothing, the lease is revoked: the leaders
+    /// it follows drop it from their in-sync sets at once rather than a TTL later. A server
+    /// still leading after `patience` (no in-sync follower to take over) just stops, its lease
+    /// left to run out: revoked while it leads, it could read under a lease etcd no longer has.
+    pub async fn leave(self, server: &Server, patience: Duration) {
+        let Some(replication) = server.replication.get() else {
+            return;
+        };
+        let node = replication.node_id.clone();
+        let marked = async {
+            let mut store = replication.store.lock().await;
+            slotcache_cluster::operations::set_state(&mut store, &node, node_state::STOPPING).await
+        };
+        match tokio::time::timeout(patience, marked).await {
+            Ok(Ok(())) => info!("stopping: handing over the partitions this server leads"),
+            Ok(Err(err)) => warn!(%err, "stopping: cannot mark the node stopping"),
+            Err(_) => warn!("stopping: etcd did not answer"),
+        }
+        let deadline = tokio::time::Instant::now() + patience;
+        while !replication.led().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let led = replication.led();
+        if !led.is_empty() {
+            warn!(partitions = ?led, "stopping while still leading: no in-sync follower took over");
+            return;
+        }
+        tokio::time::sleep(ROUTES_SETTLE).await;
+        let mut client = replication.store.lock().await.client();
+        match tokio::time::timeout(patience, self.registration.withdraw(&mut client)).await {
+            Ok(Ok(())) => info!("stopping: left the cluster"),
+            Ok(Err(err)) => warn!(%err, "stopping: revoking the lease failed"),
+            Err(_) => warn!("stopping: etcd did not answer the lease's revocation"),
+        }
+    }
 }
 
 /// Where this server listens and where other hosts reach it.
@@ -102,13 +148,19 @@ pub async fn join(
             config.lease_read_margin,
         )
     };
+    // An operator's drain outlives a restart; the mark of a stop does not.
+    let kept_state = store
+        .get::<NodeRecord>(&keys.node(node_id))
+        .await?
+        .map(|r| r.state)
+        .filter(|state| state == node_state::DRAINING);
     let record = NodeRecord {
         version: RECORD_VERSION,
         id: node_id.to_string(),
         client_addr: client_addr.clone(),
         replication_addr: replication_addr.clone(),
         admin_addr: admin_addr.unwrap_or_default(),
-        state: "up".into(),
+        state: kept_state.unwrap_or_else(|| node_state::UP.into()),
         lease_reads: reads == ReadConsistency::Lease,
         ..NodeRecord::default()
     };
@@ -171,9 +223,7 @@ pub async fn join(
         registration.held(),
     ));
     info!(node = node_id, cluster, %replication_addr, "joined the cluster");
-    Ok(Membership {
-        _registration: registration,
-    })
+    Ok(Membership { registration })
 }
 
 /// Under every lease this server is granted, reads all partition records once its keys are

@@ -276,6 +276,17 @@ impl Replication {
         self.assignments.lock().get(&pid)?.borrow().clone()
     }
 
+    /// The partitions etcd names this server leader of, as last seen.
+    pub fn led(&self) -> Vec<u32> {
+        let me = self.node_id.as_str();
+        self.assignments
+            .lock()
+            .iter()
+            .filter(|(_, record)| record.borrow().as_ref().is_some_and(|r| r.led_by(me)))
+            .map(|(pid, _)| *pid)
+            .collect()
+    }
+
     pub fn progress(&self, pid: u32) -> Option<Arc<Progress>> {
         self.progress.lock().get(&pid).cloned()
     }
