@@ -424,6 +424,15 @@ fn successor_record(
             })
             .cloned()
     };
+    if leader.is_none() && !never_led {
+        // No in-sync copy is live: the partition waits for one to come back (a leader cut off
+        // from etcd and its followers keeps every acknowledged write), which must then still
+        // be a replica in the in-sync set to lead again.
+        if next.leader.take().is_some() {
+            next.epoch += 1;
+        }
+        return next;
+    }
     if let Some(leader) = &leader {
         match replicas.iter().position(|n| n == leader) {
             Some(at) => replicas.swap(0, at),
@@ -774,6 +783,23 @@ mod tests {
         let planned = successor_record(&asked, names(&["n2", "n1"]), &live, false);
         let next = next_record(&asked, planned, &live, false);
         assert_eq!((next.leader.as_deref(), next.epoch), (Some("n1"), 4));
+    }
+
+    #[test]
+    fn a_partition_whose_only_in_sync_copy_is_gone_waits_for_it_to_come_back() {
+        // n2 led alone (its follower dropped from the set) and lost its lease: cut off, its
+        // copy still holds every acknowledged write.
+        let alone = record("n2", &["n2", "n3"], &["n2"]);
+        let others = names(&["n1", "n3"]);
+        let waiting = successor_record(&alone, names(&["n3", "n1"]), &others, false);
+        assert_eq!((waiting.leader.as_deref(), waiting.epoch), (None, 4));
+        assert_eq!(waiting.replicas, alone.replicas);
+        assert_eq!(waiting.isr, alone.isr);
+        // Back, it leads again.
+        let live = names(&["n1", "n2", "n3"]);
+        let back = successor_record(&waiting, names(&["n2", "n3"]), &live, false);
+        assert_eq!((back.leader.as_deref(), back.epoch), (Some("n2"), 5));
+        assert_eq!(back.isr, names(&["n2"]));
     }
 
     #[test]
