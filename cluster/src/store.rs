@@ -127,6 +127,22 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether asking again soon may succeed: etcd electing a leader, a member that lost its
+    /// quorum timing out, a connection to one member dropped.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Etcd(etcd_client::Error::GRpcStatus(status)) => matches!(
+                status.code(),
+                // Cancelled: the client's own timeout, waiting on a member without a leader.
+                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+            ),
+            StoreError::Etcd(etcd_client::Error::TransportError(_)) => true,
+            _ => false,
+        }
+    }
+}
+
 /// The etcd keys of one cluster, under `/slotcache/<cluster>/`.
 #[derive(Clone, Debug)]
 pub struct Keys {
@@ -713,6 +729,21 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::state`], asked again while etcd's errors are transient, for up to `patience`:
+    /// a one-shot command rides out an etcd leader election.
+    pub async fn state_within(&mut self, patience: Duration) -> Result<ClusterState, StoreError> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match self.state().await {
+                Err(err) if err.is_transient() && std::time::Instant::now() < deadline => {
+                    tracing::debug!(%err, "reading the cluster's state again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     pub async fn state(&mut self) -> Result<ClusterState, StoreError> {
         let Some(config) = self.get::<ClusterConfig>(&self.keys.config()).await? else {
             return Err(StoreError::NoCluster(self.cluster.clone()));
@@ -888,7 +919,8 @@ async fn probes(all: &[String], options: &ConnectOptions) -> Vec<(String, Option
     probes
 }
 
-/// The probed endpoints that answer a status request within half a second, asked at once.
+/// The probed endpoints that answer a status request within half a second, naming a leader,
+/// asked at once.
 async fn answering(probes: &[(String, Option<Client>)]) -> Vec<String> {
     let mut asks = tokio::task::JoinSet::new();
     for (index, (_, client)) in probes.iter().enumerate() {
@@ -897,7 +929,12 @@ async fn answering(probes: &[(String, Option<Client>)]) -> Vec<String> {
         };
         asks.spawn(async move {
             let answered = tokio::time::timeout(Duration::from_millis(500), client.status()).await;
-            (index, matches!(answered, Ok(Ok(_))))
+            // A member cut off from the others answers a status request too, but none that
+            // needs its quorum: it counts once it knows a leader.
+            (
+                index,
+                matches!(answered, Ok(Ok(status)) if status.leader() != 0),
+            )
         });
     }
     let mut answering = Vec::new();

@@ -185,6 +185,11 @@ impl Network {
         host
     }
 
+    /// Runs the nftables `script` on `host` (rules of a test's own beyond cuts and loss).
+    pub fn nft(&self, host: &Host, script: &str) {
+        nft(host, script);
+    }
+
     /// Packets from `from` to `to` are dropped (silently: no reset, no refusal).
     pub fn cut_one_way(&self, from: &Host, to: &Host) {
         mark(from, to, "add");
@@ -234,45 +239,58 @@ impl Network {
         start_in(dir, host, program, port, args)
     }
 
-    /// A one-member etcd on `host`, healthy, its data in its temp dir.
-    pub fn etcd(&self, host: &Host) -> Remote {
-        let dir = crate::temp_dir(&host.namespace);
-        let (client, peer) = (
-            format!("http://{}:2379", host.ip),
-            format!("http://{}:2380", host.ip),
-        );
-        let data_dir = dir.join("data");
-        let remote = start_in(
-            dir.clone(),
-            host,
-            "etcd",
-            0,
-            &[
-                "--name",
-                "m0",
-                "--data-dir",
-                &data_dir.to_string_lossy(),
-                "--listen-client-urls",
-                &client,
-                "--advertise-client-urls",
-                &client,
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-                "--initial-cluster",
-                &format!("m0={peer}"),
-            ],
-        );
+    /// An etcd cluster of one member on each of `hosts`, healthy, each member's data in its
+    /// temp dir.
+    pub fn etcd(&self, hosts: &[Host]) -> Vec<Remote> {
+        let peer = |host: &Host| format!("http://{}:2380", host.ip);
+        let initial: Vec<String> = hosts
+            .iter()
+            .enumerate()
+            .map(|(index, host)| format!("m{index}={}", peer(host)))
+            .collect();
+        let members: Vec<Remote> = hosts
+            .iter()
+            .enumerate()
+            .map(|(index, host)| {
+                let dir = crate::temp_dir(&host.namespace);
+                let client = format!("http://{}:2379", host.ip);
+                let data_dir = dir.join("data");
+                let remote = start_in(
+                    dir.clone(),
+                    host,
+                    "etcd",
+                    0,
+                    &[
+                        "--name",
+                        &format!("m{index}"),
+                        "--data-dir",
+                        &data_dir.to_string_lossy(),
+                        "--listen-client-urls",
+                        &client,
+                        "--advertise-client-urls",
+                        &client,
+                        "--listen-peer-urls",
+                        &peer(host),
+                        "--initial-advertise-peer-urls",
+                        &peer(host),
+                        "--initial-cluster",
+                        &initial.join(","),
+                    ],
+                );
+                Remote {
+                    port: 2379,
+                    ..remote
+                }
+            })
+            .collect();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !crate::etcd_healthy_at(&host.ip.to_string(), 2379) {
-            assert!(Instant::now() < deadline, "etcd never became healthy");
-            std::thread::sleep(Duration::from_millis(50));
+        for member in &members {
+            while !crate::etcd_healthy_at(&member.host.ip.to_string(), 2379) {
+                assert!(Instant::now() < deadline, "etcd never became healthy");
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        Remote {
-            port: 2379,
-            ..remote
-        }
+        members
     }
 }
 

@@ -2,6 +2,7 @@
 //! temp dirs, kills them on drop, and talks raw RESP so replies can be compared byte for byte.
 
 pub mod cluster;
+pub mod cluster_hosts;
 pub mod failover;
 pub mod fault;
 pub mod frame;

@@ -184,12 +184,21 @@ async fn connect(target: &Target) -> anyhow::Result<Store> {
         Duration::from_secs(target.connect_timeout),
     )
     .await?;
-    // `cluster init` connects before there is a cluster, or a secret, to read.
-    match credential::install(&mut store, target.cluster_secret_file.as_deref()).await {
-        Ok(_) | Err(StoreError::NoCluster(_)) => Ok(store),
-        Err(err) => Err(err.into()),
+    let deadline = std::time::Instant::now() + RIDE_OUT;
+    loop {
+        // `cluster init` connects before there is a cluster, or a secret, to read.
+        match credential::install(&mut store, target.cluster_secret_file.as_deref()).await {
+            Ok(_) | Err(StoreError::NoCluster(_)) => return Ok(store),
+            Err(err) if err.is_transient() && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
 }
+
+/// How long a command asks etcd again while its errors are transient (a leader election).
+const RIDE_OUT: Duration = Duration::from_secs(10);
 
 fn print_table(status: &progress::Status) {
     let state = &status.state;
@@ -317,7 +326,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { target } => {
             let mut store = connect(&target).await?;
-            let status = progress::gather(store.state().await?).await;
+            let state = store.state_within(RIDE_OUT).await?;
+            let status = progress::gather(state).await;
             if out.json {
                 println!(
                     "{}",
