@@ -9,7 +9,9 @@
 #
 # ROUNDS (2), SECONDS_PER_RUN (10), KEYS (1000000), SIZE (32), PATTERN (R:R uniform; G:G
 # Gaussian, hot keys in the middle of the range), RATIOS ("1:10 1:0"), PIPELINES
-# ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier rf1-direct lease-direct).
+# ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier rf1-direct lease-direct; and
+# lease-old, RF 2 lease from the binaries in OLD, another checkout's target/release, to weigh
+# a change to replication against the build before it in the same run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${ROUNDS:-2}
@@ -40,11 +42,11 @@ start_redis() { # port [extra args...]
 }
 
 # slotcache: one `up` per setup; the servers take the read consistency from the environment.
-start_slotcache() { # setup rf read-consistency
+start_slotcache() { # setup rf read-consistency [binaries' directory]
   local base
   base=$(free_block)
   PORT[$1]=$base
-  SLOTCACHE_READ_CONSISTENCY=$3 ./target/release/slotcache up --servers 3 --proxies 1 \
+  SLOTCACHE_READ_CONSISTENCY=$3 "${4:-./target/release}/slotcache" up --servers 3 --proxies 1 \
     --partitions 16 --replication-factor "$2" --base-port "$base" --cluster "rep$base" \
     </dev/null >"$TMP/$1.log" 2>&1 &
   pids+=($!)
@@ -56,6 +58,7 @@ for setup in $SETUPS; do
   case $setup in
     rf1) start_slotcache rf1 1 lease ;;
     lease) start_slotcache lease 2 lease ;;
+    lease-old) start_slotcache lease-old 2 lease "${OLD:?OLD=<a target/release directory>}" ;;
     barrier) start_slotcache barrier 2 barrier ;;
     rf1-direct | lease-direct)
       # The servers of a setup started above (servers from base-port + 10), in cluster mode.
@@ -150,7 +153,8 @@ for line in open(sys.argv[1]):
 setups = sys.argv[2].split()
 names = {"redis": "redis", "cluster": "redis cluster 3+3", "rf1": "slotcache RF1",
          "lease": "RF2 sync lease", "barrier": "RF2 sync barrier",
-         "rf1-direct": "RF1 direct", "lease-direct": "RF2 lease direct"}
+         "rf1-direct": "RF1 direct", "lease-direct": "RF2 lease direct",
+         "lease-old": "RF2 lease (OLD)"}
 med = lambda d, k: statistics.median(d[k]) if k in d else 0
 cases = sorted({(r, p) for r, p, _ in runs}, key=lambda c: (c[0], int(c[1])))
 print("median ops/s (serving CPU µs per request)")
@@ -160,7 +164,8 @@ for ratio, p in cases:
     print(f"{ratio:<8} {p:>3} " + " ".join(f"{c:>22}" for c in cells))
 print()
 pairs = [("lease", "rf1"), ("lease", "cluster"), ("barrier", "rf1"), ("lease", "barrier"),
-         ("rf1", "cluster"), ("lease-direct", "cluster"), ("lease-direct", "rf1-direct")]
+         ("rf1", "cluster"), ("lease-direct", "cluster"), ("lease-direct", "rf1-direct"),
+         ("lease", "lease-old")]
 pairs = [(a, b) for a, b in pairs if a in setups and b in setups]
 print("ratios of median ops/s")
 print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[a] + ' / ' + names[b]:>38}" for a, b in pairs))

@@ -453,3 +453,32 @@ fn unclean_failover_elects_a_stale_copy_and_loses_what_it_lacked() {
     assert_eq!(conn.call(&["GET", "kept"]), Frame::Bulk(b"1".to_vec()));
     assert_eq!(conn.call(&["GET", "lost"]), Frame::Null);
 }
+
+/// A write and QUIT pipelined to a `sync` leader: both replies come, the write's once its
+/// follower has it (a connection closing after QUIT used to drop replies still held for the
+/// follower's acknowledgement).
+#[test]
+fn quit_after_a_write_still_sends_the_held_replies() {
+    let (stack, key, _) = stack_with_key(2, "1");
+    let leader = leader_of_key(&stack, &key);
+    let mut direct = stack.servers[leader].as_ref().expect("running").connect();
+    direct.set_read_timeout(Duration::from_secs(5));
+    let set: Vec<Vec<u8>> = ["SET", &key, "2"]
+        .iter()
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
+    let mut pipeline = redis_tests::encode(&set);
+    pipeline.extend_from_slice(b"QUIT\r\n");
+    direct.send_raw(&pipeline);
+    assert_eq!(
+        direct.try_read(),
+        Some(Frame::Simple("OK".into())),
+        "SET's reply"
+    );
+    assert_eq!(
+        direct.try_read(),
+        Some(Frame::Simple("OK".into())),
+        "QUIT's reply"
+    );
+    assert_eq!(direct.try_read(), None, "closed after QUIT");
+}

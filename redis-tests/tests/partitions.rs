@@ -198,11 +198,11 @@ fn an_etcd_member_cut_from_the_others_fails_nothing_over() {
 }
 
 /// Two of etcd's three members cut off from every host: with no quorum no lease can be
-/// renewed or expire, and no leader be elected. The servers fence themselves once their leases
-/// could have lapsed, so writes stop; once healed, every partition is led and in sync again
-/// with nothing acknowledged lost.
+/// renewed, but none can expire and no leader can change either, so the leaders go on
+/// serving (etcd's next leader renews every lease); once healed, every partition is led and in
+/// sync, nothing acknowledged lost and no request failed.
 #[test]
-fn etcd_losing_its_quorum_stops_writes_and_loses_nothing() {
+fn etcd_losing_its_quorum_stops_no_write_and_loses_nothing() {
     let hosts = Hosts::start();
     let stop = Arc::new(AtomicBool::new(false));
     let writers = start_writers(&hosts.proxies[0].url(), 8, &stop);
@@ -219,8 +219,7 @@ fn etcd_losing_its_quorum_stops_writes_and_loses_nothing() {
         3 * TTL
     ));
     eprintln!("the controller's decisions:\n{}", hosts.decisions());
-    assert!(summary.acked.len() > 100, "the load ran");
-    assert_eq!(summary.lost, 0, "acknowledged writes lost");
+    assert_lost_nothing_and_only_uncertain_errors(&summary, 100);
 }
 
 /// At least `writes` were acknowledged, none lost, and clients saw no error but the one for a

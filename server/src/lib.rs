@@ -3,6 +3,7 @@
 pub mod blocking;
 pub mod client;
 pub mod commands;
+pub mod commits;
 pub mod config;
 pub mod dispatch;
 pub mod engine;

@@ -5,6 +5,7 @@ use crate::blocking::{self, Blocked};
 use crate::client::{Client, ClientInfo};
 use crate::commands::Outcome;
 use crate::commands::{CmdError, Resolved, Table};
+use crate::commits::Commits;
 use crate::dispatch::{execute_resolved, Batch};
 use crate::partition::SharedKeyspace;
 use crate::replication::log::Role;
@@ -189,7 +190,7 @@ async fn connection_loop(
     let mut out = Reply::new(client.proto);
     let info = client.info.clone();
     // Replies wait here until the replicas counted for acknowledgement have what they saw.
-    let mut commits: Commits = Vec::new();
+    let mut commits = Commits::default();
     let mut output_watch = OutputWatch::default();
     // Written but perhaps held back by TLS: flushed once the buffer is empty.
     let mut unflushed = false;
@@ -222,21 +223,16 @@ async fn connection_loop(
         if reading {
             make_read_room(&mut backlog.input);
         }
-        let writing = !out.buf.is_empty() && commits.is_empty();
+        let releasable = commits.releasable(out.buf.len());
+        let writing = releasable > 0;
         let flushing = unflushed && !writing;
-        if !reading && !writing && !flushing {
+        // Closing (QUIT, a kill, an error) still sends the replies held for a commit.
+        if !reading && !writing && !flushing && commits.is_empty() {
             return Ok(());
         }
         let deadline = blocked.as_ref().and_then(|b| b.request.deadline);
         let waiting_for_script = backlog.waiting_for_script && blocked.is_none();
-        let committed = async {
-            for (progress, head) in &commits {
-                if !progress.committed(*head).await {
-                    return false;
-                }
-            }
-            true
-        };
+        let committed = commits.oldest_committed();
         let idle = async {
             match (idle_timeout, deadline) {
                 (_, Some(deadline)) => tokio::time::sleep_until(deadline.into()).await,
@@ -302,7 +298,7 @@ async fn connection_loop(
             }
             output = async {
                 match writing {
-                    true => writer.write(&out.buf).await.map(Some),
+                    true => writer.write(&out.buf[..releasable]).await.map(Some),
                     false => writer.flush().await.map(|()| None),
                 }
             }, if writing || flushing => {
@@ -312,6 +308,7 @@ async fn connection_loop(
                 };
                 Stats::add(&server.stats.net_output_bytes, n as u64);
                 out.buf.advance(n);
+                commits.sent(n);
                 unflushed = holds_writes;
                 // Don't keep a huge buffer around after one big reply.
                 if out.buf.is_empty() && out.buf.capacity() > 1024 * 1024 {
@@ -324,7 +321,6 @@ async fn connection_loop(
                     // unknown, and the client learns it by losing the connection, not by a reply.
                     return Ok(());
                 }
-                commits.clear();
             }
             _ = tokio::time::sleep(SCRIPT_POLL), if waiting_for_script => {
                 *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
@@ -459,10 +455,16 @@ fn run_batch(
     let mut ks = None;
     // The log's head when the keyspace's lock was taken.
     let mut since = 0;
+    // Where the replies of what runs under that lock begin (nothing is sent meanwhile).
+    let mut began = 0;
+    let sent = commits.position(0);
     let mut pid = client.partition.as_ref().map(|(pid, _)| *pid);
-    let mut finish = |pid: Option<u32>, ks: Option<&mut crate::partition::Keyspace>, since| {
-        if let Some(commit) = ks.and_then(|ks| awaited_commit(server, pid?, ks, since)) {
-            commits.push(commit);
+    let mut finish = |pid: Option<u32>,
+                      ks: Option<&mut crate::partition::Keyspace>,
+                      since,
+                      began| {
+        if let Some((progress, head)) = ks.and_then(|ks| awaited_commit(server, pid?, ks, since)) {
+            commits.hold(progress, head, began);
         }
     };
     while let Some(args) = backlog.pending.front() {
@@ -471,7 +473,7 @@ fn run_batch(
         match switch_keyspace(server, client, &command, args) {
             Ok(false) => {}
             Ok(true) => {
-                finish(pid, ks.take().as_deref_mut(), since);
+                finish(pid, ks.take().as_deref_mut(), since, began);
                 pid = client.partition.as_ref().map(|(pid, _)| *pid);
             }
             Err(refusal) => {
@@ -488,7 +490,7 @@ fn run_batch(
             .pause
             .holds(server, client, command.as_ref().ok(), args)
         {
-            finish(pid, ks.as_deref_mut(), since);
+            finish(pid, ks.as_deref_mut(), since, began);
             return Some(server.pause.wait(client, needed));
         }
         let ks = match &mut ks {
@@ -500,6 +502,7 @@ fn run_batch(
                     break;
                 };
                 since = locked.log.next_offset();
+                began = sent + out.buf.len() as u64;
                 ks.insert(locked)
             }
         };
@@ -513,12 +516,12 @@ fn run_batch(
             Outcome::Replied => {}
             Outcome::AwaitReplicas { wanted, deadline } => {
                 let waiting = wait_for_replicas(server, client, ks, wanted, deadline);
-                finish(pid, Some(ks), since);
+                finish(pid, Some(ks), since, began);
                 return Some(waiting);
             }
             Outcome::Block(request) => {
                 let blocked = blocking::block(ks, client, &args, request);
-                finish(pid, Some(ks), since);
+                finish(pid, Some(ks), since, began);
                 return Some(blocked);
             }
             Outcome::Close => client.close_after_reply = true,
@@ -527,7 +530,7 @@ fn run_batch(
             break;
         }
     }
-    finish(pid, ks.as_deref_mut(), since);
+    finish(pid, ks.as_deref_mut(), since, began);
     None
 }
 
@@ -579,9 +582,6 @@ fn wait_for_replicas(
         },
     }
 }
-
-/// Led partitions and the log offsets their replicas must have before the replies go out.
-type Commits = Vec<(Arc<Progress>, u64)>;
 
 /// In `sync` mode, what a batch that ran on a led partition waits for: every record written
 /// so far (by this client or another whose write it may have read) on the counted replicas.
