@@ -4,7 +4,8 @@
 //! data centre would; the second reaches them directly.
 
 use crate::cluster::{partition_records, TTL};
-use crate::hosts::{Host, Network, Remote};
+use crate::failover::signal;
+use crate::hosts::{nft, Host, Network, Remote};
 use crate::run_binary;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -233,10 +234,7 @@ impl Hosts {
             self.network.stop_losing(proxy);
             self.network.stop_losing(relay);
         }
-        let signal = if slow { libc::SIGUSR1 } else { libc::SIGUSR2 };
-        // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
-        let sent = unsafe { libc::kill(self.slow_link.pid() as i32, signal) };
-        assert_eq!(sent, 0, "signalling the slow link");
+        signal(&self.slow_link.process, if slow { "USR1" } else { "USR2" });
     }
 
     /// The controller's warnings and fencing decisions, from its log.
@@ -277,7 +275,7 @@ fn slow_link(network: &Network, proxy: &Host, servers: &[Remote]) -> Remote {
             )
         })
         .collect();
-    network.nft(
+    nft(
         proxy,
         &format!(
             "table ip slow_link {{\nchain out {{ type nat hook output priority -100; }}\n}}\n{rules}"

@@ -46,10 +46,6 @@ impl Remote {
         format!("redis://{}/", self.addr())
     }
 
-    pub fn pid(&self) -> u32 {
-        self.process.child.id()
-    }
-
     pub fn log(&self) -> String {
         self.process.log()
     }
@@ -69,8 +65,9 @@ fn run(program: &str, args: &[&str]) {
     );
 }
 
-/// Runs `nft` inside a host's namespace with `script` on its standard input.
-fn nft(host: &Host, script: &str) {
+/// Runs `nft` inside a host's namespace with `script` on its standard input (the cuts' and
+/// losses' rules, or a test's own).
+pub fn nft(host: &Host, script: &str) {
     use std::io::Write;
     let mut child = Command::new("ip")
         .args(["netns", "exec", &host.namespace, "nft", "-f", "-"])
@@ -183,11 +180,6 @@ impl Network {
              }\n",
         );
         host
-    }
-
-    /// Runs the nftables `script` on `host` (rules of a test's own beyond cuts and loss).
-    pub fn nft(&self, host: &Host, script: &str) {
-        nft(host, script);
     }
 
     /// Packets from `from` to `to` are dropped (silently: no reset, no refusal).

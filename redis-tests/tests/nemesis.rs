@@ -4,7 +4,7 @@
 
 use redis_tests::cluster::{partition_records, TTL};
 use redis_tests::cluster_hosts::{all_led_and_in_sync, Hosts};
-use redis_tests::failover::{register_client, start_writers, Summary};
+use redis_tests::failover::{register_client, signal, start_writers, Summary};
 use redis_tests::hosts::Host;
 use redis_tests::linearizability::{self, Event};
 use std::sync::atomic::AtomicBool;
@@ -131,10 +131,9 @@ fn a_nemesis_of_mixed_faults_loses_no_write_and_stays_linearizable() {
                 hosts.degrade_first_proxy_link(false, 0);
             }
             "SIGSTOP of a leader" => {
-                let pid = hosts.server(&victim).pid().to_string();
-                run_binary_signal("STOP", &pid);
+                signal(&hosts.server(&victim).process, "STOP");
                 std::thread::sleep(hold);
-                run_binary_signal("CONT", &pid);
+                signal(&hosts.server(&victim).process, "CONT");
             }
             _ => hosts.restart_server(&victim),
         }
@@ -173,12 +172,4 @@ fn a_nemesis_of_mixed_faults_loses_no_write_and_stays_linearizable() {
         summary.acked.len() > 100 && history.len() > 100,
         "the load ran"
     );
-}
-
-fn run_binary_signal(signal: &str, pid: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), pid])
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill -{signal} {pid}");
 }
