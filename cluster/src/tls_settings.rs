@@ -126,7 +126,63 @@ fn yes_no_shown(on: bool) -> String {
     if on { "yes" } else { "no" }.into()
 }
 
+/// The TLS settings CONFIG SET changes in a running process; the others hold from its start.
+pub const SETTABLE: [&str; 4] = [
+    "tls-auth-clients",
+    "tls-ca-cert-file",
+    "tls-cert-file",
+    "tls-key-file",
+];
+
+/// A file setting's value: empty is none, as Redis's EMPTY_STRING_IS_NULL.
+fn path_setting(value: &str) -> Option<PathBuf> {
+    (!value.is_empty()).then(|| value.into())
+}
+
 impl TlsSettings {
+    /// Takes CONFIG SET's value for one of the `SETTABLE` settings; Err with Redis's reason.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let links = &mut self.links;
+        match name {
+            "tls-auth-clients" => {
+                AuthClients::parse(value)?;
+                self.tls_auth_clients = Some(value.to_ascii_lowercase());
+            }
+            "tls-ca-cert-file" => links.tls_ca_cert_file = path_setting(value),
+            "tls-cert-file" => links.tls_cert_file = path_setting(value),
+            "tls-key-file" => links.tls_key_file = path_setting(value),
+            _ => return Err(format!("{name} is not a TLS setting CONFIG SET changes")),
+        }
+        Ok(())
+    }
+
+    /// What a TLS port's `acceptor` becomes after a CONFIG SET of the settings `named`, built
+    /// from the files now, so that files which do not make a configuration fail the whole
+    /// CONFIG SET, as in Redis, and the port keeps what it had. None when there is no TLS port
+    /// or no TLS setting was named. The error is Redis's text, which names the first file
+    /// setting (tls-auth-clients has no apply step of its own).
+    pub fn reconfigured(
+        &self,
+        acceptor: Option<&Acceptor>,
+        named: &[String],
+    ) -> Result<Option<Acceptor>, String> {
+        let tls = |n: &&String| SETTABLE.contains(&n.as_str());
+        let files = named.iter().filter(tls).find(|n| *n != "tls-auth-clients");
+        let (Some(name), Some(_)) = (files.or_else(|| named.iter().find(tls)), acceptor) else {
+            return Ok(None);
+        };
+        let built = match self.files() {
+            Ok(files) => Acceptor::load(files).map_err(TlsSettingsError::from),
+            Err(err) => Err(err),
+        };
+        built.map(Some).map_err(|err| {
+            tracing::warn!(%err, "TLS configuration not updated");
+            format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS configuration. Check server logs."
+            )
+        })
+    }
+
     /// These settings, with each one `over` sets taking its place (flags over a file's).
     pub fn overridden_by(self, over: TlsSettings) -> TlsSettings {
         TlsSettings {

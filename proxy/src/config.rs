@@ -2,60 +2,129 @@
 //! and output buffer limits) are the proxy's own: it is the server its clients see. Set through
 //! a proxy they hold there and are not passed on, since at a shard server they would bound the
 //! proxies' shared lanes instead, cutting off every client behind a lane at once. The shard
-//! servers' own values bound their direct clients. Its TLS settings are its own too (shown by
-//! CONFIG GET, not settable). Every other setting is the servers'.
+//! servers' own values bound their direct clients. Its TLS settings are its own too: CONFIG SET
+//! of its certificates and `tls-auth-clients` changes its TLS port at once, as at a server.
+//! Every other setting is the servers'.
 
 use crate::limits::ClientLimits;
 use crate::session::Pending;
 use crate::Proxy;
 use bytes::Bytes;
 use futures_util::future::FutureExt;
+use slotcache_cluster::tls_settings::{TlsSettings, SETTABLE};
 use slotcache_protocol::resp::frame::frame_len;
 use slotcache_protocol::resp::{Protocol, Reply};
+use slotcache_protocol::tls::Acceptor;
 use std::sync::Arc;
 
 /// Whether `name` is one of the proxy's own settings.
 pub fn is_own(name: &[u8]) -> bool {
     ClientLimits::OWN
         .iter()
+        .chain(TLS_SETTINGS)
         .any(|own| own.as_bytes().eq_ignore_ascii_case(name))
 }
 
-/// CONFIG SET's pairs split into the proxy's own settings, applied to a copy of its limits, and
-/// the rest, for the shard servers. None when the request is malformed, and Err when one of the
-/// proxy's values is invalid: the servers then answer the whole request with Redis's error for
-/// its first bad value, in the order given, and nothing is set.
-pub fn split_set(proxy: &Proxy, args: &[Bytes]) -> Option<Result<(ClientLimits, Vec<Bytes>), ()>> {
+/// Its TLS settings: the `SETTABLE` ones change with CONFIG SET, the others hold from its start.
+const TLS_SETTINGS: &[&str] = &[
+    "tls-auth-clients",
+    "tls-ca-cert-file",
+    "tls-cert-file",
+    "tls-cluster",
+    "tls-key-file",
+    "tls-port",
+    "tls-replication",
+];
+
+/// What a CONFIG SET makes of the proxy's own settings: copies of them with its values in, and
+/// the TLS port's configuration built from the new files, taken on once the whole request holds.
+pub struct OwnSettings {
+    limits: ClientLimits,
+    tls: TlsSettings,
+    tls_port: Option<Acceptor>,
+}
+
+/// Why a CONFIG SET is refused before the servers take any of it.
+pub enum Refused {
+    /// The servers know the setting too: they answer with Redis's error for the first bad
+    /// value, in the order given.
+    ByServers,
+    /// Only the proxy knows it: Redis's error.
+    Here(String),
+}
+
+/// CONFIG SET's pairs split into the proxy's own settings, applied to copies (see
+/// `OwnSettings`), and the rest, for the shard servers. None when the request is malformed.
+pub fn split_set(
+    proxy: &Proxy,
+    args: &[Bytes],
+) -> Option<Result<(OwnSettings, Vec<Bytes>), Refused>> {
     if args.len() < 4 || args.len() % 2 != 0 {
         return None;
     }
     let mut limits = *proxy.limits.read();
+    let mut tls = proxy.tls.read().clone();
     let mut rest = args[..2].to_vec();
+    let mut named: Vec<String> = Vec::new();
     for pair in args[2..].chunks(2) {
         if !is_own(&pair[0]) {
             rest.extend_from_slice(pair);
             continue;
         }
         let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        if limits
-            .set(&name, &String::from_utf8_lossy(&pair[1]))
-            .is_err()
-        {
-            return Some(Err(()));
+        let value = String::from_utf8_lossy(&pair[1]);
+        let failed = |why: &str| {
+            Some(Err(Refused::Here(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))))
+        };
+        if named.contains(&name) {
+            return failed("duplicate parameter");
+        }
+        if !TLS_SETTINGS.contains(&name.as_str()) {
+            if limits.set(&name, &value).is_err() {
+                return Some(Err(Refused::ByServers));
+            }
+        } else if !SETTABLE.contains(&name.as_str()) {
+            return failed("can't set immutable config");
+        } else if let Err(why) = tls.set(&name, &value) {
+            return failed(&why);
+        }
+        named.push(name);
+    }
+    let acceptor = proxy.tls_port.get().map(|acceptor| &**acceptor);
+    let tls_port = match tls.reconfigured(acceptor, &named) {
+        Ok(tls_port) => tls_port,
+        Err(why) => return Some(Err(Refused::Here(format!("ERR {why}")))),
+    };
+    let own = OwnSettings {
+        limits,
+        tls,
+        tls_port,
+    };
+    Some(Ok((own, rest)))
+}
+
+impl OwnSettings {
+    /// Makes these the proxy's settings.
+    pub fn take_effect(self, proxy: &Proxy) {
+        *proxy.limits.write() = self.limits;
+        *proxy.tls.write() = self.tls;
+        if let (Some(acceptor), Some(new)) = (proxy.tls_port.get(), self.tls_port) {
+            acceptor.adopt(new);
         }
     }
-    Some(Ok((limits, rest)))
 }
 
 /// Takes on the proxy's own settings once the servers accepted the rest of the CONFIG SET, so
 /// it holds whole or not at all.
-pub fn apply_when_accepted(proxy: Arc<Proxy>, limits: ClientLimits, servers: Pending) -> Pending {
+pub fn apply_when_accepted(proxy: Arc<Proxy>, own: OwnSettings, servers: Pending) -> Pending {
     match servers {
         Pending::Forwarded(reply) => Pending::Forwarded(
             reply
                 .map(move |reply| {
                     if reply.starts_with(b"+") {
-                        *proxy.limits.write() = limits;
+                        own.take_effect(&proxy);
                     }
                     reply
                 })
@@ -63,7 +132,7 @@ pub fn apply_when_accepted(proxy: Arc<Proxy>, limits: ClientLimits, servers: Pen
         ),
         Pending::Ready(reply) => {
             if reply.starts_with(b"+") {
-                *proxy.limits.write() = limits;
+                own.take_effect(&proxy);
             }
             Pending::Ready(reply)
         }
@@ -77,13 +146,14 @@ pub fn with_own_values(proxy: &Proxy, proto: Protocol, reply: Bytes) -> Bytes {
         return reply;
     };
     let limits = *proxy.limits.read();
+    let tls = proxy.tls.read();
     let mut out = Reply::new(proto);
     out.map(pairs.len());
     for (name, value) in pairs {
         out.bulk(name);
         let own = std::str::from_utf8(name)
             .ok()
-            .and_then(|n| limits.get(n).or_else(|| proxy.tls.value(n)));
+            .and_then(|n| limits.get(n).or_else(|| tls.value(n)));
         match own {
             Some(own) => out.bulk(own.as_bytes()),
             None => out.bulk(value),
@@ -144,8 +214,10 @@ mod tests {
             .iter()
             .map(|a| Bytes::from(a.to_string()))
             .collect();
-        let (limits, rest) = split_set(&proxy, &args).unwrap().unwrap();
-        assert_eq!(limits.maxclients, 5);
+        let Some(Ok((own, rest))) = split_set(&proxy, &args) else {
+            panic!("refused");
+        };
+        assert_eq!(own.limits.maxclients, 5);
         assert_eq!(
             rest,
             args[..2]
@@ -158,6 +230,9 @@ mod tests {
             .iter()
             .map(|a| Bytes::from(a.to_string()))
             .collect();
-        assert!(split_set(&proxy, &bad).unwrap().is_err());
+        assert!(matches!(
+            split_set(&proxy, &bad),
+            Some(Err(Refused::ByServers))
+        ));
     }
 }

@@ -85,8 +85,10 @@ pub struct Proxy {
     pub shared_users: std::sync::OnceLock<access::Publisher>,
     /// `maxclients`, `timeout` and the buffer limits its clients are held to.
     pub limits: std::sync::Arc<parking_lot::RwLock<limits::ClientLimits>>,
-    /// Its own TLS port and certificates, which CONFIG GET through it shows.
-    pub tls: slotcache_cluster::tls_settings::TlsSettings,
+    /// Its own TLS settings, which CONFIG GET through it shows and CONFIG SET changes.
+    pub tls: parking_lot::RwLock<slotcache_cluster::tls_settings::TlsSettings>,
+    /// Its TLS port's handshakes, when it has one.
+    pub tls_port: std::sync::OnceLock<std::sync::Arc<slotcache_protocol::tls::Acceptor>>,
 }
 
 impl Proxy {
@@ -114,6 +116,7 @@ impl Proxy {
             shared_users: Default::default(),
             limits: Default::default(),
             tls: Default::default(),
+            tls_port: Default::default(),
         }
     }
 

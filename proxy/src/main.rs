@@ -232,7 +232,10 @@ async fn run(args: Args, ports: Vec<ClientPort>) -> anyhow::Result<()> {
     proxy.backend_timeout =
         (args.backend_timeout > 0.0).then(|| Duration::from_secs_f64(args.backend_timeout));
     *proxy.limits.write() = limits;
-    proxy.tls = args.tls.clone();
+    *proxy.tls.get_mut() = args.tls.clone();
+    if let Some(acceptor) = ports.iter().find_map(|port| port.tls.clone()) {
+        let _ = proxy.tls_port.set(acceptor);
+    }
     let proxy = Arc::new(proxy);
     let mut store = Store::connect(&args.etcd, &args.cluster, Duration::from_secs(30))
         .await

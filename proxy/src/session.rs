@@ -5,6 +5,7 @@
 
 use crate::backend::{call_dedicated, Via};
 use crate::clients::Connected;
+use crate::config::Refused;
 use crate::fanout::Merger;
 use crate::forward::{
     is_redirect, send_batch, send_routed, send_routed_as, RoutedCommand, NO_LEADER,
@@ -600,15 +601,17 @@ impl Session {
         if crate::refusals::changes_every_server(name, &args) {
             self.proxy.follow_config(&args);
             return match crate::config::split_set(&self.proxy, &args) {
-                // The servers know these settings too, and name the first bad value in order.
-                None | Some(Err(())) => cluster_wide::answer(self, name, command, &args),
-                Some(Ok((limits, rest))) if rest.len() == 2 => {
-                    *self.proxy.limits.write() = limits;
+                None | Some(Err(Refused::ByServers)) => {
+                    cluster_wide::answer(self, name, command, &args)
+                }
+                Some(Err(Refused::Here(error))) => Pending::error(&error),
+                Some(Ok((own, rest))) if rest.len() == 2 => {
+                    own.take_effect(&self.proxy);
                     self.reply(|out| out.ok())
                 }
-                Some(Ok((limits, rest))) => {
+                Some(Ok((own, rest))) => {
                     let servers = cluster_wide::answer(self, name, command, &rest);
-                    crate::config::apply_when_accepted(self.proxy.clone(), limits, servers)
+                    crate::config::apply_when_accepted(self.proxy.clone(), own, servers)
                 }
             };
         }

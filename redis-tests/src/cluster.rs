@@ -227,6 +227,16 @@ impl Cluster {
         );
     }
 
+    /// Waits until every partition has a leader other than `node` (after it was killed).
+    pub fn wait_led_elsewhere(&self, node: &str) {
+        let what = format!("{node}'s partitions led elsewhere");
+        self.wait_for(&what, Duration::from_secs(30), |state| {
+            partition_records(state)
+                .iter()
+                .all(|p| p["leader"].is_string() && p["leader"] != node)
+        });
+    }
+
     pub fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Duration {
         let start = Instant::now();
         loop {

@@ -1,6 +1,7 @@
 //! Test harness: starts real `slotcache-server` and `redis-server` processes on free ports in
 //! temp dirs, kills them on drop, and talks raw RESP so replies can be compared byte for byte.
 
+pub mod capture;
 pub mod cluster;
 pub mod cluster_hosts;
 pub mod failover;

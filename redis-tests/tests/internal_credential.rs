@@ -138,15 +138,7 @@ fn only_the_cluster_credential_reaches_shard_servers() {
     // kill -9 of a server: the controller asks the survivors for their offsets and elects
     // leaders, and the restarted server's follower streams attach with the secret.
     drop(servers.remove(1));
-    cluster.wait_for(
-        "n2's partitions led elsewhere",
-        Duration::from_secs(20),
-        |state| {
-            partition_records(state)
-                .iter()
-                .all(|p| p["leader"].is_string() && p["leader"] != "n2")
-        },
-    );
+    cluster.wait_led_elsewhere("n2");
     servers.push(cluster.server_with("n2", &cluster.endpoint, &lfu));
     cluster.wait_for("n2 in sync again", Duration::from_secs(30), |state| {
         let records = partition_records(state);

@@ -6,6 +6,7 @@
 //! cluster's own links are TLS too.
 
 use redis::{ClientTlsConfig, TlsCertificates};
+use redis_tests::capture::Capture;
 use redis_tests::cluster::{running_cluster, Cluster};
 use redis_tests::{free_port, start_slotcache, Process};
 use slotcache_cluster::throwaway_tls::{Authority, Validity};
@@ -342,7 +343,9 @@ fn replaced_certificates_are_used_without_a_restart() {
 
 /// With `tls-cluster yes` and `tls-replication yes` the cluster's own links are TLS. Servers
 /// publish their TLS port, which proxies, controllers and the CLI dial with the CA and their
-/// own certificate; followers stream from leaders over TLS. Plaintext is refused on both: a
+/// own certificate; followers stream from leaders over TLS. A packet capture on loopback sees
+/// the written keys in the clear only between the test and the proxy, never on the proxy's
+/// lanes or the replication streams. Plaintext is refused on both: a
 /// proxy without the TLS settings reaches no data, and a replication port answers a plaintext
 /// follower with nothing it could read. Every write acknowledged through the proxy is read
 /// back after its leader is killed, so the followers had it: replication ran, over TLS.
@@ -364,10 +367,12 @@ fn cluster_links_run_over_tls() {
     cluster.wait_in_sync(4, 2);
     let state = cluster.status();
     let nodes = state["nodes"].as_array().expect("nodes");
+    let mut replication_ports = Vec::new();
     for (node, tls_port) in nodes.iter().zip(&tls_ports) {
         assert_eq!(node["client_addr"], format!("127.0.0.1:{tls_port}"));
         let replication = node["replication_addr"].as_str().unwrap();
         let port: u16 = replication.rsplit(':').next().unwrap().parse().unwrap();
+        replication_ports.push(port);
         let answer = plain_ping(port);
         // A TLS alert record (content type 21) or nothing at all.
         assert!(
@@ -379,12 +384,47 @@ fn cluster_links_run_over_tls() {
     let proxy = cluster.proxy(&strs(&links));
     let mut conn = redis_tests::Conn::connect(proxy.port);
     let keys: Vec<String> = (0..200).map(|i| format!("tls-link:{i}")).collect();
+    let capture = Capture::start().expect("a packet capture on loopback (needs root)");
     for key in &keys {
         assert_eq!(
             conn.call(&["SET", key, key]),
             redis_tests::Frame::Simple("OK".into())
         );
     }
+    // RF 2, sync: each write reached its follower before it was acknowledged.
+    let segments = capture.finish();
+    let seen = |ports: &[u16]| {
+        segments
+            .iter()
+            .filter(|s| ports.iter().any(|&port| s.touches(port)) && !s.payload.is_empty())
+            .collect::<Vec<_>>()
+    };
+    let plain = seen(&[proxy.port]);
+    assert!(
+        plain.iter().any(|s| s.contains(b"tls-link:")),
+        "the capture missed the plaintext client's keys ({} segments in all)",
+        segments.len()
+    );
+    let lanes = seen(&tls_ports);
+    let streams = seen(&replication_ports);
+    assert!(
+        !lanes.is_empty() && !streams.is_empty(),
+        "lanes and streams carried the writes"
+    );
+    for segment in lanes.iter().chain(&streams) {
+        assert!(
+            !segment.contains(b"tls-link:"),
+            "plaintext between ports {} and {}",
+            segment.src_port,
+            segment.dst_port
+        );
+    }
+    println!(
+        "captured: {} segments to or from the proxy's client port, {} on proxy lanes, {} on replication streams, none with a key in the clear",
+        plain.len(),
+        lanes.len(),
+        streams.len()
+    );
     // The CLI asks the servers for their offsets only when it can speak TLS to them.
     let status = |extra: &[String]| {
         let mut args = vec![
@@ -411,15 +451,7 @@ fn cluster_links_run_over_tls() {
     );
 
     drop(servers.remove(0));
-    cluster.wait_for(
-        "n1's partitions led elsewhere",
-        Duration::from_secs(30),
-        |state| {
-            redis_tests::cluster::partition_records(state)
-                .iter()
-                .all(|p| p["leader"].is_string() && p["leader"] != "n1")
-        },
-    );
+    cluster.wait_led_elsewhere("n1");
     for key in &keys {
         let start = Instant::now();
         loop {
@@ -438,18 +470,58 @@ fn cluster_links_run_over_tls() {
     }
 }
 
-/// CONFIG SET changes the TLS settings of a running server at once, as in Redis: clients
-/// without a certificate get in after `tls-auth-clients no`, and a certificate file that
-/// cannot be read fails the whole CONFIG SET with Redis's error, leaving TLS as it was.
+/// CONFIG SET changes the TLS settings of a running server, and of a proxy, at once, as in
+/// Redis: clients without a certificate get in after `tls-auth-clients no`, and a certificate
+/// file that cannot be read fails the whole CONFIG SET with Redis's error, leaving TLS as it
+/// was. A proxy's TLS settings are its own: the servers behind it keep theirs.
 #[test]
 fn config_set_changes_tls_settings_at_once() {
     let certs = Certificates::new();
     let flags = certs.flags(free_port());
     let server = start_slotcache(&strs(&flags));
-    let port = tls_port(&flags);
-    let (_, out) = tls_cli(&certs, port, "ca.crt", None, &["PING"]);
+    tls_settings_change_at_once(&certs, server.connect(), tls_port(&flags));
+
+    let running = running_cluster();
+    let flags = certs.flags(free_port());
+    let proxy = running.cluster.proxy(&strs(&flags));
+    tls_settings_change_at_once(&certs, proxy.connect(), tls_port(&flags));
+    let mut admin = proxy.connect();
+    let immutable = admin.call(&["CONFIG", "SET", "tls-port", "0"]);
+    let expected = "ERR CONFIG SET failed (possibly related to argument 'tls-port') - can't set immutable config";
+    assert_eq!(immutable, redis_tests::Frame::Error(expected.into()));
+    let mixed = admin.call(&[
+        "CONFIG",
+        "SET",
+        "tls-auth-clients",
+        "no",
+        "maxmemory-policy",
+        "allkeys-lru",
+    ]);
+    assert_eq!(mixed, redis_tests::Frame::Simple("OK".into()));
+    let (_, out) = tls_cli(&certs, tls_port(&flags), "ca.crt", None, &["PING"]);
+    assert_eq!(out.trim(), "PONG", "the proxy took its part of the request");
+    for node in running.servers.iter().map(|server| server.port) {
+        let shown = redis_tests::redis_cli(node, &["CONFIG", "GET", "tls-auth-clients"]);
+        assert_eq!(
+            shown.trim(),
+            "tls-auth-clients\nyes",
+            "a server took the proxy's setting"
+        );
+        let shown = redis_tests::redis_cli(node, &["CONFIG", "GET", "maxmemory-policy"]);
+        assert_eq!(
+            shown.trim(),
+            "maxmemory-policy\nallkeys-lru",
+            "the servers took theirs"
+        );
+    }
+    drop(server);
+}
+
+/// Changes the TLS settings of the server or proxy `admin` is connected to, checking each
+/// step through its TLS port.
+fn tls_settings_change_at_once(certs: &Certificates, mut admin: redis_tests::Conn, port: u16) {
+    let (_, out) = tls_cli(certs, port, "ca.crt", None, &["PING"]);
     assert!(!out.contains("PONG"), "no certificate yet: {out}");
-    let mut admin = server.connect();
     let set = |admin: &mut redis_tests::Conn, args: &[&str]| {
         let mut all = vec!["CONFIG", "SET"];
         all.extend_from_slice(args);
@@ -460,7 +532,7 @@ fn config_set_changes_tls_settings_at_once() {
     let expected = "ERR CONFIG SET failed (possibly related to argument 'tls-auth-clients') - argument(s) must be one of the following: no, yes, optional";
     assert_eq!(wrong, redis_tests::Frame::Error(expected.into()));
     assert_eq!(set(&mut admin, &["tls-auth-clients", "no"]), ok);
-    let (_, out) = tls_cli(&certs, port, "ca.crt", None, &["PING"]);
+    let (_, out) = tls_cli(certs, port, "ca.crt", None, &["PING"]);
     assert_eq!(out.trim(), "PONG");
     let refused = set(
         &mut admin,
@@ -481,14 +553,14 @@ fn config_set_changes_tls_settings_at_once() {
             redis_tests::Frame::bulk(&certs.path("server.crt")),
         ])
     );
-    let (_, out) = tls_cli(&certs, port, "ca.crt", None, &["PING"]);
+    let (_, out) = tls_cli(certs, port, "ca.crt", None, &["PING"]);
     assert_eq!(out.trim(), "PONG", "the failed CONFIG SET changed nothing");
     assert_eq!(set(&mut admin, &["tls-auth-clients", "yes"]), ok);
-    let (_, out) = tls_cli(&certs, port, "ca.crt", None, &["PING"]);
+    let (_, out) = tls_cli(certs, port, "ca.crt", None, &["PING"]);
     assert!(
         !out.contains("PONG"),
         "a certificate is needed again: {out}"
     );
-    let (ok_cli, out) = tls_cli(&certs, port, "ca.crt", Some("client"), &["PING"]);
+    let (ok_cli, out) = tls_cli(certs, port, "ca.crt", Some("client"), &["PING"]);
     assert!(ok_cli && out.trim() == "PONG", "{out}");
 }

@@ -301,7 +301,7 @@ macro_rules! yes_no_param {
 }
 
 /// A TLS setting: shown by CONFIG GET, read from the command line or file at start (the
-/// certificates themselves reload on SIGHUP or change); with a setter, CONFIG SET changes it
+/// certificates themselves reload on SIGHUP or change); the `SETTABLE` ones CONFIG SET changes,
 /// and the TLS ports take the new files at once.
 macro_rules! tls_param {
     ($name:literal) => {
@@ -311,27 +311,14 @@ macro_rules! tls_param {
             set: None,
         }
     };
-    ($name:literal, $set:expr) => {
+    ($name:literal, settable) => {
         Param {
             name: $name,
             get: |c| c.tls.value($name).unwrap_or_default(),
-            set: Some($set),
+            set: Some(|c, v| c.tls.set($name, v)),
         }
     };
 }
-
-/// A file setting's value: empty is none, as Redis's EMPTY_STRING_IS_NULL.
-fn path_setting(value: &str) -> Option<std::path::PathBuf> {
-    (!value.is_empty()).then(|| value.into())
-}
-
-/// The TLS settings CONFIG SET applies to the TLS ports' certificates.
-pub const TLS_FILE_PARAMS: &[&str] = &[
-    "tls-auth-clients",
-    "tls-ca-cert-file",
-    "tls-cert-file",
-    "tls-key-file",
-];
 
 /// The parameters CONFIG knows, sorted by name.
 pub static PARAMS: &[Param] = &[
@@ -540,24 +527,11 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         }),
     },
-    tls_param!("tls-auth-clients", |c, v| {
-        slotcache_protocol::tls::AuthClients::parse(v)?;
-        c.tls.tls_auth_clients = Some(v.to_ascii_lowercase());
-        Ok(())
-    }),
-    tls_param!("tls-ca-cert-file", |c, v| {
-        c.tls.links.tls_ca_cert_file = path_setting(v);
-        Ok(())
-    }),
-    tls_param!("tls-cert-file", |c, v| {
-        c.tls.links.tls_cert_file = path_setting(v);
-        Ok(())
-    }),
+    tls_param!("tls-auth-clients", settable),
+    tls_param!("tls-ca-cert-file", settable),
+    tls_param!("tls-cert-file", settable),
     tls_param!("tls-cluster"),
-    tls_param!("tls-key-file", |c, v| {
-        c.tls.links.tls_key_file = path_setting(v);
-        Ok(())
-    }),
+    tls_param!("tls-key-file", settable),
     tls_param!("tls-port"),
     tls_param!("tls-replication"),
     count_param!("tracking-table-max-keys", tracking_table_max_keys),

@@ -5,7 +5,7 @@ use super::{
     arity_error, is, Args, CmdError, CmdResult, CommandSpec, Ctx, Handler, Replied, Table,
 };
 use crate::commands::Outcome;
-use crate::config::{Config, PARAMS, TLS_FILE_PARAMS};
+use crate::config::{Config, PARAMS};
 use crate::engine::evict::Policy;
 use crate::engine::{Db, DbStats};
 use crate::memory::{human, peak_memory, rss_bytes, used_memory};
@@ -486,28 +486,14 @@ fn config_set(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 /// Gives the TLS ports the certificates CONFIG SET named, before anything else is applied:
-/// files that do not make a configuration fail the whole CONFIG SET, as in Redis, and the
-/// ports keep what they had.
+/// files that do not make a configuration fail the whole CONFIG SET, as in Redis.
 fn apply_tls(server: &Server, config: &Config, named: &[String]) -> Result<(), CmdError> {
-    // Redis names the first file setting (tls-auth-clients has no apply step of its own).
-    let tls = |n: &&String| TLS_FILE_PARAMS.contains(&n.as_str());
-    let files = named.iter().filter(tls).find(|n| *n != "tls-auth-clients");
-    let Some(name) = files.or_else(|| named.iter().find(tls)) else {
-        return Ok(());
-    };
-    let Some(acceptor) = server.tls.get() else {
-        return Ok(());
-    };
-    let applied = match config.tls.files() {
-        Ok(files) => acceptor.replace(files).map_err(|err| err.to_string()),
-        Err(err) => Err(err.to_string()),
-    };
-    applied.map_err(|err| {
-        tracing::warn!(%err, "TLS configuration not updated");
-        CmdError::err(format!(
-            "CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS configuration. Check server logs."
-        ))
-    })
+    let acceptor = server.tls.get();
+    let reconfigured = config.tls.reconfigured(acceptor.map(|a| &**a), named);
+    if let (Some(acceptor), Some(new)) = (acceptor, reconfigured.map_err(CmdError::err)?) {
+        acceptor.adopt(new);
+    }
+    Ok(())
 }
 
 fn ctx_spec(name: &str) -> &'static CommandSpec {

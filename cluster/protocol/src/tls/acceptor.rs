@@ -52,6 +52,12 @@ impl Acceptor {
         Ok(())
     }
 
+    /// Takes on `other`'s files and configuration (a CONFIG SET checked beforehand).
+    pub fn adopt(&self, other: Acceptor) {
+        *self.current.write() = other.current.into_inner();
+        *self.files.write() = other.files.into_inner();
+    }
+
     /// Completes a client's handshake.
     pub async fn accept(&self, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
         let acceptor = self.current.read().clone();
