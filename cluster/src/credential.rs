@@ -2,7 +2,10 @@
 //! clients of shard servers that present it.
 //!
 //! `slotcache cluster init` generates the secret and keeps it at etcd's `secret` key, which
-//! every process of the cluster reads at start. An operator who would rather not keep it in
+//! every process of the cluster reads at start and follows. `slotcache cluster rotate-secret`
+//! puts a new one there and keeps the one it replaces at `secret-previous`, still accepted
+//! (and presented to a part that has not heard of the rotation yet), until `rotate-secret
+//! --finish` deletes it. An operator who would rather not keep it in
 //! etcd passes the same `--cluster-secret-file` to every process (init included, which then
 //! stores nothing).
 
@@ -19,29 +22,38 @@ pub fn from_file(file: &Path) -> Result<Secret, StoreError> {
     Secret::new(&text).ok_or_else(|| StoreError::Secret(format!("{} is empty", file.display())))
 }
 
-/// Installs this process's secret: the file's when one is given, else the one in etcd. A
-/// cluster without one (made before secrets existed) keeps its links unauthenticated; false
-/// then. The cluster must exist: `cluster init` writes its record and secret at once, so the
-/// secret is read only once the record is there (read before, a process starting as the
-/// cluster is made could miss the secret and then be refused by every part that has it).
+/// Installs this process's secret: the file's when one is given, else the one in etcd, whose
+/// rotations it then follows for as long as the process runs. A cluster without one (made
+/// before secrets existed) keeps its links unauthenticated; false then. The cluster must
+/// exist: `cluster init` writes its record and secret at once, so the secret is read only once
+/// the record is there (read before, a process starting as the cluster is made could miss the
+/// secret and then be refused by every part that has it).
 pub async fn install(store: &mut Store, file: Option<&Path>) -> Result<bool, StoreError> {
     if !store.exists(&store.keys.config()).await? {
         return Err(StoreError::NoCluster(store.cluster.clone()));
     }
-    let secret = match file {
-        Some(file) => Some(from_file(file)?),
-        None => store
-            .get::<String>(&store.keys.secret())
-            .await?
-            .and_then(|text| Secret::new(&text)),
-    };
-    match secret {
-        Some(secret) => {
-            internal::install(secret);
-            Ok(true)
-        }
-        None => Ok(false),
+    if let Some(file) = file {
+        internal::install(from_file(file)?);
+        return Ok(true);
     }
+    let (secret, previous) = (store.keys.secret(), store.keys.previous_secret());
+    let previous_name = previous
+        .strip_prefix(&secret)
+        .unwrap_or_default()
+        .to_string();
+    store
+        .mirror(&secret, move |name, value| {
+            let given = value
+                .and_then(|value| serde_json::from_slice::<String>(value).ok())
+                .and_then(|text| Secret::new(&text));
+            match (name, given) {
+                ("", Some(secret)) => internal::install(secret),
+                (name, previous) if name == previous_name => internal::install_previous(previous),
+                _ => {}
+            }
+        })
+        .await?;
+    Ok(internal::installed().is_some())
 }
 
 /// A client of the shard server at `addr` that logs in with the installed secret, if any,

@@ -169,6 +169,11 @@ impl Keys {
         format!("{}secret", self.prefix)
     }
 
+    /// During a rotation, the secret before it, still accepted (see [`crate::credential`]).
+    pub fn previous_secret(&self) -> String {
+        format!("{}secret-previous", self.prefix)
+    }
+
     pub fn slots(&self) -> String {
         format!("{}slots", self.prefix)
     }
@@ -727,6 +732,41 @@ impl Store {
             return Err(StoreError::Exists(self.cluster.clone()));
         }
         Ok(())
+    }
+
+    /// Starts a rotation of the internal secret kept in etcd: `next` becomes the secret, and
+    /// the one it replaces stays accepted as the previous one until [`Store::finish_rotation`].
+    pub async fn rotate_secret(
+        &mut self,
+        next: &slotcache_protocol::internal::Secret,
+    ) -> Result<(), StoreError> {
+        let (secret, previous) = (self.keys.secret(), self.keys.previous_secret());
+        let (current, revision) = self.get_versioned::<String>(&secret).await?;
+        let current = current.ok_or_else(|| {
+            StoreError::Secret("the cluster keeps no secret in etcd (a file, or none)".into())
+        })?;
+        let txn = Txn::new()
+            .when(vec![
+                Compare::mod_revision(secret.as_str(), CompareOp::Equal, revision),
+                Compare::create_revision(previous.as_str(), CompareOp::Equal, 0),
+            ])
+            .and_then(vec![
+                TxnOp::put(previous.as_str(), encode(&current), None),
+                TxnOp::put(secret.as_str(), encode(&next.text()), None),
+            ]);
+        match self.client.txn(txn).await?.succeeded() {
+            true => Ok(()),
+            false => Err(StoreError::Secret(
+                "a rotation is under way: finish it first (rotate-secret --finish)".into(),
+            )),
+        }
+    }
+
+    /// Ends a rotation: the previous secret is no longer accepted. False when none was under
+    /// way.
+    pub async fn finish_rotation(&mut self) -> Result<bool, StoreError> {
+        let previous = self.keys.previous_secret();
+        self.delete(&previous).await
     }
 
     /// [`Store::state`], asked again while etcd's errors are transient, for up to `patience`:

@@ -24,6 +24,15 @@ pub fn first_login(proxy: &crate::Proxy) -> (Login, bool) {
     (users.default_login(), !users.auth_required())
 }
 
+/// The user whose rules a shard server must apply to this client's scripts, since only the
+/// server sees the calls a script makes: the client's own, unless it may run everything. None
+/// too in a cluster without an internal credential, which has no way to vouch for a user.
+pub fn script_user(session: &mut Session) -> Option<Vec<u8>> {
+    slotcache_protocol::internal::installed()?;
+    let user = session.login.user(&session.proxy.acl.users).ok()?;
+    (!user.allows_all()).then(|| user.name.to_vec())
+}
+
 fn context(session: &Session) -> Context {
     match session.transaction.is_some() {
         true => Context::Multi,

@@ -75,6 +75,8 @@ pub struct Backends {
     lanes: Mutex<AHashMap<ThreadId, AHashMap<String, Lanes>>>,
     /// Set for a tracking client's own pool.
     tracking: Option<Arc<LaneTracking>>,
+    /// Set for a pool whose lanes log in on behalf of this user (see `Backends::on_behalf_of`).
+    user: Option<Arc<[u8]>>,
     /// Addresses that refused a connection (their process may have crashed) or did not answer
     /// (paused, cut off): reported to the controller.
     refused: mpsc::UnboundedSender<(String, Evidence)>,
@@ -89,6 +91,7 @@ impl Default for Backends {
         Backends {
             lanes: Mutex::default(),
             tracking: None,
+            user: None,
             refused,
             refusals: Mutex::new(Some(refusals)),
             stats: Mutex::default(),
@@ -107,6 +110,16 @@ impl Backends {
     pub fn tracking(tracking: Arc<LaneTracking>) -> Backends {
         Backends {
             tracking: Some(tracking),
+            ..Backends::default()
+        }
+    }
+
+    /// A pool whose lanes log in on behalf of `user`, so that their shard servers hold what
+    /// they run to the user's rules: for the scripts of a user that may not run everything,
+    /// whose calls only the server sees.
+    pub fn on_behalf_of(user: &[u8]) -> Backends {
+        Backends {
+            user: Some(user.into()),
             ..Backends::default()
         }
     }
@@ -214,6 +227,7 @@ impl Backends {
             readonly,
             refused: self.refused.clone(),
             tracking: self.tracking.clone(),
+            user: self.user.clone(),
         };
         tokio::spawn(run_lane(lane_of, rx));
         // A fresh lane's receiver is alive, so this send cannot fail.
@@ -254,6 +268,7 @@ struct Lane {
     readonly: bool,
     refused: mpsc::UnboundedSender<(String, Evidence)>,
     tracking: Option<Arc<LaneTracking>>,
+    user: Option<Arc<[u8]>>,
     stats: Arc<BackendStats>,
 }
 
@@ -265,11 +280,12 @@ async fn run_lane(lane: Lane, mut jobs: mpsc::UnboundedReceiver<Job>) {
         readonly,
         refused,
         tracking,
+        user,
         stats,
     } = &lane;
     let mut backoff = Duration::from_millis(50);
     while let Some(first) = jobs.recv().await {
-        let connected = match connect(addr, *resp).await {
+        let connected = match connect_as(addr, *resp, user.as_deref()).await {
             Ok(stream) if *readonly => send_readonly(stream).await,
             connected => connected,
         };
@@ -324,21 +340,45 @@ async fn run_lane(lane: Lane, mut jobs: mpsc::UnboundedReceiver<Job>) {
 /// internal credential when it has one.
 /// Over TLS with `tls-cluster yes`.
 pub async fn connect(addr: &str, resp: u8) -> std::io::Result<Stream> {
+    connect_as(addr, resp, None).await
+}
+
+/// [`connect`], logged in on behalf of `user` when given (see `Backends::on_behalf_of`).
+/// During a secret rotation, a server that has not heard of it yet refuses the new secret:
+/// the one before it is presented then.
+pub async fn connect_as(addr: &str, resp: u8, user: Option<&[u8]>) -> std::io::Result<Stream> {
+    let mut refused = None;
+    for secret in [internal::installed(), internal::previous()]
+        .into_iter()
+        .flatten()
+    {
+        let mut stream = links::dial(addr, Link::Cluster, CONNECT_TIMEOUT).await?;
+        match handshake(&mut stream, &secret.login_request(resp, user)).await {
+            Ok(()) => return Ok(stream),
+            Err(err) => refused = Some(err),
+        }
+    }
+    if let Some(refused) = refused {
+        return Err(refused);
+    }
     let mut stream = links::dial(addr, Link::Cluster, CONNECT_TIMEOUT).await?;
-    let handshake = match (internal::installed(), resp) {
-        (Some(secret), _) => secret.login_request(resp),
-        (None, 3) => b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n".to_vec(),
-        (None, _) => return Ok(stream),
-    };
-    send(&mut stream, &handshake).await?;
-    let reply = read_reply(&mut stream, &mut BytesMut::new()).await?;
+    if resp == 3 {
+        handshake(&mut stream, b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n").await?;
+    }
+    Ok(stream)
+}
+
+/// Sends a connection's first request and checks its reply.
+async fn handshake(stream: &mut Stream, request: &[u8]) -> std::io::Result<()> {
+    send(stream, request).await?;
+    let reply = read_reply(stream, &mut BytesMut::new()).await?;
     if reply.starts_with(b"-") {
         let error = String::from_utf8_lossy(&reply[1..]).trim_end().to_string();
         return Err(std::io::Error::other(format!(
             "backend refused the handshake: {error}"
         )));
     }
-    Ok(stream)
+    Ok(())
 }
 
 /// Puts a connection in READONLY mode.

@@ -85,6 +85,8 @@ pub struct Proxy {
     pub shared_users: std::sync::OnceLock<access::Publisher>,
     /// `maxclients`, `timeout` and the buffer limits its clients are held to.
     pub limits: std::sync::Arc<parking_lot::RwLock<limits::ClientLimits>>,
+    /// Lanes that log in on behalf of a user, by user name (see `Backends::on_behalf_of`).
+    pub user_lanes: Mutex<AHashMap<Vec<u8>, std::sync::Arc<backend::Backends>>>,
     /// Its own TLS settings, which CONFIG GET through it shows and CONFIG SET changes.
     pub tls: parking_lot::RwLock<slotcache_cluster::tls_settings::TlsSettings>,
     /// Its TLS port's handshakes, when it has one.
@@ -115,9 +117,19 @@ impl Proxy {
             acl: Default::default(),
             shared_users: Default::default(),
             limits: Default::default(),
+            user_lanes: Mutex::default(),
             tls: Default::default(),
             tls_port: Default::default(),
         }
+    }
+
+    /// The lanes whose shard servers hold what they run to `user`'s rules.
+    pub fn lanes_on_behalf_of(&self, user: &[u8]) -> std::sync::Arc<backend::Backends> {
+        let mut lanes = self.user_lanes.lock();
+        let pool = lanes
+            .entry(user.to_vec())
+            .or_insert_with(|| std::sync::Arc::new(backend::Backends::on_behalf_of(user)));
+        pool.clone()
     }
 
     /// Follows the settings a CONFIG SET through this proxy gives every server that the proxy

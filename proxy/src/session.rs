@@ -717,7 +717,7 @@ impl Session {
             return self.with_caching(slot, caching, &args);
         }
         if let Handling::Script { function } = command.handling {
-            let (proxy, via) = (self.proxy.clone(), self.via());
+            let (proxy, via) = (self.proxy.clone(), self.script_via());
             let request = encode(&args);
             return Pending::Forwarded(
                 async move { send_routed_as(&proxy, &via, slot, request, 1, Some(function)).await }
@@ -735,6 +735,20 @@ impl Session {
             }
             Some(slot) => self.forward(slot, args),
             None => self.any_leader(encode(&args)),
+        }
+    }
+
+    /// The lanes this client's scripts run on: ones logged in on behalf of its user when the
+    /// shard server must hold the script's calls to the user's rules (see
+    /// `access::script_user`). A tracking client's scripts then leave its own lanes, so what
+    /// they read is not tracked for it.
+    pub fn script_via(&mut self) -> Via {
+        match crate::access::script_user(self) {
+            Some(user) => Via {
+                resp: self.resp,
+                own: Some(self.proxy.lanes_on_behalf_of(&user)),
+            },
+            None => self.via(),
         }
     }
 

@@ -8,7 +8,7 @@
 //! other partitions are checked first, each with an empty transaction: a broken one aborts
 //! EXEC as a changed key does in Redis.
 
-use crate::backend::{connect, read_reply};
+use crate::backend::{connect_as, read_reply, Via};
 use crate::forward::{
     is_redirect, last_reply, send_routed, until_routed, NO_LEADER, UNEXPECTED_REPLY,
 };
@@ -197,20 +197,25 @@ impl Session {
         }
         request.extend_from_slice(EXEC);
         let replies = refusals.iter().filter(|r| r.is_none()).count() + 2;
+        let via = match transaction.scripts {
+            true => self.script_via(),
+            false => self.via(),
+        };
         let exec_reply = self
-            .run_exec(transaction.slot, watches, request, replies)
+            .run_exec(transaction.slot, watches, request, replies, via)
             .await;
         with_refusals(exec_reply, &refusals)
     }
 
     /// Runs MULTI ... EXEC (`replies` replies) on the connection watching its partition, or
-    /// routed by `slot` when none does; EXEC's reply.
+    /// routed by `slot` over `via` when none does; EXEC's reply.
     async fn run_exec(
         &mut self,
         slot: Option<u16>,
         watches: Vec<Watch>,
         request: BytesMut,
         replies: usize,
+        via: Via,
     ) -> Bytes {
         let partition = slot.map(|s| self.proxy.table.partition_of(s));
         // The connection watching the transaction's partition runs it (a keyless one runs
@@ -226,8 +231,7 @@ impl Session {
             }
         }
         let Some(mut watch) = runner else {
-            let (proxy, via) = (self.proxy.clone(), self.via());
-            let all = send_routed(&proxy, &via, slot, request.freeze(), replies);
+            let all = send_routed(&self.proxy, &via, slot, request.freeze(), replies);
             return last_reply(&all.await);
         };
         match watch.call(&request, replies).await {
@@ -262,10 +266,12 @@ impl Session {
             };
         }
         let resp = self.resp;
+        // A transaction on this connection may run scripts, held to the user's rules there.
+        let user = crate::access::script_user(self);
         let watched = until_routed(&self.proxy, Some(slot), |addr| {
-            let request = request.clone();
+            let (request, user) = (request.clone(), user.clone());
             async move {
-                let stream = connect(&addr, resp).await.ok()?;
+                let stream = connect_as(&addr, resp, user.as_deref()).await.ok()?;
                 let mut watch = Watch {
                     partition,
                     addr,

@@ -334,3 +334,71 @@ fn exec_checks_queued_commands_again() {
     assert_eq!(run(&start_slotcache(&[])), expected, "a shard server");
     assert_eq!(run(&proxy), expected, "a proxy");
 }
+
+/// A script runs with its caller's rules: a call to a key outside the user's patterns is
+/// refused inside the script, and `redis.acl_check_cmd` answers for the user. Through a proxy
+/// too, where only the shard server sees what the script calls: the proxy runs a restricted
+/// user's scripts on lanes that log in on behalf of the user (also inside MULTI, and on a
+/// connection holding WATCH). Side by side with redis-server.
+#[test]
+fn scripts_through_a_proxy_keep_the_callers_key_rules() {
+    let running = redis_tests::cluster::running_cluster();
+    let proxy = running.cluster.proxy(&[]);
+    let run = |target: &Process, servers: &[Process]| {
+        let mut admin = target.connect();
+        ok(
+            &mut admin,
+            &["ACL", "SETUSER", "sam", "on", ">pw", "+@all", "~s:*"],
+        );
+        // Users a proxy makes reach the shard servers through etcd: wait for sam there.
+        for server in servers {
+            let mut direct = server.connect();
+            let arrived = within(Duration::from_secs(5), || {
+                direct.call(&["AUTH", "sam", "pw"]) == Frame::Simple("OK".into())
+            });
+            assert!(arrived.is_some(), "sam never reached a shard server");
+        }
+        let mut sam = logged_in(target, "sam", "pw");
+        let outside = "return redis.call('SET', 'o:{t}1', 'x')";
+        let checks = "return {redis.acl_check_cmd('GET', 's:{t}1') and 1 or 0, \
+                      redis.acl_check_cmd('SET', 'o:{t}1', 'x') and 1 or 0}";
+        let mut replies = vec![
+            sam.call(&[
+                "EVAL",
+                "return redis.call('SET', KEYS[1], 'v')",
+                "1",
+                "s:{t}1",
+            ]),
+            sam.call(&["EVAL", outside, "1", "s:{t}1"]),
+            sam.call(&["EVAL", checks, "1", "s:{t}1"]),
+        ];
+        ok(&mut sam, &["MULTI"]);
+        sam.call(&["EVAL", outside, "1", "s:{t}1"]);
+        replies.push(sam.call(&["EXEC"]));
+        ok(&mut sam, &["WATCH", "s:{t}1"]);
+        ok(&mut sam, &["MULTI"]);
+        sam.call(&["EVAL", outside, "1", "s:{t}1"]);
+        replies.push(sam.call(&["EXEC"]));
+        replies.push(admin.call(&["GET", "o:{t}1"]));
+        replies.push(admin.call(&["GET", "s:{t}1"]));
+        assert_eq!(admin.call(&["ACL", "DELUSER", "sam"]), Frame::Int(1));
+        admin.call(&["DEL", "s:{t}1"]);
+        replies
+    };
+    let expected = run(&start_redis(&[]), &[]);
+    let Frame::Error(refusal) = &expected[1] else {
+        panic!("redis-server let the script out of sam's keys: {expected:?}")
+    };
+    assert!(refusal.contains("can't access"), "{refusal}");
+    assert_eq!(
+        expected[2],
+        Frame::Array(vec![Frame::Int(1), Frame::Int(0)])
+    );
+    assert_eq!(
+        expected[5],
+        Frame::Null,
+        "nothing outside sam's keys was written"
+    );
+    assert_eq!(run(&start_slotcache(&[]), &[]), expected, "a shard server");
+    assert_eq!(run(&proxy, &running.servers), expected, "a proxy");
+}

@@ -4,11 +4,13 @@
 //! file), never a user's password, and it logs in as a reserved user name that ACL SETUSER
 //! refuses.
 //!
-//! A process knows one cluster, so the secret is installed once for the process: every link
-//! it opens to a shard server (proxy lanes, dedicated connections, controller probes, the
-//! follower's stream) then presents it without threading it through each call.
+//! A process knows one cluster, so the secret is installed for the process: every link it
+//! opens to a shard server (proxy lanes, dedicated connections, controller probes, the
+//! follower's stream) then presents it without threading it through each call. A rotation
+//! installs the next secret while the previous one is still accepted (see `cluster::credential`).
 
-use std::sync::OnceLock;
+use parking_lot::RwLock;
+use std::sync::Arc;
 
 /// The user name internal links log in as (`AUTH slotcache-internal <secret>`).
 pub const USER: &str = "slotcache-internal";
@@ -16,6 +18,21 @@ pub const USER: &str = "slotcache-internal";
 /// Why ACL SETUSER refuses the reserved name.
 pub const RESERVED: &str =
     "ERR The user name 'slotcache-internal' is reserved for the cluster's internal links";
+
+/// The user name prefix with which an internal link logs in on behalf of a client's user
+/// (`slotcache-internal:<user>` with the secret): the shard server then holds what the link
+/// runs to that user's rules. A proxy's clients' scripts run so, since only the server sees
+/// the calls a script makes.
+pub const ON_BEHALF_PREFIX: &str = "slotcache-internal:";
+
+/// Who a login with the cluster's secret is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InternalLogin<'a> {
+    /// A proxy, controller, CLI or follower: no user's rules apply.
+    Internal,
+    /// An internal link acting for this user.
+    OnBehalfOf(&'a [u8]),
+}
 
 /// A cluster secret, checked by its hash in constant time.
 pub struct Secret {
@@ -51,19 +68,19 @@ impl Secret {
         crate::password::matches(&self.hash, given)
     }
 
-    /// The request that logs a connection in with this secret: `HELLO 3 AUTH` for a RESP3
-    /// connection, which also switches the protocol, or `AUTH`.
-    pub fn login_request(&self, resp: u8) -> Vec<u8> {
+    /// The request that logs a connection in with this secret (on behalf of `user`, when
+    /// given): `HELLO 3 AUTH` for a RESP3 connection, which also switches the protocol, or
+    /// `AUTH`.
+    pub fn login_request(&self, resp: u8, user: Option<&[u8]>) -> Vec<u8> {
         use crate::resp::request::{put_array_header, put_bulk};
+        let name = match user {
+            Some(user) => [ON_BEHALF_PREFIX.as_bytes(), user].concat(),
+            None => USER.as_bytes().to_vec(),
+        };
+        let (name, secret) = (&name[..], self.text.as_bytes());
         let parts: &[&[u8]] = match resp {
-            3 => &[
-                b"HELLO",
-                b"3",
-                b"AUTH",
-                USER.as_bytes(),
-                self.text.as_bytes(),
-            ],
-            _ => &[b"AUTH", USER.as_bytes(), self.text.as_bytes()],
+            3 => &[b"HELLO", b"3", b"AUTH", name, secret],
+            _ => &[b"AUTH", name, secret],
         };
         let mut request = bytes::BytesMut::new();
         put_array_header(&mut request, parts.len());
@@ -72,21 +89,48 @@ impl Secret {
     }
 }
 
-static INSTALLED: OnceLock<Secret> = OnceLock::new();
+/// The secret this process presents and accepts.
+static CURRENT: RwLock<Option<Arc<Secret>>> = RwLock::new(None);
+/// During a rotation, the secret before it: still accepted, and presented to a part that
+/// refuses the current one (it has not heard of the rotation yet).
+static PREVIOUS: RwLock<Option<Arc<Secret>>> = RwLock::new(None);
 
-/// Makes `secret` the one this process presents and accepts. The first call wins.
+/// Makes `secret` the one this process presents and accepts; a rotation installs the next.
 pub fn install(secret: Secret) {
-    let _ = INSTALLED.set(secret);
+    *CURRENT.write() = Some(Arc::new(secret));
+}
+
+/// Accepts `previous` too (a rotation under way), or no longer (None: it is over).
+pub fn install_previous(previous: Option<Secret>) {
+    *PREVIOUS.write() = previous.map(Arc::new);
 }
 
 /// The secret installed for this process, if its cluster has one.
-pub fn installed() -> Option<&'static Secret> {
-    INSTALLED.get()
+pub fn installed() -> Option<Arc<Secret>> {
+    CURRENT.read().clone()
 }
 
-/// Whether `name` and `password` are the internal credential of this process's cluster.
-pub fn accepts(name: &[u8], password: &[u8]) -> bool {
-    name == USER.as_bytes() && installed().is_some_and(|secret| secret.matches(password))
+/// The secret a rotation under way replaces, if any.
+pub fn previous() -> Option<Arc<Secret>> {
+    PREVIOUS.read().clone()
+}
+
+/// Whether `given` is the cluster's secret: the current one or, during a rotation, the one
+/// before it.
+pub fn accepts_secret(given: &[u8]) -> bool {
+    let matches = |secret: Option<Arc<Secret>>| secret.is_some_and(|s| s.matches(given));
+    matches(installed()) || matches(previous())
+}
+
+/// Who `name` and `password` log in as, when they are the internal credential of this
+/// process's cluster.
+pub fn login_of<'a>(name: &'a [u8], password: &[u8]) -> Option<InternalLogin<'a>> {
+    let login = match name.strip_prefix(ON_BEHALF_PREFIX.as_bytes()) {
+        Some(user) => InternalLogin::OnBehalfOf(user),
+        None if name == USER.as_bytes() => InternalLogin::Internal,
+        None => return None,
+    };
+    accepts_secret(password).then_some(login)
 }
 
 #[cfg(test)]
@@ -109,11 +153,15 @@ mod tests {
     fn login_requests_are_resp_arrays() {
         let secret = Secret::new("s").unwrap();
         assert_eq!(
-            secret.login_request(2),
+            secret.login_request(2, None),
             b"*3\r\n$4\r\nAUTH\r\n$18\r\nslotcache-internal\r\n$1\r\ns\r\n"
         );
         assert!(secret
-            .login_request(3)
+            .login_request(3, None)
             .starts_with(b"*5\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"));
+        assert_eq!(
+            secret.login_request(2, Some(b"bob")),
+            b"*3\r\n$4\r\nAUTH\r\n$22\r\nslotcache-internal:bob\r\n$1\r\ns\r\n"
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::state::Server;
 use slotcache_protocol::acl::command::{self, Caller, Change};
 use slotcache_protocol::acl::{self, Acl, Context, Denied, Login};
 use slotcache_protocol::command::KeyAccess;
-use slotcache_protocol::internal;
+use slotcache_protocol::internal::{self, InternalLogin};
 
 /// Applies the ACL settings of the configuration; `requirepass` only when it is given, as
 /// it resets the default user's passwords.
@@ -144,12 +144,22 @@ pub fn log_in_client(
     password: &[u8],
     now: i64,
 ) -> Result<(), CmdError> {
-    if internal::accepts(name, password) {
-        // A proxy, controller, CLI or follower: no user's rules apply to it.
-        *client.info.user.lock() = internal::USER.to_string();
-        client.login = None;
-        client.authenticated = true;
-        return Ok(());
+    match internal::login_of(name, password) {
+        Some(InternalLogin::Internal) => {
+            // A proxy, controller, CLI or follower: no user's rules apply to it.
+            *client.info.user.lock() = internal::USER.to_string();
+            client.login = None;
+            client.authenticated = true;
+            return Ok(());
+        }
+        Some(InternalLogin::OnBehalfOf(user)) => {
+            // A proxy running a client's script: the client's user's rules apply.
+            let login = server.acl.users.login_as(user);
+            let login = login.ok_or_else(|| CmdError::Other(acl::WRONGPASS.into()))?;
+            become_user(client, login);
+            return Ok(());
+        }
+        None => {}
     }
     let Some(login) = server.acl.users.authenticate(name, password) else {
         server.acl.log_failed_auth(

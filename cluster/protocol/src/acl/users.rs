@@ -245,6 +245,18 @@ impl Registry {
         })
     }
 
+    /// A login as `name` without its password, for an internal link that vouches for the
+    /// user (see `internal::InternalLogin`); None when there is no such user.
+    pub fn login_as(&self, name: &[u8]) -> Option<Login> {
+        let users = self.users.read();
+        let entry = users.entries.get(name)?;
+        Some(Login {
+            user: entry.user.clone(),
+            serial: entry.serial,
+            generation: self.generation.load(Ordering::Acquire),
+        })
+    }
+
     /// The login of a new connection: the default user.
     pub fn default_login(&self) -> Login {
         let users = self.users.read();

@@ -171,6 +171,15 @@ enum ClusterCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Replace the internal secret kept in etcd without a restart: every part takes the new
+    /// one at once and still accepts the old one until `--finish`.
+    RotateSecret {
+        #[command(flatten)]
+        target: Target,
+        /// End the rotation: the old secret is no longer accepted.
+        #[arg(long)]
+        finish: bool,
+    },
 }
 
 /// Connects to the cluster's etcd and installs its internal secret, which the commands that
@@ -293,6 +302,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster {
             command: ClusterCommand::Info { target },
         } => inspect::cluster_info(&mut connect(&target).await?, out).await?,
+        Command::Cluster {
+            command: ClusterCommand::RotateSecret { target, finish },
+        } => {
+            let mut store = connect(&target).await?;
+            if finish {
+                let ended = store.finish_rotation().await?;
+                out.line(match ended {
+                    true => "rotation finished: the previous secret is no longer accepted",
+                    false => "no rotation was under way",
+                });
+                out.result(serde_json::json!({"finished": ended}));
+            } else {
+                store.rotate_secret(&Secret::generate()).await?;
+                out.line("secret rotated: the previous one is accepted until `cluster rotate-secret --finish`");
+                out.result(serde_json::json!({"rotated": true}));
+            }
+        }
         Command::Up(options) => up::up(options, out).await?,
         Command::Node { target, command } => {
             operate::node(&mut connect(&target).await?, command, out).await?
