@@ -126,6 +126,17 @@ fn yes_no_shown(on: bool) -> String {
     if on { "yes" } else { "no" }.into()
 }
 
+/// Every TLS setting's name, as CONFIG GET shows it.
+pub const NAMES: [&str; 7] = [
+    "tls-auth-clients",
+    "tls-ca-cert-file",
+    "tls-cert-file",
+    "tls-cluster",
+    "tls-key-file",
+    "tls-port",
+    "tls-replication",
+];
+
 /// The TLS settings CONFIG SET changes in a running process; the others hold from its start.
 pub const SETTABLE: [&str; 4] = [
     "tls-auth-clients",

@@ -11,7 +11,7 @@ use crate::session::Pending;
 use crate::Proxy;
 use bytes::Bytes;
 use futures_util::future::FutureExt;
-use slotcache_cluster::tls_settings::{TlsSettings, SETTABLE};
+use slotcache_cluster::tls_settings::{self, TlsSettings};
 use slotcache_protocol::resp::frame::frame_len;
 use slotcache_protocol::resp::{Protocol, Reply};
 use slotcache_protocol::tls::Acceptor;
@@ -21,20 +21,9 @@ use std::sync::Arc;
 pub fn is_own(name: &[u8]) -> bool {
     ClientLimits::OWN
         .iter()
-        .chain(TLS_SETTINGS)
+        .chain(&tls_settings::NAMES)
         .any(|own| own.as_bytes().eq_ignore_ascii_case(name))
 }
-
-/// Its TLS settings: the `SETTABLE` ones change with CONFIG SET, the others hold from its start.
-const TLS_SETTINGS: &[&str] = &[
-    "tls-auth-clients",
-    "tls-ca-cert-file",
-    "tls-cert-file",
-    "tls-cluster",
-    "tls-key-file",
-    "tls-port",
-    "tls-replication",
-];
 
 /// What a CONFIG SET makes of the proxy's own settings: copies of them with its values in, and
 /// the TLS port's configuration built from the new files, taken on once the whole request holds.
@@ -81,11 +70,11 @@ pub fn split_set(
         if named.contains(&name) {
             return failed("duplicate parameter");
         }
-        if !TLS_SETTINGS.contains(&name.as_str()) {
+        if !tls_settings::NAMES.contains(&name.as_str()) {
             if limits.set(&name, &value).is_err() {
                 return Some(Err(Refused::ByServers));
             }
-        } else if !SETTABLE.contains(&name.as_str()) {
+        } else if !tls_settings::SETTABLE.contains(&name.as_str()) {
             return failed("can't set immutable config");
         } else if let Err(why) = tls.set(&name, &value) {
             return failed(&why);
