@@ -11,10 +11,8 @@ use slotcache_server::replication::wire::{Message, Reader};
 
 fuzz_target!(|data: &[u8]| {
     for unauthenticated in [true, false] {
-        let mut reader = Reader {
-            unauthenticated,
-            ..Reader::default()
-        };
+        let mut reader = Reader::default();
+        reader.unauthenticated = unauthenticated;
         let mut buf = BytesMut::from(data);
         while let Ok(Some(message)) = reader.next(&mut buf) {
             if let Message::Record(record) = &message {
