@@ -234,7 +234,6 @@ async fn attach(
                             now,
                             db,
                             effects,
-                            encoded: None,
                         };
                         apply(server, &mut rebuilt, &mut client, &chunk);
                         tokio::task::yield_now().await;
@@ -316,8 +315,6 @@ async fn apply_batch(
         })
         .collect::<Result<VecDeque<Record>, _>>()?;
     let mut applied = 0;
-    // What the handlers answer goes nowhere: one buffer takes it all.
-    let mut out = Reply::new(Protocol::Resp2);
     while let Some(first) = records.front() {
         if first.effects.iter().any(acts_on_server) {
             // FUNCTION LOAD waits for the interpreter, which a running script holds for as
@@ -327,15 +324,7 @@ async fn apply_batch(
             while server.scripts.is_running() {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            let mut server_wide = Keyspace::new(1);
-            replay(
-                server,
-                &mut server_wide,
-                client,
-                first,
-                acts_on_server,
-                &mut out,
-            );
+            replay(server, &mut Keyspace::new(1), client, first, acts_on_server);
         }
         let mut ks = lock_yielding(keyspace).await;
         let mut run = 0;
@@ -344,14 +333,9 @@ async fn apply_batch(
                 break;
             }
             in_place(&ks, leader, epoch, record)?;
-            replay(
-                server,
-                &mut ks,
-                client,
-                record,
-                |e| !acts_on_server(e),
-                &mut out,
-            );
+            replay(server, &mut ks, client, record, |effect| {
+                !acts_on_server(effect)
+            });
             ks.log.append(record);
             records.pop_front();
             run += 1;
@@ -377,8 +361,7 @@ fn unspecified() -> SocketAddr {
 
 /// Replays a record's effects at the leader's clock.
 pub fn apply(server: &Server, ks: &mut Keyspace, client: &mut Client, record: &Record) {
-    let mut out = Reply::new(Protocol::Resp2);
-    replay(server, ks, client, record, |_| true, &mut out);
+    replay(server, ks, client, record, |_| true);
 }
 
 /// Replays those of a record's effects that `which` picks.
@@ -388,12 +371,10 @@ fn replay(
     client: &mut Client,
     record: &Record,
     which: impl Fn(&Effect) -> bool,
-    out: &mut Reply,
 ) {
     client.db = record.db.min(ks.dbs.len().saturating_sub(1));
     for effect in record.effects.iter().filter(|effect| which(effect)) {
-        apply_effect(server, ks, client, record.now, effect, out);
-        out.buf.clear();
+        apply_effect(server, ks, client, record.now, effect);
     }
 }
 
@@ -429,7 +410,6 @@ fn apply_effect(
     client: &mut Client,
     now: i64,
     effect: &Effect,
-    out: &mut Reply,
 ) {
     let handler = Table::get()
         .resolve(effect)
@@ -439,11 +419,12 @@ fn apply_effect(
         warn!(command = %String::from_utf8_lossy(&effect[0]), "cannot replay effect");
         return;
     };
+    let mut out = Reply::new(Protocol::Resp2);
     let mut ctx = Ctx {
         server,
         client,
         ks,
-        out,
+        out: &mut out,
         now,
     };
     // A replayed blocking command found what it waited for on the leader: whatever the

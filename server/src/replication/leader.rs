@@ -3,7 +3,7 @@
 //! in-sync set in etcd as its followers lag and catch up.
 
 use super::log::{Head, Role, Stored};
-use super::wire::{Message, Reader};
+use super::wire::Message;
 use super::{Progress, Replication};
 use crate::engine::StepBudget;
 use crate::partition::{lock_yielding, Keyspace, SharedKeyspace};
@@ -11,6 +11,7 @@ use crate::state::{now_ms, Server};
 use bytes::BytesMut;
 use slotcache_cluster::records::PartitionRecord;
 use slotcache_protocol::internal;
+use slotcache_protocol::resp::{ParseLimits, RequestParser};
 use slotcache_protocol::tls::{send, Acceptor, Stream};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -51,7 +52,10 @@ pub enum StreamError {
 pub struct MessageReader<R> {
     reader: R,
     input: BytesMut,
-    pub wire: Reader,
+    parser: RequestParser,
+    /// Until a peer has shown the cluster's secret, it gets Redis's pre-AUTH limits (tiny
+    /// requests), so it cannot make the leader buffer much.
+    pub limits: ParseLimits,
 }
 
 impl<R: AsyncRead + Unpin> MessageReader<R> {
@@ -59,13 +63,18 @@ impl<R: AsyncRead + Unpin> MessageReader<R> {
         MessageReader {
             reader,
             input: BytesMut::with_capacity(64 * 1024),
-            wire: Reader::default(),
+            parser: RequestParser::default(),
+            limits: ParseLimits::default(),
         }
     }
 
     /// The next message already read, if any.
     pub fn buffered(&mut self) -> Result<Option<Message>, StreamError> {
-        Ok(self.wire.next(&mut self.input)?)
+        match self.parser.next_request(&mut self.input, &self.limits) {
+            Ok(Some(fields)) => Ok(Some(Message::decode(fields)?)),
+            Ok(None) => Ok(None),
+            Err(err) => Err(StreamError::Protocol(err.to_string())),
+        }
     }
 
     pub async fn next(&mut self) -> Result<Message, StreamError> {
@@ -144,10 +153,10 @@ impl Drop for Capture {
 async fn serve_follower(server: Arc<Server>, stream: Stream) -> Result<(), StreamError> {
     let (reader, mut writer) = tokio::io::split(stream);
     let mut messages = MessageReader::new(reader);
-    messages.wire.unauthenticated = internal::installed().is_some();
+    messages.limits.unauthenticated = internal::installed().is_some();
     let first = match (internal::installed(), messages.next().await?) {
         (Some(_), Message::Auth { secret: given }) if internal::accepts_secret(&given) => {
-            messages.wire.unauthenticated = false;
+            messages.limits.unauthenticated = false;
             messages.next().await?
         }
         (Some(_), _) => {

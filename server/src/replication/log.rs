@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 pub type Effect = Vec<Bytes>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub offset: u64,
     pub epoch: u64,
@@ -26,26 +26,7 @@ pub struct Record {
     pub now: i64,
     pub db: usize,
     pub effects: Vec<Effect>,
-    /// The `record` message it arrived in, which a follower keeps as its backlog's entry
-    /// instead of encoding the record again; None for a record made here.
-    pub encoded: Option<Bytes>,
 }
-
-/// Records are alike whatever encoding carried them.
-impl PartialEq for Record {
-    fn eq(&self, other: &Record) -> bool {
-        (self.offset, self.epoch, self.now, self.db, &self.effects)
-            == (
-                other.offset,
-                other.epoch,
-                other.now,
-                other.db,
-                &other.effects,
-            )
-    }
-}
-
-impl Eq for Record {}
 
 /// A record as the backlog keeps it: the `record` message that carries it, sent as it is.
 #[derive(Debug, Clone)]
@@ -444,16 +425,8 @@ impl Log {
         if record.offset != self.next {
             return false;
         }
-        match &record.encoded {
-            // The leader's message is what this copy would encode.
-            Some(message) if self.keeps_records() => {
-                self.keep(record.offset, record.epoch, record.now, message.clone())
-            }
-            _ => {
-                record.effects.iter().for_each(|effect| self.push(effect));
-                self.seal(record.offset, record.epoch, record.now, record.db);
-            }
-        }
+        record.effects.iter().for_each(|effect| self.push(effect));
+        self.seal(record.offset, record.epoch, record.now, record.db);
         true
     }
 
@@ -470,11 +443,6 @@ impl Log {
         }
         self.unit.seal(&mut self.segment, offset, epoch, now, db);
         let message = self.segment.split().freeze();
-        self.keep(offset, epoch, now, message);
-    }
-
-    /// Keeps `message`, the record at `offset`, in the backlog.
-    fn keep(&mut self, offset: u64, epoch: u64, now: i64, message: Bytes) {
         self.backlog_bytes += message.len();
         self.backlog.push_back(Stored {
             offset,
@@ -598,8 +566,15 @@ mod tests {
 
     fn decoded(stored: &Stored) -> Record {
         let mut input = BytesMut::from(&stored.message[..]);
-        match super::super::wire::Reader::default().next(&mut input) {
-            Ok(Some(super::super::wire::Message::Record(record))) => record,
+        let fields = slotcache_protocol::resp::RequestParser::default()
+            .next_request(
+                &mut input,
+                &slotcache_protocol::resp::ParseLimits::default(),
+            )
+            .expect("parses")
+            .expect("whole");
+        match super::super::wire::Message::decode(fields) {
+            Ok(super::super::wire::Message::Record(record)) => record,
             other => panic!("not a record: {other:?}"),
         }
     }

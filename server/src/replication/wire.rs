@@ -1,10 +1,8 @@
-//! The replication stream's messages, each a flat RESP array of bulk strings. A [`Reader`]
-//! finds each whole by its frame and decodes it from the bytes it arrived in, without a copy
-//! or an allocation per field, and a record keeps those bytes for the follower's backlog.
+//! The replication stream's messages, each a flat RESP array of bulk strings, so both ends
+//! read them with the request parser and its limits.
 
 use super::log::{Effect, Record};
 use bytes::{Bytes, BytesMut};
-use slotcache_protocol::resp::frame::Framer;
 use slotcache_protocol::resp::request::{encode, put_array_header, put_bulk};
 use thiserror::Error;
 
@@ -132,8 +130,7 @@ impl Message {
         encode(&fields)
     }
 
-    /// A message from its fields.
-    pub fn decode(fields: impl IntoIterator<Item = Bytes>) -> Result<Message, WireError> {
+    pub fn decode(fields: Vec<Bytes>) -> Result<Message, WireError> {
         let mut fields = fields.into_iter();
         let kind = fields.next().ok_or(WireError("empty"))?;
         let message = match &kind[..] {
@@ -165,7 +162,6 @@ impl Message {
                 now: number(fields.next())?,
                 db: number(fields.next())?,
                 effects: take_effects(&mut fields)?,
-                encoded: None,
             }),
             // Servers of an earlier version send neither stamp: 0.
             b"ack" => Message::Ack {
@@ -182,102 +178,6 @@ impl Message {
         };
         Ok(message)
     }
-}
-
-/// The most an unauthenticated peer may send before its first message is whole: Redis's
-/// pre-AUTH request limits (10 arguments of up to 16 KiB), so it cannot make the leader buffer
-/// much. An `auth` message with the secret is far smaller.
-const UNAUTHENTICATED_BYTES: usize = 10 * (16 * 1024 + 32);
-
-/// Takes messages off a stream's input as they complete.
-#[derive(Default)]
-pub struct Reader {
-    framer: Framer,
-    /// Until a peer has shown the cluster's secret (see `UNAUTHENTICATED_BYTES`).
-    pub unauthenticated: bool,
-}
-
-impl Reader {
-    /// The next whole message in `input`, taken off it; None until one is.
-    pub fn next(&mut self, input: &mut BytesMut) -> Result<Option<Message>, WireError> {
-        let scanned = self.framer.scan(input).map_err(|_| WireError("not RESP"))?;
-        let too_long = |len: usize| self.unauthenticated && len > UNAUTHENTICATED_BYTES;
-        let Some(len) = scanned else {
-            return match too_long(input.len()) {
-                true => Err(WireError("unauthenticated message too long")),
-                false => Ok(None),
-            };
-        };
-        if too_long(len) {
-            return Err(WireError("unauthenticated message too long"));
-        }
-        let frame = input.split_to(len).freeze();
-        let mut fields = Fields::of(&frame)?;
-        let message = Message::decode(&mut fields)?;
-        if fields.malformed {
-            return Err(WireError("not an array of bulk strings"));
-        }
-        Ok(Some(match message {
-            Message::Record(record) => Message::Record(Record {
-                encoded: Some(frame),
-                ..record
-            }),
-            other => other,
-        }))
-    }
-}
-
-/// The bulk strings of a message's frame, each a slice of it.
-struct Fields<'a> {
-    frame: &'a Bytes,
-    at: usize,
-    left: usize,
-    /// An element that is not a bulk string was met; iteration stopped there.
-    malformed: bool,
-}
-
-impl Fields<'_> {
-    fn of(frame: &Bytes) -> Result<Fields<'_>, WireError> {
-        let (count, at) = line(frame, 0, b'*').ok_or(WireError("not an array"))?;
-        Ok(Fields {
-            frame,
-            at,
-            left: count,
-            malformed: false,
-        })
-    }
-}
-
-impl Iterator for Fields<'_> {
-    type Item = Bytes;
-
-    fn next(&mut self) -> Option<Bytes> {
-        if self.left == 0 || self.malformed {
-            return None;
-        }
-        let bulk = line(self.frame, self.at, b'$').and_then(|(len, start)| {
-            let end = start.checked_add(len)?;
-            (self.frame.get(end..end.checked_add(2)?)? == b"\r\n").then_some((start, end))
-        });
-        let Some((start, end)) = bulk else {
-            self.malformed = true;
-            return None;
-        };
-        self.left -= 1;
-        self.at = end + 2;
-        Some(self.frame.slice(start..end))
-    }
-}
-
-/// `<kind><number>\r\n` at `at` in `frame`: the number and where the line ends.
-fn line(frame: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
-    let rest = frame.get(at..)?;
-    if rest.first() != Some(&kind) {
-        return None;
-    }
-    let cr = rest.iter().position(|&b| b == b'\r')?;
-    let number = std::str::from_utf8(&rest[1..cr]).ok()?.parse().ok()?;
-    (rest.get(cr + 1) == Some(&b'\n')).then_some((number, at + cr + 2))
 }
 
 /// A record's effects, encoded as the tail of its `record` message as they are recorded: the
@@ -373,12 +273,15 @@ fn optional_number(field: Option<Bytes>) -> Result<u64, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use slotcache_protocol::resp::{ParseLimits, RequestParser};
 
     fn round_trip(message: Message) {
         let mut input = BytesMut::from(&message.encode()[..]);
-        let read = Reader::default().next(&mut input);
-        assert_eq!(read, Ok(Some(message)));
-        assert!(input.is_empty());
+        let fields = RequestParser::default()
+            .next_request(&mut input, &ParseLimits::default())
+            .expect("parses")
+            .expect("complete");
+        assert_eq!(Message::decode(fields), Ok(message));
     }
 
     #[test]
@@ -415,7 +318,6 @@ mod tests {
             now: -1,
             db: 0,
             effects: vec![effect("SET a 1"), effect("MULTI-ARG x y z")],
-            encoded: None,
         }));
         round_trip(Message::Ack { next: 6, stamp: 9 });
         round_trip(Message::Heartbeat { stamp: 12 });
@@ -436,36 +338,15 @@ mod tests {
         assert!(effects.is_empty());
         assert_eq!(effects.len(), 0);
         assert!(effects.body.capacity() <= RETAINED_CAPACITY);
-        let sent = out.clone().freeze();
-        let Ok(Some(Message::Record(record))) = Reader::default().next(&mut out) else {
+        let fields = RequestParser::default()
+            .next_request(&mut out, &ParseLimits::default())
+            .expect("parses")
+            .expect("whole");
+        let Ok(Message::Record(record)) = Message::decode(fields) else {
             panic!("not a record")
         };
         assert_eq!(record.offset, 4);
         assert_eq!(record.effects[0][2], huge);
-        // What a follower keeps is the leader's message, byte for byte.
-        assert_eq!(record.encoded, Some(sent));
-    }
-
-    #[test]
-    fn a_reader_takes_whole_messages_only() {
-        let ack = Message::Ack { next: 3, stamp: 1 }.encode();
-        let mut input = BytesMut::from(&ack[..ack.len() - 1]);
-        let mut reader = Reader::default();
-        assert_eq!(reader.next(&mut input), Ok(None));
-        input.extend_from_slice(&ack[ack.len() - 1..]);
-        input.extend_from_slice(b"*2\r\n$3\r\nack\r\n:1\r\n");
-        assert_eq!(
-            reader.next(&mut input),
-            Ok(Some(Message::Ack { next: 3, stamp: 1 }))
-        );
-        assert!(reader.next(&mut input).is_err(), "an integer is no field");
-        let mut unauthenticated = Reader {
-            unauthenticated: true,
-            ..Reader::default()
-        };
-        let mut big = BytesMut::from(&b"*2\r\n$4\r\nauth\r\n$1000000\r\n"[..]);
-        big.extend_from_slice(&vec![b'x'; UNAUTHENTICATED_BYTES]);
-        assert!(unauthenticated.next(&mut big).is_err());
     }
 
     #[test]
