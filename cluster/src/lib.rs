@@ -7,6 +7,7 @@ pub mod controller;
 pub mod controller_stats;
 pub mod credential;
 pub mod dashboard;
+pub mod keys;
 pub mod lease;
 pub mod offsets;
 pub mod operations;

@@ -3,6 +3,7 @@
 //! answered, queued or routed, so a refused command never reaches a shard server, and the
 //! ACL command.
 
+use crate::backend::Via;
 use crate::request::Command;
 use crate::session::{Pending, Session};
 use bytes::Bytes;
@@ -31,6 +32,22 @@ pub fn script_user(session: &mut Session) -> Option<Vec<u8>> {
     slotcache_protocol::internal::installed()?;
     let user = session.login.user(&session.proxy.acl.users).ok()?;
     (!user.allows_all()).then(|| user.name.to_vec())
+}
+
+impl Session {
+    /// The lanes this client's scripts run on: ones logged in on behalf of its user when the
+    /// shard server must hold the script's calls to the user's rules (see
+    /// `access::script_user`). A tracking client's scripts then leave its own lanes, so what
+    /// they read is not tracked for it.
+    pub fn script_via(&mut self) -> Via {
+        match crate::access::script_user(self) {
+            Some(user) => Via {
+                resp: self.resp,
+                own: Some(self.proxy.lanes_on_behalf_of(&user)),
+            },
+            None => self.via(),
+        }
+    }
 }
 
 fn context(session: &Session) -> Context {

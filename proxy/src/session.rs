@@ -738,20 +738,6 @@ impl Session {
         }
     }
 
-    /// The lanes this client's scripts run on: ones logged in on behalf of its user when the
-    /// shard server must hold the script's calls to the user's rules (see
-    /// `access::script_user`). A tracking client's scripts then leave its own lanes, so what
-    /// they read is not tracked for it.
-    pub fn script_via(&mut self) -> Via {
-        match crate::access::script_user(self) {
-            Some(user) => Via {
-                resp: self.resp,
-                own: Some(self.proxy.lanes_on_behalf_of(&user)),
-            },
-            None => self.via(),
-        }
-    }
-
     /// A request for the leader of `slot`'s partition, sent with its neighbours.
     pub fn forward(&self, slot: u16, args: Vec<Bytes>) -> Pending {
         Pending::Routed { slot, args }
