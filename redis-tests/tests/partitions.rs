@@ -222,12 +222,13 @@ fn etcd_losing_its_quorum_stops_no_write_and_loses_nothing() {
     assert_lost_nothing_and_only_uncertain_errors(&summary, 100);
 }
 
-/// At least `writes` were acknowledged, none lost, and clients saw no error but the one for a
-/// request released from a silent server.
+/// At least `writes` were acknowledged, none lost, and clients saw no error but the proxy's two
+/// for a request whose outcome is unknown: released from a silent server at the deadline, or
+/// in flight on a lane to it that broke.
 fn assert_lost_nothing_and_only_uncertain_errors(summary: &Summary, writes: usize) {
     assert!(summary.acked.len() > writes, "the load ran");
     assert_eq!(summary.lost, 0, "acknowledged writes lost");
-    let uncertain = |e: &String| e.contains("may or may not have been applied");
+    let uncertain = |e: &String| e.contains("may or may not have been applied") || e.contains("may or may not have run");
     assert!(
         summary.errors.iter().all(uncertain),
         "errors other than the deadline's: {:?}",
