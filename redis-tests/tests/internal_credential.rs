@@ -30,21 +30,42 @@ fn within(limit: Duration, mut attempt: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// What the replication port at `addr` answers to `messages` before it closes the
-/// connection (bounded by a timeout, so a port that waits for more fails the test).
+/// What the replication port at `addr` answers to `messages`, sent on one stream of a link
+/// (see `server/src/replication/mux.rs`: a kind byte, the stream's id and the payload's length,
+/// then the payload), before it ends that stream (bounded by a timeout, so a port that waits
+/// for more fails the test).
 fn replication_answer(addr: &str, messages: &[u8]) -> String {
+    const OPEN: u8 = 0;
+    const DATA: u8 = 1;
+    let frame = |kind: u8, payload: &[u8]| {
+        let mut out = vec![kind];
+        out.extend_from_slice(&1u32.to_be_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    };
     let mut stream = TcpStream::connect(addr).expect("connecting to the replication port");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    stream.write_all(messages).unwrap();
+    stream.write_all(&frame(OPEN, &[])).unwrap();
+    stream.write_all(&frame(DATA, messages)).unwrap();
     let mut answer = Vec::new();
-    let read = stream.read_to_end(&mut answer);
-    assert!(
-        read.is_ok(),
-        "the replication port kept the connection open: {read:?}"
-    );
-    String::from_utf8_lossy(&answer).into_owned()
+    loop {
+        let mut header = [0u8; 9];
+        let read = stream.read_exact(&mut header);
+        assert!(
+            read.is_ok(),
+            "the replication port kept the stream open: {read:?}"
+        );
+        let len = u32::from_be_bytes(header[5..].try_into().unwrap()) as usize;
+        let mut payload = vec![0; len];
+        stream.read_exact(&mut payload).unwrap();
+        match header[0] {
+            DATA => answer.extend_from_slice(&payload),
+            _ => return String::from_utf8_lossy(&answer).into_owned(),
+        }
+    }
 }
 
 fn resp(parts: &[&str]) -> Vec<u8> {

@@ -228,7 +228,9 @@ fn etcd_losing_its_quorum_stops_no_write_and_loses_nothing() {
 fn assert_lost_nothing_and_only_uncertain_errors(summary: &Summary, writes: usize) {
     assert!(summary.acked.len() > writes, "the load ran");
     assert_eq!(summary.lost, 0, "acknowledged writes lost");
-    let uncertain = |e: &String| e.contains("may or may not have been applied") || e.contains("may or may not have run");
+    let uncertain = |e: &String| {
+        e.contains("may or may not have been applied") || e.contains("may or may not have run")
+    };
     assert!(
         summary.errors.iter().all(uncertain),
         "errors other than the deadline's: {:?}",

@@ -16,7 +16,6 @@ use bytes::{Bytes, BytesMut};
 use slotcache_cluster::records::{Evidence, PartitionRecord, SuspectReport, Witness};
 use slotcache_protocol::internal;
 use slotcache_protocol::resp::{Protocol, Reply};
-use slotcache_protocol::tls::links::{self, Link};
 use slotcache_protocol::tls::send;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -188,8 +187,7 @@ async fn attach(
         .engine
         .get(pid)
         .ok_or_else(|| StreamError::Protocol("partition not hosted".into()))?;
-    let stream = links::dial(&addr, Link::Replication, CONNECT_TIMEOUT).await?;
-    let (reader, mut writer) = tokio::io::split(stream);
+    let (reader, mut writer) = super::mux::dial(&addr, CONNECT_TIMEOUT).await?;
     let mut messages = MessageReader::new(reader);
     let (next, last_epoch) = {
         let ks = lock_yielding(&keyspace).await;

@@ -3,6 +3,7 @@
 //! in-sync set in etcd as its followers lag and catch up.
 
 use super::log::{Head, Role, Stored};
+use super::mux::StreamWriter;
 use super::wire::Message;
 use super::{Progress, Replication};
 use crate::engine::StepBudget;
@@ -17,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, DuplexStream};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
@@ -97,12 +98,20 @@ pub async fn listen(server: Arc<Server>, listener: TcpListener, tls: Option<Arc<
                 let server = server.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
+                    let serve = |pipe| {
+                        let server = server.clone();
+                        async move {
+                            if let Err(err) = serve_follower(server, pipe).await {
+                                debug!(%peer, %err, "replication stream ended");
+                            }
+                        }
+                    };
                     let served = match Stream::open(stream, tls.as_deref()).await {
-                        Ok(stream) => serve_follower(server, stream).await,
-                        Err(err) => Err(err.into()),
+                        Ok(stream) => super::mux::accept(stream, serve).await,
+                        Err(err) => Err(err),
                     };
                     if let Err(err) = served {
-                        debug!(%peer, %err, "replication stream ended");
+                        debug!(%peer, %err, "replication link ended");
                     }
                 });
             }
@@ -150,13 +159,14 @@ impl Drop for Capture {
     }
 }
 
-async fn serve_follower(server: Arc<Server>, stream: Stream) -> Result<(), StreamError> {
-    let (reader, mut writer) = tokio::io::split(stream);
+async fn serve_follower(server: Arc<Server>, pipe: super::mux::Pipe) -> Result<(), StreamError> {
+    let (reader, mut writer) = pipe;
     let mut messages = MessageReader::new(reader);
     messages.limits.unauthenticated = internal::installed().is_some();
     let first = match (internal::installed(), messages.next().await?) {
         (Some(_), Message::Auth { secret: given }) if internal::accepts_secret(&given) => {
             messages.limits.unauthenticated = false;
+            writer.vouch();
             messages.next().await?
         }
         (Some(_), _) => {
@@ -167,8 +177,14 @@ async fn serve_follower(server: Arc<Server>, stream: Stream) -> Result<(), Strea
                 "a stream without the cluster's credential".into(),
             ));
         }
-        (None, Message::Auth { .. }) => messages.next().await?,
-        (None, first) => first,
+        (None, Message::Auth { .. }) => {
+            writer.vouch();
+            messages.next().await?
+        }
+        (None, first) => {
+            writer.vouch();
+            first
+        }
     };
     let Message::Sync {
         pid,
@@ -334,7 +350,7 @@ async fn send_snapshot(
     capture: &Capture,
     epoch: u64,
     position: &mut u64,
-    writer: &mut WriteHalf<Stream>,
+    writer: &mut StreamWriter,
 ) -> Result<SnapshotSent, StreamError> {
     let started = std::time::Instant::now();
     let mut sent = SnapshotSent {
@@ -451,8 +467,8 @@ async fn stream_records(
     epoch: u64,
     position: &mut u64,
     head: &Head,
-    messages: &mut MessageReader<ReadHalf<Stream>>,
-    writer: &mut WriteHalf<Stream>,
+    messages: &mut MessageReader<DuplexStream>,
+    writer: &mut StreamWriter,
 ) -> Result<(), StreamError> {
     let mut last_sent = Instant::now();
     loop {

@@ -12,6 +12,7 @@ pub mod follower;
 pub mod handover;
 pub mod leader;
 pub mod log;
+pub mod mux;
 pub mod read_lease;
 pub mod wire;
 
