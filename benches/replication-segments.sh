@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # How many TCP segments replication sends per request: `slotcache up` (1 proxy, 3 shard
-# servers, 16 partitions, RF 2 sync), memtier over a million keys (RATIO, 50 clients, -P $P),
+# servers, PARTITIONS partitions, RF sync), memtier over a million keys (RATIO, 50 clients, -P $P),
 # then the kernel's per-socket counters (`ss -ti`: data_segs_out) for the proxy's lanes and
 # for the replication connections (records one way, acknowledgements the other). Every
 # segment between two processes on the same cores can wake one, which is what replication
 # costs most at a sparse write rate. With OLD (another build's target/release), its figures
 # come in alternating rounds beside this build's.
 #
-# RATIO (1:10), P (16), KEYS (1000000), SIZE (32), SECONDS_PER_RUN (10), ROUNDS (2).
+# RATIO (1:10), P (16), KEYS (1000000, not written first), SIZE (32), SECONDS_PER_RUN (10),
+# ROUNDS (2), PARTITIONS (16), RF (2).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RATIO=${RATIO:-1:10}
@@ -16,6 +17,8 @@ KEYS=${KEYS:-1000000}
 SIZE=${SIZE:-32}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 ROUNDS=${ROUNDS:-2}
+PARTITIONS=${PARTITIONS:-16}
+RF=${RF:-2}
 MEMTIER=${MEMTIER:-../shared/bench-peers/memtier_benchmark}
 cargo build --release -q --bins
 source benches/ports.sh
@@ -24,7 +27,7 @@ scratch
 run() { # binaries' directory
   local base
   base=$(free_block)
-  "$1/slotcache" up --servers 3 --proxies 1 --partitions 16 --replication-factor 2 \
+  "$1/slotcache" up --servers 3 --proxies 1 --partitions "$PARTITIONS" --replication-factor "$RF" \
     --base-port "$base" --cluster "segs$base" </dev/null >"$TMP/up.log" 2>&1 &
   local up=$!
   pids+=("$up")
@@ -66,7 +69,7 @@ print(f"{build:<22} {float(ops):>9.0f} ops/s  segments per 1k requests: lanes {p
 PY
 }
 
-echo "memtier $RATIO -P $P over $KEYS keys, RF 2 sync, 16 partitions on 3 servers"
+echo "memtier $RATIO -P $P over $KEYS keys, RF $RF sync, $PARTITIONS partitions on 3 servers"
 for _ in $(seq "$ROUNDS"); do
   run ./target/release
   [ -n "${OLD:-}" ] && run "$OLD"
