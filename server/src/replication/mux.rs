@@ -11,8 +11,8 @@
 //! A frame is a kind byte, the stream's id and the payload's length (u32, big-endian each),
 //! then the payload. The dialing side picks ids. Memory stays bounded whatever a peer sends:
 //! frames are at most [`MAX_FRAME`] bytes, a link holds at most [`MAX_STREAMS`] streams, and
-//! every queue on the way (pipes, the writer's queue) has a fixed capacity, so a stream whose
-//! reader stalls stalls the link, as a TCP connection's would.
+//! every buffer on the way (each stream's pipe, the link's outbox) has a fixed capacity, so a
+//! stream whose reader stalls stalls the link, as a TCP connection's would.
 
 use parking_lot::Mutex;
 use slotcache_protocol::tls::links::{self, Link};
@@ -28,11 +28,11 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadHalf,
 use tokio::sync::{mpsc, Notify};
 
 /// The largest payload a frame carries.
-pub const MAX_FRAME: usize = 64 * 1024;
+const MAX_FRAME: usize = 64 * 1024;
 /// Streams one link carries at most, once one of them showed the cluster's credential; before
 /// that, one: a peer without it gets no more than a connection of its own gave it. A stream
 /// past the limit is ended as it opens, and its side dials it again.
-pub const MAX_STREAMS: usize = 1024;
+const MAX_STREAMS: usize = 1024;
 /// What a stream's inbound pipe holds before the link's reader waits for its user.
 const PIPE: usize = 1024 * 1024;
 /// What a link's outbox holds before the streams writing to it wait.
@@ -186,6 +186,7 @@ impl Dialed {
     }
 }
 
+/// The links this server dialed, by replication address; closed ones go as new ones come.
 static DIALED: LazyLock<Mutex<HashMap<String, Arc<Dialed>>>> = LazyLock::new(Default::default);
 
 /// A replication stream to the server whose replication port is `addr`, on the link to it
@@ -201,7 +202,9 @@ pub async fn dial(addr: &str, timeout: Duration) -> io::Result<Pipe> {
         None => {
             let stream = links::dial(addr, Link::Replication, timeout).await?;
             let link = Arc::new(start_dialed(stream));
-            DIALED.lock().insert(addr.to_string(), link.clone());
+            let mut dialed = DIALED.lock();
+            dialed.retain(|_, link| !link.closed.load(Ordering::Acquire));
+            dialed.insert(addr.to_string(), link.clone());
             link
         }
     };
@@ -411,7 +414,7 @@ impl Reading {
 }
 
 /// A frame's kind, stream and length, once its header is in; an error for a frame too long.
-fn header(input: &[u8]) -> std::io::Result<Option<(u8, u32, usize)>> {
+fn header(input: &[u8]) -> io::Result<Option<(u8, u32, usize)>> {
     let Some(head) = input.get(..HEADER) else {
         return Ok(None);
     };
@@ -419,7 +422,7 @@ fn header(input: &[u8]) -> std::io::Result<Option<(u8, u32, usize)>> {
     let id = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
     let len = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) as usize;
     if len > MAX_FRAME || kind > CLOSE {
-        return Err(std::io::Error::other("malformed replication frame"));
+        return Err(io::Error::other("malformed replication frame"));
     }
     Ok(Some((kind, id, len)))
 }
