@@ -2,6 +2,7 @@
 //! math, the records kept in etcd, and the client layer over etcd.
 
 pub mod admin;
+pub mod allocator;
 pub mod config_file;
 pub mod controller;
 pub mod controller_stats;

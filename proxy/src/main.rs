@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 
 /// mimalloc, as the shard servers use: many small buffers per request, freed across threads.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: slotcache_cluster::allocator::Allocator = slotcache_cluster::allocator::Allocator;
 
 #[derive(Parser, Debug)]
 #[command(

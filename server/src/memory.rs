@@ -1,7 +1,7 @@
 //! Memory accounting: every allocation goes through mimalloc, counted, so `used_memory` (INFO,
 //! and later `maxmemory`) is what the process really holds rather than an estimate.
 
-use mimalloc::MiMalloc;
+use slotcache_cluster::allocator::Allocator;
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -10,10 +10,10 @@ pub struct CountingAlloc;
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: forwards to MiMalloc unchanged; the counters never affect the returned memory.
+// SAFETY: forwards to the allocator unchanged; the counters never affect the returned memory.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = MiMalloc.alloc(layout);
+        let ptr = Allocator.alloc(layout);
         if !ptr.is_null() {
             ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -21,12 +21,12 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        MiMalloc.dealloc(ptr, layout);
+        Allocator.dealloc(ptr, layout);
         ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = MiMalloc.alloc_zeroed(layout);
+        let ptr = Allocator.alloc_zeroed(layout);
         if !ptr.is_null() {
             ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -34,7 +34,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = MiMalloc.realloc(ptr, layout, new_size);
+        let new = Allocator.realloc(ptr, layout, new_size);
         if !new.is_null() {
             ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
             ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
