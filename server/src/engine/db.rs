@@ -269,6 +269,10 @@ struct Watches {
     versions: ahash::AHashMap<Box<[u8]>, (u64, usize)>,
 }
 
+/// Most keys [`Db::prefetch`] loads ahead: a pipeline of 16 (what benchmarks and proxies
+/// send) and some more; past a few dozen the first would leave the cache before their turn.
+pub const PREFETCHED_KEYS: usize = 32;
+
 #[derive(Default)]
 pub struct Db {
     dict: Dict<Entry>,
@@ -475,6 +479,22 @@ impl Db {
                 self.stats.keyspace_misses += 1;
                 None
             }
+        }
+    }
+
+    /// Starts loading the entries of up to [`PREFETCHED_KEYS`] keys about to be looked up into
+    /// the cache (see [`Dict::prefetch_bucket`]): all their buckets first, then their nodes.
+    pub fn prefetch<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
+        let mut buckets = [0usize; PREFETCHED_KEYS];
+        let mut count = 0;
+        for key in keys.take(PREFETCHED_KEYS) {
+            if let Some(bucket) = self.dict.prefetch_bucket(key) {
+                buckets[count] = bucket;
+                count += 1;
+            }
+        }
+        for &bucket in &buckets[..count] {
+            self.dict.prefetch_chain(bucket);
         }
     }
 

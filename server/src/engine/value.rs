@@ -1,5 +1,7 @@
-//! Stored values. Strings keep small payloads and integers inline in the 24-byte value, so a
-//! typical cache entry costs one heap node and nothing more.
+//! Stored values. Strings keep payloads of up to 38 bytes and integers inline in the 40-byte
+//! value, so a typical cache entry costs one heap node and nothing more: one allocation and
+//! one cache miss fewer per read than a separate buffer (a million keys with 32-byte values:
+//! 80-byte nodes, where a 64-byte node and a 32-byte buffer took 96).
 
 use super::hash::Hash;
 use super::list::List;
@@ -8,8 +10,9 @@ use super::stream::Stream;
 use super::zset::ZSet;
 use slotcache_protocol::resp::parse::parse_i64;
 
-/// Longest string stored inline.
-pub const INLINE_CAP: usize = 22;
+/// Longest string stored inline: what fills the 40 bytes a value takes once strings of a
+/// typical cache's size fit (Redis keeps strings of up to 44 bytes with their object).
+pub const INLINE_CAP: usize = 38;
 
 /// Strings up to this length are reported as `embstr` by OBJECT ENCODING, as Redis does.
 const EMBSTR_LIMIT: usize = 44;
@@ -75,12 +78,12 @@ collection!(List, List);
 collection!(ZSet, ZSet);
 typed!(Stream, Stream, Box::new);
 
-/// `data` as an inline buffer and its length, if it fits in one.
-pub fn inline_copy(data: &[u8]) -> Option<(u8, [u8; INLINE_CAP])> {
-    if data.len() > INLINE_CAP {
+/// `data` as an inline buffer of `CAP` bytes and its length, if it fits in one.
+pub fn inline_copy<const CAP: usize>(data: &[u8]) -> Option<(u8, [u8; CAP])> {
+    if data.len() > CAP {
         return None;
     }
-    let mut buf = [0u8; INLINE_CAP];
+    let mut buf = [0u8; CAP];
     buf[..data.len()].copy_from_slice(data);
     Some((data.len() as u8, buf))
 }
@@ -282,7 +285,7 @@ mod tests {
 
     #[test]
     fn compact_layout() {
-        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<Value>(), 40);
     }
 
     #[test]
