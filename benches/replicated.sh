@@ -11,7 +11,8 @@
 # Gaussian, hot keys in the middle of the range), RATIOS ("1:10 1:0"), PIPELINES
 # ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier rf1-direct lease-direct; and
 # lease-old, RF 2 lease from the binaries in OLD, another checkout's target/release, to weigh
-# a change to replication against the build before it in the same run).
+# a change to replication against the build before it in the same run; nutcracker, in front
+# of 3 redis-servers; cluster-masters, a Redis Cluster of 3 masters without replicas).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${ROUNDS:-2}
@@ -73,12 +74,35 @@ for setup in $SETUPS; do
       SERVING[redis]=$!
       wait_serving "${PORT[redis]}" /dev/null
       ;;
-    cluster)
+    nutcracker)
+      # nutcracker (twemproxy) in front of 3 redis-servers: the proxy slotcache's replaces.
+      command -v nutcracker >/dev/null ||
+        { apt-get update -qq && apt-get install -y -qq nutcracker >/dev/null; }
+      backends=()
+      serving=()
+      for _ in 1 2 3; do
+        port=$(free_port)
+        start_redis "$port"
+        backends+=("  - 127.0.0.1:$port:1")
+        serving+=($!)
+        wait_serving "$port" /dev/null
+      done
+      PORT[nutcracker]=$(free_port)
+      printf 'pool:\n  listen: 127.0.0.1:%s\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n  auto_eject_hosts: false\n  servers:\n%s\n' \
+        "${PORT[nutcracker]}" "$(printf '%s\n' "${backends[@]}")" >"$TMP/nutcracker.yml"
+      nutcracker -c "$TMP/nutcracker.yml" -s "$(free_port)" >"$TMP/nutcracker.log" 2>&1 &
+      pids+=($!)
+      SERVING[nutcracker]="$! ${serving[*]}"
+      wait_serving "${PORT[nutcracker]}" "$TMP/nutcracker.log"
+      ;;
+    cluster | cluster-masters)
       # Ports below 22700, so that the cluster bus (port + 10000) stays out of the ephemeral
-      # range, where an outgoing connection may hold it.
+      # range, where an outgoing connection may hold it. cluster-masters: no replicas.
       nodes=()
       serving=()
-      for _ in 1 2 3 4 5 6; do
+      replicas=1
+      [ "$setup" = cluster-masters ] && replicas=0
+      for _ in $(seq $((3 * (replicas + 1)))); do
         while :; do
           port=$((20000 + RANDOM % 2700))
           if python3 -c "import socket,sys
@@ -89,14 +113,15 @@ for p in ($port, $port + 10000):
         nodes+=("127.0.0.1:$port")
         serving+=($!)
       done
-      PORT[cluster]=${nodes[0]#127.0.0.1:}
-      SERVING[cluster]="${serving[*]}"
-      CLUSTER_MODE[cluster]=--cluster-mode
+      PORT[$setup]=${nodes[0]#127.0.0.1:}
+      SERVING[$setup]="${serving[*]}"
+      CLUSTER_MODE[$setup]=--cluster-mode
       for node in "${nodes[@]}"; do
         until [ "$(redis-cli -p "${node#127.0.0.1:}" ping 2>/dev/null)" = PONG ]; do sleep 0.1; done
       done
-      redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$TMP/create.log"
-      until redis-cli -p "${PORT[cluster]}" cluster info | grep -q cluster_state:ok; do sleep 0.2; done
+      redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$replicas" --cluster-yes \
+        >"$TMP/create-$setup.log"
+      until redis-cli -p "${PORT[$setup]}" cluster info | grep -q cluster_state:ok; do sleep 0.2; done
       sleep 1
       ;;
   esac
@@ -154,7 +179,8 @@ setups = sys.argv[2].split()
 names = {"redis": "redis", "cluster": "redis cluster 3+3", "rf1": "slotcache RF1",
          "lease": "RF2 sync lease", "barrier": "RF2 sync barrier",
          "rf1-direct": "RF1 direct", "lease-direct": "RF2 lease direct",
-         "lease-old": "RF2 lease (OLD)"}
+         "lease-old": "RF2 lease (OLD)", "nutcracker": "nutcracker+3",
+         "cluster-masters": "redis cluster 3"}
 med = lambda d, k: statistics.median(d[k]) if k in d else 0
 cases = sorted({(r, p) for r, p, _ in runs}, key=lambda c: (c[0], int(c[1])))
 print("median ops/s (serving CPU µs per request)")
@@ -165,7 +191,7 @@ for ratio, p in cases:
 print()
 pairs = [("lease", "rf1"), ("lease", "cluster"), ("barrier", "rf1"), ("lease", "barrier"),
          ("rf1", "cluster"), ("lease-direct", "cluster"), ("lease-direct", "rf1-direct"),
-         ("lease", "lease-old")]
+         ("lease", "lease-old"), ("rf1", "nutcracker"), ("rf1-direct", "cluster-masters")]
 pairs = [(a, b) for a, b in pairs if a in setups and b in setups]
 print("ratios of median ops/s")
 print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[a] + ' / ' + names[b]:>38}" for a, b in pairs))
