@@ -18,6 +18,7 @@ pub mod notify;
 pub mod partition;
 pub mod pause;
 pub mod persistence;
+pub mod prefetch;
 pub mod pubsub;
 pub mod replication;
 pub mod routing;

@@ -427,6 +427,7 @@ fn run_requests(
             }
             return None;
         }
+        crate::prefetch::partitions(server, client.db, client.readonly, &backlog.pending);
         let mut batch = Batch::for_server(server);
         let registered = run_batch(server, client, backlog, out, &mut batch, commits);
         batch.flush(server);
@@ -503,7 +504,7 @@ fn run_batch(
                 };
                 since = locked.log.next_offset();
                 began = sent + out.buf.len() as u64;
-                prefetch_keys(server, pid, &locked.dbs[client.db], &backlog.pending);
+                crate::prefetch::standalone(server, &locked.dbs[client.db], &backlog.pending);
                 ks.insert(locked)
             }
         };
@@ -533,30 +534,6 @@ fn run_batch(
     }
     finish(pid, ks.as_deref_mut(), since, began);
     None
-}
-
-/// Starts loading the entries the queued requests will look up into the cache (see
-/// [`crate::engine::db::Db::prefetch`]): their first argument, the key of most commands,
-/// for the requests that run next in `db` of partition `pid` (standalone: all of them; in a
-/// cluster, those before the first of another partition, so that a batch that moves between
-/// partitions computes each slot once). A guess that is no key costs a hash and a load.
-fn prefetch_keys(
-    server: &Server,
-    pid: Option<u32>,
-    db: &crate::engine::db::Db,
-    pending: &std::collections::VecDeque<Vec<Bytes>>,
-) {
-    let keys = pending
-        .iter()
-        .filter_map(|args| args.get(1).map(|key| &key[..]));
-    match (server.routes.get(), pid) {
-        (None, _) => db.prefetch(keys),
-        (Some(routes), Some(pid)) => {
-            let routes = routes.read();
-            db.prefetch(keys.take_while(|key| routes.partition_of_key(key) == Some(pid)))
-        }
-        (Some(_), None) => {}
-    }
 }
 
 /// WAIT: the connection waits, as for a blocking command, for the reply of a task that

@@ -112,12 +112,6 @@ impl Routes {
         }
     }
 
-    /// The partition `key`'s slot belongs to, if any.
-    pub fn partition_of_key(&self, key: &[u8]) -> Option<u32> {
-        self.table
-            .partition_of(slotcache_protocol::slot::key_slot(key))
-    }
-
     /// Where `args`, a call of `command` (None: unknown, or of the wrong arity), runs; an
     /// error reply when it cannot run here. Keys of different slots
     /// may meet in one request when they share a partition: the proxy sends such requests
