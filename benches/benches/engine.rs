@@ -63,26 +63,47 @@ fn dispatch(c: &mut Criterion) {
     group.finish();
 }
 
+/// The keyspace with a cache's working set: a million keys, 32-byte values (in the node).
 fn keyspace(c: &mut Criterion) {
-    let keys: Vec<String> = (0..100_000).map(|i| format!("key:{i:012}")).collect();
+    let keys: Vec<String> = (0..1_000_000).map(|i| format!("key:{i:012}")).collect();
     let mut db = Db::new();
     for key in &keys {
         db.set(key.as_bytes(), Value::from_bytes(&[b'v'; 32]), 0);
     }
-    let mut group = c.benchmark_group("keyspace");
+    // Lookups far apart in the table, as random keys are.
+    let count = keys.len();
     let mut i = 0;
-    group.bench_function("get_hit_100k", |b| {
-        b.iter(|| {
-            i = (i + 7919) % keys.len();
-            black_box(db.get(keys[i].as_bytes(), 0).is_some())
-        })
+    let mut next = move || {
+        i = (i + 7919) % count;
+        i
+    };
+    let mut group = c.benchmark_group("keyspace");
+    group.bench_function("get_hit_1m", |b| {
+        b.iter(|| black_box(db.get(keys[next()].as_bytes(), 0).is_some()))
     });
-    group.bench_function("set_overwrite_100k", |b| {
-        b.iter(|| {
-            i = (i + 7919) % keys.len();
-            db.set(keys[i].as_bytes(), Value::from_bytes(b"another-value"), 0)
-        })
+    group.bench_function("set_overwrite_1m", |b| {
+        b.iter(|| db.set(keys[next()].as_bytes(), Value::from_bytes(&[b'w'; 32]), 0))
     });
+    // A pipeline of 16 GETs as a connection runs it, with and without announcing its keys
+    // first (what the server does when it locks the keyspace for a batch).
+    group.throughput(Throughput::Elements(16));
+    for prefetch in [false, true] {
+        let name = match prefetch {
+            true => "get_16_prefetched_1m",
+            false => "get_16_one_by_one_1m",
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let batch: [&[u8]; 16] = std::array::from_fn(|_| keys[next()].as_bytes());
+                if prefetch {
+                    db.prefetch(batch.iter().copied());
+                }
+                for key in batch {
+                    black_box(db.get(key, 0).is_some());
+                }
+            })
+        });
+    }
     group.finish();
 }
 
