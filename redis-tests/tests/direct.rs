@@ -1,12 +1,12 @@
 //! Direct mode: shard servers speak the Redis Cluster protocol from the placement they watch,
 //! so cluster-aware clients seeded with a server's address talk to the partitions' leaders
 //! without a proxy hop: redis-py's RedisCluster, the `redis` crate's cluster client and
-//! `redis-cli -c`, through a kill -9 of a leader.
+//! `redis-cli -c`, through a kill -9 of a leader and through planned handovers.
 
 use redis::Commands;
 use redis_tests::cluster::{partition_of_slot, partition_records};
 use redis_tests::failover::*;
-use redis_tests::{redis_cli, Frame, Process};
+use redis_tests::{redis_cli, Conn, Frame, Process};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -218,4 +218,102 @@ fn a_cluster_client_keeps_writing_through_a_leader_kill_and_loses_nothing() {
          0 lost; new leaders after {took:?}"
     );
     assert!(acknowledged > 1000, "the writers ran: {acknowledged}");
+}
+
+/// Planned failovers of a partition while clients write and read straight at its leader, as
+/// a cluster client does: the old leader holds what arrives during its handover and then
+/// redirects it to the new leader (MOVED), as Redis Cluster's manual failover pauses its
+/// clients and then redirects them. No client sees CLUSTERDOWN or TRYAGAIN, every read sees
+/// the write acknowledged before it, and every acknowledged write survives.
+#[test]
+fn a_handover_answers_direct_clients_with_moved_and_nothing_else() {
+    let stack = stack(8, 2, "sync");
+    let ports = ports(&stack);
+    let leader_port = |cluster: &redis_tests::cluster::Cluster| {
+        let state = cluster.status();
+        let leader = partition_records(&state)[0]["leader"]
+            .as_str()
+            .map(str::to_string);
+        ports[&leader.expect("partition 0 has a leader")] as u16
+    };
+    let first = leader_port(&stack.cluster);
+    let keys: Vec<String> = keys_of_partition(&stack.cluster, 0).take(64).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|id| {
+            let (keys, stop) = (keys.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut at = Conn::connect(first);
+                let (mut written, mut moved, mut errors) = (BTreeMap::new(), 0, Vec::new());
+                let mut n = 0u64;
+                // A request is sent again where MOVED points, as a cluster client does.
+                let call = |at: &mut Conn, args: &[&str], moved: &mut u64| loop {
+                    match at.call(args) {
+                        Frame::Error(e) if e.starts_with("MOVED ") => {
+                            *moved += 1;
+                            let port = e.rsplit(':').next().and_then(|p| p.parse().ok());
+                            *at = Conn::connect(port.expect("MOVED names an address"));
+                        }
+                        reply => return reply,
+                    }
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let key = &keys[(n as usize * 4 + id) % keys.len()];
+                    let value = format!("{id}:{n}");
+                    match call(&mut at, &["SET", key, &value], &mut moved) {
+                        Frame::Simple(ok) if ok == "OK" => {
+                            written.insert(key.clone(), value.clone());
+                        }
+                        other => errors.push(format!("SET: {other:?}")),
+                    }
+                    match call(&mut at, &["GET", key], &mut moved) {
+                        Frame::Bulk(read) if written.get(key) == Some(&value) => {
+                            if read != value.as_bytes() {
+                                errors.push(format!("GET {key} after SET {value}: {read:?}"));
+                            }
+                        }
+                        Frame::Bulk(_) => {}
+                        other => errors.push(format!("GET: {other:?}")),
+                    }
+                }
+                (written, moved, errors)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut leader = first;
+    for _ in 0..5 {
+        let (ok, out, err) = stack.cluster.cli(&["failover", "0"]);
+        assert!(ok, "{out}{err}");
+        let now = leader_port(&stack.cluster);
+        assert_ne!(now, leader, "{out}");
+        leader = now;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut proxy = stack.proxy.connect();
+    let (mut acknowledged, mut redirects) = (0, 0);
+    for client in clients {
+        let (written, moved, errors) = client.join().expect("client");
+        assert!(
+            errors.is_empty(),
+            "replies other than OK or MOVED: {errors:?}"
+        );
+        redirects += moved;
+        acknowledged += written.len();
+        for (key, value) in written {
+            assert_eq!(
+                proxy.call(&["GET", &key]),
+                Frame::Bulk(value.into_bytes()),
+                "{key}: its last acknowledged write"
+            );
+        }
+    }
+    eprintln!("direct clients through 5 handovers: {redirects} MOVED, no other error");
+    assert!(
+        redirects >= 5,
+        "each handover redirected a client: {redirects}"
+    );
+    assert!(acknowledged > 0);
 }

@@ -161,6 +161,54 @@ fn reject(
     out.error(text);
 }
 
+/// Whether this copy answers `spec` for `client` in its replication role.
+fn serves(client: &Client, ks: &Keyspace, spec: &crate::commands::CommandSpec) -> bool {
+    match ks.log.role() {
+        Role::Follower => follower_may_serve(client.readonly, spec),
+        // Commands that touch no data still run (PING, CLIENT...) on a connection that last
+        // addressed a dropped copy.
+        Role::Dropped => follower_may_serve(false, spec),
+        Role::Leader if ks.log.handing_over() => follower_may_serve(client.readonly, spec),
+        Role::Leader | Role::Standalone => true,
+    }
+}
+
+/// Whether a request for `command` on `ks`, the copy of partition `pid` the routes sent it
+/// to, must wait because the partition's leadership is changing: the copy hands over, or no
+/// longer leads while the routes still send the partition's slots here. Redis Cluster's
+/// manual failover pauses clients, then redirects them; an error instead would make cluster
+/// clients back off and reload their slot maps, and the proxy retry. Once the change lands
+/// the request runs again: routed to the new leader (MOVED), or served here when the
+/// handover was given up. Inside MULTI nothing waits (the refusal aborts EXEC), and requests
+/// refused anyway (wrong arity, not authenticated) are answered at once.
+pub fn waits_for_leader(
+    server: &Server,
+    client: &Client,
+    pid: u32,
+    ks: &Keyspace,
+    command: Option<&Resolved>,
+    args: &[Bytes],
+) -> bool {
+    let Some(spec) = command.map(|resolved| resolved.spec) else {
+        return false;
+    };
+    if client.multi.is_some()
+        || !spec.arity_ok(args.len())
+        || (!client.authenticated && !spec.flags.has(Flag::NoAuth))
+        || serves(client, ks, spec)
+    {
+        return false;
+    }
+    match ks.log.role() {
+        Role::Leader => ks.log.handing_over(),
+        Role::Follower | Role::Dropped => server
+            .routes
+            .get()
+            .is_some_and(|routes| routes.read().leads(pid)),
+        Role::Standalone => false,
+    }
+}
+
 /// Whether a follower copy may answer `spec`: never a write, a read only for a READONLY
 /// connection (it may be stale: a read that must see every acknowledged write goes to the
 /// leader), and scripts never (they read and write as they go).
@@ -310,18 +358,12 @@ fn run(
         return Replied;
     }
     let writes = spec.flags.has(Flag::Write);
-    let serves = match ks.log.role() {
-        Role::Follower => follower_may_serve(client.readonly, spec),
-        // Commands that touch no data still run (PING, CLIENT...) on a connection that last
-        // addressed a dropped copy.
-        Role::Dropped => follower_may_serve(false, spec),
-        Role::Leader if ks.log.handing_over() => follower_may_serve(client.readonly, spec),
-        Role::Leader | Role::Standalone => true,
-    };
-    if !serves {
+    if !serves(client, ks, spec) {
         // This copy stopped leading (or was dropped) after the request was routed to it, or
-        // is about to: the proxy retries at the new leader. Inside MULTI the refusal comes
-        // at queueing, as Redis Cluster's redirects, so EXEC aborts the whole transaction.
+        // is about to, and the request waited for the change as long as it may (see
+        // [`waits_for_leader`]): the proxy retries at the new leader. Inside MULTI the
+        // refusal comes at queueing, as Redis Cluster's redirects, so EXEC aborts the whole
+        // transaction.
         let refusal = match ks.log.role() {
             Role::Leader => "CLUSTERDOWN The partition's leader is handing over; retry",
             _ => "CLUSTERDOWN The partition's leader changed; retry",

@@ -169,6 +169,11 @@ struct Backlog {
     error: Option<ProtocolError>,
     /// Requests wait for a running script to finish (checked again shortly).
     waiting_for_script: bool,
+    /// The next request waits for its partition's change of leader (checked again shortly)
+    /// until this moment, past which it gets the refusal it waited to avoid.
+    waiting_for_leader: Option<Instant>,
+    /// Whether that wait stopped the last run of requests.
+    held_for_leader: bool,
 }
 
 /// Reads and writes concurrently: replies that the client has not read yet stay buffered while
@@ -194,6 +199,10 @@ async fn connection_loop(
     let mut output_watch = OutputWatch::default();
     // Written but perhaps held back by TLS: flushed once the buffer is empty.
     let mut unflushed = false;
+    // Kept across turns: a new waiter each turn would take the signals' locks twice a turn.
+    let notices = info.notice_signal.notified();
+    let killed = info.kill_signal.notified();
+    tokio::pin!(notices, killed);
     loop {
         let (idle_timeout, query_limit, output_limits) = {
             let config = server.config.read();
@@ -231,7 +240,7 @@ async fn connection_loop(
             return Ok(());
         }
         let deadline = blocked.as_ref().and_then(|b| b.request.deadline);
-        let waiting_for_script = backlog.waiting_for_script && blocked.is_none();
+        let waiting = (backlog.waiting_for_script || backlog.held_for_leader) && blocked.is_none();
         let committed = commits.oldest_committed();
         let idle = async {
             match (idle_timeout, deadline) {
@@ -267,7 +276,8 @@ async fn connection_loop(
                     *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
                 }
             }
-            _ = info.notice_signal.notified() => {
+            _ = &mut notices => {
+                notices.set(info.notice_signal.notified());
                 // A blocked command's reply that is already in comes first, as the server
                 // served it before the change that sent these messages.
                 let served = blocked.as_mut().and_then(|b| b.reply.try_recv().ok());
@@ -322,10 +332,10 @@ async fn connection_loop(
                     return Ok(());
                 }
             }
-            _ = tokio::time::sleep(SCRIPT_POLL), if waiting_for_script => {
+            _ = wait_poll(), if waiting => {
                 *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
             }
-            _ = info.kill_signal.notified() => return Ok(()),
+            _ = &mut killed => return Ok(()),
             _ = idle, if deadline.is_some() || !writing => {
                 let Some(waiting) = blocked.take() else {
                     // Idle past `timeout` (blocked clients are exempt, as in Redis).
@@ -435,7 +445,7 @@ fn run_requests(
             .info
             .last_command
             .store(client.last_command, Ordering::Relaxed);
-        if registered.is_some() {
+        if registered.is_some() || backlog.held_for_leader {
             return registered;
         }
     }
@@ -508,6 +518,25 @@ fn run_batch(
                 ks.insert(locked)
             }
         };
+        if let Some(pid) = pid.filter(|&pid| {
+            crate::dispatch::waits_for_leader(server, client, pid, ks, command.as_ref().ok(), args)
+        }) {
+            let now = Instant::now();
+            let until = *backlog
+                .waiting_for_leader
+                .get_or_insert(now + LEADER_PATIENCE);
+            if now < until {
+                debug!(
+                    client = client.id,
+                    partition = pid,
+                    "waiting for the new leader"
+                );
+                backlog.held_for_leader = true;
+                break;
+            }
+        }
+        backlog.held_for_leader = false;
+        backlog.waiting_for_leader = None;
         let Some(args) = backlog.pending.pop_front() else {
             break;
         };
@@ -685,12 +714,22 @@ async fn keyspace_when_free(
         if !server.scripts.is_running() {
             return keyspace.lock_arc();
         }
-        tokio::time::sleep(SCRIPT_POLL).await;
+        tokio::time::sleep(WAIT_POLL).await;
     }
 }
 
-/// How often a connection whose requests wait for a script looks again.
-const SCRIPT_POLL: Duration = Duration::from_millis(2);
+/// How often a connection whose requests wait (for a script, or a new leader) looks again.
+const WAIT_POLL: Duration = Duration::from_millis(2);
+
+/// Sleeps [`WAIT_POLL`]. A function, so the sleep (and its clock read) is made only when the
+/// connection loop polls it: `select!` builds every branch's future on each turn.
+async fn wait_poll() {
+    tokio::time::sleep(WAIT_POLL).await
+}
+
+/// How long a request waits for its partition's change of leader (a handover pauses for
+/// milliseconds, and gives up after a second) before it is refused as it would have been.
+const LEADER_PATIENCE: Duration = Duration::from_secs(2);
 
 /// SCRIPT KILL or FUNCTION KILL.
 fn is_kill(args: &[Bytes]) -> bool {

@@ -64,6 +64,11 @@ impl Routes {
         self.table.set_partition(pid, record);
     }
 
+    /// Whether the placement names this server the leader of `pid`.
+    pub fn leads(&self, pid: u32) -> bool {
+        self.led.contains_key(&pid)
+    }
+
     pub fn set_node_addr(&mut self, node: &str, addr: Option<String>) {
         self.table.set_node(node, addr);
     }

@@ -2,9 +2,9 @@
 //! (`handover`): the successor catches up while writes go on; then the leader stops
 //! recording, waits until the successor and every counted member hold its last record, and
 //! writes the next epoch naming the successor leader. Writes pause only for that last step:
-//! the commands refused meanwhile answer CLUSTERDOWN, which the proxy sends again to the new
-//! leader, and the replies already waiting for acknowledgements all go out, since everything
-//! is acknowledged before the switch.
+//! the requests that arrive meanwhile wait, and are then redirected (MOVED) to the new leader
+//! (see `dispatch::waits_for_leader`), and the replies already waiting for acknowledgements
+//! all go out, since everything is acknowledged before the switch.
 
 use super::Replication;
 use crate::partition::SharedKeyspace;
