@@ -64,7 +64,7 @@ impl Outbox {
             .shared
             .watch
             .lock()
-            .exceeded(limit, queued, Instant::now())
+            .exceeded(limit, queued, Instant::now)
         {
             self.shared.queued.fetch_sub(size, Ordering::Relaxed);
             self.shared.overflowed.notify_one();

@@ -386,7 +386,7 @@ async fn write_limited(
     let mut watch = OutputWatch::default();
     loop {
         let limit = session.proxy.limits.read().output.normal;
-        if watch.exceeded(limit, data.len(), Instant::now()) {
+        if watch.exceeded(limit, data.len(), Instant::now) {
             warn!(
                 client = session.id,
                 "client closed for overcoming of output buffer limits"

@@ -92,6 +92,11 @@ impl Batch {
         }
     }
 
+    /// The latest clock reading: the batch's start until a command ran.
+    pub fn clock(&self) -> Instant {
+        self.last
+    }
+
     fn stat(&mut self, index: usize) -> &mut PendingStat {
         let position = match self.pending.iter().position(|s| s.index == index) {
             Some(position) => position,

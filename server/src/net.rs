@@ -221,7 +221,7 @@ async fn connection_loop(
             false => ClientClass::Normal,
         };
         let limit = output_limits.class(class);
-        if output_watch.exceeded(limit, out.buf.len(), Instant::now()) {
+        if output_watch.exceeded(limit, out.buf.len(), Instant::now) {
             warn!(
                 client = info.id,
                 "client closed for overcoming of output buffer limits"
@@ -271,9 +271,10 @@ async fn connection_loop(
                     return Ok(());
                 }
                 Stats::add(&server.stats.net_input_bytes, n as u64);
-                *info.last_interaction.lock() = std::time::Instant::now();
-                if blocked.is_none() {
-                    *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
+                match blocked.is_none() {
+                    // It notes the interaction, with the clock its batch reads anyway.
+                    true => *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits),
+                    false => *info.last_interaction.lock() = Instant::now(),
                 }
             }
             _ = &mut notices => {
@@ -392,6 +393,8 @@ fn run_requests(
     out: &mut Reply,
     commits: &mut Commits,
 ) -> Option<Blocked> {
+    // Whether a batch ran, and noted the interaction with its clock.
+    let mut batched = false;
     while !client.close_after_reply {
         if backlog.pending.is_empty() && backlog.error.is_none() {
             let limits = ParseLimits {
@@ -411,6 +414,10 @@ fn run_requests(
             }
         }
         if backlog.pending.is_empty() {
+            if !batched {
+                // Input without a whole request still counts (CLIENT LIST's idle).
+                *client.info.last_interaction.lock() = Instant::now();
+            }
             if let Some(err) = backlog.error.take() {
                 out.error(&format!("ERR {err}"));
                 client.close_after_reply = true;
@@ -439,6 +446,8 @@ fn run_requests(
         }
         crate::prefetch::partitions(server, client.db, client.readonly, &backlog.pending);
         let mut batch = Batch::for_server(server);
+        *client.info.last_interaction.lock() = batch.clock();
+        batched = true;
         let registered = run_batch(server, client, backlog, out, &mut batch, commits);
         batch.flush(server);
         client

@@ -66,7 +66,7 @@ impl Mailbox {
         if self
             .watch
             .lock()
-            .exceeded(limit, queued, std::time::Instant::now())
+            .exceeded(limit, queued, std::time::Instant::now)
         {
             self.queued.fetch_sub(size, Ordering::Relaxed);
             tracing::warn!(

@@ -158,8 +158,14 @@ pub struct OutputWatch {
 }
 
 impl OutputWatch {
-    /// Whether a connection with `buffered` reply bytes not yet written must be cut off.
-    pub fn exceeded(&mut self, limit: ClassLimit, buffered: usize, now: Instant) -> bool {
+    /// Whether a connection with `buffered` reply bytes not yet written must be cut off. The
+    /// clock is read only past the soft limit: connections ask before every turn.
+    pub fn exceeded(
+        &mut self,
+        limit: ClassLimit,
+        buffered: usize,
+        now: impl FnOnce() -> Instant,
+    ) -> bool {
         let buffered = buffered as u64;
         if limit.hard > 0 && buffered >= limit.hard {
             return true;
@@ -168,6 +174,7 @@ impl OutputWatch {
             self.over_soft_since = None;
             return false;
         }
+        let now = now();
         let since = *self.over_soft_since.get_or_insert(now);
         now.duration_since(since) > Duration::from_secs(limit.soft_seconds)
     }
@@ -229,14 +236,14 @@ mod tests {
         };
         let start = Instant::now();
         let mut watch = OutputWatch::default();
-        assert!(!watch.exceeded(limit, 9, start));
-        assert!(!watch.exceeded(limit, 50, start));
-        assert!(!watch.exceeded(limit, 50, start + Duration::from_secs(2)));
-        assert!(watch.exceeded(limit, 50, start + Duration::from_millis(2001)));
+        assert!(!watch.exceeded(limit, 9, || start));
+        assert!(!watch.exceeded(limit, 50, || start));
+        assert!(!watch.exceeded(limit, 50, || start + Duration::from_secs(2)));
+        assert!(watch.exceeded(limit, 50, || start + Duration::from_millis(2001)));
         // Falling under the soft limit starts its clock again.
-        assert!(!watch.exceeded(limit, 5, start + Duration::from_secs(3)));
-        assert!(!watch.exceeded(limit, 50, start + Duration::from_secs(4)));
-        assert!(watch.exceeded(limit, 100, start + Duration::from_secs(4)));
-        assert!(!OutputWatch::default().exceeded(ClassLimit::default(), usize::MAX, start));
+        assert!(!watch.exceeded(limit, 5, || start + Duration::from_secs(3)));
+        assert!(!watch.exceeded(limit, 50, || start + Duration::from_secs(4)));
+        assert!(watch.exceeded(limit, 100, || start + Duration::from_secs(4)));
+        assert!(!OutputWatch::default().exceeded(ClassLimit::default(), usize::MAX, || start));
     }
 }
