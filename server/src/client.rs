@@ -7,8 +7,8 @@ use slotcache_protocol::resp::Protocol;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
-use tokio::sync::Notify;
 
 /// What CLIENT LIST shows and CLIENT KILL acts on.
 pub struct ClientInfo {
@@ -27,10 +27,46 @@ pub struct ClientInfo {
     pub db: AtomicUsize,
     pub resp: AtomicU64,
     pub killed: AtomicBool,
-    pub kill_signal: Notify,
+    pub kill_signal: Signal,
     /// Messages other connections decided for this one (client-side caching, MONITOR).
     notices: Mutex<Vec<Notice>>,
-    pub notice_signal: Notify,
+    pub notice_signal: Signal,
+}
+
+/// A wake-up for a connection's task from elsewhere (a kill, queued notices): a flag and the
+/// task's waker. The connection loop polls it on every turn, where a `Notify` would take its
+/// waiters' lock each time (4.5% of a GET's instructions at `-P 1` for the two signals).
+#[derive(Default)]
+pub struct Signal {
+    raised: AtomicBool,
+    waker: atomic_waker::AtomicWaker,
+}
+
+impl Signal {
+    /// Wakes the task awaiting [`Signal::raised`], or the next one to await it.
+    pub fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Resolves once the signal was raised since it last resolved. One task awaits it.
+    pub async fn raised(&self) {
+        std::future::poll_fn(|cx| self.poll_raised(cx)).await
+    }
+
+    fn poll_raised(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let taken =
+            || self.raised.load(Ordering::Acquire) && self.raised.swap(false, Ordering::AcqRel);
+        if taken() {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // Raised between the first look and the registration: its wake went to the old waker.
+        match taken() {
+            true => Poll::Ready(()),
+            false => Poll::Pending,
+        }
+    }
 }
 
 /// What another connection sends this one outside any reply.
@@ -60,15 +96,15 @@ impl ClientInfo {
             db: AtomicUsize::new(0),
             resp: AtomicU64::new(2),
             killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
+            kill_signal: Signal::default(),
             notices: Mutex::new(Vec::new()),
-            notice_signal: Notify::new(),
+            notice_signal: Signal::default(),
         }
     }
 
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
-        self.kill_signal.notify_one();
+        self.kill_signal.raise();
     }
 
     /// Queues a message for the connection's task to write.
@@ -81,7 +117,7 @@ impl ClientInfo {
         }
         notices.push(notice);
         drop(notices);
-        self.notice_signal.notify_one();
+        self.notice_signal.raise();
     }
 
     /// The messages queued so far.

@@ -199,10 +199,6 @@ async fn connection_loop(
     let mut output_watch = OutputWatch::default();
     // Written but perhaps held back by TLS: flushed once the buffer is empty.
     let mut unflushed = false;
-    // Kept across turns: a new waiter each turn would take the signals' locks twice a turn.
-    let notices = info.notice_signal.notified();
-    let killed = info.kill_signal.notified();
-    tokio::pin!(notices, killed);
     loop {
         let (idle_timeout, query_limit, output_limits) = {
             let config = server.config.read();
@@ -277,8 +273,7 @@ async fn connection_loop(
                     false => *info.last_interaction.lock() = Instant::now(),
                 }
             }
-            _ = &mut notices => {
-                notices.set(info.notice_signal.notified());
+            () = info.notice_signal.raised() => {
                 // A blocked command's reply that is already in comes first, as the server
                 // served it before the change that sent these messages.
                 let served = blocked.as_mut().and_then(|b| b.reply.try_recv().ok());
@@ -336,7 +331,7 @@ async fn connection_loop(
             _ = wait_poll(), if waiting => {
                 *blocked = run_requests(server, client, &mut backlog, &mut out, &mut commits);
             }
-            _ = &mut killed => return Ok(()),
+            () = info.kill_signal.raised() => return Ok(()),
             _ = idle, if deadline.is_some() || !writing => {
                 let Some(waiting) = blocked.take() else {
                     // Idle past `timeout` (blocked clients are exempt, as in Redis).
