@@ -169,8 +169,9 @@ struct Backlog {
     error: Option<ProtocolError>,
     /// Requests wait for a running script to finish (checked again shortly).
     waiting_for_script: bool,
-    /// The next request waits for its partition's change of leader (checked again shortly)
-    /// until this moment, past which it gets the refusal it waited to avoid.
+    /// While the last run of requests stopped at one that waits for its partition's change of
+    /// leader (checked again shortly): until when it may wait, past which it gets the refusal
+    /// it waited to avoid.
     waiting_for_leader: Option<Instant>,
     /// Whether that wait stopped the last run of requests.
     held_for_leader: bool,
@@ -474,6 +475,10 @@ fn run_batch(
     let mut began = 0;
     let sent = commits.position(0);
     let mut pid = client.partition.as_ref().map(|(pid, _)| *pid);
+    // Both set again below if the next request still waits for its new leader: the patience
+    // carries over only from one held run to the next.
+    backlog.held_for_leader = false;
+    let patience = backlog.waiting_for_leader.take();
     let mut finish = |pid: Option<u32>,
                       ks: Option<&mut crate::partition::Keyspace>,
                       since,
@@ -526,9 +531,7 @@ fn run_batch(
             crate::dispatch::waits_for_leader(server, client, pid, ks, command.as_ref().ok(), args)
         }) {
             let now = Instant::now();
-            let until = *backlog
-                .waiting_for_leader
-                .get_or_insert(now + LEADER_PATIENCE);
+            let until = patience.unwrap_or(now + LEADER_PATIENCE);
             if now < until {
                 debug!(
                     client = client.id,
@@ -536,11 +539,10 @@ fn run_batch(
                     "waiting for the new leader"
                 );
                 backlog.held_for_leader = true;
+                backlog.waiting_for_leader = Some(until);
                 break;
             }
         }
-        backlog.held_for_leader = false;
-        backlog.waiting_for_leader = None;
         let Some(args) = backlog.pending.pop_front() else {
             break;
         };
