@@ -37,6 +37,8 @@ const MAX_STREAMS: usize = 1024;
 const PIPE: usize = 1024 * 1024;
 /// What a link's outbox holds before the streams writing to it wait.
 const OUTBOX: usize = 1024 * 1024;
+/// What a link's send buffers keep between sends.
+const KEPT_BETWEEN_SENDS: usize = 64 * 1024;
 /// A link that brought nothing for this long takes no new stream: it may be cut off (a leader
 /// sends every stream a heartbeat every 100 ms), and a new stream dials a connection of its
 /// own, as it would without the link.
@@ -310,6 +312,9 @@ async fn write_frames(mut writer: WriteHalf<Stream>, outbox: Arc<Outbox>) {
             return;
         }
         out.clear();
+        // A burst (a snapshot, a fill) leaves no megabytes behind, which eviction would count
+        // as data: each of the two buffers keeps at most this much between sends.
+        out.shrink_to(KEPT_BETWEEN_SENDS);
     }
 }
 
