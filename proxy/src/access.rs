@@ -44,6 +44,7 @@ impl Session {
             Some(user) => Via {
                 resp: self.resp,
                 own: Some(self.proxy.lanes_on_behalf_of(&user)),
+                reads: false,
             },
             None => self.via(),
         }

@@ -52,12 +52,34 @@ struct Job {
 pub struct Via {
     pub resp: u8,
     pub own: Option<Arc<Backends>>,
+    /// The requests only read: on the shared lanes they take [`LaneKind::Reads`].
+    pub reads: bool,
 }
 
 impl Via {
     /// The proxy's shared lanes, in protocol `resp`.
     pub fn shared(resp: u8) -> Via {
-        Via { resp, own: None }
+        Via {
+            resp,
+            own: None,
+            reads: false,
+        }
+    }
+
+    /// The same lanes, for requests that only read when `reads`.
+    pub fn reading(&self, reads: bool) -> Via {
+        Via {
+            reads,
+            ..self.clone()
+        }
+    }
+
+    /// The lane of a server these requests take.
+    fn kind(&self) -> LaneKind {
+        match self.reads && self.own.is_none() {
+            true => LaneKind::Reads,
+            false => LaneKind::Any,
+        }
     }
 
     pub fn backends<'a>(&'a self, shared: &'a Backends) -> &'a Backends {
@@ -65,9 +87,27 @@ impl Via {
     }
 }
 
-/// A server's lanes: for RESP2 and RESP3 clients, each plain and READONLY (reads that a
-/// follower may answer).
-type Lanes = [Option<mpsc::UnboundedSender<Job>>; 4];
+/// Which of a server's lanes a request takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LaneKind {
+    /// Any request.
+    Any,
+    /// Batches of reads alone, from clients with no other request in flight. In `sync` mode a
+    /// server holds a write's reply until its followers have the write, and every reply after
+    /// it on the connection with it; reads of other keys need not wait (see the server's
+    /// `replication::unsettled`), so on a lane of their own they do not. A client sends its
+    /// next requests only once all its replies came, so its reads never overtake its writes.
+    Reads,
+    /// READONLY reads, which a follower may answer.
+    Readonly,
+}
+
+/// A server's lanes, for RESP2 and RESP3 clients, of each [`LaneKind`].
+type Lanes = [Option<mpsc::UnboundedSender<Job>>; 6];
+
+fn lane_index(resp: u8, kind: LaneKind) -> usize {
+    usize::from(resp == 3) + 2 * kind as usize
+}
 
 /// The pool of backend connections: per worker thread and server address, its lanes. A lane
 /// runs on the thread (and single-threaded runtime) whose clients use it.
@@ -143,7 +183,7 @@ impl Backends {
             }
         };
         let mut replies = Vec::new();
-        let lane = usize::from(resp == 3);
+        let lane = lane_index(resp, LaneKind::Any);
         let missing: Vec<&Arc<str>> = {
             let threads = self.lanes.lock();
             let lanes = threads.get(&std::thread::current().id());
@@ -161,7 +201,7 @@ impl Backends {
         };
         for addr in missing {
             let job = job(&mut replies);
-            self.send_job(addr, resp, false, job);
+            self.send_job(addr, resp, LaneKind::Any, job);
         }
         replies
     }
@@ -188,7 +228,7 @@ impl Backends {
         &self,
         addr: &str,
         resp: u8,
-        readonly: bool,
+        kind: LaneKind,
         request: Bytes,
         replies: usize,
     ) -> oneshot::Receiver<ReplyResult> {
@@ -199,12 +239,12 @@ impl Backends {
             reply,
             tracking: None,
         };
-        self.send_job(addr, resp, readonly, job);
+        self.send_job(addr, resp, kind, job);
         receiver
     }
 
-    fn send_job(&self, addr: &str, resp: u8, readonly: bool, mut job: Job) {
-        let lane = usize::from(resp == 3) + 2 * usize::from(readonly);
+    fn send_job(&self, addr: &str, resp: u8, kind: LaneKind, mut job: Job) {
+        let lane = lane_index(resp, kind);
         let mut threads = self.lanes.lock();
         let lanes = threads.entry(std::thread::current().id()).or_default();
         if let Some(sender) = lanes.get(addr).and_then(|l| l[lane].as_ref()) {
@@ -224,7 +264,7 @@ impl Backends {
             addr: addr.to_string(),
             stats,
             resp,
-            readonly,
+            readonly: kind == LaneKind::Readonly,
             refused: self.refused.clone(),
             tracking: self.tracking.clone(),
             user: self.user.clone(),
@@ -248,14 +288,27 @@ impl Backends {
         request: Bytes,
         replies: usize,
     ) -> ReplyResult {
-        self.send(addr, resp, false, request, replies)
+        self.send(addr, resp, LaneKind::Any, request, replies)
+            .await
+            .unwrap_or_else(|_| Err(BackendError::Lost(addr.to_string())))
+    }
+
+    /// [`Backends::call_many`], on the lane `via` picks.
+    pub async fn call_via(
+        &self,
+        addr: &str,
+        via: &Via,
+        request: Bytes,
+        replies: usize,
+    ) -> ReplyResult {
+        self.send(addr, via.resp, via.kind(), request, replies)
             .await
             .unwrap_or_else(|_| Err(BackendError::Lost(addr.to_string())))
     }
 
     /// Sends one read command over a READONLY connection: a follower copy may answer it.
     pub async fn call_readonly(&self, addr: &str, resp: u8, request: Bytes) -> ReplyResult {
-        self.send(addr, resp, true, request, 1)
+        self.send(addr, resp, LaneKind::Readonly, request, 1)
             .await
             .unwrap_or_else(|_| Err(BackendError::Lost(addr.to_string())))
     }

@@ -78,7 +78,7 @@ pub fn answer(session: &Session, args: &[Bytes]) -> Pending {
         "myid" => session.reply(|out| out.bulk(node_id(&session.proxy.id).as_bytes())),
         "keyslot" => session.reply(|out| out.int(key_slot(&args[2]) as i64)),
         "countkeysinslot" | "getkeysinslot" => match parse_slot(&args[2]) {
-            Some(slot) => session.forward(slot, args.to_vec()),
+            Some(slot) => session.forward(slot, args.to_vec(), true),
             None if sub == "countkeysinslot" => Pending::error("ERR Invalid slot"),
             None => Pending::error("ERR Invalid slot or number of keys"),
         },

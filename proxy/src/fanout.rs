@@ -30,6 +30,8 @@ struct Part {
 
 pub struct Split {
     merge: Merge,
+    /// The command only reads (MGET, EXISTS, TOUCH).
+    reads: bool,
     keys: usize,
     parts: Vec<Part>,
 }
@@ -72,6 +74,7 @@ pub fn split(proxy: &Proxy, name: &str, args: &[Bytes]) -> Option<Split> {
     }
     Some(Split {
         merge,
+        reads: matches!(name, "mget" | "exists" | "touch"),
         keys: (args.len() - 1) / step,
         parts: parts.into_iter().map(|(_, part)| part).collect(),
     })
@@ -80,6 +83,8 @@ pub fn split(proxy: &Proxy, name: &str, args: &[Bytes]) -> Option<Split> {
 /// How the replies of a split command's parts make its reply.
 pub struct Merger {
     merge: Merge,
+    /// The parts only read.
+    pub reads: bool,
     keys: usize,
     /// Per part, where its keys sit among all the keys.
     positions: Vec<Vec<usize>>,
@@ -96,6 +101,7 @@ impl Split {
         }
         let merger = Merger {
             merge: self.merge,
+            reads: self.reads,
             keys: self.keys,
             positions,
         };

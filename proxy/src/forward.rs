@@ -25,8 +25,15 @@ use std::time::{Duration, Instant};
 /// How long a request waits for its partition to get a reachable leader before TRYAGAIN.
 pub const ROUTE_PATIENCE: Duration = Duration::from_secs(3);
 
-/// A routed command: its place among the replies, its slot and its arguments.
-pub type RoutedCommand = (usize, u16, Vec<Bytes>);
+/// A command for the leader of its slot, among others of one client's read.
+pub struct RoutedCommand {
+    /// Its place among the replies.
+    pub place: usize,
+    pub slot: u16,
+    pub args: Vec<Bytes>,
+    /// Its spec is `readonly`: a batch of such commands alone takes the lane for reads.
+    pub reads: bool,
+}
 
 /// A shard server's answer meaning "not here (any more)": the route must be looked up again.
 pub fn is_redirect(reply: &[u8]) -> bool {
@@ -180,7 +187,7 @@ async fn call_releasable(
 ) -> Result<Result<Bytes, BackendError>, Released> {
     let call = via
         .backends(&proxy.backends)
-        .call_many(addr, via.resp, request.clone(), replies);
+        .call_via(addr, via, request.clone(), replies);
     let mut call = std::pin::pin!(call);
     let mut deadline = deadline;
     loop {
@@ -304,24 +311,29 @@ pub async fn send_batch(
 ) -> Vec<(usize, Bytes)> {
     if let Some(busy) = proxy.scripts.busy(Some(addr)) {
         let reply = error_reply(busy);
-        return commands.into_iter().map(|c| (c.0, reply.clone())).collect();
+        return commands
+            .into_iter()
+            .map(|c| (c.place, reply.clone()))
+            .collect();
     }
-    let mut request = BytesMut::with_capacity(commands.iter().map(|c| encoded_len(&c.2)).sum());
-    for (_, _, args) in &commands {
-        encode_into(&mut request, args);
+    let mut request = BytesMut::with_capacity(commands.iter().map(|c| encoded_len(&c.args)).sum());
+    for command in &commands {
+        encode_into(&mut request, &command.args);
     }
     let mut answered = Vec::with_capacity(commands.len());
     let mut again = Vec::new();
-    let slots: Vec<u16> = commands.iter().map(|command| command.1).collect();
+    let slots: Vec<u16> = commands.iter().map(|command| command.slot).collect();
     let (request, replies) = (request.freeze(), commands.len());
     let deadline = proxy.backend_timeout;
-    match call_releasable(proxy, via, addr, request, replies, &slots, deadline).await {
+    let reading = via.reading(commands.iter().all(|command| command.reads));
+    let call = call_releasable(proxy, &reading, addr, request, replies, &slots, deadline);
+    match call.await {
         // Released: reads go again through their routes; the rest may have been applied.
         Err(_) => {
             for command in commands {
-                match read_only(&encode(&command.2)) {
+                match read_only(&encode(&command.args)) {
                     true => again.push(command),
-                    false => answered.push((command.0, error_reply(UNCERTAIN))),
+                    false => answered.push((command.place, error_reply(UNCERTAIN))),
                 }
             }
         }
@@ -333,26 +345,20 @@ pub async fn send_batch(
                         proxy.stats.redirects.fetch_add(1, Ordering::Relaxed);
                         again.push(command)
                     }
-                    Some(reply) => answered.push((command.0, all.slice_ref(reply))),
-                    None => answered.push((command.0, error_reply(UNEXPECTED_REPLY))),
+                    Some(reply) => answered.push((command.place, all.slice_ref(reply))),
+                    None => answered.push((command.place, error_reply(UNEXPECTED_REPLY))),
                 }
             }
         }
         Ok(Err(BackendError::Unreachable(_))) => again = commands,
         Ok(Err(lost @ BackendError::Lost(_))) => {
             let reply = lost_reply(&lost);
-            answered.extend(
-                commands
-                    .into_iter()
-                    .map(|(index, ..)| (index, reply.clone())),
-            );
+            answered.extend(commands.into_iter().map(|c| (c.place, reply.clone())));
         }
     }
-    for (index, slot, args) in again {
-        answered.push((
-            index,
-            send_routed(proxy, via, Some(slot), encode(&args), 1).await,
-        ));
+    for command in again {
+        let reply = send_routed(proxy, via, Some(command.slot), encode(&command.args), 1);
+        answered.push((command.place, reply.await));
     }
     answered
 }
@@ -364,11 +370,14 @@ pub async fn send_all(
     via: &Via,
     commands: Vec<RoutedCommand>,
 ) -> Vec<(usize, Bytes)> {
-    let (groups, leaderless) = proxy.table.group_by_leader(commands, |command| command.1);
-    let singles = leaderless.into_iter().map(|(index, slot, args)| {
+    let (groups, leaderless) = proxy
+        .table
+        .group_by_leader(commands, |command| command.slot);
+    let singles = leaderless.into_iter().map(|command| {
         async move {
-            let reply = send_routed(proxy, via, Some(slot), encode(&args), 1).await;
-            vec![(index, reply)]
+            let request = encode(&command.args);
+            let reply = send_routed(proxy, via, Some(command.slot), request, 1).await;
+            vec![(command.place, reply)]
         }
         .boxed()
     });

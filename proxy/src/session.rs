@@ -49,6 +49,8 @@ pub enum Pending {
     Routed {
         slot: u16,
         args: Vec<Bytes>,
+        /// The command only reads.
+        reads: bool,
     },
     /// A multi-key command split by partition: its parts are routed as [`Pending::Routed`]
     /// commands are, and their replies merged.
@@ -452,8 +454,9 @@ async fn await_replies(session: &Session, pending: Vec<Pending>) -> Bytes {
         let reply = match pending.into_iter().next() {
             Some(Pending::Ready(reply)) => reply,
             Some(Pending::Forwarded(future)) => future.await,
-            Some(Pending::Routed { slot, args }) => {
-                send_routed(&session.proxy, &session.via(), Some(slot), encode(&args), 1).await
+            Some(Pending::Routed { slot, args, reads }) => {
+                let via = session.via().reading(reads);
+                send_routed(&session.proxy, &via, Some(slot), encode(&args), 1).await
             }
             _ => Bytes::new(),
         };
@@ -466,23 +469,36 @@ async fn await_replies(session: &Session, pending: Vec<Pending>) -> Bytes {
     let mut splits = Vec::new();
     let mut waits = Vec::new();
     let mut routed = Vec::new();
-    for (index, reply) in pending.into_iter().enumerate() {
+    // Reads take a lane of their own only when nothing else of the client's may reach their
+    // server meanwhile, which a separate lane could let them overtake, or be overtaken by.
+    let apart = !pending.iter().any(|p| matches!(p, Pending::Forwarded(_)));
+    for (place, reply) in pending.into_iter().enumerate() {
         match reply {
-            Pending::Ready(reply) => replies[index] = reply,
-            Pending::Routed { slot, args } => routed.push((index, slot, args)),
+            Pending::Ready(reply) => replies[place] = reply,
+            Pending::Routed { slot, args, reads } => routed.push(RoutedCommand {
+                place,
+                slot,
+                args,
+                reads: reads && apart,
+            }),
             Pending::Split(merger, parts) => {
                 let first = replies.len();
                 for (slot, args) in parts {
-                    routed.push((replies.len(), slot, args));
+                    routed.push(RoutedCommand {
+                        place: replies.len(),
+                        slot,
+                        args,
+                        reads: merger.reads && apart,
+                    });
                     replies.push(Bytes::new());
                 }
-                splits.push((index, first..replies.len(), merger));
+                splits.push((place, first..replies.len(), merger));
             }
             Pending::Forwarded(future) => {
                 // Commands are queued for their servers when first polled, in this order: a
                 // run of routed commands goes before what follows it.
                 waits.extend(session.batches(std::mem::take(&mut routed)));
-                waits.push(future.map(move |reply| vec![(index, reply)]).boxed());
+                waits.push(future.map(move |reply| vec![(place, reply)]).boxed());
             }
         }
     }
@@ -733,14 +749,15 @@ impl Session {
             Some(slot) if self.readonly && spec.flags.has(Flag::Readonly) => {
                 self.read_any_copy(slot, encode(&args))
             }
-            Some(slot) => self.forward(slot, args),
+            Some(slot) => self.forward(slot, args, spec.flags.has(Flag::Readonly)),
             None => self.any_leader(encode(&args)),
         }
     }
 
-    /// A request for the leader of `slot`'s partition, sent with its neighbours.
-    pub fn forward(&self, slot: u16, args: Vec<Bytes>) -> Pending {
-        Pending::Routed { slot, args }
+    /// A request for the leader of `slot`'s partition, sent with its neighbours; `reads`
+    /// when it only reads.
+    pub fn forward(&self, slot: u16, args: Vec<Bytes>, reads: bool) -> Pending {
+        Pending::Routed { slot, args, reads }
     }
 
     /// Sends a request to the leader of `slot`'s partition; waits out a leader change.
@@ -755,12 +772,13 @@ impl Session {
         let (groups, leaderless) = self
             .proxy
             .table
-            .group_by_leader(routed, |command| command.1);
+            .group_by_leader(routed, |command| command.slot);
         let mut batches = Vec::with_capacity(groups.len() + leaderless.len());
-        for (index, slot, args) in leaderless {
+        for command in leaderless {
+            let place = command.place;
             batches.push(
-                self.routed(slot, encode(&args))
-                    .map(move |reply| vec![(index, reply)])
+                self.routed(command.slot, encode(&command.args))
+                    .map(move |reply| vec![(place, reply)])
                     .boxed(),
             );
         }
@@ -902,7 +920,7 @@ impl Session {
         let run: BoxFuture<'static, ()> = match pending {
             Pending::Ready(_) => return Pending::Ready(Bytes::new()),
             Pending::Forwarded(future) => future.map(drop).boxed(),
-            Pending::Routed { slot, args } => async move {
+            Pending::Routed { slot, args, .. } => async move {
                 send_routed(&proxy, &via, Some(slot), encode(&args), 1).await;
             }
             .boxed(),

@@ -7,7 +7,7 @@
 //! be seen in part, as with any multi-key command split over partitions.
 
 use crate::backend::Via;
-use crate::forward::{send_all, send_routed};
+use crate::forward::{send_all, send_routed, RoutedCommand};
 use crate::session::{error_reply, reply_in, Pending, Session};
 use crate::Proxy;
 use bytes::Bytes;
@@ -130,13 +130,16 @@ async fn fetch(
         match target(pattern, element) {
             None => {}
             Some(Target::Element) => values[i] = Some(element.clone()),
-            Some(Target::Key { key, field: None }) => {
-                reads.push((i, key_slot(&key), bytes(&[b"GET", &key])))
-            }
-            Some(Target::Key {
-                key,
-                field: Some(field),
-            }) => reads.push((i, key_slot(&key), bytes(&[b"HGET", &key, field]))),
+            Some(Target::Key { key, field }) => reads.push(RoutedCommand {
+                place: i,
+                slot: key_slot(&key),
+                args: match field {
+                    None => bytes(&[b"GET", &key]),
+                    Some(field) => bytes(&[b"HGET", &key, field]),
+                },
+                // On the lane of the client's other requests, which they must follow.
+                reads: false,
+            }),
         }
     }
     for (i, reply) in send_all(proxy, via, reads).await {

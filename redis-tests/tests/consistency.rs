@@ -482,3 +482,87 @@ fn quit_after_a_write_still_sends_the_held_replies() {
     );
     assert_eq!(direct.try_read(), None, "closed after QUIT");
 }
+
+/// A `sync` leader reading under its lease holds a read of a key whose write its follower
+/// has not acknowledged, and no other read: with the follower stopped, a write waits, reads
+/// of its key wait with it, and reads of another key of the partition answer at once, straight
+/// at the leader and through the proxy (whose reads take a lane apart from the writes, held
+/// there). Reads of other keys used to wait for every write in flight.
+#[test]
+fn a_write_awaiting_its_follower_holds_reads_of_its_key_and_of_no_other() {
+    let (stack, key, mut proxy_conn) = stack_with_key(2, "0");
+    let other = keys_of_partition(&stack.cluster, 0)
+        .find(|k| *k != key)
+        .expect("another key of partition 0");
+    assert_eq!(
+        proxy_conn.call(&["SET", &other, "other"]),
+        Frame::Simple("OK".into())
+    );
+    let state = stack.cluster.status();
+    let record = &partition_records(&state)[0];
+    let node = |name: &str| NODES.iter().position(|n| *n == name).expect("known node");
+    let leader = node(record["leader"].as_str().expect("a leader"));
+    let follower = names(&record["replicas"])
+        .iter()
+        .map(|name| node(name))
+        .find(|&n| n != leader)
+        .expect("a follower");
+    let at_leader = || stack.servers[leader].as_ref().expect("running").connect();
+    let (mut writer, mut reader, mut key_reader) = (at_leader(), at_leader(), at_leader());
+    let follower = stack.servers[follower].as_ref().expect("running");
+    let other_value = Some(Frame::Bulk(b"other".to_vec()));
+    let mut answered_apart = false;
+    for attempt in 1..=5 {
+        let (old, new) = ((attempt - 1).to_string(), attempt.to_string());
+        signal(follower, "STOP");
+        writer.send_raw(&redis_tests::encode(&[
+            b"SET".to_vec(),
+            key.as_bytes().to_vec(),
+            new.as_bytes().to_vec(),
+        ]));
+        std::thread::sleep(Duration::from_millis(30));
+        reader.set_read_timeout(Duration::from_millis(300));
+        proxy_conn.set_read_timeout(Duration::from_millis(300));
+        key_reader.set_read_timeout(Duration::from_millis(100));
+        let direct = reader.try_read_reply(&["GET", &other]);
+        let proxied = proxy_conn.try_read_reply(&["GET", &other]);
+        let of_key = key_reader.try_read_reply(&["GET", &key]);
+        writer.set_read_timeout(Duration::from_millis(20));
+        let write_held = writer.try_read().is_none();
+        signal(follower, "CONT");
+        eprintln!(
+            "attempt {attempt}: the other key read {direct:?} directly, {proxied:?} through \
+             the proxy; the written key {of_key:?}; the write held: {write_held}"
+        );
+        // Never the value of a write that is not acknowledged.
+        assert!(
+            of_key.is_none() || of_key == Some(Frame::Bulk(old.into_bytes())),
+            "read {of_key:?} while the write of {new} awaited its follower"
+        );
+        for conn in [&mut reader, &mut proxy_conn, &mut key_reader, &mut writer] {
+            conn.set_read_timeout(Duration::from_secs(10));
+        }
+        if write_held {
+            assert_eq!(writer.try_read(), Some(Frame::Simple("OK".into())));
+        }
+        if of_key.is_none() {
+            assert_eq!(key_reader.try_read(), Some(Frame::Bulk(new.into_bytes())));
+        }
+        for (answered, conn) in [(&direct, &mut reader), (&proxied, &mut proxy_conn)] {
+            match answered {
+                Some(reply) => assert_eq!(Some(reply.clone()), other_value),
+                None => assert_eq!(conn.try_read(), other_value),
+            }
+        }
+        if write_held && direct.is_some() && proxied.is_some() {
+            answered_apart = true;
+            break;
+        }
+        // Heard from again before the next attempt: reads under the lease need it.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        answered_apart,
+        "reads of another key never answered while a write awaited the follower"
+    );
+}

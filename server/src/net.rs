@@ -479,21 +479,22 @@ fn run_batch(
     // carries over only from one held run to the next.
     backlog.held_for_leader = false;
     let patience = backlog.waiting_for_leader.take();
-    let mut finish = |pid: Option<u32>,
-                      ks: Option<&mut crate::partition::Keyspace>,
-                      since,
-                      began| {
-        if let Some((progress, head)) = ks.and_then(|ks| awaited_commit(server, pid?, ks, since)) {
-            commits.hold(progress, head, began);
-        }
-    };
+    // What the run's reads must see committed, when it writes nothing (see `Unsettled`).
+    let mut reads_need = 0;
+    let mut finish =
+        |pid: Option<u32>, ks: Option<&mut crate::partition::Keyspace>, (since, needed), began| {
+            let awaited = ks.and_then(|ks| awaited_commit(server, pid?, ks, since, needed));
+            if let Some((progress, head)) = awaited {
+                commits.hold(progress, head, began);
+            }
+        };
     while let Some(args) = backlog.pending.front() {
         // Resolved once: the routing and the command's run share it.
         let command = Table::get().resolve(args);
         match switch_keyspace(server, client, &command, args) {
             Ok(false) => {}
             Ok(true) => {
-                finish(pid, ks.take().as_deref_mut(), since, began);
+                finish(pid, ks.take().as_deref_mut(), (since, reads_need), began);
                 pid = client.partition.as_ref().map(|(pid, _)| *pid);
             }
             Err(refusal) => {
@@ -510,7 +511,7 @@ fn run_batch(
             .pause
             .holds(server, client, command.as_ref().ok(), args)
         {
-            finish(pid, ks.as_deref_mut(), since, began);
+            finish(pid, ks.as_deref_mut(), (since, reads_need), began);
             return Some(server.pause.wait(client, needed));
         }
         let ks = match &mut ks {
@@ -522,6 +523,7 @@ fn run_batch(
                     break;
                 };
                 since = locked.log.next_offset();
+                reads_need = 0;
                 began = sent + out.buf.len() as u64;
                 crate::prefetch::standalone(server, &locked.dbs[client.db], &backlog.pending);
                 ks.insert(locked)
@@ -546,6 +548,10 @@ fn run_batch(
         let Some(args) = backlog.pending.pop_front() else {
             break;
         };
+        if let Some(unsettled) = ks.log.unsettled() {
+            let spec = command.as_ref().ok().map(|resolved| resolved.spec);
+            reads_need = reads_need.max(unsettled.needed_by(spec, &args, ks.log.next_offset()));
+        }
         let outcome = execute_resolved(server, client, ks, out, &args, command, batch);
         blocking::serve_ready(server, ks);
         crate::tracking::hooks::after_command(server, client, ks, out);
@@ -553,12 +559,12 @@ fn run_batch(
             Outcome::Replied => {}
             Outcome::AwaitReplicas { wanted, deadline } => {
                 let waiting = wait_for_replicas(server, client, ks, wanted, deadline);
-                finish(pid, Some(ks), since, began);
+                finish(pid, Some(ks), (since, reads_need), began);
                 return Some(waiting);
             }
             Outcome::Block(request) => {
                 let blocked = blocking::block(ks, client, &args, request);
-                finish(pid, Some(ks), since, began);
+                finish(pid, Some(ks), (since, reads_need), began);
                 return Some(blocked);
             }
             Outcome::Close => client.close_after_reply = true,
@@ -567,7 +573,7 @@ fn run_batch(
             break;
         }
     }
-    finish(pid, ks.as_deref_mut(), since, began);
+    finish(pid, ks.as_deref_mut(), (since, reads_need), began);
     None
 }
 
@@ -628,12 +634,15 @@ fn wait_for_replicas(
 /// without knowing yet (paused, cut off from etcd), and the counted replicas acknowledge a
 /// record only while they follow this leader, so no reply computed after a new leader took
 /// writes leaves. A leader that reads under its lease needs no such record (see
-/// [`crate::replication::read_lease`]), though it still waits for what others wrote before.
+/// [`crate::replication::read_lease`]), though it still waits for what others wrote before
+/// that it may have read: the last records that wrote its keys (`needed`, see
+/// [`crate::replication::unsettled`]).
 fn awaited_commit(
     server: &Server,
     pid: u32,
     ks: &mut crate::partition::Keyspace,
     since: u64,
+    needed: u64,
 ) -> Option<(Arc<Progress>, u64)> {
     if ks.log.role() != Role::Leader {
         return None;
@@ -644,10 +653,16 @@ fn awaited_commit(
     }
     let progress = replication.progress(pid)?;
     let read_only = ks.log.next_offset() == since;
-    if read_only && progress.counts_followers() && !ks.log.reads_under_lease() {
-        ks.log.barrier(crate::state::now_ms());
-    }
-    let head = ks.log.next_offset();
+    ks.log.settle(progress.committed_offset());
+    let head = match read_only && ks.log.reads_under_lease() {
+        true => ks.log.read_needs(needed),
+        false => {
+            if read_only && progress.counts_followers() {
+                ks.log.barrier(crate::state::now_ms());
+            }
+            ks.log.next_offset()
+        }
+    };
     Some((progress, head)).filter(|(progress, _)| !progress.is_committed(head))
 }
 

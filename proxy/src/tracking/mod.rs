@@ -143,6 +143,7 @@ impl Session {
                 .as_ref()
                 .map(|t| t.own.clone())
                 .or_else(|| self.apart.clone()),
+            reads: false,
         }
     }
 

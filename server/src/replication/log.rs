@@ -8,6 +8,7 @@
 //! substitute what they chose (SPOP becomes SREM).
 
 use super::read_lease::ReadLease;
+use super::unsettled::Unsettled;
 use super::wire::EncodedEffects;
 use bytes::{Bytes, BytesMut};
 use slotcache_cluster::lease::LeaseHold;
@@ -145,6 +146,8 @@ pub struct Log {
     handing_over: bool,
     /// While leading: whether reads may skip the barrier.
     pub read_lease: ReadLease,
+    /// While leading with reads under the lease: which keys unsettled records wrote.
+    unsettled: Option<Unsettled>,
 }
 
 /// What a leader checks before it accepts a write.
@@ -196,6 +199,7 @@ impl Default for Log {
             gate: None,
             handing_over: false,
             read_lease: ReadLease::default(),
+            unsettled: None,
         }
     }
 }
@@ -203,6 +207,10 @@ impl Default for Log {
 impl Log {
     /// Starts recording writes as the leader of `epoch`, continuing this copy's offsets.
     pub fn lead(&mut self, epoch: u64) {
+        if (self.role, self.epoch) != (Role::Leader, epoch) {
+            // What it holds may not be on the followers that count now.
+            self.unsettled = self.unsettled.is_some().then(|| Unsettled::new(self.next));
+        }
         self.role = Role::Leader;
         self.epoch = epoch;
         // Nothing it holds counts as untaken (it may have come from another leader, or
@@ -214,6 +222,7 @@ impl Log {
     pub fn follow(&mut self, epoch: u64) {
         self.role = Role::Follower;
         self.epoch = epoch;
+        self.unsettled = None;
         self.gate = None;
         self.handing_over = false;
     }
@@ -221,6 +230,7 @@ impl Log {
     /// This copy is no longer hosted: it neither records nor serves.
     pub fn drop_copy(&mut self) {
         self.role = Role::Dropped;
+        self.unsettled = None;
         self.gate = None;
         self.handing_over = false;
     }
@@ -238,6 +248,39 @@ impl Log {
     /// Whether a read may be answered from this copy without a barrier (see [`ReadLease`]).
     pub fn reads_under_lease(&self) -> bool {
         self.recording() && self.read_lease.serves(self.epoch)
+    }
+
+    /// Whether this leader keeps track of which keys unsettled records wrote, so that its
+    /// reads under the lease wait only for those (see [`Unsettled`]): in `sync` mode with
+    /// lease reads. Turned on, every record it has so far counts as unsettled.
+    pub fn track_unsettled(&mut self, on: bool) {
+        match (on && self.role == Role::Leader, self.unsettled.is_some()) {
+            (true, false) => self.unsettled = Some(Unsettled::new(self.next)),
+            (false, true) => self.unsettled = None,
+            _ => {}
+        }
+    }
+
+    /// The unsettled writes, while tracked.
+    pub fn unsettled(&self) -> Option<&Unsettled> {
+        self.unsettled.as_ref()
+    }
+
+    /// Every record before `committed` is on the counted followers.
+    pub fn settle(&mut self, committed: u64) {
+        if let Some(unsettled) = &mut self.unsettled {
+            unsettled.settle(committed);
+        }
+    }
+
+    /// The offset a read-only run under the lease must see committed: the last record that
+    /// wrote what its calls read (`needed`, from [`Unsettled::needed_by`]) while unsettled
+    /// writes are tracked, else the head.
+    pub fn read_needs(&self, needed: u64) -> u64 {
+        match self.unsettled {
+            Some(_) => needed,
+            None => self.next,
+        }
     }
 
     pub fn handing_over(&self) -> bool {
@@ -366,8 +409,22 @@ impl Log {
             return;
         }
         match self.substitute.take() {
-            Some(effect) => self.push(&effect),
-            None => self.push(args),
+            Some(effect) => {
+                self.note_keys(&effect);
+                self.push(&effect)
+            }
+            None => {
+                self.note_keys(args);
+                self.push(args)
+            }
+        }
+    }
+
+    /// Notes the keys a leader's effect writes, while they are tracked.
+    fn note_keys(&mut self, effect: &[Bytes]) {
+        if let Some(unsettled) = &mut self.unsettled {
+            let spec = slotcache_protocol::command::Table::get().resolve(effect);
+            unsettled.effect(spec.ok().map(|resolved| resolved.spec), effect);
         }
     }
 
@@ -397,6 +454,9 @@ impl Log {
         if self.depth > 0 || (self.unit.is_empty() && !self.unkept) {
             return;
         }
+        if let Some(unsettled) = &mut self.unsettled {
+            unsettled.sealed(self.next + 1);
+        }
         self.seal(self.next, self.epoch, now, db);
     }
 
@@ -404,6 +464,7 @@ impl Log {
     pub fn record(&mut self, now: i64, db: usize, effect: Effect) {
         if self.recording() {
             self.begin();
+            self.note_keys(&effect);
             self.push(&effect);
             self.end(now, db);
         }
@@ -555,10 +616,11 @@ impl Log {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn args(line: &str) -> Vec<Bytes> {
+    /// A call's arguments, from its words.
+    pub(in crate::replication) fn args(line: &str) -> Vec<Bytes> {
         line.split(' ')
             .map(|w| Bytes::from(w.to_string()))
             .collect()

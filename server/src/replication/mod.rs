@@ -14,6 +14,7 @@ pub mod leader;
 pub mod log;
 pub mod mux;
 pub mod read_lease;
+pub mod unsettled;
 pub mod wire;
 
 use crate::state::Server;
@@ -334,6 +335,9 @@ impl Replication {
                 }
                 ks.log.lead(record.epoch);
                 self.permit_lease_reads(&mut ks.log, pid, record);
+                let lease_reads = matches!(self.read_margin.get(), Some(Some(_)));
+                ks.log
+                    .track_unsettled(self.mode == ReplicationMode::Sync && lease_reads);
                 match (self.mode, self.progress(pid), self.lease.get()) {
                     (ReplicationMode::Sync, Some(progress), _) => ks
                         .log
@@ -581,6 +585,11 @@ impl Progress {
             *current = next;
             changed
         });
+    }
+
+    /// The offset before which every counted member has every record.
+    pub fn committed_offset(&self) -> u64 {
+        *self.committed.borrow()
     }
 
     /// Whether every counted member has every record before `head` already.

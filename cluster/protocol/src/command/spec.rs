@@ -139,6 +139,37 @@ impl CommandSpec {
         positions
     }
 
+    /// Calls `visit` with each key of a concrete call (of the right arity) when the key specs
+    /// name every key it may touch, and returns true; returns false, having visited nothing,
+    /// for a call that may touch others (a keyless command, a script, SORT's BY and GET
+    /// patterns, a spec Redis leaves unknown). Whoever must know each key a call touches then
+    /// has to assume any.
+    pub fn each_named_key<'a>(&self, args: &'a Args, mut visit: impl FnMut(&'a [u8])) -> bool {
+        if let [KeySpec {
+            begin: Begin::Index(1),
+            find: Find::Range(0, ..),
+            ..
+        }] = self.key_specs
+        {
+            // Most commands: one key, the first argument.
+            if let Some(key) = args.get(1) {
+                visit(key);
+            }
+            return true;
+        }
+        let unnamed = self.key_specs.is_empty()
+            || self.group == "scripting"
+            || self.name.starts_with("sort")
+            || self.key_specs.iter().any(|spec| {
+                matches!(spec.begin, Begin::Unknown) || matches!(spec.find, Find::Unknown)
+            });
+        if unnamed {
+            return false;
+        }
+        self.each_spec_key(args, |position, _| visit(&args[position]));
+        true
+    }
+
     /// Each key of a concrete call with what the call does to it, as Redis's
     /// `getKeysFromCommandWithSpecs` finds them for ACL checks: from the key specs, except
     /// where a spec's flags vary with the arguments (SET ... GET, BITFIELD) or its keys cannot
