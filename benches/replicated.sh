@@ -11,8 +11,9 @@
 # Gaussian, hot keys in the middle of the range), RATIOS ("1:10 1:0"), PIPELINES
 # ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier rf1-direct lease-direct; and
 # lease-old, RF 2 lease from the binaries in OLD, another checkout's target/release, to weigh
-# a change to replication against the build before it in the same run; nutcracker, in front
-# of 3 redis-servers; cluster-masters, a Redis Cluster of 3 masters without replicas).
+# a change to replication against the build before it in the same run; lease-old-direct, its
+# servers driven in cluster mode; nutcracker, in front of 3 redis-servers; cluster-masters, a
+# Redis Cluster of 3 masters without replicas).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${ROUNDS:-2}
@@ -61,7 +62,7 @@ for setup in $SETUPS; do
     lease) start_slotcache lease 2 lease ;;
     lease-old) start_slotcache lease-old 2 lease "${OLD:?OLD=<a target/release directory>}" ;;
     barrier) start_slotcache barrier 2 barrier ;;
-    rf1-direct | lease-direct)
+    rf1-direct | lease-direct | lease-old-direct)
       # The servers of a setup started above (servers from base-port + 10), in cluster mode.
       of=${setup%-direct}
       PORT[$setup]=$((PORT[$of] + 10))
@@ -179,7 +180,8 @@ setups = sys.argv[2].split()
 names = {"redis": "redis", "cluster": "redis cluster 3+3", "rf1": "slotcache RF1",
          "lease": "RF2 sync lease", "barrier": "RF2 sync barrier",
          "rf1-direct": "RF1 direct", "lease-direct": "RF2 lease direct",
-         "lease-old": "RF2 lease (OLD)", "nutcracker": "nutcracker+3",
+         "lease-old": "RF2 lease (OLD)", "lease-old-direct": "RF2 direct (OLD)",
+         "nutcracker": "nutcracker+3",
          "cluster-masters": "redis cluster 3"}
 med = lambda d, k: statistics.median(d[k]) if k in d else 0
 cases = sorted({(r, p) for r, p, _ in runs}, key=lambda c: (c[0], int(c[1])))
@@ -191,7 +193,8 @@ for ratio, p in cases:
 print()
 pairs = [("lease", "rf1"), ("lease", "cluster"), ("barrier", "rf1"), ("lease", "barrier"),
          ("rf1", "cluster"), ("lease-direct", "cluster"), ("lease-direct", "rf1-direct"),
-         ("lease", "lease-old"), ("rf1", "nutcracker"), ("rf1-direct", "cluster-masters")]
+         ("lease", "lease-old"), ("lease-direct", "lease-old-direct"), ("rf1", "nutcracker"),
+         ("rf1-direct", "cluster-masters")]
 pairs = [(a, b) for a, b in pairs if a in setups and b in setups]
 print("ratios of median ops/s")
 print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[a] + ' / ' + names[b]:>38}" for a, b in pairs))
