@@ -21,6 +21,9 @@ use std::collections::VecDeque;
 /// to the followers, a few hundred of them at full speed.
 const KEPT: usize = 16 * 1024;
 
+/// Room the maps keep once every write settled.
+const KEPT_IDLE: usize = 1024;
+
 /// The records a leader sealed that its counted followers may still lack, by key.
 pub struct Unsettled {
     hasher: RandomState,
@@ -112,6 +115,11 @@ impl Unsettled {
                 self.by_key.remove(&hash);
             }
         }
+        // Settled after a burst, the maps give their room back: eviction counts it as data.
+        if self.order.is_empty() && self.order.capacity() > KEPT_IDLE {
+            self.by_key = AHashMap::new();
+            self.order = VecDeque::new();
+        }
     }
 }
 
@@ -168,6 +176,24 @@ mod tests {
         unsettled.settle(13);
         assert_eq!(needed(&unsettled, "GET a", 13), 10);
         assert!(unsettled.by_key.is_empty() && unsettled.order.is_empty());
+    }
+
+    #[test]
+    fn a_burst_settled_leaves_no_room_behind() {
+        let mut unsettled = Unsettled::new(0);
+        for next in 1..=5000 {
+            write(&mut unsettled, &format!("SET k{next} v"), next);
+        }
+        assert_eq!(needed(&unsettled, "GET k4000", 5000), 4000);
+        unsettled.settle(4999);
+        assert!(
+            unsettled.order.capacity() > KEPT_IDLE,
+            "one left: room kept"
+        );
+        unsettled.settle(5000);
+        assert_eq!(unsettled.order.capacity(), 0);
+        assert_eq!(unsettled.by_key.capacity(), 0);
+        assert_eq!(needed(&unsettled, "GET k4000", 5000), 0);
     }
 
     #[test]
