@@ -19,6 +19,7 @@ pub mod merged;
 pub mod metrics;
 pub mod monitor;
 pub mod outbox;
+pub mod pending;
 pub mod pubsub;
 pub mod refusals;
 pub mod request;
