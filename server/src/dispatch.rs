@@ -447,7 +447,7 @@ fn run(
     };
     ks.commands_run += 1;
     match (&result, writes) {
-        (Ok(_), true) => ks.log.effect(args),
+        (Ok(_), true) => ks.log.effect(spec, args),
         _ => ks.log.discard_substitute(),
     }
     if result.is_ok() {

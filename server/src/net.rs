@@ -548,7 +548,8 @@ fn run_batch(
         let Some(args) = backlog.pending.pop_front() else {
             break;
         };
-        if let Some(unsettled) = ks.log.unsettled() {
+        // Only a run that writes nothing waits on what its reads need.
+        if let Some(unsettled) = ks.log.unsettled().filter(|_| ks.log.next_offset() == since) {
             let spec = command.as_ref().ok().map(|resolved| resolved.spec);
             reads_need = reads_need.max(unsettled.needed_by(spec, &args, ks.log.next_offset()));
         }

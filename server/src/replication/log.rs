@@ -12,6 +12,7 @@ use super::unsettled::Unsettled;
 use super::wire::EncodedEffects;
 use bytes::{Bytes, BytesMut};
 use slotcache_cluster::lease::LeaseHold;
+use slotcache_protocol::command::{CommandSpec, Table};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -403,28 +404,29 @@ impl Log {
         self.depth += 1;
     }
 
-    /// The command that wrote `args` succeeded: it (or its substitute) is an effect.
-    pub fn effect(&mut self, args: &[Bytes]) {
+    /// The call `args` of `spec`, a write, succeeded: it (or its substitute) is an effect.
+    pub fn effect(&mut self, spec: &CommandSpec, args: &[Bytes]) {
         if !self.recording() {
             return;
         }
         match self.substitute.take() {
             Some(effect) => {
-                self.note_keys(&effect);
+                self.note_keys(None, &effect);
                 self.push(&effect)
             }
             None => {
-                self.note_keys(args);
+                self.note_keys(Some(spec), args);
                 self.push(args)
             }
         }
     }
 
-    /// Notes the keys a leader's effect writes, while they are tracked.
-    fn note_keys(&mut self, effect: &[Bytes]) {
+    /// Notes the keys a leader's effect writes, while they are tracked; `spec` when the caller
+    /// resolved the effect's command already.
+    fn note_keys(&mut self, spec: Option<&CommandSpec>, effect: &[Bytes]) {
         if let Some(unsettled) = &mut self.unsettled {
-            let spec = slotcache_protocol::command::Table::get().resolve(effect);
-            unsettled.effect(spec.ok().map(|resolved| resolved.spec), effect);
+            let spec = spec.or_else(|| Some(Table::get().resolve(effect).ok()?.spec));
+            unsettled.effect(spec, effect);
         }
     }
 
@@ -464,7 +466,7 @@ impl Log {
     pub fn record(&mut self, now: i64, db: usize, effect: Effect) {
         if self.recording() {
             self.begin();
-            self.note_keys(&effect);
+            self.note_keys(None, &effect);
             self.push(&effect);
             self.end(now, db);
         }
@@ -619,6 +621,11 @@ impl Log {
 pub(super) mod tests {
     use super::*;
 
+    /// The command of a call, from its words.
+    fn spec_of(line: &str) -> &'static CommandSpec {
+        Table::get().resolve(&args(line)).expect("a command").spec
+    }
+
     /// A call's arguments, from its words.
     pub(in crate::replication) fn args(line: &str) -> Vec<Bytes> {
         line.split(' ')
@@ -645,16 +652,16 @@ pub(super) mod tests {
     fn one_record_per_top_level_command() {
         let mut log = Log::default();
         log.begin();
-        log.effect(&args("SET a 1"));
+        log.effect(spec_of("SET a 1"), &args("SET a 1"));
         log.end(5, 0);
         assert_eq!(log.next_offset(), 0, "nothing recorded before leading");
         log.lead(3);
         log.begin();
         log.begin();
-        log.effect(&args("SET a 1"));
+        log.effect(spec_of("SET a 1"), &args("SET a 1"));
         log.end(7, 0);
         log.substitute(args("SREM s x"));
-        log.effect(&args("SPOP s"));
+        log.effect(spec_of("SPOP s"), &args("SPOP s"));
         log.end(7, 0);
         log.begin();
         log.end(8, 0);
@@ -708,7 +715,7 @@ pub(super) mod tests {
         );
         for i in 1..4 {
             log.begin();
-            log.effect(&args("INCR n"));
+            log.effect(spec_of("INCR n"), &args("INCR n"));
             log.end(i, 0);
         }
         assert_eq!(log.next_offset(), 4, "offsets advance");

@@ -695,7 +695,7 @@ fn redis_call(
         return fail(lua, &err.to_string());
     }
     if spec.flags.has(Flag::Write) {
-        state.ks.log.effect(&argv);
+        state.ks.log.effect(spec, &argv);
     }
     state.client.read_in_script |= spec.flags.has(Flag::Readonly);
     if let Some(message) = out.buf.strip_prefix(b"-") {

@@ -1,6 +1,6 @@
 //! Slot routing: the command of a request, and the slot its keys hash to.
 
-use super::{arity_error, Begin, CommandSpec, Find, KeySpec, Table};
+use super::{arity_error, CommandSpec, Table};
 use crate::key_slot;
 use bytes::Bytes;
 use thiserror::Error;
@@ -47,13 +47,8 @@ pub fn slot_of(
     args: &[Bytes],
     together: impl Fn(u16, u16) -> bool,
 ) -> Result<Option<u16>, RouteError> {
-    if let [KeySpec {
-        begin: Begin::Index(1),
-        find: Find::Range(0, ..),
-        ..
-    }] = spec.key_specs
-    {
-        // One key, the first argument: most commands, routed without listing positions.
+    if spec.has_one_key_first() {
+        // Most commands, routed without listing positions.
         return Ok(args.get(1).map(|key| key_slot(key)));
     }
     let mut first = None;

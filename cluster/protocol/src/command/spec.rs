@@ -139,19 +139,26 @@ impl CommandSpec {
         positions
     }
 
+    /// Whether the one key of a call is its first argument, as for most commands: callers
+    /// take it without walking the key specs.
+    pub fn has_one_key_first(&self) -> bool {
+        matches!(
+            self.key_specs,
+            [KeySpec {
+                begin: Begin::Index(1),
+                find: Find::Range(0, ..),
+                ..
+            }]
+        )
+    }
+
     /// Calls `visit` with each key of a concrete call (of the right arity) when the key specs
     /// name every key it may touch, and returns true; returns false, having visited nothing,
     /// for a call that may touch others (a keyless command, a script, SORT's BY and GET
     /// patterns, a spec Redis leaves unknown). Whoever must know each key a call touches then
     /// has to assume any.
     pub fn each_named_key<'a>(&self, args: &'a Args, mut visit: impl FnMut(&'a [u8])) -> bool {
-        if let [KeySpec {
-            begin: Begin::Index(1),
-            find: Find::Range(0, ..),
-            ..
-        }] = self.key_specs
-        {
-            // Most commands: one key, the first argument.
+        if self.has_one_key_first() {
             if let Some(key) = args.get(1) {
                 visit(key);
             }
