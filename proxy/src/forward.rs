@@ -253,8 +253,10 @@ pub async fn send_routed_as(
                     None
                 }
                 Ok(Err(BackendError::Unreachable(_))) => None,
+                // A read is sent again: a server closes the connection of a read it held
+                // for writes that lost their leader, and running it twice changes nothing.
+                Ok(Err(BackendError::Lost(_))) | Err(_) if read_only(&request) => None,
                 Ok(Err(lost @ BackendError::Lost(_))) => Some(lost_reply(&lost)),
-                Err(_) if read_only(&request) => None,
                 Err(_) => Some(error_reply(UNCERTAIN)),
             }
         }
@@ -301,8 +303,9 @@ fn lost_reply(lost: &BackendError) -> Bytes {
     error_reply(&format!("ERR {lost}: the request may or may not have run"))
 }
 
-/// Sends independent commands to `addr` as one request. Those redirected, or all of them when
-/// the server cannot be reached, are sent again one by one through [`send_routed`].
+/// Sends independent commands to `addr` as one request. Those redirected, all of them when
+/// the server cannot be reached, and the reads among them when the connection was lost or
+/// the request released, are sent again one by one through [`send_routed`].
 pub async fn send_batch(
     proxy: &Proxy,
     via: &Via,
@@ -327,16 +330,16 @@ pub async fn send_batch(
     let deadline = proxy.backend_timeout;
     let reading = via.reading(commands.iter().all(|command| command.reads));
     let call = call_releasable(proxy, &reading, addr, request, replies, &slots, deadline);
+    let failed = |commands: Vec<RoutedCommand>, reply: Bytes, again: &mut Vec<_>| {
+        // Reads go again through their routes; the rest may have been applied.
+        let (reads, writes): (Vec<_>, Vec<_>) = commands
+            .into_iter()
+            .partition(|command| read_only(&encode(&command.args)));
+        again.extend(reads);
+        writes.into_iter().map(move |c| (c.place, reply.clone()))
+    };
     match call.await {
-        // Released: reads go again through their routes; the rest may have been applied.
-        Err(_) => {
-            for command in commands {
-                match read_only(&encode(&command.args)) {
-                    true => again.push(command),
-                    false => answered.push((command.place, error_reply(UNCERTAIN))),
-                }
-            }
-        }
+        Err(_) => answered.extend(failed(commands, error_reply(UNCERTAIN), &mut again)),
         Ok(Ok(all)) => {
             let mut replies = frames(&all);
             for command in commands {
@@ -352,8 +355,7 @@ pub async fn send_batch(
         }
         Ok(Err(BackendError::Unreachable(_))) => again = commands,
         Ok(Err(lost @ BackendError::Lost(_))) => {
-            let reply = lost_reply(&lost);
-            answered.extend(commands.into_iter().map(|c| (c.place, reply.clone())));
+            answered.extend(failed(commands, lost_reply(&lost), &mut again))
         }
     }
     for command in again {

@@ -566,3 +566,52 @@ fn a_write_awaiting_its_follower_holds_reads_of_its_key_and_of_no_other() {
         "reads of another key never answered while a write awaited the follower"
     );
 }
+
+/// A read that a leader held for a write in flight is answered by the next leader when that
+/// one dies, not failed: the proxy sends a read again when its connection is lost, as it
+/// sends again a read released from a silent server. A lost write stays an error, since it
+/// may have run. The read used to fail with "connection to shard server lost".
+#[test]
+fn a_read_held_at_a_leader_that_dies_is_answered_by_the_next() {
+    let (mut stack, key, mut writer) = stack_with_key(2, "0");
+    let mut reader = stack.proxy.connect();
+    let leader = leader_of_key(&stack, &key);
+    let state = stack.cluster.status();
+    let record = &partition_records(&state)[0];
+    let follower = names(&record["replicas"])
+        .iter()
+        .map(|name| NODES.iter().position(|n| n == name).expect("known node"))
+        .find(|&n| n != leader)
+        .expect("a follower");
+    let follower_process = stack.servers[follower].as_ref().expect("running");
+    signal(follower_process, "STOP");
+    writer.send_raw(&redis_tests::encode(&[
+        b"SET".to_vec(),
+        key.as_bytes().to_vec(),
+        b"1".to_vec(),
+    ]));
+    std::thread::sleep(Duration::from_millis(50));
+    reader.send_raw(&redis_tests::encode(&[
+        b"GET".to_vec(),
+        key.as_bytes().to_vec(),
+    ]));
+    reader.set_read_timeout(Duration::from_millis(300));
+    assert_eq!(reader.try_read(), None, "the read waits for the write");
+    drop(stack.servers[leader].take());
+    signal(stack.servers[follower].as_ref().expect("running"), "CONT");
+    reader.set_read_timeout(Duration::from_secs(30));
+    let read = reader.try_read();
+    eprintln!("the held read answered {read:?} after its leader died");
+    assert!(
+        matches!(&read, Some(Frame::Bulk(v)) if v == b"0" || v == b"1"),
+        "the held read answered {read:?}"
+    );
+    writer.set_read_timeout(Duration::from_secs(30));
+    match writer.try_read() {
+        Some(Frame::Simple(ok)) => assert_eq!(ok, "OK"),
+        Some(Frame::Error(uncertain)) => {
+            assert!(uncertain.contains("may or may not"), "{uncertain}")
+        }
+        other => panic!("the write answered {other:?}"),
+    }
+}
