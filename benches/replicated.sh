@@ -5,7 +5,8 @@
 # lease reads (the default) and at RF 2 `sync` with barrier reads, against a Redis Cluster of
 # 3 masters and 3 (asynchronous) replicas driven by memtier's cluster mode, and one
 # redis-server. Rounds alternate between the setups; medians of ops/s, the ratios the
-# replication issue asks for, and the serving processes' CPU microseconds per request.
+# replication issue asks for, and the serving processes' CPU microseconds per request (and the
+# proxy's part of it).
 #
 # ROUNDS (2), SECONDS_PER_RUN (10), KEYS (1000000), SIZE (32), PATTERN (R:R uniform; G:G
 # Gaussian, hot keys in the middle of the range), RATIOS ("1:10 1:0"), PIPELINES
@@ -33,7 +34,7 @@ cargo build --release -q --bins
 source benches/ports.sh
 scratch
 
-declare -A PORT SERVING CLUSTER_MODE
+declare -A PORT SERVING PROXY CLUSTER_MODE
 start_redis() { # port [extra args...]
   local port=$1
   shift
@@ -55,6 +56,7 @@ start_slotcache() { # setup rf read-consistency [binaries' directory]
   # Serving before the next setup picks its ports.
   wait_serving "$base" "$TMP/$1.log"
   SERVING[$1]=$(pgrep -f "slotcache-(server|proxy) .*--cluster rep$base" | tr '\n' ' ')
+  PROXY[$1]=$(pgrep -f "slotcache-proxy .*--cluster rep$base" | tr '\n' ' ')
 }
 for setup in $SETUPS; do
   case $setup in
@@ -94,6 +96,7 @@ for setup in $SETUPS; do
       nutcracker -c "$TMP/nutcracker.yml" -s "$(free_port)" >"$TMP/nutcracker.log" 2>&1 &
       pids+=($!)
       SERVING[nutcracker]="$! ${serving[*]}"
+      PROXY[nutcracker]=$!
       wait_serving "${PORT[nutcracker]}" "$TMP/nutcracker.log"
       ;;
     cluster | cluster-masters)
@@ -149,19 +152,25 @@ for round in $(seq "$ROUNDS"); do
       for setup in $SETUPS; do
         # shellcheck disable=SC2086
         before=$(ticks ${SERVING[$setup]})
+        # shellcheck disable=SC2086
+        proxy_before=$(ticks ${PROXY[$setup]:-})
         memtier "$setup" --ratio="$ratio" --key-pattern="$PATTERN" -t 1 -c 50 --pipeline="$pipeline" \
           --test-time="$SECONDS_PER_RUN" --distinct-client-seed \
           --json-out-file="$TMP/run.json" >/dev/null 2>&1
         # shellcheck disable=SC2086
         after=$(ticks ${SERVING[$setup]})
+        # shellcheck disable=SC2086
+        proxy_after=$(ticks ${PROXY[$setup]:-})
         python3 - "$TMP/run.json" "$setup" "$ratio" "$pipeline" "$before" "$after" "$hz" \
-          "$SECONDS_PER_RUN" >>"$TMP/results" <<'PY'
+          "$SECONDS_PER_RUN" "$proxy_before" "$proxy_after" >>"$TMP/results" <<'PY'
 import json, sys
-path, setup, ratio, pipeline, before, after, hz, secs = sys.argv[1:]
+path, setup, ratio, pipeline, before, after, hz, secs, proxy_before, proxy_after = sys.argv[1:]
 totals = json.load(open(path))["ALL STATS"]["Totals"]
 ops = totals["Ops/sec"]
-cpu_us = (int(after) - int(before)) * 1e6 / int(hz) / max(ops * float(secs), 1)
-print(setup, ratio, pipeline, ops, cpu_us)
+per_request = lambda ticks: ticks * 1e6 / int(hz) / max(ops * float(secs), 1)
+cpu_us = per_request(int(after) - int(before))
+proxy_us = per_request(int(proxy_after) - int(proxy_before))
+print(setup, ratio, pipeline, ops, cpu_us, proxy_us)
 PY
       done
     done
@@ -172,10 +181,12 @@ python3 - "$TMP/results" "$SETUPS" <<'PY'
 import statistics, sys, collections
 runs = collections.defaultdict(list)
 cpu = collections.defaultdict(list)
+proxy_cpu = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    setup, ratio, pipeline, ops, us = line.split()
+    setup, ratio, pipeline, ops, us, proxy_us = line.split()
     runs[(ratio, pipeline, setup)].append(float(ops))
     cpu[(ratio, pipeline, setup)].append(float(us))
+    proxy_cpu[(ratio, pipeline, setup)].append(float(proxy_us))
 setups = sys.argv[2].split()
 names = {"redis": "redis", "cluster": "redis cluster 3+3", "rf1": "slotcache RF1",
          "lease": "RF2 sync lease", "barrier": "RF2 sync barrier",
@@ -191,6 +202,15 @@ for ratio, p in cases:
     cells = [f"{med(runs, (ratio, p, s)):>10.0f} ({med(cpu, (ratio, p, s)):>5.2f} µs)" for s in setups]
     print(f"{ratio:<8} {p:>3} " + " ".join(f"{c:>22}" for c in cells))
 print()
+# Where the serving CPU goes: the proxy's part of it, for the setups that go through one.
+proxied = [s for s in setups if med(proxy_cpu, (cases[0][0], cases[0][1], s)) > 0] if cases else []
+if proxied:
+    print("of it, the proxy's CPU µs per request")
+    print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[s]:>22}" for s in proxied))
+    for ratio, p in cases:
+        print(f"{ratio:<8} {p:>3} "
+              + " ".join(f"{med(proxy_cpu, (ratio, p, s)):>19.2f} µs" for s in proxied))
+    print()
 pairs = [("lease", "rf1"), ("lease", "cluster"), ("barrier", "rf1"), ("lease", "barrier"),
          ("rf1", "cluster"), ("lease-direct", "cluster"), ("lease-direct", "rf1-direct"),
          ("lease", "lease-old"), ("lease-direct", "lease-old-direct"), ("rf1", "nutcracker"),
