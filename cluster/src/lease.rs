@@ -49,10 +49,11 @@ impl LeaseHold {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Whether the lease is held for `margin_ms` more (a negative margin trusts it past its
-    /// end: only for showing what the margin protects).
-    pub fn held_for(&self, margin_ms: i64) -> bool {
-        let now = self.base.elapsed().as_millis() as i64;
+    /// Whether the lease is held for `margin_ms` more at `now` (a negative margin trusts it
+    /// past its end: only for showing what the margin protects). The caller reads the clock,
+    /// once for every check it makes together.
+    pub fn held_for(&self, margin_ms: i64, now: Instant) -> bool {
+        let now = now.saturating_duration_since(self.base).as_millis() as i64;
         now.saturating_add(margin_ms) <= self.until_ms.load(Ordering::Acquire) as i64
     }
 
@@ -65,7 +66,7 @@ impl LeaseHold {
     /// Whether the lease is certainly held for a quarter TTL more: what a leader that must not
     /// outlive its lease checks before it acknowledges a write.
     pub fn certain(&self) -> bool {
-        self.held_for(self.margin.as_millis() as i64)
+        self.held_for(self.margin.as_millis() as i64, Instant::now())
     }
 }
 

@@ -744,15 +744,15 @@ mod tests {
         let progress = Progress::new(1, vec!["n2".to_string()]);
         let stream = progress.attach("n2");
         progress.acked(&stream, 0, None);
-        assert!(!progress.heard.fresh(), "never heard");
+        assert!(!progress.heard.fresh(Instant::now()), "never heard");
         // An answer that waited while this leader was paused, to a heartbeat sent long ago.
         let long_ago = Instant::now() - 2 * read_lease::FOLLOWERS_HEARD_WITHIN;
         progress.acked(&stream, 0, Some(long_ago));
-        assert!(!progress.heard.fresh());
+        assert!(!progress.heard.fresh(Instant::now()));
         progress.acked(&stream, 0, Some(Instant::now()));
-        assert!(progress.heard.fresh());
+        assert!(progress.heard.fresh(Instant::now()));
         // An older answer arriving late takes nothing back.
         progress.acked(&stream, 0, Some(long_ago));
-        assert!(progress.heard.fresh());
+        assert!(progress.heard.fresh(Instant::now()));
     }
 }
