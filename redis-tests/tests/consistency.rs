@@ -31,6 +31,20 @@ fn leader_of_key(stack: &Stack, key: &str) -> usize {
     NODES.iter().position(|n| *n == leader).expect("known node")
 }
 
+/// The node indexes of partition `pid`'s leader and of a follower of it.
+fn leader_and_follower(stack: &Stack, pid: usize) -> (usize, usize) {
+    let state = stack.cluster.status();
+    let record = &partition_records(&state)[pid];
+    let node = |name: &str| NODES.iter().position(|n| *n == name).expect("known node");
+    let leader = node(record["leader"].as_str().expect("a leader"));
+    let follower = names(&record["replicas"])
+        .iter()
+        .map(|name| node(name))
+        .find(|&n| n != leader)
+        .expect("a follower");
+    (leader, follower)
+}
+
 #[test]
 fn reads_writes_and_compare_and_set_stay_linearizable_through_failovers() {
     let mut stack = stack(8, 2, "sync");
@@ -279,13 +293,9 @@ fn a_connection_never_serves_from_a_copy_its_server_dropped() {
 #[test]
 fn a_follower_answers_reads_only_to_readonly_connections_direct_or_through_the_proxy() {
     let (stack, key, _) = stack_with_key(2, "v");
-    let state = stack.cluster.status();
-    let record = partition_records(&state)[0];
-    let follower = names(&record["replicas"])
-        .into_iter()
-        .find(|n| record["leader"] != n.as_str())
-        .and_then(|n| NODES.iter().position(|node| *node == n))
-        .and_then(|index| stack.servers[index].as_ref())
+    let (_, follower) = leader_and_follower(&stack, 0);
+    let follower = stack.servers[follower]
+        .as_ref()
         .expect("partition 0 has a follower");
     let mut direct = follower.connect();
     let redirected = |reply: Frame| matches!(reply, Frame::Error(e) if e.starts_with("MOVED "));
@@ -498,15 +508,7 @@ fn a_write_awaiting_its_follower_holds_reads_of_its_key_and_of_no_other() {
         proxy_conn.call(&["SET", &other, "other"]),
         Frame::Simple("OK".into())
     );
-    let state = stack.cluster.status();
-    let record = &partition_records(&state)[0];
-    let node = |name: &str| NODES.iter().position(|n| *n == name).expect("known node");
-    let leader = node(record["leader"].as_str().expect("a leader"));
-    let follower = names(&record["replicas"])
-        .iter()
-        .map(|name| node(name))
-        .find(|&n| n != leader)
-        .expect("a follower");
+    let (leader, follower) = leader_and_follower(&stack, 0);
     let at_leader = || stack.servers[leader].as_ref().expect("running").connect();
     let (mut writer, mut reader, mut key_reader) = (at_leader(), at_leader(), at_leader());
     let follower = stack.servers[follower].as_ref().expect("running");
@@ -575,14 +577,7 @@ fn a_write_awaiting_its_follower_holds_reads_of_its_key_and_of_no_other() {
 fn a_read_held_at_a_leader_that_dies_is_answered_by_the_next() {
     let (mut stack, key, mut writer) = stack_with_key(2, "0");
     let mut reader = stack.proxy.connect();
-    let leader = leader_of_key(&stack, &key);
-    let state = stack.cluster.status();
-    let record = &partition_records(&state)[0];
-    let follower = names(&record["replicas"])
-        .iter()
-        .map(|name| NODES.iter().position(|n| n == name).expect("known node"))
-        .find(|&n| n != leader)
-        .expect("a follower");
+    let (leader, follower) = leader_and_follower(&stack, 0);
     let follower_process = stack.servers[follower].as_ref().expect("running");
     signal(follower_process, "STOP");
     writer.send_raw(&redis_tests::encode(&[
