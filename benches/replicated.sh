@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # What replication costs, side by side in one run: memtier_benchmark over a million keys
-# (uniform random, 32-byte values, 50 clients, -P 1 and -P 16, 1:10 and 1:0 set:get) through
-# one slotcache-proxy in front of 3 shard servers (`slotcache up`) at RF 1, at RF 2 `sync` with
+# (uniform random, 32-byte values, 50 connections, -P 1 and -P 16, 1:10 and 1:0 set:get)
+# through one slotcache-proxy in front of 3 shard servers (`slotcache up`) at RF 1, at RF 2 `sync` with
 # lease reads (the default) and at RF 2 `sync` with barrier reads, against a Redis Cluster of
 # 3 masters and 3 (asynchronous) replicas driven by memtier's cluster mode, and one
 # redis-server. Rounds alternate between the setups; medians of ops/s, the ratios the
 # replication issue asks for, and the serving processes' CPU microseconds per request (and the
 # proxy's part of it).
 #
-# ROUNDS (2), SECONDS_PER_RUN (10), KEYS (1000000), SIZE (32), PATTERN (R:R uniform; G:G
+# ROUNDS (2), SECONDS_PER_RUN (10), KEYS (1000000), SIZE (32), CLIENTS ("50": memtier's
+# connections, each keeping -P requests in flight; several counts run side by side), PATTERN (R:R uniform; G:G
 # Gaussian, hot keys in the middle of the range), RATIOS ("1:10 1:0"), PIPELINES
 # ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier rf1-direct lease-direct; and
 # lease-old, RF 2 lease from the binaries in OLD, another checkout's target/release, to weigh
@@ -21,6 +22,7 @@ ROUNDS=${ROUNDS:-2}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 KEYS=${KEYS:-1000000}
 SIZE=${SIZE:-32}
+CLIENTS=${CLIENTS:-50}
 PATTERN=${PATTERN:-R:R}
 RATIOS=${RATIOS:-1:10 1:0}
 PIPELINES=${PIPELINES:-1 16}
@@ -145,6 +147,8 @@ for setup in $SETUPS; do
 done
 
 hz=$(getconf CLK_TCK)
+# Each -P with each connection count, as "pipeline/clients".
+LOADS=$(for p in $PIPELINES; do for c in $CLIENTS; do echo "$p/$c"; done; done)
 : >"$TMP/results"
 for round in $(seq "$ROUNDS"); do
   # Every other round runs the setups in reverse: on this machine whichever runs first in a
@@ -153,29 +157,32 @@ for round in $(seq "$ROUNDS"); do
   # shellcheck disable=SC2086
   [ $((round % 2)) = 0 ] && order=$(printf '%s\n' $SETUPS | tac | tr '\n' ' ')
   for ratio in $RATIOS; do
-    for pipeline in $PIPELINES; do
+    for load in $LOADS; do
+      pipeline=${load%/*}
+      clients=${load#*/}
       for setup in $order; do
         # shellcheck disable=SC2086
         before=$(ticks ${SERVING[$setup]})
         # shellcheck disable=SC2086
         proxy_before=$(ticks ${PROXY[$setup]:-})
-        memtier "$setup" --ratio="$ratio" --key-pattern="$PATTERN" -t 1 -c 50 --pipeline="$pipeline" \
-          --test-time="$SECONDS_PER_RUN" --distinct-client-seed \
+        memtier "$setup" --ratio="$ratio" --key-pattern="$PATTERN" -t 1 -c "$clients" \
+          --pipeline="$pipeline" --test-time="$SECONDS_PER_RUN" --distinct-client-seed \
           --json-out-file="$TMP/run.json" >/dev/null 2>&1
         # shellcheck disable=SC2086
         after=$(ticks ${SERVING[$setup]})
         # shellcheck disable=SC2086
         proxy_after=$(ticks ${PROXY[$setup]:-})
         python3 - "$TMP/run.json" "$setup" "$ratio" "$pipeline" "$before" "$after" "$hz" \
-          "$SECONDS_PER_RUN" "$proxy_before" "$proxy_after" >>"$TMP/results" <<'PY'
+          "$SECONDS_PER_RUN" "$proxy_before" "$proxy_after" "$clients" >>"$TMP/results" <<'PY'
 import json, sys
-path, setup, ratio, pipeline, before, after, hz, secs, proxy_before, proxy_after = sys.argv[1:]
+path, setup, ratio, pipeline, before, after, hz, secs, proxy_before, proxy_after, clients = \
+    sys.argv[1:]
 totals = json.load(open(path))["ALL STATS"]["Totals"]
 ops = totals["Ops/sec"]
 per_request = lambda ticks: ticks * 1e6 / int(hz) / max(ops * float(secs), 1)
 cpu_us = per_request(int(after) - int(before))
 proxy_us = per_request(int(proxy_after) - int(proxy_before))
-print(setup, ratio, pipeline, ops, cpu_us, proxy_us)
+print(setup, ratio, f"{pipeline}/{clients}", ops, cpu_us, proxy_us)
 PY
       done
     done
@@ -200,20 +207,22 @@ names = {"redis": "redis", "cluster": "redis cluster 3+3", "rf1": "slotcache RF1
          "nutcracker": "nutcracker+3",
          "cluster-masters": "redis cluster 3"}
 med = lambda d, k: statistics.median(d[k]) if k in d else 0
-cases = sorted({(r, p) for r, p, _ in runs}, key=lambda c: (c[0], int(c[1])))
-print("median ops/s (serving CPU µs per request)")
-print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[s]:>22}" for s in setups))
+# P is "pipeline/clients".
+cases = sorted({(r, p) for r, p, _ in runs},
+               key=lambda c: (c[0], *map(int, c[1].split("/"))))
+print("median ops/s (serving CPU µs per request); P: memtier's -P / connections")
+print(f"{'set:get':<8} {'P':>6} " + " ".join(f"{names[s]:>22}" for s in setups))
 for ratio, p in cases:
     cells = [f"{med(runs, (ratio, p, s)):>10.0f} ({med(cpu, (ratio, p, s)):>5.2f} µs)" for s in setups]
-    print(f"{ratio:<8} {p:>3} " + " ".join(f"{c:>22}" for c in cells))
+    print(f"{ratio:<8} {p:>6} " + " ".join(f"{c:>22}" for c in cells))
 print()
 # Where the serving CPU goes: the proxy's part of it, for the setups that go through one.
 proxied = [s for s in setups if med(proxy_cpu, (cases[0][0], cases[0][1], s)) > 0] if cases else []
 if proxied:
     print("of it, the proxy's CPU µs per request")
-    print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[s]:>22}" for s in proxied))
+    print(f"{'set:get':<8} {'P':>6} " + " ".join(f"{names[s]:>22}" for s in proxied))
     for ratio, p in cases:
-        print(f"{ratio:<8} {p:>3} "
+        print(f"{ratio:<8} {p:>6} "
               + " ".join(f"{med(proxy_cpu, (ratio, p, s)):>19.2f} µs" for s in proxied))
     print()
 pairs = [("lease", "rf1"), ("lease", "cluster"), ("barrier", "rf1"), ("lease", "barrier"),
@@ -222,11 +231,11 @@ pairs = [("lease", "rf1"), ("lease", "cluster"), ("barrier", "rf1"), ("lease", "
          ("rf1-direct", "cluster-masters")]
 pairs = [(a, b) for a, b in pairs if a in setups and b in setups]
 print("ratios of median ops/s")
-print(f"{'set:get':<8} {'P':>3} " + " ".join(f"{names[a] + ' / ' + names[b]:>38}" for a, b in pairs))
+print(f"{'set:get':<8} {'P':>6} " + " ".join(f"{names[a] + ' / ' + names[b]:>38}" for a, b in pairs))
 for ratio, p in cases:
     cells = []
     for a, b in pairs:
         x, y = med(runs, (ratio, p, a)), med(runs, (ratio, p, b))
         cells.append(f"{x / y if y else 0:>38.2f}")
-    print(f"{ratio:<8} {p:>3} " + " ".join(cells))
+    print(f"{ratio:<8} {p:>6} " + " ".join(cells))
 PY
