@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # What replication costs, side by side in one run: memtier_benchmark over a million keys
 # (uniform random, 32-byte values, 50 connections, -P 1 and -P 16, 1:10 and 1:0 set:get)
-# through one slotcache-proxy in front of 3 shard servers (`slotcache up`) at RF 1, at RF 2 `sync` with
-# lease reads (the default) and at RF 2 `sync` with barrier reads, against a Redis Cluster of
-# 3 masters and 3 (asynchronous) replicas driven by memtier's cluster mode, and one
-# redis-server. Rounds alternate between the setups; medians of ops/s, the ratios the
+# through one slotcache-proxy in front of 3 shard servers (`slotcache up`) at RF 1, at RF 2
+# `sync` with lease reads (the default) and at RF 2 `sync` with barrier reads, against a
+# Redis Cluster of 3 masters and 3 (asynchronous) replicas driven by memtier's cluster mode,
+# and one redis-server. Rounds alternate between the setups; medians of ops/s, the ratios the
 # replication issue asks for, and the serving processes' CPU microseconds per request (and the
 # proxy's part of it).
 #
 # ROUNDS (2), SECONDS_PER_RUN (10), KEYS (1000000), SIZE (32), CLIENTS ("50": memtier's
-# connections, each keeping -P requests in flight; several counts run side by side), PATTERN (R:R uniform; G:G
-# Gaussian, hot keys in the middle of the range), RATIOS ("1:10 1:0"), PIPELINES
-# ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier rf1-direct lease-direct; and
-# lease-old, RF 2 lease from the binaries in OLD, another checkout's target/release, to weigh
-# a change to replication against the build before it in the same run; lease-old-direct, its
-# servers driven in cluster mode; nutcracker, in front of 3 redis-servers; cluster-masters, a
-# Redis Cluster of 3 masters without replicas).
+# connections, each keeping -P requests in flight; several counts run side by side),
+# PATTERN (R:R uniform; G:G Gaussian, hot keys in the middle of the range), RATIOS
+# ("1:10 1:0"), PIPELINES ("1 16"), SETUPS (all of: redis cluster rf1 lease barrier
+# rf1-direct lease-direct; and lease-old, RF 2 lease from the binaries in OLD, another
+# checkout's target/release, to weigh a change to replication against the build before it in
+# the same run; lease-old-direct, its servers driven in cluster mode; nutcracker, in front of
+# 3 redis-servers; cluster-masters, a Redis Cluster of 3 masters without replicas).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${ROUNDS:-2}
@@ -172,17 +172,16 @@ for round in $(seq "$ROUNDS"); do
         after=$(ticks ${SERVING[$setup]})
         # shellcheck disable=SC2086
         proxy_after=$(ticks ${PROXY[$setup]:-})
-        python3 - "$TMP/run.json" "$setup" "$ratio" "$pipeline" "$before" "$after" "$hz" \
-          "$SECONDS_PER_RUN" "$proxy_before" "$proxy_after" "$clients" >>"$TMP/results" <<'PY'
+        python3 - "$TMP/run.json" "$setup" "$ratio" "$load" "$before" "$after" "$hz" \
+          "$SECONDS_PER_RUN" "$proxy_before" "$proxy_after" >>"$TMP/results" <<'PY'
 import json, sys
-path, setup, ratio, pipeline, before, after, hz, secs, proxy_before, proxy_after, clients = \
-    sys.argv[1:]
+path, setup, ratio, load, before, after, hz, secs, proxy_before, proxy_after = sys.argv[1:]
 totals = json.load(open(path))["ALL STATS"]["Totals"]
 ops = totals["Ops/sec"]
 per_request = lambda ticks: ticks * 1e6 / int(hz) / max(ops * float(secs), 1)
 cpu_us = per_request(int(after) - int(before))
 proxy_us = per_request(int(proxy_after) - int(proxy_before))
-print(setup, ratio, f"{pipeline}/{clients}", ops, cpu_us, proxy_us)
+print(setup, ratio, load, ops, cpu_us, proxy_us)
 PY
       done
     done
